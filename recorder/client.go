@@ -1,0 +1,260 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// CallIDHeader is the request metadata key through which a recording client
+// tells a recording server which call it is, so that both halves of an RPC
+// share one CallID. The server side strips it from what it records and from
+// the metadata its handler sees.
+const CallIDHeader = "streamtest-call-id"
+
+// tag returns ctx with this recorder's call-id header for call.
+func (r *Recorder) tag(ctx context.Context, call *callInfo) context.Context {
+	var b [48]byte
+	v := strconv.AppendUint(b[:0], r.id, 10)
+	v = append(v, '.')
+	v = strconv.AppendUint(v, call.id, 10)
+	return metadata.AppendToOutgoingContext(ctx, CallIDHeader, string(v))
+}
+
+// parseTag returns the call id that this recorder's client side put in v.
+func (r *Recorder) parseTag(v string) (uint64, bool) {
+	rid, cid, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(rid, 10, 64)
+	if err != nil || id != r.id {
+		return 0, false
+	}
+	c, err := strconv.ParseUint(cid, 10, 64)
+	return c, err == nil
+}
+
+// outgoingMD returns a copy of the request metadata in ctx, nil if none.
+func outgoingMD(ctx context.Context) metadata.MD {
+	md, ok := metadata.FromOutgoingContext(ctx)
+	if !ok || len(md) == 0 {
+		return nil
+	}
+	return md
+}
+
+// statusErr turns a context error into the status error gRPC reports for it.
+func statusErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.FromContextError(err).Err()
+}
+
+// UnaryClientInterceptor records unary calls made through a ClientConn:
+// Begin, Send, Header, Recv, Trailer and End on the client side.
+func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if !r.records(method) {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		call := r.newCall(method)
+		start := time.Now()
+		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
+		var scratch []byte
+		typ, b := wire(req, &scratch)
+		r.addMsg(event{call: call, side: Client, kind: Send, at: time.Now()}, typ, b, req)
+
+		var header, trailer metadata.MD
+		opts = append(opts[:len(opts):len(opts)], grpc.Header(&header), grpc.Trailer(&trailer))
+		err := invoker(r.tag(ctx, call), method, req, reply, cc, opts...)
+		now := time.Now()
+		if len(header) > 0 {
+			r.add(event{call: call, side: Client, kind: Header, at: now, md: header})
+		}
+		if err == nil {
+			typ, b := wire(reply, &scratch)
+			r.addMsg(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, reply)
+		} else {
+			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
+		}
+		if len(trailer) > 0 {
+			r.add(event{call: call, side: Client, kind: Trailer, at: now, md: trailer})
+		}
+		r.add(event{call: call, side: Client, kind: End, at: now, err: err})
+		return err
+	}
+}
+
+// StreamClientInterceptor records streaming calls made through a
+// ClientConn. The client side of a call ends when RecvMsg returns an error
+// (io.EOF means OK), when a call without server streaming has received its
+// one response, or when the call's context ends.
+func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if !r.records(method) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		call := r.newCall(method)
+		r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: outgoingMD(ctx)})
+		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
+		if err != nil {
+			r.add(event{call: call, side: Client, kind: End, at: time.Now(), err: err})
+			return nil, err
+		}
+		return r.wrapClient(ctx, cs, desc, call), nil
+	}
+}
+
+// WrapClientStream returns cs wrapped so that its events are recorded, for
+// users who build their own stream client interceptor. It records Begin at
+// once. If cs was created with a context that carries this recorder's
+// CallIDHeader, the call shares its id with the server half; otherwise it
+// gets an id of its own.
+func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream {
+	if cs == nil {
+		return nil
+	}
+	if desc == nil {
+		desc = &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
+	}
+	ctx := cs.Context()
+	var call *callInfo
+	md := outgoingMD(ctx)
+	if vs := md.Get(CallIDHeader); len(vs) > 0 {
+		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
+			call = &callInfo{id: id, method: method}
+		}
+		md = md.Copy()
+		md.Delete(CallIDHeader)
+	}
+	if call == nil {
+		call = r.newCall(method)
+	}
+	r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: md})
+	return r.wrapClient(ctx, cs, desc, call)
+}
+
+func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, call *callInfo) *clientStream {
+	w := &clientStream{ClientStream: cs, r: r, call: call, serverStreams: desc.ServerStreams}
+	if ctx.Done() != nil {
+		w.stop = context.AfterFunc(ctx, func() { w.end(statusErr(ctx.Err()), false) })
+	}
+	return w
+}
+
+type clientStream struct {
+	grpc.ClientStream
+	r             *Recorder
+	call          *callInfo
+	serverStreams bool
+	stop          func() bool
+
+	header atomic.Bool // Header event recorded
+	ended  atomic.Bool // End event recorded
+
+	sendMu  sync.Mutex // guards sendBuf: one sender at a time is gRPC's rule, but be safe
+	sendBuf []byte
+	recvBuf []byte // used only by the one receiving goroutine
+}
+
+func (w *clientStream) SendMsg(m any) error {
+	start := time.Now()
+	w.sendMu.Lock()
+	typ, b := wire(m, &w.sendBuf)
+	i, seq := w.r.addMsg(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, typ, b, m)
+	w.sendMu.Unlock()
+	err := w.ClientStream.SendMsg(m)
+	w.r.finish(i, seq, time.Since(start), err)
+	return err
+}
+
+func (w *clientStream) RecvMsg(m any) error {
+	start := time.Now()
+	err := w.ClientStream.RecvMsg(m)
+	now := time.Now()
+	w.recordHeader(now)
+	switch {
+	case err == nil:
+		typ, b := wire(m, &w.recvBuf)
+		w.r.addMsg(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, m)
+		if !w.serverStreams {
+			w.end(nil, true)
+		}
+	case errors.Is(err, io.EOF):
+		w.end(nil, true)
+	default:
+		if !w.ended.Load() {
+			w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
+		}
+		w.end(err, true)
+	}
+	return err
+}
+
+func (w *clientStream) CloseSend() error {
+	now := time.Now()
+	err := w.ClientStream.CloseSend()
+	w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: now, err: err})
+	return err
+}
+
+func (w *clientStream) Header() (metadata.MD, error) {
+	md, err := w.ClientStream.Header()
+	if err == nil {
+		w.recordHeaderMD(time.Now(), md)
+	}
+	return md, err
+}
+
+// recordHeader records the response header once RecvMsg has returned: it is
+// then known without blocking.
+func (w *clientStream) recordHeader(now time.Time) {
+	if w.header.Load() {
+		return
+	}
+	md, err := w.ClientStream.Header()
+	if err != nil {
+		w.header.Store(true)
+		return
+	}
+	w.recordHeaderMD(now, md)
+}
+
+func (w *clientStream) recordHeaderMD(now time.Time, md metadata.MD) {
+	if !w.header.CompareAndSwap(false, true) {
+		return
+	}
+	if len(md) > 0 {
+		w.r.add(event{call: w.call, side: Client, kind: Header, at: now, md: md.Copy()})
+	}
+}
+
+// end records the end of the call once. onStream says RecvMsg ended it
+// (rather than the context): the stream is done on the wire, so its trailer
+// can be read without blocking, and the context watch can go.
+func (w *clientStream) end(err error, onStream bool) {
+	if !w.ended.CompareAndSwap(false, true) {
+		return
+	}
+	now := time.Now()
+	if onStream {
+		if w.stop != nil {
+			w.stop()
+		}
+		if tr := w.ClientStream.Trailer(); len(tr) > 0 {
+			w.r.add(event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()})
+		}
+	}
+	w.r.add(event{call: w.call, side: Client, kind: End, at: now, err: err})
+}

@@ -1,0 +1,55 @@
+// Package recorder records every message and event of gRPC calls, client
+// and server side, into one ordered timeline.
+//
+// Install a Recorder on both sides and read what happened:
+//
+//	rec := recorder.New()
+//	srv := grpc.NewServer(rec.ServerOptions()...)
+//	conn, _ := grpc.NewClient(target, append(rec.DialOptions(), creds)...)
+//	// ... run calls ...
+//	for _, c := range rec.Calls() {
+//		fmt.Println(c.Method(), c.Requests(), c.Responses(), c.Err())
+//	}
+//	fmt.Print(rec) // the timeline, one line per event
+//
+// # What is recorded
+//
+// Each side of each call records Begin (with the request metadata), Header,
+// one Send per SendMsg and one Recv per RecvMsg that returned a message or
+// an error other than io.EOF, CloseSend, Trailer and End (with the final
+// status). Messages are deep copies: changing or reusing a message after
+// SendMsg or RecvMsg never changes what was recorded. Messages that are not
+// proto messages (custom codecs) are stored as given.
+//
+// # Order
+//
+// Every event gets a Seq from one counter shared by all calls and both
+// sides. A Send takes its Seq when SendMsg is called and a Recv when RecvMsg
+// returns, so for every message the sender's Send comes before the
+// receiver's Recv: the timeline is causally ordered across sides.
+//
+// # One call, two halves
+//
+// When one Recorder records both sides, the client interceptor adds a
+// request header (CallIDHeader) naming the call, and the server interceptor
+// reads it, so both halves share a CallID and Calls returns one Call per
+// RPC. The header is stripped from the recorded metadata and from the
+// metadata the handler sees. A server half whose client is not recorded by
+// the same Recorder gets an id of its own.
+//
+// # When a call ends
+//
+// The client side ends when RecvMsg returns an error (io.EOF means OK), when
+// a call without server streaming has received its one response, or when
+// the call's context is canceled or past its deadline (noticed with
+// context.AfterFunc: no goroutine waits per call). The server side ends when
+// the handler returns.
+//
+// # Cost
+//
+// Proto messages are marshaled into reused, chunked byte storage when they
+// are recorded and decoded only when Events or Calls are read; the hot path
+// allocates nothing per message once warm. WithLimit turns the log into a
+// ring of fixed size. Methods filtered out by WithMethods are passed through
+// untouched. The lock is never held while calling into gRPC or user code.
+package recorder

@@ -1,0 +1,163 @@
+package recorder
+
+import (
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Storage layout.
+//
+// Messages are not kept as Go values: a proto message is marshaled into byte
+// storage when it is recorded and decoded again only when Events or Calls are
+// read. Compared with cloning every message into a growing slice this keeps
+// one allocation-free copy per message on the hot path and a compact heap.
+//
+// Without a limit, records live in fixed-size chunks (never copied when the
+// log grows) and message bytes in append-only arena blocks that start small
+// and double up to arenaMax. Bytes in an arena block are never written twice,
+// so a snapshot can share them. With WithLimit(n) the records form a ring of
+// n slots; each slot keeps its own byte buffer and reuses it when the slot is
+// overwritten, so a full ring records without allocating.
+const (
+	recordsPerChunk = 256
+	arenaMin        = 4 << 10
+	arenaMax        = 1 << 20
+)
+
+// callInfo is shared by every record of one side of one call.
+type callInfo struct {
+	id     uint64
+	method string
+}
+
+// record is one stored event.
+type record struct {
+	seq     uint64
+	call    *callInfo
+	side    Side
+	kind    Kind
+	pending bool          // a Send whose SendMsg has not returned yet
+	at      time.Duration // since Recorder.base
+	elapsed time.Duration
+	err     error
+	md      metadata.MD
+
+	// The message of a Send or Recv: typ and buf for a proto message (buf
+	// holds its wire form), raw for anything else, hasMsg for either.
+	hasMsg bool
+	typ    protoreflect.MessageType
+	buf    []byte
+	raw    any
+}
+
+type store struct {
+	limit   int    // 0: unlimited
+	n       uint64 // records pushed since the last reset
+	dropped uint64
+
+	chunks    [][]record // unlimited mode
+	arena     []byte     // unlimited mode: the block being filled
+	nextArena int
+
+	ring []record // limited mode
+}
+
+// first returns the index of the oldest record still kept.
+func (s *store) first() uint64 {
+	if s.limit > 0 && s.n > uint64(s.limit) {
+		return s.n - uint64(s.limit)
+	}
+	return 0
+}
+
+// at returns the record with index i, or nil if it is gone.
+func (s *store) at(i uint64) *record {
+	if i >= s.n || i < s.first() {
+		return nil
+	}
+	if s.limit > 0 {
+		return &s.ring[i%uint64(s.limit)]
+	}
+	return &s.chunks[i/recordsPerChunk][i%recordsPerChunk]
+}
+
+// push returns a cleared slot for the next record and its index.
+func (s *store) push() (*record, uint64) {
+	i := s.n
+	s.n++
+	if s.limit > 0 {
+		if len(s.ring) < s.limit {
+			s.ring = append(s.ring, record{})
+		} else {
+			s.dropped++
+		}
+		slot := &s.ring[i%uint64(s.limit)]
+		buf := slot.buf[:0]
+		*slot = record{buf: buf}
+		return slot, i
+	}
+	c := i / recordsPerChunk
+	if c == uint64(len(s.chunks)) {
+		s.chunks = append(s.chunks, make([]record, recordsPerChunk))
+	}
+	return &s.chunks[c][i%recordsPerChunk], i
+}
+
+// keep stores a copy of b as rec's message bytes.
+func (s *store) keep(rec *record, b []byte) {
+	if s.limit > 0 {
+		rec.buf = append(rec.buf[:0], b...)
+		return
+	}
+	if cap(s.arena)-len(s.arena) < len(b) {
+		if s.nextArena < arenaMin {
+			s.nextArena = arenaMin
+		}
+		size := max(s.nextArena, len(b))
+		if s.nextArena < arenaMax {
+			s.nextArena *= 2
+		}
+		s.arena = make([]byte, 0, size)
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	rec.buf = s.arena[start:len(s.arena):len(s.arena)]
+}
+
+// snapshot copies the kept records. Message bytes that a later push could
+// overwrite (ring slots) are copied into one new block; arena bytes are
+// immutable and shared.
+func (s *store) snapshot() []record {
+	lo := s.first()
+	out := make([]record, 0, s.n-lo)
+	if s.limit == 0 {
+		for i := lo; i < s.n; i++ {
+			out = append(out, *s.at(i))
+		}
+		return out
+	}
+	size := 0
+	for i := lo; i < s.n; i++ {
+		size += len(s.at(i).buf)
+	}
+	block := make([]byte, 0, size)
+	for i := lo; i < s.n; i++ {
+		rec := *s.at(i)
+		if rec.buf != nil {
+			start := len(block)
+			block = append(block, rec.buf...)
+			rec.buf = block[start:len(block):len(block)]
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// reset forgets every record.
+func (s *store) reset() {
+	s.n, s.dropped = 0, 0
+	s.chunks, s.arena, s.nextArena = nil, nil, 0
+	s.ring = nil
+}

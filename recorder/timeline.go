@@ -1,0 +1,244 @@
+package recorder
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// BlockedAfter is how long a Send or Recv must have been inside SendMsg or
+// RecvMsg for the timeline to show the time it blocked.
+const BlockedAfter = time.Millisecond
+
+// maxMsgLen bounds the rendering of one message in a timeline line.
+const maxMsgLen = 200
+
+// String renders the kept events as a timeline; see Timeline.
+func (r *Recorder) String() string {
+	return Timeline(r.Events())
+}
+
+// Timeline renders events one per line, in the order given:
+//
+//	seq  call  side    kind       method          detail
+//
+// where detail is the message in compact text form for Send and Recv (with
+// the time the call blocked, when it blocked for BlockedAfter or more), the
+// metadata for Begin, Header and Trailer, and the status for End. Long
+// messages are cut short. Assertion failures print it.
+func Timeline(events []Event) string {
+	if len(events) == 0 {
+		return "  (no events recorded)\n"
+	}
+	wm := 0
+	for _, e := range events {
+		wm = max(wm, len(e.Method))
+	}
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "%5d  call %-3d  %-6s  %-9s  %-*s", e.Seq, e.CallID, e.Side, e.Kind, wm, e.Method)
+		if d := detail(e); d != "" {
+			b.WriteString("  ")
+			b.WriteString(d)
+		}
+		// No trailing blanks: lines end where their text does.
+		s := strings.TrimRight(b.String(), " ")
+		b.Reset()
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func detail(e Event) string {
+	var parts []string
+	switch e.Kind {
+	case Begin, Header, Trailer:
+		if len(e.MD) > 0 {
+			parts = append(parts, formatMD(e.MD))
+		}
+	case Send, Recv:
+		if e.Err == nil || e.Msg != nil {
+			parts = append(parts, FormatMessage(e.Msg))
+		}
+	case End:
+		parts = append(parts, formatStatus(e.Err))
+	}
+	if e.Err != nil && e.Kind != End {
+		parts = append(parts, "error: "+formatStatus(e.Err))
+	}
+	if (e.Kind == Send || e.Kind == Recv) && e.Elapsed >= BlockedAfter {
+		parts = append(parts, "(blocked "+roundDuration(e.Elapsed).String()+")")
+	}
+	return strings.Join(parts, "  ")
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d
+}
+
+func formatStatus(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	if st.Message() == "" {
+		return st.Code().String()
+	}
+	return st.Code().String() + ": " + strconv.Quote(st.Message())
+}
+
+func formatMD(md metadata.MD) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("md{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(k)
+		b.WriteString(":")
+		vs := md[k]
+		if len(vs) == 1 {
+			b.WriteString(strconv.Quote(vs[0]))
+			continue
+		}
+		b.WriteString("[")
+		for j, v := range vs {
+			if j > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(strconv.Quote(v))
+		}
+		b.WriteString("]")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// FormatMessage renders a message on one line: a proto message in compact
+// text form with fields in declaration order (`{room:"go" text:"hi"}`, bytes
+// longer than 16 shown as their length), anything else with %v. The output
+// is deterministic and cut short after 200 characters.
+func FormatMessage(m any) string {
+	var s string
+	switch v := m.(type) {
+	case nil:
+		s = "<nil>"
+	case proto.Message:
+		rm := v.ProtoReflect()
+		if !rm.IsValid() {
+			s = "<nil " + string(rm.Descriptor().FullName()) + ">"
+			break
+		}
+		var b strings.Builder
+		writeMessage(&b, rm)
+		s = b.String()
+	default:
+		s = fmt.Sprintf("%v", m)
+	}
+	if utf8.RuneCountInString(s) > maxMsgLen {
+		s = string([]rune(s)[:maxMsgLen]) + "…"
+	}
+	return s
+}
+
+func writeMessage(b *strings.Builder, m protoreflect.Message) {
+	b.WriteByte('{')
+	fields := m.Descriptor().Fields()
+	n := 0
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		n++
+		b.WriteString(string(fd.Name()))
+		b.WriteByte(':')
+		v := m.Get(fd)
+		switch {
+		case fd.IsList():
+			l := v.List()
+			b.WriteByte('[')
+			for j := 0; j < l.Len(); j++ {
+				if j > 0 {
+					b.WriteByte(' ')
+				}
+				writeValue(b, fd, l.Get(j))
+			}
+			b.WriteByte(']')
+		case fd.IsMap():
+			mp := v.Map()
+			var keys []protoreflect.MapKey
+			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				keys = append(keys, k)
+				return true
+			})
+			sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i].Interface()) < fmt.Sprint(keys[j].Interface()) })
+			b.WriteByte('{')
+			for j, k := range keys {
+				if j > 0 {
+					b.WriteByte(' ')
+				}
+				writeValue(b, fd.MapKey(), k.Value())
+				b.WriteByte(':')
+				writeValue(b, fd.MapValue(), mp.Get(k))
+			}
+			b.WriteByte('}')
+		default:
+			writeValue(b, fd, v)
+		}
+		if b.Len() > maxMsgLen*2 {
+			break
+		}
+	}
+	b.WriteByte('}')
+}
+
+func writeValue(b *strings.Builder, fd protoreflect.FieldDescriptor, v protoreflect.Value) {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		writeMessage(b, v.Message())
+	case protoreflect.StringKind:
+		b.WriteString(strconv.Quote(v.String()))
+	case protoreflect.BytesKind:
+		bs := v.Bytes()
+		if len(bs) > 16 {
+			fmt.Fprintf(b, "<%d bytes>", len(bs))
+		} else {
+			b.WriteString(strconv.Quote(string(bs)))
+		}
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			b.WriteString(string(ev.Name()))
+		} else {
+			b.WriteString(strconv.Itoa(int(v.Enum())))
+		}
+	default:
+		fmt.Fprint(b, v.Interface())
+	}
+}
