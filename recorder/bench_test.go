@@ -5,7 +5,6 @@ import (
 	"io"
 	"testing"
 
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/streamtest/streamtest/recorder"
@@ -31,10 +30,10 @@ var benchVariants = []benchVariant{
 	{"filtered", func() *recorder.Recorder { return recorder.New(recorder.WithMethods("/other.Service/Other")) }},
 }
 
-func benchPair(b *testing.B, v benchVariant) (testgrpc.TestServiceClient, *recorder.Recorder) {
+func benchPair(b *testing.B, v benchVariant) (testpb.TestServiceClient, *recorder.Recorder) {
 	rec := v.rec()
 	p := newPair(b, bufnet, rec, rec, registerEcho)
-	return testgrpc.NewTestServiceClient(p.conn), rec
+	return testpb.NewTestServiceClient(p.conn), rec
 }
 
 func kib() *testpb.Payload { return &testpb.Payload{Body: make([]byte, 1024)} }

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/recorder"
@@ -23,7 +23,7 @@ const (
 )
 
 func registerInterop(s *grpc.Server) {
-	testgrpc.RegisterTestServiceServer(s, interop.NewTestServer())
+	testpb.RegisterTestServiceServer(s, interop.NewTestServer())
 }
 
 type wantCall struct {
@@ -41,31 +41,31 @@ type wantCall struct {
 func TestInterop(t *testing.T) {
 	cases := []struct {
 		name  string
-		run   func(ctx context.Context, tc testgrpc.TestServiceClient)
+		run   func(ctx context.Context, tc testpb.TestServiceClient)
 		calls []wantCall
 	}{
-		{"EmptyUnary", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoEmptyUnaryCall(ctx, tc) },
+		{"EmptyUnary", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoEmptyUnaryCall(ctx, tc) },
 			[]wantCall{{method: emptyCall, reqs: 1, resps: 1}}},
-		{"LargeUnary", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoLargeUnaryCall(ctx, tc) },
+		{"LargeUnary", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoLargeUnaryCall(ctx, tc) },
 			[]wantCall{{method: unaryCall, reqs: 1, resps: 1}}},
-		{"ClientStreaming", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoClientStreaming(ctx, tc) },
+		{"ClientStreaming", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoClientStreaming(ctx, tc) },
 			[]wantCall{{method: inputCall, reqs: 4, resps: 1}}},
-		{"ServerStreaming", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoServerStreaming(ctx, tc) },
+		{"ServerStreaming", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoServerStreaming(ctx, tc) },
 			[]wantCall{{method: outputCall, reqs: 1, resps: 4}}},
-		{"PingPong", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoPingPong(ctx, tc) },
+		{"PingPong", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoPingPong(ctx, tc) },
 			[]wantCall{{method: duplexCall, reqs: 4, resps: 4}}},
-		{"EmptyStream", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoEmptyStream(ctx, tc) },
+		{"EmptyStream", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoEmptyStream(ctx, tc) },
 			[]wantCall{{method: duplexCall}}},
-		{"CancelAfterBegin", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoCancelAfterBegin(ctx, tc) },
+		{"CancelAfterBegin", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoCancelAfterBegin(ctx, tc) },
 			[]wantCall{{method: inputCall, code: codes.Canceled, serverOptional: true}}},
-		{"CancelAfterFirstResponse", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoCancelAfterFirstResponse(ctx, tc) },
+		{"CancelAfterFirstResponse", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoCancelAfterFirstResponse(ctx, tc) },
 			[]wantCall{{method: duplexCall, reqs: 1, resps: 1, code: codes.Canceled}}},
-		{"CustomMetadata", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoCustomMetadata(ctx, tc) },
+		{"CustomMetadata", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoCustomMetadata(ctx, tc) },
 			[]wantCall{
 				{method: unaryCall, reqs: 1, resps: 1, headerKey: "x-grpc-test-echo-initial", trailerKey: "x-grpc-test-echo-trailing-bin"},
 				{method: duplexCall, reqs: 1, resps: 1, headerKey: "x-grpc-test-echo-initial", trailerKey: "x-grpc-test-echo-trailing-bin"},
 			}},
-		{"StatusCodeAndMessage", func(ctx context.Context, tc testgrpc.TestServiceClient) { interop.DoStatusCodeAndMessage(ctx, tc) },
+		{"StatusCodeAndMessage", func(ctx context.Context, tc testpb.TestServiceClient) { interop.DoStatusCodeAndMessage(ctx, tc) },
 			[]wantCall{
 				{method: unaryCall, reqs: 1, code: codes.Unknown},
 				{method: duplexCall, reqs: 1, code: codes.Unknown},
@@ -78,7 +78,7 @@ func TestInterop(t *testing.T) {
 				p := newPair(t, n, rec, rec, registerInterop)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				tc.run(ctx, testgrpc.NewTestServiceClient(p.conn))
+				tc.run(ctx, testpb.NewTestServiceClient(p.conn))
 
 				// The client half is over when the case returns; wait for the
 				// server halves that started to end too.

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -27,11 +26,11 @@ import (
 // echoServer answers each FullDuplexCall request with a response carrying
 // the request's payload, and counts StreamingInputCall payload bytes.
 type echoServer struct {
-	testgrpc.UnimplementedTestServiceServer
+	testpb.UnimplementedTestServiceServer
 	sawCallID chan bool // if not nil, reports whether a handler saw the call-id header
 }
 
-func (s *echoServer) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+func (s *echoServer) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) error {
 	if s.sawCallID != nil {
 		md, _ := metadata.FromIncomingContext(stream.Context())
 		s.sawCallID <- len(md.Get(recorder.CallIDHeader)) > 0
@@ -50,7 +49,7 @@ func (s *echoServer) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallSe
 	}
 }
 
-func (s *echoServer) StreamingInputCall(stream testgrpc.TestService_StreamingInputCallServer) error {
+func (s *echoServer) StreamingInputCall(stream testpb.TestService_StreamingInputCallServer) error {
 	n := 0
 	for {
 		req, err := stream.Recv()
@@ -68,7 +67,7 @@ func (s *echoServer) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (
 	return &testpb.SimpleResponse{Payload: req.GetPayload()}, nil
 }
 
-func registerEcho(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, &echoServer{}) }
+func registerEcho(s *grpc.Server) { testpb.RegisterTestServiceServer(s, &echoServer{}) }
 
 func payload(body string) *testpb.Payload { return &testpb.Payload{Body: []byte(body)} }
 
@@ -82,7 +81,7 @@ func TestMutationAfterSendLeavesRecordUnchanged(t *testing.T) {
 	rec := recorder.New()
 	p := newPair(t, bufnet, rec, rec, registerEcho)
 	ctx := ctxT(t)
-	stream, err := testgrpc.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
+	stream, err := testpb.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +122,7 @@ func TestWithLimitKeepsLastEvents(t *testing.T) {
 	rec := recorder.New(recorder.WithLimit(limit))
 	p := newPair(t, bufnet, nil, rec, registerEcho)
 	ctx := ctxT(t)
-	stream, err := testgrpc.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
+	stream, err := testpb.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +159,7 @@ func TestWithMethodsRecordsOnlyThose(t *testing.T) {
 	rec := recorder.New(recorder.WithMethods("/grpc.testing.TestService/UnaryCall"))
 	p := newPair(t, bufnet, rec, rec, registerEcho)
 	ctx := ctxT(t)
-	tc := testgrpc.NewTestServiceClient(p.conn)
+	tc := testpb.NewTestServiceClient(p.conn)
 	stream, err := tc.FullDuplexCall(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +193,7 @@ func TestWait(t *testing.T) {
 	rec := recorder.New()
 	p := newPair(t, bufnet, rec, rec, registerEcho)
 	ctx := ctxT(t)
-	stream, err := testgrpc.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
+	stream, err := testpb.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +265,7 @@ func TestConcurrentStreamsKeepPerCallOrder(t *testing.T) {
 	rec := recorder.New()
 	p := newPair(t, bufnet, rec, rec, registerEcho)
 	ctx := ctxT(t)
-	tc := testgrpc.NewTestServiceClient(p.conn)
+	tc := testpb.NewTestServiceClient(p.conn)
 	var wg sync.WaitGroup
 	errs := make(chan error, streams)
 	for s := range streams {
@@ -329,10 +328,10 @@ func TestCorrelationNeedsTheSameRecorder(t *testing.T) {
 	srvRec, cliRec := recorder.New(), recorder.New()
 	saw := make(chan bool, 1)
 	p := newPair(t, bufnet, srvRec, cliRec, func(s *grpc.Server) {
-		testgrpc.RegisterTestServiceServer(s, &echoServer{sawCallID: saw})
+		testpb.RegisterTestServiceServer(s, &echoServer{sawCallID: saw})
 	})
 	ctx := ctxT(t)
-	stream, err := testgrpc.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,9 +359,9 @@ func TestCorrelationNeedsTheSameRecorder(t *testing.T) {
 	rec := recorder.New()
 	saw2 := make(chan bool, 1)
 	p2 := newPair(t, bufnet, rec, rec, func(s *grpc.Server) {
-		testgrpc.RegisterTestServiceServer(s, &echoServer{sawCallID: saw2})
+		testpb.RegisterTestServiceServer(s, &echoServer{sawCallID: saw2})
 	})
-	stream2, err := testgrpc.NewTestServiceClient(p2.conn).FullDuplexCall(ctx)
+	stream2, err := testpb.NewTestServiceClient(p2.conn).FullDuplexCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +532,7 @@ func TestClientEndsWhenContextEnds(t *testing.T) {
 	p := newPair(t, bufnet, rec, rec, registerEcho)
 	ctx, cancel := context.WithTimeout(ctxT(t), 50*time.Millisecond)
 	defer cancel()
-	stream, err := testgrpc.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +550,7 @@ func TestUnaryRecorded(t *testing.T) {
 	rec := recorder.New()
 	p := newPair(t, tcp, rec, rec, registerEcho)
 	ctx := ctxT(t)
-	tc := testgrpc.NewTestServiceClient(p.conn)
+	tc := testpb.NewTestServiceClient(p.conn)
 	req := &testpb.SimpleRequest{Payload: payload("ping")}
 	if _, err := tc.UnaryCall(ctx, req); err != nil {
 		t.Fatal(err)

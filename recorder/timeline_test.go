@@ -1,0 +1,70 @@
+package recorder_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+func TestTimelineRendering(t *testing.T) {
+	events := []recorder.Event{
+		{Seq: 1, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Begin, MD: metadata.Pairs("b", "2", "a", "1")},
+		{Seq: 2, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Send, Msg: &testpb.Payload{Body: []byte("hi")}},
+		{Seq: 3, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.Recv, Msg: &testpb.Payload{Body: []byte("hi")}, Elapsed: 1500 * time.Microsecond},
+		{Seq: 4, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.Send, Err: errors.New("boom")},
+		{Seq: 5, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.CloseSend},
+		{Seq: 6, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.End, Err: status.Error(codes.Aborted, "no")},
+		{Seq: 7, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.End},
+	}
+	want := `    1  call 7    client  begin      /chat.Chat/Talk  md{a:"1" b:"2"}
+    2  call 7    client  send       /chat.Chat/Talk  {body:"hi"}
+    3  call 7    server  recv       /chat.Chat/Talk  {body:"hi"}  (blocked 1.5ms)
+    4  call 7    server  send       /chat.Chat/Talk  error: boom
+    5  call 7    client  closesend  /chat.Chat/Talk
+    6  call 7    server  end        /chat.Chat/Talk  Aborted: "no"
+    7  call 7    client  end        /chat.Chat/Talk  OK
+`
+	if got := recorder.Timeline(events); got != want {
+		t.Errorf("Timeline mismatch\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	if got := recorder.Timeline(nil); !strings.Contains(got, "no events") {
+		t.Errorf("Timeline(nil) = %q, want a note that nothing was recorded", got)
+	}
+}
+
+func TestFormatMessage(t *testing.T) {
+	st, _ := structpb.NewStruct(map[string]any{"b": 2, "a": "x", "list": []any{true, nil}})
+	long := strings.Repeat("x", 500)
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{nil, "<nil>"},
+		{(*testpb.Payload)(nil), "<nil grpc.testing.Payload>"},
+		{&testpb.Payload{}, "{}"},
+		{&testpb.Payload{Type: testpb.PayloadType_COMPRESSABLE, Body: make([]byte, 17)}, "{body:<17 bytes>}"},
+		{&testpb.SimpleRequest{ResponseSize: 3, FillUsername: true}, "{response_size:3 fill_username:true}"},
+		{st, `{fields:{"a":{string_value:"x"} "b":{number_value:2} "list":{list_value:{values:[{bool_value:true} {null_value:NULL_VALUE}]}}}}`},
+		{42, "42"},
+	} {
+		if got := recorder.FormatMessage(tc.in); got != tc.want {
+			t.Errorf("FormatMessage(%T) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	got := recorder.FormatMessage(&testpb.Payload{Body: []byte("x")})
+	if got != `{body:"x"}` {
+		t.Errorf("got %s", got)
+	}
+	if got := recorder.FormatMessage(long); len([]rune(got)) != 201 || !strings.HasSuffix(got, "…") {
+		t.Errorf("long value not cut short: %d runes", len([]rune(got)))
+	}
+}
