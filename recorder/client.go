@@ -44,7 +44,8 @@ func (r *Recorder) parseTag(v string) (uint64, bool) {
 	return c, err == nil
 }
 
-// outgoingMD returns a copy of the request metadata in ctx, nil if none.
+// outgoingMD returns a copy of the request metadata in ctx (grpc makes a
+// fresh one), nil if none.
 func outgoingMD(ctx context.Context) metadata.MD {
 	md, ok := metadata.FromOutgoingContext(ctx)
 	if !ok || len(md) == 0 {
@@ -71,8 +72,9 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		call := r.newCall(method)
 		start := time.Now()
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
-		var scratch []byte
-		typ, b := wire(req, &scratch)
+		scratch := getScratch()
+		defer putScratch(scratch)
+		typ, b := wire(req, scratch)
 		r.addMsg(event{call: call, side: Client, kind: Send, at: time.Now()}, typ, b, req)
 
 		var header, trailer metadata.MD
@@ -83,7 +85,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			r.add(event{call: call, side: Client, kind: Header, at: now, md: header})
 		}
 		if err == nil {
-			typ, b := wire(reply, &scratch)
+			typ, b := wire(reply, scratch)
 			r.addMsg(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, reply)
 		} else {
 			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
@@ -135,8 +137,7 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
 			call = &callInfo{id: id, method: method}
 		}
-		md = md.Copy()
-		md.Delete(CallIDHeader)
+		md.Delete(CallIDHeader) // FromOutgoingContext gave us a copy
 	}
 	if call == nil {
 		call = r.newCall(method)

@@ -149,6 +149,18 @@ func (r *Recorder) finish(i, seq uint64, elapsed time.Duration, err error) {
 	r.mu.Unlock()
 }
 
+// scratchPool holds marshal buffers for unary calls, which have no stream
+// to keep one in.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getScratch() *[]byte { return scratchPool.Get().(*[]byte) }
+
+func putScratch(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		scratchPool.Put(b)
+	}
+}
+
 // wire marshals m for storage into *scratch (reused between calls) and
 // returns its type and bytes. A value that is not a valid proto message
 // comes back with a nil type, to be stored as given.

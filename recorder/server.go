@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,8 @@ import (
 type serverCall struct {
 	r    *Recorder
 	call *callInfo
+
+	headerDone atomic.Bool // fast path for sendHeader once the header is out
 
 	mu         sync.Mutex
 	header     metadata.MD // set with SetHeader, not yet sent
@@ -30,16 +33,14 @@ type serverCall struct {
 func (r *Recorder) begin(ctx context.Context, method string) (*serverCall, context.Context) {
 	now := time.Now()
 	sc := &serverCall{r: r}
+	// FromIncomingContext returns a fresh copy: ours to edit and keep.
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vs := md.Get(CallIDHeader); len(vs) > 0 {
 		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
 			sc.call = &callInfo{id: id, method: method}
 		}
-		md = md.Copy()
 		md.Delete(CallIDHeader)
 		ctx = metadata.NewIncomingContext(ctx, md)
-	} else if md != nil {
-		md = md.Copy()
 	}
 	if sc.call == nil {
 		sc.call = r.newCall(method)
@@ -57,6 +58,9 @@ func (sc *serverCall) setHeader(md metadata.MD) {
 // sendHeader records the header once it is on its way: explicitly (md
 // added), or implicitly with the first message or at the end of the call.
 func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
+	if sc.headerDone.Load() {
+		return
+	}
 	sc.mu.Lock()
 	if sc.headerSent {
 		sc.mu.Unlock()
@@ -65,6 +69,7 @@ func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
 	h := metadata.Join(sc.header, md)
 	sc.header = nil
 	sc.headerSent = true
+	sc.headerDone.Store(true)
 	sc.mu.Unlock()
 	if len(h) > 0 || explicit {
 		sc.r.add(event{call: sc.call, side: Server, kind: Header, at: time.Now(), md: h})
@@ -153,13 +158,14 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		sc, ctx := r.begin(ctx, info.FullMethod)
-		var scratch []byte
-		typ, b := wire(req, &scratch)
+		scratch := getScratch()
+		defer putScratch(scratch)
+		typ, b := wire(req, scratch)
 		r.addMsg(event{call: sc.call, side: Server, kind: Recv, at: time.Now()}, typ, b, req)
 		resp, err := handler(ctx, req)
 		if err == nil {
 			sc.sendHeader(nil, false)
-			typ, b := wire(resp, &scratch)
+			typ, b := wire(resp, scratch)
 			r.addMsg(event{call: sc.call, side: Server, kind: Send, at: time.Now()}, typ, b, resp)
 		}
 		sc.end(err)

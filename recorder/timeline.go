@@ -32,7 +32,8 @@ func (r *Recorder) String() string {
 //
 // where detail is the message in compact text form for Send and Recv (with
 // the time the call blocked, when it blocked for BlockedAfter or more), the
-// metadata for Begin, Header and Trailer, and the status for End. Long
+// metadata for Begin, Header and Trailer (without the keys gRPC adds to
+// every call: :authority, content-type, user-agent), and the status for End. Long
 // messages are cut short. Assertion failures print it.
 func Timeline(events []Event) string {
 	if len(events) == 0 {
@@ -62,8 +63,8 @@ func detail(e Event) string {
 	var parts []string
 	switch e.Kind {
 	case Begin, Header, Trailer:
-		if len(e.MD) > 0 {
-			parts = append(parts, formatMD(e.MD))
+		if md := formatMD(e.MD); md != "" {
+			parts = append(parts, md)
 		}
 	case Send, Recv:
 		if e.Err == nil || e.Msg != nil {
@@ -105,10 +106,20 @@ func formatStatus(err error) string {
 	return st.Code().String() + ": " + strconv.Quote(st.Message())
 }
 
+// transportKeys are metadata keys that gRPC itself adds to every call. The
+// timeline leaves them out (Event.MD keeps them): they say nothing about the
+// call, and user-agent changes with every gRPC release.
+var transportKeys = map[string]bool{":authority": true, "content-type": true, "user-agent": true}
+
 func formatMD(md metadata.MD) string {
 	keys := make([]string, 0, len(md))
 	for k := range md {
-		keys = append(keys, k)
+		if !transportKeys[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
 	}
 	sort.Strings(keys)
 	var b strings.Builder

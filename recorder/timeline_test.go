@@ -17,21 +17,23 @@ import (
 
 func TestTimelineRendering(t *testing.T) {
 	events := []recorder.Event{
-		{Seq: 1, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Begin, MD: metadata.Pairs("b", "2", "a", "1")},
+		{Seq: 1, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Begin, MD: metadata.Pairs("b", "2", "a", "1", "user-agent", "grpc-go/1.0")},
 		{Seq: 2, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Send, Msg: &testpb.Payload{Body: []byte("hi")}},
 		{Seq: 3, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.Recv, Msg: &testpb.Payload{Body: []byte("hi")}, Elapsed: 1500 * time.Microsecond},
 		{Seq: 4, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.Send, Err: errors.New("boom")},
 		{Seq: 5, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.CloseSend},
-		{Seq: 6, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.End, Err: status.Error(codes.Aborted, "no")},
-		{Seq: 7, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.End},
+		{Seq: 6, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.Header, MD: metadata.Pairs("content-type", "application/grpc")},
+		{Seq: 7, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Server, Kind: recorder.End, Err: status.Error(codes.Aborted, "no")},
+		{Seq: 8, CallID: 7, Method: "/chat.Chat/Talk", Side: recorder.Client, Kind: recorder.End},
 	}
 	want := `    1  call 7    client  begin      /chat.Chat/Talk  md{a:"1" b:"2"}
     2  call 7    client  send       /chat.Chat/Talk  {body:"hi"}
     3  call 7    server  recv       /chat.Chat/Talk  {body:"hi"}  (blocked 1.5ms)
     4  call 7    server  send       /chat.Chat/Talk  error: boom
     5  call 7    client  closesend  /chat.Chat/Talk
-    6  call 7    server  end        /chat.Chat/Talk  Aborted: "no"
-    7  call 7    client  end        /chat.Chat/Talk  OK
+    6  call 7    client  header     /chat.Chat/Talk
+    7  call 7    server  end        /chat.Chat/Talk  Aborted: "no"
+    8  call 7    client  end        /chat.Chat/Talk  OK
 `
 	if got := recorder.Timeline(events); got != want {
 		t.Errorf("Timeline mismatch\ngot:\n%s\nwant:\n%s", got, want)

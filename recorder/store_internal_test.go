@@ -1,0 +1,80 @@
+package recorder
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/protobuf/proto"
+)
+
+// recordMsg records m the way the interceptors do: marshaled through a
+// reused scratch buffer.
+func recordMsg(r *Recorder, call *callInfo, m any, scratch *[]byte) {
+	typ, b := wire(m, scratch)
+	r.addMsg(event{call: call, side: Client, kind: Send, at: time.Now()}, typ, b, m)
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestRingHeapIsFlat records 1M (100k with -short or -race) 1 KiB messages into a
+// WithLimit(1024) recorder and checks that the retained heap after the
+// first pass over the ring does not grow: the bound is 256 KiB over the
+// whole run, against about 1.2 MiB that the full ring itself holds.
+func TestRingHeapIsFlat(t *testing.T) {
+	total := 1_000_000
+	if testing.Short() || raceEnabled {
+		total = 100_000
+	}
+	r := New(WithLimit(1024))
+	call := r.newCall("/grpc.testing.TestService/FullDuplexCall")
+	msg := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
+	var scratch []byte
+	for range 10_000 {
+		recordMsg(r, call, msg, &scratch)
+	}
+	base := heapAfterGC()
+	for i := 10_000; i < total; i++ {
+		msg.Payload.Body[0] = byte(i)
+		recordMsg(r, call, msg, &scratch)
+	}
+	end := heapAfterGC()
+	growth := int64(end) - int64(base)
+	t.Logf("ring of 1024: heap %d KiB after 10k messages, %d KiB after %d (growth %d bytes)", base>>10, end>>10, total, growth)
+	if growth > 256<<10 {
+		t.Errorf("retained heap grew by %d bytes over %d messages with WithLimit(1024); want it flat (< 256 KiB)", growth, total)
+	}
+	if got := r.Dropped(); got != uint64(total-1024) {
+		t.Errorf("Dropped() = %d, want %d", got, total-1024)
+	}
+	runtime.KeepAlive(r)
+}
+
+// TestUnlimitedHeapPerMessage measures what an unlimited recorder retains
+// per recorded 1 KiB message (wire bytes plus one record) and bounds it.
+func TestUnlimitedHeapPerMessage(t *testing.T) {
+	const n = 20_000
+	msg := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
+	wireSize := proto.Size(msg)
+	base := heapAfterGC()
+	r := New()
+	call := r.newCall("/grpc.testing.TestService/FullDuplexCall")
+	var scratch []byte
+	for range n {
+		recordMsg(r, call, msg, &scratch)
+	}
+	end := heapAfterGC()
+	per := float64(int64(end)-int64(base)) / n
+	t.Logf("unlimited recorder retains %.0f bytes per %d-byte message (%.0f bytes of overhead)", per, wireSize, per-float64(wireSize))
+	if per > float64(wireSize)+512 {
+		t.Errorf("retains %.0f bytes per %d-byte message; want at most %d", per, wireSize, wireSize+512)
+	}
+	runtime.KeepAlive(r)
+}
