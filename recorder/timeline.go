@@ -175,7 +175,14 @@ func FormatMessage(m any) string {
 	return s
 }
 
+// full reports whether enough has been written that FormatMessage will cut
+// the rest: rendering stops there, so huge messages cost little.
+func full(b *strings.Builder) bool { return b.Len() > maxMsgLen*4 }
+
 func writeMessage(b *strings.Builder, m protoreflect.Message) {
+	if full(b) {
+		return
+	}
 	b.WriteByte('{')
 	fields := m.Descriptor().Fields()
 	n := 0
@@ -195,7 +202,7 @@ func writeMessage(b *strings.Builder, m protoreflect.Message) {
 		case fd.IsList():
 			l := v.List()
 			b.WriteByte('[')
-			for j := 0; j < l.Len(); j++ {
+			for j := 0; j < l.Len() && !full(b); j++ {
 				if j > 0 {
 					b.WriteByte(' ')
 				}
@@ -204,26 +211,33 @@ func writeMessage(b *strings.Builder, m protoreflect.Message) {
 			b.WriteByte(']')
 		case fd.IsMap():
 			mp := v.Map()
-			var keys []protoreflect.MapKey
+			type entry struct {
+				sortKey string
+				key     protoreflect.MapKey
+			}
+			var keys []entry
 			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-				keys = append(keys, k)
+				keys = append(keys, entry{fmt.Sprint(k.Interface()), k})
 				return true
 			})
-			sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i].Interface()) < fmt.Sprint(keys[j].Interface()) })
+			sort.Slice(keys, func(i, j int) bool { return keys[i].sortKey < keys[j].sortKey })
 			b.WriteByte('{')
 			for j, k := range keys {
+				if full(b) {
+					break
+				}
 				if j > 0 {
 					b.WriteByte(' ')
 				}
-				writeValue(b, fd.MapKey(), k.Value())
+				writeValue(b, fd.MapKey(), k.key.Value())
 				b.WriteByte(':')
-				writeValue(b, fd.MapValue(), mp.Get(k))
+				writeValue(b, fd.MapValue(), mp.Get(k.key))
 			}
 			b.WriteByte('}')
 		default:
 			writeValue(b, fd, v)
 		}
-		if b.Len() > maxMsgLen*2 {
+		if full(b) {
 			break
 		}
 	}
