@@ -24,10 +24,10 @@ type benchVariant struct {
 }
 
 var benchVariants = []benchVariant{
-	{"raw", func() *recorder.Recorder { return nil }},
-	{"recorded", func() *recorder.Recorder { return recorder.New() }},
-	{"ring", func() *recorder.Recorder { return recorder.New(recorder.WithLimit(1024)) }},
-	{"filtered", func() *recorder.Recorder { return recorder.New(recorder.WithMethods("/other.Service/Other")) }},
+	{"mode=raw", func() *recorder.Recorder { return nil }},
+	{"mode=recorded", func() *recorder.Recorder { return recorder.New() }},
+	{"mode=ring", func() *recorder.Recorder { return recorder.New(recorder.WithLimit(1024)) }},
+	{"mode=filtered", func() *recorder.Recorder { return recorder.New(recorder.WithMethods("/other.Service/Other")) }},
 }
 
 func benchPair(b *testing.B, v benchVariant) (testpb.TestServiceClient, *recorder.Recorder) {

@@ -69,7 +69,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		if !r.records(method) {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		call := r.newCall(method)
+		call := r.newClientCall(method)
 		start := time.Now()
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
 		scratch := getScratch()
@@ -107,7 +107,7 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if !r.records(method) {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		call := r.newCall(method)
+		call := r.newClientCall(method)
 		r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: outgoingMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -28,6 +29,11 @@ type Recorder struct {
 	seq    uint64
 	st     store
 	notify chan struct{} // closed and cleared on the next event; nil while nobody waits
+
+	// live holds the client halves of calls in flight, by id, until their
+	// server half attaches or they end, so that both halves share one
+	// callInfo.
+	live map[uint64]*callInfo
 }
 
 // Option configures a Recorder.
@@ -83,6 +89,32 @@ func (r *Recorder) newCall(method string) *callInfo {
 	return &callInfo{id: r.ids.Add(1), method: method}
 }
 
+// newClientCall starts the client half of a call whose server half may be
+// recorded by this recorder too.
+func (r *Recorder) newClientCall(method string) *callInfo {
+	c := r.newCall(method)
+	r.mu.Lock()
+	if r.live == nil {
+		r.live = make(map[uint64]*callInfo)
+	}
+	r.live[c.id] = c
+	r.mu.Unlock()
+	return c
+}
+
+// attach returns the callInfo of the server half of call id: the client
+// half's if it is still in flight.
+func (r *Recorder) attach(id uint64, method string) *callInfo {
+	r.mu.Lock()
+	c := r.live[id]
+	delete(r.live, id)
+	r.mu.Unlock()
+	if c == nil || c.method != method {
+		c = &callInfo{id: id, method: method}
+	}
+	return c
+}
+
 // event is the part of a record its producer fills in.
 type event struct {
 	call    *callInfo
@@ -115,15 +147,18 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 	rec.elapsed = e.elapsed
 	rec.err = e.err
 	rec.md = e.md
-	if e.kind == Send || e.kind == Recv {
-		if typ != nil {
-			rec.hasMsg = true
-			rec.typ = typ
-			r.st.keep(rec, wire)
-		} else if raw != nil || e.err == nil {
+	switch {
+	case (e.kind == Send || e.kind == Recv) && typ != nil:
+		rec.hasMsg = true
+		rec.typ = typ
+		r.keepMsg(rec, e, typ, wire)
+	case e.kind == Send || e.kind == Recv:
+		if raw != nil || e.err == nil {
 			rec.hasMsg = true
 			rec.raw = raw
 		}
+	case e.kind == End && e.side == Client && r.live != nil:
+		delete(r.live, e.call.id)
 	}
 	seq := rec.seq
 	if r.notify != nil {
@@ -132,6 +167,27 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 	}
 	r.mu.Unlock()
 	return i, seq
+}
+
+// keepMsg stores the wire bytes of rec's message. Without a limit, a Recv
+// whose bytes equal those of the matching Send of the peer shares them, and
+// a Send offers its bytes to the peer's Recv. (In a ring, slots reuse their
+// buffers, so nothing is shared.)
+func (r *Recorder) keepMsg(rec *record, e event, typ protoreflect.MessageType, wire []byte) {
+	if r.st.limit > 0 {
+		r.st.keep(rec, wire)
+		return
+	}
+	if e.kind == Recv {
+		if ref, ok := e.call.sent[1-e.side].pop(); ok && ref.typ == typ && bytes.Equal(ref.buf, wire) {
+			rec.buf = ref.buf
+			return
+		}
+		r.st.keep(rec, wire)
+		return
+	}
+	r.st.keep(rec, wire)
+	e.call.sent[e.side].push(msgRef{typ: typ, buf: rec.buf})
 }
 
 // finish completes a pending Send: SendMsg returned err after elapsed.

@@ -37,7 +37,7 @@ func (r *Recorder) begin(ctx context.Context, method string) (*serverCall, conte
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vs := md.Get(CallIDHeader); len(vs) > 0 {
 		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
-			sc.call = &callInfo{id: id, method: method}
+			sc.call = r.attach(id, method)
 		}
 		md.Delete(CallIDHeader)
 		ctx = metadata.NewIncomingContext(ctx, md)

@@ -26,10 +26,50 @@ const (
 	arenaMax        = 1 << 20
 )
 
-// callInfo is shared by every record of one side of one call.
+// callInfo is shared by every record of one call: of both halves when the
+// server half found its client half (see Recorder.live).
 type callInfo struct {
 	id     uint64
 	method string
+
+	// sent[s] holds the stored bytes of messages that side s sent and its
+	// peer has not received yet, oldest first (guarded by Recorder.mu). A
+	// Recv whose message marshals to the same bytes shares them instead of
+	// storing a second copy: with both halves recorded, each message is
+	// stored once.
+	sent [2]refQueue
+}
+
+// maxPendingRefs bounds a refQueue whose receiving half is not recorded.
+const maxPendingRefs = 1024
+
+type msgRef struct {
+	typ protoreflect.MessageType
+	buf []byte
+}
+
+type refQueue struct {
+	refs []msgRef
+	head int
+}
+
+func (q *refQueue) push(ref msgRef) {
+	if q.head == len(q.refs) {
+		q.refs, q.head = q.refs[:0], 0
+	}
+	if len(q.refs)-q.head < maxPendingRefs {
+		q.refs = append(q.refs, ref)
+	}
+}
+
+func (q *refQueue) pop() (msgRef, bool) {
+	if q.head == len(q.refs) {
+		return msgRef{}, false
+	}
+	ref := q.refs[q.head]
+	q.refs[q.head] = msgRef{}
+	q.head++
+	return ref, true
 }
 
 // record is one stored event.
