@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,10 +22,11 @@ import (
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
+	"github.com/streamtest/streamtest/grpctest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	grpctest.VerifyTestMain(m)
 }
 
 // testTimeout bounds every wait in these tests; a healthy run takes

@@ -203,10 +203,15 @@ func (w *clientStream) RecvMsg(m any) error {
 	return err
 }
 
+// CloseSend takes its Seq when it is called, like SendMsg: the server can
+// see the half-close (and end) before CloseSend returns.
 func (w *clientStream) CloseSend() error {
-	now := time.Now()
+	start := time.Now()
+	i, seq := w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: start})
 	err := w.ClientStream.CloseSend()
-	w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: now, err: err})
+	if err != nil {
+		w.r.finish(i, seq, time.Since(start), err)
+	}
 	return err
 }
 

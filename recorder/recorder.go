@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,10 +21,11 @@ import (
 // A Recorder is safe for concurrent use by any number of calls. Its zero
 // value is not usable: create one with New.
 type Recorder struct {
-	id      uint64              // distinguishes this recorder's call-id headers from another's
-	methods map[string]struct{} // nil: record every method
-	base    time.Time
-	ids     atomic.Uint64 // last call id handed out
+	id       uint64              // distinguishes this recorder's call-id headers from another's
+	methods  map[string]struct{} // nil: record every method
+	suffixes []string            // WithMethods names given without the leading "/"
+	base     time.Time
+	ids      atomic.Uint64 // last call id handed out
 
 	mu     sync.Mutex
 	seq    uint64
@@ -50,16 +52,23 @@ func WithLimit(n int) Option {
 	}
 }
 
-// WithMethods records only calls of these full method names
-// ("/pkg.Service/Method"). Other calls pass through the interceptors
-// untouched and cost nothing measurable. Several WithMethods add up.
-func WithMethods(full ...string) Option {
+// WithMethods records only calls of these methods. Name them in full,
+// "/pkg.Service/Method"; a name without the leading slash is matched as the
+// end of the full name, so "pkg.Service/Method", "Service/Method" and
+// "Method" also work (the last matches that method of every service).
+// Other calls pass through the interceptors untouched and cost nothing
+// measurable. Several WithMethods add up.
+func WithMethods(names ...string) Option {
 	return func(r *Recorder) {
 		if r.methods == nil {
-			r.methods = make(map[string]struct{}, len(full))
+			r.methods = make(map[string]struct{}, len(names))
 		}
-		for _, m := range full {
-			r.methods[m] = struct{}{}
+		for _, m := range names {
+			if strings.HasPrefix(m, "/") {
+				r.methods[m] = struct{}{}
+			} else {
+				r.suffixes = append(r.suffixes, m)
+			}
 		}
 	}
 }
@@ -81,8 +90,15 @@ func (r *Recorder) records(method string) bool {
 	if r.methods == nil {
 		return true
 	}
-	_, ok := r.methods[method]
-	return ok
+	if _, ok := r.methods[method]; ok {
+		return true
+	}
+	for _, suf := range r.suffixes {
+		if rest, ok := strings.CutSuffix(method, suf); ok && (strings.HasSuffix(rest, "/") || strings.HasSuffix(rest, ".")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Recorder) newCall(method string) *callInfo {

@@ -576,3 +576,30 @@ func TestUnaryRecorded(t *testing.T) {
 	}
 	checkCausal(t, rec)
 }
+
+func TestWithMethodsShortNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match bool
+	}{
+		{"/grpc.testing.TestService/UnaryCall", true},
+		{"grpc.testing.TestService/UnaryCall", true},
+		{"TestService/UnaryCall", true},
+		{"UnaryCall", true},
+		{"naryCall", false},
+		{"Service/UnaryCall", false},
+		{"/UnaryCall", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := recorder.New(recorder.WithMethods(tc.name))
+			p := newPair(t, bufnet, rec, rec, registerEcho)
+			ctx := ctxT(t)
+			if _, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rec.Calls()) == 1; got != tc.match {
+				t.Errorf("WithMethods(%q) recorded UnaryCall: %v, want %v", tc.name, got, tc.match)
+			}
+		})
+	}
+}

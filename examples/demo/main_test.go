@@ -16,11 +16,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/examples/chatpb"
+	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/recorder"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	grpctest.VerifyTestMain(m)
 }
 
 // runDemo calls run and returns its exit code, stdout and stderr.

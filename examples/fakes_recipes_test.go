@@ -1,0 +1,284 @@
+package examples_test
+
+// Recipes for the fakes: in-memory streams that drive a handler, or client
+// code, without a network; and a scripted fake server that stands in for
+// a real one, down to a server that hangs.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/streamtest/streamtest/examples"
+	"github.com/streamtest/streamtest/examples/chatpb"
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// anys converts a typed slice (a fake's Responses or Sent) to the []any
+// that grpctest.AssertMessages compares.
+func anys[T any](ms []T) []any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}
+
+// Drive the Talk handler directly, one message at a time, with a fake
+// server stream; record it to assert the order as on a real stream.
+func TestRecipeFakeServerStreamTalk(t *testing.T) {
+	ctx := testContext(t)
+	rec := recorder.New()
+	stream := fakes.NewServerStream[chatpb.Message, chatpb.Message](ctx,
+		fakes.WithRecorder(rec), fakes.WithMethod(chatpb.Chat_Talk_FullMethodName))
+	talk := grpctest.GoErr(t, func() error { return examples.NewChatServer().Talk(stream) })
+
+	stream.Push(&chatpb.Message{Room: "lobby", Text: "hi"})
+	first, err := stream.Next(ctx) // wait for the echo before sending more
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	talk.AssertBlocked(stillBlocked) // the handler waits for the next message
+	stream.Push(&chatpb.Message{Room: "lobby", Text: "bye"})
+	stream.CloseSend()
+	_, err = talk.Wait(testTimeout)
+	stream.End(err) // a fake stream ends when the test says the handler returned
+	if err != nil {
+		t.Fatalf("Talk returned %v, want nil after CloseSend", err)
+	}
+
+	grpctest.AssertMessages(t, []any{&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1}}, []any{first})
+	grpctest.AssertMessages(t, []any{
+		&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1},
+		&chatpb.Message{Room: "lobby", Text: "bye", Seq: 2},
+	}, anys(stream.Responses()))
+	grpctest.AssertOrder(t, rec,
+		grpctest.ServerReceives(&chatpb.Message{Room: "lobby", Text: "hi"}),
+		grpctest.ServerSends(&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1}),
+		grpctest.ServerReceives(&chatpb.Message{Room: "lobby", Text: "bye"}),
+		grpctest.Ends(codes.OK))
+}
+
+// Call the Upload handler synchronously with a fake stream: push, CloseSend,
+// then check what SendAndClose sent.
+func TestRecipeFakeServerStreamUpload(t *testing.T) {
+	chat := examples.NewChatServer()
+	stream := fakes.NewServerStream[chatpb.Message, chatpb.Summary](testContext(t))
+	stream.Push(
+		&chatpb.Message{Room: "lobby", Text: "hi", Seq: 7},
+		&chatpb.Message{Room: "lobby", Text: "there", Seq: 8},
+	)
+	stream.CloseSend() // Recv returns io.EOF after the pushed messages
+
+	err := chat.Upload(stream)
+	stream.End(err)
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	grpctest.AssertMessages(t, []any{&chatpb.Summary{Count: 2, Bytes: 7, LastSeq: 8}}, anys(stream.Responses()))
+	if got := len(chat.Messages("lobby")); got != 2 {
+		t.Errorf("the room holds %d messages, want 2", got)
+	}
+
+	// The error path, same way: a message without a room fails the call.
+	bad := fakes.NewServerStream[chatpb.Message, chatpb.Summary](testContext(t))
+	bad.Push(&chatpb.Message{Text: "no room"})
+	bad.CloseSend()
+	err = chat.Upload(bad)
+	bad.End(err)
+	if status.Code(err) != codes.InvalidArgument || len(bad.Responses()) != 0 {
+		t.Errorf("Upload of a message without a room: %v, %d responses; want InvalidArgument and none", err, len(bad.Responses()))
+	}
+}
+
+// uploadBatch is client code under test: it sends msgs numbered 1, 2, ...
+// on an Upload stream and checks that the server's Summary counted them all.
+func uploadBatch(stream grpc.ClientStreamingClient[chatpb.Message, chatpb.Summary], msgs []*chatpb.Message) (*chatpb.Summary, error) {
+	for i, m := range msgs {
+		m = proto.CloneOf(m)
+		m.Seq = int64(i + 1)
+		if err := stream.Send(m); errors.Is(err, io.EOF) {
+			break // the server ended the call; CloseAndRecv returns its status
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	sum, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, err
+	}
+	if sum.GetCount() != int64(len(msgs)) || sum.GetLastSeq() != int64(len(msgs)) {
+		return sum, fmt.Errorf("upload incomplete: the server stored %d of %d messages", sum.GetCount(), len(msgs))
+	}
+	return sum, nil
+}
+
+// Drive client code with a fake client stream: the test answers as the
+// server, including the answers a real server rarely gives.
+func TestRecipeFakeClientStream(t *testing.T) {
+	msgs := []*chatpb.Message{{Room: "lobby", Text: "a"}, {Room: "lobby", Text: "b"}}
+
+	t.Run("complete", func(t *testing.T) {
+		stream := fakes.NewClientStream[chatpb.Message, chatpb.Summary](testContext(t))
+		stream.Respond(&chatpb.Summary{Count: 2, Bytes: 2, LastSeq: 2})
+		stream.Finish(nil)
+
+		if _, err := uploadBatch(stream, msgs); err != nil {
+			t.Errorf("uploadBatch: %v", err)
+		}
+		grpctest.AssertMessages(t, []any{
+			&chatpb.Message{Room: "lobby", Text: "a", Seq: 1},
+			&chatpb.Message{Room: "lobby", Text: "b", Seq: 2},
+		}, anys(stream.Sent()))
+		if !stream.Closed() {
+			t.Errorf("uploadBatch did not half-close the stream")
+		}
+	})
+	t.Run("server stored fewer", func(t *testing.T) {
+		stream := fakes.NewClientStream[chatpb.Message, chatpb.Summary](testContext(t))
+		stream.Respond(&chatpb.Summary{Count: 1, Bytes: 1, LastSeq: 1})
+		stream.Finish(nil)
+
+		if _, err := uploadBatch(stream, msgs); err == nil || !strings.Contains(err.Error(), "stored 1 of 2") {
+			t.Errorf("uploadBatch: %v, want the incomplete upload reported", err)
+		}
+	})
+	t.Run("server failed", func(t *testing.T) {
+		stream := fakes.NewClientStream[chatpb.Message, chatpb.Summary](testContext(t))
+		stream.Finish(status.Error(codes.Unavailable, "shutting down"))
+
+		if _, err := uploadBatch(stream, msgs); status.Code(err) != codes.Unavailable {
+			t.Errorf("uploadBatch: %v, want the server's Unavailable", err)
+		}
+	})
+}
+
+// firstMessage is client code under test: it returns the first message of
+// a room, giving up after timeout. Its deferred cancel ends the
+// subscription whatever happens.
+func firstMessage(ctx context.Context, chat chatpb.ChatClient, room string, timeout time.Duration) (*chatpb.Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stream, err := chat.Subscribe(ctx, &chatpb.SubscribeRequest{Room: room})
+	if err != nil {
+		return nil, err
+	}
+	return stream.Recv()
+}
+
+// A scripted server that hangs: the client code must give up on time (and
+// the harness checks it ended its stream).
+func TestRecipeScriptedServerHangs(t *testing.T) {
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Subscribe_FullMethodName).
+		Recv(&chatpb.SubscribeRequest{Room: "lobby"}).
+		SendHeader(metadata.Pairs(examples.RoomHeader, "lobby")).
+		Hang() // never sends a message, never ends the call
+	chat := chatpb.NewChatClient(fake.Conn())
+
+	const timeout = 50 * time.Millisecond // the behaviour under test
+	_, err := firstMessage(testContext(t), chat, "lobby", timeout)
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("firstMessage from a hanging server: %v, want DeadlineExceeded", err)
+	}
+}
+
+// The same client code against a scripted server that answers.
+func TestRecipeScriptedServerAnswers(t *testing.T) {
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Subscribe_FullMethodName).
+		Recv(&chatpb.SubscribeRequest{Room: "lobby"}).
+		Send(&chatpb.Message{Room: "lobby", Text: "welcome", Seq: 1}).
+		Hang() // a subscription stays open until the client cancels it
+	chat := chatpb.NewChatClient(fake.Conn())
+
+	got, err := firstMessage(testContext(t), chat, "lobby", testTimeout)
+	if err != nil {
+		t.Fatalf("firstMessage: %v", err)
+	}
+	grpctest.AssertMessages(t, []any{&chatpb.Message{Room: "lobby", Text: "welcome", Seq: 1}}, []any{got})
+}
+
+// say is client code under test: one message on Talk, its echo back, then
+// a clean end of the stream.
+func say(ctx context.Context, chat chatpb.ChatClient, msg *chatpb.Message) (*chatpb.Message, error) {
+	stream, err := chat.Talk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(msg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	echo, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("after the echo: %v, want the end of the stream", err)
+	}
+	return echo, nil
+}
+
+// A Recv/Send/Return script for Talk: the happy path, and an error the
+// real server cannot be made to return.
+func TestRecipeScriptedTalk(t *testing.T) {
+	hi := &chatpb.Message{Room: "lobby", Text: "hi"}
+	echo := &chatpb.Message{Room: "lobby", Text: "hi", Seq: 1}
+	fake := fakes.NewServer(t)
+	// The first call echoes; the second finds the room full.
+	fake.Expect(chatpb.Chat_Talk_FullMethodName).
+		Recv(hi).Send(echo).RecvEOF().Return(nil)
+	fake.Expect(chatpb.Chat_Talk_FullMethodName).
+		Recv(hi).Return(status.Error(codes.ResourceExhausted, "room is full"))
+	chat := chatpb.NewChatClient(fake.Conn())
+
+	got, err := say(testContext(t), chat, hi)
+	if err != nil {
+		t.Fatalf("say: %v", err)
+	}
+	grpctest.AssertMessages(t, []any{echo}, []any{got})
+
+	_, err = say(testContext(t), chat, hi)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("say to a full room: %v, want ResourceExhausted", err)
+	}
+}
+
+// What a script mismatch reports: the client gets FailedPrecondition
+// naming the step, and the test is told at the end, with a diff.
+func TestRecipeScriptMismatch(t *testing.T) {
+	spy := newSpy(t)
+	fake := fakes.NewServer(spy)
+	fake.Expect(chatpb.Chat_Talk_FullMethodName).
+		Recv(&chatpb.Message{Room: "lobby", Text: "hi"}).
+		Send(&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1}).
+		RecvEOF()
+	chat := chatpb.NewChatClient(fake.Conn())
+
+	// Broken client: says "bye" where the script expects "hi".
+	_, err := say(testContext(t), chat, &chatpb.Message{Room: "lobby", Text: "bye"})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "step 1 Recv") {
+		t.Errorf("say off script: %v, want FailedPrecondition naming step 1 Recv", err)
+	}
+
+	fake.Close() // what the end of the test runs
+	report := wantReport(t, spy,
+		"the fake server was not used as scripted",
+		"request mismatch (-want +got)",
+		`"hi"`, `"bye"`,
+		"timeline:")
+	t.Logf("what the failure says:\n%s", report)
+}

@@ -1,0 +1,179 @@
+package examples_test
+
+// Recipes for the leak checks the harness runs at Close: a client stream
+// nobody finished, a handler that ignores cancellation, and a goroutine a
+// handler left behind. Each broken test runs on a spy, which shows what
+// the check says while the suite stays green; the same test done right
+// runs on the real t.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/examples"
+	"github.com/streamtest/streamtest/examples/chatpb"
+	"github.com/streamtest/streamtest/grpctest"
+)
+
+// A Subscribe stream that is never drained or canceled is reported at Close.
+func TestRecipeLeakedStreamCaught(t *testing.T) {
+	spy := newSpy(t) // in your test: t
+	s := grpctest.NewServer(spy, examples.NewChatServer().Register)
+	chat := chatpb.NewChatClient(s.Conn())
+
+	// Broken: Subscribe runs until the client cancels, and nobody does.
+	stream, err := chat.Subscribe(context.Background(), &chatpb.SubscribeRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if _, err := stream.Header(); err != nil { // the subscription is live
+		t.Fatalf("Header: %v", err)
+	}
+
+	s.Close() // what the end of the test runs
+	report := wantReport(t, spy,
+		"client stream "+chatpb.Chat_Subscribe_FullMethodName,
+		"leak_recipe_test.go:", // where it was opened
+		"drain the stream or cancel its context")
+	t.Logf("what the failure says:\n%s", report)
+}
+
+// The same test done right: the stream's context is canceled when done.
+func TestRecipeLeakedStreamFixed(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register)
+	chat := chatpb.NewChatClient(s.Conn())
+
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel() // fixed: ends the stream (and its server handler)
+	stream, err := chat.Subscribe(ctx, &chatpb.SubscribeRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if _, err := stream.Header(); err != nil {
+		t.Fatalf("Header: %v", err)
+	}
+	// Close, at the end of the test, checks that nothing is left open.
+}
+
+// deafSubscribe is Chat whose Subscribe ignores its context: it returns
+// only when release is closed, long after the client has gone.
+type deafSubscribe struct {
+	*examples.ChatServer
+	release  chan struct{}
+	returned chan struct{}
+}
+
+func (d *deafSubscribe) Subscribe(req *chatpb.SubscribeRequest, stream grpc.ServerStreamingServer[chatpb.Message]) error {
+	defer close(d.returned)
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	<-d.release // broken: should also select on stream.Context().Done()
+	return nil
+}
+
+// A handler that does not return when its call is canceled is named at
+// Close, with its stack.
+func TestRecipeStuckHandlerCaught(t *testing.T) {
+	spy := newSpy(t)
+	deaf := &deafSubscribe{ChatServer: examples.NewChatServer(), release: make(chan struct{}), returned: make(chan struct{})}
+	s := grpctest.NewServer(spy, func(g *grpc.Server) { chatpb.RegisterChatServer(g, deaf) },
+		grpctest.WithCloseTimeout(50*time.Millisecond)) // report sooner than the default 1s
+
+	ctx, cancel := context.WithCancel(testContext(t))
+	stream, err := chatpb.NewChatClient(s.Conn()).Subscribe(ctx, &chatpb.SubscribeRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if _, err := stream.Header(); err != nil {
+		t.Fatalf("Header: %v", err)
+	}
+	cancel() // the client does its part
+
+	s.Close()
+	report := wantReport(t, spy,
+		"handler "+chatpb.Chat_Subscribe_FullMethodName+" did not return after Stop",
+		"stream.Context().Done()",
+		"(*deafSubscribe).Subscribe") // its stack
+	t.Logf("what the failure says:\n%s", report)
+
+	close(deaf.release) // let it go, so this test leaks nothing itself
+	<-deaf.returned
+}
+
+// leakyPost is Chat whose Post starts a goroutine that outlives the call.
+type leakyPost struct {
+	*examples.ChatServer
+	release chan struct{}
+	exited  chan struct{}
+}
+
+func (l *leakyPost) Post(ctx context.Context, msg *chatpb.Message) (*chatpb.Ack, error) {
+	go func() { // broken: nothing ends it when the call is over
+		defer close(l.exited)
+		<-l.release
+	}()
+	return l.ChatServer.Post(ctx, msg)
+}
+
+// A goroutine a handler started and never stopped is reported at Close,
+// attributed to the handler, with its stack.
+func TestRecipeLeakedGoroutineCaught(t *testing.T) {
+	spy := newSpy(t)
+	leaky := &leakyPost{ChatServer: examples.NewChatServer(), release: make(chan struct{}), exited: make(chan struct{})}
+	s := grpctest.NewServer(spy, func(g *grpc.Server) { chatpb.RegisterChatServer(g, leaky) },
+		grpctest.WithCloseTimeout(50*time.Millisecond))
+
+	if _, err := chatpb.NewChatClient(s.Conn()).Post(testContext(t), &chatpb.Message{Room: "lobby", Text: "hi"}); err != nil {
+		t.Fatalf("Post: %v", err)
+	}
+
+	s.Close()
+	report := wantReport(t, spy,
+		"1 goroutine(s) started during this harness's life still running",
+		"handler "+chatpb.Chat_Post_FullMethodName,
+		"(*leakyPost).Post.func1") // its stack
+	t.Logf("what the failure says:\n%s", report)
+
+	close(leaky.release)
+	<-leaky.exited
+}
+
+// drain is how client code finishes a server stream it no longer needs
+// without canceling: read until the end. (The alternative to canceling.)
+func drain(stream grpc.ServerStreamingClient[chatpb.Message]) error {
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// A stream read to its end is finished too: no leak, even without cancel.
+func TestRecipeDrainedStreamIsNoLeak(t *testing.T) {
+	spy := newSpy(t)
+	s := grpctest.NewServer(spy, examples.NewChatServer().Register)
+	chat := chatpb.NewChatClient(s.Conn())
+
+	// An invalid request: the server ends the stream at once, with an error.
+	stream, err := chat.Subscribe(context.Background(), &chatpb.SubscribeRequest{})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if err := drain(stream); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("drain: %v, want InvalidArgument", err)
+	}
+
+	s.Close()
+	wantNoReport(t, spy)
+}

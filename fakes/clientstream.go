@@ -1,0 +1,345 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// ClientStream is an in-memory client stream for testing code that uses a
+// streaming client without a server: give the ClientStream to the code under
+// test where it expects the stream a generated client returns; the test
+// plays the server with Respond, RespondHeader, RespondTrailer and Finish,
+// and reads what the code sent with Next or Sent.
+//
+// *ClientStream[Req, Res] implements grpc.BidiStreamingClient[Req, Res],
+// grpc.ClientStreamingClient[Req, Res] and grpc.ServerStreamingClient[Res].
+// It behaves like a real stream: Recv returns the responses, then io.EOF
+// (Finish(nil)) or Finish's error; once the context given to
+// NewClientStream ends, Send and Recv fail with its status (codes.Canceled
+// or codes.DeadlineExceeded); Send after the code received the end of the
+// stream returns io.EOF (see Finish) and Send after CloseSend an error, as
+// grpc's do; a nil message is an error, not a panic;
+// messages are deep-copied on their way through.
+//
+// It is safe for one goroutine sending and one receiving (the code under
+// test) while the test uses the test-side methods from others.
+type ClientStream[Req, Res any] struct {
+	p    *pipe
+	cs   grpc.ClientStream // the core, or a recorder's wrapper around it
+	core *clientCore[Req, Res]
+
+	// guarded by p.mu
+	finished  bool // Finish called
+	sawEnd    bool // a Recv returned the end of the finished stream: Send returns io.EOF
+	recvEnded bool // a Recv returned an error: Header must not block any more
+}
+
+var (
+	_ grpc.BidiStreamingClient[int, string]   = (*ClientStream[int, string])(nil)
+	_ grpc.ClientStreamingClient[int, string] = (*ClientStream[int, string])(nil)
+	_ grpc.ServerStreamingClient[string]      = (*ClientStream[int, string])(nil)
+)
+
+// NewClientStream returns a client stream whose context is ctx: cancel ctx
+// to cancel the stream, as with a real one. With WithRecorder it records the
+// events a real client stream of the method named by WithMethod would,
+// starting with Begin now (the client side ends when Recv returns an error
+// or io.EOF, or when ctx ends).
+func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
+	cfg := newConfig(DefaultClientMethod, opts)
+	ctx = cfg.checkContext("NewClientStream", ctx)
+	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg)}
+	c.core = &clientCore[Req, Res]{c: c}
+	c.cs = c.core
+	if cfg.rec != nil {
+		c.cs = cfg.rec.WrapClientStream(c.core, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, cfg.method)
+	}
+	return c
+}
+
+// ---- test side: the server's half ----
+
+// Respond queues responses for the code's Recv, in order. The first one
+// sends the header if RespondHeader has not. Responding with nil or after
+// Finish is a misuse: the stream fails every later operation with
+// codes.FailedPrecondition naming it.
+func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, r := range res {
+		switch {
+		case c.finished:
+			p.misuseLocked("Respond after Finish: the server half has ended; respond before Finish")
+			return
+		case r == nil:
+			p.misuseLocked("Respond got a nil %T at position %d; respond with messages, and Finish to end the stream", r, i)
+			return
+		}
+		p.headerSent = true
+		p.in.msgs = append(p.in.msgs, r)
+	}
+	p.broadcastLocked()
+}
+
+// RespondHeader sends the response header that the code's Header() returns
+// (grpc's ClientStream interface takes the name Header). It returns an error
+// if the header was already sent, by RespondHeader or by the first Respond,
+// or the stream was finished.
+func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case c.finished:
+		return errors.New("fakes: RespondHeader after Finish: send the header before finishing the stream")
+	case p.headerSent:
+		return errors.New("fakes: RespondHeader after the header was sent (by RespondHeader or the first Respond); a header is sent once")
+	}
+	joinMD(&p.header, md)
+	p.headerSent = true
+	p.broadcastLocked()
+	return nil
+}
+
+// RespondTrailer merges md into the trailer that the code's Trailer()
+// returns once the stream has finished. It returns an error after Finish.
+func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.finished {
+		return errors.New("fakes: RespondTrailer after Finish: set the trailer before finishing the stream")
+	}
+	joinMD(&p.trailer, md)
+	return nil
+}
+
+// Finish ends the server's half: after the queued responses the code's Recv
+// returns io.EOF (err == nil) or err, converted as grpc converts a handler's
+// error (status errors are kept, context errors map to their codes, others
+// become codes.Unknown). Only the first call counts.
+//
+// A real client's Sends after the server finished are either buffered or
+// return io.EOF, depending on timing. The fake picks the answer that lets a
+// test Respond and Finish up front: Sends are accepted until the code has
+// received the end (then they return io.EOF), except that a Send that would
+// block (WithSendBuffer), or is blocked, returns io.EOF.
+func (c *ClientStream[Req, Res]) Finish(err error) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.finished {
+		return
+	}
+	c.finished = true
+	p.in.closed = true
+	p.in.err = rpcErr(err)
+	p.broadcastLocked()
+}
+
+// Sent returns a snapshot of every request the code sent so far, read by
+// Next or not, in order. Each is a copy taken when it was sent.
+func (c *ClientStream[Req, Res]) Sent() []*Req {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return snapshot[Req](&c.p.out)
+}
+
+// Closed reports whether the code called CloseSend (or CloseAndRecv).
+func (c *ClientStream[Req, Res]) Closed() bool {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.p.out.closed
+}
+
+// Next waits for the next request the code sent that Next has not returned
+// yet. Once every request was read and the code called CloseSend (or
+// received the end of a finished stream, after which it cannot send), it
+// returns io.EOF; once the stream's context ended, its status; if ctx ends
+// first, ctx.Err(). Reading releases a Send blocked by WithSendBuffer.
+func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
+	p := c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, err := p.takeLocked(ctx, &p.out, true, func() bool { return c.sawEnd })
+	if err != nil {
+		return nil, err
+	}
+	return m.(*Req), nil
+}
+
+// ---- code side: grpc.ClientStream and the generic interfaces ----
+
+// Send sends a request to the server (the test). See WithSendBuffer for
+// when it blocks.
+func (c *ClientStream[Req, Res]) Send(m *Req) error {
+	if m == nil {
+		return c.core.SendMsg(m) // rejected before it reaches a recorder
+	}
+	return c.cs.SendMsg(m)
+}
+
+// Recv returns the next response, io.EOF after Finish(nil) and the
+// responses, Finish's error, or the context's status. It blocks until one
+// of those.
+func (c *ClientStream[Req, Res]) Recv() (*Res, error) {
+	m := new(Res)
+	if err := c.cs.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CloseAndRecv half-closes the stream and returns the one response of a
+// client-streaming call. A stream finished without a response is an error
+// (codes.Internal), as in grpc.
+func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
+	if err := c.cs.CloseSend(); err != nil {
+		return nil, err
+	}
+	m, err := c.Recv()
+	if errors.Is(err, io.EOF) {
+		return nil, status.Error(codes.Internal, "fakes: CloseAndRecv: the stream finished (Finish(nil)) without a response; Respond with one before Finish")
+	}
+	return m, err
+}
+
+// Header waits for the response header: it returns what RespondHeader gave
+// (nothing more if the first Respond sent the header) plus
+// "content-type: application/grpc", as a grpc-go server always sends; or
+// nil once the stream finished without a header, a Recv failed or the
+// context ended.
+func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) { return c.cs.Header() }
+
+// Trailer returns the trailer set with RespondTrailer once the stream has
+// finished, nil before.
+func (c *ClientStream[Req, Res]) Trailer() metadata.MD { return c.cs.Trailer() }
+
+// CloseSend half-closes the stream: the test's Next returns io.EOF after the
+// requests sent before. It always returns nil, as grpc's does.
+func (c *ClientStream[Req, Res]) CloseSend() error { return c.cs.CloseSend() }
+
+// Context returns the context given to NewClientStream.
+func (c *ClientStream[Req, Res]) Context() context.Context { return c.cs.Context() }
+
+// SendMsg is Send for a message given as any; it must be a *Req.
+func (c *ClientStream[Req, Res]) SendMsg(m any) error { return c.cs.SendMsg(m) }
+
+// RecvMsg is Recv into m, which must be a *Res.
+func (c *ClientStream[Req, Res]) RecvMsg(m any) error { return c.cs.RecvMsg(m) }
+
+// clientCore implements grpc.ClientStream on the pipe; a recorder wraps it.
+type clientCore[Req, Res any] struct{ c *ClientStream[Req, Res] }
+
+func (k *clientCore[Req, Res]) Context() context.Context { return k.c.p.ctx }
+
+func (k *clientCore[Req, Res]) SendMsg(m any) error {
+	c, p := k.c, k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.beginLocked(); err != nil {
+		return err
+	}
+	req, ok := m.(*Req)
+	if !ok {
+		return typeErr("SendMsg", m, (*Req)(nil))
+	}
+	if req == nil {
+		return nilErr("Send", req)
+	}
+	if err := p.ctxErr(); err != nil {
+		return err
+	}
+	if p.out.closed {
+		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
+	}
+	// After Finish, a Send that would block, or that comes after the code saw
+	// the end, returns io.EOF as grpc's does: the status is for Recv to report.
+	if c.sawEnd || (c.finished && p.cfg.buffer >= 0 && p.out.unread() >= p.cfg.buffer) {
+		return io.EOF
+	}
+	return p.putLocked(&p.out, cloneMsg(req), func() error {
+		if c.finished {
+			return io.EOF
+		}
+		return nil
+	})
+}
+
+func (k *clientCore[Req, Res]) RecvMsg(m any) (err error) {
+	c, p := k.c, k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() {
+		if err != nil {
+			c.recvEnded = true
+			p.broadcastLocked()
+		}
+	}()
+	if err := p.beginLocked(); err != nil {
+		return err
+	}
+	dst, ok := m.(*Res)
+	if !ok {
+		return typeErr("RecvMsg", m, (*Res)(nil))
+	}
+	if dst == nil {
+		return nilErr("RecvMsg", dst)
+	}
+	v, err := p.takeLocked(p.ctx, &p.in, false, nil)
+	if err != nil {
+		if p.ctx.Err() == nil && p.bad == nil {
+			c.sawEnd = true // the end Finish queued
+		}
+		return err
+	}
+	copyMsg(dst, v.(*Res))
+	return nil
+}
+
+func (k *clientCore[Req, Res]) CloseSend() error {
+	p := k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out.closed = true
+	p.broadcastLocked()
+	return nil
+}
+
+func (k *clientCore[Req, Res]) Header() (metadata.MD, error) {
+	c, p := k.c, k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		switch {
+		case p.bad != nil:
+			return nil, p.bad
+		case p.headerSent:
+			md := p.header.Copy()
+			if len(md.Get("content-type")) == 0 {
+				md.Set("content-type", "application/grpc") // as every grpc-go server sends
+			}
+			return md, nil
+		case c.finished, c.recvEnded, p.ctx.Err() != nil:
+			return nil, nil
+		}
+		_ = p.waitLocked(p.ctx)
+	}
+}
+
+func (k *clientCore[Req, Res]) Trailer() metadata.MD {
+	c, p := k.c, k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !c.finished {
+		return nil
+	}
+	return p.trailer.Copy()
+}

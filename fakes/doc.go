@@ -1,0 +1,77 @@
+// Package fakes stands in for the other end of a gRPC stream in tests: an
+// in-memory stream to call a handler (or a client) with directly, a
+// scripted fake server for any generated service, and interceptors that
+// inject faults into a real one.
+//
+//	stream := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context())
+//	stream.Push(&chatpb.Message{Room: "r", Text: "hi"})
+//	stream.CloseSend()
+//	err := chatServer.Talk(stream) // the generated handler, called directly
+//	stream.End(err)
+//	replies := stream.Responses()
+//
+//	fake := fakes.NewServer(t)
+//	fake.Expect("/streamtest.examples.chat.v1.Chat/Talk").
+//		Recv(&chatpb.Message{Room: "r", Text: "hi"}).Send(&chatpb.Message{Room: "r", Text: "hi", Seq: 1}).RecvEOF()
+//	client := chatpb.NewChatClient(fake.Conn()) // a call off script fails t at the end
+//
+// # In-memory streams
+//
+// NewServerStream and NewClientStream return streams that implement gRPC's
+// generic stream interfaces (grpc.BidiStreamingServer and friends), so
+// generated handler and client code accepts them. They behave like real
+// streams where a test can tell: io.EOF after the peer half-closes,
+// codes.Canceled after a cancel, an error (not a panic) for a nil message,
+// a Send after the end or a header sent twice, deep copies of every message,
+// and safety for one sender and one receiver at a time. The test plays the
+// peer with the test-side methods (Push/CloseSend/Cancel/End and Next for a
+// ServerStream, Respond/RespondHeader/RespondTrailer/Finish and Next for a
+// ClientStream).
+//
+// By default Send never blocks (the buffer is unlimited), so a handler can
+// be called synchronously. WithSendBuffer(n) makes Send block while n sent
+// messages are unread by Next, for testing code that must cope with a slow
+// peer. WithFailAt makes the n-th Send or Recv fail. WithRecorder records
+// the same events a real stream records through recorder's interceptors, so
+// grpctest.AssertOrder and the timeline work on fakes too.
+//
+// A ServerStream ends when the test calls End with the handler's result, or
+// Cancel: a real server ends the stream when the handler returns, which a
+// fake cannot see. Options are checked when the stream is built; a bad one
+// makes every operation fail with an error naming it (a constructor cannot
+// return an error, and a panic is not an answer).
+//
+// # Scripted fake server
+//
+// NewServer runs on a grpctest harness and answers every method through
+// grpc.UnknownServiceHandler, decoding requests with the method descriptor
+// from protoregistry into the registered Go types, so any service whose
+// generated code is linked into the test can be faked without writing a
+// handler. Each Expect adds a Script for one call (or Times(n) calls);
+// steps run in order. A step that does not match ends the call with
+// codes.FailedPrecondition and a message naming the step, want and got (a
+// protocmp diff). When the test ends, mismatches, steps not reached,
+// expected calls not made and unexpected calls are reported with t.Errorf,
+// with the recorded timeline. Misuse (an unknown method, a message of the
+// wrong type, a step after Return) is reported at the line of the misuse.
+//
+// # Fault injection
+//
+// FailAfter and Delay are stream server interceptors for any server,
+// including a grpctest harness or the fake server (through
+// grpctest.WithServerOptions and grpc.ChainStreamInterceptor): FailAfter
+// breaks a stream after n messages, Delay slows every message down while
+// honouring the call's context. With the harness's Disconnect they exercise
+// a client's retry, resume and reconnect logic.
+//
+// # Beyond the design
+//
+// Besides the API of the design, the package has: ServerStream.End (the
+// handler's result: how a fake server stream ends); ClientStream.Next,
+// the twin of ServerStream.Next, reading what the code under test sent (the
+// reader WithSendBuffer waits for); ClientStream.RespondHeader and
+// RespondTrailer (what its Header() and Trailer() return; Header is taken
+// by grpc's interface); WithMethod and DefaultServerMethod /
+// DefaultClientMethod (the method name recorded); Server.Close (verify
+// before the test ends) and Server.Harness (Disconnect, Dial).
+package fakes

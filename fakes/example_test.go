@@ -1,0 +1,160 @@
+package fakes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+// exampleTB stands in for a test's t in these examples: failures are
+// printed, cleanups run by done. In a test, pass t.
+type exampleTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (e *exampleTB) Helper()          {}
+func (e *exampleTB) Cleanup(f func()) { e.cleanups = append(e.cleanups, f) }
+func (e *exampleTB) Errorf(f string, a ...any) {
+	fmt.Println("t.Errorf:", firstLine(fmt.Sprintf(f, a...)))
+}
+func (e *exampleTB) Fatalf(f string, a ...any) { e.Errorf(f, a...) }
+func (e *exampleTB) done() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+}
+
+func firstLine(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }
+
+// Call grpc-go's interop FullDuplexCall handler directly with an in-memory
+// stream: push the requests, run the handler, read what it sent.
+func ExampleNewServerStream() {
+	ctx := context.Background()
+	stream := fakes.NewServerStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](ctx)
+	stream.Push(&testpb.StreamingOutputCallRequest{
+		ResponseParameters: []*testpb.ResponseParameters{{Size: 1}, {Size: 3}},
+	})
+	stream.CloseSend()
+
+	err := interop.NewTestServer().FullDuplexCall(stream)
+	stream.End(err)
+
+	fmt.Println("handler returned:", err)
+	for _, res := range stream.Responses() {
+		fmt.Println("response of", len(res.GetPayload().GetBody()), "bytes")
+	}
+	// Output:
+	// handler returned: <nil>
+	// response of 1 bytes
+	// response of 3 bytes
+}
+
+// sum is client code under test: it sends sizes on a client-streaming call
+// and returns the server's total.
+func sum(stream testpb.TestService_StreamingInputCallClient, sizes ...int) (int32, error) {
+	for _, n := range sizes {
+		if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: make([]byte, n)}}); err != nil {
+			return 0, err
+		}
+	}
+	res, err := stream.CloseAndRecv()
+	return res.GetAggregatedPayloadSize(), err
+}
+
+// Test client code without a server: the test answers as the server.
+func ExampleNewClientStream() {
+	stream := fakes.NewClientStream[testpb.StreamingInputCallRequest, testpb.StreamingInputCallResponse](context.Background())
+	stream.Respond(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 42})
+	stream.Finish(nil)
+
+	total, err := sum(stream, 2, 3)
+
+	fmt.Println(total, err)
+	fmt.Println("sent", len(stream.Sent()), "requests; closed:", stream.Closed())
+	// Output:
+	// 42 <nil>
+	// sent 2 requests; closed: true
+}
+
+// Script a fake TestService: no handler to write. A call that does not
+// follow the script fails with codes.FailedPrecondition, and the test is
+// told at its end.
+func ExampleNewServer() {
+	t := &exampleTB{} // in a test: the test's t
+	defer t.done()
+
+	fake := fakes.NewServer(t)
+	fake.Expect("/grpc.testing.TestService/UnaryCall").
+		Recv(&testpb.SimpleRequest{ResponseSize: 1}).
+		Send(&testpb.SimpleResponse{Username: "fake"}).
+		Times(2)
+
+	client := testpb.NewTestServiceClient(fake.Conn())
+	res, err := client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: 1})
+	fmt.Println(res.GetUsername(), err)
+
+	_, err = client.UnaryCall(context.Background(), &testpb.SimpleRequest{ResponseSize: 2})
+	fmt.Println(status.Code(err))
+	// Output:
+	// fake <nil>
+	// FailedPrecondition
+	// t.Errorf: fakes: the fake server was not used as scripted (1 problem(s)):
+}
+
+// Break every StreamingOutputCall stream after three messages and watch a
+// client resume where it stopped.
+func ExampleFailAfter() {
+	t := &exampleTB{} // in a test: the test's t
+	defer t.done()
+
+	h := grpctest.NewServer(t,
+		func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, interop.NewTestServer()) },
+		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+			fakes.FailAfter("/grpc.testing.TestService/StreamingOutputCall", 3, status.Error(codes.Unavailable, "injected")))))
+	client := testpb.NewTestServiceClient(h.Conn())
+
+	// The client under test: ask for 5 responses, resume on Unavailable.
+	want := []int32{1, 2, 3, 4, 5}
+	got := 0
+	for attempt := 1; got < len(want) && attempt <= 5; attempt++ {
+		req := &testpb.StreamingOutputCallRequest{}
+		for _, size := range want[got:] {
+			req.ResponseParameters = append(req.ResponseParameters, &testpb.ResponseParameters{Size: size})
+		}
+		stream, err := client.StreamingOutputCall(context.Background(), req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for {
+			_, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				fmt.Printf("attempt %d: %d responses in all, done\n", attempt, got)
+				break
+			}
+			if err != nil {
+				fmt.Printf("attempt %d: %d responses so far, then %v\n", attempt, got, status.Code(err))
+				break
+			}
+			got++
+		}
+	}
+	// Output:
+	// attempt 1: 2 responses so far, then Unavailable
+	// attempt 2: 4 responses so far, then Unavailable
+	// attempt 3: 5 responses in all, done
+}

@@ -1,0 +1,11 @@
+package fakes_test
+
+import (
+	"testing"
+
+	"github.com/streamtest/streamtest/grpctest"
+)
+
+func TestMain(m *testing.M) {
+	grpctest.VerifyTestMain(m)
+}

@@ -1,0 +1,157 @@
+package fakes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// Option configures NewServerStream and NewClientStream. The same options
+// apply to both.
+//
+// Options are checked when the stream is built. A constructor cannot return
+// an error, so a bad option (a negative buffer, a nil error for WithFailAt, a
+// malformed method name) never panics: the stream remembers the problem and
+// every Send, Recv and Next on it returns an error that names the option.
+type Option func(*config)
+
+// streamRecorder is what the fakes need from a *recorder.Recorder.
+type streamRecorder interface {
+	WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream
+	WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream
+	EndServerStream(ss grpc.ServerStream, err error)
+}
+
+type config struct {
+	rec    streamRecorder
+	buffer int           // unread messages a Send may leave behind; < 0: unlimited
+	failAt map[int]error // call number (1-based, Send and Recv together) -> injected error
+	method string        // full method name recorded for the stream
+	errs   []error       // bad options, reported by the first operation
+}
+
+// Default method names recorded for fake streams without WithMethod.
+const (
+	DefaultServerMethod = "/fakes.Fake/ServerStream"
+	DefaultClientMethod = "/fakes.Fake/ClientStream"
+)
+
+func newConfig(method string, opts []Option) *config {
+	c := &config{buffer: -1, method: method}
+	for i, o := range opts {
+		if o == nil {
+			c.errs = append(c.errs, fmt.Errorf("option %d is nil", i+1))
+			continue
+		}
+		o(c)
+	}
+	return c
+}
+
+// checkContext returns ctx, or a background context after recording the
+// misuse if ctx is nil.
+func (c *config) checkContext(fn string, ctx context.Context) context.Context {
+	if ctx == nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: ctx is nil; pass t.Context() or context.Background()", fn))
+		return context.Background()
+	}
+	return ctx
+}
+
+// err returns the bad options as one error, nil if all were good.
+func (c *config) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return status.Errorf(codes.InvalidArgument, "fakes: bad argument: %v", errors.Join(c.errs...))
+}
+
+// WithRecorder records the stream's events in r, the same events a real
+// stream of the method named by WithMethod records through r's
+// interceptors: Begin when the stream is built, then Header, Send, Recv,
+// CloseSend, Trailer and End as they happen, so grpctest.AssertOrder and
+// r.String() work on fakes as on real streams. A ServerStream records End
+// at End or Cancel; a ClientStream when Recv returns an error or io.EOF, or
+// when its context ends. A nil r is a bad option.
+func WithRecorder(r *recorder.Recorder) Option {
+	return func(c *config) {
+		if r == nil {
+			c.errs = append(c.errs, errors.New("WithRecorder(nil): give a *recorder.Recorder (recorder.New())"))
+			return
+		}
+		c.rec = r
+	}
+}
+
+// WithSendBuffer makes Send block while n messages it sent are unread: after
+// a Send returns, at most n of the sent messages are waiting to be read.
+// With n = 0 (unbuffered) each Send returns only once its message has been
+// read. It applies to the side whose sends the test reads: the handler's
+// responses on a ServerStream, the requests of the code under test on a
+// ClientStream; the reader is Next. Responses and Sent are snapshots and do
+// not count as reading.
+//
+// Without WithSendBuffer the buffer is unlimited and Send never blocks, so a
+// handler can be called synchronously and its Responses inspected after it
+// returns. A blocked Send returns when the message is read, or with an error
+// when the stream is canceled or ended. n < 0 is a bad option.
+func WithSendBuffer(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithSendBuffer(%d): n must be >= 0 (0 = unbuffered)", n))
+			return
+		}
+		c.buffer = n
+	}
+}
+
+// WithFailAt makes the n-th Send or Recv call on the stream (1-based; Send
+// and Recv share one count, and SendMsg/RecvMsg/SendAndClose/CloseAndRecv
+// count as what they do) return err instead of doing anything. Only that call
+// fails; the stream stays usable, so a test can also check that the code
+// under test stops using it. Several WithFailAt options may be given; for the
+// same n the last one wins. n < 1 or a nil err is a bad option.
+func WithFailAt(n int, err error) Option {
+	return func(c *config) {
+		switch {
+		case n < 1:
+			c.errs = append(c.errs, fmt.Errorf("WithFailAt(%d, ...): n counts calls from 1", n))
+		case err == nil:
+			c.errs = append(c.errs, fmt.Errorf("WithFailAt(%d, nil): give the error the call should return", n))
+		default:
+			if c.failAt == nil {
+				c.failAt = make(map[int]error)
+			}
+			c.failAt[n] = err
+		}
+	}
+}
+
+// WithMethod names the full method ("/pkg.Service/Method") the stream
+// records with WithRecorder. The defaults are DefaultServerMethod and
+// DefaultClientMethod.
+func WithMethod(fullMethod string) Option {
+	return func(c *config) {
+		if err := checkMethod(fullMethod); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("WithMethod(%q): %w", fullMethod, err))
+			return
+		}
+		c.method = fullMethod
+	}
+}
+
+// checkMethod reports whether m has the form "/pkg.Service/Method".
+func checkMethod(m string) error {
+	svc, meth, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
+	if !strings.HasPrefix(m, "/") || !ok || svc == "" || meth == "" || strings.Contains(meth, "/") {
+		return errors.New(`want a full method name of the form "/pkg.Service/Method"`)
+	}
+	return nil
+}

@@ -1,0 +1,219 @@
+package fakes
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// pipe is the engine shared by ServerStream and ClientStream: two message
+// queues, one toward the code under test (in) and one from it (out), plus
+// the header and trailer, behind one mutex. Waiters block on wake, which is
+// closed and replaced on every change, so every wait can also select on a
+// context.
+type pipe struct {
+	ctx  context.Context // the stream's context: Send and Recv fail once it ends
+	cfg  *config
+	mu   sync.Mutex
+	wake chan struct{}
+
+	bad   error // first misuse (bad option, test-side API misuse); every later operation returns it
+	calls int   // Send and Recv calls so far, for WithFailAt
+
+	in  queue // toward the code under test: pushed requests, or responses
+	out queue // from the code under test: sent responses, or requests
+
+	header     metadata.MD
+	headerSent bool
+	trailer    metadata.MD
+}
+
+// queue is one direction of a stream.
+type queue struct {
+	msgs   []any
+	next   int   // index of the first unread message
+	closed bool  // no more messages: the reader gets err (io.EOF if nil) after msgs
+	err    error // end of stream error, nil for io.EOF
+}
+
+func (q *queue) unread() int { return len(q.msgs) - q.next }
+
+func newPipe(ctx context.Context, cfg *config) *pipe {
+	return &pipe{ctx: ctx, cfg: cfg, wake: make(chan struct{}), bad: cfg.err()}
+}
+
+// broadcastLocked wakes every waiter. p.mu must be held.
+func (p *pipe) broadcastLocked() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// waitLocked releases p.mu until the pipe changes, ctx ends or the stream's
+// context ends, and returns ctx.Err(). p.mu must be held.
+func (p *pipe) waitLocked(ctx context.Context) error {
+	ch := p.wake
+	p.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-p.ctx.Done():
+	}
+	p.mu.Lock()
+	return ctx.Err()
+}
+
+// beginLocked counts a Send or Recv call and returns the error it must fail
+// with before doing anything: an injected one (WithFailAt) or a misuse.
+func (p *pipe) beginLocked() error {
+	p.calls++
+	if err, ok := p.cfg.failAt[p.calls]; ok {
+		return err
+	}
+	return p.bad
+}
+
+// misuseLocked records the first misuse by the test and wakes waiters so that
+// they report it.
+func (p *pipe) misuseLocked(format string, args ...any) {
+	if p.bad == nil {
+		p.bad = status.Errorf(codes.FailedPrecondition, "fakes: "+format, args...)
+	}
+	p.broadcastLocked()
+}
+
+// ctxErr returns the status a stream operation fails with once the stream's
+// context has ended, nil before.
+func (p *pipe) ctxErr() error {
+	if err := p.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return nil
+}
+
+// putLocked appends m to q for the reader and waits, bounded by the stream's
+// context, until at most cfg.buffer messages of q are unread. stop reports a
+// reason to stop waiting early (the stream ended); its error is returned.
+func (p *pipe) putLocked(q *queue, m any, stop func() error) error {
+	q.msgs = append(q.msgs, m)
+	p.broadcastLocked()
+	for p.cfg.buffer >= 0 && q.unread() > p.cfg.buffer {
+		if err := p.ctxErr(); err != nil {
+			return err
+		}
+		if err := stop(); err != nil {
+			return err
+		}
+		if p.bad != nil {
+			return p.bad
+		}
+		_ = p.waitLocked(p.ctx)
+	}
+	return nil
+}
+
+// takeLocked returns the next unread message of q; io.EOF or q.err once q is
+// closed and drained. It waits for one, bounded by the stream's context.
+// When the test reads (test is true) the wait is bounded by ctx instead,
+// unread messages are returned even after the stream's context ended, and
+// io.EOF is returned once eof reports true and q is drained.
+func (p *pipe) takeLocked(ctx context.Context, q *queue, test bool, eof func() bool) (any, error) {
+	for {
+		if !test {
+			if err := p.ctxErr(); err != nil {
+				return nil, err
+			}
+		}
+		if p.bad != nil {
+			return nil, p.bad
+		}
+		if q.unread() > 0 {
+			m := q.msgs[q.next]
+			q.next++
+			p.broadcastLocked()
+			return m, nil
+		}
+		if q.closed {
+			if q.err != nil {
+				return nil, q.err
+			}
+			return nil, io.EOF
+		}
+		if test {
+			if eof != nil && eof() {
+				return nil, io.EOF
+			}
+			if err := p.ctxErr(); err != nil {
+				return nil, err
+			}
+		}
+		if err := p.waitLocked(ctx); err != nil && test {
+			return nil, err
+		} // the stream's own context ending is reported at the top
+	}
+}
+
+// typeErr is the error of SendMsg/RecvMsg given a message of the wrong type.
+func typeErr(op string, got, want any) error {
+	return status.Errorf(codes.Internal, "fakes: %s got a %T, this stream carries %T", op, got, want)
+}
+
+// nilErr is the error of a Send of a nil message, or a RecvMsg into one.
+func nilErr(op string, m any) error {
+	if op == "RecvMsg" {
+		return status.Errorf(codes.InvalidArgument, "fakes: RecvMsg(nil): cannot receive into a nil %T; pass new(T)", m)
+	}
+	return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T cannot be sent; send a message (an empty one is fine)", op, m)
+}
+
+// rpcErr converts err as grpc converts a handler's error into the call's
+// status: status errors are kept, context errors map to Canceled and
+// DeadlineExceeded, anything else becomes codes.Unknown.
+func rpcErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.FromContextError(err).Err()
+}
+
+// cloneMsg returns a deep copy of m, as the receiver of a real stream would
+// decode it: the sender may reuse m after Send returns.
+func cloneMsg[T any](m *T) *T {
+	if pm, ok := any(m).(proto.Message); ok {
+		return any(proto.Clone(pm)).(*T)
+	}
+	c := new(T)
+	*c = *m
+	return c
+}
+
+// copyMsg overwrites dst with a deep copy of src.
+func copyMsg[T any](dst, src *T) {
+	if pm, ok := any(dst).(proto.Message); ok {
+		proto.Reset(pm)
+		proto.Merge(pm, any(src).(proto.Message))
+		return
+	}
+	*dst = *src
+}
+
+// snapshot returns the messages put in q so far, read or not, as *T.
+func snapshot[T any](q *queue) []*T {
+	out := make([]*T, len(q.msgs))
+	for i, m := range q.msgs {
+		out[i] = m.(*T)
+	}
+	return out
+}
+
+// joinMD merges a copy of md into *dst.
+func joinMD(dst *metadata.MD, md metadata.MD) {
+	*dst = metadata.Join(*dst, md)
+}

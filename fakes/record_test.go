@@ -1,0 +1,200 @@
+package fakes_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+const fullDuplex = "/grpc.testing.TestService/FullDuplexCall"
+
+// step is an event without what differs between runs (times, ids, seq).
+type step struct {
+	Side, Kind string
+	Msg        any
+	Code       codes.Code
+}
+
+func steps(r *recorder.Recorder, side recorder.Side) []step {
+	var out []step
+	for _, e := range r.Events() {
+		if e.Side == side {
+			out = append(out, step{e.Side.String(), e.Kind.String(), e.Msg, status.Code(e.Err)})
+		}
+	}
+	return out
+}
+
+// pingPongClient is code under test: it sends two requests, half-closes and
+// reads every response.
+func pingPongClient(stream grpc.BidiStreamingClient[dupReq, dupRes]) error {
+	for _, r := range []*dupReq{req(1, 2), req(3)} {
+		if err := stream.Send(r); err != nil {
+			return err
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// The fake server stream records exactly the server-side events a real
+// server records for the same exchange.
+func TestServerStreamRecordsLikeARealServer(t *testing.T) {
+	h := interopServer(t)
+	real := h.Recorder()
+	stream, err := testpb.NewTestServiceClient(h.Conn()).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pingPongClient(stream); err != nil {
+		t.Fatal(err)
+	}
+	if err := real.Wait(t.Context(), func(ev []recorder.Event) bool {
+		return len(ev) > 0 && ev[len(ev)-1].Kind == recorder.End
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	fake := recorder.New()
+	s := fakes.NewServerStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(fake), fakes.WithMethod(fullDuplex))
+	s.Push(req(1, 2), req(3))
+	s.CloseSend()
+	s.End(interop.NewTestServer().FullDuplexCall(s))
+
+	wantMsgs(t, steps(real, recorder.Server), steps(fake, recorder.Server))
+}
+
+// The fake client stream records exactly the client-side events a real
+// client records for the same exchange.
+func TestClientStreamRecordsLikeARealClient(t *testing.T) {
+	h := interopServer(t)
+	real := h.Recorder()
+	stream, err := testpb.NewTestServiceClient(h.Conn()).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pingPongClient(stream); err != nil {
+		t.Fatal(err)
+	}
+
+	fake := recorder.New()
+	c := fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(fake), fakes.WithMethod(fullDuplex))
+	served := grpctest.GoErr(t, func() error { return actAsInteropServer(t, c) })
+	if err := pingPongClient(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitErr(t, served); err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, steps(real, recorder.Client), steps(fake, recorder.Client))
+}
+
+// Fake streams work with grpctest.AssertOrder like real ones, and a wrong
+// order is reported.
+func TestFakeStreamsWithAssertOrder(t *testing.T) {
+	rec := recorder.New()
+	s := fakes.NewServerStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(rec), fakes.WithMethod(fullDuplex))
+	s.Push(req(1, 2), req(3))
+	s.CloseSend()
+	s.End(interop.NewTestServer().FullDuplexCall(s))
+
+	if !grpctest.AssertOrder(t, rec,
+		grpctest.ServerReceives(req(1, 2)), grpctest.ServerSends(res(1)), grpctest.ServerSends(res(2)),
+		grpctest.ServerReceives(req(3)), grpctest.ServerSends(res(3)), grpctest.Ends(codes.OK)) {
+		return
+	}
+	spy := newSpy(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ServerSends(res(3)), grpctest.ServerReceives(req(3))) {
+		t.Error("AssertOrder accepted a response before the request that asked for it")
+	}
+	spy.wantReport(t, "ServerReceives")
+}
+
+func TestFakeStreamsRecordTheirEnd(t *testing.T) {
+	last := func(r *recorder.Recorder) recorder.Event {
+		ev := r.Events()
+		if len(ev) == 0 {
+			t.Fatal("nothing recorded")
+		}
+		return ev[len(ev)-1]
+	}
+
+	rec := recorder.New()
+	s := fakes.NewServerStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(rec))
+	s.Cancel()
+	s.End(nil) // after Cancel: no second End
+	if e := last(rec); e.Kind != recorder.End || status.Code(e.Err) != codes.Canceled || e.Method != fakes.DefaultServerMethod {
+		t.Errorf("last event after Cancel = %v %v %v %v, want server end Canceled on %s:\n%s", e.Side, e.Kind, e.Method, e.Err, fakes.DefaultServerMethod, rec)
+	}
+	if n := len(rec.Events()); n != 2 {
+		t.Errorf("recorded %d events, want Begin and End:\n%s", n, rec)
+	}
+
+	rec = recorder.New()
+	ctx, cancel := context.WithCancel(t.Context())
+	c := fakes.NewClientStream[dupReq, dupRes](ctx, fakes.WithRecorder(rec))
+	cancel()
+	if err := rec.Wait(t.Context(), func(ev []recorder.Event) bool { return len(ev) == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if e := last(rec); e.Kind != recorder.End || status.Code(e.Err) != codes.Canceled || e.Method != fakes.DefaultClientMethod {
+		t.Errorf("last event after cancel = %v %v %v %v, want client end Canceled:\n%s", e.Side, e.Kind, e.Method, e.Err, rec)
+	}
+	wantCode(t, c.Send(req(1)), codes.Canceled)
+
+	rec = recorder.New()
+	c = fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(rec))
+	if err := c.RespondTrailer(metadata.Pairs("t", "1")); err != nil {
+		t.Fatal(err)
+	}
+	c.Finish(status.Error(codes.Aborted, "no"))
+	_, err := c.Recv()
+	wantCode(t, err, codes.Aborted)
+	calls := rec.Calls()
+	if len(calls) != 1 || status.Code(calls[0].Err()) != codes.Aborted || !calls[0].Done() {
+		t.Fatalf("recorded calls %v, want one, done, Aborted:\n%s", calls, rec)
+	}
+	wantMsgs(t, []string{"1"}, calls[0].Trailer().Get("t"))
+}
+
+// WithSendBuffer is measurable with grpctest.SendUntilBlocked.
+func TestSendBufferWithSendUntilBlocked(t *testing.T) {
+	for _, n := range []int{0, 1, 3} {
+		s := newDuplex(t, fakes.WithSendBuffer(n))
+		defer s.Cancel() // releases the Send left blocked
+		got := grpctest.SendUntilBlocked(t, s, func(i int) *dupRes { return res(int32(i)) }, stillBlocked)
+		if got != n {
+			t.Errorf("ServerStream WithSendBuffer(%d): %d Sends returned before one blocked, want %d", n, got, n)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		c := fakes.NewClientStream[dupReq, dupRes](ctx, fakes.WithSendBuffer(n))
+		got = grpctest.SendUntilBlocked(t, c, func(i int) *dupReq { return req(int32(i)) }, stillBlocked)
+		if got != n {
+			t.Errorf("ClientStream WithSendBuffer(%d): %d Sends returned before one blocked, want %d", n, got, n)
+		}
+	}
+}

@@ -1,0 +1,309 @@
+package fakes
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Script is what the fake server does in one call of one method: steps run
+// in order, in the call's handler. Build it with Server.Expect and chain
+// the step methods:
+//
+//	srv.Expect("/streamtest.examples.chat.v1.Chat/Talk").
+//		Recv(&chatpb.Message{Room: "r", Text: "hi"}).
+//		Send(&chatpb.Message{Room: "r", Text: "hi", Seq: 1}).
+//		RecvEOF().
+//		Return(nil)
+//
+// A script without Return or Hang ends the call with OK after its last
+// step. Each step method checks its argument against the method's
+// descriptor at once (a message of the wrong type, a second request on a
+// method without client streaming, a step after Return...) and reports a
+// misuse with t.Errorf at that line.
+//
+// Build a script before the client makes the call it describes; the steps
+// of a call are fixed when the call arrives.
+type Script struct {
+	s      *Server
+	method string
+	md     protoreflect.MethodDescriptor // nil: Expect failed, the script is inert
+	where  string                        // file:line of Expect
+
+	// guarded by s.mu
+	steps []scriptStep
+	times int
+	final bool       // Return or Hang added: no step may follow
+	calls []*callRun // calls that used this script, in order
+}
+
+type stepKind int
+
+const (
+	stepRecv stepKind = iota
+	stepRecvAny
+	stepRecvEOF
+	stepSend
+	stepSendHeader
+	stepSetTrailer
+	stepSleep
+	stepHang
+	stepReturn
+)
+
+var stepNames = [...]string{"Recv", "RecvAny", "RecvEOF", "Send", "SendHeader", "SetTrailer", "Sleep", "Hang", "Return"}
+
+type scriptStep struct {
+	kind  stepKind
+	msg   proto.Message
+	md    metadata.MD
+	d     time.Duration
+	err   error
+	where string // file:line of the step method call
+}
+
+// String names the step for failure messages: its kind and argument.
+func (st scriptStep) String() string {
+	name := stepNames[st.kind]
+	switch st.kind {
+	case stepRecv, stepSend:
+		return fmt.Sprintf("%s(%s)", name, formatMsg(st.msg))
+	case stepSendHeader, stepSetTrailer:
+		return fmt.Sprintf("%s(%v)", name, st.md)
+	case stepSleep:
+		return fmt.Sprintf("%s(%v)", name, st.d)
+	case stepReturn:
+		if st.err == nil {
+			return name + "(nil)"
+		}
+		return fmt.Sprintf("%s(%v)", name, st.err)
+	}
+	return name + "()"
+}
+
+// callRun is the progress of one call that runs a script.
+type callRun struct {
+	n       int          // 1-based number among the script's calls
+	of      int          // the script's Times when the call arrived
+	steps   []scriptStep // the steps fixed when the call arrived
+	done    int          // steps completed
+	stopped string       // why the call stopped before its last step, "" if it did not
+	failed  string       // a mismatch (already the complete message), "" if none
+}
+
+// Recv expects the next request to equal want (compared with protocmp);
+// want must be of the method's request type. A different request, or the
+// client half-closing instead, is a mismatch.
+func (sc *Script) Recv(want any) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecv, func(st *scriptStep) string {
+		m, msg := sc.checkMsg("Recv", want, sc.md.Input())
+		st.msg = m
+		if msg == "" && !sc.md.IsStreamingClient() && sc.countLocked(stepRecv, stepRecvAny) >= 1 {
+			msg = "the method is not client-streaming: it has exactly one request"
+		}
+		return msg
+	})
+}
+
+// RecvAny expects a request, whatever it is. The client half-closing instead
+// is a mismatch.
+func (sc *Script) RecvAny() *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecvAny, func(*scriptStep) string {
+		if !sc.md.IsStreamingClient() && sc.countLocked(stepRecv, stepRecvAny) >= 1 {
+			return "the method is not client-streaming: it has exactly one request"
+		}
+		return ""
+	})
+}
+
+// RecvEOF expects the client to have half-closed: no request is left. A
+// request instead is a mismatch.
+func (sc *Script) RecvEOF() *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecvEOF, nil)
+}
+
+// Send sends msg, which must be of the method's response type.
+func (sc *Script) Send(msg any) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepSend, func(st *scriptStep) string {
+		m, bad := sc.checkMsg("Send", msg, sc.md.Output())
+		st.msg = m
+		if bad == "" && !sc.md.IsStreamingServer() && sc.countLocked(stepSend) >= 1 {
+			bad = "the method is not server-streaming: it has exactly one response"
+		}
+		return bad
+	})
+}
+
+// SendHeader sends the response header md.
+func (sc *Script) SendHeader(md metadata.MD) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepSendHeader, func(st *scriptStep) string {
+		st.md = md.Copy()
+		return ""
+	})
+}
+
+// SetTrailer adds md to the trailer sent with the call's status.
+func (sc *Script) SetTrailer(md metadata.MD) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepSetTrailer, func(st *scriptStep) string {
+		st.md = md.Copy()
+		return ""
+	})
+}
+
+// Sleep waits d (a timer, not a sleeping goroutine: a client that cancels
+// ends the wait and the call at once).
+func (sc *Script) Sleep(d time.Duration) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepSleep, func(st *scriptStep) string {
+		st.d = d
+		if d < 0 {
+			return fmt.Sprintf("Sleep(%v): negative duration", d)
+		}
+		return ""
+	})
+}
+
+// Hang keeps the call open until the client cancels it (or its deadline
+// passes, or the server closes): a stream that never ends by itself, with
+// no implied end of responses. It must be the last step.
+func (sc *Script) Hang() *Script {
+	sc.s.t.Helper()
+	return sc.add(stepHang, nil)
+}
+
+// Return ends the call with err as the handler's result: nil is OK, a
+// status error gives its code, anything else codes.Unknown. It must be the
+// last step.
+func (sc *Script) Return(err error) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepReturn, func(st *scriptStep) string {
+		st.err = err
+		return ""
+	})
+}
+
+// Times says the whole scripted call is expected n times (default 1): each
+// of n calls of the method runs all the steps. Close reports fewer calls;
+// more are unexpected calls. Times(0) expects no call at all.
+func (sc *Script) Times(n int) *Script {
+	sc.s.t.Helper()
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	if n < 0 {
+		sc.s.t.Errorf("fakes: %s: Times(%d): n must be >= 0", sc.name(), n)
+		return sc
+	}
+	sc.times = n
+	return sc
+}
+
+// add appends a step after fill has checked and completed it; fill returns
+// a description of a misuse, reported with t.Errorf (the step is dropped).
+func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
+	t := sc.s.t
+	t.Helper()
+	st := scriptStep{kind: kind, where: callerLine(3)}
+	if sc.md == nil {
+		return sc // Expect already reported the unknown method
+	}
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	bad := ""
+	if sc.final {
+		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
+	} else if fill != nil {
+		bad = fill(&st)
+	}
+	if bad != "" {
+		t.Errorf("fakes: %s: step %d %s: %s", sc.name(), len(sc.steps)+1, stepNames[kind], bad)
+		return sc
+	}
+	sc.steps = append(sc.steps, st)
+	if kind == stepReturn || kind == stepHang {
+		sc.final = true
+	}
+	return sc
+}
+
+// countLocked counts the script's steps of the given kinds.
+func (sc *Script) countLocked(kinds ...stepKind) int {
+	n := 0
+	for _, st := range sc.steps {
+		for _, k := range kinds {
+			if st.kind == k {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// checkMsg checks that m is a non-nil proto message of type want and
+// returns a copy of it, or a description of what is wrong.
+func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescriptor) (proto.Message, string) {
+	what := "request"
+	if step == "Send" {
+		what = "response"
+	}
+	pm, ok := m.(proto.Message)
+	switch {
+	case m == nil:
+		return nil, fmt.Sprintf("%s(nil): want a %s, the %s type of %s", step, want.FullName(), what, sc.method)
+	case !ok:
+		return nil, fmt.Sprintf("%s got a %T, which is not a proto message; the %s type of %s is %s", step, m, what, sc.method, want.FullName())
+	case !pm.ProtoReflect().IsValid():
+		return nil, fmt.Sprintf("%s got a nil %T; want a %s", step, m, want.FullName())
+	}
+	if got := pm.ProtoReflect().Descriptor().FullName(); got != want.FullName() {
+		return nil, fmt.Sprintf("%s got a %s (%T), but the %s type of %s is %s", step, got, m, what, sc.method, want.FullName())
+	}
+	return proto.Clone(pm), ""
+}
+
+// formatMsg renders m on one line for failure messages.
+func formatMsg(m proto.Message) string {
+	if m == nil {
+		return "<nil>"
+	}
+	s := prototext.MarshalOptions{}.Format(m)
+	if s == "" {
+		return "{}"
+	}
+	return "{" + s + "}"
+}
+
+// name names the script in messages: Expect("/m") at file:line.
+func (sc *Script) name() string {
+	return fmt.Sprintf("Expect(%q) at %s", sc.method, sc.where)
+}
+
+// callerLine returns file:line of the caller skip frames up.
+func callerLine(skip int) string {
+	_, file, line, ok := runtime.Caller(skip)
+	if !ok {
+		return "?"
+	}
+	return fmt.Sprintf("%s:%d", filepath.Base(file), line)
+}
+
+// describeSteps lists steps[from:] one per line, numbered from 1.
+func describeSteps(steps []scriptStep, from int) string {
+	var b strings.Builder
+	for i := from; i < len(steps); i++ {
+		fmt.Fprintf(&b, "\n\t\tstep %d %s (%s)", i+1, steps[i], steps[i].where)
+	}
+	return b.String()
+}

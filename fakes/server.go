@@ -1,0 +1,349 @@
+package fakes
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// Server is a scripted fake gRPC server for any service whose generated Go
+// code is linked into the test: no handler to write, only the calls the
+// client under test should make, as Scripts.
+//
+//	srv := fakes.NewServer(t)
+//	srv.Expect("/grpc.testing.TestService/FullDuplexCall").
+//		Recv(&testpb.StreamingOutputCallRequest{...}).
+//		Send(&testpb.StreamingOutputCallResponse{...}).
+//		RecvEOF()
+//	client := testgrpc.NewTestServiceClient(srv.Conn())
+//	// ... run the code under test with client ...
+//	// at the end of the test: unmet expectations and surprises are errors.
+//
+// Requests are decoded with the method's descriptor from
+// protoregistry.GlobalFiles into the registered Go type (so they compare
+// with protocmp against the user's generated messages), and the server
+// answers every method through grpc.UnknownServiceHandler.
+//
+// A call runs the first Script of its method (in Expect order) that has
+// calls left (Times). A step that does not match what the client did ends
+// the call with codes.FailedPrecondition and a message naming the step, the
+// want and the got (a protocmp diff); a call with no Script left ends with
+// codes.FailedPrecondition too. At Close (registered with t.Cleanup), every
+// mismatch, every expected call that did not happen or stopped before its
+// last step (with the steps not reached), and every unexpected call is
+// reported with t.Errorf, followed by the recorded timeline.
+type Server struct {
+	t testing.TB
+	h *grpctest.Server
+
+	mu         sync.Mutex
+	scripts    []*Script
+	unexpected []string
+
+	closeOnce sync.Once
+}
+
+// NewServer starts a scripted fake server on a grpctest harness built with
+// opts (grpctest.NewServer) and registers its Close with t.Cleanup. Server
+// options in opts (e.g. fakes.FailAfter or fakes.Delay interceptors through
+// grpctest.WithServerOptions) apply to the fake's calls.
+func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
+	t.Helper()
+	s := &Server{t: t}
+	opts = append(opts[:len(opts):len(opts)], grpctest.WithServerOptions(grpc.UnknownServiceHandler(s.handle)))
+	s.h = grpctest.NewServer(t, func(*grpc.Server) {}, opts...)
+	if s.h == nil {
+		return nil // NewServer reported why
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Conn returns the harness's client connection to the fake.
+func (s *Server) Conn() *grpc.ClientConn { return s.h.Conn() }
+
+// Recorder returns the recorder of both sides of every call (nil if the
+// harness was built with grpctest.WithoutRecorder).
+func (s *Server) Recorder() *recorder.Recorder { return s.h.Recorder() }
+
+// Harness returns the grpctest harness the fake runs on, for Dial and
+// Disconnect.
+func (s *Server) Harness() *grpctest.Server { return s.h }
+
+// Close closes the harness (client connections first, then the server,
+// waiting for running calls), then reports with t.Errorf everything that
+// did not go as scripted. It is idempotent and registered with t.Cleanup
+// by NewServer; call it earlier to check before the test ends.
+func (s *Server) Close() {
+	s.t.Helper()
+	s.closeOnce.Do(func() {
+		s.h.Close()
+		s.verify()
+	})
+}
+
+// Expect adds a Script for one call of fullMethod ("/pkg.Service/Method")
+// and returns it for its steps. A method that is not in
+// protoregistry.GlobalFiles (its generated Go package is not linked into
+// the test, or the name is misspelled) is reported with t.Errorf here,
+// naming what is registered; the returned Script then does nothing.
+func (s *Server) Expect(fullMethod string) *Script {
+	s.t.Helper()
+	sc := &Script{s: s, method: fullMethod, where: callerLine(2), times: 1}
+	md, problem := lookupMethod(fullMethod)
+	if problem != "" {
+		s.t.Errorf("fakes: Expect(%q): %s", fullMethod, problem)
+		return sc
+	}
+	sc.md = md
+	s.mu.Lock()
+	s.scripts = append(s.scripts, sc)
+	s.mu.Unlock()
+	return sc
+}
+
+// handle serves every call: it is the grpc.UnknownServiceHandler.
+func (s *Server) handle(_ any, ss grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(ss)
+	sc, run, why := s.start(method)
+	if sc == nil {
+		return status.Error(codes.FailedPrecondition, why)
+	}
+	return s.run(ss, sc, run)
+}
+
+// start picks the Script for a call of method and records the call, or
+// records an unexpected call and says why.
+func (s *Server) start(method string) (*Script, *callRun, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var used []string
+	for _, sc := range s.scripts {
+		if sc.method != method {
+			continue
+		}
+		if len(sc.calls) < sc.times {
+			run := &callRun{n: len(sc.calls) + 1, of: sc.times, steps: append([]scriptStep(nil), sc.steps...)}
+			sc.calls = append(sc.calls, run)
+			return sc, run, ""
+		}
+		used = append(used, fmt.Sprintf("%s expected %d call(s), all made", sc.name(), sc.times))
+	}
+	why := fmt.Sprintf("fakes: unexpected call to %s: no Expect for it", method)
+	if len(used) > 0 {
+		why = fmt.Sprintf("fakes: unexpected call to %s: %s", method, strings.Join(used, "; "))
+	}
+	s.unexpected = append(s.unexpected, why)
+	return nil, nil, why
+}
+
+// run runs the steps of one call.
+func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
+	ctx := ss.Context()
+	inType := messageType(sc.md.Input())
+	for i, st := range run.steps {
+		where := fmt.Sprintf("%s (call %d of %d): step %d %s at %s", sc.name(), run.n, run.of, i+1, stepNames[st.kind], st.where)
+		var err error
+		mismatch := ""
+		switch st.kind {
+		case stepRecv, stepRecvAny, stepRecvEOF:
+			mismatch, err = recvStep(ss, inType, st)
+		case stepSend:
+			err = ss.SendMsg(st.msg)
+		case stepSendHeader:
+			err = ss.SendHeader(st.md)
+		case stepSetTrailer:
+			ss.SetTrailer(st.md)
+		case stepSleep:
+			err = sleepCtx(ctx, st.d)
+		case stepHang:
+			<-ctx.Done()
+			s.progress(run, i+1)
+			return status.FromContextError(ctx.Err()).Err()
+		case stepReturn:
+			s.progress(run, i+1)
+			return st.err
+		}
+		switch {
+		case mismatch != "":
+			msg := fmt.Sprintf("fakes: %s: %s", where, mismatch)
+			s.fail(run, msg)
+			return status.Error(codes.FailedPrecondition, msg)
+		case err != nil && ctx.Err() == nil && st.kind == stepSendHeader:
+			// The script itself is wrong: SendHeader after a Send.
+			msg := fmt.Sprintf("fakes: %s: %v", where, err)
+			s.fail(run, msg)
+			return status.Error(codes.FailedPrecondition, msg)
+		case err != nil:
+			s.stop(run, fmt.Sprintf("the call ended at step %d %s: %v", i+1, st, err))
+			return err
+		}
+		s.progress(run, i+1)
+	}
+	return nil
+}
+
+// recvStep runs a Recv, RecvAny or RecvEOF step: it returns what does not
+// match the step, or the error that ended the call.
+func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (mismatch string, err error) {
+	got := inType.New().Interface()
+	err = ss.RecvMsg(got)
+	eof := errors.Is(err, io.EOF)
+	switch {
+	case eof && st.kind == stepRecvEOF:
+		return "", nil
+	case eof && st.kind == stepRecv:
+		return fmt.Sprintf("want request %s, got the end of the requests (the client half-closed)", formatMsg(st.msg)), nil
+	case eof:
+		return "want a request, got the end of the requests (the client half-closed)", nil
+	case err != nil:
+		return "", err
+	case st.kind == stepRecvEOF:
+		return fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), nil
+	case st.kind == stepRecv:
+		if d := cmp.Diff(st.msg, got, protocmp.Transform()); d != "" {
+			return "request mismatch (-want +got):\n" + d, nil
+		}
+	}
+	return "", nil
+}
+
+func (s *Server) progress(run *callRun, done int) {
+	s.mu.Lock()
+	run.done = done
+	s.mu.Unlock()
+}
+
+func (s *Server) fail(run *callRun, msg string) {
+	s.mu.Lock()
+	run.failed = msg
+	s.mu.Unlock()
+}
+
+func (s *Server) stop(run *callRun, why string) {
+	s.mu.Lock()
+	run.stopped = why
+	s.mu.Unlock()
+}
+
+// verify reports everything that did not go as scripted.
+func (s *Server) verify() {
+	s.t.Helper()
+	s.mu.Lock()
+	var problems []string
+	for _, sc := range s.scripts {
+		for _, run := range sc.calls {
+			switch {
+			case run.failed != "":
+				problems = append(problems, run.failed)
+			case run.done < len(run.steps):
+				why := run.stopped
+				if why == "" {
+					why = "the call was still running at Close"
+				}
+				problems = append(problems, fmt.Sprintf("%s (call %d of %d): stopped before its last step: %s; steps not reached:%s",
+					sc.name(), run.n, run.of, why, describeSteps(run.steps, run.done)))
+			}
+		}
+		if n := len(sc.calls); n < sc.times {
+			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d; steps not reached in the missing call(s):%s",
+				sc.name(), sc.times, n, describeSteps(sc.steps, 0)))
+		}
+	}
+	problems = append(problems, s.unexpected...)
+	s.mu.Unlock()
+	if len(problems) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "fakes: the fake server was not used as scripted (%d problem(s)):", len(problems))
+	for i, p := range problems {
+		fmt.Fprintf(&b, "\n  %d. %s", i+1, p)
+	}
+	if r := s.h.Recorder(); r != nil {
+		fmt.Fprintf(&b, "\ntimeline:\n%s", r)
+	}
+	s.t.Errorf("%s", b.String())
+}
+
+// messageType returns the Go type registered for d, so that decoded
+// requests are the user's generated messages; a dynamic type if none is.
+func messageType(d protoreflect.MessageDescriptor) protoreflect.MessageType {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(d.FullName()); err == nil {
+		return mt
+	}
+	return dynamicpb.NewMessageType(d)
+}
+
+// lookupMethod finds fullMethod in protoregistry.GlobalFiles, or says what
+// is wrong and what is registered.
+func lookupMethod(fullMethod string) (protoreflect.MethodDescriptor, string) {
+	if err := checkMethod(fullMethod); err != nil {
+		return nil, err.Error()
+	}
+	svc, name, _ := strings.Cut(fullMethod[1:], "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, fmt.Sprintf("no service %s is registered: import its generated Go package in the test (a blank import is enough) or fix the name; %s",
+			svc, registeredServices(protoreflect.FullName(svc)))
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Sprintf("%s is not a service", svc)
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		var names []string
+		for i := 0; i < sd.Methods().Len(); i++ {
+			names = append(names, string(sd.Methods().Get(i).Name()))
+		}
+		return nil, fmt.Sprintf("service %s has no method %s; its methods are %s", svc, name, strings.Join(names, ", "))
+	}
+	return md, ""
+}
+
+// registeredServices lists the registered services most likely meant by
+// want: those of its package or with its name, else all (at most 25).
+func registeredServices(want protoreflect.FullName) string {
+	var all, near []string
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			all = append(all, string(sd.FullName()))
+			if sd.ParentFile().Package() == want.Parent() || sd.Name() == want.Name() {
+				near = append(near, string(sd.FullName()))
+			}
+		}
+		return true
+	})
+	sort.Strings(all)
+	sort.Strings(near)
+	if len(near) > 0 {
+		return "similar registered services: " + strings.Join(near, ", ")
+	}
+	if len(all) == 0 {
+		return "no service is registered"
+	}
+	more := ""
+	if len(all) > 25 {
+		more = fmt.Sprintf(" and %d more", len(all)-25)
+		all = all[:25]
+	}
+	return "registered services: " + strings.Join(all, ", ") + more
+}

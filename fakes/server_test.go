@@ -1,0 +1,428 @@
+package fakes_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+const (
+	unaryCall     = "/grpc.testing.TestService/UnaryCall"
+	streamingOut  = "/grpc.testing.TestService/StreamingOutputCall"
+	streamingIn   = "/grpc.testing.TestService/StreamingInputCall"
+	unknownMethod = "/grpc.testing.TestService/NoSuchCall"
+)
+
+// exchange is client code under test: it sends reqs on a FullDuplexCall,
+// half-closes and returns every response and the final status.
+func exchange(ctx context.Context, client testpb.TestServiceClient, reqs ...*dupReq) ([]*dupRes, error) {
+	stream, err := client.FullDuplexCall(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reqs {
+		if err := stream.Send(r); err != nil {
+			break // the status comes from Recv
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	var got []*dupRes
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		got = append(got, m)
+	}
+}
+
+func TestServerScriptedBidi(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(fullDuplex).
+		SendHeader(metadata.Pairs("h", "1")).
+		Recv(req(1)).
+		Send(res(1)).
+		Recv(req(2)).
+		Send(res(2)).
+		RecvEOF().
+		SetTrailer(metadata.Pairs("t", "2")).
+		Return(nil)
+
+	client := testpb.NewTestServiceClient(srv.Conn())
+	got, err := exchange(t.Context(), client, req(1), req(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*dupRes{res(1), res(2)}, got)
+	calls := srv.Recorder().Calls()
+	if len(calls) != 1 {
+		t.Fatalf("recorded %d calls, want 1:\n%s", len(calls), srv.Recorder())
+	}
+	wantMsgs(t, []string{"1"}, calls[0].Header().Get("h"))
+	wantMsgs(t, []string{"2"}, calls[0].Trailer().Get("t"))
+	// Only what causality guarantees: a message is sent before it is received,
+	// and the script's RecvEOF waits for the client's CloseSend.
+	grpctest.AssertOrder(t, srv.Recorder(),
+		grpctest.ClientSends(req(1)), grpctest.ServerReceives(req(1)),
+		grpctest.ServerSends(res(1)), grpctest.ClientReceives(res(1)), grpctest.ClientReceives(res(2)))
+	grpctest.AssertOrder(t, srv.Recorder(), grpctest.ClientCloses(), grpctest.Ends(codes.OK))
+}
+
+func TestServerScriptedUnaryAndOtherKinds(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(unaryCall).
+		Recv(&testpb.SimpleRequest{ResponseSize: 3}).
+		Send(&testpb.SimpleResponse{Username: "u"})
+	srv.Expect(streamingOut).
+		Recv(req(1, 2)).
+		Send(res(1)).
+		Send(res(2))
+	srv.Expect(streamingIn).
+		RecvAny().
+		RecvAny().
+		RecvEOF().
+		Send(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 2})
+	client := testpb.NewTestServiceClient(srv.Conn())
+
+	got, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{ResponseSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*testpb.SimpleResponse{{Username: "u"}}, []*testpb.SimpleResponse{got})
+
+	out, err := client.StreamingOutputCall(t.Context(), req(1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs []*dupRes
+	for {
+		m, err := out.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, m)
+	}
+	wantMsgs(t, []*dupRes{res(1), res(2)}, outs)
+
+	in, err := client.StreamingInputCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := in.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte{1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := in.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.GetAggregatedPayloadSize() != 2 {
+		t.Errorf("CloseAndRecv = %v, want size 2", sum)
+	}
+}
+
+func TestServerReturnStatus(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(fullDuplex).RecvAny().Return(status.Error(codes.NotFound, "no such room"))
+	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+	wantCode(t, err, codes.NotFound)
+}
+
+func TestServerMismatchEndsCallAndIsReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1))
+
+	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(2))
+	wantCode(t, err, codes.FailedPrecondition)
+	for _, part := range []string{"step 1 Recv", "request mismatch (-want +got)", `"size"`, fullDuplex} {
+		if !strings.Contains(status.Convert(err).Message(), part) {
+			t.Errorf("status message does not contain %q:\n%s", part, status.Convert(err).Message())
+		}
+	}
+	spy.close()
+	spy.wantReport(t, "not used as scripted", "step 1 Recv", "mismatch (-want +got)", "server_test.go", "timeline:")
+}
+
+func TestServerHalfCloseInsteadOfRequestIsAMismatch(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).RecvAny()
+	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+	wantCode(t, err, codes.FailedPrecondition)
+	if !strings.Contains(err.Error(), "step 2 RecvAny") || !strings.Contains(err.Error(), "the client half-closed") {
+		t.Errorf("status = %v; want it to name step 2 and the half-close", err)
+	}
+	spy.close()
+	spy.wantReport(t, "step 2 RecvAny")
+}
+
+func TestServerRecvEOFMismatch(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).RecvEOF()
+	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(5))
+	wantCode(t, err, codes.FailedPrecondition)
+	if !strings.Contains(err.Error(), "step 1 RecvEOF") || !strings.Contains(err.Error(), "size:5") {
+		t.Errorf("status = %v; want it to name the step and the request got", err)
+	}
+	spy.close()
+	spy.wantReport(t, "step 1 RecvEOF")
+}
+
+func TestServerStepsNotReachedAreReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Send(res(2)).RecvEOF()
+
+	// A client that gives up after the first response.
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	spy.close()
+	spy.wantReport(t, "(call 1 of 1): stopped before its last step", "steps not reached",
+		"step 3 Recv(", "step 4 Send", "step 5 RecvEOF", "Canceled")
+}
+
+func TestServerExpectedCallNotMadeIsReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).RecvEOF()
+	spy.close()
+	spy.wantReport(t, "expected 1 call(s), got 0", "step 1 Recv", "step 2 RecvEOF")
+}
+
+func TestServerUnexpectedCallIsReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
+	wantCode(t, err, codes.FailedPrecondition)
+	if !strings.Contains(err.Error(), "unexpected call to "+unaryCall) {
+		t.Errorf("status = %v; want it to name the unexpected call", err)
+	}
+	spy.close()
+	spy.wantReport(t, "unexpected call to "+unaryCall, "no Expect for it")
+}
+
+func TestServerTimes(t *testing.T) {
+	call := func(t testing.TB, srv *fakes.Server) error {
+		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
+		return err
+	}
+	t.Run("exact", func(t *testing.T) {
+		spy := newSpy(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(3)
+		for range 3 {
+			if err := call(t, srv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spy.close()
+		spy.wantClean(t)
+	})
+	t.Run("under", func(t *testing.T) {
+		spy := newSpy(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(3)
+		for range 2 {
+			if err := call(t, srv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spy.close()
+		spy.wantReport(t, "expected 3 call(s), got 2")
+	})
+	t.Run("over", func(t *testing.T) {
+		spy := newSpy(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(2)
+		for range 2 {
+			if err := call(t, srv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCode(t, call(t, srv), codes.FailedPrecondition)
+		spy.close()
+		spy.wantReport(t, "unexpected call to "+unaryCall, "expected 2 call(s), all made")
+	})
+	t.Run("zero", func(t *testing.T) {
+		spy := newSpy(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(unaryCall).Times(0)
+		wantCode(t, call(t, srv), codes.FailedPrecondition)
+		spy.close()
+		spy.wantReport(t, "unexpected call to "+unaryCall, "expected 0 call(s)")
+	})
+	t.Run("scripts in order", func(t *testing.T) {
+		srv := fakes.NewServer(t)
+		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{Username: "first"})
+		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{Username: "second"})
+		for _, want := range []string{"first", "second"} {
+			got, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetUsername() != want {
+				t.Errorf("got %q, want %q", got.GetUsername(), want)
+			}
+		}
+	})
+}
+
+func TestServerHang(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Hang()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// Even after the client half-closes, the stream stays open: no implied EOF.
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(t, stream.Recv)
+	recv.AssertBlocked(stillBlocked)
+	cancel()
+	_, err = recv.Wait(waitLimit)
+	wantCode(t, err, codes.Canceled)
+}
+
+func TestServerSleepHonoursDeadline(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Sleep(time.Hour).Send(res(1))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err := exchange(ctx, testpb.NewTestServiceClient(srv.Conn()))
+	wantCode(t, err, codes.DeadlineExceeded)
+	spy.close() // returns at once: the Sleep ended with the call
+	spy.wantReport(t, "(call 1 of 1): stopped before its last step", "step 1 Sleep(1h0m0s)", "step 2 Send")
+}
+
+func TestServerSleep(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(fullDuplex).Sleep(time.Millisecond).Send(res(1))
+	got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*dupRes{res(1)}, got)
+}
+
+func TestServerScriptErrorIsReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Send(res(1)).SendHeader(metadata.Pairs("late", "1"))
+	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()))
+	wantCode(t, err, codes.FailedPrecondition)
+	spy.close()
+	spy.wantReport(t, "step 2 SendHeader")
+}
+
+func TestServerMisuseAtThePointOfMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(srv *fakes.Server)
+		want  []string
+	}{
+		{"Send of the wrong type", func(srv *fakes.Server) { srv.Expect(fullDuplex).Send(&testpb.SimpleResponse{}) },
+			[]string{"step 1 Send", "grpc.testing.SimpleResponse", "grpc.testing.StreamingOutputCallResponse", "server_test.go"}},
+		{"Recv of the wrong type", func(srv *fakes.Server) { srv.Expect(fullDuplex).Recv(&testpb.SimpleRequest{}) },
+			[]string{"step 1 Recv", "grpc.testing.SimpleRequest", "grpc.testing.StreamingOutputCallRequest"}},
+		{"Recv of a non-proto", func(srv *fakes.Server) { srv.Expect(fullDuplex).Recv("hello") },
+			[]string{"Recv got a string", "not a proto message"}},
+		{"Send of nil", func(srv *fakes.Server) { srv.Expect(fullDuplex).Send(nil) },
+			[]string{"Send(nil)", "grpc.testing.StreamingOutputCallResponse"}},
+		{"Send of a typed nil", func(srv *fakes.Server) { srv.Expect(fullDuplex).Send((*dupRes)(nil)) },
+			[]string{"nil *grpc_testing.StreamingOutputCallResponse"}},
+		{"second request of a unary method", func(srv *fakes.Server) { srv.Expect(unaryCall).RecvAny().RecvAny() },
+			[]string{"step 2 RecvAny", "not client-streaming"}},
+		{"second response of a unary method", func(srv *fakes.Server) {
+			srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Send(&testpb.SimpleResponse{})
+		}, []string{"step 3 Send", "not server-streaming"}},
+		{"step after Return", func(srv *fakes.Server) { srv.Expect(fullDuplex).Return(nil).RecvEOF() },
+			[]string{"step 2 RecvEOF", "after Return"}},
+		{"step after Hang", func(srv *fakes.Server) { srv.Expect(fullDuplex).Hang().Send(res(1)) },
+			[]string{"step 2 Send", "after Hang"}},
+		{"negative Times", func(srv *fakes.Server) { srv.Expect(fullDuplex).Times(-1) },
+			[]string{"Times(-1)"}},
+		{"negative Sleep", func(srv *fakes.Server) { srv.Expect(fullDuplex).Sleep(-time.Second) },
+			[]string{"Sleep(-1s)"}},
+		{"unknown method", func(srv *fakes.Server) { srv.Expect(unknownMethod).RecvAny() },
+			[]string{`Expect("/grpc.testing.TestService/NoSuchCall")`, "has no method NoSuchCall", "FullDuplexCall", "UnaryCall"}},
+		{"unknown service", func(srv *fakes.Server) { srv.Expect("/grpc.testing.NoSuchService/Call") },
+			[]string{"no service grpc.testing.NoSuchService is registered", "grpc.testing.TestService"}},
+		{"not a method name", func(srv *fakes.Server) { srv.Expect("TestService.FullDuplexCall") },
+			[]string{"/pkg.Service/Method"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := newSpy(t)
+			srv := fakes.NewServer(spy)
+			tc.build(srv)
+			spy.wantReport(t, tc.want...)
+		})
+	}
+}
+
+// An Expect of an unknown method reports once, at Expect, not again at Close.
+func TestServerUnknownMethodReportedOnce(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unknownMethod).Recv(req(1)).Send(res(1))
+	spy.close()
+	if n := spy.count(); n != 1 {
+		t.Errorf("%d reports, want one (at Expect):\n%s", n, spy.report())
+	}
+}
+
+func TestServerCleanRunReportsNothing(t *testing.T) {
+	spy := newSpy(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).RecvEOF()
+	if _, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	srv.Close() // idempotent
+	spy.close()
+	spy.wantClean(t)
+}

@@ -1,0 +1,347 @@
+package fakes
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// ServerStream is an in-memory server stream for calling a streaming
+// handler directly, without a network: the handler gets the ServerStream as
+// its stream argument, the test plays the client with Push, CloseSend and
+// Cancel and reads what the handler sent with Next or Responses.
+//
+// *ServerStream[Req, Res] implements grpc.BidiStreamingServer[Req, Res],
+// grpc.ClientStreamingServer[Req, Res] and grpc.ServerStreamingServer[Res],
+// so generated handler signatures accept it. It behaves like a real stream:
+// Recv returns io.EOF after CloseSend and the pushed messages; after Cancel
+// Send and Recv fail with codes.Canceled; a nil message is an error, not a
+// panic; the header is sent once (by SendHeader or the first Send) and
+// SetHeader/SendHeader after that fail; every message is deep-copied on its
+// way through, so neither side can change what the other got.
+//
+// The stream ends when the test calls End with the handler's result (a real
+// server ends the stream when the handler returns) or Cancel. After that
+// Send and Recv fail with codes.Canceled, as on a real server, and Next
+// returns the unread responses and then io.EOF or End's error.
+//
+// It is safe for one goroutine sending and one receiving (the handler) while
+// the test uses the test-side methods from others.
+type ServerStream[Req, Res any] struct {
+	p      *pipe
+	cancel context.CancelFunc
+	ss     grpc.ServerStream // the core, or a recorder's wrapper around it
+	core   *serverCore[Req, Res]
+
+	// guarded by p.mu
+	canceled bool
+	ended    bool
+}
+
+var (
+	_ grpc.BidiStreamingServer[int, string]   = (*ServerStream[int, string])(nil)
+	_ grpc.ClientStreamingServer[int, string] = (*ServerStream[int, string])(nil)
+	_ grpc.ServerStreamingServer[string]      = (*ServerStream[int, string])(nil)
+)
+
+// NewServerStream returns a server stream whose handler-side context is
+// derived from ctx (put request metadata in it with
+// metadata.NewIncomingContext). With WithRecorder it records the events a
+// real server stream of the method named by WithMethod would, starting with
+// Begin now.
+func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerStream[Req, Res] {
+	cfg := newConfig(DefaultServerMethod, opts)
+	ctx = cfg.checkContext("NewServerStream", ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	s := &ServerStream[Req, Res]{p: newPipe(sctx, cfg), cancel: cancel}
+	s.core = &serverCore[Req, Res]{s: s}
+	s.ss = s.core
+	if cfg.rec != nil {
+		s.ss = cfg.rec.WrapServerStream(s.core, &grpc.StreamServerInfo{
+			FullMethod: cfg.method, IsClientStream: true, IsServerStream: true,
+		})
+	}
+	return s
+}
+
+// ---- test side: the client's half ----
+
+// Push queues requests for the handler's Recv, in order. Pushing a nil
+// request, or pushing after CloseSend, is a misuse: the stream fails every
+// later operation with codes.FailedPrecondition naming it.
+func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, r := range reqs {
+		switch {
+		case p.in.closed:
+			p.misuseLocked("Push after CloseSend: the client half is closed; push every request before CloseSend")
+			return
+		case r == nil:
+			p.misuseLocked("Push got a nil %T at position %d; push messages, and CloseSend to end the requests", r, i)
+			return
+		}
+		p.in.msgs = append(p.in.msgs, r)
+	}
+	p.broadcastLocked()
+}
+
+// CloseSend half-closes the client side: the handler's Recv returns io.EOF
+// once it has received every pushed request. Calling it again does nothing.
+func (s *ServerStream[Req, Res]) CloseSend() {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.in.closed = true
+	p.broadcastLocked()
+}
+
+// Cancel cancels the stream as a client canceling its call would: the
+// handler's context is canceled, Send and Recv (even blocked ones) return a
+// status with codes.Canceled, and the stream ends (End is recorded with
+// codes.Canceled unless End was called first). Calling it again does
+// nothing.
+func (s *ServerStream[Req, Res]) Cancel() {
+	p := s.p
+	p.mu.Lock()
+	first := !s.ended && !s.canceled
+	s.canceled = true
+	p.mu.Unlock()
+	s.cancel()
+	p.mu.Lock()
+	p.broadcastLocked()
+	p.mu.Unlock()
+	if first && p.cfg.rec != nil {
+		p.cfg.rec.EndServerStream(s.ss, status.Error(codes.Canceled, context.Canceled.Error()))
+	}
+}
+
+// End records that the handler returned err, ending the stream like a real
+// server does: the handler's context is canceled, later Send and Recv fail
+// with codes.Canceled, and Next returns the unread responses, then io.EOF
+// (err == nil) or err. With WithRecorder it records End with err's status.
+// Only the first End or Cancel counts.
+//
+//	err := srv.FullDuplexCall(stream)
+//	stream.End(err)
+func (s *ServerStream[Req, Res]) End(err error) {
+	p := s.p
+	p.mu.Lock()
+	first := !s.ended && !s.canceled
+	if first {
+		s.ended = true
+		err = rpcErr(err)
+		p.out.closed = true
+		p.out.err = err
+	}
+	p.mu.Unlock()
+	s.cancel()
+	p.mu.Lock()
+	p.broadcastLocked()
+	p.mu.Unlock()
+	if first && p.cfg.rec != nil {
+		p.cfg.rec.EndServerStream(s.ss, err)
+	}
+}
+
+// Responses returns a snapshot of every response the handler sent so far,
+// read by Next or not, in order. Each is a copy taken when it was sent.
+func (s *ServerStream[Req, Res]) Responses() []*Res {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return snapshot[Res](&s.p.out)
+}
+
+// Next waits for the next response the handler sent that Next has not
+// returned yet. After the stream ended and every response was read it
+// returns io.EOF, or End's error; after Cancel, a status with
+// codes.Canceled; if ctx ends first, ctx.Err(). Reading releases a Send
+// blocked by WithSendBuffer.
+func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, err := p.takeLocked(ctx, &p.out, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.(*Res), nil
+}
+
+// Header returns what the handler gave SetHeader and SendHeader so far
+// (a copy), whether or not it has been sent.
+func (s *ServerStream[Req, Res]) Header() metadata.MD {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return s.p.header.Copy()
+}
+
+// Trailer returns what the handler gave SetTrailer so far (a copy).
+func (s *ServerStream[Req, Res]) Trailer() metadata.MD {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return s.p.trailer.Copy()
+}
+
+// ---- handler side: grpc.ServerStream and the generic interfaces ----
+
+// Send sends a response to the client (the test). See WithSendBuffer for
+// when it blocks.
+func (s *ServerStream[Req, Res]) Send(m *Res) error {
+	if m == nil {
+		return s.core.SendMsg(m) // rejected before it reaches a recorder
+	}
+	return s.ss.SendMsg(m)
+}
+
+// SendAndClose sends the one response of a client-streaming call. As in
+// grpc, it is Send; the handler then returns.
+func (s *ServerStream[Req, Res]) SendAndClose(m *Res) error { return s.Send(m) }
+
+// Recv returns the next pushed request, io.EOF after CloseSend and the
+// pushed requests, or a status error once the stream is canceled or ended.
+// It blocks until one of those.
+func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
+	m := new(Req)
+	if err := s.ss.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetHeader merges md into the header to send. It fails once the header has
+// been sent or the stream has ended, as grpc's does.
+func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error { return s.ss.SetHeader(md) }
+
+// SendHeader sends the header (merged with md); it fails if the header was
+// already sent or the stream has ended.
+func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error { return s.ss.SendHeader(md) }
+
+// SetTrailer merges md into the trailer; ignored after the stream ended.
+func (s *ServerStream[Req, Res]) SetTrailer(md metadata.MD) { s.ss.SetTrailer(md) }
+
+// Context returns the handler's context: derived from NewServerStream's ctx,
+// canceled by Cancel and End.
+func (s *ServerStream[Req, Res]) Context() context.Context { return s.ss.Context() }
+
+// SendMsg is Send for a message given as any; it must be a *Res.
+func (s *ServerStream[Req, Res]) SendMsg(m any) error { return s.ss.SendMsg(m) }
+
+// RecvMsg is Recv into m, which must be a *Req.
+func (s *ServerStream[Req, Res]) RecvMsg(m any) error { return s.ss.RecvMsg(m) }
+
+// serverCore implements grpc.ServerStream on the pipe; a recorder wraps it.
+type serverCore[Req, Res any] struct{ s *ServerStream[Req, Res] }
+
+func (c *serverCore[Req, Res]) Context() context.Context { return c.s.p.ctx }
+
+func (c *serverCore[Req, Res]) SendMsg(m any) error {
+	s, p := c.s, c.s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.beginLocked(); err != nil {
+		return err
+	}
+	res, ok := m.(*Res)
+	if !ok {
+		return typeErr("SendMsg", m, (*Res)(nil))
+	}
+	if res == nil {
+		return nilErr("Send", res)
+	}
+	if err := s.doneErrLocked(); err != nil {
+		return err
+	}
+	p.headerSent = true
+	return p.putLocked(&p.out, cloneMsg(res), s.doneErrLocked)
+}
+
+func (c *serverCore[Req, Res]) RecvMsg(m any) error {
+	s, p := c.s, c.s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.beginLocked(); err != nil {
+		return err
+	}
+	dst, ok := m.(*Req)
+	if !ok {
+		return typeErr("RecvMsg", m, (*Req)(nil))
+	}
+	if dst == nil {
+		return nilErr("RecvMsg", dst)
+	}
+	if err := s.doneErrLocked(); err != nil {
+		return err
+	}
+	v, err := p.takeLocked(p.ctx, &p.in, false, nil)
+	if err != nil {
+		if e := s.doneErrLocked(); e != nil {
+			return e
+		}
+		return err
+	}
+	copyMsg(dst, v.(*Req))
+	return nil
+}
+
+func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
+	s, p := c.s, c.s.p
+	if md.Len() == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := s.doneErrLocked(); err != nil {
+		return err
+	}
+	if p.headerSent {
+		return status.Error(codes.Internal, "fakes: SetHeader after the header was sent (by SendHeader or the first Send)")
+	}
+	joinMD(&p.header, md)
+	return nil
+}
+
+func (c *serverCore[Req, Res]) SendHeader(md metadata.MD) error {
+	s, p := c.s, c.s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := s.doneErrLocked(); err != nil {
+		return err
+	}
+	if p.headerSent {
+		return status.Error(codes.Internal, "fakes: SendHeader called after the header was sent (by SendHeader or the first Send)")
+	}
+	joinMD(&p.header, md)
+	p.headerSent = true
+	p.broadcastLocked()
+	return nil
+}
+
+func (c *serverCore[Req, Res]) SetTrailer(md metadata.MD) {
+	s, p := c.s, c.s.p
+	if md.Len() == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.ended || s.canceled {
+		return
+	}
+	joinMD(&p.trailer, md)
+}
+
+// doneErrLocked returns the error of a handler-side operation on a stream
+// that has ended or been canceled, nil while it is live.
+func (s *ServerStream[Req, Res]) doneErrLocked() error {
+	switch {
+	case s.ended:
+		return status.Error(codes.Canceled, "fakes: the stream has ended (End was called): context canceled")
+	case s.canceled:
+		return status.Error(codes.Canceled, "fakes: the stream was canceled (Cancel was called): context canceled")
+	}
+	return s.p.ctxErr()
+}

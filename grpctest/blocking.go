@@ -1,0 +1,271 @@
+package grpctest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// ErrStillBlocked is the error Pending.Wait returns (wrapped, with the
+// timeout) when the call has not returned in time.
+var ErrStillBlocked = errors.New("grpctest: call still blocked")
+
+// Pending is a call running on its own goroutine, started by Go or GoErr,
+// about which a test asserts whether it has returned: AssertBlocked, Wait,
+// Done. A call still blocked when the test ends is left to return when its
+// stream ends; see "Blocking" in the package doc.
+type Pending[T any] struct {
+	t     testing.TB
+	where string // file:line of the Go or GoErr call
+	what  string // "Go", "GoErr", "SendUntilBlocked"
+	done  chan struct{}
+
+	// Set before done is closed.
+	val        T
+	err        error
+	panicVal   any
+	panicStack []byte
+
+	reported  atomic.Bool // the panic was reported
+	cleanedUp atomic.Bool // the test's cleanup has run: t may no longer be used
+}
+
+// blocker is what a harness needs of a Pending it adopts.
+type blocker interface {
+	doneChan() <-chan struct{}
+	describe() string
+	finish()
+}
+
+// Go runs fn on a new goroutine and returns at once; the result tells
+// whether fn has returned:
+//
+//	recv := grpctest.Go(t, stream.Recv)
+//	recv.AssertBlocked(50 * time.Millisecond)
+//	stream.Send(req)
+//	res, err := recv.Wait(time.Second)
+//
+// A panic in fn is recovered and reported through t.
+func Go[T any](t testing.TB, fn func() (T, error)) *Pending[T] {
+	t.Helper()
+	return start(t, "Go", caller(2), fn)
+}
+
+// GoErr is Go for a function that returns only an error:
+//
+//	send := grpctest.GoErr(t, func() error { return stream.Send(m) })
+func GoErr(t testing.TB, fn func() error) *Pending[struct{}] {
+	t.Helper()
+	var f func() (struct{}, error)
+	if fn != nil {
+		f = func() (struct{}, error) { return struct{}{}, fn() }
+	}
+	return start(t, "GoErr", caller(2), f)
+}
+
+func start[T any](t testing.TB, what, where string, fn func() (T, error)) *Pending[T] {
+	t.Helper()
+	p := &Pending[T]{t: t, where: where, what: what, done: make(chan struct{})}
+	if fn == nil {
+		p.err = fmt.Errorf("grpctest.%s: fn is nil", what)
+		close(p.done)
+		t.Errorf("grpctest.%s: fn is nil: pass the call to run, e.g. grpctest.Go(t, stream.Recv)", what)
+		return p
+	}
+	t.Cleanup(p.cleanup)
+	go p.run(fn)
+	return p
+}
+
+func (p *Pending[T]) run(fn func() (T, error)) {
+	defer close(p.done)
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicVal, p.panicStack = r, debug.Stack()
+			p.err = fmt.Errorf("grpctest: %s panicked: %v", p.describe(), r)
+			if p.cleanedUp.Load() {
+				// The test is over and nobody can report it: crash as an
+				// unrecovered panic would.
+				panic(r)
+			}
+		}
+	}()
+	p.val, p.err = fn()
+}
+
+func (p *Pending[T]) describe() string {
+	return fmt.Sprintf("the call started by %s at %s", p.what, p.where)
+}
+
+func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
+
+// finish reports a panic of fn once, while t may still be used.
+func (p *Pending[T]) finish() {
+	if p.panicVal != nil && p.reported.CompareAndSwap(false, true) {
+		p.t.Errorf("grpctest: %s panicked: %v\n%s", p.describe(), p.panicVal, p.panicStack)
+	}
+}
+
+// cleanup runs when the test ends. A call that returned is done with (its
+// panic reported). A call still blocked is handed to the test's oldest open
+// harness, whose Close ends every stream and then waits for the call,
+// bounded, reporting it if it never returns. Without a harness the call is
+// left to return when whatever it waits on ends; VerifyTestMain catches it
+// if that never happens.
+func (p *Pending[T]) cleanup() {
+	select {
+	case <-p.done:
+		p.finish()
+		return
+	default:
+	}
+	if hs := harnessesOf(p.t); len(hs) > 0 && hs[0].adopt(p) {
+		return
+	}
+	p.cleanedUp.Store(true)
+	select {
+	case <-p.done:
+		p.finish()
+	default:
+	}
+}
+
+// AssertBlocked reports whether the call is still running after d. If it
+// returns before d, the test fails with what it returned. Waiting for d is
+// the point: this is the one place a test waits on the clock.
+func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
+	p.t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	returned := false
+	select {
+	case <-p.done:
+		returned = true
+	case <-timer.C:
+		// A call that returned just as d ran out did not stay blocked.
+		select {
+		case <-p.done:
+			returned = true
+		default:
+		}
+	}
+	if returned {
+		p.finish()
+		p.t.Errorf("grpctest: %s returned within %v, want still blocked after %v: it returned (%v, %v)%s",
+			p.describe(), d, d, p.val, p.err, timelines(p.t))
+		return false
+	}
+	return true
+}
+
+// Wait waits up to timeout for the call to return and returns its result.
+// If it is still blocked after timeout, the test fails and Wait returns the
+// zero T and an error wrapping ErrStillBlocked.
+func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
+	p.t.Helper()
+	select {
+	case <-p.done: // a call that has returned is never late, even for timeout 0
+		p.finish()
+		return p.val, p.err
+	default:
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		p.finish()
+		return p.val, p.err
+	case <-timer.C:
+		p.t.Errorf("grpctest: %s still blocked after %v%s", p.describe(), timeout, timelines(p.t))
+		var zero T
+		return zero, fmt.Errorf("%w after %v (%s)", ErrStillBlocked, timeout, p.describe())
+	}
+}
+
+// Done returns a channel closed when the call has returned.
+func (p *Pending[T]) Done() <-chan struct{} { return p.done }
+
+// MaxSendUntilBlocked bounds SendUntilBlocked: after this many Sends that
+// all returned, it gives up and fails the test (the peer is reading).
+const MaxSendUntilBlocked = 100_000
+
+// SendUntilBlocked sends next(i) until one Send has not returned within d;
+// returns how many Sends completed. The blocked Send is left pending and
+// released when the stream ends. A flow-control probe: with
+// WithStaticWindow and a peer that does not read, the count follows from
+// the window (see "Deterministic flow control" in the package doc).
+//
+// The Sends run one after another on one goroutine. A Send that fails, or
+// MaxSendUntilBlocked Sends that all return, fail the test.
+func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next func(i int) M, d time.Duration) int {
+	t.Helper()
+	switch {
+	case s == nil:
+		t.Errorf("grpctest.SendUntilBlocked: the stream is nil")
+		return 0
+	case next == nil:
+		t.Errorf("grpctest.SendUntilBlocked: next is nil: pass a function returning the i-th message")
+		return 0
+	case d <= 0:
+		t.Errorf("grpctest.SendUntilBlocked: d is %v: pass how long a Send must hang to count as blocked, e.g. 100*time.Millisecond", d)
+		return 0
+	}
+	msgs := make(chan M)
+	results := make(chan error, 1)
+	sender := start(t, "SendUntilBlocked", caller(2), func() (struct{}, error) {
+		for m := range msgs {
+			err := s.Send(m)
+			results <- err
+			if err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	defer close(msgs)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for i := 0; i < MaxSendUntilBlocked; i++ {
+		m := next(i)
+		select {
+		case msgs <- m:
+		case <-sender.done:
+			// The sender stopped (a panic in Send); report it.
+			sender.finish()
+			return i
+		}
+		timer.Reset(d)
+		select {
+		case err := <-results:
+			if err != nil {
+				hint := ""
+				if errors.Is(err, io.EOF) {
+					hint = " (io.EOF: the stream has ended; Recv returns its status)"
+				}
+				t.Errorf("grpctest.SendUntilBlocked: Send %d failed before any Send blocked: %v%s%s", i, err, hint, timelines(t))
+				return i
+			}
+		case <-timer.C:
+			return i
+		}
+	}
+	t.Errorf("grpctest.SendUntilBlocked: %d Sends all returned within %v each: nothing blocked; "+
+		"the peer is reading, or the windows are not static (use WithStaticWindow)", MaxSendUntilBlocked, d)
+	return MaxSendUntilBlocked
+}
+
+// caller returns file:line of the function skip frames up from caller's
+// caller (skip=2: the caller of the exported function).
+func caller(skip int) string {
+	_, file, line, ok := runtime.Caller(skip)
+	if !ok {
+		return "(unknown)"
+	}
+	return fmt.Sprintf("%s:%d", filepath.Base(file), line)
+}

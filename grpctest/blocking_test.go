@@ -1,0 +1,276 @@
+package grpctest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/streamtest/streamtest/grpctest"
+)
+
+// blockFor is how long a call must hang to count as blocked in these tests.
+const blockFor = 50 * time.Millisecond
+
+// echoOne asks the interop server for one response of size n.
+func echoOne(n int32) *testgrpc.StreamingOutputCallRequest {
+	return &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: n}}}
+}
+
+func TestRecvBlocksUntilTheServerSends(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(spy, stream.Recv)
+	if !recv.AssertBlocked(blockFor) {
+		t.Fatalf("Recv with nothing sent is not blocked:\n%s", spy.text())
+	}
+	select {
+	case <-recv.Done():
+		t.Fatal("Done is closed while Recv is blocked")
+	default:
+	}
+	if err := stream.Send(echoOne(3)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := recv.Wait(5 * time.Second)
+	if err != nil || len(res.GetPayload().GetBody()) != 3 {
+		t.Fatalf("Recv returned (%v, %v), want a 3-byte payload", res, err)
+	}
+	<-recv.Done()
+	spy.end()
+	spy.wantClean(t)
+}
+
+func TestAssertBlockedFailsWhenTheCallReturns(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A Send with the flow-control window open returns at once.
+	send := grpctest.GoErr(spy, func() error { return stream.Send(echoOne(1)) })
+	if send.AssertBlocked(time.Minute) {
+		t.Errorf("AssertBlocked returned true for a Send that returned")
+	}
+	spy.wantError(t, 1, "the call started by GoErr at blocking_test.go:", "returned within 1m0s, want still blocked", "recorded timeline:")
+}
+
+func TestWaitReportsACallStillBlocked(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(spy, stream.Recv)
+	res, err := recv.Wait(blockFor)
+	if res != nil || !errors.Is(err, grpctest.ErrStillBlocked) {
+		t.Errorf("Wait returned (%v, %v), want (nil, ErrStillBlocked)", res, err)
+	}
+	spy.wantError(t, 1, "the call started by Go at blocking_test.go:", "still blocked after 50ms")
+	// The test ends with the Recv still blocked: the stream's context ends,
+	// Recv returns, and nothing else is reported.
+	spy.end()
+	spy.wantError(t, 1)
+	<-recv.Done()
+}
+
+// A call left blocked is released when its stream ends: by the harness's
+// Close, which adopts it and waits for it.
+func TestPendingIsReleasedWhenTheHarnessCloses(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithoutLeakCheck())
+	stream, err := client(srv).FullDuplexCall(context.Background()) // not canceled by the test's end
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(spy, stream.Recv)
+	recv.AssertBlocked(blockFor)
+	spy.end()
+	select {
+	case <-recv.Done():
+	default:
+		t.Fatal("the blocked Recv has not returned after Close")
+	}
+	if _, err := recv.Wait(0); status.Code(err) != codes.Canceled && status.Code(err) != codes.Unavailable {
+		t.Errorf("Recv returned %v, want Canceled or Unavailable (the connection closed)", err)
+	}
+	spy.wantClean(t)
+}
+
+// A call blocked on something Close does not end is reported by Close.
+func TestCloseReportsAPendingCallItCannotRelease(t *testing.T) {
+	spy := newSpy(t)
+	grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(2*blockFor))
+	release := make(chan struct{})
+	p := grpctest.GoErr(spy, func() error {
+		<-release
+		return nil
+	})
+	spy.end()
+	close(release)
+	<-p.Done()
+	spy.wantError(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams")
+}
+
+func TestPendingReportsPanic(t *testing.T) {
+	spy := newSpy(t)
+	p := grpctest.Go(spy, func() (int, error) { panic("boom") })
+	if _, err := p.Wait(5 * time.Second); err == nil {
+		t.Errorf("Wait returned no error for a panicking call")
+	}
+	spy.wantError(t, 1, "the call started by Go at blocking_test.go:", "panicked: boom", "goroutine")
+	spy.end()
+	spy.wantError(t, 1) // reported once
+}
+
+func TestGoWithNilFunction(t *testing.T) {
+	spy := newSpy(t)
+	p := grpctest.Go[int](spy, nil)
+	e := grpctest.GoErr(spy, nil)
+	if _, err := p.Wait(time.Second); err == nil {
+		t.Errorf("Wait on Go(nil) returned no error")
+	}
+	<-e.Done()
+	spy.wantError(t, 2, "fn is nil")
+}
+
+// sendUntilBlocked opens FullDuplexCall on a harness with static windows of
+// w bytes against a handler that never reads, and probes it with messages
+// of the given payload size.
+func sendUntilBlocked(t *testing.T, spy *spyTB, w int32, size int) (n int, framed int) {
+	t.Helper()
+	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithStaticWindow(w))
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &testgrpc.StreamingOutputCallRequest{Payload: payload(size)}
+	n = grpctest.SendUntilBlocked(spy, stream, func(int) *testgrpc.StreamingOutputCallRequest { return msg }, 200*time.Millisecond)
+	return n, 5 + proto.Size(msg)
+}
+
+// predicted is the formula of the package doc: the peer's stream window
+// plus gRPC-Go's 64 KiB per-stream write quota, in framed messages, rounded
+// up (the Send that exhausts the quota still returns).
+func predicted(w int32, framed int) int { return (int(w) + 65536 + framed - 1) / framed }
+
+func TestSendUntilBlockedFollowsTheStaticWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window int32
+		size   int
+		want   int
+	}{
+		{64 * 1024, 1024, 127}, // the case of the package doc
+		{64 * 1024, 100, 1203},
+		{256 * 1024, 4000, 82},
+	} {
+		spy := newSpy(t)
+		n, framed := sendUntilBlocked(t, spy, tc.window, tc.size)
+		if n != tc.want || n != predicted(tc.window, framed) {
+			t.Errorf("window %d, %d-byte payloads: %d Sends before blocking, want %d (formula: %d).\n"+
+				"If gRPC was upgraded, its flow control changed (the per-stream write quota is 64 KiB in grpc-go v1.85): "+
+				"update the formula in doc.go and ExampleSendUntilBlocked", tc.window, tc.size, n, tc.want, predicted(tc.window, framed))
+		}
+		spy.end() // the blocked Send is released: its stream's context ends
+		spy.wantClean(t)
+	}
+}
+
+// The server side blocks the same way when the client does not read.
+func TestSendUntilBlockedOnTheServerSide(t *testing.T) {
+	spy := newSpy(t)
+	counted := make(chan int, 1)
+	h := &serverProbe{spy: spy, counted: counted}
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithStaticWindow(64*1024))
+	if _, err := client(srv).FullDuplexCall(spy.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n := <-counted
+	framed := 5 + proto.Size(&testgrpc.StreamingOutputCallResponse{Payload: payload(1024)})
+	if want := predicted(64*1024, framed); n != want {
+		t.Errorf("server Sends before blocking = %d, want %d", n, want)
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+type serverProbe struct {
+	testgrpc.UnimplementedTestServiceServer
+	spy     *spyTB
+	counted chan int
+}
+
+func (h *serverProbe) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	msg := &testgrpc.StreamingOutputCallResponse{Payload: payload(1024)}
+	h.counted <- grpctest.SendUntilBlocked(h.spy, stream, func(int) *testgrpc.StreamingOutputCallResponse { return msg }, 200*time.Millisecond)
+	<-stream.Context().Done()
+	return nil
+}
+
+func TestSendUntilBlockedReportsAFailedSend(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv after cancel: %v, want Canceled", err)
+	}
+	n := grpctest.SendUntilBlocked(spy, stream, func(int) *testgrpc.StreamingOutputCallRequest { return echoOne(1) }, time.Minute)
+	if n != 0 {
+		t.Errorf("SendUntilBlocked = %d, want 0", n)
+	}
+	spy.wantError(t, 1, "SendUntilBlocked: Send 0 failed before any Send blocked: EOF", "the stream has ended")
+}
+
+// neverBlocks is a stream whose Send always returns at once.
+type neverBlocks struct{}
+
+func (neverBlocks) Send(int) error { return nil }
+
+func TestSendUntilBlockedReportsNothingBlocking(t *testing.T) {
+	spy := newSpy(t)
+	n := grpctest.SendUntilBlocked[int](spy, neverBlocks{}, func(i int) int { return i }, time.Minute)
+	if n != grpctest.MaxSendUntilBlocked {
+		t.Errorf("SendUntilBlocked = %d, want %d", n, grpctest.MaxSendUntilBlocked)
+	}
+	spy.wantError(t, 1, "Sends all returned within 1m0s each: nothing blocked")
+}
+
+func TestSendUntilBlockedMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		call func(*spyTB) int
+		want string
+	}{
+		{"nil stream", func(s *spyTB) int {
+			return grpctest.SendUntilBlocked[int](s, nil, func(i int) int { return i }, time.Second)
+		}, "the stream is nil"},
+		{"nil next", func(s *spyTB) int { return grpctest.SendUntilBlocked[int](s, neverBlocks{}, nil, time.Second) }, "next is nil"},
+		{"no duration", func(s *spyTB) int {
+			return grpctest.SendUntilBlocked[int](s, neverBlocks{}, func(i int) int { return i }, 0)
+		}, "d is 0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := newSpy(t)
+			if n := tc.call(spy); n != 0 {
+				t.Errorf("SendUntilBlocked = %d, want 0", n)
+			}
+			spy.wantError(t, 1, tc.want)
+		})
+	}
+}

@@ -1,0 +1,178 @@
+package grpctest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/grpctest"
+)
+
+// exampleT stands in for the *testing.T of a test, which Examples do not
+// have: it prints failures and runs cleanups when the example ends. In a
+// test, pass t.
+type exampleT struct {
+	testing.TB
+	ctx      context.Context
+	cancel   context.CancelFunc
+	cleanups []func()
+	failed   bool
+}
+
+func newExampleT() *exampleT {
+	t := &exampleT{}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t
+}
+
+func (t *exampleT) Helper()                           {}
+func (t *exampleT) Logf(string, ...any)               {}
+func (t *exampleT) Failed() bool                      { return t.failed }
+func (t *exampleT) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
+func (t *exampleT) Context() context.Context          { return t.ctx }
+func (t *exampleT) FailNow()                          { panic("FailNow") }
+func (t *exampleT) Fatalf(format string, args ...any) { t.Errorf(format, args...); t.FailNow() }
+func (t *exampleT) Errorf(format string, args ...any) {
+	t.failed = true
+	fmt.Printf("FAIL: "+format+"\n", args...)
+}
+
+// end ends the example's "test": its context, then its cleanups.
+func (t *exampleT) end() {
+	t.cancel()
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+}
+
+func registerInterop(s *grpc.Server) {
+	testgrpc.RegisterTestServiceServer(s, interop.NewTestServer())
+}
+
+func ExampleNewServer() {
+	t := newExampleT() // in a test: t
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	res, err := c.UnaryCall(t.Context(), &testgrpc.SimpleRequest{ResponseSize: 3})
+	fmt.Println(len(res.GetPayload().GetBody()), err)
+	for _, call := range srv.Recorder().Calls() {
+		fmt.Println(call.Method(), status.Code(call.Err()))
+	}
+	// Output:
+	// 3 <nil>
+	// /grpc.testing.TestService/UnaryCall OK
+}
+
+func ExampleAssertOrder() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 2}}}
+	res := &testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: make([]byte, 2)}}
+	stream.Send(req)
+	stream.Recv()
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		fmt.Println(err)
+	}
+
+	ok := grpctest.AssertOrder(t, srv.Recorder(),
+		grpctest.ClientSends(req), grpctest.ServerReceives(req),
+		grpctest.ServerSends(res), grpctest.ClientReceives(res),
+		grpctest.ClientCloses(), grpctest.Ends(codes.OK))
+	fmt.Println(ok)
+	// Output:
+	// true
+}
+
+func ExampleGo() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+
+	recv := grpctest.Go(t, stream.Recv)
+	fmt.Println("blocked:", recv.AssertBlocked(20*time.Millisecond)) // nothing was sent yet
+	stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 5}}})
+	res, err := recv.Wait(5 * time.Second)
+	fmt.Println(len(res.GetPayload().GetBody()), err)
+	// Output:
+	// blocked: true
+	// 5 <nil>
+}
+
+// idle's FullDuplexCall never reads: what the client sends stays in the
+// flow-control windows.
+type idle struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (idle) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	<-stream.Context().Done()
+	return nil
+}
+
+func ExampleSendUntilBlocked() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, idle{}) },
+		grpctest.WithStaticWindow(64*1024))
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+
+	msg := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: make([]byte, 1024)}}
+	n := grpctest.SendUntilBlocked(t, stream, func(int) *testgrpc.StreamingOutputCallRequest { return msg }, 100*time.Millisecond)
+	// (65536 window + 65536 write quota) / 1035 bytes per framed message, rounded up
+	fmt.Println(n)
+	// Output:
+	// 127
+}
+
+func ExampleServer_Disconnect() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	stream, _ := c.FullDuplexCall(t.Context())
+	stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
+	stream.Recv()
+
+	srv.Disconnect()
+	_, err := stream.Recv()
+	fmt.Println(status.Code(err))
+	_, err = c.EmptyCall(t.Context(), &testgrpc.Empty{}) // a new transport
+	fmt.Println(err)
+	// Output:
+	// Unavailable
+	// <nil>
+}
+
+// A test that forgets to drain a stream is told so at Close.
+func ExampleServer_Close() {
+	t := newExampleT()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	stream, _ := c.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
+		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 1}},
+	})
+	stream.Recv() // one of two responses: never drained
+
+	t.end() // the test ends: Close runs
+	// Output:
+	// FAIL: grpctest: client stream /grpc.testing.TestService/StreamingOutputCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
+}

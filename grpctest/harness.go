@@ -1,0 +1,425 @@
+package grpctest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// Target is the address every harness connection dials. The passthrough
+// scheme hands it unchanged to the harness's bufconn dialer.
+const Target = "passthrough:///bufnet"
+
+// Server is an in-process gRPC server on a bufconn listener with a client
+// connection to it, the pair a test needs in one value. Build it with
+// NewServer; it closes itself when the test ends.
+type Server struct {
+	t   testing.TB
+	cfg *config
+	id  string // value of the harness label
+
+	lis       *bufconn.Listener
+	srv       *grpc.Server
+	conn      *grpc.ClientConn
+	rec       *recorder.Recorder
+	serveDone chan error
+
+	// Label contexts: every goroutine the harness starts carries one of
+	// these label sets, and goroutines inherit them (see leak.go).
+	serverLabels context.Context
+	clientLabels context.Context
+
+	mu       sync.Mutex
+	closed   bool
+	dialed   []*grpc.ClientConn
+	netConns map[*trackedConn]struct{}
+	streams  map[*trackedStream]struct{}
+	handlers map[string]int // running handlers by full method
+	// handlerGoroutines maps the goroutines running this harness's handlers
+	// to their methods (see Close).
+	handlerGoroutines map[uint64]string
+	running           int
+	idle              chan struct{} // closed while running == 0
+	adopted           []blocker     // Pending calls left blocked by this test
+
+	closeOnce sync.Once
+}
+
+var harnessIDs atomic.Uint64
+
+// NewServer starts a gRPC server on a bufconn listener, registers services
+// via register (which may be nil), dials it with
+// grpc.NewClient("passthrough:///bufnet", ...) and registers Close with
+// t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
+// one Recorder records both sides. Invalid options fail the test with
+// t.Fatalf.
+func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
+	t.Helper()
+	cfg := buildConfig(opts)
+	if len(cfg.errs) > 0 {
+		t.Fatalf("grpctest.NewServer: %s", strings.Join(cfg.errs, "; "))
+		return nil
+	}
+	s := &Server{
+		t:         t,
+		cfg:       cfg,
+		id:        strconv.FormatUint(harnessIDs.Add(1), 10),
+		lis:       bufconn.Listen(cfg.bufSize),
+		serveDone: make(chan error, 1),
+		netConns:  make(map[*trackedConn]struct{}),
+		streams:   make(map[*trackedStream]struct{}),
+		handlers:  make(map[string]int),
+		idle:      make(chan struct{}),
+	}
+	close(s.idle)
+	base := pprof.WithLabels(context.Background(), pprof.Labels(labelHarness, s.id))
+	s.serverLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "server"))
+	s.clientLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "client"))
+	if !cfg.noRec {
+		s.rec = cfg.rec
+		if s.rec == nil {
+			s.rec = recorder.New()
+		}
+	}
+
+	sopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryServerInterceptor),
+		grpc.ChainStreamInterceptor(s.streamServerInterceptor),
+	}
+	if s.rec != nil {
+		sopts = append(sopts, s.rec.ServerOptions()...)
+	}
+	if w := cfg.window; w > 0 {
+		sopts = append(sopts, grpc.StaticStreamWindowSize(w), grpc.StaticConnWindowSize(w))
+	}
+	sopts = append(sopts, cfg.serverOpts...)
+
+	// grpc.NewServer may start stream workers, and Serve starts everything
+	// else on the server side: run both on a labelled goroutine.
+	inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) })
+	if register != nil {
+		register(s.srv)
+	}
+	inLabels(s.serverLabels, func() {
+		lis := &trackingListener{Listener: s.lis, s: s}
+		go func() { s.serveDone <- s.srv.Serve(lis) }()
+	})
+	conn, err := s.newClient(nil)
+	if err != nil {
+		s.srv.Stop()
+		s.lis.Close()
+		t.Fatalf("grpctest.NewServer: grpc.NewClient: %v", err)
+		return nil
+	}
+	s.conn = conn
+	addOpen(s)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// inLabels runs f on a new goroutine carrying the labels of ctx and waits
+// for it. Goroutines f starts inherit the labels; the caller's own labels
+// are left alone.
+func inLabels(ctx context.Context, f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pprof.SetGoroutineLabels(ctx)
+		f()
+	}()
+	<-done
+}
+
+func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
+	dopts := []grpc.DialOption{
+		grpc.WithContextDialer(s.dial),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(s.unaryClientInterceptor),
+		grpc.WithChainStreamInterceptor(s.streamClientInterceptor),
+	}
+	if s.rec != nil {
+		dopts = append(dopts, s.rec.DialOptions()...)
+	}
+	if w := s.cfg.window; w > 0 {
+		dopts = append(dopts, grpc.WithStaticStreamWindowSize(w), grpc.WithStaticConnWindowSize(w))
+	}
+	dopts = append(dopts, s.cfg.dialOpts...)
+	dopts = append(dopts, extra...)
+	var cc *grpc.ClientConn
+	var err error
+	// Connect leaves idle mode here, so the resolver, balancer and transport
+	// goroutines of this channel are created on (and labelled like) this
+	// goroutine instead of the goroutine of the first RPC.
+	inLabels(s.clientLabels, func() {
+		cc, err = grpc.NewClient(Target, dopts...)
+		if err == nil {
+			cc.Connect()
+		}
+	})
+	return cc, err
+}
+
+// Conn returns the shared client connection. It is closed by Close.
+func (s *Server) Conn() *grpc.ClientConn { return s.conn }
+
+// Dial opens an extra client connection to the server, with the harness's
+// dial options followed by opts. It is closed by Close. A connection that
+// cannot be created fails the test with t.Fatalf.
+func (s *Server) Dial(opts ...grpc.DialOption) *grpc.ClientConn {
+	s.t.Helper()
+	for i, o := range opts {
+		if o == nil {
+			s.t.Fatalf("grpctest: Server.Dial: option %d is nil", i)
+			return nil
+		}
+	}
+	cc, err := s.newClient(opts)
+	if err != nil {
+		s.t.Fatalf("grpctest: Server.Dial: grpc.NewClient: %v", err)
+		return nil
+	}
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.dialed = append(s.dialed, cc)
+	}
+	s.mu.Unlock()
+	if closed {
+		cc.Close()
+		s.t.Errorf("grpctest: Server.Dial called after Close: the returned connection is closed")
+	}
+	return cc
+}
+
+// Recorder returns the recorder of both sides, or nil if the harness was
+// built WithoutRecorder.
+func (s *Server) Recorder() *recorder.Recorder { return s.rec }
+
+// GRPC returns the underlying *grpc.Server.
+func (s *Server) GRPC() *grpc.Server { return s.srv }
+
+// Disconnect drops every open transport of the harness at once, on both
+// sides, as a network failure would: open streams fail with
+// codes.Unavailable and running handlers see their context canceled. It
+// returns once gRPC has torn down every dropped transport, client and
+// server side, so the harness stays usable: the next RPC dials a new
+// transport.
+func (s *Server) Disconnect() {
+	s.t.Helper()
+	s.mu.Lock()
+	conns := make([]*trackedConn, 0, len(s.netConns))
+	for c := range s.netConns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.drop()
+	}
+	// gRPC closes a transport's connection after it has marked the
+	// transport unusable: an RPC started before that would still pick it.
+	timer := time.NewTimer(s.cfg.closeTimeout)
+	defer timer.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.released:
+		case <-timer.C:
+			s.t.Errorf("grpctest: Disconnect: gRPC did not close a dropped transport within %v", s.cfg.closeTimeout)
+			return
+		}
+	}
+}
+
+// Close tears the harness down in a fixed order and then runs the leak
+// checks; see "Teardown" in the package doc. It is idempotent, registered
+// with t.Cleanup by NewServer, and bounded: what is still stuck after the
+// bound is reported with t.Errorf, naming the method.
+//
+// Close called from inside one of the harness's own handlers would wait for
+// itself: it is reported with t.Errorf and does nothing.
+func (s *Server) Close() {
+	s.t.Helper()
+	if method, ok := s.inHandler(); ok {
+		s.t.Errorf("grpctest: Server.Close called from inside the handler of %s: Close waits for every handler to return, "+
+			"so it would wait for itself. Return from the handler and let the test (or t.Cleanup) close the harness.", method)
+		return
+	}
+	s.closeOnce.Do(s.close)
+}
+
+func (s *Server) close() {
+	t := s.t
+	t.Helper()
+	removeOpen(s)
+	s.mu.Lock()
+	s.closed = true
+	conns := append([]*grpc.ClientConn{s.conn}, s.dialed...)
+	s.mu.Unlock()
+
+	// Check (a) needs the streams as they were: closing the connections
+	// cancels them all.
+	var unfinished []*trackedStream
+	if !s.cfg.noLeakCheck {
+		unfinished = s.openStreams()
+	}
+	for _, cc := range conns {
+		cc.Close()
+	}
+	stuck := s.stop()
+	s.lis.Close()
+	s.awaitAdopted()
+
+	if !s.cfg.noLeakCheck {
+		reportStreams(t, unfinished)
+	}
+	if len(stuck) == 0 && s.cfg.noLeakCheck {
+		return
+	}
+	// Check (c), and the stacks of stuck handlers for check (b).
+	bound := 2 * s.cfg.closeTimeout
+	if s.cfg.noLeakCheck {
+		bound = 0 // only the handlers' stacks are wanted: a snapshot
+	}
+	start := time.Now()
+	var handlers, others []goroutineGroup
+	left := awaitLabelled(s.id, start.Add(bound))
+	for _, g := range left {
+		if g.isHandler() {
+			handlers = append(handlers, g)
+		} else {
+			others = append(others, g)
+		}
+	}
+	if len(stuck) > 0 {
+		s.reportHandlers(stuck, handlers)
+	}
+	if !s.cfg.noLeakCheck && len(others) > 0 {
+		reportGoroutines(t, others, time.Since(start))
+	}
+}
+
+// stop stops the server: GracefulStop bounded by the close timeout, then
+// Stop, then the handlers are awaited with the same bound. It returns the
+// handlers still running, by method.
+func (s *Server) stop() map[string]int {
+	d := s.cfg.closeTimeout
+	graceful := make(chan struct{})
+	go func() {
+		s.srv.GracefulStop()
+		close(graceful)
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-graceful:
+	case <-timer.C:
+		stopped := make(chan struct{})
+		go func() {
+			s.srv.Stop()
+			close(stopped)
+		}()
+		timer.Reset(d)
+		select {
+		case <-stopped:
+		case <-timer.C:
+		}
+		timer.Reset(d)
+		select {
+		case <-s.idleChan():
+		case <-timer.C:
+		}
+	}
+	// Serve returns once the server is stopped; waiting for it here keeps
+	// its goroutine out of the leak check.
+	timer.Reset(d)
+	select {
+	case err := <-s.serveDone:
+		if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.t.Errorf("grpctest: Serve returned: %v", err)
+		}
+	case <-timer.C:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == 0 {
+		return nil
+	}
+	stuck := make(map[string]int)
+	for m, n := range s.handlers {
+		if n > 0 {
+			stuck[m] = n
+		}
+	}
+	return stuck
+}
+
+func (s *Server) idleChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idle
+}
+
+func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
+	s.t.Helper()
+	for _, m := range sortedKeys(stuck) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "grpctest: handler %s did not return after Stop (%d still running; waited %v for GracefulStop, then %v after Stop): "+
+			"a handler must return once its context is done; select on ctx.Done() (unary) or stream.Context().Done() wherever it blocks",
+			m, stuck[m], s.cfg.closeTimeout, s.cfg.closeTimeout)
+		for _, g := range stacks {
+			if g.labels[labelMethod] == m {
+				b.WriteString("\n")
+				g.render(&b, fmt.Sprintf("where %d handler goroutine(s) are blocked:", g.count))
+			}
+		}
+		s.t.Errorf("%s", b.String())
+	}
+}
+
+// awaitAdopted waits, bounded, for the Pending calls of this test that were
+// still blocked when the test ended: Close has just ended their streams.
+func (s *Server) awaitAdopted() {
+	s.mu.Lock()
+	adopted := s.adopted
+	s.adopted = nil
+	s.mu.Unlock()
+	if len(adopted) == 0 {
+		return
+	}
+	timer := time.NewTimer(s.cfg.closeTimeout)
+	defer timer.Stop()
+	for _, p := range adopted {
+		select {
+		case <-p.doneChan():
+			p.finish()
+		case <-timer.C:
+			s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
+				"what it waits for is not a harness stream; end it (cancel its context) before the test returns", p.describe(), s.cfg.closeTimeout)
+			// Later ones are reported without waiting again.
+			timer.Reset(0)
+		}
+	}
+}
+
+// adopt hands a blocked call to the harness, which awaits it after Close.
+func (s *Server) adopt(b blocker) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.adopted = append(s.adopted, b)
+	return true
+}

@@ -1,0 +1,369 @@
+package grpctest_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// The interop client cases run against the interop server on a harness
+// must pass and leave Close nothing to report, and the recorder must hold
+// one complete call per RPC.
+func TestInteropCasesCloseClean(t *testing.T) {
+	cases := []struct {
+		name  string
+		calls int
+		run   func(context.Context, testgrpc.TestServiceClient, *grpc.ClientConn)
+	}{
+		{"EmptyUnary", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoEmptyUnaryCall(ctx, c)
+		}},
+		{"LargeUnary", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoLargeUnaryCall(ctx, c)
+		}},
+		{"ClientStreaming", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoClientStreaming(ctx, c)
+		}},
+		{"ServerStreaming", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoServerStreaming(ctx, c)
+		}},
+		{"PingPong", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoPingPong(ctx, c)
+		}},
+		{"EmptyStream", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoEmptyStream(ctx, c)
+		}},
+		{"CancelAfterBegin", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoCancelAfterBegin(ctx, c)
+		}},
+		{"CancelAfterFirstResponse", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoCancelAfterFirstResponse(ctx, c)
+		}},
+		{"TimeoutOnSleepingServer", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoTimeoutOnSleepingServer(ctx, c)
+		}},
+		{"CustomMetadata", 2, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoCustomMetadata(ctx, c)
+		}},
+		{"StatusCodeAndMessage", 2, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoStatusCodeAndMessage(ctx, c)
+		}},
+		{"SpecialStatusMessage", 1, func(ctx context.Context, c testgrpc.TestServiceClient, _ *grpc.ClientConn) {
+			interop.DoSpecialStatusMessage(ctx, c)
+		}},
+		{"UnimplementedMethod", 1, func(ctx context.Context, _ testgrpc.TestServiceClient, cc *grpc.ClientConn) {
+			interop.DoUnimplementedMethod(ctx, cc)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := newSpy(t)
+			srv := grpctest.NewServer(spy, interopService)
+			tc.run(t.Context(), client(srv), srv.Conn())
+			// Wait until every call ended on the client side and every server
+			// half that began has ended too, before looking.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := srv.Recorder().Wait(ctx, func(evs []recorder.Event) bool {
+				clientEnds, serverBalance := 0, 0
+				for _, e := range evs {
+					switch {
+					case e.Kind == recorder.End && e.Side == recorder.Client:
+						clientEnds++
+					case e.Kind == recorder.Begin && e.Side == recorder.Server:
+						serverBalance++
+					case e.Kind == recorder.End && e.Side == recorder.Server:
+						serverBalance--
+					}
+				}
+				return clientEnds >= tc.calls && serverBalance == 0
+			})
+			if err != nil {
+				t.Fatalf("waiting for the calls to end: %v\n%s", err, srv.Recorder())
+			}
+			if got := len(srv.Recorder().Calls()); got != tc.calls {
+				t.Errorf("recorded %d calls, want %d:\n%s", got, tc.calls, srv.Recorder())
+			}
+			spy.end()
+			spy.wantClean(t)
+		})
+	}
+}
+
+func TestCloseIsIdempotentAndClosesConnections(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	extra := srv.Dial()
+	if _, err := testgrpc.NewTestServiceClient(extra).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatalf("EmptyCall on a Dial'd connection: %v", err)
+	}
+	srv.Close()
+	srv.Close()
+	spy.end() // runs the Close registered with Cleanup: a third time
+	spy.wantClean(t)
+	for name, cc := range map[string]*grpc.ClientConn{"Conn": srv.Conn(), "Dial": extra} {
+		if st := cc.GetState(); st != connectivity.Shutdown {
+			t.Errorf("%s state after Close = %v, want Shutdown", name, st)
+		}
+	}
+	_, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{})
+	if status.Code(err) != codes.Canceled {
+		t.Errorf("EmptyCall after Close: %v, want code Canceled", err)
+	}
+}
+
+func TestDialAfterCloseIsReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	srv.Close()
+	cc := srv.Dial()
+	spy.wantError(t, 1, "Dial called after Close")
+	if cc == nil || cc.GetState() != connectivity.Shutdown {
+		t.Errorf("Dial after Close returned %v, want a closed connection", cc)
+	}
+}
+
+func TestDisconnectDropsStreamsAndHarnessStaysUsable(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	extra := testgrpc.NewTestServiceClient(srv.Dial())
+	var streams []testgrpc.TestService_FullDuplexCallClient
+	for _, c := range []testgrpc.TestServiceClient{client(srv), extra} {
+		stream, err := c.FullDuplexCall(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One round trip, so the stream is established on both sides.
+		req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, stream)
+	}
+
+	srv.Disconnect()
+
+	for i, stream := range streams {
+		_, err := stream.Recv()
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("stream %d: Recv after Disconnect: %v, want code Unavailable", i, err)
+		}
+	}
+	// The server side ends too: both handlers see their context canceled.
+	err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+		ends := 0
+		for _, e := range evs {
+			if e.Side == recorder.Server && e.Kind == recorder.End {
+				ends++
+			}
+		}
+		return ends == 2
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Usable afterwards, on both connections.
+	for _, c := range []testgrpc.TestServiceClient{client(srv), extra} {
+		interop.DoPingPong(t.Context(), c)
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+func TestRecorderOptions(t *testing.T) {
+	t.Run("default records both sides", func(t *testing.T) {
+		srv := grpctest.NewServer(t, interopService)
+		interop.DoEmptyUnaryCall(t.Context(), client(srv))
+		calls := srv.Recorder().Calls()
+		if len(calls) != 1 || calls[0].Method() != emptyCallName || !calls[0].Done() {
+			t.Fatalf("calls = %v, want one finished EmptyCall:\n%s", calls, srv.Recorder())
+		}
+		sides := map[recorder.Side]bool{}
+		for _, e := range calls[0].Events() {
+			sides[e.Side] = true
+		}
+		if !sides[recorder.Client] || !sides[recorder.Server] {
+			t.Errorf("sides recorded: %v, want client and server:\n%s", sides, srv.Recorder())
+		}
+	})
+	t.Run("WithRecorder", func(t *testing.T) {
+		rec := recorder.New(recorder.WithMethods(unaryCall))
+		srv := grpctest.NewServer(t, interopService, grpctest.WithRecorder(rec))
+		if srv.Recorder() != rec {
+			t.Fatalf("Recorder() = %p, want the given %p", srv.Recorder(), rec)
+		}
+		interop.DoEmptyUnaryCall(t.Context(), client(srv))
+		interop.DoLargeUnaryCall(t.Context(), client(srv))
+		calls := rec.Calls()
+		if len(calls) != 1 || calls[0].Method() != unaryCall {
+			t.Errorf("calls = %v, want only UnaryCall:\n%s", calls, rec)
+		}
+	})
+	t.Run("WithoutRecorder", func(t *testing.T) {
+		srv := grpctest.NewServer(t, interopService, grpctest.WithoutRecorder())
+		if srv.Recorder() != nil {
+			t.Fatalf("Recorder() = %v, want nil", srv.Recorder())
+		}
+		interop.DoPingPong(t.Context(), client(srv))
+	})
+}
+
+// User options are applied, and user interceptors run inside the harness's.
+func TestServerAndDialOptions(t *testing.T) {
+	var serverSaw, clientSaw []string
+	srv := grpctest.NewServer(t, interopService,
+		grpctest.WithServerOptions(grpc.ChainUnaryInterceptor(
+			func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+				md, _ := metadata.FromIncomingContext(ctx)
+				serverSaw = append(serverSaw, strings.Join(md.Get("user-agent"), ","))
+				return handler(ctx, req)
+			})),
+		grpctest.WithDialOptions(grpc.WithUserAgent("grpctest-ua"), grpc.WithChainUnaryInterceptor(
+			func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				clientSaw = append(clientSaw, method)
+				return invoker(ctx, method, req, reply, cc, opts...)
+			})),
+	)
+	interop.DoEmptyUnaryCall(t.Context(), client(srv))
+	if len(clientSaw) != 1 || clientSaw[0] != emptyCallName {
+		t.Errorf("client interceptor saw %q, want [%s]", clientSaw, emptyCallName)
+	}
+	if len(serverSaw) != 1 || !strings.HasPrefix(serverSaw[0], "grpctest-ua") {
+		t.Errorf("server saw user agents %q, want one starting with grpctest-ua", serverSaw)
+	}
+}
+
+// A bufconn buffer much smaller than the messages still carries them.
+func TestWithBufferSize(t *testing.T) {
+	srv := grpctest.NewServer(t, interopService, grpctest.WithBufferSize(512))
+	interop.DoLargeUnaryCall(t.Context(), client(srv))
+	interop.DoPingPong(t.Context(), client(srv))
+}
+
+func TestInvalidOptionsFailAtConstruction(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []grpctest.Option
+		want string
+	}{
+		{"nil option", []grpctest.Option{nil}, "option 0 is nil"},
+		{"buffer size", []grpctest.Option{grpctest.WithBufferSize(0)}, "WithBufferSize(0): the buffer size must be positive"},
+		{"small window", []grpctest.Option{grpctest.WithStaticWindow(1024)}, "WithStaticWindow(1024): gRPC ignores flow-control windows below 65535"},
+		{"nil recorder", []grpctest.Option{grpctest.WithRecorder(nil)}, "WithRecorder(nil)"},
+		{"both recorder options", []grpctest.Option{grpctest.WithRecorder(recorder.New()), grpctest.WithoutRecorder()}, "WithRecorder and WithoutRecorder both given"},
+		{"nil server option", []grpctest.Option{grpctest.WithServerOptions(nil)}, "WithServerOptions: option 0 is nil"},
+		{"nil dial option", []grpctest.Option{grpctest.WithDialOptions(nil)}, "WithDialOptions: option 0 is nil"},
+		{"close timeout", []grpctest.Option{grpctest.WithCloseTimeout(0)}, "WithCloseTimeout(0s): the timeout must be positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := newSpy(t)
+			var srv *grpctest.Server
+			if !spy.run(func() { srv = grpctest.NewServer(spy, interopService, tc.opts...) }) {
+				t.Errorf("NewServer did not call FailNow")
+			}
+			if srv != nil {
+				t.Errorf("NewServer returned a server")
+			}
+			spy.wantError(t, 1, "grpctest.NewServer:", tc.want)
+		})
+	}
+}
+
+func TestDialWithNilOptionFails(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	if !spy.run(func() { srv.Dial(nil) }) {
+		t.Errorf("Dial(nil) did not call FailNow")
+	}
+	spy.wantError(t, 1, "Server.Dial: option 0 is nil")
+}
+
+func TestGRPCReturnsTheServer(t *testing.T) {
+	srv := grpctest.NewServer(t, interopService)
+	info := srv.GRPC().GetServiceInfo()
+	if _, ok := info["grpc.testing.TestService"]; !ok {
+		t.Errorf("GRPC().GetServiceInfo() = %v, want grpc.testing.TestService registered", info)
+	}
+}
+
+// A server-streaming call drained to io.EOF, and a client-streaming call
+// closed with CloseAndRecv, are finished streams.
+func TestFinishedStreamsAreNotReported(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	ctx := context.Background() // never canceled: only draining finishes the streams
+	out, err := client(srv).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
+		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := out.Recv(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := client(srv).StreamingInputCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Send(&testgrpc.StreamingInputCallRequest{Payload: payload(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	// A stream the server ended with an error, read until that error.
+	bidi, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.Aborted)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bidi.Recv(); status.Code(err) != codes.Aborted {
+		t.Fatalf("Recv: %v, want Aborted", err)
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+// Close of a clean harness must not wait on any bound: with a bound far
+// longer than the test's own timeout it still returns (the real cost is
+// measured in BenchmarkHarness).
+func TestCleanCloseDoesNotWaitForTheBound(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(time.Hour))
+	interop.DoPingPong(t.Context(), client(srv))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		spy.end()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Close of a clean harness is still running after a minute: it waits for its bound")
+	}
+	spy.wantClean(t)
+}

@@ -1,0 +1,437 @@
+package grpctest
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// Goroutine labels set by the harness. Every goroutine a harness starts
+// carries labelHarness; goroutines inherit labels from their creator, so
+// everything gRPC and the handlers start for this harness carries it too.
+const (
+	labelHarness = "streamtest.harness" // harness id
+	labelSide    = "streamtest.side"    // "server" or "client"
+	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
+)
+
+// handlerFrames are the functions that run a handler: a goroutine with one
+// of them on its stack is a handler that has not returned (check (b)), not
+// a goroutine it left behind (check (c)).
+var handlerFrames = []string{
+	"github.com/streamtest/streamtest/grpctest.(*Server).unaryServerInterceptor",
+	"github.com/streamtest/streamtest/grpctest.(*Server).streamServerInterceptor",
+}
+
+// benignFunctions are process-wide background goroutines that may be
+// started lazily from a harness goroutine (and so carry its label) but are
+// singletons of a library, not leaks of a test. gRPC itself starts none
+// that outlive a closed ClientConn and a stopped Server; these are the
+// loggers and metric workers commonly linked into gRPC programs.
+var benignFunctions = []string{
+	"github.com/golang/glog.(*loggingT).flushDaemon",
+	"k8s.io/klog/v2.(*loggingT).flushDaemon",
+	"k8s.io/klog.(*loggingT).flushDaemon",
+	"go.opencensus.io/stats/view.(*worker).start",
+}
+
+// goleakOptions are the gRPC-aware defaults of VerifyNoLeaks and
+// VerifyTestMain.
+func goleakOptions(extra []goleak.Option) []goleak.Option {
+	opts := make([]goleak.Option, 0, len(benignFunctions)+len(extra))
+	for _, f := range benignFunctions {
+		opts = append(opts, goleak.IgnoreAnyFunction(f))
+	}
+	return append(opts, extra...)
+}
+
+// VerifyNoLeaks fails t if goroutines other than the test framework's are
+// still running, retrying with backoff (goleak) while they exit. It is
+// process-wide, so it cannot be used in parallel tests: the per-harness
+// check of Close is the parallel-safe one. Known benign background
+// goroutines are ignored; opts add goleak options such as
+// goleak.IgnoreCurrent.
+func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
+	t.Helper()
+	if err := goleak.Find(goleakOptions(opts)...); err != nil {
+		t.Errorf("grpctest: goroutines still running at the end of the test (process-wide check; a harness's Close attributes its own leaks to a method):\n%v", err)
+	}
+}
+
+// VerifyTestMain runs the tests of m and then fails the test binary if
+// goroutines are still running, like goleak.VerifyTestMain with the known
+// benign background goroutines ignored. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { grpctest.VerifyTestMain(m) }
+func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
+	goleak.VerifyTestMain(m, goleakOptions(opts)...)
+}
+
+// ---- check (a): client streams
+
+func reportStreams(t testing.TB, open []*trackedStream) {
+	t.Helper()
+	type key struct{ method, origin string }
+	count := make(map[key]int)
+	for _, ts := range open {
+		count[key{ts.method, ts.origin}]++
+	}
+	keys := make([]key, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.method, b.method), cmp.Compare(a.origin, b.origin))
+	})
+	for _, k := range keys {
+		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)",
+			k.method, k.origin, count[k])
+	}
+}
+
+// callSite names the first caller outside gRPC, generated code and this
+// module's library packages: the line of the test that opened the stream.
+func callSite() string {
+	var pcs [32]uintptr
+	n := runtime.Callers(3, pcs[:])
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !skipFrame(f) {
+			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "(unknown)"
+		}
+	}
+}
+
+func skipFrame(f runtime.Frame) bool {
+	switch {
+	case strings.HasPrefix(f.Function, "google.golang.org/grpc"),
+		strings.HasPrefix(f.Function, "runtime."),
+		strings.HasSuffix(f.File, "_grpc.pb.go"):
+		return true
+	case strings.HasPrefix(f.Function, "github.com/streamtest/streamtest/grpctest."),
+		strings.HasPrefix(f.Function, "github.com/streamtest/streamtest/recorder."):
+		return !strings.HasSuffix(f.File, "_test.go")
+	}
+	return false
+}
+
+// ---- checks (b) and (c): goroutines carrying the harness label
+
+// goroutineGroup is one record of the goroutine profile: goroutines with
+// the same stack and labels.
+type goroutineGroup struct {
+	count  int
+	labels map[string]string
+	frames []frame
+	full   string // a full traceback of one of them (state, created by), if found
+}
+
+type frame struct{ fn, loc string }
+
+func (g goroutineGroup) key() string {
+	var b strings.Builder
+	for _, f := range g.frames {
+		b.WriteString(f.fn)
+		b.WriteByte('@')
+		b.WriteString(f.loc)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func (g goroutineGroup) has(fns []string) bool {
+	for _, f := range g.frames {
+		if slices.Contains(fns, f.fn) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g goroutineGroup) isHandler() bool { return g.has(handlerFrames) }
+
+func (g goroutineGroup) origin() string {
+	switch {
+	case g.labels[labelMethod] != "":
+		return "handler " + g.labels[labelMethod]
+	case g.labels[labelSide] == "client":
+		return "the harness's gRPC client"
+	default:
+		return "the harness's gRPC server"
+	}
+}
+
+// render writes the group's stack under a heading; an empty heading says
+// how many goroutines it stands for and who started them.
+func (g goroutineGroup) render(b *strings.Builder, heading string) {
+	if heading == "" {
+		heading = fmt.Sprintf("%d goroutine(s) like this one, started by %s:", g.count, g.origin())
+	}
+	b.WriteString("  ")
+	b.WriteString(heading)
+	b.WriteByte('\n')
+	if g.full != "" {
+		lines := strings.Split(strings.TrimRight(g.full, "\n"), "\n")
+		elided := false
+		for i := 0; i < len(lines); i++ {
+			l := lines[i]
+			if dispatchFrame(l) && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+				if !elided {
+					b.WriteString("    ... (gRPC and grpctest dispatch frames elided)\n")
+					elided = true
+				}
+				i++
+				continue
+			}
+			b.WriteString("    ")
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		return
+	}
+	for _, f := range g.frames {
+		fmt.Fprintf(b, "    %s\n        %s\n", f.fn, f.loc)
+	}
+}
+
+// dispatchFrames are the functions between gRPC's stream goroutine and a
+// handler: noise in a handler's stack.
+var dispatchFrames = []string{
+	"google.golang.org/grpc.(*Server).",
+	"google.golang.org/grpc.getChain",
+	"google.golang.org/grpc.NewServer.chain",
+	"github.com/streamtest/streamtest/grpctest.(*Server).",
+	"github.com/streamtest/streamtest/recorder.",
+}
+
+func dispatchFrame(line string) bool {
+	for _, p := range dispatchFrames {
+		if strings.HasPrefix(line, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// labelled returns the goroutines carrying the label of harness id, except
+// benign ones, read from the goroutine profile (debug=1 prints labels).
+func labelled(id string) []goroutineGroup {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return nil
+	}
+	needle := strconv.Quote(labelHarness) + ":" + strconv.Quote(id)
+	// The first line is "goroutine profile: total N"; records follow, one
+	// per blank-line separated block.
+	_, body, _ := strings.Cut(buf.String(), "\n")
+	var out []goroutineGroup
+	for _, rec := range strings.Split(body, "\n\n") {
+		if !strings.Contains(rec, needle) {
+			continue
+		}
+		g, ok := parseRecord(rec)
+		if !ok || g.labels[labelHarness] != id || g.has(benignFunctions) {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// parseRecord parses one record of a debug=1 goroutine profile:
+//
+//	1 @ 0x47d92e 0x4158ee
+//	# labels: {"k":"v", "k2":"v2"}
+//	#	0x4dc0f8	main.main.func1.1+0x18	/tmp/x/main.go:12
+func parseRecord(rec string) (goroutineGroup, bool) {
+	var g goroutineGroup
+	lines := strings.Split(strings.TrimSpace(rec), "\n")
+	if len(lines) == 0 {
+		return g, false
+	}
+	head := strings.Fields(lines[0])
+	if len(head) < 2 || head[1] != "@" {
+		return g, false
+	}
+	n, err := strconv.Atoi(head[0])
+	if err != nil {
+		return g, false
+	}
+	g.count = n
+	for _, l := range lines[1:] {
+		if rest, ok := strings.CutPrefix(l, "# labels: "); ok {
+			g.labels = parseLabels(rest)
+			continue
+		}
+		fields := strings.Split(strings.TrimPrefix(l, "#"), "\t")
+		// "", pc, fn+off, [tabs...] file:line
+		var parts []string
+		for _, f := range fields {
+			if f = strings.TrimSpace(f); f != "" {
+				parts = append(parts, f)
+			}
+		}
+		if len(parts) < 3 {
+			continue
+		}
+		fn := parts[1]
+		if i := strings.LastIndex(fn, "+0x"); i > 0 {
+			fn = fn[:i]
+		}
+		if internalFunc(fn) {
+			continue
+		}
+		g.frames = append(g.frames, frame{fn: fn, loc: parts[len(parts)-1]})
+	}
+	return g, g.labels != nil
+}
+
+func internalFunc(fn string) bool {
+	return strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "internal/runtime/")
+}
+
+// parseLabels parses the label set printed by the profile:
+// {"k":"v", "k2":"v2"}.
+func parseLabels(s string) map[string]string {
+	m := make(map[string]string)
+	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "{"), "}")
+	for s != "" {
+		k, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			break
+		}
+		s = strings.TrimPrefix(s[len(k):], ":")
+		v, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			break
+		}
+		s = strings.TrimPrefix(s[len(v):], ", ")
+		uk, _ := strconv.Unquote(k)
+		uv, _ := strconv.Unquote(v)
+		m[uk] = uv
+	}
+	return m
+}
+
+// awaitLabelled retries, with exponential backoff and until deadline, until
+// no goroutine of harness id is left but stuck handlers, and returns what
+// is left (handlers included), with full tracebacks where they can be
+// matched.
+func awaitLabelled(id string, deadline time.Time) []goroutineGroup {
+	delay := 20 * time.Microsecond
+	for {
+		left := labelled(id)
+		if !slices.ContainsFunc(left, func(g goroutineGroup) bool { return !g.isHandler() }) || !time.Now().Before(deadline) {
+			return withTracebacks(left)
+		}
+		if delay < time.Millisecond {
+			runtime.Gosched()
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}
+
+// withTracebacks adds to each group the full traceback of one goroutine
+// with the same stack, taken from runtime.Stack: it shows the goroutine's
+// state and where it was created.
+func withTracebacks(groups []goroutineGroup) []goroutineGroup {
+	if len(groups) == 0 {
+		return groups
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	byKey := make(map[string]string)
+	for _, tb := range strings.Split(string(buf), "\n\n") {
+		k := tracebackKey(tb)
+		if _, ok := byKey[k]; !ok {
+			byKey[k] = tb
+		}
+	}
+	for i := range groups {
+		groups[i].full = byKey[groups[i].key()]
+	}
+	return groups
+}
+
+// tracebackKey computes goroutineGroup.key for one goroutine of a
+// runtime.Stack dump:
+//
+//	goroutine 7 [chan receive]:
+//	main.main.func1.1()
+//		/tmp/x/main.go:12 +0x18
+//	created by main.main.func1 in goroutine 1
+//		/tmp/x/main.go:11 +0x5c
+func tracebackKey(tb string) string {
+	lines := strings.Split(tb, "\n")
+	var b strings.Builder
+	for i := 1; i+1 < len(lines); i += 2 {
+		fnLine, locLine := lines[i], lines[i+1]
+		if strings.HasPrefix(fnLine, "created by ") || !strings.HasPrefix(locLine, "\t") {
+			break
+		}
+		fn := fnLine
+		if j := strings.LastIndex(fn, "("); j > 0 {
+			fn = fn[:j]
+		}
+		if internalFunc(fn) {
+			continue
+		}
+		loc := strings.TrimSpace(locLine)
+		if j := strings.LastIndex(loc, " +0x"); j > 0 {
+			loc = loc[:j]
+		}
+		b.WriteString(fn)
+		b.WriteByte('@')
+		b.WriteString(loc)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duration) {
+	t.Helper()
+	var b strings.Builder
+	total := 0
+	for _, g := range groups {
+		total += g.count
+	}
+	fmt.Fprintf(&b, "grpctest: %d goroutine(s) started during this harness's life still running %v after Close: "+
+		"make each return when the handler's context is done, or wait for it before the handler returns\n",
+		total, waited.Round(time.Millisecond))
+	for _, g := range groups {
+		g.render(&b, "")
+	}
+	t.Errorf("%s", strings.TrimRight(b.String(), "\n"))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,146 @@
+package grpctest
+
+import (
+	"bytes"
+	"context"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+)
+
+func TestParseLabels(t *testing.T) {
+	got := parseLabels(`{"a":"1", "streamtest.method":"/x.Y/Z", "q":"with \"quote\", comma"}`)
+	want := map[string]string{"a": "1", "streamtest.method": "/x.Y/Z", "q": `with "quote", comma`}
+	if len(got) != len(want) {
+		t.Fatalf("parseLabels = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("label %q = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestParseRecord(t *testing.T) {
+	rec := "2 @ 0x48f10e 0x46b505\n" +
+		"# labels: {\"streamtest.harness\":\"7\", \"streamtest.side\":\"server\"}\n" +
+		"#\t0x46b504\truntime.selectgo+0x7c4\t/go/src/runtime/select.go:351\n" +
+		"#\t0x9b871d\texample.com/p.(*T).run+0x7d\t\t/src/p/p.go:42\n"
+	g, ok := parseRecord(rec)
+	if !ok || g.count != 2 || g.labels[labelHarness] != "7" {
+		t.Fatalf("parseRecord = %+v, %v", g, ok)
+	}
+	if len(g.frames) != 1 || g.frames[0] != (frame{"example.com/p.(*T).run", "/src/p/p.go:42"}) {
+		t.Errorf("frames = %v, want only the non-runtime frame", g.frames)
+	}
+	if _, ok := parseRecord("goroutine profile: total 3\n1 @ 0x1\n"); ok {
+		t.Errorf("the profile header parsed as a record")
+	}
+}
+
+// The goroutine profile is read for real: a labelled goroutine is found,
+// with its full traceback, and the first record of the profile counts too.
+func TestLabelledFindsGoroutinesOfOneHarnessOnly(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{}, 3)
+	for _, id := range []string{"test-a", "test-a", "test-b"} {
+		pprof.Do(context.Background(), pprof.Labels(labelHarness, id), func(context.Context) {
+			go parkForLabelTest(started, release)
+		})
+	}
+	for range 3 {
+		<-started
+	}
+	groups := awaitLabelled("test-a", time.Now())
+	if len(groups) != 1 || groups[0].count != 2 {
+		t.Fatalf("labelled(test-a) = %+v, want one group of 2", groups)
+	}
+	if !strings.Contains(groups[0].full, "created by github.com/streamtest/streamtest/grpctest.TestLabelledFindsGoroutinesOfOneHarnessOnly") {
+		t.Errorf("traceback not matched:\n%s", groups[0].full)
+	}
+	if got := awaitLabelled("test-c", time.Now()); len(got) != 0 {
+		t.Errorf("labelled(test-c) = %+v, want none", got)
+	}
+}
+
+func parkForLabelTest(started chan<- struct{}, release <-chan struct{}) {
+	started <- struct{}{}
+	<-release
+}
+
+func TestCallSiteSkipsLibraryFrames(t *testing.T) {
+	if got := callSite(); !strings.HasPrefix(got, "testing.go:") {
+		// callSite skips 3 frames (itself, runtime.Callers, its caller);
+		// from a test function that leaves the testing package.
+		t.Errorf("callSite() = %q, want the caller's caller (testing.go)", got)
+	}
+}
+
+// Version drift: check (c) relies on every goroutine gRPC starts for a
+// harness descending from a labelled one. If a gRPC upgrade starts
+// goroutines from somewhere the harness does not label, this test fails
+// and names them.
+func TestEveryGRPCGoroutineCarriesAHarnessLabel(t *testing.T) {
+	srv := NewServer(t, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, interop.NewTestServer()) })
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	open := func() testgrpc.TestService_FullDuplexCallClient {
+		stream, err := c.FullDuplexCall(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		return stream
+	}
+	open()
+	srv.Disconnect() // the next call reconnects from the test goroutine
+	open()
+	interop.DoEmptyUnaryCall(t.Context(), c)
+
+	// Goroutines of other tests' harnesses carry their own labels; an
+	// unlabelled gRPC goroutine left by another test (a GracefulStop that
+	// waited for a stuck handler) goes away: retry a while.
+	var unlabelled []goroutineGroup
+	for delay := time.Millisecond; delay < 2*time.Second; delay *= 2 {
+		unlabelled = unlabelledGRPC()
+		if len(unlabelled) == 0 {
+			return
+		}
+		time.Sleep(delay)
+	}
+	var b strings.Builder
+	for _, g := range withTracebacks(unlabelled) {
+		g.render(&b, "")
+	}
+	t.Errorf("gRPC goroutines without a harness label (check (c) cannot see them; label where they start):\n%s", b.String())
+}
+
+func unlabelledGRPC() []goroutineGroup {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return nil
+	}
+	_, body, _ := strings.Cut(buf.String(), "\n")
+	var out []goroutineGroup
+	for _, rec := range strings.Split(body, "\n\n") {
+		if strings.Contains(rec, "# labels:") || !strings.Contains(rec, "google.golang.org/grpc") ||
+			// time.AfterFunc callbacks of bufconn deadlines: unlabelled by
+			// nature, and done at once.
+			strings.Contains(rec, "google.golang.org/grpc/test/bufconn.newPipe.func") {
+			continue
+		}
+		g, _ := parseRecord(rec)
+		out = append(out, g)
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+package grpctest_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/grpctest"
+)
+
+// ---- check (a): client streams that were never finished
+
+func TestLeakCheckReportsUndrainedStream(t *testing.T) {
+	for _, opts := range [][]grpctest.Option{nil, {grpctest.WithoutRecorder()}} {
+		t.Run(fmt.Sprintf("options=%d", len(opts)), func(t *testing.T) {
+			spy := newSpy(t)
+			srv := grpctest.NewServer(spy, interopService, opts...)
+			stream, err := client(srv).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
+				ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Recv(); err != nil { // one of two: not drained
+				t.Fatal(err)
+			}
+			spy.end()
+			spy.wantError(t, 1, "client stream "+streamingOut, "opened at leak_test.go:",
+				"was never finished", "drain the stream or cancel its context")
+		})
+	}
+}
+
+func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}}}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	canceled, err := client(srv).StreamingOutputCall(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := canceled.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+
+	drained, err := client(srv).StreamingOutputCall(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = drained.Recv()
+	}
+	if err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	// Streams made with the test's context end with the test.
+	bidi, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+func TestWithoutLeakCheckDoesNotReportStreams(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithoutLeakCheck())
+	if _, err := client(srv).FullDuplexCall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+// ---- check (b): handlers that do not return
+
+// stuckHandler's FullDuplexCall ignores its context: it returns only when
+// release is closed (at the end of the test, so the process does not leak).
+type stuckHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	release  chan struct{}
+	entered  chan struct{}
+	returned sync.WaitGroup
+}
+
+func newStuckHandler(t *testing.T) *stuckHandler {
+	h := &stuckHandler{release: make(chan struct{}), entered: make(chan struct{}, 10)}
+	t.Cleanup(func() {
+		close(h.release)
+		h.returned.Wait()
+	})
+	return h
+}
+
+func (h *stuckHandler) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	h.returned.Add(1)
+	defer h.returned.Done()
+	h.entered <- struct{}{}
+	<-h.release
+	return nil
+}
+
+func TestLeakCheckReportsHandlerThatNeverReturns(t *testing.T) {
+	h := newStuckHandler(t)
+	for _, opts := range [][]grpctest.Option{nil, {grpctest.WithoutLeakCheck()}} {
+		t.Run(fmt.Sprintf("options=%d", len(opts)), func(t *testing.T) {
+			spy := newSpy(t)
+			srv := grpctest.NewServer(spy, service(h), append(opts, grpctest.WithCloseTimeout(100*time.Millisecond))...)
+			if _, err := client(srv).FullDuplexCall(spy.Context()); err != nil {
+				t.Fatal(err)
+			}
+			<-h.entered
+			spy.end()
+			// Exactly one report: the handler, with its stack; not the
+			// goroutines it blocks, and not the canceled stream.
+			spy.wantError(t, 1, "handler "+fullDuplex+" did not return after Stop",
+				"select on ctx.Done() (unary) or stream.Context().Done()",
+				"grpctest_test.(*stuckHandler).FullDuplexCall", "leak_test.go:")
+		})
+	}
+}
+
+func TestLeakCheckAcceptsHandlersThatReturnOnCancel(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithCloseTimeout(time.Hour))
+	for range 3 {
+		if _, err := client(srv).FullDuplexCall(spy.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+// ---- check (c): goroutines left running
+
+// spawningHandler's UnaryCall starts a goroutine. If wait is set, the
+// goroutine ends before the handler returns; otherwise it runs until
+// release is closed (at the end of the test).
+type spawningHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	wait    bool
+	release chan struct{}
+	exited  sync.WaitGroup
+}
+
+func newSpawningHandler(t testing.TB, wait bool) *spawningHandler {
+	h := &spawningHandler{wait: wait, release: make(chan struct{})}
+	t.Cleanup(func() {
+		close(h.release)
+		h.exited.Wait()
+	})
+	return h
+}
+
+func (h *spawningHandler) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	done := make(chan struct{})
+	h.exited.Add(1)
+	go h.background(done)
+	if h.wait {
+		close(done)
+		h.exited.Wait()
+	}
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+func (h *spawningHandler) background(done chan struct{}) {
+	defer h.exited.Done()
+	select {
+	case <-done:
+	case <-h.release:
+	}
+}
+
+func TestLeakCheckReportsGoroutineStartedByHandler(t *testing.T) {
+	h := newSpawningHandler(t, false)
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(100*time.Millisecond))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.end()
+	spy.wantError(t, 1, "goroutine(s) started during this harness's life still running",
+		"1 goroutine(s) like this one, started by handler "+unaryCall,
+		"grpctest_test.(*spawningHandler).background",                                            // where it is
+		"created by github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).UnaryCall", // who started it
+		"make each return when the handler's context is done")
+}
+
+func TestLeakCheckAcceptsGoroutinesThatEnd(t *testing.T) {
+	h := newSpawningHandler(t, true)
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(time.Hour))
+	for range 3 {
+		if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+// TestLeakCheckIsScopedToItsHarness runs 32 harnesses side by side under
+// t.Parallel. Every fourth leaks a goroutine from its handler until all
+// have closed; each of those must report exactly its own leak, and every
+// other one nothing, although leaked goroutines of its neighbours are
+// running while it closes. Run with -count=10 for the no-false-alarm
+// guarantee.
+func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
+	const n = 32
+	release := make(chan struct{})
+	t.Run("group", func(t *testing.T) {
+		for i := range n {
+			leaky := i%4 == 3
+			t.Run(fmt.Sprintf("harness%02d", i), func(t *testing.T) {
+				t.Parallel()
+				spy := newSpy(t)
+				srv := grpctest.NewServer(spy, interopService) // default bounds: no false alarm under load
+				ctx := t.Context()
+				c := client(srv)
+				interop.DoPingPong(ctx, c)
+				interop.DoServerStreaming(ctx, c)
+				interop.DoClientStreaming(ctx, c)
+				interop.DoCancelAfterFirstResponse(ctx, c)
+				interop.DoLargeUnaryCall(ctx, c)
+				if leaky {
+					leak := &leakOnce{release: release}
+					extra := grpctest.NewServer(spy, service(leak), grpctest.WithCloseTimeout(100*time.Millisecond))
+					if _, err := client(extra).EmptyCall(ctx, &testgrpc.Empty{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				spy.end()
+				if leaky {
+					spy.wantError(t, 1, "goroutine(s) started during this harness's life",
+						"1 goroutine(s) like this one, started by handler "+emptyCallName,
+						"grpctest_test.(*leakOnce).EmptyCall")
+				} else {
+					spy.wantClean(t)
+				}
+			})
+		}
+	})
+	close(release)
+}
+
+// leakOnce's EmptyCall leaves a goroutine running until release is closed.
+type leakOnce struct {
+	testgrpc.UnimplementedTestServiceServer
+	release chan struct{}
+}
+
+func (h *leakOnce) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
+	go func() { <-h.release }()
+	return &testgrpc.Empty{}, nil
+}
+
+// ---- process-wide checks
+
+func TestVerifyNoLeaks(t *testing.T) {
+	t.Run("clean", func(t *testing.T) {
+		spy := newSpy(t)
+		func() {
+			srv := grpctest.NewServer(spy, interopService)
+			interop.DoPingPong(t.Context(), client(srv))
+			srv.Close()
+		}()
+		grpctest.VerifyNoLeaks(spy)
+		spy.wantClean(t)
+	})
+	t.Run("leak", func(t *testing.T) {
+		release := make(chan struct{})
+		exited := make(chan struct{})
+		go blockUntil(release, exited)
+		spy := newSpy(t)
+		grpctest.VerifyNoLeaks(spy)
+		close(release)
+		<-exited
+		spy.wantError(t, 1, "goroutines still running at the end of the test", "grpctest_test.blockUntil")
+	})
+	t.Run("options", func(t *testing.T) {
+		release := make(chan struct{})
+		exited := make(chan struct{})
+		go blockUntil(release, exited)
+		spy := newSpy(t)
+		grpctest.VerifyNoLeaks(spy, goleak.IgnoreTopFunction("github.com/streamtest/streamtest/grpctest_test.blockUntil"))
+		close(release)
+		<-exited
+		spy.wantClean(t)
+	})
+}
+
+func blockUntil(release, exited chan struct{}) {
+	defer close(exited)
+	<-release
+}
+
+// A stream left open by a test that uses the harness WithoutRecorder is
+// still caught, and its status after Close is what gRPC reports for a
+// closed connection.
+func TestUndrainedStreamEndsAtClose(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithoutRecorder())
+	stream, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy.end()
+	spy.wantError(t, 1, "client stream "+fullDuplex, "drain the stream or cancel its context")
+	// gRPC reports the closed connection as Canceled or Unavailable,
+	// depending on which it notices first.
+	if _, err := stream.Recv(); status.Code(err) != codes.Canceled && status.Code(err) != codes.Unavailable {
+		t.Errorf("Recv after Close: %v, want Canceled or Unavailable", err)
+	}
+}

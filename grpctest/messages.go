@@ -1,0 +1,155 @@
+package grpctest
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+)
+
+// AssertMessages reports whether got equals want, message by message,
+// compared with cmp and protocmp.Transform (so proto messages compare by
+// content). On failure it prints a (-want +got) diff and the timeline of
+// the test's open harnesses.
+//
+//	grpctest.AssertMessages(t, []any{want1, want2}, call.Responses())
+func AssertMessages(t testing.TB, want, got []any) bool {
+	t.Helper()
+	return assertMessages(t, want, got, nil)
+}
+
+// RequireMessages is AssertMessages followed by t.FailNow on failure.
+func RequireMessages(t testing.TB, want, got []any) {
+	t.Helper()
+	if !assertMessages(t, want, got, nil) {
+		t.FailNow()
+	}
+}
+
+// AssertMessagesWith is AssertMessages with extra cmp options, for instance
+// protocmp.IgnoreFields or cmpopts.EquateEmpty, or the options that
+// messages other than protos need.
+func AssertMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) bool {
+	t.Helper()
+	return assertMessages(t, want, got, opts)
+}
+
+// RequireMessagesWith is AssertMessagesWith followed by t.FailNow on
+// failure.
+func RequireMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) {
+	t.Helper()
+	if !assertMessages(t, want, got, opts) {
+		t.FailNow()
+	}
+}
+
+func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
+	t.Helper()
+	if len(opts) == 0 && protoEqual(want, got) {
+		return true
+	}
+	d, err := diff(want, got, opts)
+	if err != nil {
+		t.Errorf("grpctest: cannot compare the messages: %v\n"+
+			"(messages that are not protos may need cmp options: use AssertMessagesWith with e.g. cmpopts.IgnoreUnexported)%s", err, timelines(t))
+		return false
+	}
+	if d == "" {
+		return true
+	}
+	t.Errorf("grpctest: messages differ: mismatch (-want +got):\n%s%s", d, timelines(t))
+	return false
+}
+
+// protoEqual reports whether want and got hold the same proto messages,
+// with proto.Equal: the fast path of the comparisons (cmp walks large
+// bytes fields element by element).
+func protoEqual(want, got []any) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	for i := range want {
+		w, ok1 := want[i].(proto.Message)
+		g, ok2 := got[i].(proto.Message)
+		if !ok1 || !ok2 || !proto.Equal(w, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// bigBytes is the length from which a bytes value is compared and shown
+// as a summary (length, hash, first bytes) instead of byte by byte.
+const bigBytes = 1024
+
+// summarizeBigBytes keeps diffs of large payloads short and fast.
+var summarizeBigBytes = cmp.FilterValues(
+	func(x, y []byte) bool { return len(x) > bigBytes || len(y) > bigBytes },
+	cmp.Transformer("summary", func(b []byte) string {
+		sum := sha256.Sum256(b)
+		head := b[:min(len(b), 16)]
+		return fmt.Sprintf("%d bytes, sha256 %x…, starting %q", len(b), sum[:6], head)
+	}))
+
+// diff is cmp.Diff with protocmp.Transform; a panic of cmp (unexported
+// fields, bad options) comes back as an error.
+func diff(want, got any, opts []cmp.Option) (d string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	all := append([]cmp.Option{protocmp.Transform(), summarizeBigBytes}, opts...)
+	return cmp.Diff(want, got, all...), nil
+}
+
+// equal reports whether want and got are equal as AssertMessages compares
+// them; values cmp cannot compare are not equal.
+func equal(want, got any) bool {
+	w, ok1 := want.(proto.Message)
+	g, ok2 := got.(proto.Message)
+	if ok1 && ok2 {
+		return proto.Equal(w, g)
+	}
+	d, err := diff(want, got, nil)
+	return err == nil && d == ""
+}
+
+// timelines renders the recorded timelines of the open harnesses of t, to
+// be appended to a failure message.
+func timelines(t testing.TB) string {
+	var b strings.Builder
+	for _, s := range harnessesOf(t) {
+		if s.rec == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", s.rec.String())
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// short renders a message on one line, cut to a readable length.
+func short(m any) string {
+	var s string
+	if pm, ok := m.(proto.Message); ok {
+		b, err := prototext.MarshalOptions{}.Marshal(pm)
+		if err == nil {
+			s = string(b)
+		} else {
+			s = fmt.Sprint(m)
+		}
+		s = fmt.Sprintf("%T{%s}", m, strings.Join(strings.Fields(s), " "))
+	} else {
+		s = fmt.Sprintf("%#v", m)
+	}
+	const maxLen = 120
+	if len(s) > maxLen {
+		s = s[:maxLen] + "…"
+	}
+	return s
+}

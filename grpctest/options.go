@@ -1,0 +1,155 @@
+package grpctest
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// An Option configures a harness built by NewServer. Options are checked when
+// NewServer runs; a bad one fails the test at once with a message naming it.
+type Option func(*config)
+
+// Defaults of the harness.
+const (
+	// DefaultBufferSize is the bufconn buffer of a harness (WithBufferSize).
+	DefaultBufferSize = 64 * 1024
+	// DefaultCloseTimeout bounds each waiting step of Close (WithCloseTimeout).
+	DefaultCloseTimeout = time.Second
+	// minStaticWindow is the smallest window grpc-go accepts; smaller ones are
+	// silently ignored by gRPC, so WithStaticWindow rejects them.
+	minStaticWindow = 65535
+)
+
+type config struct {
+	serverOpts   []grpc.ServerOption
+	dialOpts     []grpc.DialOption
+	rec          *recorder.Recorder
+	withRec      bool // WithRecorder was given
+	noRec        bool // WithoutRecorder was given
+	bufSize      int
+	window       int32 // 0: gRPC's dynamic flow control
+	noLeakCheck  bool
+	closeTimeout time.Duration
+	errs         []string
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+
+// WithServerOptions adds options to grpc.NewServer. They come after the
+// harness's own (tracking, then recording) interceptors, so interceptors
+// chained here run inside them.
+func WithServerOptions(opts ...grpc.ServerOption) Option {
+	return func(c *config) {
+		for i, o := range opts {
+			if o == nil {
+				c.fail("WithServerOptions: option %d is nil", i)
+				return
+			}
+		}
+		c.serverOpts = append(c.serverOpts, opts...)
+	}
+}
+
+// WithDialOptions adds options to grpc.NewClient, for Conn and for every
+// connection made by Dial. The harness already sets the dialer, insecure
+// transport credentials and its interceptors.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *config) {
+		for i, o := range opts {
+			if o == nil {
+				c.fail("WithDialOptions: option %d is nil", i)
+				return
+			}
+		}
+		c.dialOpts = append(c.dialOpts, opts...)
+	}
+}
+
+// WithRecorder makes the harness record both sides into r instead of a new
+// Recorder, for instance one built with recorder.WithLimit or
+// recorder.WithMethods, or one shared by several harnesses.
+func WithRecorder(r *recorder.Recorder) Option {
+	return func(c *config) {
+		if r == nil {
+			c.fail("WithRecorder(nil): pass a *recorder.Recorder, or use WithoutRecorder to record nothing")
+			return
+		}
+		c.rec, c.withRec = r, true
+	}
+}
+
+// WithoutRecorder turns recording off: no recording interceptors are
+// installed and Server.Recorder returns nil. The leak checks still work.
+func WithoutRecorder() Option {
+	return func(c *config) { c.noRec = true }
+}
+
+// WithBufferSize sets the size in bytes of the bufconn buffer between client
+// and server (default DefaultBufferSize).
+func WithBufferSize(n int) Option {
+	return func(c *config) {
+		if n <= 0 {
+			c.fail("WithBufferSize(%d): the buffer size must be positive", n)
+			return
+		}
+		c.bufSize = n
+	}
+}
+
+// WithStaticWindow fixes the HTTP/2 flow-control windows, stream and
+// connection level, on both sides to bytes and turns off gRPC's dynamic
+// window (BDP) estimation, so that when a Send blocks follows from the
+// window alone. See "Deterministic flow control" in the package doc for the
+// formula. gRPC ignores windows below 65535 bytes, so smaller values are
+// rejected.
+func WithStaticWindow(bytes int32) Option {
+	return func(c *config) {
+		if bytes < minStaticWindow {
+			c.fail("WithStaticWindow(%d): gRPC ignores flow-control windows below %d bytes (the HTTP/2 default); use at least %d", bytes, minStaticWindow, minStaticWindow)
+			return
+		}
+		c.window = bytes
+	}
+}
+
+// WithoutLeakCheck turns off the leak checks of Close: unfinished client
+// streams and goroutines left running. Close still reports handlers that
+// did not return after Stop, because it had to abandon them.
+func WithoutLeakCheck() Option {
+	return func(c *config) { c.noLeakCheck = true }
+}
+
+// WithCloseTimeout bounds each waiting step of Close (GracefulStop, Stop
+// with the handlers awaited, and goroutines exiting) to d instead of
+// DefaultCloseTimeout (goroutines get twice as long). A clean harness never
+// waits for the bound: it only matters for what is stuck.
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.fail("WithCloseTimeout(%v): the timeout must be positive", d)
+			return
+		}
+		c.closeTimeout = d
+	}
+}
+
+func buildConfig(opts []Option) *config {
+	c := &config{bufSize: DefaultBufferSize, closeTimeout: DefaultCloseTimeout}
+	for i, o := range opts {
+		if o == nil {
+			c.fail("option %d is nil", i)
+			continue
+		}
+		o(c)
+	}
+	if c.withRec && c.noRec {
+		c.fail("WithRecorder and WithoutRecorder both given: choose one")
+	}
+	return c
+}

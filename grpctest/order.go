@@ -1,0 +1,204 @@
+package grpctest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// Step is one expected event of an ordered assertion (AssertOrder). Match
+// reports whether an event is this step; String describes the step in
+// failure messages.
+type Step interface {
+	Match(recorder.Event) bool
+	String() string
+}
+
+// messageStep matches a successful Send or Recv of one side, carrying msg
+// (any message if msg is nil).
+type messageStep struct {
+	name string
+	side recorder.Side
+	kind recorder.Kind
+	msg  any
+}
+
+func (s messageStep) sameKind(e recorder.Event) bool {
+	return e.Side == s.side && e.Kind == s.kind && e.Err == nil
+}
+
+func (s messageStep) Match(e recorder.Event) bool {
+	return s.sameKind(e) && (s.msg == nil || equal(s.msg, e.Msg))
+}
+
+func (s messageStep) String() string {
+	if s.msg == nil {
+		return s.name + "(any message)"
+	}
+	return s.name + "(" + short(s.msg) + ")"
+}
+
+// ClientSends matches the client sending msg (a Send event of the client
+// side that did not fail). Messages compare as in AssertMessages; a nil msg
+// matches any message.
+func ClientSends(msg any) Step {
+	return messageStep{"ClientSends", recorder.Client, recorder.Send, msg}
+}
+
+// ServerReceives matches the server receiving msg (nil: any message).
+func ServerReceives(msg any) Step {
+	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, msg}
+}
+
+// ServerSends matches the server sending msg (nil: any message).
+func ServerSends(msg any) Step {
+	return messageStep{"ServerSends", recorder.Server, recorder.Send, msg}
+}
+
+// ClientReceives matches the client receiving msg (nil: any message).
+func ClientReceives(msg any) Step {
+	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, msg}
+}
+
+type closeStep struct{}
+
+func (closeStep) Match(e recorder.Event) bool {
+	return e.Side == recorder.Client && e.Kind == recorder.CloseSend
+}
+func (closeStep) String() string { return "ClientCloses()" }
+
+// ClientCloses matches the client half-closing the stream (CloseSend).
+func ClientCloses() Step { return closeStep{} }
+
+type endStep struct{ code codes.Code }
+
+func (s endStep) Match(e recorder.Event) bool {
+	return e.Kind == recorder.End && status.Code(e.Err) == s.code
+}
+func (s endStep) String() string { return "Ends(" + s.code.String() + ")" }
+
+// Ends matches the End event of either side with status code code
+// (codes.OK for a call that succeeded).
+func Ends(code codes.Code) Step { return endStep{code} }
+
+// AssertOrder reports whether the recorded events contain steps in this
+// order: each step matches an event with a larger Seq than the event the
+// previous step matched; events in between are allowed. Steps match the
+// earliest such event. On failure it prints which step was not found after
+// which event, the nearest miss as a (-want +got) diff when there is one,
+// and the timeline.
+//
+//	grpctest.AssertOrder(t, srv.Recorder(),
+//		grpctest.ClientSends(req), grpctest.ServerReceives(req),
+//		grpctest.ServerSends(res), grpctest.ClientReceives(res),
+//		grpctest.Ends(codes.OK))
+func AssertOrder(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
+	t.Helper()
+	return assertOrder(t, r, steps)
+}
+
+// RequireOrder is AssertOrder followed by t.FailNow on failure.
+func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
+	t.Helper()
+	if !assertOrder(t, r, steps) {
+		t.FailNow()
+	}
+}
+
+func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
+	t.Helper()
+	if r == nil {
+		t.Errorf("grpctest.AssertOrder: the recorder is nil (was the harness built WithoutRecorder?)")
+		return false
+	}
+	if len(steps) == 0 {
+		t.Errorf("grpctest.AssertOrder: no steps given: pass the expected events, e.g. ClientSends(req), ServerReceives(req)")
+		return false
+	}
+	for i, st := range steps {
+		if st == nil {
+			t.Errorf("grpctest.AssertOrder: step %d is nil", i+1)
+			return false
+		}
+	}
+	events := r.Events()
+	matched := make([]int, 0, len(steps)) // index in events of each matched step
+	pos := 0
+	for i, st := range steps {
+		j := find(events, pos, st)
+		if j < 0 {
+			t.Errorf("%s", orderFailure(events, steps, matched, i))
+			return false
+		}
+		matched = append(matched, j)
+		pos = j + 1
+	}
+	return true
+}
+
+func find(events []recorder.Event, from int, st Step) int {
+	for j := from; j < len(events); j++ {
+		if st.Match(events[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
+func orderFailure(events []recorder.Event, steps []Step, matched []int, i int) string {
+	var b strings.Builder
+	st := steps[i]
+	from := 0
+	if i == 0 {
+		fmt.Fprintf(&b, "grpctest: order: step 1 of %d, %s, not found in the %d recorded events\n", len(steps), st, len(events))
+	} else {
+		prev := events[matched[i-1]]
+		from = matched[i-1] + 1
+		fmt.Fprintf(&b, "grpctest: order: step %d of %d, %s, not found after event %d (%s, matched by step %d, %s)\n",
+			i+1, len(steps), st, prev.Seq, describeEvent(prev), i, steps[i-1])
+		b.WriteString("matched so far:\n")
+		for k, j := range matched {
+			fmt.Fprintf(&b, "  step %d %s = event %d\n", k+1, steps[k], events[j].Seq)
+		}
+		if j := find(events, 0, st); j >= 0 {
+			fmt.Fprintf(&b, "the step matches event %d (%s), which comes before event %d: the order differs\n",
+				events[j].Seq, describeEvent(events[j]), prev.Seq)
+		}
+	}
+	if ms, ok := st.(messageStep); ok && ms.msg != nil {
+		if e, d, ok := nearest(events[from:], ms); ok {
+			fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
+		}
+	}
+	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// nearest finds, among events of the step's side and kind, the one whose
+// message differs least from the step's (shortest diff).
+func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, bool) {
+	var best recorder.Event
+	bestDiff := ""
+	for _, e := range events {
+		if !st.sameKind(e) {
+			continue
+		}
+		d, err := diff(st.msg, e.Msg, nil)
+		if err != nil || d == "" {
+			continue
+		}
+		if bestDiff == "" || len(d) < len(bestDiff) {
+			best, bestDiff = e, d
+		}
+	}
+	return best, bestDiff, bestDiff != ""
+}
+
+func describeEvent(e recorder.Event) string {
+	return fmt.Sprintf("%s %s %s", e.Side, e.Kind, e.Method)
+}

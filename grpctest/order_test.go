@@ -1,0 +1,175 @@
+package grpctest_test
+
+import (
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// pingPong runs the interop ping-pong on a harness built with spy and
+// returns the harness and the call's requests and responses.
+func pingPong(t *testing.T, spy *spyTB) (*grpctest.Server, []any, []any) {
+	t.Helper()
+	srv := grpctest.NewServer(spy, interopService)
+	interop.DoPingPong(t.Context(), client(srv))
+	waitFor(t, srv.Recorder(), func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	calls := srv.Recorder().Calls()
+	if len(calls) != 1 {
+		t.Fatalf("recorded %d calls, want 1:\n%s", len(calls), srv.Recorder())
+	}
+	return srv, calls[0].Requests(), calls[0].Responses()
+}
+
+func TestAssertOrderPassesOnTheRecordedOrder(t *testing.T) {
+	spy := newSpy(t)
+	srv, reqs, ress := pingPong(t, spy)
+	if len(reqs) != 4 || len(ress) != 4 {
+		t.Fatalf("ping-pong recorded %d requests and %d responses, want 4 and 4", len(reqs), len(ress))
+	}
+	var steps []grpctest.Step
+	for i := range reqs {
+		steps = append(steps,
+			grpctest.ClientSends(reqs[i]), grpctest.ServerReceives(reqs[i]),
+			grpctest.ServerSends(ress[i]), grpctest.ClientReceives(ress[i]))
+	}
+	// Both halves end after the last response. (The recorder takes
+	// CloseSend's Seq when CloseSend returns, so the server's End may come
+	// before it; only the client's End surely follows it.)
+	steps = append(steps, grpctest.Ends(codes.OK), grpctest.Ends(codes.OK))
+	if !grpctest.AssertOrder(spy, srv.Recorder(), steps...) {
+		t.Errorf("AssertOrder returned false")
+	}
+	if !grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientReceives(ress[3]), grpctest.ClientCloses(), grpctest.Ends(codes.OK)) {
+		t.Errorf("AssertOrder returned false")
+	}
+	// Gaps are allowed, and nil messages match any message.
+	ok := grpctest.AssertOrder(spy, srv.Recorder(),
+		grpctest.ClientSends(reqs[0]), grpctest.ClientReceives(ress[3]), grpctest.Ends(codes.OK))
+	ok = ok && grpctest.AssertOrder(spy, srv.Recorder(),
+		grpctest.ClientSends(nil), grpctest.ServerReceives(nil), grpctest.ServerSends(nil), grpctest.ClientReceives(nil))
+	if !ok {
+		t.Errorf("AssertOrder with gaps or nil messages returned false")
+	}
+	spy.RequireOrder(t, srv)
+	spy.end()
+	spy.wantClean(t)
+}
+
+// RequireOrder on a true order must not stop the test.
+func (s *spyTB) RequireOrder(t *testing.T, srv *grpctest.Server) {
+	t.Helper()
+	if s.run(func() { grpctest.RequireOrder(s, srv.Recorder(), grpctest.ClientSends(nil), grpctest.Ends(codes.OK)) }) {
+		t.Errorf("RequireOrder called FailNow on a true order")
+	}
+}
+
+func TestAssertOrderReportsWrongOrder(t *testing.T) {
+	spy := newSpy(t)
+	srv, reqs, ress := pingPong(t, spy)
+	// The response is received before the second request is sent, not after.
+	ok := grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientReceives(ress[0]), grpctest.ClientSends(reqs[0]))
+	if ok {
+		t.Errorf("AssertOrder returned true on a wrong order")
+	}
+	spy.wantError(t, 1, "step 2 of 2, ClientSends(", "not found after event",
+		"matched by step 1, ClientReceives(", "matched so far:",
+		"the step matches event", "which comes before", "recorded timeline:", "client  send")
+}
+
+func TestAssertOrderShowsNearMissDiff(t *testing.T) {
+	spy := newSpy(t)
+	srv, reqs, _ := pingPong(t, spy)
+	wrong := proto.Clone(reqs[1].(proto.Message)).(*testgrpc.StreamingOutputCallRequest)
+	wrong.ResponseParameters[0].Size = 7
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(reqs[0]), grpctest.ClientSends(wrong)) {
+		t.Errorf("AssertOrder returned true for a message never sent")
+	}
+	spy.wantError(t, 1, "step 2 of 2", "mismatch (-want +got):", "size:", "recorded timeline:")
+}
+
+func TestAssertOrderReportsMissingFirstStepAndStatus(t *testing.T) {
+	spy := newSpy(t)
+	srv, _, _ := pingPong(t, spy)
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Unavailable)) {
+		t.Errorf("AssertOrder returned true for a status that never happened")
+	}
+	spy.wantError(t, 1, "step 1 of 1, Ends(Unavailable), not found in the", "recorded events", "recorded timeline:")
+}
+
+func TestRequireOrderFailsNow(t *testing.T) {
+	spy := newSpy(t)
+	srv, _, _ := pingPong(t, spy)
+	if !spy.run(func() { grpctest.RequireOrder(spy, srv.Recorder(), grpctest.Ends(codes.Internal)) }) {
+		t.Errorf("RequireOrder did not call FailNow")
+	}
+	spy.wantError(t, 1, "Ends(Internal)")
+}
+
+func TestEndsMatchesEitherSideWithItsCode(t *testing.T) {
+	spy := newSpy(t)
+	srv := grpctest.NewServer(spy, interopService)
+	interop.DoStatusCodeAndMessage(t.Context(), client(srv)) // two calls ending with code 2 (Unknown)
+	interop.DoUnimplementedMethod(t.Context(), srv.Conn())
+	r := srv.Recorder()
+	waitFor(t, r, func(e recorder.Event) bool {
+		return e.Kind == recorder.End && e.Method == "/grpc.testing.TestService/UnimplementedCall"
+	})
+	if !grpctest.AssertOrder(spy, r, grpctest.Ends(codes.Unknown), grpctest.Ends(codes.Unknown), grpctest.Ends(codes.Unimplemented)) {
+		t.Errorf("AssertOrder returned false")
+	}
+	spy.end()
+	spy.wantClean(t)
+}
+
+func TestAssertOrderMisuse(t *testing.T) {
+	rec := recorder.New()
+	cases := []struct {
+		name  string
+		r     *recorder.Recorder
+		steps []grpctest.Step
+		want  string
+	}{
+		{"nil recorder", nil, []grpctest.Step{grpctest.ClientCloses()}, "the recorder is nil (was the harness built WithoutRecorder?)"},
+		{"no steps", rec, nil, "no steps given"},
+		{"nil step", rec, []grpctest.Step{grpctest.ClientCloses(), nil}, "step 2 is nil"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := newSpy(t)
+			if grpctest.AssertOrder(spy, tc.r, tc.steps...) {
+				t.Errorf("AssertOrder returned true")
+			}
+			spy.wantError(t, 1, tc.want)
+		})
+	}
+}
+
+func TestStepStrings(t *testing.T) {
+	for _, tc := range []struct {
+		step grpctest.Step
+		want string
+	}{
+		{grpctest.ClientSends(nil), "ClientSends(any message)"},
+		{grpctest.ServerReceives(&testgrpc.Empty{}), "ServerReceives(*grpc_testing.Empty{})"},
+		{grpctest.ServerSends(&testgrpc.Payload{Body: []byte("hi")}), `ServerSends(*grpc_testing.Payload{body: "hi"})`},
+		{grpctest.ClientReceives("text"), `ClientReceives("text")`},
+		{grpctest.ClientCloses(), "ClientCloses()"},
+		{grpctest.Ends(codes.DeadlineExceeded), "Ends(DeadlineExceeded)"},
+	} {
+		// prototext spacing varies by build on purpose: compare without it.
+		if got := tc.step.String(); strings.ReplaceAll(got, " ", "") != strings.ReplaceAll(tc.want, " ", "") {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+	long := grpctest.ClientSends(&testgrpc.Payload{Body: []byte(strings.Repeat("x", 500))}).String()
+	if len(long) > 160 || !strings.HasSuffix(long, "…)") {
+		t.Errorf("a long message renders as %d bytes (%q), want it cut short", len(long), long)
+	}
+}

@@ -1,0 +1,306 @@
+package grpctest
+
+// What the harness tracks, and how: running handlers and the goroutine
+// labels of the server side (server interceptors), open client streams and
+// the labels of the client side (client interceptors and stream wrapper),
+// bufconn connections (for Disconnect), and the open harnesses of each
+// test (for Pending and the assertions).
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// handlerBegin counts a handler of method as running and labels its
+// goroutine; it returns the handler's context with the same labels, so that
+// a client call made with it restores them (see unaryClientInterceptor).
+func (s *Server) handlerBegin(ctx context.Context, method string) context.Context {
+	s.mu.Lock()
+	if s.running == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.running++
+	s.handlers[method]++
+	if s.handlerGoroutines == nil {
+		s.handlerGoroutines = make(map[uint64]string)
+	}
+	s.handlerGoroutines[goid()] = method
+	s.mu.Unlock()
+	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
+	pprof.SetGoroutineLabels(pprof.WithLabels(s.serverLabels, labels))
+	return pprof.WithLabels(ctx, labels)
+}
+
+func (s *Server) handlerEnd(method string) {
+	pprof.SetGoroutineLabels(s.serverLabels)
+	s.mu.Lock()
+	delete(s.handlerGoroutines, goid())
+	s.handlers[method]--
+	s.running--
+	if s.running == 0 {
+		close(s.idle)
+	}
+	s.mu.Unlock()
+}
+
+// unaryServerInterceptor and streamServerInterceptor count running handlers
+// by method and label the handler goroutine with its method, so goroutines
+// a handler starts are attributed to it. Their names are listed in
+// handlerFrames (leak.go).
+func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx = s.handlerBegin(ctx, info.FullMethod)
+	defer s.handlerEnd(info.FullMethod)
+	return handler(ctx, req)
+}
+
+func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx := s.handlerBegin(ss.Context(), info.FullMethod)
+	defer s.handlerEnd(info.FullMethod)
+	return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+}
+
+type labelledServerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
+
+// unaryClientInterceptor and streamClientInterceptor label the calling
+// goroutine while gRPC starts the call, so that what gRPC starts on it (a
+// reconnect after Disconnect, a stream's watcher goroutine) carries the
+// harness label. The caller's labels are restored from ctx afterwards.
+func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	pprof.SetGoroutineLabels(s.clientLabels)
+	defer pprof.SetGoroutineLabels(ctx)
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	pprof.SetGoroutineLabels(s.clientLabels)
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	pprof.SetGoroutineLabels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams}
+	s.mu.Lock()
+	s.streams[ts] = struct{}{}
+	s.mu.Unlock()
+	return ts, nil
+}
+
+func (s *Server) openStreams() []*trackedStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var open []*trackedStream
+	for ts := range s.streams {
+		if ts.ctx.Err() == nil && !ts.done.Load() {
+			open = append(open, ts)
+		}
+	}
+	return open
+}
+
+// trackedStream follows one client stream until it is finished in one of
+// the ways gRPC documents as releasing its resources: RecvMsg returned an
+// error (io.EOF included), a call without server streaming received its
+// response, SendMsg or Header failed, or its context ended (checked at
+// Close).
+type trackedStream struct {
+	grpc.ClientStream
+	s             *Server
+	ctx           context.Context
+	method        string
+	origin        string
+	serverStreams bool
+	done          atomic.Bool
+}
+
+func (ts *trackedStream) finish() {
+	if ts.done.CompareAndSwap(false, true) {
+		ts.s.mu.Lock()
+		delete(ts.s.streams, ts)
+		ts.s.mu.Unlock()
+	}
+}
+
+// The stream methods label the calling goroutine like the interceptors do:
+// a transparent retry picks a transport, and may reconnect, inside them.
+
+func (ts *trackedStream) RecvMsg(m any) error {
+	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	err := ts.ClientStream.RecvMsg(m)
+	pprof.SetGoroutineLabels(ts.ctx)
+	if err != nil || !ts.serverStreams {
+		ts.finish()
+	}
+	return err
+}
+
+func (ts *trackedStream) SendMsg(m any) error {
+	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	err := ts.ClientStream.SendMsg(m)
+	pprof.SetGoroutineLabels(ts.ctx)
+	if err != nil && !errors.Is(err, io.EOF) {
+		ts.finish()
+	}
+	return err
+}
+
+func (ts *trackedStream) Header() (metadata.MD, error) {
+	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	md, err := ts.ClientStream.Header()
+	pprof.SetGoroutineLabels(ts.ctx)
+	if err != nil {
+		ts.finish()
+	}
+	return md, err
+}
+
+// ---- connection tracking, for Disconnect
+
+func (s *Server) dial(ctx context.Context, _ string) (net.Conn, error) {
+	c, err := s.lis.DialContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c), nil
+}
+
+func (s *Server) track(c net.Conn) net.Conn {
+	tc := &trackedConn{Conn: c, s: s, released: make(chan struct{})}
+	s.mu.Lock()
+	s.netConns[tc] = struct{}{}
+	s.mu.Unlock()
+	return tc
+}
+
+// trackedConn is one end of a bufconn connection, tracked for Disconnect.
+// released is closed when its owner (a gRPC transport) closes it.
+type trackedConn struct {
+	net.Conn
+	s        *Server
+	once     sync.Once
+	released chan struct{}
+}
+
+func (c *trackedConn) untrack() {
+	c.s.mu.Lock()
+	delete(c.s.netConns, c)
+	c.s.mu.Unlock()
+}
+
+// drop closes the connection under its owner's feet.
+func (c *trackedConn) drop() {
+	c.untrack()
+	c.Conn.Close()
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.untrack()
+		close(c.released)
+	})
+	return c.Conn.Close()
+}
+
+type trackingListener struct {
+	*bufconn.Listener
+	s *Server
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.s.track(c), nil
+}
+
+// ---- the open harnesses of each test, so Pending and the assertions can
+// find the harness of their test.
+
+var registry struct {
+	sync.Mutex
+	open []*Server
+}
+
+func addOpen(s *Server) {
+	registry.Lock()
+	registry.open = append(registry.open, s)
+	registry.Unlock()
+}
+
+func removeOpen(s *Server) {
+	registry.Lock()
+	defer registry.Unlock()
+	for i, o := range registry.open {
+		if o == s {
+			registry.open = append(registry.open[:i], registry.open[i+1:]...)
+			return
+		}
+	}
+}
+
+// harnessesOf returns the open harnesses built with t, oldest first.
+func harnessesOf(t testing.TB) []*Server {
+	registry.Lock()
+	defer registry.Unlock()
+	var out []*Server
+	for _, s := range registry.open {
+		if sameTB(s.t, t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sameTB compares two testing.TB values without panicking on a TB whose
+// dynamic type is not comparable.
+func sameTB(a, b testing.TB) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// goid returns the id of the calling goroutine, read from the first line of
+// its stack ("goroutine 42 [running]:"). The harness needs it only to tell
+// a Close called from inside one of its handlers.
+func goid() uint64 {
+	var buf [40]byte
+	n := runtime.Stack(buf[:], false)
+	rest, ok := strings.CutPrefix(string(buf[:n]), "goroutine ")
+	if !ok {
+		return 0
+	}
+	id, _, _ := strings.Cut(rest, " ")
+	v, _ := strconv.ParseUint(id, 10, 64)
+	return v
+}
+
+// inHandler returns the method of this harness's handler running on the
+// calling goroutine, if any.
+func (s *Server) inHandler() (string, bool) {
+	id := goid()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.handlerGoroutines[id]
+	return m, ok
+}
