@@ -256,13 +256,11 @@ func wire(m any, scratch *[]byte) (protoreflect.MessageType, []byte) {
 // Events returns a snapshot of the kept events, sorted by Seq. Messages are
 // decoded afresh for every call, so a caller may modify what it gets.
 func (r *Recorder) Events() []Event {
-	return r.decode(r.snapshot(), nil)
-}
-
-func (r *Recorder) snapshot() []record {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.st.snapshot()
+	recs, done := r.st.snapshot()
+	r.mu.Unlock()
+	defer done()
+	return r.decode(recs, nil)
 }
 
 // decode turns records into events. cache, if not nil, maps Seq to messages
@@ -355,14 +353,16 @@ func (r *Recorder) Wait(ctx context.Context, cond func(events []Event) bool) err
 	cache := make(map[uint64]any)
 	for {
 		r.mu.Lock()
-		recs := r.st.snapshot()
+		recs, done := r.st.snapshot()
 		if r.notify == nil {
 			r.notify = make(chan struct{})
 		}
 		ch := r.notify
 		r.mu.Unlock()
 
-		if cond(r.decode(recs, cache)) {
+		events := r.decode(recs, cache)
+		done()
+		if cond(events) {
 			return nil
 		}
 		select {

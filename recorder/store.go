@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -100,6 +101,13 @@ type store struct {
 	chunks    [][]record // unlimited mode
 	arena     []byte     // unlimited mode: the block being filled
 	nextArena int
+	blocks    [][]byte // unlimited mode: every arena block in use
+	spare     [][]byte // arena blocks kept by reset for reuse
+	spareSize int
+	// spareChunks are record chunks kept by reset for reuse (snapshots copy
+	// records, so they never alias a chunk).
+	spareChunks [][]record
+	readers     atomic.Int32 // snapshots whose message bytes are still being decoded
 
 	ring []record // limited mode
 }
@@ -140,9 +148,33 @@ func (s *store) push() (*record, uint64) {
 	}
 	c := i / recordsPerChunk
 	if c == uint64(len(s.chunks)) {
-		s.chunks = append(s.chunks, make([]record, recordsPerChunk))
+		if n := len(s.spareChunks); n > 0 {
+			s.chunks = append(s.chunks, s.spareChunks[n-1])
+			s.spareChunks = s.spareChunks[:n-1]
+		} else {
+			s.chunks = append(s.chunks, make([]record, recordsPerChunk))
+		}
 	}
-	return &s.chunks[c][i%recordsPerChunk], i
+	slot := &s.chunks[c][i%recordsPerChunk]
+	*slot = record{} // a reused chunk holds old records
+	return slot, i
+}
+
+// maxSpare bounds the arena bytes reset keeps for reuse.
+const maxSpare = 64 << 20
+
+// newBlock returns an empty arena block of at least size bytes: a spare
+// one if it fits (reusing blocks spares the runtime from freeing, returning
+// to the OS, faulting in and zeroing the same memory again), else a new one.
+func (s *store) newBlock(size int) []byte {
+	for i := len(s.spare) - 1; i >= 0; i-- {
+		if b := s.spare[i]; cap(b) >= size {
+			s.spare = append(s.spare[:i], s.spare[i+1:]...)
+			s.spareSize -= cap(b)
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, size)
 }
 
 // keep stores a copy of b as rec's message bytes.
@@ -159,7 +191,8 @@ func (s *store) keep(rec *record, b []byte) {
 		if s.nextArena < arenaMax {
 			s.nextArena *= 2
 		}
-		s.arena = make([]byte, 0, size)
+		s.arena = s.newBlock(size)
+		s.blocks = append(s.blocks, s.arena)
 	}
 	start := len(s.arena)
 	s.arena = append(s.arena, b...)
@@ -168,8 +201,14 @@ func (s *store) keep(rec *record, b []byte) {
 
 // snapshot copies the kept records. Message bytes that a later push could
 // overwrite (ring slots) are copied into one new block; arena bytes are
-// immutable and shared.
-func (s *store) snapshot() []record {
+// shared, and stay unchanged until the caller has called done (reset does
+// not recycle blocks while a snapshot is being read).
+func (s *store) snapshot() (recs []record, done func()) {
+	s.readers.Add(1)
+	return s.copyRecords(), func() { s.readers.Add(-1) }
+}
+
+func (s *store) copyRecords() []record {
 	lo := s.first()
 	out := make([]record, 0, s.n-lo)
 	if s.limit == 0 {
@@ -195,9 +234,22 @@ func (s *store) snapshot() []record {
 	return out
 }
 
-// reset forgets every record.
+// reset forgets every record. Arena blocks are kept for reuse, up to
+// maxSpare bytes, unless a snapshot may still be reading them.
 func (s *store) reset() {
+	if s.readers.Load() == 0 {
+		for _, b := range s.blocks {
+			if s.spareSize+cap(b) > maxSpare {
+				break
+			}
+			s.spare = append(s.spare, b)
+			s.spareSize += cap(b)
+		}
+	}
+	if len(s.spareChunks)*recordsPerChunk < 1<<16 {
+		s.spareChunks = append(s.spareChunks, s.chunks...)
+	}
 	s.n, s.dropped = 0, 0
-	s.chunks, s.arena, s.nextArena = nil, nil, 0
+	s.chunks, s.arena, s.nextArena, s.blocks = nil, nil, 0, nil
 	s.ring = nil
 }

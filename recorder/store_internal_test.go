@@ -1,6 +1,8 @@
 package recorder
 
 import (
+	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -77,4 +79,47 @@ func TestUnlimitedHeapPerMessage(t *testing.T) {
 		t.Errorf("retains %.0f bytes per %d-byte message; want at most %d", per, wireSize, wireSize+512)
 	}
 	runtime.KeepAlive(r)
+}
+
+// TestResetRecyclesNothingAReaderUses records, resets and reads
+// concurrently: Reset reuses arena blocks only when no snapshot is being
+// decoded, so every message read back is one that was recorded, intact.
+func TestResetRecyclesNothingAReaderUses(t *testing.T) {
+	r := New()
+	call := r.newCall("/m")
+	n := 20_000
+	if raceEnabled {
+		n = 5_000
+	}
+	stop := make(chan struct{})
+	readerErr := make(chan error, 1)
+	go func() {
+		defer close(readerErr)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, e := range r.Events() {
+				p, ok := e.Msg.(*testpb.Payload)
+				if !ok || len(p.Body) != 512 || p.Body[0] != p.Body[511] {
+					readerErr <- fmt.Errorf("read back a damaged message: %T %v", e.Msg, e.Msg)
+					return
+				}
+			}
+		}
+	}()
+	var scratch []byte
+	for i := range n {
+		body := bytes.Repeat([]byte{byte(i)}, 512)
+		recordMsg(r, call, &testpb.Payload{Body: body}, &scratch)
+		if i%300 == 299 {
+			r.Reset()
+		}
+	}
+	close(stop)
+	if err := <-readerErr; err != nil {
+		t.Fatal(err)
+	}
 }
