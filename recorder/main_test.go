@@ -3,9 +3,9 @@ package recorder_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/streamtest/streamtest/grpctest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	grpctest.VerifyTestMain(m)
 }
