@@ -69,7 +69,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		if !r.records(method) {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		call := r.newClientCall(method)
+		call := r.newCall(method)
 		start := time.Now()
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
 		scratch := getScratch()
@@ -107,7 +107,7 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if !r.records(method) {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		call := r.newClientCall(method)
+		call := r.newCall(method)
 		r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: outgoingMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
@@ -176,7 +176,7 @@ func (w *clientStream) SendMsg(m any) error {
 	i, seq := w.r.addMsg(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, typ, b, m)
 	w.sendMu.Unlock()
 	err := w.ClientStream.SendMsg(m)
-	w.r.finish(i, seq, time.Since(start), err)
+	w.r.finish(w.call, i, seq, time.Since(start), err)
 	return err
 }
 
@@ -210,7 +210,7 @@ func (w *clientStream) CloseSend() error {
 	i, seq := w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: start})
 	err := w.ClientStream.CloseSend()
 	if err != nil {
-		w.r.finish(i, seq, time.Since(start), err)
+		w.r.finish(w.call, i, seq, time.Since(start), err)
 	}
 	return err
 }

@@ -49,7 +49,13 @@
 //
 // Proto messages are marshaled into reused, chunked byte storage when they
 // are recorded and decoded only when Events or Calls are read; the hot path
-// allocates nothing per message once warm. WithLimit turns the log into a
-// ring of fixed size. Methods filtered out by WithMethods are passed through
-// untouched. The lock is never held while calling into gRPC or user code.
+// allocates nothing per message once warm. Without a limit, each half of
+// each call records into two logs of its own (what its sending goroutine
+// records, and the rest), each with its own lock, and takes its Seq from
+// one atomic counter: the goroutines of different streams, and the sender
+// and receiver of one stream, do not wait for each other. Events merges the
+// logs by Seq, reading the counter first so that what it returns is a
+// gap-free prefix of the timeline. WithLimit keeps one ring of fixed size
+// under one lock instead. Methods filtered out by WithMethods are passed
+// through untouched. No lock is held while calling into gRPC or user code.
 package recorder

@@ -66,7 +66,7 @@ func FuzzStorage(f *testing.F) {
 			case 3: // finish the oldest pending send
 				if len(pending) > 0 {
 					p := idx[pending[0]]
-					r.finish(p[0], p[1], time.Millisecond, nil)
+					r.finish(call, p[0], p[1], time.Millisecond, nil)
 					pending = pending[1:]
 				}
 			case 4: // an event without a message

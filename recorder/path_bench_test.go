@@ -46,7 +46,7 @@ func BenchmarkRecordPath(b *testing.B) {
 			start := time.Now()
 			typ, w := wire(msg, &scratch)
 			idx, seq := r.addMsg(event{call: call, side: Client, kind: Send, at: start, pending: true}, typ, w, msg)
-			r.finish(idx, seq, time.Since(start), nil)
+			r.finish(call, idx, seq, time.Since(start), nil)
 			if i%4096 == 4095 {
 				r.Reset()
 			}

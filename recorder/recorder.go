@@ -1,9 +1,10 @@
 package recorder
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,16 +27,13 @@ type Recorder struct {
 	suffixes []string            // WithMethods names given without the leading "/"
 	base     time.Time
 	ids      atomic.Uint64 // last call id handed out
+	seq      atomic.Uint64 // last Seq handed out
+	waiters  atomic.Int32  // Wait calls in progress
 
 	mu     sync.Mutex
-	seq    uint64
-	st     store
+	st     store         // WithLimit: the ring of every call (guarded by mu)
+	logs   []*callLog    // no limit: the log of every call half (see callLog)
 	notify chan struct{} // closed and cleared on the next event; nil while nobody waits
-
-	// live holds the client halves of calls in flight, by id, until their
-	// server half attaches or they end, so that both halves share one
-	// callInfo.
-	live map[uint64]*callInfo
 }
 
 // Option configures a Recorder.
@@ -105,30 +103,43 @@ func (r *Recorder) newCall(method string) *callInfo {
 	return &callInfo{id: r.ids.Add(1), method: method}
 }
 
-// newClientCall starts the client half of a call whose server half may be
-// recorded by this recorder too.
-func (r *Recorder) newClientCall(method string) *callInfo {
-	c := r.newCall(method)
-	r.mu.Lock()
-	if r.live == nil {
-		r.live = make(map[uint64]*callInfo)
+// logOf returns the log of a call half for events of kind, creating and
+// registering it on first use.
+func (r *Recorder) logOf(call *callInfo, kind Kind) *callLog {
+	p := &call.logs[logIndex(kind)]
+	if l := p.Load(); l != nil {
+		return l
 	}
-	r.live[c.id] = c
-	r.mu.Unlock()
-	return c
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := p.Load(); l != nil {
+		return l
+	}
+	l := &callLog{}
+	r.logs = append(r.logs, l)
+	p.Store(l)
+	return l
 }
 
-// attach returns the callInfo of the server half of call id: the client
-// half's if it is still in flight.
-func (r *Recorder) attach(id uint64, method string) *callInfo {
-	r.mu.Lock()
-	c := r.live[id]
-	delete(r.live, id)
-	r.mu.Unlock()
-	if c == nil || c.method != method {
-		c = &callInfo{id: id, method: method}
+// lockLog locks the log of a call half for events of kind, registering it
+// again first if Reset dropped it.
+func (r *Recorder) lockLog(call *callInfo, kind Kind) *callLog {
+	l := r.logOf(call, kind)
+	for {
+		if l.pruned.Load() {
+			r.mu.Lock()
+			if l.pruned.Load() {
+				r.logs = append(r.logs, l)
+				l.pruned.Store(false)
+			}
+			r.mu.Unlock()
+		}
+		l.mu.Lock()
+		if !l.pruned.Load() {
+			return l
+		}
+		l.mu.Unlock()
 	}
-	return c
 }
 
 // event is the part of a record its producer fills in.
@@ -148,13 +159,27 @@ func (r *Recorder) add(e event) (uint64, uint64) {
 	return r.addMsg(e, nil, nil, nil)
 }
 
-// addMsg appends an event. For a proto message, typ and wire describe it;
-// otherwise raw is the message as given (any value, nil included) and typ is nil.
+// addMsg appends an event and returns its index (in its store) and Seq.
+// For a proto message, typ and wire describe it; otherwise raw is the
+// message as given (any value, nil included) and typ is nil.
+//
+// Without a limit the event goes into the log of its call half, under that
+// log's lock; its Seq comes from an atomic counter taken under the same
+// lock, so each log is in Seq order and a snapshot that reads the counter
+// first sees every event up to it (see snapshot). With a limit, into the
+// shared ring under r.mu.
 func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, raw any) (uint64, uint64) {
-	r.mu.Lock()
-	rec, i := r.st.push()
-	r.seq++
-	rec.seq = r.seq
+	var st *store
+	var l *callLog
+	if r.st.limit > 0 {
+		r.mu.Lock()
+		st = &r.st
+	} else {
+		l = r.lockLog(e.call, e.kind)
+		st = &l.st
+	}
+	rec, i := st.push()
+	rec.seq = r.seq.Add(1)
 	rec.call = e.call
 	rec.side = e.side
 	rec.kind = e.kind
@@ -163,62 +188,78 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 	rec.elapsed = e.elapsed
 	rec.err = e.err
 	rec.md = e.md
-	switch {
-	case (e.kind == Send || e.kind == Recv) && typ != nil:
-		rec.hasMsg = true
-		rec.typ = typ
-		r.keepMsg(rec, e, typ, wire)
-	case e.kind == Send || e.kind == Recv:
-		if raw != nil || e.err == nil {
+	if e.kind == Send || e.kind == Recv {
+		if typ != nil {
+			rec.hasMsg = true
+			rec.typ = typ
+			st.keep(rec, wire)
+		} else if raw != nil || e.err == nil {
 			rec.hasMsg = true
 			rec.raw = raw
 		}
-	case e.kind == End && e.side == Client && r.live != nil:
-		delete(r.live, e.call.id)
 	}
 	seq := rec.seq
+	if l != nil {
+		if e.kind == End {
+			// Both logs of the half may go at the next Reset.
+			l.ended = true
+			if other := e.call.logs[0].Load(); other != nil && other != l {
+				other.mu.Lock()
+				other.ended = true
+				other.mu.Unlock()
+			}
+		}
+		l.mu.Unlock()
+		r.wake()
+	} else {
+		r.wakeLocked()
+		r.mu.Unlock()
+	}
+	return i, seq
+}
+
+// finish completes a pending event of call (a Send, or a CloseSend that
+// failed): its call returned err after elapsed.
+func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
+	const kind = Send // Send and CloseSend share a log
+	var st *store
+	var l *callLog
+	if r.st.limit > 0 {
+		r.mu.Lock()
+		st = &r.st
+	} else {
+		l = r.lockLog(call, kind)
+		st = &l.st
+	}
+	if rec := st.at(i); rec != nil && rec.seq == seq {
+		rec.pending = false
+		rec.elapsed = elapsed
+		rec.err = err
+	}
+	if l != nil {
+		l.mu.Unlock()
+		r.wake()
+	} else {
+		r.wakeLocked()
+		r.mu.Unlock()
+	}
+}
+
+// wake tells waiting Wait calls that something was recorded.
+func (r *Recorder) wake() {
+	if r.waiters.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.wakeLocked()
+	r.mu.Unlock()
+}
+
+func (r *Recorder) wakeLocked() {
 	if r.notify != nil {
 		close(r.notify)
 		r.notify = nil
 	}
-	r.mu.Unlock()
-	return i, seq
-}
-
-// keepMsg stores the wire bytes of rec's message. Without a limit, a Recv
-// whose bytes equal those of the matching Send of the peer shares them, and
-// a Send offers its bytes to the peer's Recv. (In a ring, slots reuse their
-// buffers, so nothing is shared.)
-func (r *Recorder) keepMsg(rec *record, e event, typ protoreflect.MessageType, wire []byte) {
-	if r.st.limit > 0 {
-		r.st.keep(rec, wire)
-		return
-	}
-	if e.kind == Recv {
-		if ref, ok := e.call.sent[1-e.side].pop(); ok && ref.typ == typ && bytes.Equal(ref.buf, wire) {
-			rec.buf = ref.buf
-			return
-		}
-		r.st.keep(rec, wire)
-		return
-	}
-	r.st.keep(rec, wire)
-	e.call.sent[e.side].push(msgRef{typ: typ, buf: rec.buf})
-}
-
-// finish completes a pending Send: SendMsg returned err after elapsed.
-func (r *Recorder) finish(i, seq uint64, elapsed time.Duration, err error) {
-	r.mu.Lock()
-	if rec := r.st.at(i); rec != nil && rec.seq == seq {
-		rec.pending = false
-		rec.elapsed = elapsed
-		rec.err = err
-		if r.notify != nil {
-			close(r.notify)
-			r.notify = nil
-		}
-	}
-	r.mu.Unlock()
 }
 
 // scratchPool holds marshal buffers for unary calls, which have no stream
@@ -256,11 +297,47 @@ func wire(m any, scratch *[]byte) (protoreflect.MessageType, []byte) {
 // Events returns a snapshot of the kept events, sorted by Seq. Messages are
 // decoded afresh for every call, so a caller may modify what it gets.
 func (r *Recorder) Events() []Event {
-	r.mu.Lock()
-	recs, done := r.st.snapshot()
-	r.mu.Unlock()
+	recs, done := r.snapshot()
 	defer done()
 	return r.decode(recs, nil)
+}
+
+// snapshot copies the kept records in Seq order; done must be called once
+// their message bytes have been decoded.
+//
+// Without a limit it reads the Seq counter first, then every log: an event
+// with a Seq up to the counter was appended, under its log's lock, before
+// the counter was read, so it is in the copy, and events after it are left
+// out. The copy is a gap-free prefix of the timeline.
+func (r *Recorder) snapshot() ([]record, func()) {
+	if r.st.limit > 0 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.st.snapshot()
+	}
+	upTo := r.seq.Load()
+	r.mu.Lock()
+	logs := append([]*callLog(nil), r.logs...)
+	r.mu.Unlock()
+	var recs []record
+	dones := make([]func(), 0, len(logs))
+	for _, l := range logs {
+		l.mu.Lock()
+		part, done := l.st.snapshot()
+		l.mu.Unlock()
+		dones = append(dones, done)
+		n := len(part)
+		for n > 0 && part[n-1].seq > upTo {
+			n--
+		}
+		recs = append(recs, part[:n]...)
+	}
+	slices.SortFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) })
+	return recs, func() {
+		for _, d := range dones {
+			d()
+		}
+	}
 }
 
 // decode turns records into events. cache, if not nil, maps Seq to messages
@@ -333,10 +410,20 @@ func (r *Recorder) Dropped() uint64 {
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	r.st.reset()
-	if r.notify != nil {
-		close(r.notify)
-		r.notify = nil
+	kept := r.logs[:0]
+	for _, l := range r.logs {
+		l.mu.Lock()
+		l.st.reset()
+		if l.ended {
+			l.pruned.Store(true) // an event after its End registers it again
+		} else {
+			kept = append(kept, l)
+		}
+		l.mu.Unlock()
 	}
+	clear(r.logs[len(kept):])
+	r.logs = kept
+	r.wakeLocked()
 	r.mu.Unlock()
 }
 
@@ -350,15 +437,17 @@ func (r *Recorder) Wait(ctx context.Context, cond func(events []Event) bool) err
 	if cond == nil {
 		return fmt.Errorf("recorder: Wait called with a nil condition")
 	}
+	r.waiters.Add(1)
+	defer r.waiters.Add(-1)
 	cache := make(map[uint64]any)
 	for {
 		r.mu.Lock()
-		recs, done := r.st.snapshot()
 		if r.notify == nil {
 			r.notify = make(chan struct{})
 		}
 		ch := r.notify
 		r.mu.Unlock()
+		recs, done := r.snapshot()
 
 		events := r.decode(recs, cache)
 		done()

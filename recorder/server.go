@@ -37,7 +37,7 @@ func (r *Recorder) begin(ctx context.Context, method string) (*serverCall, conte
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vs := md.Get(CallIDHeader); len(vs) > 0 {
 		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
-			sc.call = r.attach(id, method)
+			sc.call = &callInfo{id: id, method: method}
 		}
 		md.Delete(CallIDHeader)
 		ctx = metadata.NewIncomingContext(ctx, md)
@@ -257,7 +257,7 @@ func (w *serverStream) SendMsg(m any) error {
 	i, seq := w.sc.r.addMsg(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}, typ, b, m)
 	w.sendMu.Unlock()
 	err := w.ServerStream.SendMsg(m)
-	w.sc.r.finish(i, seq, time.Since(start), err)
+	w.sc.r.finish(w.sc.call, i, seq, time.Since(start), err)
 	return err
 }
 

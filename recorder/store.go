@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,62 +16,78 @@ import (
 // read. Compared with cloning every message into a growing slice this keeps
 // one allocation-free copy per message on the hot path and a compact heap.
 //
-// Without a limit, records live in fixed-size chunks (never copied when the
-// log grows) and message bytes in append-only arena blocks that start small
-// and double up to arenaMax. Bytes in an arena block are never written twice,
-// so a snapshot can share them. With WithLimit(n) the records form a ring of
+// Without a limit, records live in chunks that are never copied when the
+// log grows (8 records at first, doubling to 256), and message bytes in
+// append-only arena blocks that start small and double up to arenaMax.
+// Bytes in an arena block are never written twice while a snapshot may read
+// them, so a snapshot can share them; Reset keeps blocks and chunks for
+// reuse. With WithLimit(n) the records form a ring of
 // n slots; each slot keeps its own byte buffer and reuses it when the slot is
 // overwritten, so a full ring records without allocating.
 const (
-	recordsPerChunk = 256
+	recordsPerChunk = 256 // the largest chunk; the first ones are smaller
 	arenaMin        = 4 << 10
 	arenaMax        = 1 << 20
 )
 
-// callInfo is shared by every record of one call: of both halves when the
-// server half found its client half (see Recorder.live).
+// Unlimited stores start with small record chunks (8, 16, ... 256
+// records), so that the many short calls of a test stay cheap, then
+// continue with chunks of recordsPerChunk.
+const (
+	firstChunk   = 8
+	smallChunks  = 6                                    // 8, 16, 32, 64, 128, 256
+	smallRecords = firstChunk<<smallChunks - firstChunk // 504 records in the small chunks
+)
+
+// chunkOf returns the chunk and the offset in it of record i.
+func chunkOf(i uint64) (int, uint64) {
+	if i >= smallRecords {
+		i -= smallRecords
+		return smallChunks + int(i/recordsPerChunk), i % recordsPerChunk
+	}
+	c, base := 0, uint64(0)
+	for size := uint64(firstChunk); i >= base+size; size *= 2 {
+		base += size
+		c++
+	}
+	return c, i - base
+}
+
+// chunkSize returns the number of records of chunk c.
+func chunkSize(c int) int {
+	if c >= smallChunks-1 {
+		return recordsPerChunk
+	}
+	return firstChunk << c
+}
+
+// callInfo is shared by every record of one half (client or server) of one
+// call.
 type callInfo struct {
 	id     uint64
 	method string
-
-	// sent[s] holds the stored bytes of messages that side s sent and its
-	// peer has not received yet, oldest first (guarded by Recorder.mu). A
-	// Recv whose message marshals to the same bytes shares them instead of
-	// storing a second copy: with both halves recorded, each message is
-	// stored once.
-	sent [2]refQueue
+	// Unlimited mode: this half's records, in two logs: what its sending
+	// goroutine records (Send, CloseSend) and everything else, so that the
+	// sender and the receiver of one stream never wait for each other.
+	logs [2]atomic.Pointer[callLog]
 }
 
-// maxPendingRefs bounds a refQueue whose receiving half is not recorded.
-const maxPendingRefs = 1024
-
-type msgRef struct {
-	typ protoreflect.MessageType
-	buf []byte
-}
-
-type refQueue struct {
-	refs []msgRef
-	head int
-}
-
-func (q *refQueue) push(ref msgRef) {
-	if q.head == len(q.refs) {
-		q.refs, q.head = q.refs[:0], 0
+// logIndex says which of a call half's logs an event of kind goes to.
+func logIndex(kind Kind) int {
+	if kind == Send || kind == CloseSend {
+		return 0
 	}
-	if len(q.refs)-q.head < maxPendingRefs {
-		q.refs = append(q.refs, ref)
-	}
+	return 1
 }
 
-func (q *refQueue) pop() (msgRef, bool) {
-	if q.head == len(q.refs) {
-		return msgRef{}, false
-	}
-	ref := q.refs[q.head]
-	q.refs[q.head] = msgRef{}
-	q.head++
-	return ref, true
+// callLog holds the records of one half of one call in a recorder without
+// a limit. Each half has its own lock, so that the goroutines of different
+// streams (and the two sides of one stream) never wait for each other.
+type callLog struct {
+	mu     sync.Mutex
+	st     store
+	ended  bool        // an End was recorded: Reset may drop the log
+	pruned atomic.Bool // dropped from Recorder.logs by Reset (set under mu)
 }
 
 // record is one stored event.
@@ -128,7 +145,8 @@ func (s *store) at(i uint64) *record {
 	if s.limit > 0 {
 		return &s.ring[i%uint64(s.limit)]
 	}
-	return &s.chunks[i/recordsPerChunk][i%recordsPerChunk]
+	c, off := chunkOf(i)
+	return &s.chunks[c][off]
 }
 
 // push returns a cleared slot for the next record and its index.
@@ -146,16 +164,16 @@ func (s *store) push() (*record, uint64) {
 		*slot = record{buf: buf}
 		return slot, i
 	}
-	c := i / recordsPerChunk
-	if c == uint64(len(s.chunks)) {
-		if n := len(s.spareChunks); n > 0 {
+	c, off := chunkOf(i)
+	if c == len(s.chunks) {
+		if n := len(s.spareChunks); n > 0 && chunkSize(c) == recordsPerChunk {
 			s.chunks = append(s.chunks, s.spareChunks[n-1])
 			s.spareChunks = s.spareChunks[:n-1]
 		} else {
-			s.chunks = append(s.chunks, make([]record, recordsPerChunk))
+			s.chunks = append(s.chunks, make([]record, chunkSize(c)))
 		}
 	}
-	slot := &s.chunks[c][i%recordsPerChunk]
+	slot := &s.chunks[c][off]
 	*slot = record{} // a reused chunk holds old records
 	return slot, i
 }
@@ -246,8 +264,10 @@ func (s *store) reset() {
 			s.spareSize += cap(b)
 		}
 	}
-	if len(s.spareChunks)*recordsPerChunk < 1<<16 {
-		s.spareChunks = append(s.spareChunks, s.chunks...)
+	for _, c := range s.chunks {
+		if len(c) == recordsPerChunk && len(s.spareChunks)*recordsPerChunk < 1<<16 {
+			s.spareChunks = append(s.spareChunks, c)
+		}
 	}
 	s.n, s.dropped = 0, 0
 	s.chunks, s.arena, s.nextArena, s.blocks = nil, nil, 0, nil
