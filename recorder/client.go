@@ -70,6 +70,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
 		call := r.newCall(method)
+		call.oneLog = true
 		start := time.Now()
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
 		scratch := getScratch()

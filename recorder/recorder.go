@@ -106,7 +106,7 @@ func (r *Recorder) newCall(method string) *callInfo {
 // logOf returns the log of a call half for events of kind, creating and
 // registering it on first use.
 func (r *Recorder) logOf(call *callInfo, kind Kind) *callLog {
-	p := &call.logs[logIndex(kind)]
+	p := &call.logs[call.logIndex(kind)]
 	if l := p.Load(); l != nil {
 		return l
 	}
@@ -203,7 +203,7 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 		if e.kind == End {
 			// Both logs of the half may go at the next Reset.
 			l.ended = true
-			if other := e.call.logs[0].Load(); other != nil && other != l {
+			if other := e.call.logs[0].Load(); other != nil && other != l { // the sender's log
 				other.mu.Lock()
 				other.ended = true
 				other.mu.Unlock()

@@ -158,6 +158,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 			return handler(ctx, req)
 		}
 		sc, ctx := r.begin(ctx, info.FullMethod)
+		sc.call.oneLog = true // one goroutine records this half: Begin is in log 1, the rest follows
 		scratch := getScratch()
 		defer putScratch(scratch)
 		typ, b := wire(req, scratch)

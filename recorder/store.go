@@ -17,7 +17,7 @@ import (
 // one allocation-free copy per message on the hot path and a compact heap.
 //
 // Without a limit, records live in chunks that are never copied when the
-// log grows (8 records at first, doubling to 256), and message bytes in
+// log grows (4 records at first, doubling to 256), and message bytes in
 // append-only arena blocks that start small and double up to arenaMax.
 // Bytes in an arena block are never written twice while a snapshot may read
 // them, so a snapshot can share them; Reset keeps blocks and chunks for
@@ -26,17 +26,17 @@ import (
 // overwritten, so a full ring records without allocating.
 const (
 	recordsPerChunk = 256 // the largest chunk; the first ones are smaller
-	arenaMin        = 4 << 10
+	arenaMin        = 512
 	arenaMax        = 1 << 20
 )
 
-// Unlimited stores start with small record chunks (8, 16, ... 256
+// Unlimited stores start with small record chunks (4, 8, ... 256
 // records), so that the many short calls of a test stay cheap, then
 // continue with chunks of recordsPerChunk.
 const (
-	firstChunk   = 8
-	smallChunks  = 6                                    // 8, 16, 32, 64, 128, 256
-	smallRecords = firstChunk<<smallChunks - firstChunk // 504 records in the small chunks
+	firstChunk   = 4
+	smallChunks  = 7                                    // 4, 8, 16, 32, 64, 128, 256
+	smallRecords = firstChunk<<smallChunks - firstChunk // 508 records in the small chunks
 )
 
 // chunkOf returns the chunk and the offset in it of record i.
@@ -70,11 +70,14 @@ type callInfo struct {
 	// goroutine records (Send, CloseSend) and everything else, so that the
 	// sender and the receiver of one stream never wait for each other.
 	logs [2]atomic.Pointer[callLog]
+	// oneLog: one goroutine records the whole half (unary calls), so one
+	// log is enough.
+	oneLog bool
 }
 
-// logIndex says which of a call half's logs an event of kind goes to.
-func logIndex(kind Kind) int {
-	if kind == Send || kind == CloseSend {
+// logIndex says which of the call half's logs an event of kind goes to.
+func (c *callInfo) logIndex(kind Kind) int {
+	if !c.oneLog && (kind == Send || kind == CloseSend) {
 		return 0
 	}
 	return 1

@@ -123,3 +123,33 @@ func TestResetRecyclesNothingAReaderUses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestShortCallsStaySmall bounds what a recorder retains per short call
+// (one half of a unary call with a 100-byte request and response): a test
+// that makes thousands of calls must not pay for buffers sized for streams.
+func TestShortCallsStaySmall(t *testing.T) {
+	const calls = 5_000
+	req := &testpb.Payload{Body: make([]byte, 100)}
+	base := heapAfterGC()
+	r := New()
+	var scratch []byte
+	for range calls {
+		call := r.newCall("/grpc.testing.TestService/UnaryCall")
+		call.oneLog = true
+		now := time.Now()
+		r.add(event{call: call, side: Client, kind: Begin, at: now})
+		recordMsg(r, call, req, &scratch)
+		typ, b := wire(req, &scratch)
+		r.addMsg(event{call: call, side: Client, kind: Recv, at: now}, typ, b, req)
+		r.add(event{call: call, side: Client, kind: End, at: now})
+	}
+	per := float64(int64(heapAfterGC())-int64(base)) / calls
+	t.Logf("a recorder retains %.0f bytes per short call half (4 events, two 103-byte messages)", per)
+	if per > 3<<10 {
+		t.Errorf("retains %.0f bytes per short call half; want at most 3 KiB", per)
+	}
+	if got := len(r.Events()); got != 4*calls {
+		t.Errorf("kept %d events, want %d", got, 4*calls)
+	}
+	runtime.KeepAlive(r)
+}
