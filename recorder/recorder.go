@@ -169,15 +169,7 @@ func (r *Recorder) add(e event) (uint64, uint64) {
 // first sees every event up to it (see snapshot). With a limit, into the
 // shared ring under r.mu.
 func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, raw any) (uint64, uint64) {
-	var st *store
-	var l *callLog
-	if r.st.limit > 0 {
-		r.mu.Lock()
-		st = &r.st
-	} else {
-		l = r.lockLog(e.call, e.kind)
-		st = &l.st
-	}
+	st, l := r.lockStore(e.call, e.kind)
 	rec, i := st.push()
 	rec.seq = r.seq.Add(1)
 	rec.call = e.call
@@ -199,50 +191,52 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 		}
 	}
 	seq := rec.seq
-	if l != nil {
-		if e.kind == End {
-			// Both logs of the half may go at the next Reset.
-			l.ended = true
-			if other := e.call.logs[0].Load(); other != nil && other != l { // the sender's log
-				other.mu.Lock()
-				other.ended = true
-				other.mu.Unlock()
-			}
+	if l != nil && e.kind == End {
+		// Both logs of the half may go at the next Reset.
+		l.ended = true
+		if other := e.call.logs[0].Load(); other != nil && other != l { // the sender's log
+			other.mu.Lock()
+			other.ended = true
+			other.mu.Unlock()
 		}
-		l.mu.Unlock()
-		r.wake()
-	} else {
-		r.wakeLocked()
-		r.mu.Unlock()
 	}
+	r.unlockStore(l)
 	return i, seq
 }
 
 // finish completes a pending event of call (a Send, or a CloseSend that
 // failed): its call returned err after elapsed.
 func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
-	const kind = Send // Send and CloseSend share a log
-	var st *store
-	var l *callLog
-	if r.st.limit > 0 {
-		r.mu.Lock()
-		st = &r.st
-	} else {
-		l = r.lockLog(call, kind)
-		st = &l.st
-	}
+	st, l := r.lockStore(call, Send) // Send and CloseSend share a log
 	if rec := st.at(i); rec != nil && rec.seq == seq {
 		rec.pending = false
 		rec.elapsed = elapsed
 		rec.err = err
 	}
-	if l != nil {
-		l.mu.Unlock()
-		r.wake()
-	} else {
+	r.unlockStore(l)
+}
+
+// lockStore locks and returns the store an event of kind of call goes to:
+// the shared ring under r.mu with a limit (l is nil), else the call half's
+// log. Release it with unlockStore(l).
+func (r *Recorder) lockStore(call *callInfo, kind Kind) (st *store, l *callLog) {
+	if r.st.limit > 0 {
+		r.mu.Lock()
+		return &r.st, nil
+	}
+	l = r.lockLog(call, kind)
+	return &l.st, l
+}
+
+// unlockStore releases what lockStore locked and wakes waiting Wait calls.
+func (r *Recorder) unlockStore(l *callLog) {
+	if l == nil {
 		r.wakeLocked()
 		r.mu.Unlock()
+		return
 	}
+	l.mu.Unlock()
+	r.wake()
 }
 
 // wake tells waiting Wait calls that something was recorded.
