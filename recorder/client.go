@@ -172,12 +172,13 @@ type clientStream struct {
 
 func (w *clientStream) SendMsg(m any) error {
 	start := time.Now()
+	i, seq := w.r.addSend(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, m)
+	err := w.ClientStream.SendMsg(m)
+	elapsed := time.Since(start)
 	w.sendMu.Lock()
 	typ, b := wire(m, &w.sendBuf)
-	i, seq := w.r.addMsg(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, typ, b, m)
+	w.r.finishSend(w.call, i, seq, elapsed, err, typ, b, m)
 	w.sendMu.Unlock()
-	err := w.ClientStream.SendMsg(m)
-	w.r.finish(w.call, i, seq, time.Since(start), err)
 	return err
 }
 

@@ -26,9 +26,16 @@ type Recorder struct {
 	methods  map[string]struct{} // nil: record every method
 	suffixes []string            // WithMethods names given without the leading "/"
 	base     time.Time
-	ids      atomic.Uint64 // last call id handed out
-	seq      atomic.Uint64 // last Seq handed out
-	waiters  atomic.Int32  // Wait calls in progress
+	waiters  atomic.Int32 // Wait calls in progress: read on every event, rarely written
+
+	// seq and ids are written by every goroutine that records; each has a
+	// cache line of its own, so that their writes do not slow down the reads
+	// of the fields above (or each other).
+	_   [64]byte
+	seq atomic.Uint64 // last Seq handed out
+	_   [56]byte
+	ids atomic.Uint64 // last call id handed out
+	_   [56]byte
 
 	mu     sync.Mutex
 	st     store         // WithLimit: the ring of every call (guarded by mu)
@@ -152,6 +159,9 @@ type event struct {
 	err     error
 	md      metadata.MD
 	pending bool
+	// lazy: a Send whose message is captured when its SendMsg returns (see
+	// addSend); until then the record refers to the caller's message.
+	lazy bool
 }
 
 // add appends an event without a message and returns its index and Seq.
@@ -181,7 +191,11 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 	rec.err = e.err
 	rec.md = e.md
 	if e.kind == Send || e.kind == Recv {
-		if typ != nil {
+		if e.lazy {
+			rec.hasMsg = true
+			rec.lazy = true
+			rec.raw = raw
+		} else if typ != nil {
 			rec.hasMsg = true
 			rec.typ = typ
 			st.keep(rec, wire)
@@ -207,11 +221,43 @@ func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, ra
 // finish completes a pending event of call (a Send, or a CloseSend that
 // failed): its call returned err after elapsed.
 func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
+	r.finishSend(call, i, seq, elapsed, err, nil, nil, nil)
+}
+
+// addSend records a Send of m at the moment SendMsg is called: the Seq
+// is taken now, the message is captured by finishSend once the inner
+// SendMsg has returned. This takes marshaling off the path between the
+// caller and the peer: the time a ping-pong round trip waits on.
+//
+// In between, the record refers to m itself. That is safe because gRPC's
+// contract forbids changing a message while its SendMsg runs (protobuf
+// messages may be marshaled concurrently), and because a snapshot taken
+// meanwhile marshals m under the log's lock (see store.snapshot), which
+// finishSend takes before SendMsg returns to the caller.
+func (r *Recorder) addSend(e event, m any) (uint64, uint64) {
+	if pm, ok := m.(proto.Message); ok && pm != nil {
+		e.lazy = true
+	} // else m is stored as given
+	return r.addMsg(e, nil, nil, m)
+}
+
+// finishSend completes a pending Send (or failed CloseSend) of call: its
+// call returned err after elapsed. For a Send recorded by addSend, typ and
+// b are its message m marshaled by wire; m is stored as given if typ is nil.
+func (r *Recorder) finishSend(call *callInfo, i, seq uint64, elapsed time.Duration, err error, typ protoreflect.MessageType, b []byte, m any) {
 	st, l := r.lockStore(call, Send) // Send and CloseSend share a log
 	if rec := st.at(i); rec != nil && rec.seq == seq {
 		rec.pending = false
 		rec.elapsed = elapsed
 		rec.err = err
+		if rec.lazy {
+			rec.lazy = false
+			if typ != nil {
+				rec.raw = nil
+				rec.typ = typ
+				st.keep(rec, b)
+			}
+		}
 	}
 	r.unlockStore(l)
 }

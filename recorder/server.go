@@ -253,12 +253,13 @@ func (w *serverStream) SetTrailer(md metadata.MD) {
 func (w *serverStream) SendMsg(m any) error {
 	w.sc.sendHeader(nil, false)
 	start := time.Now()
+	i, seq := w.sc.r.addSend(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}, m)
+	err := w.ServerStream.SendMsg(m)
+	elapsed := time.Since(start)
 	w.sendMu.Lock()
 	typ, b := wire(m, &w.sendBuf)
-	i, seq := w.sc.r.addMsg(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}, typ, b, m)
+	w.sc.r.finishSend(w.sc.call, i, seq, elapsed, err, typ, b, m)
 	w.sendMu.Unlock()
-	err := w.ServerStream.SendMsg(m)
-	w.sc.r.finish(w.sc.call, i, seq, time.Since(start), err)
 	return err
 }
 

@@ -100,6 +100,7 @@ type record struct {
 	side    Side
 	kind    Kind
 	pending bool          // a Send whose SendMsg has not returned yet
+	lazy    bool          // a pending Send whose message is raw, not captured yet
 	at      time.Duration // since Recorder.base
 	elapsed time.Duration
 	err     error
@@ -235,6 +236,7 @@ func (s *store) copyRecords() []record {
 	if s.limit == 0 {
 		for i := lo; i < s.n; i++ {
 			out = append(out, *s.at(i))
+			capture(&out[len(out)-1])
 		}
 		return out
 	}
@@ -250,9 +252,25 @@ func (s *store) copyRecords() []record {
 			block = append(block, rec.buf...)
 			rec.buf = block[start:len(block):len(block)]
 		}
+		capture(&rec)
 		out = append(out, rec)
 	}
 	return out
+}
+
+// capture turns the copy of a lazy record (a Send still inside SendMsg)
+// into a captured one: it marshals the message the record refers to into
+// bytes of the copy's own. It runs under the lock finishSend needs, so the
+// message cannot have been given back to its owner yet.
+func capture(rec *record) {
+	if !rec.lazy {
+		return
+	}
+	rec.lazy = false
+	var buf []byte
+	if typ, b := wire(rec.raw, &buf); typ != nil {
+		rec.typ, rec.buf, rec.raw = typ, b, nil
+	}
 }
 
 // reset forgets every record. Arena blocks are kept for reuse, up to
