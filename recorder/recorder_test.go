@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -602,4 +603,105 @@ func TestWithMethodsShortNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stallServer's StreamingInputCall reads nothing until release is closed,
+// so that the client's Sends end up blocked on flow control.
+type stallServer struct {
+	testpb.UnimplementedTestServiceServer
+	release chan struct{}
+}
+
+func (s *stallServer) StreamingInputCall(stream testpb.TestService_StreamingInputCallServer) error {
+	<-s.release
+	n := 0
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			return stream.SendAndClose(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: int32(n)})
+		} else if err != nil {
+			return err
+		}
+		n++
+	}
+}
+
+// TestBlockedSendIsRecordedWithItsMessage: a Send blocked on flow control
+// is in the timeline, pending, with the message it is sending; the client
+// reuses one message for every Send, changing it after each returns, and
+// every recorded Send keeps what it sent.
+func TestBlockedSendIsRecordedWithItsMessage(t *testing.T) {
+	rec := recorder.New()
+	srv := &stallServer{release: make(chan struct{})}
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, srv) })
+	ctx := ctxT(t)
+	stream, err := testpb.NewTestServiceClient(p.conn).StreamingInputCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 16 << 10
+	var returned atomic.Int64 // Sends that have returned
+	sent := make(chan error, 1)
+	go func() {
+		msg := &testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: make([]byte, size)}}
+		for i := range 64 { // 1 MiB: far more than the flow-control windows hold
+			msg.Payload.Body[0] = byte(i)
+			if err := stream.Send(msg); err != nil {
+				sent <- err
+				return
+			}
+			returned.Add(1)
+		}
+		sent <- nil
+	}()
+
+	// The Send that does not return: its event is there, with message i.
+	var blocked []recorder.Event
+	err = rec.Wait(ctx, func(events []recorder.Event) bool {
+		sends := clientSends(events)
+		if len(sends) == 0 || int64(len(sends)) != returned.Load()+1 || recorder.PendingSends(rec) == 0 {
+			return false
+		}
+		blocked = sends
+		return true
+	})
+	if err != nil {
+		t.Fatalf("no Send blocked: %v\n%s", err, rec)
+	}
+	last := blocked[len(blocked)-1]
+	if body := last.Msg.(*testpb.StreamingInputCallRequest).GetPayload().GetBody(); len(body) != size || int(body[0]) != len(blocked)-1 {
+		t.Errorf("the blocked Send (#%d) recorded body[0]=%d, len %d", len(blocked)-1, body[0], len(body))
+	}
+
+	close(srv.release)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
+	}
+	sends := clientSends(rec.Events())
+	if len(sends) != 64 {
+		t.Fatalf("%d client Sends recorded, want 64", len(sends))
+	}
+	for i, e := range sends {
+		if body := e.Msg.(*testpb.StreamingInputCallRequest).GetPayload().GetBody(); int(body[0]) != i {
+			t.Errorf("Send %d recorded body[0]=%d", i, body[0])
+		}
+	}
+	if recorder.PendingSends(rec) != 0 {
+		t.Errorf("Sends still pending after the call ended")
+	}
+}
+
+func clientSends(events []recorder.Event) []recorder.Event {
+	var out []recorder.Event
+	for _, e := range events {
+		if e.Side == recorder.Client && e.Kind == recorder.Send {
+			out = append(out, e)
+		}
+	}
+	return out
 }
