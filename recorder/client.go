@@ -62,6 +62,16 @@ func statusErr(err error) error {
 	return status.FromContextError(err).Err()
 }
 
+// unaryCall holds what the client side of one unary call needs, in one
+// allocation.
+type unaryCall struct {
+	call            callInfo
+	header, trailer metadata.MD
+	hopt            grpc.HeaderCallOption
+	topt            grpc.TrailerCallOption
+	opts            [4]grpc.CallOption
+}
+
 // UnaryClientInterceptor records unary calls made through a ClientConn:
 // Begin, Send, Header, Recv, Trailer and End on the client side.
 func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
@@ -69,32 +79,37 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		if !r.records(method) {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		call := r.newCall(method)
-		call.oneLog = true
+		uc := &unaryCall{call: callInfo{id: r.ids.Add(1), method: method, oneLog: true}}
+		call := &uc.call
 		start := time.Now()
-		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)})
 		scratch := getScratch()
 		defer putScratch(scratch)
-		typ, b := wire(req, scratch)
-		r.addMsg(event{call: call, side: Client, kind: Send, at: time.Now()}, typ, b, req)
+		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)},
+			event{call: call, side: Client, kind: Send, at: start}.withMsg(req, scratch))
 
-		var header, trailer metadata.MD
-		opts = append(opts[:len(opts):len(opts)], grpc.Header(&header), grpc.Trailer(&trailer))
+		uc.hopt.HeaderAddr = &uc.header
+		uc.topt.TrailerAddr = &uc.trailer
+		opts = append(append(uc.opts[:0], opts...), &uc.hopt, &uc.topt)
 		err := invoker(r.tag(ctx, call), method, req, reply, cc, opts...)
 		now := time.Now()
-		if len(header) > 0 {
-			r.add(event{call: call, side: Client, kind: Header, at: now, md: header})
+		var es [4]event
+		n := 0
+		if len(uc.header) > 0 {
+			es[n] = event{call: call, side: Client, kind: Header, at: now, md: uc.header}
+			n++
 		}
 		if err == nil {
-			typ, b := wire(reply, scratch)
-			r.addMsg(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, reply)
+			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(reply, scratch)
 		} else {
-			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
+			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err}
 		}
-		if len(trailer) > 0 {
-			r.add(event{call: call, side: Client, kind: Trailer, at: now, md: trailer})
+		n++
+		if len(uc.trailer) > 0 {
+			es[n] = event{call: call, side: Client, kind: Trailer, at: now, md: uc.trailer}
+			n++
 		}
-		r.add(event{call: call, side: Client, kind: End, at: now, err: err})
+		es[n] = event{call: call, side: Client, kind: End, at: now, err: err}
+		r.add(es[:n+1]...)
 		return err
 	}
 }
@@ -108,14 +123,16 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if !r.records(method) {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		call := r.newCall(method)
+		w := &clientStream{}
+		w.info = callInfo{id: r.ids.Add(1), method: method}
+		call := &w.info
 		r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: outgoingMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
 			r.add(event{call: call, side: Client, kind: End, at: time.Now(), err: err})
 			return nil, err
 		}
-		return r.wrapClient(ctx, cs, desc, call), nil
+		return r.wrapClient(ctx, cs, desc, w), nil
 	}
 }
 
@@ -132,23 +149,23 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 		desc = &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
 	}
 	ctx := cs.Context()
-	var call *callInfo
+	w := &clientStream{}
+	w.info = callInfo{method: method}
 	md := outgoingMD(ctx)
 	if vs := md.Get(CallIDHeader); len(vs) > 0 {
-		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
-			call = &callInfo{id: id, method: method}
-		}
+		w.info.id, _ = r.parseTag(vs[len(vs)-1])
 		md.Delete(CallIDHeader) // FromOutgoingContext gave us a copy
 	}
-	if call == nil {
-		call = r.newCall(method)
+	if w.info.id == 0 {
+		w.info.id = r.ids.Add(1)
 	}
-	r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: md})
-	return r.wrapClient(ctx, cs, desc, call)
+	r.add(event{call: &w.info, side: Client, kind: Begin, at: time.Now(), md: md})
+	return r.wrapClient(ctx, cs, desc, w)
 }
 
-func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, call *callInfo) *clientStream {
-	w := &clientStream{ClientStream: cs, r: r, call: call, serverStreams: desc.ServerStreams}
+// wrapClient completes w, whose callInfo is filled in, as the wrapper of cs.
+func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, w *clientStream) *clientStream {
+	w.ClientStream, w.r, w.call, w.serverStreams = cs, r, &w.info, desc.ServerStreams
 	if ctx.Done() != nil {
 		w.stop = context.AfterFunc(ctx, func() { w.end(statusErr(ctx.Err()), false) })
 	}
@@ -158,7 +175,8 @@ func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *g
 type clientStream struct {
 	grpc.ClientStream
 	r             *Recorder
-	call          *callInfo
+	info          callInfo  // the call half, allocated with its wrapper
+	call          *callInfo // &info
 	serverStreams bool
 	stop          func() bool
 
@@ -189,8 +207,7 @@ func (w *clientStream) RecvMsg(m any) error {
 	w.recordHeader(now)
 	switch {
 	case err == nil:
-		typ, b := wire(m, &w.recvBuf)
-		w.r.addMsg(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, m)
+		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(m, &w.recvBuf))
 		if !w.serverStreams {
 			w.end(nil, true)
 		}
@@ -256,13 +273,15 @@ func (w *clientStream) end(err error, onStream bool) {
 		return
 	}
 	now := time.Now()
+	end := event{call: w.call, side: Client, kind: End, at: now, err: err}
 	if onStream {
 		if w.stop != nil {
 			w.stop()
 		}
 		if tr := w.ClientStream.Trailer(); len(tr) > 0 {
-			w.r.add(event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()})
+			w.r.add(event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()}, end)
+			return
 		}
 	}
-	w.r.add(event{call: w.call, side: Client, kind: End, at: now, err: err})
+	w.r.add(end)
 }

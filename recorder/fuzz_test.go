@@ -57,7 +57,7 @@ func FuzzStorage(f *testing.F) {
 				if op == 1 {
 					kind = Send
 				}
-				i, seq := r.addMsg(event{call: call, side: Client, kind: kind, at: time.Now(), pending: op == 1}, typ, b, m)
+				i, seq := r.add(event{call: call, side: Client, kind: kind, at: time.Now(), pending: op == 1, typ: typ, wire: b, raw: m})
 				all = append(all, kept{seq, m})
 				if op == 1 {
 					pending = append(pending, len(all)-1)

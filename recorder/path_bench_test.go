@@ -1,10 +1,15 @@
 package recorder
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 )
 
 // BenchmarkRecordPath measures one recording of a 1 KiB message on one
@@ -31,7 +36,7 @@ func BenchmarkRecordPath(b *testing.B) {
 		now := time.Now()
 		b.ReportAllocs()
 		for i := range b.N {
-			r.addMsg(event{call: call, side: Client, kind: Send, at: now}, typ, w, msg)
+			r.add(event{call: call, side: Client, kind: Send, at: now, typ: typ, wire: w, raw: msg})
 			if i%4096 == 4095 {
 				r.Reset()
 			}
@@ -45,7 +50,7 @@ func BenchmarkRecordPath(b *testing.B) {
 		for i := range b.N {
 			start := time.Now()
 			typ, w := wire(msg, &scratch)
-			idx, seq := r.addMsg(event{call: call, side: Client, kind: Send, at: start, pending: true}, typ, w, msg)
+			idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true, typ: typ, wire: w, raw: msg})
 			r.finish(call, idx, seq, time.Since(start), nil)
 			if i%4096 == 4095 {
 				r.Reset()
@@ -63,6 +68,61 @@ func BenchmarkRecordStoreRing(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for range b.N {
-		r.addMsg(event{call: call, side: Client, kind: Send, at: now}, typ, w, msg)
+		r.add(event{call: call, side: Client, kind: Send, at: now, typ: typ, wire: w, raw: msg})
 	}
+}
+
+// fakeSTS stands in for gRPC's server transport stream in
+// BenchmarkUnaryInterceptors.
+type fakeSTS struct{}
+
+func (fakeSTS) Method() string                  { return "/grpc.testing.TestService/UnaryCall" }
+func (fakeSTS) SetHeader(md metadata.MD) error  { return nil }
+func (fakeSTS) SendHeader(md metadata.MD) error { return nil }
+func (fakeSTS) SetTrailer(md metadata.MD) error { return nil }
+
+// BenchmarkUnaryInterceptors measures what recording one unary call costs
+// each side, without gRPC: the interceptors around an invoker and a
+// handler that do nothing. One op is one call.
+func BenchmarkUnaryInterceptors(b *testing.B) {
+	const method = "/grpc.testing.TestService/UnaryCall"
+	req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
+	resp := &testpb.SimpleResponse{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
+	b.Run("side=client", func(b *testing.B) {
+		r := New()
+		ci := r.UnaryClientInterceptor()
+		invoker := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			proto.Merge(reply.(proto.Message), resp)
+			return nil
+		}
+		reply := new(testpb.SimpleResponse)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := range b.N {
+			proto.Reset(reply)
+			if err := ci(ctx, method, req, reply, nil, invoker); err != nil {
+				b.Fatal(err)
+			}
+			if i%4096 == 4095 {
+				r.Reset()
+			}
+		}
+	})
+	b.Run("side=server", func(b *testing.B) {
+		r := New()
+		si := r.UnaryServerInterceptor()
+		md := metadata.Pairs(":authority", "bufnet", "content-type", "application/grpc", "user-agent", "grpc-go/1.85.0", CallIDHeader, fmt.Sprintf("%d.1", r.id))
+		ctx := grpc.NewContextWithServerTransportStream(metadata.NewIncomingContext(context.Background(), md), fakeSTS{})
+		info := &grpc.UnaryServerInfo{FullMethod: method}
+		handler := func(ctx context.Context, req any) (any, error) { return resp, nil }
+		b.ReportAllocs()
+		for i := range b.N {
+			if _, err := si(ctx, req, info, handler); err != nil {
+				b.Fatal(err)
+			}
+			if i%4096 == 4095 {
+				r.Reset()
+			}
+		}
+	})
 }

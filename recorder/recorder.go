@@ -122,7 +122,10 @@ func (r *Recorder) logOf(call *callInfo, kind Kind) *callLog {
 	if l := p.Load(); l != nil {
 		return l
 	}
-	l := &callLog{}
+	l := &call.rest
+	if p == &call.logs[0] {
+		l = &callLog{}
+	}
 	r.logs = append(r.logs, l)
 	p.Store(l)
 	return l
@@ -162,60 +165,79 @@ type event struct {
 	// lazy: a Send whose message is captured when its SendMsg returns (see
 	// addSend); until then the record refers to the caller's message.
 	lazy bool
+
+	// The message of a Send or Recv. For a proto message, typ and wire
+	// describe it (wire may be a scratch buffer: it is copied); otherwise
+	// raw is the message as given (any value, nil included) and typ is nil.
+	typ  protoreflect.MessageType
+	wire []byte
+	raw  any
 }
 
-// add appends an event without a message and returns its index and Seq.
-func (r *Recorder) add(e event) (uint64, uint64) {
-	return r.addMsg(e, nil, nil, nil)
-}
-
-// addMsg appends an event and returns its index (in its store) and Seq.
-// For a proto message, typ and wire describe it; otherwise raw is the
-// message as given (any value, nil included) and typ is nil.
+// add appends events of one call half, all bound for the same log (see
+// callInfo.logIndex), under one lock and with consecutive Seqs, and returns
+// the index (in its store) and the Seq of the first.
 //
-// Without a limit the event goes into the log of its call half, under that
-// log's lock; its Seq comes from an atomic counter taken under the same
-// lock, so each log is in Seq order and a snapshot that reads the counter
-// first sees every event up to it (see snapshot). With a limit, into the
-// shared ring under r.mu.
-func (r *Recorder) addMsg(e event, typ protoreflect.MessageType, wire []byte, raw any) (uint64, uint64) {
-	st, l := r.lockStore(e.call, e.kind)
-	rec, i := st.push()
-	rec.seq = r.seq.Add(1)
-	rec.call = e.call
-	rec.side = e.side
-	rec.kind = e.kind
-	rec.pending = e.pending
-	rec.at = e.at.Sub(r.base)
-	rec.elapsed = e.elapsed
-	rec.err = e.err
-	rec.md = e.md
-	if e.kind == Send || e.kind == Recv {
-		if e.lazy {
-			rec.hasMsg = true
-			rec.lazy = true
-			rec.raw = raw
-		} else if typ != nil {
-			rec.hasMsg = true
-			rec.typ = typ
-			st.keep(rec, wire)
-		} else if raw != nil || e.err == nil {
-			rec.hasMsg = true
-			rec.raw = raw
+// Without a limit the events go into the log of their call half, under
+// that log's lock; their Seqs come from an atomic counter bumped under the
+// same lock, so each log is in Seq order and a snapshot that reads the
+// counter first sees every event up to it (see snapshot). With a limit,
+// into the shared ring under r.mu.
+func (r *Recorder) add(es ...event) (uint64, uint64) {
+	call := es[0].call
+	st, l := r.lockStore(call, es[0].kind)
+	seq := r.seq.Add(uint64(len(es))) - uint64(len(es)) + 1
+	var first uint64
+	ended := false
+	for j := range es {
+		e := &es[j]
+		rec, i := st.push()
+		if j == 0 {
+			first = i
 		}
+		rec.seq = seq + uint64(j)
+		rec.call = call
+		rec.side = e.side
+		rec.kind = e.kind
+		rec.pending = e.pending
+		rec.at = e.at.Sub(r.base)
+		rec.elapsed = e.elapsed
+		rec.err = e.err
+		rec.md = e.md
+		if e.kind == Send || e.kind == Recv {
+			if e.lazy {
+				rec.hasMsg = true
+				rec.lazy = true
+				rec.raw = e.raw
+			} else if e.typ != nil {
+				rec.hasMsg = true
+				rec.typ = e.typ
+				st.keep(rec, e.wire)
+			} else if e.raw != nil || e.err == nil {
+				rec.hasMsg = true
+				rec.raw = e.raw
+			}
+		}
+		ended = ended || e.kind == End
 	}
-	seq := rec.seq
-	if l != nil && e.kind == End {
+	if l != nil && ended {
 		// Both logs of the half may go at the next Reset.
 		l.ended = true
-		if other := e.call.logs[0].Load(); other != nil && other != l { // the sender's log
+		if other := call.logs[0].Load(); other != nil && other != l { // the sender's log
 			other.mu.Lock()
 			other.ended = true
 			other.mu.Unlock()
 		}
 	}
 	r.unlockStore(l)
-	return i, seq
+	return first, seq
+}
+
+// withMsg returns e carrying message m, marshaled by wire into scratch.
+func (e event) withMsg(m any, scratch *[]byte) event {
+	e.typ, e.wire = wire(m, scratch)
+	e.raw = m
+	return e
 }
 
 // finish completes a pending event of call (a Send, or a CloseSend that
@@ -238,7 +260,8 @@ func (r *Recorder) addSend(e event, m any) (uint64, uint64) {
 	if pm, ok := m.(proto.Message); ok && pm != nil {
 		e.lazy = true
 	} // else m is stored as given
-	return r.addMsg(e, nil, nil, m)
+	e.raw = m
+	return r.add(e)
 }
 
 // finishSend completes a pending Send (or failed CloseSend) of call: its

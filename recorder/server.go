@@ -16,7 +16,9 @@ import (
 // serverCall is the state of the server half of one call.
 type serverCall struct {
 	r    *Recorder
-	call *callInfo
+	call *callInfo // &info
+	info callInfo
+	ts   transportStream
 
 	headerDone atomic.Bool // fast path for sendHeader once the header is out
 
@@ -27,26 +29,26 @@ type serverCall struct {
 	ended      bool
 }
 
-// begin reads the request metadata of ctx, strips this recorder's call-id
-// header from it, records Begin and returns the context the handler should
-// see.
-func (r *Recorder) begin(ctx context.Context, method string) (*serverCall, context.Context) {
+// begin fills in sc for a call of method whose handler context is ctx: it
+// reads the request metadata, strips this recorder's call-id header from
+// it, and returns the context the handler should see and the Begin event,
+// for the caller to record.
+func (r *Recorder) begin(ctx context.Context, method string, sc *serverCall) (context.Context, event) {
 	now := time.Now()
-	sc := &serverCall{r: r}
+	sc.r, sc.call = r, &sc.info
+	sc.info.method = method
 	// FromIncomingContext returns a fresh copy: ours to edit and keep.
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vs := md.Get(CallIDHeader); len(vs) > 0 {
-		if id, ok := r.parseTag(vs[len(vs)-1]); ok {
-			sc.call = &callInfo{id: id, method: method}
-		}
+		sc.info.id, _ = r.parseTag(vs[len(vs)-1])
 		md.Delete(CallIDHeader)
 		ctx = metadata.NewIncomingContext(ctx, md)
 	}
-	if sc.call == nil {
-		sc.call = r.newCall(method)
+	if sc.info.id == 0 {
+		sc.info.id = r.ids.Add(1)
 	}
-	r.add(event{call: sc.call, side: Server, kind: Begin, at: now, md: md})
-	return sc, grpc.NewContextWithServerTransportStream(ctx, &transportStream{sc: sc, inner: grpc.ServerTransportStreamFromContext(ctx)})
+	sc.ts = transportStream{sc: sc, inner: grpc.ServerTransportStreamFromContext(ctx)}
+	return grpc.NewContextWithServerTransportStream(ctx, &sc.ts), event{call: sc.call, side: Server, kind: Begin, at: now, md: md}
 }
 
 func (sc *serverCall) setHeader(md metadata.MD) {
@@ -56,15 +58,23 @@ func (sc *serverCall) setHeader(md metadata.MD) {
 }
 
 // sendHeader records the header once it is on its way: explicitly (md
-// added), or implicitly with the first message or at the end of the call.
+// added), or implicitly with the first message.
 func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
+	if e, ok := sc.takeHeader(md, explicit); ok {
+		sc.r.add(e)
+	}
+}
+
+// takeHeader marks the header sent and returns its Header event, if it
+// has not been sent before and is worth recording.
+func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
 	if sc.headerDone.Load() {
-		return
+		return event{}, false
 	}
 	sc.mu.Lock()
 	if sc.headerSent {
 		sc.mu.Unlock()
-		return
+		return event{}, false
 	}
 	h := metadata.Join(sc.header, md)
 	sc.header = nil
@@ -72,8 +82,9 @@ func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
 	sc.headerDone.Store(true)
 	sc.mu.Unlock()
 	if len(h) > 0 || explicit {
-		sc.r.add(event{call: sc.call, side: Server, kind: Header, at: time.Now(), md: h})
+		return event{call: sc.call, side: Server, kind: Header, at: time.Now(), md: h}, true
 	}
+	return event{}, false
 }
 
 func (sc *serverCall) setTrailer(md metadata.MD) {
@@ -82,8 +93,10 @@ func (sc *serverCall) setTrailer(md metadata.MD) {
 	sc.mu.Unlock()
 }
 
-// end records the trailer and the handler's final status, once.
-func (sc *serverCall) end(err error) {
+// end records, once, the header if it was never sent, the response of a
+// unary call (resp, if not nil), the trailer and the handler's final
+// status, all under one lock.
+func (sc *serverCall) end(err error, resp *event) {
 	sc.mu.Lock()
 	if sc.ended {
 		sc.mu.Unlock()
@@ -92,15 +105,26 @@ func (sc *serverCall) end(err error) {
 	sc.ended = true
 	tr := sc.trailer
 	sc.mu.Unlock()
-	sc.sendHeader(nil, false)
+	var es [4]event
+	n := 0
+	if e, ok := sc.takeHeader(nil, false); ok {
+		es[n] = e
+		n++
+	}
+	if resp != nil {
+		es[n] = *resp
+		n++
+	}
 	now := time.Now()
 	if len(tr) > 0 {
-		sc.r.add(event{call: sc.call, side: Server, kind: Trailer, at: now, md: tr})
+		es[n] = event{call: sc.call, side: Server, kind: Trailer, at: now, md: tr}
+		n++
 	}
 	if err != nil {
 		err = status.Convert(err).Err()
 	}
-	sc.r.add(event{call: sc.call, side: Server, kind: End, at: now, err: err})
+	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: err}
+	sc.r.add(es[:n+1]...)
 }
 
 // transportStream observes grpc.SetHeader, grpc.SendHeader and
@@ -157,19 +181,19 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if !r.records(info.FullMethod) {
 			return handler(ctx, req)
 		}
-		sc, ctx := r.begin(ctx, info.FullMethod)
-		sc.call.oneLog = true // one goroutine records this half: Begin is in log 1, the rest follows
+		sc := &serverCall{}
+		ctx, begin := r.begin(ctx, info.FullMethod, sc)
+		sc.info.oneLog = true // one goroutine records this half, in one log
 		scratch := getScratch()
 		defer putScratch(scratch)
-		typ, b := wire(req, scratch)
-		r.addMsg(event{call: sc.call, side: Server, kind: Recv, at: time.Now()}, typ, b, req)
+		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req, scratch))
 		resp, err := handler(ctx, req)
 		if err == nil {
-			sc.sendHeader(nil, false)
-			typ, b := wire(resp, scratch)
-			r.addMsg(event{call: sc.call, side: Server, kind: Send, at: time.Now()}, typ, b, resp)
+			send := event{call: sc.call, side: Server, kind: Send, at: time.Now()}.withMsg(resp, scratch)
+			sc.end(nil, &send)
+		} else {
+			sc.end(err, nil)
 		}
-		sc.end(err)
 		return resp, err
 	}
 }
@@ -184,7 +208,7 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		}
 		w := r.wrapServer(ss, info.FullMethod)
 		err := handler(srv, w)
-		w.sc.end(err)
+		w.sc.end(err, nil)
 		return err
 	}
 }
@@ -208,19 +232,24 @@ func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServe
 // status. Only the first call counts; other streams are ignored.
 func (r *Recorder) EndServerStream(ss grpc.ServerStream, err error) {
 	if w, ok := ss.(*serverStream); ok && w.sc.r == r {
-		w.sc.end(err)
+		w.sc.end(err, nil)
 	}
 }
 
 func (r *Recorder) wrapServer(ss grpc.ServerStream, method string) *serverStream {
-	sc, ctx := r.begin(ss.Context(), method)
-	return &serverStream{ServerStream: ss, sc: sc, ctx: ctx}
+	w := &serverStream{ServerStream: ss}
+	w.sc = &w.call
+	ctx, begin := r.begin(ss.Context(), method, w.sc)
+	w.ctx = ctx
+	r.add(begin)
+	return w
 }
 
 type serverStream struct {
 	grpc.ServerStream
-	sc  *serverCall
-	ctx context.Context
+	call serverCall // allocated with the wrapper
+	sc   *serverCall
+	ctx  context.Context
 
 	sendMu  sync.Mutex
 	sendBuf []byte
@@ -269,8 +298,7 @@ func (w *serverStream) RecvMsg(m any) error {
 	now := time.Now()
 	switch {
 	case err == nil:
-		typ, b := wire(m, &w.recvBuf)
-		w.sc.r.addMsg(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now.Sub(start)}, typ, b, m)
+		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(m, &w.recvBuf))
 	case errors.Is(err, io.EOF):
 	default:
 		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now.Sub(start), err: err})

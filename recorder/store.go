@@ -73,6 +73,9 @@ type callInfo struct {
 	// oneLog: one goroutine records the whole half (unary calls), so one
 	// log is enough.
 	oneLog bool
+	// rest is log 1, allocated with the call half; log 0, needed by
+	// streams only, is allocated on its first event.
+	rest callLog
 }
 
 // logIndex says which of the call half's logs an event of kind goes to.
@@ -118,6 +121,11 @@ type store struct {
 	limit   int    // 0: unlimited
 	n       uint64 // records pushed since the last reset
 	dropped uint64
+
+	// The first chunk and the first chunk headers live in the store itself,
+	// so that a short call half records without allocating for them.
+	inline       [firstChunk]record
+	inlineChunks [smallChunks][]record
 
 	chunks    [][]record // unlimited mode
 	arena     []byte     // unlimited mode: the block being filled
@@ -170,7 +178,9 @@ func (s *store) push() (*record, uint64) {
 	}
 	c, off := chunkOf(i)
 	if c == len(s.chunks) {
-		if n := len(s.spareChunks); n > 0 && chunkSize(c) == recordsPerChunk {
+		if c == 0 {
+			s.chunks = append(s.inlineChunks[:0], s.inline[:])
+		} else if n := len(s.spareChunks); n > 0 && chunkSize(c) == recordsPerChunk {
 			s.chunks = append(s.chunks, s.spareChunks[n-1])
 			s.spareChunks = s.spareChunks[:n-1]
 		} else {
@@ -207,7 +217,9 @@ func (s *store) keep(rec *record, b []byte) {
 	}
 	if cap(s.arena)-len(s.arena) < len(b) {
 		if s.nextArena < arenaMin {
-			s.nextArena = arenaMin
+			// The first block has room for a second message of the same
+			// size: a unary call half records two.
+			s.nextArena = max(arenaMin, 2*len(b))
 		}
 		size := max(s.nextArena, len(b))
 		if s.nextArena < arenaMax {

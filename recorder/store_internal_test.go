@@ -15,7 +15,7 @@ import (
 // reused scratch buffer.
 func recordMsg(r *Recorder, call *callInfo, m any, scratch *[]byte) {
 	typ, b := wire(m, scratch)
-	r.addMsg(event{call: call, side: Client, kind: Send, at: time.Now()}, typ, b, m)
+	r.add(event{call: call, side: Client, kind: Send, at: time.Now(), typ: typ, wire: b, raw: m})
 }
 
 func heapAfterGC() uint64 {
@@ -140,7 +140,7 @@ func TestShortCallsStaySmall(t *testing.T) {
 		r.add(event{call: call, side: Client, kind: Begin, at: now})
 		recordMsg(r, call, req, &scratch)
 		typ, b := wire(req, &scratch)
-		r.addMsg(event{call: call, side: Client, kind: Recv, at: now}, typ, b, req)
+		r.add(event{call: call, side: Client, kind: Recv, at: now, typ: typ, wire: b, raw: req})
 		r.add(event{call: call, side: Client, kind: End, at: now})
 	}
 	per := float64(int64(heapAfterGC())-int64(base)) / calls
