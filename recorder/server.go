@@ -76,7 +76,10 @@ func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
 		sc.mu.Unlock()
 		return event{}, false
 	}
-	h := metadata.Join(sc.header, md)
+	h := sc.header
+	if len(md) > 0 {
+		h = metadata.Join(h, md)
+	}
 	sc.header = nil
 	sc.headerSent = true
 	sc.headerDone.Store(true)
