@@ -49,7 +49,12 @@
 //
 // Proto messages are marshaled into reused, chunked byte storage when they
 // are recorded and decoded only when Events or Calls are read; the hot path
-// allocates nothing per message once warm. Without a limit, each half of
+// allocates nothing per message once warm. A Send takes its Seq when
+// SendMsg is called but its message is marshaled once the inner SendMsg
+// has returned (gRPC forbids changing a message while it is being sent), so
+// the copy is not on the way from the caller to the peer; a snapshot taken
+// while a SendMsg is blocked marshals the message itself, under the lock
+// the sender needs before it can return. Without a limit, each half of
 // each call records into two logs of its own (what its sending goroutine
 // records, and the rest), each with its own lock, and takes its Seq from
 // one atomic counter: the goroutines of different streams, and the sender
