@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -81,17 +80,15 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		}
 		uc := &unaryCall{call: callInfo{id: r.ids.Add(1), method: method, oneLog: true}}
 		call := &uc.call
-		start := time.Now()
-		scratch := getScratch()
-		defer putScratch(scratch)
+		start := r.now()
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)},
-			event{call: call, side: Client, kind: Send, at: start}.withMsg(req, scratch))
+			event{call: call, side: Client, kind: Send, at: start}.withMsg(req))
 
 		uc.hopt.HeaderAddr = &uc.header
 		uc.topt.TrailerAddr = &uc.trailer
 		opts = append(append(uc.opts[:0], opts...), &uc.hopt, &uc.topt)
 		err := invoker(r.tag(ctx, call), method, req, reply, cc, opts...)
-		now := time.Now()
+		now := r.now()
 		var es [4]event
 		n := 0
 		if len(uc.header) > 0 {
@@ -99,9 +96,9 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			n++
 		}
 		if err == nil {
-			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(reply, scratch)
+			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(reply)
 		} else {
-			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err}
+			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err}
 		}
 		n++
 		if len(uc.trailer) > 0 {
@@ -126,10 +123,10 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		w := &clientStream{}
 		w.info = callInfo{id: r.ids.Add(1), method: method}
 		call := &w.info
-		r.add(event{call: call, side: Client, kind: Begin, at: time.Now(), md: outgoingMD(ctx)})
+		r.add(event{call: call, side: Client, kind: Begin, at: r.now(), md: outgoingMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
-			r.add(event{call: call, side: Client, kind: End, at: time.Now(), err: err})
+			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: err})
 			return nil, err
 		}
 		return r.wrapClient(ctx, cs, desc, w), nil
@@ -159,7 +156,7 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 	if w.info.id == 0 {
 		w.info.id = r.ids.Add(1)
 	}
-	r.add(event{call: &w.info, side: Client, kind: Begin, at: time.Now(), md: md})
+	r.add(event{call: &w.info, side: Client, kind: Begin, at: r.now(), md: md})
 	return r.wrapClient(ctx, cs, desc, w)
 }
 
@@ -183,31 +180,25 @@ type clientStream struct {
 	header atomic.Bool // Header event recorded
 	ended  atomic.Bool // End event recorded
 
-	sendMu  sync.Mutex // guards sendBuf: one sender at a time is gRPC's rule, but be safe
-	sendBuf []byte
-	recvBuf []byte // used only by the one receiving goroutine
 }
 
 func (w *clientStream) SendMsg(m any) error {
-	start := time.Now()
+	start := w.r.now()
 	i, seq := w.r.addSend(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, m)
 	err := w.ClientStream.SendMsg(m)
-	elapsed := time.Since(start)
-	w.sendMu.Lock()
-	typ, b := wire(m, &w.sendBuf)
-	w.r.finishSend(w.call, i, seq, elapsed, err, typ, b, m)
-	w.sendMu.Unlock()
+	elapsed := w.r.now() - start
+	w.r.finishSend(w.call, i, seq, elapsed, err, m)
 	return err
 }
 
 func (w *clientStream) RecvMsg(m any) error {
-	start := time.Now()
+	start := w.r.now()
 	err := w.ClientStream.RecvMsg(m)
-	now := time.Now()
+	now := w.r.now()
 	w.recordHeader(now)
 	switch {
 	case err == nil:
-		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(m, &w.recvBuf))
+		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(m))
 		if !w.serverStreams {
 			w.end(nil, true)
 		}
@@ -215,7 +206,7 @@ func (w *clientStream) RecvMsg(m any) error {
 		w.end(nil, true)
 	default:
 		if !w.ended.Load() {
-			w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
+			w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
 		}
 		w.end(err, true)
 	}
@@ -225,11 +216,11 @@ func (w *clientStream) RecvMsg(m any) error {
 // CloseSend takes its Seq when it is called, like SendMsg: the server can
 // see the half-close (and end) before CloseSend returns.
 func (w *clientStream) CloseSend() error {
-	start := time.Now()
+	start := w.r.now()
 	i, seq := w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: start})
 	err := w.ClientStream.CloseSend()
 	if err != nil {
-		w.r.finish(w.call, i, seq, time.Since(start), err)
+		w.r.finish(w.call, i, seq, w.r.now()-start, err)
 	}
 	return err
 }
@@ -237,14 +228,14 @@ func (w *clientStream) CloseSend() error {
 func (w *clientStream) Header() (metadata.MD, error) {
 	md, err := w.ClientStream.Header()
 	if err == nil {
-		w.recordHeaderMD(time.Now(), md)
+		w.recordHeaderMD(w.r.now(), md)
 	}
 	return md, err
 }
 
 // recordHeader records the response header once RecvMsg has returned: it is
 // then known without blocking.
-func (w *clientStream) recordHeader(now time.Time) {
+func (w *clientStream) recordHeader(now time.Duration) {
 	if w.header.Load() {
 		return
 	}
@@ -256,7 +247,7 @@ func (w *clientStream) recordHeader(now time.Time) {
 	w.recordHeaderMD(now, md)
 }
 
-func (w *clientStream) recordHeaderMD(now time.Time, md metadata.MD) {
+func (w *clientStream) recordHeaderMD(now time.Duration, md metadata.MD) {
 	if !w.header.CompareAndSwap(false, true) {
 		return
 	}
@@ -272,7 +263,7 @@ func (w *clientStream) end(err error, onStream bool) {
 	if !w.ended.CompareAndSwap(false, true) {
 		return
 	}
-	now := time.Now()
+	now := w.r.now()
 	end := event{call: w.call, side: Client, kind: End, at: now, err: err}
 	if onStream {
 		if w.stop != nil {

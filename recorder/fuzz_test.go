@@ -57,7 +57,7 @@ func FuzzStorage(f *testing.F) {
 				if op == 1 {
 					kind = Send
 				}
-				i, seq := r.add(event{call: call, side: Client, kind: kind, at: time.Now(), pending: op == 1, typ: typ, wire: b, raw: m})
+				i, seq := r.add(event{call: call, side: Client, kind: kind, at: r.now(), pending: op == 1, typ: typ, wire: b, raw: m})
 				all = append(all, kept{seq, m})
 				if op == 1 {
 					pending = append(pending, len(all)-1)
@@ -70,7 +70,7 @@ func FuzzStorage(f *testing.F) {
 					pending = pending[1:]
 				}
 			case 4: // an event without a message
-				_, seq := r.add(event{call: call, side: Client, kind: Header, at: time.Now(), md: metadata.Pairs("k", string(body))})
+				_, seq := r.add(event{call: call, side: Client, kind: Header, at: r.now(), md: metadata.Pairs("k", string(body))})
 				all = append(all, kept{seq: seq})
 			}
 		}

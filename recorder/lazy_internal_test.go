@@ -32,7 +32,7 @@ func TestLazySendCapture(t *testing.T) {
 		r := New(opts...)
 		call := r.newCall("/m")
 		msg := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte("one")}}
-		i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: time.Now(), pending: true}, msg)
+		i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}, msg)
 
 		check := func(when string, want string) {
 			t.Helper()
@@ -53,9 +53,7 @@ func TestLazySendCapture(t *testing.T) {
 		}
 		check("pending", "one")
 
-		var scratch []byte
-		typ, b := wire(msg, &scratch)
-		r.finishSend(call, i, seq, time.Millisecond, nil, typ, b, msg)
+		r.finishSend(call, i, seq, time.Millisecond, nil, msg)
 		msg.Payload.Body = []byte("two") // the caller owns the message again
 		proto.Reset(msg)
 		if PendingSends(r) != 0 {
@@ -72,13 +70,11 @@ func TestLazySendOfNonProtoMessages(t *testing.T) {
 	for _, m := range []any{nil, "text", typedNil} {
 		r := New()
 		call := r.newCall("/m")
-		i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: time.Now(), pending: true}, m)
+		i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}, m)
 		if got := r.Events()[0].Msg; got != m {
 			t.Errorf("pending Send of %#v: Msg = %#v", m, got)
 		}
-		var scratch []byte
-		typ, b := wire(m, &scratch)
-		r.finishSend(call, i, seq, 0, nil, typ, b, m)
+		r.finishSend(call, i, seq, 0, nil, m)
 		if got := r.Events()[0].Msg; got != m {
 			t.Errorf("finished Send of %#v: Msg = %#v", m, got)
 		}

@@ -13,10 +13,18 @@ import (
 )
 
 // BenchmarkRecordPath measures one recording of a 1 KiB message on one
-// goroutine, by part: the clock, marshaling, and storing.
+// goroutine: by part (the clock, marshaling into a buffer, storing bytes
+// marshaled already), and whole, as a Send and as a Recv record it (these
+// marshal straight into the store).
 func BenchmarkRecordPath(b *testing.B) {
 	msg := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
 	b.Run("part=now", func(b *testing.B) {
+		r := New()
+		for range b.N {
+			_ = r.now()
+		}
+	})
+	b.Run("part=time.Now", func(b *testing.B) {
 		for range b.N {
 			_ = time.Now()
 		}
@@ -33,7 +41,7 @@ func BenchmarkRecordPath(b *testing.B) {
 		call := r.newCall("/m")
 		var scratch []byte
 		typ, w := wire(msg, &scratch)
-		now := time.Now()
+		now := r.now()
 		b.ReportAllocs()
 		for i := range b.N {
 			r.add(event{call: call, side: Client, kind: Send, at: now, typ: typ, wire: w, raw: msg})
@@ -42,16 +50,27 @@ func BenchmarkRecordPath(b *testing.B) {
 			}
 		}
 	})
-	b.Run("part=all", func(b *testing.B) {
+	b.Run("part=send", func(b *testing.B) { // as clientStream.SendMsg records
 		r := New()
 		call := r.newCall("/m")
-		var scratch []byte
 		b.ReportAllocs()
 		for i := range b.N {
-			start := time.Now()
-			typ, w := wire(msg, &scratch)
-			idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true, typ: typ, wire: w, raw: msg})
-			r.finish(call, idx, seq, time.Since(start), nil)
+			start := r.now()
+			idx, seq := r.addSend(event{call: call, side: Client, kind: Send, at: start, pending: true}, msg)
+			r.finishSend(call, idx, seq, r.now()-start, nil, msg)
+			if i%4096 == 4095 {
+				r.Reset()
+			}
+		}
+	})
+	b.Run("part=recv", func(b *testing.B) { // as clientStream.RecvMsg records
+		r := New()
+		call := r.newCall("/m")
+		b.ReportAllocs()
+		for i := range b.N {
+			start := r.now()
+			now := r.now()
+			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(msg))
 			if i%4096 == 4095 {
 				r.Reset()
 			}
@@ -65,7 +84,7 @@ func BenchmarkRecordStoreRing(b *testing.B) {
 	call := r.newCall("/m")
 	var scratch []byte
 	typ, w := wire(msg, &scratch)
-	now := time.Now()
+	now := r.now()
 	b.ReportAllocs()
 	for range b.N {
 		r.add(event{call: call, side: Client, kind: Send, at: now, typ: typ, wire: w, raw: msg})

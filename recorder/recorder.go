@@ -91,6 +91,11 @@ func New(opts ...Option) *Recorder {
 	return r
 }
 
+// now returns the time since r.base, the time of every event. It reads
+// only the monotonic clock (time.Since's fast path), at about half the
+// cost of time.Now.
+func (r *Recorder) now() time.Duration { return time.Since(r.base) }
+
 func (r *Recorder) records(method string) bool {
 	if r.methods == nil {
 		return true
@@ -157,7 +162,7 @@ type event struct {
 	call    *callInfo
 	side    Side
 	kind    Kind
-	at      time.Time
+	at      time.Duration // since Recorder.base: see now
 	elapsed time.Duration
 	err     error
 	md      metadata.MD
@@ -166,10 +171,12 @@ type event struct {
 	// addSend); until then the record refers to the caller's message.
 	lazy bool
 
-	// The message of a Send or Recv. For a proto message, typ and wire
-	// describe it (wire may be a scratch buffer: it is copied); otherwise
-	// raw is the message as given (any value, nil included) and typ is nil.
+	// The message of a Send or Recv: raw is the message as given (any
+	// value, nil included). For a valid proto message typ is its type, and
+	// either pm is the message, to be marshaled straight into the store, or
+	// wire holds it marshaled already (and is copied).
 	typ  protoreflect.MessageType
+	pm   proto.Message
 	wire []byte
 	raw  any
 }
@@ -183,9 +190,15 @@ type event struct {
 // same lock, so each log is in Seq order and a snapshot that reads the
 // counter first sees every event up to it (see snapshot). With a limit,
 // into the shared ring under r.mu.
+//
+// Messages are marshaled under that lock, straight into the store: one
+// copy instead of two. Marshaling runs no code of the caller's (short of
+// a legacy message type's own Marshal method), and the lock is released
+// even if it panics.
 func (r *Recorder) add(es ...event) (uint64, uint64) {
 	call := es[0].call
 	st, l := r.lockStore(call, es[0].kind)
+	defer r.unlockStore(l)
 	seq := r.seq.Add(uint64(len(es))) - uint64(len(es)) + 1
 	var first uint64
 	ended := false
@@ -200,7 +213,7 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 		rec.side = e.side
 		rec.kind = e.kind
 		rec.pending = e.pending
-		rec.at = e.at.Sub(r.base)
+		rec.at = e.at
 		rec.elapsed = e.elapsed
 		rec.err = e.err
 		rec.md = e.md
@@ -209,7 +222,10 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 				rec.hasMsg = true
 				rec.lazy = true
 				rec.raw = e.raw
-			} else if e.typ != nil {
+			} else if e.pm != nil && st.keepMarshal(rec, e.pm) {
+				rec.hasMsg = true
+				rec.typ = e.typ
+			} else if e.typ != nil && e.pm == nil {
 				rec.hasMsg = true
 				rec.typ = e.typ
 				st.keep(rec, e.wire)
@@ -229,21 +245,34 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 			other.mu.Unlock()
 		}
 	}
-	r.unlockStore(l)
 	return first, seq
 }
 
-// withMsg returns e carrying message m, marshaled by wire into scratch.
-func (e event) withMsg(m any, scratch *[]byte) event {
-	e.typ, e.wire = wire(m, scratch)
+// withMsg returns e carrying message m.
+func (e event) withMsg(m any) event {
 	e.raw = m
+	e.pm, e.typ = validProto(m)
 	return e
+}
+
+// validProto returns m and its type if m is a proto message that can be
+// marshaled (not nil, not a typed nil), else nils.
+func validProto(m any) (proto.Message, protoreflect.MessageType) {
+	pm, ok := m.(proto.Message)
+	if !ok || pm == nil {
+		return nil, nil
+	}
+	rm := pm.ProtoReflect()
+	if !rm.IsValid() {
+		return nil, nil
+	}
+	return pm, rm.Type()
 }
 
 // finish completes a pending event of call (a Send, or a CloseSend that
 // failed): its call returned err after elapsed.
 func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
-	r.finishSend(call, i, seq, elapsed, err, nil, nil, nil)
+	r.finishSend(call, i, seq, elapsed, err, nil)
 }
 
 // addSend records a Send of m at the moment SendMsg is called: the Seq
@@ -265,24 +294,23 @@ func (r *Recorder) addSend(e event, m any) (uint64, uint64) {
 }
 
 // finishSend completes a pending Send (or failed CloseSend) of call: its
-// call returned err after elapsed. For a Send recorded by addSend, typ and
-// b are its message m marshaled by wire; m is stored as given if typ is nil.
-func (r *Recorder) finishSend(call *callInfo, i, seq uint64, elapsed time.Duration, err error, typ protoreflect.MessageType, b []byte, m any) {
+// call returned err after elapsed. A Send recorded by addSend captures its
+// message m now (see add), or keeps it as given if it cannot be marshaled.
+func (r *Recorder) finishSend(call *callInfo, i, seq uint64, elapsed time.Duration, err error, m any) {
 	st, l := r.lockStore(call, Send) // Send and CloseSend share a log
+	defer r.unlockStore(l)
 	if rec := st.at(i); rec != nil && rec.seq == seq {
 		rec.pending = false
 		rec.elapsed = elapsed
 		rec.err = err
 		if rec.lazy {
 			rec.lazy = false
-			if typ != nil {
+			if pm, typ := validProto(m); pm != nil && st.keepMarshal(rec, pm) {
 				rec.raw = nil
 				rec.typ = typ
-				st.keep(rec, b)
 			}
 		}
 	}
-	r.unlockStore(l)
 }
 
 // lockStore locks and returns the store an event of kind of call goes to:
@@ -325,37 +353,25 @@ func (r *Recorder) wakeLocked() {
 	}
 }
 
-// scratchPool holds marshal buffers for unary calls, which have no stream
-// to keep one in.
-var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
-
-func getScratch() *[]byte { return scratchPool.Get().(*[]byte) }
-
-func putScratch(b *[]byte) {
-	if cap(*b) <= 64<<10 {
-		scratchPool.Put(b)
-	}
-}
-
-// wire marshals m for storage into *scratch (reused between calls) and
-// returns its type and bytes. A value that is not a valid proto message
-// comes back with a nil type, to be stored as given.
+// wire marshals m into *scratch (reused between calls) and returns its
+// type and bytes. A value that is not a valid proto message, or that
+// cannot be marshaled, comes back with a nil type, to be stored as given.
 func wire(m any, scratch *[]byte) (protoreflect.MessageType, []byte) {
-	pm, ok := m.(proto.Message)
-	if !ok || pm == nil {
+	pm, typ := validProto(m)
+	if pm == nil {
 		return nil, nil
 	}
-	rm := pm.ProtoReflect()
-	if !rm.IsValid() {
-		return nil, nil
-	}
-	b, err := proto.MarshalOptions{AllowPartial: true}.MarshalAppend((*scratch)[:0], pm)
+	b, err := marshalOpts.MarshalAppend((*scratch)[:0], pm)
 	if err != nil {
 		return nil, nil
 	}
 	*scratch = b
-	return rm.Type(), b
+	return typ, b
 }
+
+// marshalOpts marshal recorded messages: required fields are not checked
+// (a message gRPC accepted is recorded as it was).
+var marshalOpts = proto.MarshalOptions{AllowPartial: true}
 
 // Events returns a snapshot of the kept events, sorted by Seq. Messages are
 // decoded afresh for every call, so a caller may modify what it gets.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -34,7 +33,7 @@ type serverCall struct {
 // it, and returns the context the handler should see and the Begin event,
 // for the caller to record.
 func (r *Recorder) begin(ctx context.Context, method string, sc *serverCall) (context.Context, event) {
-	now := time.Now()
+	now := r.now()
 	sc.r, sc.call = r, &sc.info
 	sc.info.method = method
 	// FromIncomingContext returns a fresh copy: ours to edit and keep.
@@ -85,7 +84,7 @@ func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
 	sc.headerDone.Store(true)
 	sc.mu.Unlock()
 	if len(h) > 0 || explicit {
-		return event{call: sc.call, side: Server, kind: Header, at: time.Now(), md: h}, true
+		return event{call: sc.call, side: Server, kind: Header, at: sc.r.now(), md: h}, true
 	}
 	return event{}, false
 }
@@ -118,7 +117,7 @@ func (sc *serverCall) end(err error, resp *event) {
 		es[n] = *resp
 		n++
 	}
-	now := time.Now()
+	now := sc.r.now()
 	if len(tr) > 0 {
 		es[n] = event{call: sc.call, side: Server, kind: Trailer, at: now, md: tr}
 		n++
@@ -187,12 +186,10 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		sc := &serverCall{}
 		ctx, begin := r.begin(ctx, info.FullMethod, sc)
 		sc.info.oneLog = true // one goroutine records this half, in one log
-		scratch := getScratch()
-		defer putScratch(scratch)
-		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req, scratch))
+		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req))
 		resp, err := handler(ctx, req)
 		if err == nil {
-			send := event{call: sc.call, side: Server, kind: Send, at: time.Now()}.withMsg(resp, scratch)
+			send := event{call: sc.call, side: Server, kind: Send, at: r.now()}.withMsg(resp)
 			sc.end(nil, &send)
 		} else {
 			sc.end(err, nil)
@@ -253,10 +250,6 @@ type serverStream struct {
 	call serverCall // allocated with the wrapper
 	sc   *serverCall
 	ctx  context.Context
-
-	sendMu  sync.Mutex
-	sendBuf []byte
-	recvBuf []byte
 }
 
 func (w *serverStream) Context() context.Context { return w.ctx }
@@ -284,27 +277,24 @@ func (w *serverStream) SetTrailer(md metadata.MD) {
 
 func (w *serverStream) SendMsg(m any) error {
 	w.sc.sendHeader(nil, false)
-	start := time.Now()
+	start := w.sc.r.now()
 	i, seq := w.sc.r.addSend(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}, m)
 	err := w.ServerStream.SendMsg(m)
-	elapsed := time.Since(start)
-	w.sendMu.Lock()
-	typ, b := wire(m, &w.sendBuf)
-	w.sc.r.finishSend(w.sc.call, i, seq, elapsed, err, typ, b, m)
-	w.sendMu.Unlock()
+	elapsed := w.sc.r.now() - start
+	w.sc.r.finishSend(w.sc.call, i, seq, elapsed, err, m)
 	return err
 }
 
 func (w *serverStream) RecvMsg(m any) error {
-	start := time.Now()
+	start := w.sc.r.now()
 	err := w.ServerStream.RecvMsg(m)
-	now := time.Now()
+	now := w.sc.r.now()
 	switch {
 	case err == nil:
-		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now.Sub(start)}.withMsg(m, &w.recvBuf))
+		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now - start}.withMsg(m))
 	case errors.Is(err, io.EOF):
 	default:
-		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now.Sub(start), err: err})
+		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now - start, err: err})
 	}
 	return err
 }

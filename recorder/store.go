@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -215,22 +216,60 @@ func (s *store) keep(rec *record, b []byte) {
 		rec.buf = append(rec.buf[:0], b...)
 		return
 	}
-	if cap(s.arena)-len(s.arena) < len(b) {
+	s.reserve(len(b))
+	start := len(s.arena)
+	s.arena = append(s.arena, b...)
+	rec.buf = s.arena[start:len(s.arena):len(s.arena)]
+}
+
+// keepMarshal marshals pm straight into rec's message bytes. It reports
+// false, storing nothing, if pm cannot be marshaled.
+func (s *store) keepMarshal(rec *record, pm proto.Message) bool {
+	if s.limit > 0 {
+		b, err := marshalOpts.MarshalAppend(rec.buf[:0], pm)
+		if err != nil {
+			return false
+		}
+		rec.buf = b
+		return true
+	}
+	n := marshalOpts.Size(pm)
+	s.reserve(n)
+	start := len(s.arena)
+	b, err := cachedSize.MarshalAppend(s.arena[start:start], pm)
+	if err != nil {
+		return false
+	}
+	if len(b) != n {
+		// The message changed size since Size (it is being modified
+		// concurrently, against gRPC's rules): b may lie outside the block.
+		s.keep(rec, b)
+		return true
+	}
+	s.arena = s.arena[:start+n]
+	rec.buf = s.arena[start : start+n : start+n]
+	return true
+}
+
+// cachedSize marshals a message whose Size was just computed.
+var cachedSize = proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
+
+// reserve makes room for n more bytes in the arena block being filled,
+// starting a new block if needed.
+func (s *store) reserve(n int) {
+	if cap(s.arena)-len(s.arena) < n {
 		if s.nextArena < arenaMin {
 			// The first block has room for a second message of the same
 			// size: a unary call half records two.
-			s.nextArena = max(arenaMin, 2*len(b))
+			s.nextArena = max(arenaMin, 2*n)
 		}
-		size := max(s.nextArena, len(b))
+		size := max(s.nextArena, n)
 		if s.nextArena < arenaMax {
 			s.nextArena *= 2
 		}
 		s.arena = s.newBlock(size)
 		s.blocks = append(s.blocks, s.arena)
 	}
-	start := len(s.arena)
-	s.arena = append(s.arena, b...)
-	rec.buf = s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // snapshot copies the kept records. Message bytes that a later push could

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-	"time"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
@@ -15,7 +14,7 @@ import (
 // reused scratch buffer.
 func recordMsg(r *Recorder, call *callInfo, m any, scratch *[]byte) {
 	typ, b := wire(m, scratch)
-	r.add(event{call: call, side: Client, kind: Send, at: time.Now(), typ: typ, wire: b, raw: m})
+	r.add(event{call: call, side: Client, kind: Send, at: r.now(), typ: typ, wire: b, raw: m})
 }
 
 func heapAfterGC() uint64 {
@@ -136,7 +135,7 @@ func TestShortCallsStaySmall(t *testing.T) {
 	for range calls {
 		call := r.newCall("/grpc.testing.TestService/UnaryCall")
 		call.oneLog = true
-		now := time.Now()
+		now := r.now()
 		r.add(event{call: call, side: Client, kind: Begin, at: now})
 		recordMsg(r, call, req, &scratch)
 		typ, b := wire(req, &scratch)
