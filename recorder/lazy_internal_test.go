@@ -15,7 +15,7 @@ func PendingSends(r *Recorder) int {
 	defer done()
 	n := 0
 	for _, rec := range recs {
-		if rec.pending && rec.kind == Send {
+		if rec.pending && Kind(rec.kind) == Send {
 			n++
 		}
 	}

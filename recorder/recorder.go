@@ -210,8 +210,8 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 		}
 		rec.seq = seq + uint64(j)
 		rec.call = call
-		rec.side = e.side
-		rec.kind = e.kind
+		rec.side = uint8(e.side)
+		rec.kind = uint8(e.kind)
 		rec.pending = e.pending
 		rec.at = e.at
 		rec.elapsed = e.elapsed
@@ -430,8 +430,8 @@ func (r *Recorder) decode(recs []record, cache map[uint64]any) []Event {
 		e.Seq = rec.seq
 		e.CallID = rec.call.id
 		e.Method = rec.call.method
-		e.Side = rec.side
-		e.Kind = rec.kind
+		e.Side = Side(rec.side)
+		e.Kind = Kind(rec.kind)
 		e.Err = rec.err
 		e.Time = r.base.Add(rec.at)
 		e.Elapsed = rec.elapsed

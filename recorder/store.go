@@ -74,6 +74,10 @@ type callInfo struct {
 	// oneLog: one goroutine records the whole half (unary calls), so one
 	// log is enough.
 	oneLog bool
+	// The fields above are read by both goroutines of a stream half; rest
+	// is written by its receiver. A cache line apart, the receiver's writes
+	// do not slow down the sender's reads.
+	_ [64]byte
 	// rest is log 1, allocated with the call half; log 0, needed by
 	// streams only, is allocated on its first event.
 	rest callLog
@@ -98,24 +102,26 @@ type callLog struct {
 }
 
 // record is one stored event.
+//
+// Its small fields are packed into one word (120 bytes in all): records
+// are written once per event, and every byte is memory traffic.
 type record struct {
 	seq     uint64
 	call    *callInfo
-	side    Side
-	kind    Kind
-	pending bool          // a Send whose SendMsg has not returned yet
-	lazy    bool          // a pending Send whose message is raw, not captured yet
+	side    uint8 // Side
+	kind    uint8 // Kind
+	pending bool  // a Send whose SendMsg has not returned yet
+	lazy    bool  // a pending Send whose message is raw, not captured yet
+	// The message of a Send or Recv: typ and buf for a proto message (buf
+	// holds its wire form), raw for anything else, hasMsg for either.
+	hasMsg  bool
 	at      time.Duration // since Recorder.base
 	elapsed time.Duration
 	err     error
 	md      metadata.MD
-
-	// The message of a Send or Recv: typ and buf for a proto message (buf
-	// holds its wire form), raw for anything else, hasMsg for either.
-	hasMsg bool
-	typ    protoreflect.MessageType
-	buf    []byte
-	raw    any
+	typ     protoreflect.MessageType
+	buf     []byte
+	raw     any
 }
 
 type store struct {
