@@ -54,18 +54,23 @@ var workloads = []workload{
 
 func kib() *testpb.Payload { return &testpb.Payload{Body: make([]byte, 1024)} }
 
-// startStream: pipelined bidi stream of 1 KiB messages echoed by the
-// server; one op is one request and its response. run(n) sends n requests
-// from a second goroutine while it receives the n responses.
-func startStream(b *testing.B, tc testpb.TestServiceClient) (func(int) error, func() error) {
+// openEcho opens the echo stream the stream workloads use, with a 1 KiB
+// request and a response to receive into.
+func openEcho(b *testing.B, tc testpb.TestServiceClient) (testpb.TestService_FullDuplexCallClient, *testpb.StreamingOutputCallRequest, *testpb.StreamingOutputCallResponse) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	stream, err := tc.FullDuplexCall(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := &testpb.StreamingOutputCallRequest{Payload: kib()}
-	resp := new(testpb.StreamingOutputCallResponse)
+	return stream, &testpb.StreamingOutputCallRequest{Payload: kib()}, new(testpb.StreamingOutputCallResponse)
+}
+
+// startStream: pipelined bidi stream of 1 KiB messages echoed by the
+// server; one op is one request and its response. run(n) sends n requests
+// from a second goroutine while it receives the n responses.
+func startStream(b *testing.B, tc testpb.TestServiceClient) (func(int) error, func() error) {
+	stream, req, resp := openEcho(b, tc)
 	sendErr := make(chan error, 1)
 	run := func(n int) error {
 		go func() {
@@ -91,14 +96,7 @@ func startStream(b *testing.B, tc testpb.TestServiceClient) (func(int) error, fu
 // startPingPong: one 1 KiB request on a bidi stream, wait for its
 // response, repeat.
 func startPingPong(b *testing.B, tc testpb.TestServiceClient) (func(int) error, func() error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	stream, err := tc.FullDuplexCall(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := &testpb.StreamingOutputCallRequest{Payload: kib()}
-	resp := new(testpb.StreamingOutputCallResponse)
+	stream, req, resp := openEcho(b, tc)
 	run := func(n int) error {
 		for range n {
 			if err := stream.Send(req); err != nil {
