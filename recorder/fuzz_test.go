@@ -12,15 +12,19 @@ import (
 )
 
 // FuzzStorage drives the storage and decoding path with random messages,
-// random ring limits and random interleavings of sends, receives, pending
-// sends finishing late and resets, and checks that every kept message
-// comes out equal to what went in, in Seq order, with Dropped counting the
+// random ring limits and random interleavings of sends (recorded as the
+// stream wrappers record them: Seq at the call, message captured when
+// SendMsg returns), receives (marshaled straight into the store), bytes
+// marshaled beforehand, pending sends finishing late, snapshots taken while
+// sends are pending, and resets. Every snapshot must give every kept
+// message equal to what went in, in Seq order, with Dropped counting the
 // rest.
 func FuzzStorage(f *testing.F) {
 	f.Add(uint8(0), []byte("\x01hello\x02world\x03\x00\x04"))
 	f.Add(uint8(3), []byte("\x01a\x01bb\x01ccc\x01dddd\x02e\x03\x01"))
 	f.Add(uint8(1), bytes.Repeat([]byte("\x02xyz"), 20))
 	f.Add(uint8(200), append([]byte{0x01}, bytes.Repeat([]byte{0xff}, 5000)...))
+	f.Add(uint8(2), []byte("\x01a\x05\x00\x01bb\x06cc\x05\x00\x03\x00\x05\x00"))
 	f.Fuzz(func(t *testing.T, limit uint8, script []byte) {
 		r := New(WithLimit(int(limit)))
 		call := r.newCall("/fuzz.Svc/M")
@@ -32,8 +36,41 @@ func FuzzStorage(f *testing.F) {
 		var pending []int // indexes into all of sends not finished yet
 		idx := map[int][2]uint64{}
 		var scratch []byte
+		check := func(when string) {
+			t.Helper()
+			events := r.Events()
+			want := all
+			if limit > 0 && len(all) > int(limit) {
+				want = all[len(all)-int(limit):]
+			}
+			if got, w := r.Dropped(), uint64(len(all)-len(want)); got != w {
+				t.Fatalf("%s: Dropped() = %d, want %d", when, got, w)
+			}
+			if len(events) != len(want) {
+				t.Fatalf("%s: kept %d events, want %d", when, len(events), len(want))
+			}
+			for i, e := range events {
+				if e.Seq != want[i].seq {
+					t.Fatalf("%s: event %d: Seq %d, want %d", when, i, e.Seq, want[i].seq)
+				}
+				if want[i].msg == nil {
+					if e.Msg != nil {
+						t.Fatalf("%s: event %d: unexpected message %v", when, i, e.Msg)
+					}
+					continue
+				}
+				m, ok := e.Msg.(proto.Message)
+				if !ok || !proto.Equal(m, want[i].msg) {
+					t.Fatalf("%s: event %d (seq %d): got %v, want %v", when, i, e.Seq, e.Msg, want[i].msg)
+				}
+				if m == want[i].msg {
+					t.Fatalf("%s: event %d (seq %d): Events handed out the recorded message itself", when, i, e.Seq)
+				}
+			}
+			_ = Timeline(events)
+		}
 		for len(script) > 0 {
-			op := script[0] % 5
+			op := script[0] % 7
 			script = script[1:]
 			n := 0
 			if len(script) > 0 {
@@ -47,60 +84,36 @@ func FuzzStorage(f *testing.F) {
 				r.Reset()
 				all, pending, idx = nil, nil, map[int][2]uint64{}
 				continue
-			case 1, 2: // a send left pending, or a receive
-				var m proto.Message = &testpb.Payload{Body: append([]byte(nil), body...)}
-				if op == 2 {
-					m = &testpb.SimpleRequest{ResponseSize: int32(n), Payload: &testpb.Payload{Body: append([]byte(nil), body...)}, FillUsername: n%2 == 0}
-				}
-				typ, b := wire(m, &scratch)
-				kind := Recv
-				if op == 1 {
-					kind = Send
-				}
-				i, seq := r.add(event{call: call, side: Client, kind: kind, at: r.now(), pending: op == 1, typ: typ, wire: b, raw: m})
+			case 1: // a send, left pending
+				m := &testpb.Payload{Body: append([]byte(nil), body...)}
+				i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}, m)
 				all = append(all, kept{seq, m})
-				if op == 1 {
-					pending = append(pending, len(all)-1)
-					idx[len(all)-1] = [2]uint64{i, seq}
-				}
+				pending = append(pending, len(all)-1)
+				idx[len(all)-1] = [2]uint64{i, seq}
+			case 2: // a receive
+				m := &testpb.SimpleRequest{ResponseSize: int32(n), Payload: &testpb.Payload{Body: append([]byte(nil), body...)}, FillUsername: n%2 == 0}
+				_, seq := r.add(event{call: call, side: Client, kind: Recv, at: r.now()}.withMsg(m))
+				all = append(all, kept{seq, m})
 			case 3: // finish the oldest pending send
 				if len(pending) > 0 {
-					p := idx[pending[0]]
-					r.finish(call, p[0], p[1], time.Millisecond, nil)
+					k := pending[0]
+					p := idx[k]
+					r.finishSend(call, p[0], p[1], time.Millisecond, nil, all[k].msg)
 					pending = pending[1:]
 				}
 			case 4: // an event without a message
 				_, seq := r.add(event{call: call, side: Client, kind: Header, at: r.now(), md: metadata.Pairs("k", string(body))})
 				all = append(all, kept{seq: seq})
+			case 5: // a snapshot, pending sends and all
+				check("mid-way")
+			case 6: // a message marshaled beforehand, copied in
+				m := &testpb.Payload{Body: append([]byte(nil), body...)}
+				typ, b := wire(m, &scratch)
+				_, seq := r.add(event{call: call, side: Server, kind: Recv, at: r.now(), typ: typ, wire: b, raw: m})
+				all = append(all, kept{seq, m})
 			}
 		}
-		events := r.Events()
-		want := all
-		if limit > 0 && len(all) > int(limit) {
-			want = all[len(all)-int(limit):]
-		}
-		if got, w := r.Dropped(), uint64(len(all)-len(want)); got != w {
-			t.Fatalf("Dropped() = %d, want %d", got, w)
-		}
-		if len(events) != len(want) {
-			t.Fatalf("kept %d events, want %d", len(events), len(want))
-		}
-		for i, e := range events {
-			if e.Seq != want[i].seq {
-				t.Fatalf("event %d: Seq %d, want %d", i, e.Seq, want[i].seq)
-			}
-			if want[i].msg == nil {
-				if e.Msg != nil {
-					t.Fatalf("event %d: unexpected message %v", i, e.Msg)
-				}
-				continue
-			}
-			m, ok := e.Msg.(proto.Message)
-			if !ok || !proto.Equal(m, want[i].msg) {
-				t.Fatalf("event %d (seq %d): got %v, want %v", i, e.Seq, e.Msg, want[i].msg)
-			}
-		}
-		_ = Timeline(events)
+		check("at the end")
 	})
 }
 
