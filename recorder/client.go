@@ -17,11 +17,18 @@ import (
 // CallIDHeader is the request metadata key through which a recording client
 // tells a recording server which call it is, so that both halves of an RPC
 // share one CallID. The server side strips it from what it records and from
-// the metadata its handler sees.
+// the metadata its handler sees. A client sends it only once its Recorder
+// has made a server-side interceptor or wrapper (the header is of no use to
+// any other server), so a Recorder that records only clients adds nothing
+// to their requests.
 const CallIDHeader = "streamtest-call-id"
 
-// tag returns ctx with this recorder's call-id header for call.
+// tag returns ctx with this recorder's call-id header for call, if this
+// recorder records servers too; else ctx.
 func (r *Recorder) tag(ctx context.Context, call *callInfo) context.Context {
+	if !r.serving.Load() {
+		return ctx
+	}
 	var b [48]byte
 	v := strconv.AppendUint(b[:0], r.id, 10)
 	v = append(v, '.')

@@ -35,7 +35,9 @@
 // reads it, so both halves share a CallID and Calls returns one Call per
 // RPC. The header is stripped from the recorded metadata and from the
 // metadata the handler sees. A server half whose client is not recorded by
-// the same Recorder gets an id of its own.
+// the same Recorder gets an id of its own. A Recorder that has made no
+// server-side interceptor or wrapper sends no header: recording only the
+// client leaves its requests as they were.
 //
 // # When a call ends
 //

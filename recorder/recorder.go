@@ -27,6 +27,7 @@ type Recorder struct {
 	suffixes []string            // WithMethods names given without the leading "/"
 	base     time.Time
 	waiters  atomic.Int32 // Wait calls in progress: read on every event, rarely written
+	serving  atomic.Bool  // a server-side interceptor or wrapper was made: see tag
 
 	// seq and ids are written by every goroutine that records; each has a
 	// cache line of its own, so that their writes do not slow down the reads

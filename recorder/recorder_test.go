@@ -325,10 +325,13 @@ func TestConcurrentStreamsKeepPerCallOrder(t *testing.T) {
 	checkCausal(t, rec)
 }
 
-func TestCorrelationNeedsTheSameRecorder(t *testing.T) {
-	srvRec, cliRec := recorder.New(), recorder.New()
+// callSeesHeader makes one FullDuplexCall through a pair recorded by srv
+// and cli (either may be nil) and reports whether the handler saw
+// CallIDHeader.
+func callSeesHeader(t *testing.T, srv, cli *recorder.Recorder) bool {
+	t.Helper()
 	saw := make(chan bool, 1)
-	p := newPair(t, bufnet, srvRec, cliRec, func(s *grpc.Server) {
+	p := newPair(t, bufnet, srv, cli, func(s *grpc.Server) {
 		testpb.RegisterTestServiceServer(s, &echoServer{sawCallID: saw})
 	})
 	ctx := ctxT(t)
@@ -340,44 +343,67 @@ func TestCorrelationNeedsTheSameRecorder(t *testing.T) {
 	if _, err := stream.Recv(); err != io.EOF {
 		t.Fatal(err)
 	}
-	if <-saw {
-		// Another recorder's header is not ours to strip: the handler sees it.
-		t.Log("handler saw the client recorder's call-id header (expected: different recorders)")
-	}
-	if err := srvRec.Wait(ctx, allEnded); err != nil {
-		t.Fatal(err)
-	}
-	srvEvents := srvRec.Events()
-	for _, e := range srvEvents {
-		if e.Side != recorder.Server {
-			t.Errorf("server recorder has a %s event", e.Side)
+	for _, r := range []*recorder.Recorder{srv, cli} {
+		if r != nil {
+			if err := r.Wait(ctx, allEnded); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if len(srvRec.Calls()) != 1 || len(cliRec.Calls()) != 1 {
-		t.Fatalf("want one call on each recorder")
+	return <-saw
+}
+
+func TestCorrelationNeedsTheSameRecorder(t *testing.T) {
+	// A recorder that records no server sends no header.
+	if callSeesHeader(t, nil, recorder.New()) {
+		t.Errorf("a recorder that records only clients sent %s", recorder.CallIDHeader)
 	}
-	// With one recorder both halves share the id and the handler never sees the header.
+
+	// One that records a server too sends it...
+	serving := recorder.New()
+	_ = serving.StreamServerInterceptor()
+	if !callSeesHeader(t, nil, serving) {
+		t.Errorf("a recorder that records servers too sent no %s", recorder.CallIDHeader)
+	}
+
+	// ...and another recorder's server does not take its id, but strips it
+	// from what the handler sees and from what it records.
+	srvRec := recorder.New()
+	if callSeesHeader(t, srvRec, serving) {
+		t.Errorf("the handler saw another recorder's %s", recorder.CallIDHeader)
+	}
+	for _, r := range []*recorder.Recorder{srvRec, serving} {
+		calls := r.Calls()
+		last := calls[len(calls)-1]
+		if last.Events()[0].Kind != recorder.Begin || len(last.Events()[0].MD.Get(recorder.CallIDHeader)) > 0 {
+			t.Errorf("Begin = %v, want a Begin without %s", last.Events()[0], recorder.CallIDHeader)
+		}
+		for _, e := range last.Events() {
+			if r == srvRec && e.Side != recorder.Server {
+				t.Errorf("the server's recorder has a %s event", e.Side)
+			}
+		}
+	}
+	if n := len(srvRec.Calls()); n != 1 {
+		t.Errorf("the server's recorder has %d calls, want 1", n)
+	}
+
+	// With one recorder both halves share the id and the handler never sees
+	// the header.
 	rec := recorder.New()
-	saw2 := make(chan bool, 1)
-	p2 := newPair(t, bufnet, rec, rec, func(s *grpc.Server) {
-		testpb.RegisterTestServiceServer(s, &echoServer{sawCallID: saw2})
-	})
-	stream2, err := testpb.NewTestServiceClient(p2.conn).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream2.CloseSend()
-	if _, err := stream2.Recv(); err != io.EOF {
-		t.Fatal(err)
-	}
-	if <-saw2 {
+	if callSeesHeader(t, rec, rec) {
 		t.Errorf("handler saw %s although the recorder strips it", recorder.CallIDHeader)
 	}
-	if err := rec.Wait(ctx, allEnded); err != nil {
-		t.Fatal(err)
+	calls := rec.Calls()
+	if len(calls) != 1 || len(calls[0].Events()) < 4 {
+		t.Fatalf("one recorder on both sides: got %d calls, want 1 with both halves\n%s", len(calls), rec)
 	}
-	if calls := rec.Calls(); len(calls) != 1 {
-		t.Fatalf("one recorder on both sides: got %d calls, want 1\n%s", len(calls), rec)
+	sides := map[recorder.Side]bool{}
+	for _, e := range calls[0].Events() {
+		sides[e.Side] = true
+	}
+	if !sides[recorder.Client] || !sides[recorder.Server] {
+		t.Errorf("the call has events of %v only\n%s", sides, rec)
 	}
 }
 

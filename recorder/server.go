@@ -179,6 +179,7 @@ func (t *transportStream) SetTrailer(md metadata.MD) error {
 // UnaryServerInterceptor records unary calls on the server side: Begin,
 // Recv (the request), Header, Send (the response), Trailer and End.
 func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	r.serving.Store(true)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !r.records(info.FullMethod) {
 			return handler(ctx, req)
@@ -202,6 +203,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // server side of a call ends when the handler returns; End.Err is the
 // handler's status.
 func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	r.serving.Store(true)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if !r.records(info.FullMethod) {
 			return handler(srv, ss)
@@ -237,6 +239,7 @@ func (r *Recorder) EndServerStream(ss grpc.ServerStream, err error) {
 }
 
 func (r *Recorder) wrapServer(ss grpc.ServerStream, method string) *serverStream {
+	r.serving.Store(true)
 	w := &serverStream{ServerStream: ss}
 	w.sc = &w.call
 	ctx, begin := r.begin(ss.Context(), method, w.sc)
