@@ -18,8 +18,10 @@ import (
 // one allocation-free copy per message on the hot path and a compact heap.
 //
 // Without a limit, records live in chunks that are never copied when the
-// log grows (4 records at first, doubling to 256), and message bytes in
-// append-only arena blocks that start small and double up to arenaMax.
+// log grows (4 records at first, inside the store itself, doubling to 256),
+// and message bytes in append-only arena blocks that start with room for
+// two messages and double up to arenaMax. Messages are marshaled straight
+// into the arena.
 // Bytes in an arena block are never written twice while a snapshot may read
 // them, so a snapshot can share them; Reset keeps blocks and chunks for
 // reuse. With WithLimit(n) the records form a ring of
