@@ -112,10 +112,6 @@ func (r *Recorder) records(method string) bool {
 	return false
 }
 
-func (r *Recorder) newCall(method string) *callInfo {
-	return &callInfo{id: r.ids.Add(1), method: method}
-}
-
 // logOf returns the log of a call half for events of kind, creating and
 // registering it on first use.
 func (r *Recorder) logOf(call *callInfo, kind Kind) *callLog {
@@ -173,13 +169,11 @@ type event struct {
 	lazy bool
 
 	// The message of a Send or Recv: raw is the message as given (any
-	// value, nil included). For a valid proto message typ is its type, and
-	// either pm is the message, to be marshaled straight into the store, or
-	// wire holds it marshaled already (and is copied).
-	typ  protoreflect.MessageType
-	pm   proto.Message
-	wire []byte
-	raw  any
+	// value, nil included). For a valid proto message, pm is the message,
+	// to be marshaled straight into the store, and typ its type.
+	typ protoreflect.MessageType
+	pm  proto.Message
+	raw any
 }
 
 // add appends events of one call half, all bound for the same log (see
@@ -226,10 +220,6 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 			} else if e.pm != nil && st.keepMarshal(rec, e.pm) {
 				rec.hasMsg = true
 				rec.typ = e.typ
-			} else if e.typ != nil && e.pm == nil {
-				rec.hasMsg = true
-				rec.typ = e.typ
-				st.keep(rec, e.wire)
 			} else if e.raw != nil || e.err == nil {
 				rec.hasMsg = true
 				rec.raw = e.raw
@@ -287,10 +277,10 @@ func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, 
 // meanwhile marshals m under the log's lock (see store.snapshot), which
 // finishSend takes before SendMsg returns to the caller.
 func (r *Recorder) addSend(e event, m any) (uint64, uint64) {
-	if pm, ok := m.(proto.Message); ok && pm != nil {
+	e.raw = m
+	if pm, _ := validProto(m); pm != nil {
 		e.lazy = true
 	} // else m is stored as given
-	e.raw = m
 	return r.add(e)
 }
 

@@ -10,11 +10,15 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// recordMsg records m the way the interceptors do: marshaled through a
-// reused scratch buffer.
-func recordMsg(r *Recorder, call *callInfo, m any, scratch *[]byte) {
-	typ, b := wire(m, scratch)
-	r.add(event{call: call, side: Client, kind: Send, at: r.now(), typ: typ, wire: b, raw: m})
+// recordMsg records m as a Send, stored the way the interceptors store
+// every message.
+func recordMsg(r *Recorder, call *callInfo, m any) {
+	r.add(event{call: call, side: Client, kind: Send, at: r.now()}.withMsg(m))
+}
+
+// newCall returns a call half of r, for tests that record without gRPC.
+func (r *Recorder) newCall(method string) *callInfo {
+	return &callInfo{id: r.ids.Add(1), method: method}
 }
 
 func heapAfterGC() uint64 {
@@ -37,14 +41,13 @@ func TestRingHeapIsFlat(t *testing.T) {
 	r := New(WithLimit(1024))
 	call := r.newCall("/grpc.testing.TestService/FullDuplexCall")
 	msg := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
-	var scratch []byte
 	for range 10_000 {
-		recordMsg(r, call, msg, &scratch)
+		recordMsg(r, call, msg)
 	}
 	base := heapAfterGC()
 	for i := 10_000; i < total; i++ {
 		msg.Payload.Body[0] = byte(i)
-		recordMsg(r, call, msg, &scratch)
+		recordMsg(r, call, msg)
 	}
 	end := heapAfterGC()
 	growth := int64(end) - int64(base)
@@ -67,9 +70,8 @@ func TestUnlimitedHeapPerMessage(t *testing.T) {
 	base := heapAfterGC()
 	r := New()
 	call := r.newCall("/grpc.testing.TestService/FullDuplexCall")
-	var scratch []byte
 	for range n {
-		recordMsg(r, call, msg, &scratch)
+		recordMsg(r, call, msg)
 	}
 	end := heapAfterGC()
 	per := float64(int64(end)-int64(base)) / n
@@ -109,10 +111,9 @@ func TestResetRecyclesNothingAReaderUses(t *testing.T) {
 			}
 		}
 	}()
-	var scratch []byte
 	for i := range n {
 		body := bytes.Repeat([]byte{byte(i)}, 512)
-		recordMsg(r, call, &testpb.Payload{Body: body}, &scratch)
+		recordMsg(r, call, &testpb.Payload{Body: body})
 		if i%300 == 299 {
 			r.Reset()
 		}
@@ -131,15 +132,13 @@ func TestShortCallsStaySmall(t *testing.T) {
 	req := &testpb.Payload{Body: make([]byte, 100)}
 	base := heapAfterGC()
 	r := New()
-	var scratch []byte
 	for range calls {
 		call := r.newCall("/grpc.testing.TestService/UnaryCall")
 		call.oneLog = true
 		now := r.now()
 		r.add(event{call: call, side: Client, kind: Begin, at: now})
-		recordMsg(r, call, req, &scratch)
-		typ, b := wire(req, &scratch)
-		r.add(event{call: call, side: Client, kind: Recv, at: now, typ: typ, wire: b, raw: req})
+		recordMsg(r, call, req)
+		r.add(event{call: call, side: Client, kind: Recv, at: now}.withMsg(req))
 		r.add(event{call: call, side: Client, kind: End, at: now})
 	}
 	per := float64(int64(heapAfterGC())-int64(base)) / calls
