@@ -50,6 +50,22 @@ func (r *Recorder) parseTag(v string) (uint64, bool) {
 	return c, err == nil
 }
 
+// callID returns the id of a call half whose request metadata is md: the
+// one this recorder's client put in CallIDHeader, else a new one. It
+// strips the header (whichever recorder's) from md, which must be a copy,
+// and reports whether it was there.
+func (r *Recorder) callID(md metadata.MD) (id uint64, stripped bool) {
+	if vs := md.Get(CallIDHeader); len(vs) > 0 {
+		id, _ = r.parseTag(vs[len(vs)-1])
+		md.Delete(CallIDHeader)
+		stripped = true
+	}
+	if id == 0 {
+		id = r.ids.Add(1)
+	}
+	return id, stripped
+}
+
 // outgoingMD returns a copy of the request metadata in ctx (grpc makes a
 // fresh one), nil if none.
 func outgoingMD(ctx context.Context) metadata.MD {
@@ -154,15 +170,9 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 	}
 	ctx := cs.Context()
 	w := &clientStream{}
-	w.info = callInfo{method: method}
-	md := outgoingMD(ctx)
-	if vs := md.Get(CallIDHeader); len(vs) > 0 {
-		w.info.id, _ = r.parseTag(vs[len(vs)-1])
-		md.Delete(CallIDHeader) // FromOutgoingContext gave us a copy
-	}
-	if w.info.id == 0 {
-		w.info.id = r.ids.Add(1)
-	}
+	md := outgoingMD(ctx) // a copy: callID may edit it
+	id, _ := r.callID(md)
+	w.info = callInfo{id: id, method: method}
 	r.add(event{call: &w.info, side: Client, kind: Begin, at: r.now(), md: md})
 	return r.wrapClient(ctx, cs, desc, w)
 }

@@ -38,13 +38,10 @@ func (r *Recorder) begin(ctx context.Context, method string, sc *serverCall) (co
 	sc.info.method = method
 	// FromIncomingContext returns a fresh copy: ours to edit and keep.
 	md, _ := metadata.FromIncomingContext(ctx)
-	if vs := md.Get(CallIDHeader); len(vs) > 0 {
-		sc.info.id, _ = r.parseTag(vs[len(vs)-1])
-		md.Delete(CallIDHeader)
+	id, stripped := r.callID(md)
+	sc.info.id = id
+	if stripped {
 		ctx = metadata.NewIncomingContext(ctx, md)
-	}
-	if sc.info.id == 0 {
-		sc.info.id = r.ids.Add(1)
 	}
 	sc.ts = transportStream{sc: sc, inner: grpc.ServerTransportStreamFromContext(ctx)}
 	return grpc.NewContextWithServerTransportStream(ctx, &sc.ts), event{call: sc.call, side: Server, kind: Begin, at: now, md: md}
