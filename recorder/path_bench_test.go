@@ -37,7 +37,7 @@ func BenchmarkRecordPath(b *testing.B) {
 		}
 	})
 	b.Run("part=store", func(b *testing.B) { // a record and a copy of bytes marshaled already
-		var s store
+		s := store{arena: new(arena)}
 		var scratch []byte
 		_, w := wire(msg, &scratch)
 		b.ReportAllocs()
@@ -46,6 +46,7 @@ func BenchmarkRecordPath(b *testing.B) {
 			s.keep(rec, w)
 			if i%4096 == 4095 {
 				s.reset()
+				s.arena.recycle(s.arena.detach())
 			}
 		}
 	})

@@ -38,6 +38,8 @@ type Recorder struct {
 	ids atomic.Uint64 // last call id handed out
 	_   [56]byte
 
+	arena arena // no limit: the bytes of every recorded message
+
 	mu     sync.Mutex
 	st     store         // WithLimit: the ring of every call (guarded by mu)
 	logs   []*callLog    // no limit: the log of every call half (see callLog)
@@ -128,6 +130,7 @@ func (r *Recorder) logOf(call *callInfo, kind Kind) *callLog {
 	if p == &call.logs[0] {
 		l = &callLog{}
 	}
+	l.st.arena = &r.arena
 	r.logs = append(r.logs, l)
 	p.Store(l)
 	return l
@@ -383,19 +386,19 @@ func (r *Recorder) snapshot() ([]record, func()) {
 	if r.st.limit > 0 {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return r.st.snapshot()
+		return r.st.snapshot(), func() {}
 	}
+	// Counted as a reader before copying anything: see Reset.
+	r.arena.readers.Add(1)
 	upTo := r.seq.Load()
 	r.mu.Lock()
 	logs := append([]*callLog(nil), r.logs...)
 	r.mu.Unlock()
 	var recs []record
-	dones := make([]func(), 0, len(logs))
 	for _, l := range logs {
 		l.mu.Lock()
-		part, done := l.st.snapshot()
+		part := l.st.snapshot()
 		l.mu.Unlock()
-		dones = append(dones, done)
 		n := len(part)
 		for n > 0 && part[n-1].seq > upTo {
 			n--
@@ -403,11 +406,7 @@ func (r *Recorder) snapshot() ([]record, func()) {
 		recs = append(recs, part[:n]...)
 	}
 	slices.SortFunc(recs, func(a, b record) int { return cmp.Compare(a.seq, b.seq) })
-	return recs, func() {
-		for _, d := range dones {
-			d()
-		}
-	}
+	return recs, func() { r.arena.readers.Add(-1) }
 }
 
 // decode turns records into events. cache, if not nil, maps Seq to messages
@@ -480,6 +479,12 @@ func (r *Recorder) Dropped() uint64 {
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	r.st.reset()
+	// New messages go to new arena blocks from here on. Once every log has
+	// been reset below, under its lock, no record refers to the old blocks
+	// and no writer is still marshaling into them (writers allocate and
+	// write under their log's lock): they can be reused, unless a snapshot
+	// that started before is still reading them.
+	old := r.arena.detach()
 	kept := r.logs[:0]
 	for _, l := range r.logs {
 		l.mu.Lock()
@@ -493,6 +498,7 @@ func (r *Recorder) Reset() {
 	}
 	clear(r.logs[len(kept):])
 	r.logs = kept
+	r.arena.recycle(old)
 	r.wakeLocked()
 	r.mu.Unlock()
 }

@@ -18,10 +18,12 @@ import (
 // one allocation-free copy per message on the hot path and a compact heap.
 //
 // Without a limit, records live in chunks that are never copied when the
-// log grows (4 records at first, inside the store itself, doubling to 256),
-// and message bytes in append-only arena blocks that start with room for
-// two messages and double up to arenaMax. Messages are marshaled straight
-// into the arena.
+// log grows (4 records at first, inside the call half itself, doubling to
+// 256), and message bytes in one arena that every call half of the
+// Recorder shares: append-only blocks (4 KiB at first, doubling up to
+// arenaMax) from which each message takes exactly its size, by bumping an
+// atomic offset, and is marshaled straight into it. A short call therefore
+// allocates nothing for its message bytes.
 // Bytes in an arena block are never written twice while a snapshot may read
 // them, so a snapshot can share them; Reset keeps blocks and chunks for
 // reuse. With WithLimit(n) the records form a ring of
@@ -29,8 +31,11 @@ import (
 // overwritten, so a full ring records without allocating.
 const (
 	recordsPerChunk = 256 // the largest chunk; the first ones are smaller
-	arenaMin        = 512
+	arenaMin        = 4 << 10
 	arenaMax        = 1 << 20
+	// Messages larger than this get an allocation of their own instead of
+	// a place in the arena.
+	arenaMaxMsg = arenaMax / 4
 )
 
 // Unlimited stores start with small record chunks (4, 8, ... 256
@@ -136,16 +141,11 @@ type store struct {
 	inline       [firstChunk]record
 	inlineChunks [smallChunks][]record
 
-	chunks    [][]record // unlimited mode
-	arena     []byte     // unlimited mode: the block being filled
-	nextArena int
-	blocks    [][]byte // unlimited mode: every arena block in use
-	spare     [][]byte // arena blocks kept by reset for reuse
-	spareSize int
+	chunks [][]record // unlimited mode
 	// spareChunks are record chunks kept by reset for reuse (snapshots copy
 	// records, so they never alias a chunk).
 	spareChunks [][]record
-	readers     atomic.Int32 // snapshots whose message bytes are still being decoded
+	arena       *arena // unlimited mode: where message bytes go
 
 	ring []record // limited mode
 }
@@ -201,33 +201,15 @@ func (s *store) push() (*record, uint64) {
 	return slot, i
 }
 
-// maxSpare bounds the arena bytes reset keeps for reuse.
-const maxSpare = 64 << 20
-
-// newBlock returns an empty arena block of at least size bytes: a spare
-// one if it fits (reusing blocks spares the runtime from freeing, returning
-// to the OS, faulting in and zeroing the same memory again), else a new one.
-func (s *store) newBlock(size int) []byte {
-	for i := len(s.spare) - 1; i >= 0; i-- {
-		if b := s.spare[i]; cap(b) >= size {
-			s.spare = append(s.spare[:i], s.spare[i+1:]...)
-			s.spareSize -= cap(b)
-			return b[:0]
-		}
-	}
-	return make([]byte, 0, size)
-}
-
 // keep stores a copy of b as rec's message bytes.
 func (s *store) keep(rec *record, b []byte) {
 	if s.limit > 0 {
 		rec.buf = append(rec.buf[:0], b...)
 		return
 	}
-	s.reserve(len(b))
-	start := len(s.arena)
-	s.arena = append(s.arena, b...)
-	rec.buf = s.arena[start:len(s.arena):len(s.arena)]
+	buf := s.arena.alloc(len(b))
+	copy(buf, b)
+	rec.buf = buf
 }
 
 // keepMarshal marshals pm straight into rec's message bytes. It reports
@@ -242,54 +224,25 @@ func (s *store) keepMarshal(rec *record, pm proto.Message) bool {
 		return true
 	}
 	n := marshalOpts.Size(pm)
-	s.reserve(n)
-	start := len(s.arena)
-	b, err := cachedSize.MarshalAppend(s.arena[start:start], pm)
+	// buf has capacity n exactly: should pm have grown since Size (changed
+	// concurrently, against gRPC's rules), MarshalAppend moves to a new
+	// slice instead of writing past buf.
+	buf := s.arena.alloc(n)
+	b, err := cachedSize.MarshalAppend(buf[:0], pm)
 	if err != nil {
 		return false
 	}
-	if len(b) != n {
-		// The message changed size since Size (it is being modified
-		// concurrently, against gRPC's rules): b may lie outside the block.
-		s.keep(rec, b)
-		return true
-	}
-	s.arena = s.arena[:start+n]
-	rec.buf = s.arena[start : start+n : start+n]
+	rec.buf = b
 	return true
 }
 
 // cachedSize marshals a message whose Size was just computed.
 var cachedSize = proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
 
-// reserve makes room for n more bytes in the arena block being filled,
-// starting a new block if needed.
-func (s *store) reserve(n int) {
-	if cap(s.arena)-len(s.arena) < n {
-		if s.nextArena < arenaMin {
-			// The first block has room for a second message of the same
-			// size: a unary call half records two.
-			s.nextArena = max(arenaMin, 2*n)
-		}
-		size := max(s.nextArena, n)
-		if s.nextArena < arenaMax {
-			s.nextArena *= 2
-		}
-		s.arena = s.newBlock(size)
-		s.blocks = append(s.blocks, s.arena)
-	}
-}
-
 // snapshot copies the kept records. Message bytes that a later push could
 // overwrite (ring slots) are copied into one new block; arena bytes are
-// shared, and stay unchanged until the caller has called done (reset does
-// not recycle blocks while a snapshot is being read).
-func (s *store) snapshot() (recs []record, done func()) {
-	s.readers.Add(1)
-	return s.copyRecords(), func() { s.readers.Add(-1) }
-}
-
-func (s *store) copyRecords() []record {
+// shared (see arena.readers).
+func (s *store) snapshot() []record {
 	lo := s.first()
 	out := make([]record, 0, s.n-lo)
 	if s.limit == 0 {
@@ -332,24 +285,129 @@ func capture(rec *record) {
 	}
 }
 
-// reset forgets every record. Arena blocks are kept for reuse, up to
-// maxSpare bytes, unless a snapshot may still be reading them.
+// reset forgets every record. Its message bytes stay in the arena until
+// the arena is reset (see Recorder.Reset).
 func (s *store) reset() {
-	if s.readers.Load() == 0 {
-		for _, b := range s.blocks {
-			if s.spareSize+cap(b) > maxSpare {
-				break
-			}
-			s.spare = append(s.spare, b)
-			s.spareSize += cap(b)
-		}
-	}
 	for _, c := range s.chunks {
 		if len(c) == recordsPerChunk && len(s.spareChunks)*recordsPerChunk < 1<<16 {
 			s.spareChunks = append(s.spareChunks, c)
 		}
 	}
 	s.n, s.dropped = 0, 0
-	s.chunks, s.arena, s.nextArena, s.blocks = nil, nil, 0, nil
+	s.chunks = nil
 	s.ring = nil
+}
+
+// arena is the byte storage for the messages of every call half of an
+// unlimited Recorder. Message bytes are carved from the block being filled
+// by bumping its offset, without a lock; a lock is taken only to start a
+// new block, once per block.
+type arena struct {
+	cur atomic.Pointer[arenaBlock] // the block being filled; nil after reset
+
+	// readers counts snapshots whose message bytes are still being decoded:
+	// reset recycles no block while there are any.
+	readers atomic.Int32
+
+	mu        sync.Mutex
+	next      int           // size of the next new block
+	blocks    []*arenaBlock // every block handed out from since the last reset
+	spare     []*arenaBlock // blocks kept by reset for reuse
+	spareSize int
+}
+
+type arenaBlock struct {
+	buf []byte
+	off atomic.Int64 // bytes handed out; may pass len(buf) once the block is full
+}
+
+// maxSpare bounds the arena bytes reset keeps for reuse.
+const maxSpare = 64 << 20
+
+// alloc returns n bytes of the arena for a message, with capacity n.
+//
+// Safe for concurrent use. Writes into the bytes must be done under the lock
+// of the log that will refer to them (see reset).
+func (a *arena) alloc(n int) []byte {
+	if n == 0 {
+		return []byte{}
+	}
+	if n > arenaMaxMsg {
+		return make([]byte, n)
+	}
+	for {
+		b := a.cur.Load()
+		if b != nil {
+			if end := b.off.Add(int64(n)); end <= int64(len(b.buf)) {
+				return b.buf[end-int64(n) : end : end]
+			}
+		}
+		a.grow(b, n)
+	}
+}
+
+// grow replaces full, the block that could not fit n more bytes (nil if
+// there was none), with a new one, unless another goroutine did already.
+func (a *arena) grow(full *arenaBlock, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur.Load() != full {
+		return
+	}
+	if a.next < arenaMin {
+		a.next = arenaMin
+	}
+	size := max(a.next, n)
+	if a.next < arenaMax {
+		a.next *= 2
+	}
+	var b *arenaBlock
+	// Reuse a spare block if one fits (reusing blocks spares the runtime
+	// from freeing, returning to the OS, faulting in and zeroing the same
+	// memory again).
+	for i := len(a.spare) - 1; i >= 0; i-- {
+		if sb := a.spare[i]; len(sb.buf) >= size {
+			a.spare = append(a.spare[:i], a.spare[i+1:]...)
+			a.spareSize -= len(sb.buf)
+			b = sb
+			b.off.Store(0)
+			break
+		}
+	}
+	if b == nil {
+		b = &arenaBlock{buf: make([]byte, size)}
+	}
+	a.blocks = append(a.blocks, b)
+	a.cur.Store(b)
+}
+
+// detach makes the blocks in use unavailable to alloc and returns them:
+// the first step of a reset. New messages go to new blocks from now on.
+func (a *arena) detach() []*arenaBlock {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cur.Store(nil)
+	old := a.blocks
+	a.blocks = nil
+	return old
+}
+
+// recycle keeps old, blocks returned by detach, for reuse, up to maxSpare
+// bytes. The caller guarantees that no record refers to them any more and
+// that nobody writes into them (every log was reset after detach, under
+// its lock). Blocks a snapshot may still be reading are left to the
+// garbage collector instead.
+func (a *arena) recycle(old []*arenaBlock) {
+	if a.readers.Load() != 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range old {
+		if a.spareSize+len(b.buf) > maxSpare {
+			break
+		}
+		a.spare = append(a.spare, b)
+		a.spareSize += len(b.buf)
+	}
 }
