@@ -354,19 +354,12 @@ func (a *arena) grow(full *arenaBlock, n int) {
 	if a.cur.Load() != full {
 		return
 	}
-	if a.next < arenaMin {
-		a.next = arenaMin
-	}
-	size := max(a.next, n)
-	if a.next < arenaMax {
-		a.next *= 2
-	}
 	var b *arenaBlock
-	// Reuse a spare block if one fits (reusing blocks spares the runtime
-	// from freeing, returning to the OS, faulting in and zeroing the same
-	// memory again).
+	// Reuse the latest spare block that fits (reusing blocks spares the
+	// runtime from freeing, returning to the OS, faulting in and zeroing
+	// the same memory again).
 	for i := len(a.spare) - 1; i >= 0; i-- {
-		if sb := a.spare[i]; len(sb.buf) >= size {
+		if sb := a.spare[i]; len(sb.buf) >= n {
 			a.spare = append(a.spare[:i], a.spare[i+1:]...)
 			a.spareSize -= len(sb.buf)
 			b = sb
@@ -375,7 +368,13 @@ func (a *arena) grow(full *arenaBlock, n int) {
 		}
 	}
 	if b == nil {
-		b = &arenaBlock{buf: make([]byte, size)}
+		if a.next < arenaMin {
+			a.next = arenaMin
+		}
+		b = &arenaBlock{buf: make([]byte, max(a.next, n))}
+		if a.next < arenaMax {
+			a.next *= 2
+		}
 	}
 	a.blocks = append(a.blocks, b)
 	a.cur.Store(b)

@@ -125,6 +125,41 @@ func TestResetRecyclesNothingAReaderUses(t *testing.T) {
 	}
 }
 
+// TestResetKeepsBlocksASnapshotReads takes a snapshot, resets the recorder
+// and records other messages before decoding it: the arena block the
+// snapshot refers to must not have been reused for them. Once no snapshot
+// is being read, Reset does reuse blocks: the next messages go into the
+// same memory.
+func TestResetKeepsBlocksASnapshotReads(t *testing.T) {
+	r := New()
+	call := r.newCall("/m")
+	body := func(round, i int) []byte { return bytes.Repeat([]byte{byte(round*16 + i)}, 100+i) }
+	for i := range 10 {
+		recordMsg(r, call, &testpb.Payload{Body: body(0, i)})
+	}
+	recs, done := r.snapshot()
+	r.Reset()
+	for i := range 10 {
+		recordMsg(r, call, &testpb.Payload{Body: body(1, i)})
+	}
+	got := r.decode(recs, nil)
+	done()
+	for i, e := range got {
+		if p, ok := e.Msg.(*testpb.Payload); !ok || !bytes.Equal(p.Body, body(0, i)) {
+			t.Fatalf("snapshot taken before Reset, message %d: got %v, want a body of %d bytes %d: its block was reused while the snapshot was read", i, e.Msg, 100+i, i)
+		}
+	}
+
+	// No reader now: the next Reset recycles, and recording reuses the
+	// block (the first message lands where the last round's first did).
+	first := r.arena.cur.Load()
+	r.Reset()
+	recordMsg(r, call, &testpb.Payload{Body: body(2, 0)})
+	if r.arena.cur.Load() != first {
+		t.Errorf("after a Reset with no snapshot being read, recording started a new arena block instead of reusing the spare one")
+	}
+}
+
 // TestSharedArenaUnderConcurrentResets has several calls record into the
 // arena they share while another goroutine resets the recorder and a third
 // reads: every message read back must be one that was recorded, intact (a
