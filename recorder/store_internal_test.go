@@ -158,6 +158,16 @@ func TestResetKeepsBlocksASnapshotReads(t *testing.T) {
 	if r.arena.cur.Load() != first {
 		t.Errorf("after a Reset with no snapshot being read, recording started a new arena block instead of reusing the spare one")
 	}
+	// Enough to fill that block and more: a block must be in use or spare,
+	// never both, or a new block would be the one being filled.
+	for i := 1; i < 60; i++ {
+		recordMsg(r, call, &testpb.Payload{Body: body(2, i%16)})
+	}
+	for i, e := range r.Events() {
+		if p, ok := e.Msg.(*testpb.Payload); !ok || !bytes.Equal(p.Body, body(2, i%16)) {
+			t.Fatalf("recorded after Reset, message %d: got %v, want a body of %d bytes %d", i, e.Msg, 100+i%16, 32+i%16)
+		}
+	}
 }
 
 // TestSharedArenaUnderConcurrentResets has several calls record into the
