@@ -150,8 +150,13 @@ func TestResetKeepsBlocksASnapshotReads(t *testing.T) {
 		}
 	}
 
-	// No reader now: the next Reset recycles, and recording reuses the
+	// With no snapshot being read, Reset recycles: recording reuses the
 	// block (the first message lands where the last round's first did).
+	r = New()
+	call = r.newCall("/m")
+	for i := range 10 {
+		recordMsg(r, call, &testpb.Payload{Body: body(0, i)})
+	}
 	first := r.arena.cur.Load()
 	r.Reset()
 	recordMsg(r, call, &testpb.Payload{Body: body(2, 0)})
