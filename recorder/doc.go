@@ -51,7 +51,9 @@
 //
 // Proto messages are marshaled into reused, chunked byte storage when they
 // are recorded and decoded only when Events or Calls are read; the hot path
-// allocates nothing per message once warm. A Send takes its Seq when
+// allocates nothing per message once warm. Every call of a Recorder shares
+// that storage, each message taking exactly its size, so a short call
+// allocates nothing for its messages either. A Send takes its Seq when
 // SendMsg is called but its message is marshaled once the inner SendMsg
 // has returned (gRPC forbids changing a message while it is being sent), so
 // the copy is not on the way from the caller to the peer; a snapshot taken
