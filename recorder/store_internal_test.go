@@ -83,48 +83,6 @@ func TestUnlimitedHeapPerMessage(t *testing.T) {
 	runtime.KeepAlive(r)
 }
 
-// TestResetRecyclesNothingAReaderUses records, resets and reads
-// concurrently: Reset reuses arena blocks only when no snapshot is being
-// decoded, so every message read back is one that was recorded, intact.
-func TestResetRecyclesNothingAReaderUses(t *testing.T) {
-	r := New()
-	call := r.newCall("/m")
-	n := 20_000
-	if raceEnabled {
-		n = 5_000
-	}
-	stop := make(chan struct{})
-	readerErr := make(chan error, 1)
-	go func() {
-		defer close(readerErr)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for _, e := range r.Events() {
-				p, ok := e.Msg.(*testpb.Payload)
-				if !ok || len(p.Body) != 512 || p.Body[0] != p.Body[511] {
-					readerErr <- fmt.Errorf("read back a damaged message: %T %v", e.Msg, e.Msg)
-					return
-				}
-			}
-		}
-	}()
-	for i := range n {
-		body := bytes.Repeat([]byte{byte(i)}, 512)
-		recordMsg(r, call, &testpb.Payload{Body: body})
-		if i%300 == 299 {
-			r.Reset()
-		}
-	}
-	close(stop)
-	if err := <-readerErr; err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestResetKeepsBlocksASnapshotReads takes a snapshot, resets the recorder
 // and records other messages before decoding it: the arena block the
 // snapshot refers to must not have been reused for them. Once no snapshot
