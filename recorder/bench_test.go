@@ -15,7 +15,8 @@ import (
 // The benchmarks compare the same workload without a recorder (raw), with
 // one recorder on both sides (recorded: unlimited log, reset every
 // resetEvery operations so the heap stays bounded; ring: WithLimit(1024)),
-// and with a recorder whose WithMethods excludes the method (filtered).
+// with a recorder whose WithMethods excludes the method (filtered), and
+// (BenchmarkPaired only) with a recorder on one side (client, server).
 //
 // BenchmarkStream, BenchmarkPingPong and BenchmarkUnary run each variant on
 // its own, one after the other: compare ns/op of the variants from the same
@@ -28,13 +29,23 @@ const resetEvery = 4096
 type benchVariant struct {
 	name string
 	rec  func() *recorder.Recorder
+	// Which sides rec records: both unless one of these is set.
+	clientOnly, serverOnly bool
 }
 
 var benchVariants = []benchVariant{
-	{"mode=raw", func() *recorder.Recorder { return nil }},
-	{"mode=recorded", func() *recorder.Recorder { return recorder.New() }},
-	{"mode=ring", func() *recorder.Recorder { return recorder.New(recorder.WithLimit(1024)) }},
-	{"mode=filtered", func() *recorder.Recorder { return recorder.New(recorder.WithMethods("/other.Service/Other")) }},
+	{name: "mode=raw", rec: func() *recorder.Recorder { return nil }},
+	{name: "mode=recorded", rec: func() *recorder.Recorder { return recorder.New() }},
+	{name: "mode=ring", rec: func() *recorder.Recorder { return recorder.New(recorder.WithLimit(1024)) }},
+	{name: "mode=filtered", rec: func() *recorder.Recorder { return recorder.New(recorder.WithMethods("/other.Service/Other")) }},
+}
+
+// oneSideVariants record one side only; BenchmarkPaired runs them too.
+// A Recorder on the client only sends no call-id header (see
+// recorder.CallIDHeader).
+var oneSideVariants = []benchVariant{
+	{name: "mode=client", rec: func() *recorder.Recorder { return recorder.New() }, clientOnly: true},
+	{name: "mode=server", rec: func() *recorder.Recorder { return recorder.New() }, serverOnly: true},
 }
 
 // workload is one of the benchmarked call patterns.
@@ -146,7 +157,14 @@ type driver struct {
 
 func newDriver(b *testing.B, w workload, v benchVariant) *driver {
 	rec := v.rec()
-	p := newPair(b, bufnet, rec, rec, registerEcho)
+	serverRec, clientRec := rec, rec
+	if v.clientOnly {
+		serverRec = nil
+	}
+	if v.serverOnly {
+		clientRec = nil
+	}
+	p := newPair(b, bufnet, serverRec, clientRec, registerEcho)
 	run, stop := w.start(b, testpb.NewTestServiceClient(p.conn))
 	return &driver{rec: rec, run: run, stop: stop}
 }
@@ -228,13 +246,14 @@ func BenchmarkUnary(b *testing.B) { benchWorkload(b, "Unary") }
 // the number of ops of each.
 //
 // mode=raw runs raw against a second raw pair: the control, whose ratio
-// shows what the method itself reads as a difference.
+// shows what the method itself reads as a difference. mode=client and
+// mode=server record one side only.
 //
 // Both pairs share one heap: the garbage collector's work for the
 // recorder's retained records is done partly while raw runs.
 func BenchmarkPaired(b *testing.B) {
 	for _, w := range workloads {
-		for _, v := range benchVariants {
+		for _, v := range append(benchVariants[:len(benchVariants):len(benchVariants)], oneSideVariants...) {
 			b.Run(w.name+"/"+v.name, func(b *testing.B) {
 				raw, other := newDriver(b, w, benchVariants[0]), newDriver(b, w, v)
 				// Warm both up: first calls set up streams, buffers, pools.
