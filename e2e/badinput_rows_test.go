@@ -17,6 +17,7 @@ import (
 	"github.com/streamtest/streamtest/examples/chatpb"
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -29,7 +30,7 @@ import (
 type badInput struct {
 	misuse string
 	bug    string
-	try    func(t *testing.T, spy *spyTB) string
+	try    func(t *testing.T, spy *spytb.TB) string
 }
 
 // Names used by the rows.
@@ -48,98 +49,98 @@ func chatService(s *grpc.Server) { examples.NewChatServer().Register(s) }
 func badInputs() []badInput {
 	return []badInput{
 		// ---- nil messages
-		{"`stream.Send(nil)` on a real client stream (grpc-go, typed nil)", "", func(t *testing.T, spy *spyTB) string {
+		{"`stream.Send(nil)` on a real client stream (grpc-go, typed nil)", "", func(t *testing.T, spy *spytb.TB) string {
 			return sendNilReal(t, spy, func(s chatpb.Chat_TalkClient) error { return s.Send(nil) })
 		}},
-		{"`stream.SendMsg(nil)` on a real client stream (untyped nil)", "", func(t *testing.T, spy *spyTB) string {
+		{"`stream.SendMsg(nil)` on a real client stream (untyped nil)", "", func(t *testing.T, spy *spytb.TB) string {
 			return sendNilReal(t, spy, func(s chatpb.Chat_TalkClient) error { return s.SendMsg(nil) })
 		}},
-		{"fakes `ServerStream.Push(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ServerStream.Push(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Push(nil)", func() {
+			spy.Run(func() {
 				s := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context())
 				s.Push(nil)
 				_, err = s.Recv()
 			})
 			wantErr(t, "the handler's Recv after Push(nil)", err, codes.FailedPrecondition, "Push", "nil")
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "the handler's next `Recv` fails: " + errCell(err)
 		}},
-		{"fakes `ServerStream.Send(nil)` (a handler sends nil)", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ServerStream.Send(nil)` (a handler sends nil)", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Send(nil)", func() {
+			spy.Run(func() {
 				err = fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context()).Send(nil)
 			})
 			wantErr(t, "Send(nil)", err, codes.InvalidArgument, "nil")
 			return errCell(err)
 		}},
-		{"fakes `ClientStream.Send(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ClientStream.Send(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Send(nil)", func() {
+			spy.Run(func() {
 				err = fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()).Send(nil)
 			})
 			wantErr(t, "Send(nil)", err, codes.InvalidArgument, "nil")
 			return errCell(err)
 		}},
-		{"fakes `ClientStream.Respond(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ClientStream.Respond(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Respond(nil)", func() {
+			spy.Run(func() {
 				c := fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context())
 				c.Respond(nil)
 				_, err = c.Recv()
 			})
 			wantErr(t, "Recv after Respond(nil)", err, codes.FailedPrecondition, "Respond", "nil")
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "the code's next `Recv` fails: " + errCell(err)
 		}},
-		{"`grpctest.AssertMessages(t, []any{nil}, got)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.AssertMessages(t, []any{nil}, got)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var ok bool
-			spy.run(t, "AssertMessages", func() { ok = grpctest.AssertMessages(spy, []any{nil}, []any{chatMsg}) })
+			spy.Run(func() { ok = grpctest.AssertMessages(spy, []any{nil}, []any{chatMsg}) })
 			if ok {
 				t.Errorf("AssertMessages returned true, want false")
 			}
-			return "returns false; " + reportCell(spy.want(t, 1, "mismatch (-want +got):", "nil", "lobby"))
+			return "returns false; " + reportCell(spy.Want(t, 1, "mismatch (-want +got):", "nil", "lobby"))
 		}},
-		{"`grpctest.RequireMessages(t, nil, got)`", "", func(t *testing.T, spy *spyTB) string {
-			o := spy.run(t, "RequireMessages", func() { grpctest.RequireMessages(spy, nil, []any{chatMsg}) })
-			if !o.failedNow {
+		{"`grpctest.RequireMessages(t, nil, got)`", "", func(t *testing.T, spy *spytb.TB) string {
+			o := spy.Run(func() { grpctest.RequireMessages(spy, nil, []any{chatMsg}) })
+			if !o.FailedNow {
 				t.Errorf("RequireMessages did not call FailNow")
 			}
-			return reportCell(spy.want(t, 1, "mismatch (-want +got):", "lobby")) + ", then `t.FailNow`"
+			return reportCell(spy.Want(t, 1, "mismatch (-want +got):", "lobby")) + ", then `t.FailNow`"
 		}},
 		{"`grpctest.AssertMessages(t, []any{}, call.Responses())` for a call without responses (empty vs nil)",
 			"",
-			func(t *testing.T, spy *spyTB) string {
+			func(t *testing.T, spy *spytb.TB) string {
 				var ok bool
-				spy.run(t, "AssertMessages", func() { ok = grpctest.AssertMessages(spy, []any{}, nil) })
+				spy.Run(func() { ok = grpctest.AssertMessages(spy, []any{}, nil) })
 				if !ok {
 					t.Errorf("AssertMessages([]any{}, nil) = false, want true: no messages either way")
 				}
-				spy.wantClean(t)
+				spy.WantClean(t)
 				return "returns true"
 			}},
-		{"`grpctest.AssertMessages` on values cmp cannot compare (a struct with unexported fields)", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.AssertMessages` on values cmp cannot compare (a struct with unexported fields)", "", func(t *testing.T, spy *spytb.TB) string {
 			type opaque struct{ x int }
 			var ok bool
-			spy.run(t, "AssertMessages", func() { ok = grpctest.AssertMessages(spy, []any{opaque{1}}, []any{opaque{2}}) })
+			spy.Run(func() { ok = grpctest.AssertMessages(spy, []any{opaque{1}}, []any{opaque{2}}) })
 			if ok {
 				t.Errorf("AssertMessages returned true, want false")
 			}
-			return "returns false; " + reportCell(spy.want(t, 1, "cannot compare", "AssertMessagesWith"))
+			return "returns false; " + reportCell(spy.Want(t, 1, "cannot compare", "AssertMessagesWith"))
 		}},
 
 		// ---- wrong message types
-		{"fakes `ServerStream.SendMsg` with a message of another type", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ServerStream.SendMsg` with a message of another type", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "SendMsg", func() {
+			spy.Run(func() {
 				err = fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context()).SendMsg(wrongMsg)
 			})
 			wantErr(t, "SendMsg(wrong type)", err, codes.Internal, "SimpleRequest")
 			return errCell(err)
 		}},
-		{"fakes `ServerStream.RecvMsg` into a message of another type", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ServerStream.RecvMsg` into a message of another type", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "RecvMsg", func() {
+			spy.Run(func() {
 				s := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context())
 				s.Push(chatMsg)
 				err = s.RecvMsg(new(testgrpc.SimpleRequest))
@@ -147,36 +148,36 @@ func badInputs() []badInput {
 			wantErr(t, "RecvMsg(wrong type)", err, codes.Internal, "SimpleRequest")
 			return errCell(err)
 		}},
-		{"fakes `ClientStream.SendMsg` with a message of another type", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `ClientStream.SendMsg` with a message of another type", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "SendMsg", func() {
+			spy.Run(func() {
 				err = fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()).SendMsg(wrongMsg)
 			})
 			wantErr(t, "SendMsg(wrong type)", err, codes.Internal, "SimpleRequest")
 			return errCell(err)
 		}},
-		{"scripted fake server: `Send` of the wrong response type", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Script.Send", func() {
+		{"scripted fake server: `Send` of the wrong response type", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Send(wrongMsg).Times(0)
 			})
-			return "reported at the line of the step: " + reportCell(spy.want(t, 1, "Send", "SimpleRequest", "Message"))
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "Send", "SimpleRequest", "Message"))
 		}},
-		{"scripted fake server: `Recv` of the wrong request type", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Script.Recv", func() {
+		{"scripted fake server: `Recv` of the wrong request type", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Recv(wrongMsg).Times(0)
 			})
-			return "reported at the line of the step: " + reportCell(spy.want(t, 1, "Recv", "SimpleRequest", "Message"))
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "Recv", "SimpleRequest", "Message"))
 		}},
 
 		// ---- unknown methods
-		{"fakes `Expect(\"/no.Such/Method\")`", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Expect", func() { fakes.NewServer(spy).Expect(noMethod).Send(chatMsg) })
-			return reportCell(spy.want(t, 1, noMethod, "no service no.Such"))
+		{"fakes `Expect(\"/no.Such/Method\")`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() { fakes.NewServer(spy).Expect(noMethod).Send(chatMsg) })
+			return reportCell(spy.Want(t, 1, noMethod, "no service no.Such"))
 		}},
-		{"a real call to a method no service registers (grpctest harness)", "", func(t *testing.T, spy *spyTB) string {
+		{"a real call to a method no service registers (grpctest harness)", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			var end codes.Code
-			spy.run(t, "call", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService)
 				stream, serr := srv.Conn().NewStream(t.Context(), &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, noMethod)
 				if serr != nil {
@@ -198,52 +199,52 @@ func badInputs() []badInput {
 			if end != codes.Unimplemented {
 				t.Errorf("recorded client End code %v, want Unimplemented", end)
 			}
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "the call fails: " + errCell(err) + "; recorded as a client End with that status, Close reports nothing"
 		}},
-		{"a call to the scripted fake server that no `Expect` describes", "", func(t *testing.T, spy *spyTB) string {
+		{"a call to the scripted fake server that no `Expect` describes", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "unexpected call", func() {
+			spy.Run(func() {
 				fake := fakes.NewServer(spy)
 				_, err = chatpb.NewChatClient(fake.Conn()).Post(t.Context(), chatMsg)
 				fake.Close()
 			})
 			wantErr(t, "an unexpected call", err, codes.FailedPrecondition, postMethod)
-			r := spy.want(t, 1, "unexpected", postMethod)
+			r := spy.Want(t, 1, "unexpected", postMethod)
 			return "the call fails: " + errCell(err) + "; at Close: " + reportCell(r)
 		}},
 
 		// ---- script misuse
-		{"scripted fake server: a step after `Return`", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "step after Return", func() {
+		{"scripted fake server: a step after `Return`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Return(nil).Send(chatMsg).Times(0)
 			})
-			return "reported at the line of the step: " + reportCell(spy.want(t, 1, "after Return"))
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "after Return"))
 		}},
-		{"scripted fake server: `Times(-1)`", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Times(-1)", func() {
+		{"scripted fake server: `Times(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Times(-1).Times(0)
 			})
-			return reportCell(spy.want(t, 1, "Times(-1)"))
+			return reportCell(spy.Want(t, 1, "Times(-1)"))
 		}},
-		{"scripted fake server: a second `Recv` on a unary method", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "second Recv", func() {
+		{"scripted fake server: a second `Recv` on a unary method", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(postMethod).RecvAny().RecvAny().Times(0)
 			})
-			return reportCell(spy.want(t, 1, "not client-streaming"))
+			return reportCell(spy.Want(t, 1, "not client-streaming"))
 		}},
-		{"scripted fake server: `Sleep(-1)`", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Sleep(-1)", func() {
+		{"scripted fake server: `Sleep(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Sleep(-1).Times(0)
 			})
-			return reportCell(spy.want(t, 1, "negative"))
+			return reportCell(spy.Want(t, 1, "negative"))
 		}},
 
 		// ---- Pending
-		{"`Pending.Wait` called twice", "", func(t *testing.T, spy *spyTB) string {
+		{"`Pending.Wait` called twice", "", func(t *testing.T, spy *spytb.TB) string {
 			var v1, v2 int
 			var e1, e2 error
-			spy.run(t, "Wait twice", func() {
+			spy.Run(func() {
 				p := grpctest.Go(spy, func() (int, error) { return 7, errors.New("seven") })
 				v1, e1 = p.Wait(waitBound)
 				v2, e2 = p.Wait(waitBound)
@@ -251,13 +252,13 @@ func badInputs() []badInput {
 			if v1 != 7 || v2 != 7 || fmt.Sprint(e1) != "seven" || fmt.Sprint(e2) != "seven" {
 				t.Errorf("Wait twice: (%v, %v) then (%v, %v), want (7, seven) both times", v1, e1, v2, e2)
 			}
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "the same result both times, no report"
 		}},
-		{"`Pending.Wait(0)` on a call that has not returned", "", func(t *testing.T, spy *spyTB) string {
+		{"`Pending.Wait(0)` on a call that has not returned", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			release := make(chan struct{})
-			spy.run(t, "Wait(0)", func() {
+			spy.Run(func() {
 				p := grpctest.GoErr(spy, func() error { <-release; return nil })
 				_, err = p.Wait(0)
 			})
@@ -265,51 +266,51 @@ func badInputs() []badInput {
 			if !errors.Is(err, grpctest.ErrStillBlocked) {
 				t.Errorf("Wait(0) = %v, want ErrStillBlocked", err)
 			}
-			return "returns " + errCell(err) + "; " + reportCell(spy.want(t, 1, "still blocked after 0s"))
+			return "returns " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "still blocked after 0s"))
 		}},
-		{"`grpctest.Go(t, nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.Go(t, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Go(nil)", func() {
+			spy.Run(func() {
 				_, err = grpctest.Go[int](spy, nil).Wait(waitBound)
 			})
 			if err == nil {
 				t.Errorf("Wait on Go(t, nil) returned no error")
 			}
-			return reportCell(spy.want(t, 1, "fn is nil")) + "; `Wait` returns " + errCell(err)
+			return reportCell(spy.Want(t, 1, "fn is nil")) + "; `Wait` returns " + errCell(err)
 		}},
-		{"`grpctest.SendUntilBlocked` with `d <= 0`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.SendUntilBlocked` with `d <= 0`", "", func(t *testing.T, spy *spytb.TB) string {
 			var n int
-			spy.run(t, "SendUntilBlocked", func() {
+			spy.Run(func() {
 				n = grpctest.SendUntilBlocked(spy, fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()),
 					func(int) *chatpb.Message { return chatMsg }, 0)
 			})
 			if n != 0 {
 				t.Errorf("SendUntilBlocked returned %d, want 0", n)
 			}
-			return "returns 0; " + reportCell(spy.want(t, 1, "d is 0s"))
+			return "returns 0; " + reportCell(spy.Want(t, 1, "d is 0s"))
 		}},
-		{"`grpctest.SendUntilBlocked` with a nil `next`", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "SendUntilBlocked", func() {
+		{"`grpctest.SendUntilBlocked` with a nil `next`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				grpctest.SendUntilBlocked[*chatpb.Message](spy, fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()), nil, time.Millisecond)
 			})
-			return "returns 0; " + reportCell(spy.want(t, 1, "next is nil"))
+			return "returns 0; " + reportCell(spy.Want(t, 1, "next is nil"))
 		}},
 
 		// ---- harness lifecycle
-		{"`Server.Close` called twice", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "Close twice", func() {
+		{"`Server.Close` called twice", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService)
 				srv.Close()
 				srv.Close()
 			})
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "the second call returns at once; no report"
 		}},
 		{"`Server.Close` called from inside a handler",
 			"",
-			func(t *testing.T, spy *spyTB) string {
+			func(t *testing.T, spy *spytb.TB) string {
 				h := &closingChat{closed: make(chan struct{})}
-				spy.run(t, "Close in a handler", func() {
+				spy.Run(func() {
 					srv := grpctest.NewServer(spy, h.register, grpctest.WithCloseTimeout(100*time.Millisecond))
 					h.srv = srv
 					ctx, cancel := context.WithCancel(t.Context())
@@ -319,74 +320,74 @@ func badInputs() []badInput {
 					}
 					<-h.closed
 				})
-				r := spy.want(t, 1, "Close", "inside", postMethod)
+				r := spy.Want(t, 1, "Close", "inside", postMethod)
 				return reportCell(r)
 			}},
-		{"`Server.Dial` after `Close`", "", func(t *testing.T, spy *spyTB) string {
+		{"`Server.Dial` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Dial after Close", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService)
 				srv.Close()
 				cc := srv.Dial()
 				_, err = chatpb.NewChatClient(cc).Post(t.Context(), chatMsg)
 			})
 			wantErr(t, "a call on the connection Dial returned after Close", err, codes.Canceled, "closing")
-			return reportCell(spy.want(t, 1, "Dial called after Close")) + "; calls on it fail: " + errCell(err)
+			return reportCell(spy.Want(t, 1, "Dial called after Close")) + "; calls on it fail: " + errCell(err)
 		}},
-		{"an RPC on `Server.Conn()` after `Close`", "", func(t *testing.T, spy *spyTB) string {
+		{"an RPC on `Server.Conn()` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "RPC after Close", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService)
 				srv.Close()
 				_, err = chatpb.NewChatClient(srv.Conn()).Post(t.Context(), chatMsg)
 			})
 			wantErr(t, "Post after Close", err, codes.Canceled, "closing")
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return errCell(err)
 		}},
 
 		// ---- harness options
-		{"`grpctest.NewServer(t, nil)` (nil register func)", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.NewServer(t, nil)` (nil register func)", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "NewServer(t, nil)", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, nil)
 				_, err = testgrpc.NewTestServiceClient(srv.Conn()).EmptyCall(t.Context(), &testgrpc.Empty{})
 				srv.Close()
 			})
 			wantErr(t, "a call on a server without services", err, codes.Unimplemented, "grpc.testing.TestService")
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return "allowed (a server with no services); every call fails: " + errCell(err)
 		}},
-		{"`grpctest.WithStaticWindow(-1)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithStaticWindow(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithStaticWindow(-1), "WithStaticWindow(-1)", "65535")
 		}},
-		{"`grpctest.WithStaticWindow(1024)` (below gRPC's minimum)", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithStaticWindow(1024)` (below gRPC's minimum)", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithStaticWindow(1024), "WithStaticWindow(1024)", "65535")
 		}},
-		{"`grpctest.WithBufferSize(0)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithBufferSize(0)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithBufferSize(0), "WithBufferSize(0)", "positive")
 		}},
-		{"`grpctest.WithBufferSize(-1)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithBufferSize(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithBufferSize(-1), "WithBufferSize(-1)", "positive")
 		}},
-		{"`grpctest.WithCloseTimeout(0)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithCloseTimeout(0)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithCloseTimeout(0), "WithCloseTimeout(0s)", "positive")
 		}},
-		{"`grpctest.WithRecorder(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithRecorder(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithRecorder(nil), "WithRecorder(nil)", "WithoutRecorder")
 		}},
-		{"`grpctest.WithServerOptions(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.WithServerOptions(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithServerOptions(nil), "WithServerOptions", "nil")
 		}},
-		{"a nil `grpctest.Option`", "", func(t *testing.T, spy *spyTB) string {
+		{"a nil `grpctest.Option`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, nil, "option 0 is nil")
 		}},
 
 		// ---- recorder
-		{"`recorder.WithLimit(-1)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`recorder.WithLimit(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			rec := recorder.New(recorder.WithLimit(-1))
 			var err error
-			spy.run(t, "WithLimit(-1)", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService, grpctest.WithRecorder(rec))
 				_, err = chatpb.NewChatClient(srv.Conn()).Post(t.Context(), chatMsg)
 				srv.Close()
@@ -398,36 +399,36 @@ func badInputs() []badInput {
 			if n != 9 || dropped != 0 {
 				t.Errorf("WithLimit(-1): %d events kept, %d dropped; want all 9 kept (no limit, as documented)", n, dropped)
 			}
-			spy.wantClean(t)
+			spy.WantClean(t)
 			return fmt.Sprintf("no limit, as documented for n <= 0: a unary call kept all %d events, %d dropped", n, dropped)
 		}},
-		{"`recorder.WithMethods(\"Post\")` (not a full method name)", "", func(t *testing.T, spy *spyTB) string {
+		{"`recorder.WithMethods(\"Post\")` (not a full method name)", "", func(t *testing.T, spy *spytb.TB) string {
 			rec := recorder.New(recorder.WithMethods("Post"))
-			spy.run(t, "WithMethods", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService, grpctest.WithRecorder(rec))
 				if _, err := chatpb.NewChatClient(srv.Conn()).Post(t.Context(), chatMsg); err != nil {
 					spy.Errorf("Post: %v", err)
 				}
 				srv.Close()
 			})
-			spy.wantClean(t)
+			spy.WantClean(t)
 			calls := rec.Calls()
 			if len(calls) != 1 || calls[0].Method() != postMethod {
 				t.Errorf("WithMethods(\"Post\") recorded %d calls; want the one call of %s (a short name matches the end of the full name)", len(calls), postMethod)
 			}
 			return fmt.Sprintf("a name without the leading `/` matches the end of the full name: the call of %s is recorded", postMethod)
 		}},
-		{"`Recorder.Wait(ctx, nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`Recorder.Wait(ctx, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Wait(nil)", func() { err = recorder.New().Wait(t.Context(), nil) })
+			spy.Run(func() { err = recorder.New().Wait(t.Context(), nil) })
 			if err == nil || !strings.Contains(err.Error(), "nil condition") {
 				t.Errorf("Wait(ctx, nil) = %v, want an error naming the nil condition", err)
 			}
 			return "returns " + errCell(err)
 		}},
-		{"`Recorder.Wait` with a condition that never holds", "", func(t *testing.T, spy *spyTB) string {
+		{"`Recorder.Wait` with a condition that never holds", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			spy.run(t, "Wait", func() {
+			spy.Run(func() {
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 				defer cancel()
 				err = recorder.New().Wait(ctx, func([]recorder.Event) bool { return false })
@@ -437,46 +438,46 @@ func badInputs() []badInput {
 			}
 			return "returns when ctx ends: " + errCell(err)
 		}},
-		{"`grpctest.AssertOrder` with a nil recorder (harness built `WithoutRecorder`)", "", func(t *testing.T, spy *spyTB) string {
+		{"`grpctest.AssertOrder` with a nil recorder (harness built `WithoutRecorder`)", "", func(t *testing.T, spy *spytb.TB) string {
 			var ok bool
-			spy.run(t, "AssertOrder", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, chatService, grpctest.WithoutRecorder())
 				ok = grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.OK))
 			})
 			if ok {
 				t.Errorf("AssertOrder returned true")
 			}
-			return "returns false; " + reportCell(spy.want(t, 1, "recorder is nil", "WithoutRecorder"))
+			return "returns false; " + reportCell(spy.Want(t, 1, "recorder is nil", "WithoutRecorder"))
 		}},
-		{"`grpctest.AssertOrder` with no steps", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "AssertOrder", func() { grpctest.AssertOrder(spy, recorder.New()) })
-			return "returns false; " + reportCell(spy.want(t, 1, "no steps"))
+		{"`grpctest.AssertOrder` with no steps", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() { grpctest.AssertOrder(spy, recorder.New()) })
+			return "returns false; " + reportCell(spy.Want(t, 1, "no steps"))
 		}},
-		{"`grpctest.AssertOrder` with a nil step", "", func(t *testing.T, spy *spyTB) string {
-			spy.run(t, "AssertOrder", func() { grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK), nil) })
-			return "returns false; " + reportCell(spy.want(t, 1, "step 2 is nil"))
+		{"`grpctest.AssertOrder` with a nil step", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() { grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK), nil) })
+			return "returns false; " + reportCell(spy.Want(t, 1, "step 2 is nil"))
 		}},
 
 		// ---- fakes options and fault interceptors
-		{"fakes `WithSendBuffer(-1)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `WithSendBuffer(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badFakeOption(t, spy, fakes.WithSendBuffer(-1), "WithSendBuffer(-1)")
 		}},
-		{"fakes `WithFailAt(0, nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `WithFailAt(0, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badFakeOption(t, spy, fakes.WithFailAt(0, nil), "WithFailAt")
 		}},
-		{"fakes `WithRecorder(nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"fakes `WithRecorder(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badFakeOption(t, spy, fakes.WithRecorder(nil), "WithRecorder(nil)")
 		}},
-		{"`fakes.FailAfter(method, -1, err)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`fakes.FailAfter(method, -1, err)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter(talkMethod, -1, status.Error(codes.Unavailable, "x")), "FailAfter", "-1")
 		}},
-		{"`fakes.FailAfter(method, 1, nil)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`fakes.FailAfter(method, 1, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter(talkMethod, 1, nil), "FailAfter", "nil")
 		}},
-		{"`fakes.Delay(method, -1)`", "", func(t *testing.T, spy *spyTB) string {
+		{"`fakes.Delay(method, -1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.Delay(talkMethod, -1), "Delay", "-1")
 		}},
-		{"`fakes.FailAfter(\"Talk\", 1, err)` (not a full method name)", "", func(t *testing.T, spy *spyTB) string {
+		{"`fakes.FailAfter(\"Talk\", 1, err)` (not a full method name)", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter("Talk", 1, status.Error(codes.Unavailable, "x")), "FailAfter", "Talk")
 		}},
 	}
@@ -487,11 +488,11 @@ func badInputs() []badInput {
 // sendNilReal sends a nil message with send on a real Talk stream of the
 // chat service and reports what the client, the recorder and the server
 // saw.
-func sendNilReal(t *testing.T, spy *spyTB, send func(chatpb.Chat_TalkClient) error) string {
+func sendNilReal(t *testing.T, spy *spytb.TB, send func(chatpb.Chat_TalkClient) error) string {
 	t.Helper()
 	var sendErr, recvErr error
 	var recorded, serverGot string
-	spy.run(t, "Send(nil)", func() {
+	spy.Run(func() {
 		srv := grpctest.NewServer(spy, chatService)
 		stream, err := chatpb.NewChatClient(srv.Conn()).Talk(t.Context())
 		if err != nil {
@@ -517,22 +518,22 @@ func sendNilReal(t *testing.T, spy *spyTB, send func(chatpb.Chat_TalkClient) err
 	if !strings.HasPrefix(recorded, "<nil") || serverGot != "{}" {
 		t.Errorf("recorded client Send %q, server Recv %q; want <nil...> and {}", recorded, serverGot)
 	}
-	spy.wantClean(t)
+	spy.WantClean(t)
 	return fmt.Sprintf("no error: grpc-go sends an empty message. Recorded as client Send %s, server Recv %s; "+
 		"the chat server then ends the call: %s", code(recorded), code(serverGot), errCell(recvErr))
 }
 
 // fatalOption builds a harness with a bad option and expects NewServer to
 // stop the test with t.Fatalf naming it.
-func fatalOption(t *testing.T, spy *spyTB, opt grpctest.Option, subs ...string) string {
+func fatalOption(t *testing.T, spy *spytb.TB, opt grpctest.Option, subs ...string) string {
 	t.Helper()
 	var srv *grpctest.Server
-	o := spy.run(t, "NewServer", func() { srv = grpctest.NewServer(spy, chatService, opt) })
-	if !o.failedNow || srv != nil {
-		t.Errorf("NewServer with a bad option: FailNow called %v, server %v; want t.Fatalf and no server", o.failedNow, srv)
+	o := spy.Run(func() { srv = grpctest.NewServer(spy, chatService, opt) })
+	if !o.FailedNow || srv != nil {
+		t.Errorf("NewServer with a bad option: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
 	}
-	r := spy.want(t, 1, subs...)
-	if !r.fatal {
+	r := spy.Want(t, 1, subs...)
+	if !r.Fatal {
 		t.Errorf("reported with t.Errorf, want t.Fatalf")
 	}
 	return "`NewServer` stops the test: " + reportCell(r)
@@ -540,10 +541,10 @@ func fatalOption(t *testing.T, spy *spyTB, opt grpctest.Option, subs ...string) 
 
 // badFakeOption builds fake streams with a bad option and expects every
 // operation to fail with an error naming it.
-func badFakeOption(t *testing.T, spy *spyTB, opt fakes.Option, name string) string {
+func badFakeOption(t *testing.T, spy *spytb.TB, opt fakes.Option, name string) string {
 	t.Helper()
 	var sendErr, recvErr error
-	spy.run(t, "fake stream", func() {
+	spy.Run(func() {
 		s := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context(), opt)
 		sendErr = s.Send(chatMsg)
 		_, recvErr = s.Recv()
@@ -553,17 +554,17 @@ func badFakeOption(t *testing.T, spy *spyTB, opt fakes.Option, name string) stri
 			t.Errorf("%s on a stream built with %s: %v, want an error naming it", what, name, err)
 		}
 	}
-	spy.wantClean(t)
+	spy.WantClean(t)
 	return "the stream is built; every `Send`/`Recv` on it fails: " + errCell(sendErr)
 }
 
 // badInterceptor installs a fault interceptor built with bad arguments and
 // expects every stream it sees to fail with codes.Internal naming the
 // mistake.
-func badInterceptor(t *testing.T, spy *spyTB, ic grpc.StreamServerInterceptor, subs ...string) string {
+func badInterceptor(t *testing.T, spy *spytb.TB, ic grpc.StreamServerInterceptor, subs ...string) string {
 	t.Helper()
 	var err error
-	spy.run(t, "interceptor", func() {
+	spy.Run(func() {
 		srv := grpctest.NewServer(spy, chatService, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(ic)))
 		stream, serr := chatpb.NewChatClient(srv.Conn()).Talk(t.Context())
 		if serr != nil {
@@ -574,7 +575,7 @@ func badInterceptor(t *testing.T, spy *spyTB, ic grpc.StreamServerInterceptor, s
 		srv.Close()
 	})
 	wantErr(t, "a stream through the interceptor", err, codes.Internal, subs...)
-	spy.wantClean(t)
+	spy.WantClean(t)
 	return "every stream it sees fails: " + errCell(err)
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/internal/spytb"
 )
 
 var update = flag.Bool("update", false, "rewrite BAD_INPUT.md from what TestBadInput observes")
@@ -37,7 +39,7 @@ func TestBadInput(t *testing.T) {
 					t.Skip(row.bug + " (STREAMTEST_BUGS=1 runs it)")
 				}
 			}
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			cells[i] = row.try(t, spy)
 		})
 	}
@@ -87,6 +89,15 @@ func wantErr(t *testing.T, what string, err error, c codes.Code, subs ...string)
 	}
 }
 
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
 func errCell(err error) string {
 	if err == nil {
 		return "no error"
@@ -97,7 +108,7 @@ func errCell(err error) string {
 	return "error " + code(err.Error())
 }
 
-func reportCell(r report) string { return r.how() + " " + code(r.msg) }
+func reportCell(r spytb.Report) string { return r.Method() + " " + code(r.Msg) }
 
 var (
 	fileLine   = regexp.MustCompile(`\.go:\d+`)

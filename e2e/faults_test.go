@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -402,9 +403,9 @@ func TestFaultChecksFire(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := stubborn{leak: tc.leak, release: make(chan struct{})}
 			defer close(h.release)
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			var recvErr error
-			spy.run(t, "fault", func() {
+			spy.Run(func() {
 				srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(100*time.Millisecond))
 				stream, err := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
 				if err != nil {
@@ -429,7 +430,7 @@ func TestFaultChecksFire(t *testing.T) {
 				srv.Close()
 			})
 			wantCode(t, "Recv after Disconnect", recvErr, codes.Unavailable)
-			spy.want(t, 1, tc.want...)
+			spy.Want(t, 1, tc.want...)
 		})
 	}
 }

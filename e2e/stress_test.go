@@ -18,6 +18,7 @@ import (
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -317,10 +318,10 @@ func TestStressChecksFire(t *testing.T) {
 			t.Errorf("runStress against a lossy server: %v, want %d errors starting with echo 5", errs, streams)
 		}
 		srv.Close()
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		checkStress(spy, srv.Recorder(), streams, msgs)
-		spy.want(t, 2*streams, "responses", "9 responses, want 10")
-		spy.want(t, 2*streams, "server->client: 9 Send and 9 Recv events, want 10 each")
+		spy.Want(t, 2*streams, "responses", "9 responses, want 10")
+		spy.Want(t, 2*streams, "server->client: 9 Send and 9 Recv events, want 10 each")
 	})
 
 	t.Run("dropped events", func(t *testing.T) {
@@ -329,9 +330,9 @@ func TestStressChecksFire(t *testing.T) {
 			t.Fatal(errs)
 		}
 		srv.Close()
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		checkStress(spy, srv.Recorder(), streams, msgs)
-		spy.want(t, -1, "recorder dropped")
+		spy.Want(t, -1, "recorder dropped")
 	})
 
 	t.Run("tampered recording", func(t *testing.T) {
@@ -341,9 +342,9 @@ func TestStressChecksFire(t *testing.T) {
 		}
 		srv.Close()
 		calls := srv.Recorder().Calls()
-		clean := newSpy(t)
+		clean := spytb.New(t)
 		checkStress(clean, srv.Recorder(), streams, msgs)
-		clean.wantClean(t)
+		clean.WantClean(t)
 
 		// Index of the first client Send and of the first server Recv.
 		events := calls[0].Events()
@@ -360,14 +361,14 @@ func TestStressChecksFire(t *testing.T) {
 
 		swapped := calls[0].Events()
 		swapped[send].Seq, swapped[recv].Seq = swapped[recv].Seq, swapped[send].Seq
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		checkCausal(spy, "swapped", swapped, msgs)
-		spy.want(t, 1, "swapped: client->server message 0: Send.Seq", "want Send before Recv")
+		spy.Want(t, 1, "swapped: client->server message 0: Send.Seq", "want Send before Recv")
 
 		changed := calls[0].Events()
 		changed[recv].Msg = &chatpb.Message{Room: "elsewhere"}
-		spy = newSpy(t)
+		spy = spytb.New(t)
 		checkCausal(spy, "changed", changed, msgs)
-		spy.want(t, 1, "changed: client->server message 0: sent", "elsewhere")
+		spy.Want(t, 1, "changed: client->server message 0: sent", "elsewhere")
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -197,7 +198,7 @@ func TestDelaySlowsEachMessage(t *testing.T) {
 // FailAfter and Delay compose with each other and with the fake server,
 // whose report names the step the injected fault stopped.
 func TestFaultsComposeWithTheFakeServer(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
 		fakes.Delay(fullDuplex, time.Millisecond),
 		fakes.FailAfter(fullDuplex, 2, errInjected))))
@@ -205,8 +206,8 @@ func TestFaultsComposeWithTheFakeServer(t *testing.T) {
 	got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1), req(2))
 	wantCode(t, err, codes.Unavailable)
 	wantMsgs(t, []*dupRes{res(1)}, got)
-	spy.close()
-	spy.wantReport(t, "stopped before its last step", "step 3 Recv", "injected by fakes.FailAfter", "step 4 Send")
+	spy.End()
+	spy.WantText(t, "stopped before its last step", "step 3 Recv", "injected by fakes.FailAfter", "step 4 Send")
 }
 
 // resilientPingPong is client code under test: ping-pong on FullDuplexCall
@@ -289,12 +290,12 @@ func TestDisconnectBreaksANaiveClient(t *testing.T) {
 // A fault on a scripted Send ends the call with the injected status, as a
 // real handler returning Send's error would.
 func TestFailAfterOnAScriptedSend(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
 		fakes.FailAfter(fullDuplex, 1, errInjected))))
 	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1))
 	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
 	wantCode(t, err, codes.Unavailable)
-	spy.close()
-	spy.wantReport(t, "stopped before its last step", "step 2 Send", "injected by fakes.FailAfter")
+	spy.End()
+	spy.WantText(t, "stopped before its last step", "step 2 Send", "injected by fakes.FailAfter")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -125,11 +126,11 @@ func TestFakeStreamsWithAssertOrder(t *testing.T) {
 		grpctest.ServerReceives(req(3)), grpctest.ServerSends(res(3)), grpctest.Ends(codes.OK)) {
 		return
 	}
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	if grpctest.AssertOrder(spy, rec, grpctest.ServerSends(res(3)), grpctest.ServerReceives(req(3))) {
 		t.Error("AssertOrder accepted a response before the request that asked for it")
 	}
-	spy.wantReport(t, "ServerReceives")
+	spy.WantText(t, "ServerReceives")
 }
 
 func TestFakeStreamsRecordTheirEnd(t *testing.T) {

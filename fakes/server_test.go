@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -150,7 +151,7 @@ func TestServerReturnStatus(t *testing.T) {
 }
 
 func TestServerMismatchEndsCallAndIsReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1))
 
@@ -161,12 +162,12 @@ func TestServerMismatchEndsCallAndIsReported(t *testing.T) {
 			t.Errorf("status message does not contain %q:\n%s", part, status.Convert(err).Message())
 		}
 	}
-	spy.close()
-	spy.wantReport(t, "not used as scripted", "step 1 Recv", "mismatch (-want +got)", "server_test.go", "timeline:")
+	spy.End()
+	spy.WantText(t, "not used as scripted", "step 1 Recv", "mismatch (-want +got)", "server_test.go", "timeline:")
 }
 
 func TestServerHalfCloseInsteadOfRequestIsAMismatch(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Recv(req(1)).RecvAny()
 	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
@@ -174,12 +175,12 @@ func TestServerHalfCloseInsteadOfRequestIsAMismatch(t *testing.T) {
 	if !strings.Contains(err.Error(), "step 2 RecvAny") || !strings.Contains(err.Error(), "the client half-closed") {
 		t.Errorf("status = %v; want it to name step 2 and the half-close", err)
 	}
-	spy.close()
-	spy.wantReport(t, "step 2 RecvAny")
+	spy.End()
+	spy.WantText(t, "step 2 RecvAny")
 }
 
 func TestServerRecvEOFMismatch(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).RecvEOF()
 	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(5))
@@ -187,12 +188,12 @@ func TestServerRecvEOFMismatch(t *testing.T) {
 	if !strings.Contains(err.Error(), "step 1 RecvEOF") || !strings.Contains(err.Error(), "size:5") {
 		t.Errorf("status = %v; want it to name the step and the request got", err)
 	}
-	spy.close()
-	spy.wantReport(t, "step 1 RecvEOF")
+	spy.End()
+	spy.WantText(t, "step 1 RecvEOF")
 }
 
 func TestServerStepsNotReachedAreReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Send(res(2)).RecvEOF()
 
@@ -209,29 +210,29 @@ func TestServerStepsNotReachedAreReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	spy.close()
-	spy.wantReport(t, "(call 1 of 1): stopped before its last step", "steps not reached",
+	spy.End()
+	spy.WantText(t, "(call 1 of 1): stopped before its last step", "steps not reached",
 		"step 3 Recv(", "step 4 Send", "step 5 RecvEOF", "Canceled")
 }
 
 func TestServerExpectedCallNotMadeIsReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Recv(req(1)).RecvEOF()
-	spy.close()
-	spy.wantReport(t, "expected 1 call(s), got 0", "step 1 Recv", "step 2 RecvEOF")
+	spy.End()
+	spy.WantText(t, "expected 1 call(s), got 0", "step 1 Recv", "step 2 RecvEOF")
 }
 
 func TestServerUnexpectedCallIsReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
 	wantCode(t, err, codes.FailedPrecondition)
 	if !strings.Contains(err.Error(), "unexpected call to "+unaryCall) {
 		t.Errorf("status = %v; want it to name the unexpected call", err)
 	}
-	spy.close()
-	spy.wantReport(t, "unexpected call to "+unaryCall, "no Expect for it")
+	spy.End()
+	spy.WantText(t, "unexpected call to "+unaryCall, "no Expect for it")
 }
 
 func TestServerTimes(t *testing.T) {
@@ -240,7 +241,7 @@ func TestServerTimes(t *testing.T) {
 		return err
 	}
 	t.Run("exact", func(t *testing.T) {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		srv := fakes.NewServer(spy)
 		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(3)
 		for range 3 {
@@ -248,11 +249,11 @@ func TestServerTimes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		spy.close()
-		spy.wantClean(t)
+		spy.End()
+		spy.WantClean(t)
 	})
 	t.Run("under", func(t *testing.T) {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		srv := fakes.NewServer(spy)
 		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(3)
 		for range 2 {
@@ -260,11 +261,11 @@ func TestServerTimes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		spy.close()
-		spy.wantReport(t, "expected 3 call(s), got 2")
+		spy.End()
+		spy.WantText(t, "expected 3 call(s), got 2")
 	})
 	t.Run("over", func(t *testing.T) {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		srv := fakes.NewServer(spy)
 		srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Times(2)
 		for range 2 {
@@ -273,16 +274,16 @@ func TestServerTimes(t *testing.T) {
 			}
 		}
 		wantCode(t, call(t, srv), codes.FailedPrecondition)
-		spy.close()
-		spy.wantReport(t, "unexpected call to "+unaryCall, "expected 2 call(s), all made")
+		spy.End()
+		spy.WantText(t, "unexpected call to "+unaryCall, "expected 2 call(s), all made")
 	})
 	t.Run("zero", func(t *testing.T) {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		srv := fakes.NewServer(spy)
 		srv.Expect(unaryCall).Times(0)
 		wantCode(t, call(t, srv), codes.FailedPrecondition)
-		spy.close()
-		spy.wantReport(t, "unexpected call to "+unaryCall, "expected 0 call(s)")
+		spy.End()
+		spy.WantText(t, "unexpected call to "+unaryCall, "expected 0 call(s)")
 	})
 	t.Run("scripts in order", func(t *testing.T) {
 		srv := fakes.NewServer(t)
@@ -327,15 +328,15 @@ func TestServerHang(t *testing.T) {
 }
 
 func TestServerSleepHonoursDeadline(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Sleep(time.Hour).Send(res(1))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	_, err := exchange(ctx, testpb.NewTestServiceClient(srv.Conn()))
 	wantCode(t, err, codes.DeadlineExceeded)
-	spy.close() // returns at once: the Sleep ended with the call
-	spy.wantReport(t, "(call 1 of 1): stopped before its last step", "step 1 Sleep(1h0m0s)", "step 2 Send")
+	spy.End() // returns at once: the Sleep ended with the call
+	spy.WantText(t, "(call 1 of 1): stopped before its last step", "step 1 Sleep(1h0m0s)", "step 2 Send")
 }
 
 func TestServerSleep(t *testing.T) {
@@ -349,13 +350,13 @@ func TestServerSleep(t *testing.T) {
 }
 
 func TestServerScriptErrorIsReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Send(res(1)).SendHeader(metadata.Pairs("late", "1"))
 	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()))
 	wantCode(t, err, codes.FailedPrecondition)
-	spy.close()
-	spy.wantReport(t, "step 2 SendHeader")
+	spy.End()
+	spy.WantText(t, "step 2 SendHeader")
 }
 
 func TestServerMisuseAtThePointOfMisuse(t *testing.T) {
@@ -395,27 +396,25 @@ func TestServerMisuseAtThePointOfMisuse(t *testing.T) {
 			[]string{"/pkg.Service/Method"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			srv := fakes.NewServer(spy)
 			tc.build(srv)
-			spy.wantReport(t, tc.want...)
+			spy.WantText(t, tc.want...)
 		})
 	}
 }
 
 // An Expect of an unknown method reports once, at Expect, not again at Close.
 func TestServerUnknownMethodReportedOnce(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(unknownMethod).Recv(req(1)).Send(res(1))
-	spy.close()
-	if n := spy.count(); n != 1 {
-		t.Errorf("%d reports, want one (at Expect):\n%s", n, spy.report())
-	}
+	spy.End()
+	spy.Want(t, 1) // at Expect
 }
 
 func TestServerCleanRunReportsNothing(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).RecvEOF()
 	if _, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1)); err != nil {
@@ -423,6 +422,6 @@ func TestServerCleanRunReportsNothing(t *testing.T) {
 	}
 	srv.Close()
 	srv.Close() // idempotent
-	spy.close()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }

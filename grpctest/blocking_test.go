@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 )
 
 // blockFor is how long a call must hang to count as blocked in these tests.
@@ -23,7 +24,7 @@ func echoOne(n int32) *testgrpc.StreamingOutputCallRequest {
 }
 
 func TestRecvBlocksUntilTheServerSends(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	stream, err := client(srv).FullDuplexCall(spy.Context())
 	if err != nil {
@@ -31,7 +32,7 @@ func TestRecvBlocksUntilTheServerSends(t *testing.T) {
 	}
 	recv := grpctest.Go(spy, stream.Recv)
 	if !recv.AssertBlocked(blockFor) {
-		t.Fatalf("Recv with nothing sent is not blocked:\n%s", spy.text())
+		t.Fatalf("Recv with nothing sent is not blocked:\n%s", spy.Text())
 	}
 	select {
 	case <-recv.Done():
@@ -46,12 +47,12 @@ func TestRecvBlocksUntilTheServerSends(t *testing.T) {
 		t.Fatalf("Recv returned (%v, %v), want a 3-byte payload", res, err)
 	}
 	<-recv.Done()
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestAssertBlockedFailsWhenTheCallReturns(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	stream, err := client(srv).FullDuplexCall(spy.Context())
 	if err != nil {
@@ -62,11 +63,11 @@ func TestAssertBlockedFailsWhenTheCallReturns(t *testing.T) {
 	if send.AssertBlocked(time.Minute) {
 		t.Errorf("AssertBlocked returned true for a Send that returned")
 	}
-	spy.wantError(t, 1, "the call started by GoErr at blocking_test.go:", "returned within 1m0s, want still blocked", "recorded timeline:")
+	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "returned within 1m0s, want still blocked", "recorded timeline:")
 }
 
 func TestWaitReportsACallStillBlocked(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	stream, err := client(srv).FullDuplexCall(spy.Context())
 	if err != nil {
@@ -77,18 +78,18 @@ func TestWaitReportsACallStillBlocked(t *testing.T) {
 	if res != nil || !errors.Is(err, grpctest.ErrStillBlocked) {
 		t.Errorf("Wait returned (%v, %v), want (nil, ErrStillBlocked)", res, err)
 	}
-	spy.wantError(t, 1, "the call started by Go at blocking_test.go:", "still blocked after 50ms")
+	spy.Want(t, 1, "the call started by Go at blocking_test.go:", "still blocked after 50ms")
 	// The test ends with the Recv still blocked: the stream's context ends,
 	// Recv returns, and nothing else is reported.
-	spy.end()
-	spy.wantError(t, 1)
+	spy.End()
+	spy.Want(t, 1)
 	<-recv.Done()
 }
 
 // A call left blocked is released when its stream ends: by the harness's
 // Close, which adopts it and waits for it.
 func TestPendingIsReleasedWhenTheHarnessCloses(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithoutLeakCheck())
 	stream, err := client(srv).FullDuplexCall(context.Background()) // not canceled by the test's end
 	if err != nil {
@@ -96,7 +97,7 @@ func TestPendingIsReleasedWhenTheHarnessCloses(t *testing.T) {
 	}
 	recv := grpctest.Go(spy, stream.Recv)
 	recv.AssertBlocked(blockFor)
-	spy.end()
+	spy.End()
 	select {
 	case <-recv.Done():
 	default:
@@ -105,50 +106,50 @@ func TestPendingIsReleasedWhenTheHarnessCloses(t *testing.T) {
 	if _, err := recv.Wait(0); status.Code(err) != codes.Canceled && status.Code(err) != codes.Unavailable {
 		t.Errorf("Recv returned %v, want Canceled or Unavailable (the connection closed)", err)
 	}
-	spy.wantClean(t)
+	spy.WantClean(t)
 }
 
 // A call blocked on something Close does not end is reported by Close.
 func TestCloseReportsAPendingCallItCannotRelease(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(2*blockFor))
 	release := make(chan struct{})
 	p := grpctest.GoErr(spy, func() error {
 		<-release
 		return nil
 	})
-	spy.end()
+	spy.End()
 	close(release)
 	<-p.Done()
-	spy.wantError(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams")
+	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams")
 }
 
 func TestPendingReportsPanic(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	p := grpctest.Go(spy, func() (int, error) { panic("boom") })
 	if _, err := p.Wait(5 * time.Second); err == nil {
 		t.Errorf("Wait returned no error for a panicking call")
 	}
-	spy.wantError(t, 1, "the call started by Go at blocking_test.go:", "panicked: boom", "goroutine")
-	spy.end()
-	spy.wantError(t, 1) // reported once
+	spy.Want(t, 1, "the call started by Go at blocking_test.go:", "panicked: boom", "goroutine")
+	spy.End()
+	spy.Want(t, 1) // reported once
 }
 
 func TestGoWithNilFunction(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	p := grpctest.Go[int](spy, nil)
 	e := grpctest.GoErr(spy, nil)
 	if _, err := p.Wait(time.Second); err == nil {
 		t.Errorf("Wait on Go(nil) returned no error")
 	}
 	<-e.Done()
-	spy.wantError(t, 2, "fn is nil")
+	spy.Want(t, 2, "fn is nil")
 }
 
 // sendUntilBlocked opens FullDuplexCall on a harness with static windows of
 // w bytes against a handler that never reads, and probes it with messages
 // of the given payload size.
-func sendUntilBlocked(t *testing.T, spy *spyTB, w int32, size int) (n int, framed int) {
+func sendUntilBlocked(t *testing.T, spy *spytb.TB, w int32, size int) (n int, framed int) {
 	t.Helper()
 	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithStaticWindow(w))
 	stream, err := client(srv).FullDuplexCall(spy.Context())
@@ -175,21 +176,21 @@ func TestSendUntilBlockedFollowsTheStaticWindow(t *testing.T) {
 		{64 * 1024, 100, 1203},
 		{256 * 1024, 4000, 82},
 	} {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		n, framed := sendUntilBlocked(t, spy, tc.window, tc.size)
 		if n != tc.want || n != predicted(tc.window, framed) {
 			t.Errorf("window %d, %d-byte payloads: %d Sends before blocking, want %d (formula: %d).\n"+
 				"If gRPC was upgraded, its flow control changed (the per-stream write quota is 64 KiB in grpc-go v1.85): "+
 				"update the formula in doc.go and ExampleSendUntilBlocked", tc.window, tc.size, n, tc.want, predicted(tc.window, framed))
 		}
-		spy.end() // the blocked Send is released: its stream's context ends
-		spy.wantClean(t)
+		spy.End() // the blocked Send is released: its stream's context ends
+		spy.WantClean(t)
 	}
 }
 
 // The server side blocks the same way when the client does not read.
 func TestSendUntilBlockedOnTheServerSide(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	counted := make(chan int, 1)
 	h := &serverProbe{spy: spy, counted: counted}
 	srv := grpctest.NewServer(spy, service(h), grpctest.WithStaticWindow(64*1024))
@@ -201,13 +202,13 @@ func TestSendUntilBlockedOnTheServerSide(t *testing.T) {
 	if want := predicted(64*1024, framed); n != want {
 		t.Errorf("server Sends before blocking = %d, want %d", n, want)
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 type serverProbe struct {
 	testgrpc.UnimplementedTestServiceServer
-	spy     *spyTB
+	spy     *spytb.TB
 	counted chan int
 }
 
@@ -219,7 +220,7 @@ func (h *serverProbe) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallS
 }
 
 func TestSendUntilBlockedReportsAFailedSend(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := client(srv).FullDuplexCall(ctx)
@@ -234,7 +235,7 @@ func TestSendUntilBlockedReportsAFailedSend(t *testing.T) {
 	if n != 0 {
 		t.Errorf("SendUntilBlocked = %d, want 0", n)
 	}
-	spy.wantError(t, 1, "SendUntilBlocked: Send 0 failed before any Send blocked: EOF", "the stream has ended")
+	spy.Want(t, 1, "SendUntilBlocked: Send 0 failed before any Send blocked: EOF", "the stream has ended")
 }
 
 // neverBlocks is a stream whose Send always returns at once.
@@ -243,34 +244,34 @@ type neverBlocks struct{}
 func (neverBlocks) Send(int) error { return nil }
 
 func TestSendUntilBlockedReportsNothingBlocking(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	n := grpctest.SendUntilBlocked[int](spy, neverBlocks{}, func(i int) int { return i }, time.Minute)
 	if n != grpctest.MaxSendUntilBlocked {
 		t.Errorf("SendUntilBlocked = %d, want %d", n, grpctest.MaxSendUntilBlocked)
 	}
-	spy.wantError(t, 1, "Sends all returned within 1m0s each: nothing blocked")
+	spy.Want(t, 1, "Sends all returned within 1m0s each: nothing blocked")
 }
 
 func TestSendUntilBlockedMisuse(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		call func(*spyTB) int
+		call func(*spytb.TB) int
 		want string
 	}{
-		{"nil stream", func(s *spyTB) int {
+		{"nil stream", func(s *spytb.TB) int {
 			return grpctest.SendUntilBlocked[int](s, nil, func(i int) int { return i }, time.Second)
 		}, "the stream is nil"},
-		{"nil next", func(s *spyTB) int { return grpctest.SendUntilBlocked[int](s, neverBlocks{}, nil, time.Second) }, "next is nil"},
-		{"no duration", func(s *spyTB) int {
+		{"nil next", func(s *spytb.TB) int { return grpctest.SendUntilBlocked[int](s, neverBlocks{}, nil, time.Second) }, "next is nil"},
+		{"no duration", func(s *spytb.TB) int {
 			return grpctest.SendUntilBlocked[int](s, neverBlocks{}, func(i int) int { return i }, 0)
 		}, "d is 0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			if n := tc.call(spy); n != 0 {
 				t.Errorf("SendUntilBlocked = %d, want 0", n)
 			}
-			spy.wantError(t, 1, tc.want)
+			spy.Want(t, 1, tc.want)
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -71,7 +72,7 @@ func TestInteropCasesCloseClean(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			srv := grpctest.NewServer(spy, interopService)
 			tc.run(t.Context(), client(srv), srv.Conn())
 			// Wait until every call ended on the client side and every server
@@ -98,14 +99,14 @@ func TestInteropCasesCloseClean(t *testing.T) {
 			if got := len(srv.Recorder().Calls()); got != tc.calls {
 				t.Errorf("recorded %d calls, want %d:\n%s", got, tc.calls, srv.Recorder())
 			}
-			spy.end()
-			spy.wantClean(t)
+			spy.End()
+			spy.WantClean(t)
 		})
 	}
 }
 
 func TestCloseIsIdempotentAndClosesConnections(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	extra := srv.Dial()
 	if _, err := testgrpc.NewTestServiceClient(extra).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
@@ -113,8 +114,8 @@ func TestCloseIsIdempotentAndClosesConnections(t *testing.T) {
 	}
 	srv.Close()
 	srv.Close()
-	spy.end() // runs the Close registered with Cleanup: a third time
-	spy.wantClean(t)
+	spy.End() // runs the Close registered with Cleanup: a third time
+	spy.WantClean(t)
 	for name, cc := range map[string]*grpc.ClientConn{"Conn": srv.Conn(), "Dial": extra} {
 		if st := cc.GetState(); st != connectivity.Shutdown {
 			t.Errorf("%s state after Close = %v, want Shutdown", name, st)
@@ -127,18 +128,18 @@ func TestCloseIsIdempotentAndClosesConnections(t *testing.T) {
 }
 
 func TestDialAfterCloseIsReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	srv.Close()
 	cc := srv.Dial()
-	spy.wantError(t, 1, "Dial called after Close")
+	spy.Want(t, 1, "Dial called after Close")
 	if cc == nil || cc.GetState() != connectivity.Shutdown {
 		t.Errorf("Dial after Close returned %v, want a closed connection", cc)
 	}
 }
 
 func TestDisconnectDropsStreamsAndHarnessStaysUsable(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	extra := testgrpc.NewTestServiceClient(srv.Dial())
 	var streams []testgrpc.TestService_FullDuplexCallClient
@@ -183,8 +184,8 @@ func TestDisconnectDropsStreamsAndHarnessStaysUsable(t *testing.T) {
 	for _, c := range []testgrpc.TestServiceClient{client(srv), extra} {
 		interop.DoPingPong(t.Context(), c)
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestRecorderOptions(t *testing.T) {
@@ -274,26 +275,26 @@ func TestInvalidOptionsFailAtConstruction(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			var srv *grpctest.Server
-			if !spy.run(func() { srv = grpctest.NewServer(spy, interopService, tc.opts...) }) {
+			if !spy.Run(func() { srv = grpctest.NewServer(spy, interopService, tc.opts...) }).FailedNow {
 				t.Errorf("NewServer did not call FailNow")
 			}
 			if srv != nil {
 				t.Errorf("NewServer returned a server")
 			}
-			spy.wantError(t, 1, "grpctest.NewServer:", tc.want)
+			spy.Want(t, 1, "grpctest.NewServer:", tc.want)
 		})
 	}
 }
 
 func TestDialWithNilOptionFails(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
-	if !spy.run(func() { srv.Dial(nil) }) {
+	if !spy.Run(func() { srv.Dial(nil) }).FailedNow {
 		t.Errorf("Dial(nil) did not call FailNow")
 	}
-	spy.wantError(t, 1, "Server.Dial: option 0 is nil")
+	spy.Want(t, 1, "Server.Dial: option 0 is nil")
 }
 
 func TestGRPCReturnsTheServer(t *testing.T) {
@@ -307,7 +308,7 @@ func TestGRPCReturnsTheServer(t *testing.T) {
 // A server-streaming call drained to io.EOF, and a client-streaming call
 // closed with CloseAndRecv, are finished streams.
 func TestFinishedStreamsAreNotReported(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	ctx := context.Background() // never canceled: only draining finishes the streams
 	out, err := client(srv).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
@@ -344,26 +345,26 @@ func TestFinishedStreamsAreNotReported(t *testing.T) {
 	if _, err := bidi.Recv(); status.Code(err) != codes.Aborted {
 		t.Fatalf("Recv: %v, want Aborted", err)
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 // Close of a clean harness must not wait on any bound: with a bound far
 // longer than the test's own timeout it still returns (the real cost is
 // measured in BenchmarkHarness).
 func TestCleanCloseDoesNotWaitForTheBound(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(time.Hour))
 	interop.DoPingPong(t.Context(), client(srv))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		spy.end()
+		spy.End()
 	}()
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
 		t.Fatal("Close of a clean harness is still running after a minute: it waits for its bound")
 	}
-	spy.wantClean(t)
+	spy.WantClean(t)
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 )
 
 // ---- check (a): client streams that were never finished
@@ -22,7 +23,7 @@ import (
 func TestLeakCheckReportsUndrainedStream(t *testing.T) {
 	for _, opts := range [][]grpctest.Option{nil, {grpctest.WithoutRecorder()}} {
 		t.Run(fmt.Sprintf("options=%d", len(opts)), func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			srv := grpctest.NewServer(spy, interopService, opts...)
 			stream, err := client(srv).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
 				ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}},
@@ -33,15 +34,15 @@ func TestLeakCheckReportsUndrainedStream(t *testing.T) {
 			if _, err := stream.Recv(); err != nil { // one of two: not drained
 				t.Fatal(err)
 			}
-			spy.end()
-			spy.wantError(t, 1, "client stream "+streamingOut, "opened at leak_test.go:",
+			spy.End()
+			spy.Want(t, 1, "client stream "+streamingOut, "opened at leak_test.go:",
 				"was never finished", "drain the stream or cancel its context")
 		})
 	}
 }
 
 func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}}}
 
@@ -73,18 +74,18 @@ func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
 	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestWithoutLeakCheckDoesNotReportStreams(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService, grpctest.WithoutLeakCheck())
 	if _, err := client(srv).FullDuplexCall(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 // ---- check (b): handlers that do not return
@@ -119,16 +120,16 @@ func TestLeakCheckReportsHandlerThatNeverReturns(t *testing.T) {
 	h := newStuckHandler(t)
 	for _, opts := range [][]grpctest.Option{nil, {grpctest.WithoutLeakCheck()}} {
 		t.Run(fmt.Sprintf("options=%d", len(opts)), func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			srv := grpctest.NewServer(spy, service(h), append(opts, grpctest.WithCloseTimeout(100*time.Millisecond))...)
 			if _, err := client(srv).FullDuplexCall(spy.Context()); err != nil {
 				t.Fatal(err)
 			}
 			<-h.entered
-			spy.end()
+			spy.End()
 			// Exactly one report: the handler, with its stack; not the
 			// goroutines it blocks, and not the canceled stream.
-			spy.wantError(t, 1, "handler "+fullDuplex+" did not return after Stop",
+			spy.Want(t, 1, "handler "+fullDuplex+" did not return after Stop",
 				"select on ctx.Done() (unary) or stream.Context().Done()",
 				"grpctest_test.(*stuckHandler).FullDuplexCall", "leak_test.go:")
 		})
@@ -136,15 +137,15 @@ func TestLeakCheckReportsHandlerThatNeverReturns(t *testing.T) {
 }
 
 func TestLeakCheckAcceptsHandlersThatReturnOnCancel(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithCloseTimeout(time.Hour))
 	for range 3 {
 		if _, err := client(srv).FullDuplexCall(spy.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 // ---- check (c): goroutines left running
@@ -189,13 +190,13 @@ func (h *spawningHandler) background(done chan struct{}) {
 
 func TestLeakCheckReportsGoroutineStartedByHandler(t *testing.T) {
 	h := newSpawningHandler(t, false)
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(100*time.Millisecond))
 	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	spy.end()
-	spy.wantError(t, 1, "goroutine(s) started during this harness's life still running",
+	spy.End()
+	spy.Want(t, 1, "goroutine(s) started during this harness's life still running",
 		"1 goroutine(s) like this one, started by handler "+unaryCall,
 		"grpctest_test.(*spawningHandler).background",                                            // where it is
 		"created by github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).UnaryCall", // who started it
@@ -204,15 +205,15 @@ func TestLeakCheckReportsGoroutineStartedByHandler(t *testing.T) {
 
 func TestLeakCheckAcceptsGoroutinesThatEnd(t *testing.T) {
 	h := newSpawningHandler(t, true)
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(time.Hour))
 	for range 3 {
 		if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 // TestLeakCheckIsScopedToItsHarness runs 32 harnesses side by side under
@@ -229,7 +230,7 @@ func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
 			leaky := i%4 == 3
 			t.Run(fmt.Sprintf("harness%02d", i), func(t *testing.T) {
 				t.Parallel()
-				spy := newSpy(t)
+				spy := spytb.New(t)
 				srv := grpctest.NewServer(spy, interopService) // default bounds: no false alarm under load
 				ctx := t.Context()
 				c := client(srv)
@@ -245,13 +246,13 @@ func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				spy.end()
+				spy.End()
 				if leaky {
-					spy.wantError(t, 1, "goroutine(s) started during this harness's life",
+					spy.Want(t, 1, "goroutine(s) started during this harness's life",
 						"1 goroutine(s) like this one, started by handler "+emptyCallName,
 						"grpctest_test.(*leakOnce).EmptyCall")
 				} else {
-					spy.wantClean(t)
+					spy.WantClean(t)
 				}
 			})
 		}
@@ -274,34 +275,34 @@ func (h *leakOnce) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty,
 
 func TestVerifyNoLeaks(t *testing.T) {
 	t.Run("clean", func(t *testing.T) {
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		func() {
 			srv := grpctest.NewServer(spy, interopService)
 			interop.DoPingPong(t.Context(), client(srv))
 			srv.Close()
 		}()
 		grpctest.VerifyNoLeaks(spy)
-		spy.wantClean(t)
+		spy.WantClean(t)
 	})
 	t.Run("leak", func(t *testing.T) {
 		release := make(chan struct{})
 		exited := make(chan struct{})
 		go blockUntil(release, exited)
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		grpctest.VerifyNoLeaks(spy)
 		close(release)
 		<-exited
-		spy.wantError(t, 1, "goroutines still running at the end of the test", "grpctest_test.blockUntil")
+		spy.Want(t, 1, "goroutines still running at the end of the test", "grpctest_test.blockUntil")
 	})
 	t.Run("options", func(t *testing.T) {
 		release := make(chan struct{})
 		exited := make(chan struct{})
 		go blockUntil(release, exited)
-		spy := newSpy(t)
+		spy := spytb.New(t)
 		grpctest.VerifyNoLeaks(spy, goleak.IgnoreTopFunction("github.com/streamtest/streamtest/grpctest_test.blockUntil"))
 		close(release)
 		<-exited
-		spy.wantClean(t)
+		spy.WantClean(t)
 	})
 }
 
@@ -314,14 +315,14 @@ func blockUntil(release, exited chan struct{}) {
 // still caught, and its status after Close is what gRPC reports for a
 // closed connection.
 func TestUndrainedStreamEndsAtClose(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithoutRecorder())
 	stream, err := client(srv).FullDuplexCall(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	spy.end()
-	spy.wantError(t, 1, "client stream "+fullDuplex, "drain the stream or cancel its context")
+	spy.End()
+	spy.Want(t, 1, "client stream "+fullDuplex, "drain the stream or cancel its context")
 	// gRPC reports the closed connection as Canceled or Unavailable,
 	// depending on which it notices first.
 	if _, err := stream.Recv(); status.Code(err) != codes.Canceled && status.Code(err) != codes.Unavailable {

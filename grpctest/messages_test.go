@@ -9,10 +9,11 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 )
 
 func TestAssertMessagesPassesOnEqualProtos(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	interop.DoClientStreaming(t.Context(), client(srv))
 	got := srv.Recorder().Calls()[0].Requests()
@@ -25,15 +26,15 @@ func TestAssertMessagesPassesOnEqualProtos(t *testing.T) {
 	if !grpctest.AssertMessages(spy, want, got) {
 		t.Errorf("AssertMessages returned false")
 	}
-	if spy.run(func() { grpctest.RequireMessages(spy, want, got) }) {
+	if spy.Run(func() { grpctest.RequireMessages(spy, want, got) }).FailedNow {
 		t.Errorf("RequireMessages called FailNow on equal messages")
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestAssertMessagesReportsDiffAndTimeline(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	interop.DoLargeUnaryCall(t.Context(), client(srv))
 	got := srv.Recorder().Calls()[0].Responses()
@@ -41,44 +42,44 @@ func TestAssertMessagesReportsDiffAndTimeline(t *testing.T) {
 	if grpctest.AssertMessages(spy, want, got) {
 		t.Errorf("AssertMessages returned true on different messages")
 	}
-	spy.wantError(t, 1, "messages differ: mismatch (-want +got):", "-", "+", "recorded timeline:", unaryCall)
+	spy.Want(t, 1, "messages differ: mismatch (-want +got):", "-", "+", "recorded timeline:", unaryCall)
 }
 
 func TestRequireMessagesFailsNow(t *testing.T) {
-	spy := newSpy(t)
-	if !spy.run(func() { grpctest.RequireMessages(spy, []any{&testgrpc.Empty{}}, nil) }) {
+	spy := spytb.New(t)
+	if !spy.Run(func() { grpctest.RequireMessages(spy, []any{&testgrpc.Empty{}}, nil) }).FailedNow {
 		t.Errorf("RequireMessages did not call FailNow")
 	}
-	spy.wantError(t, 1, "mismatch (-want +got):")
+	spy.Want(t, 1, "mismatch (-want +got):")
 }
 
 func TestAssertMessagesWithOptions(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	want := []any{&testgrpc.SimpleRequest{ResponseSize: 10, Payload: payload(1)}}
 	got := []any{&testgrpc.SimpleRequest{ResponseSize: 20, Payload: payload(1)}}
 	if grpctest.AssertMessages(spy, want, got) {
 		t.Errorf("AssertMessages ignored a differing field")
 	}
-	spy.wantError(t, 1, "mismatch (-want +got):", "response_size")
+	spy.Want(t, 1, "mismatch (-want +got):", "response_size")
 
-	spy = newSpy(t)
+	spy = spytb.New(t)
 	if !grpctest.AssertMessagesWith(spy, want, got, protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size")) {
 		t.Errorf("AssertMessagesWith did not apply its options")
 	}
-	if spy.run(func() {
+	if spy.Run(func() {
 		grpctest.RequireMessagesWith(spy, []any{[]int{}}, []any{[]int(nil)}, cmpopts.EquateEmpty())
-	}) {
+	}).FailedNow {
 		t.Errorf("RequireMessagesWith called FailNow")
 	}
-	spy.wantClean(t)
+	spy.WantClean(t)
 }
 
 // Values cmp cannot compare are a clear failure, not a panic.
 func TestAssertMessagesCannotCompare(t *testing.T) {
 	type opaque struct{ hidden int }
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	if grpctest.AssertMessages(spy, []any{opaque{1}}, []any{opaque{1}}) {
 		t.Errorf("AssertMessages returned true")
 	}
-	spy.wantError(t, 1, "cannot compare the messages", "unexported", "AssertMessagesWith")
+	spy.Want(t, 1, "cannot compare the messages", "unexported", "AssertMessagesWith")
 }

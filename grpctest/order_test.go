@@ -10,12 +10,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
 )
 
 // pingPong runs the interop ping-pong on a harness built with spy and
 // returns the harness and the call's requests and responses.
-func pingPong(t *testing.T, spy *spyTB) (*grpctest.Server, []any, []any) {
+func pingPong(t *testing.T, spy *spytb.TB) (*grpctest.Server, []any, []any) {
 	t.Helper()
 	srv := grpctest.NewServer(spy, interopService)
 	interop.DoPingPong(t.Context(), client(srv))
@@ -28,7 +29,7 @@ func pingPong(t *testing.T, spy *spyTB) (*grpctest.Server, []any, []any) {
 }
 
 func TestAssertOrderPassesOnTheRecordedOrder(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv, reqs, ress := pingPong(t, spy)
 	if len(reqs) != 4 || len(ress) != 4 {
 		t.Fatalf("ping-pong recorded %d requests and %d responses, want 4 and 4", len(reqs), len(ress))
@@ -57,63 +58,58 @@ func TestAssertOrderPassesOnTheRecordedOrder(t *testing.T) {
 	if !ok {
 		t.Errorf("AssertOrder with gaps or nil messages returned false")
 	}
-	spy.RequireOrder(t, srv)
-	spy.end()
-	spy.wantClean(t)
-}
-
-// RequireOrder on a true order must not stop the test.
-func (s *spyTB) RequireOrder(t *testing.T, srv *grpctest.Server) {
-	t.Helper()
-	if s.run(func() { grpctest.RequireOrder(s, srv.Recorder(), grpctest.ClientSends(nil), grpctest.Ends(codes.OK)) }) {
+	// RequireOrder on a true order must not stop the test.
+	if spy.Run(func() { grpctest.RequireOrder(spy, srv.Recorder(), grpctest.ClientSends(nil), grpctest.Ends(codes.OK)) }).FailedNow {
 		t.Errorf("RequireOrder called FailNow on a true order")
 	}
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestAssertOrderReportsWrongOrder(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv, reqs, ress := pingPong(t, spy)
 	// The response is received before the second request is sent, not after.
 	ok := grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientReceives(ress[0]), grpctest.ClientSends(reqs[0]))
 	if ok {
 		t.Errorf("AssertOrder returned true on a wrong order")
 	}
-	spy.wantError(t, 1, "step 2 of 2, ClientSends(", "not found after event",
+	spy.Want(t, 1, "step 2 of 2, ClientSends(", "not found after event",
 		"matched by step 1, ClientReceives(", "matched so far:",
 		"the step matches event", "which comes before", "recorded timeline:", "client  send")
 }
 
 func TestAssertOrderShowsNearMissDiff(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv, reqs, _ := pingPong(t, spy)
 	wrong := proto.Clone(reqs[1].(proto.Message)).(*testgrpc.StreamingOutputCallRequest)
 	wrong.ResponseParameters[0].Size = 7
 	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(reqs[0]), grpctest.ClientSends(wrong)) {
 		t.Errorf("AssertOrder returned true for a message never sent")
 	}
-	spy.wantError(t, 1, "step 2 of 2", "mismatch (-want +got):", "size:", "recorded timeline:")
+	spy.Want(t, 1, "step 2 of 2", "mismatch (-want +got):", "size:", "recorded timeline:")
 }
 
 func TestAssertOrderReportsMissingFirstStepAndStatus(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv, _, _ := pingPong(t, spy)
 	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Unavailable)) {
 		t.Errorf("AssertOrder returned true for a status that never happened")
 	}
-	spy.wantError(t, 1, "step 1 of 1, Ends(Unavailable), not found in the", "recorded events", "recorded timeline:")
+	spy.Want(t, 1, "step 1 of 1, Ends(Unavailable), not found in the", "recorded events", "recorded timeline:")
 }
 
 func TestRequireOrderFailsNow(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv, _, _ := pingPong(t, spy)
-	if !spy.run(func() { grpctest.RequireOrder(spy, srv.Recorder(), grpctest.Ends(codes.Internal)) }) {
+	if !spy.Run(func() { grpctest.RequireOrder(spy, srv.Recorder(), grpctest.Ends(codes.Internal)) }).FailedNow {
 		t.Errorf("RequireOrder did not call FailNow")
 	}
-	spy.wantError(t, 1, "Ends(Internal)")
+	spy.Want(t, 1, "Ends(Internal)")
 }
 
 func TestEndsMatchesEitherSideWithItsCode(t *testing.T) {
-	spy := newSpy(t)
+	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
 	interop.DoStatusCodeAndMessage(t.Context(), client(srv)) // two calls ending with code 2 (Unknown)
 	interop.DoUnimplementedMethod(t.Context(), srv.Conn())
@@ -124,8 +120,8 @@ func TestEndsMatchesEitherSideWithItsCode(t *testing.T) {
 	if !grpctest.AssertOrder(spy, r, grpctest.Ends(codes.Unknown), grpctest.Ends(codes.Unknown), grpctest.Ends(codes.Unimplemented)) {
 		t.Errorf("AssertOrder returned false")
 	}
-	spy.end()
-	spy.wantClean(t)
+	spy.End()
+	spy.WantClean(t)
 }
 
 func TestAssertOrderMisuse(t *testing.T) {
@@ -142,11 +138,11 @@ func TestAssertOrderMisuse(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spy := newSpy(t)
+			spy := spytb.New(t)
 			if grpctest.AssertOrder(spy, tc.r, tc.steps...) {
 				t.Errorf("AssertOrder returned true")
 			}
-			spy.wantError(t, 1, tc.want)
+			spy.Want(t, 1, tc.want)
 		})
 	}
 }
