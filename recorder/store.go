@@ -22,19 +22,19 @@ import (
 // 256), and message bytes in one arena that every call half of the
 // Recorder shares: append-only blocks (4 KiB at first, doubling up to
 // arenaMax) from which each message takes exactly its size, by bumping an
-// atomic offset, and is marshaled straight into it. A short call therefore
-// allocates nothing for its message bytes.
+// atomic offset, and is marshaled straight into it (a message larger than
+// arenaMaxMsg gets a block of its own). A short call therefore allocates
+// nothing for its message bytes.
 // Bytes in an arena block are never written twice while a snapshot may read
-// them, so a snapshot can share them; Reset keeps blocks and chunks for
-// reuse. With WithLimit(n) the records form a ring of
+// them, so a snapshot can share them; Reset keeps blocks (unless a snapshot
+// is being decoded at that moment) and chunks for reuse. With WithLimit(n) the records form a ring of
 // n slots; each slot keeps its own byte buffer and reuses it when the slot is
 // overwritten, so a full ring records without allocating.
 const (
 	recordsPerChunk = 256 // the largest chunk; the first ones are smaller
 	arenaMin        = 4 << 10
 	arenaMax        = 1 << 20
-	// Messages larger than this get an allocation of their own instead of
-	// a place in the arena.
+	// A message larger than this gets an arena block of its own.
 	arenaMaxMsg = arenaMax / 4
 )
 
@@ -76,7 +76,8 @@ type callInfo struct {
 	method string
 	// Unlimited mode: this half's records, in two logs: what its sending
 	// goroutine records (Send, CloseSend) and everything else, so that the
-	// sender and the receiver of one stream never wait for each other.
+	// sender and the receiver of one stream never wait for each other's
+	// lock.
 	logs [2]atomic.Pointer[callLog]
 	// oneLog: one goroutine records the whole half (unary calls), so one
 	// log is enough.
@@ -100,7 +101,8 @@ func (c *callInfo) logIndex(kind Kind) int {
 
 // callLog holds the records of one half of one call in a recorder without
 // a limit. Each half has its own lock, so that the goroutines of different
-// streams (and the two sides of one stream) never wait for each other.
+// streams (and the two sides of one stream) never wait for each other's
+// lock. (They share the arena, whose hot path is one atomic add.)
 type callLog struct {
 	mu     sync.Mutex
 	st     store
@@ -201,17 +203,6 @@ func (s *store) push() (*record, uint64) {
 	return slot, i
 }
 
-// keep stores a copy of b as rec's message bytes.
-func (s *store) keep(rec *record, b []byte) {
-	if s.limit > 0 {
-		rec.buf = append(rec.buf[:0], b...)
-		return
-	}
-	buf := s.arena.alloc(len(b))
-	copy(buf, b)
-	rec.buf = buf
-}
-
 // keepMarshal marshals pm straight into rec's message bytes. It reports
 // false, storing nothing, if pm cannot be marshaled.
 func (s *store) keepMarshal(rec *record, pm proto.Message) bool {
@@ -286,11 +277,16 @@ func capture(rec *record) {
 }
 
 // reset forgets every record. Its message bytes stay in the arena until
-// the arena is reset (see Recorder.Reset).
+// the arena is reset (see Recorder.Reset). The records it keeps room for
+// are cleared, so that they hold on to nothing: not the arena blocks that
+// Reset leaves to the garbage collector, not metadata or messages.
 func (s *store) reset() {
-	for _, c := range s.chunks {
+	for i, c := range s.chunks {
 		if len(c) == recordsPerChunk && len(s.spareChunks)*recordsPerChunk < 1<<16 {
+			clear(c)
 			s.spareChunks = append(s.spareChunks, c)
+		} else if i == 0 {
+			clear(c) // the inline chunk
 		}
 	}
 	s.n, s.dropped = 0, 0
@@ -300,8 +296,9 @@ func (s *store) reset() {
 
 // arena is the byte storage for the messages of every call half of an
 // unlimited Recorder. Message bytes are carved from the block being filled
-// by bumping its offset, without a lock; a lock is taken only to start a
-// new block, once per block.
+// by bumping its offset, without a lock; a lock is taken only by a message
+// that finds the block full (to start a new one) or that gets a block of
+// its own.
 type arena struct {
 	cur atomic.Pointer[arenaBlock] // the block being filled; nil after reset
 
@@ -314,6 +311,7 @@ type arena struct {
 	blocks    []*arenaBlock // every block handed out from since the last reset
 	spare     []*arenaBlock // blocks kept by reset for reuse
 	spareSize int
+	reused    int // spare blocks taken for reuse, ever (for tests)
 }
 
 type arenaBlock struct {
@@ -333,7 +331,7 @@ func (a *arena) alloc(n int) []byte {
 		return []byte{}
 	}
 	if n > arenaMaxMsg {
-		return make([]byte, n)
+		return a.own(n)
 	}
 	for {
 		b := a.cur.Load()
@@ -354,19 +352,7 @@ func (a *arena) grow(full *arenaBlock, n int) {
 	if a.cur.Load() != full {
 		return
 	}
-	var b *arenaBlock
-	// Reuse the latest spare block that fits (reusing blocks spares the
-	// runtime from freeing, returning to the OS, faulting in and zeroing
-	// the same memory again).
-	for i := len(a.spare) - 1; i >= 0; i-- {
-		if sb := a.spare[i]; len(sb.buf) >= n {
-			a.spare = append(a.spare[:i], a.spare[i+1:]...)
-			a.spareSize -= len(sb.buf)
-			b = sb
-			b.off.Store(0)
-			break
-		}
-	}
+	b := a.takeSpare(n)
 	if b == nil {
 		if a.next < arenaMin {
 			a.next = arenaMin
@@ -378,6 +364,36 @@ func (a *arena) grow(full *arenaBlock, n int) {
 	}
 	a.blocks = append(a.blocks, b)
 	a.cur.Store(b)
+}
+
+// own returns n bytes in a block of their own (a spare one that fits, or a
+// new one of n bytes): for a message too large to share a block.
+func (a *arena) own(n int) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.takeSpare(n)
+	if b == nil {
+		b = &arenaBlock{buf: make([]byte, n)}
+	}
+	a.blocks = append(a.blocks, b)
+	return b.buf[:n:n]
+}
+
+// takeSpare removes from the spare blocks the latest one that has room for
+// n bytes and returns it, emptied; nil if none has. Reusing blocks spares
+// the runtime from freeing, returning to the OS, faulting in and zeroing
+// the same memory again. a.mu must be held.
+func (a *arena) takeSpare(n int) *arenaBlock {
+	for i := len(a.spare) - 1; i >= 0; i-- {
+		if b := a.spare[i]; len(b.buf) >= n {
+			a.spare = append(a.spare[:i], a.spare[i+1:]...)
+			a.spareSize -= len(b.buf)
+			a.reused++
+			b.off.Store(0)
+			return b
+		}
+	}
+	return nil
 }
 
 // detach makes the blocks in use unavailable to alloc and returns them:
@@ -397,16 +413,19 @@ func (a *arena) detach() []*arenaBlock {
 // its lock). Blocks a snapshot may still be reading are left to the
 // garbage collector instead.
 func (a *arena) recycle(old []*arenaBlock) {
-	if a.readers.Load() != 0 {
-		return
-	}
+	keep := a.readers.Load() == 0
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, b := range old {
-		if a.spareSize+len(b.buf) > maxSpare {
+		if !keep || a.spareSize+len(b.buf) > maxSpare {
 			break
 		}
 		a.spare = append(a.spare, b)
 		a.spareSize += len(b.buf)
+	}
+	// The list itself serves again.
+	clear(old)
+	if len(a.blocks) == 0 {
+		a.blocks = old[:0]
 	}
 }

@@ -133,26 +133,46 @@ func TestResetKeepsBlocksASnapshotReads(t *testing.T) {
 	}
 }
 
-// TestSharedArenaUnderConcurrentResets has several calls record into the
-// arena they share while another goroutine resets the recorder and a third
-// reads: every message read back must be one that was recorded, intact (a
-// block reused while a writer or a reader still used it would show up as
-// a body of mixed bytes), and after the last Reset every call's later
-// messages must all be there.
+// payloadOf returns a message whose body tells what it must look like:
+// 300+b bytes, all b.
+func payloadOf(b byte) *testpb.Payload {
+	return &testpb.Payload{Body: bytes.Repeat([]byte{b}, 300+int(b))}
+}
+
+// checkPayload reports whether e carries a message made by payloadOf,
+// intact: a message whose bytes were overwritten by another's (a block
+// reused too early) comes back with mixed bytes, a wrong length, or not
+// at all.
+func checkPayload(e Event) error {
+	p, ok := e.Msg.(*testpb.Payload)
+	if !ok || len(p.Body) == 0 || len(p.Body) != 300+int(p.Body[0]) || !bytes.Equal(p.Body, bytes.Repeat(p.Body[:1], len(p.Body))) {
+		return fmt.Errorf("read back a damaged message: %T %v", e.Msg, e.Msg)
+	}
+	return nil
+}
+
+// TestSharedArenaUnderConcurrentResets has calls record into the arena
+// they share while another goroutine resets the recorder and a third
+// reads. Writers record through both paths (a Recv marshaled at once; a
+// lazy Send captured when it finishes), and end their calls now and then,
+// so that Reset prunes logs and they register again. The reader takes a
+// snapshot every few hundred messages, of a recorder with hundreds of
+// logs (so snapshots take long), and most Resets happen while none is
+// being read: blocks are recycled and reused under the writers' feet.
+// Every message read back must be intact, and after the last Reset every
+// call's later messages must all be there.
 func TestSharedArenaUnderConcurrentResets(t *testing.T) {
-	const writers = 4
-	n := 4_000
+	const writers, idle = 4, 300
+	n := 20_000
 	if raceEnabled {
-		n = 1_000
+		n = 4_000
 	}
 	r := New()
-	check := func(e Event) error {
-		p, ok := e.Msg.(*testpb.Payload)
-		if !ok || len(p.Body) != 300+int(p.Body[0]) || !bytes.Equal(p.Body, bytes.Repeat(p.Body[:1], len(p.Body))) {
-			return fmt.Errorf("read back a damaged message: %T %v", e.Msg, e.Msg)
-		}
-		return nil
+	for range idle { // logs that snapshots and Resets must get through
+		c := r.newCall("/s/Idle")
+		recordMsg(r, c, payloadOf(1))
 	}
+	read := make(chan struct{}, 1)
 	stop := make(chan struct{})
 	var side sync.WaitGroup
 	errs := make(chan error, 2)
@@ -161,10 +181,13 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-read:
 			}
 			for _, e := range r.Events() {
-				if err := check(e); err != nil {
+				if e.Kind == End {
+					continue
+				}
+				if err := checkPayload(e); err != nil {
 					errs <- err
 					return
 				}
@@ -182,13 +205,28 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 		}
 	})
 	var wg sync.WaitGroup
-	calls := make([]*callInfo, writers)
 	for w := range writers {
-		calls[w] = r.newCall(fmt.Sprintf("/s/M%d", w))
 		wg.Go(func() {
+			call := r.newCall(fmt.Sprintf("/s/M%d", w))
 			for i := range n {
-				b := byte(w*64 + i%64)
-				recordMsg(r, calls[w], &testpb.Payload{Body: bytes.Repeat([]byte{b}, 300+int(b))})
+				m := payloadOf(byte(w*64 + i%64))
+				if i%2 == 0 {
+					recordMsg(r, call, m)
+				} else {
+					start := r.now()
+					idx, seq := r.addSend(event{call: call, side: Client, kind: Send, at: start, pending: true}, m)
+					r.finishSend(call, idx, seq, r.now()-start, nil, m)
+				}
+				if i%97 == 96 {
+					r.add(event{call: call, side: Client, kind: End, at: r.now()})
+					call = r.newCall(fmt.Sprintf("/s/M%d", w))
+				}
+				if i%300 == 0 {
+					select {
+					case read <- struct{}{}:
+					default:
+					}
+				}
 			}
 		})
 	}
@@ -199,12 +237,20 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	r.arena.mu.Lock()
+	reused := r.arena.reused
+	r.arena.mu.Unlock()
+	if reused == 0 {
+		t.Errorf("no arena block was reused: the test did not exercise recycling")
+	}
+	t.Logf("%d arena blocks reused", reused)
+
 	// Quiet now: one more round per call must come back whole.
 	r.Reset()
 	for w := range writers {
+		call := r.newCall(fmt.Sprintf("/s/M%d", w))
 		for i := range 64 {
-			b := byte(w*64 + i)
-			recordMsg(r, calls[w], &testpb.Payload{Body: bytes.Repeat([]byte{b}, 300+int(b))})
+			recordMsg(r, call, payloadOf(byte(w*64+i)))
 		}
 	}
 	ev := r.Events()
@@ -212,10 +258,139 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 		t.Fatalf("after the last Reset: %d events, want %d", len(ev), writers*64)
 	}
 	for _, e := range ev {
-		if err := check(e); err != nil {
+		if err := checkPayload(e); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// pauseReset starts Reset on another goroutine while holding the lock of
+// blocker, a log Reset comes to after first, and returns once Reset has
+// reset first and so waits for blocker. release lets Reset finish.
+func pauseReset(r *Recorder, first, blocker *callLog) (release func()) {
+	blocker.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		r.Reset()
+		close(done)
+	}()
+	for {
+		first.mu.Lock()
+		n := first.st.n
+		first.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		runtime.Gosched()
+	}
+	return func() {
+		blocker.mu.Unlock()
+		<-done
+	}
+}
+
+// twoLogs returns a recorder with two calls that recorded one message
+// each, and their logs in the order Reset goes through them.
+func twoLogs() (*Recorder, [2]*callInfo, [2]*callLog) {
+	r := New()
+	c := [2]*callInfo{r.newCall("/a"), r.newCall("/b")}
+	recordMsg(r, c[0], payloadOf(1))
+	recordMsg(r, c[1], payloadOf(2))
+	return r, c, [2]*callLog{r.logs[0], r.logs[1]}
+}
+
+// TestRecordDuringResetSurvivesIt records into a log that Reset has
+// already reset while Reset is still going through the others: that
+// record outlives the Reset, so its bytes must not be in a block Reset
+// recycles (they would be if Reset took the arena's blocks at its end
+// instead of its start).
+func TestRecordDuringResetSurvivesIt(t *testing.T) {
+	r, c, l := twoLogs()
+	release := pauseReset(r, l[0], l[1])
+	recordMsg(r, c[0], payloadOf(0xAA))
+	release()
+	for range 16 { // over the recycled block from its start, past 0xAA's place
+		recordMsg(r, c[1], payloadOf(0xBB))
+	}
+	ev := r.Events()
+	if len(ev) != 17 {
+		t.Fatalf("%d events, want 17", len(ev))
+	}
+	for i, e := range ev {
+		want := byte(0xBB)
+		if i == 0 {
+			want = 0xAA
+		}
+		if err := checkPayload(e); err != nil || e.Msg.(*testpb.Payload).Body[0] != want {
+			t.Fatalf("event %d: %v, %v; want a body of %#x", i, err, e.Msg, want)
+		}
+	}
+}
+
+// TestNoReuseBeforeEveryLogIsReset takes, while Reset is going through
+// the logs, a snapshot of a log Reset has not reached yet (as a snapshot
+// that starts after Reset does), while another call records: Reset must
+// not recycle the old blocks before it has reset every log, or that
+// call's messages would overwrite what the snapshot reads.
+func TestNoReuseBeforeEveryLogIsReset(t *testing.T) {
+	r, c, l := twoLogs()
+	release := pauseReset(r, l[0], l[1])
+	for range 16 {
+		recordMsg(r, c[0], payloadOf(0xCC))
+	}
+	// What Recorder.snapshot does with l[1], whose lock the test holds.
+	r.arena.readers.Add(1)
+	got := r.decode(l[1].st.snapshot(), nil)
+	r.arena.readers.Add(-1)
+	release()
+	if len(got) != 1 {
+		t.Fatalf("%d records in the log Reset had not reached, want 1", len(got))
+	}
+	if err := checkPayload(got[0]); err != nil || got[0].Msg.(*testpb.Payload).Body[0] != 2 {
+		t.Fatalf("the record Reset had not reached yet: %v, %v; want a body of 2s", err, got[0].Msg)
+	}
+}
+
+// TestLargeMessagesReuseTheirBlocks records messages too large to share
+// an arena block, resetting in between: once warm, their blocks are
+// reused, not allocated per message.
+func TestLargeMessagesReuseTheirBlocks(t *testing.T) {
+	msg := &testpb.Payload{Body: make([]byte, 300<<10)}
+	r := New()
+	call := r.newCall("/m")
+	cycle := func() {
+		for range 3 {
+			recordMsg(r, call, msg)
+		}
+		r.Reset()
+	}
+	cycle()
+	if allocs := testing.AllocsPerRun(20, cycle); allocs > 0 {
+		t.Errorf("recording three 300 KiB messages and resetting: %.1f allocations; want 0 once warm", allocs)
+	}
+}
+
+// TestResetDuringASnapshotFreesTheBlocks resets while a snapshot is
+// being read: the old blocks cannot be reused then, and once the snapshot
+// is done nothing may keep them from the garbage collector (the records
+// Reset keeps room for are cleared).
+func TestResetDuringASnapshotFreesTheBlocks(t *testing.T) {
+	msg := &testpb.Payload{Body: make([]byte, 1024)}
+	base := heapAfterGC()
+	r := New()
+	call := r.newCall("/m")
+	for range 32 << 10 {
+		recordMsg(r, call, msg)
+	}
+	_, done := r.snapshot()
+	r.Reset()
+	done()
+	grown := int64(heapAfterGC()) - int64(base)
+	t.Logf("after Reset during a snapshot: heap %d KiB above where it started", grown>>10)
+	if grown > 8<<20 {
+		t.Errorf("heap %d KiB above its start after recording 32 MiB and resetting: the old arena blocks are still reachable", grown>>10)
+	}
+	runtime.KeepAlive(r)
 }
 
 // TestShortCallsStaySmall bounds what a recorder retains per short call
