@@ -60,9 +60,10 @@
 // while a SendMsg is blocked marshals the message itself, under the lock
 // the sender needs before it can return. Without a limit, each half of
 // each call records into two logs of its own (what its sending goroutine
-// records, and the rest), each with its own lock, and takes its Seq from
-// one atomic counter: the goroutines of different streams, and the sender
-// and receiver of one stream, do not wait for each other. Events merges the
+// records, and the rest), each with its own lock, takes its Seq from one
+// atomic counter and its message bytes from the shared storage with one
+// atomic add: the goroutines of different streams, and the sender and
+// receiver of one stream, never wait for each other's locks. Events merges the
 // logs by Seq, reading the counter first so that what it returns is a
 // gap-free prefix of the timeline. WithLimit keeps one ring of fixed size
 // under one lock instead. Methods filtered out by WithMethods are passed

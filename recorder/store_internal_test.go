@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
@@ -348,6 +349,42 @@ func TestNoReuseBeforeEveryLogIsReset(t *testing.T) {
 	}
 	if err := checkPayload(got[0]); err != nil || got[0].Msg.(*testpb.Payload).Body[0] != 2 {
 		t.Fatalf("the record Reset had not reached yet: %v, %v; want a body of 2s", err, got[0].Msg)
+	}
+}
+
+// TestSnapshotCountsItselfBeforeCopying holds a log's lock while a
+// snapshot starts: the snapshot, waiting to copy that log (having perhaps
+// copied others, whose bytes it shares), must already count as a reader,
+// or a Reset in between would recycle blocks it is about to decode.
+func TestSnapshotCountsItselfBeforeCopying(t *testing.T) {
+	r, _, l := twoLogs()
+	l[1].mu.Lock()
+	type snap struct {
+		recs []record
+		done func()
+	}
+	got := make(chan snap, 1)
+	go func() {
+		recs, done := r.snapshot()
+		got <- snap{recs, done}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.arena.readers.Load() == 0 {
+		if time.Now().After(deadline) {
+			l[1].mu.Unlock()
+			<-got
+			t.Fatal("a snapshot waiting for a log's lock does not count as a reader of the arena")
+		}
+		runtime.Gosched()
+	}
+	l[1].mu.Unlock()
+	sn := <-got
+	if len(sn.recs) != 2 {
+		t.Errorf("snapshot has %d records, want 2", len(sn.recs))
+	}
+	sn.done()
+	if n := r.arena.readers.Load(); n != 0 {
+		t.Errorf("after done, %d readers; want 0", n)
 	}
 }
 
