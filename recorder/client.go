@@ -137,7 +137,8 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // StreamClientInterceptor records streaming calls made through a
 // ClientConn. The client side of a call ends when RecvMsg returns an error
 // (io.EOF means OK), when a call without server streaming has received its
-// one response, or when the call's context ends.
+// one response, or when the call's context ends (if a RecvMsg is waiting
+// then, when it returns: see the package documentation).
 func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if !r.records(method) {
@@ -181,7 +182,16 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, w *clientStream) *clientStream {
 	w.ClientStream, w.r, w.call, w.serverStreams = cs, r, &w.info, desc.ServerStreams
 	if ctx.Done() != nil {
-		w.stop = context.AfterFunc(ctx, func() { w.end(statusErr(ctx.Err()), false) })
+		w.ctx = ctx
+		w.stop = context.AfterFunc(ctx, func() {
+			// A RecvMsg in progress returns at once with the context's
+			// error; it ends the call then, after recording its failed
+			// Recv. Ending it here would race with that return, and
+			// the same program would record that Recv or not.
+			if w.recvs.Load() == 0 {
+				w.end(statusErr(ctx.Err()), false)
+			}
+		})
 	}
 	return w
 }
@@ -192,11 +202,12 @@ type clientStream struct {
 	info          callInfo  // the call half, allocated with its wrapper
 	call          *callInfo // &info
 	serverStreams bool
+	ctx           context.Context // the call's context, if it can end; else nil
 	stop          func() bool
 
-	header atomic.Bool // Header event recorded
-	ended  atomic.Bool // End event recorded
-
+	header atomic.Bool  // Header event recorded
+	ended  atomic.Bool  // End event recorded
+	recvs  atomic.Int32 // RecvMsg calls in progress
 }
 
 func (w *clientStream) SendMsg(m any) error {
@@ -209,6 +220,8 @@ func (w *clientStream) SendMsg(m any) error {
 }
 
 func (w *clientStream) RecvMsg(m any) error {
+	w.recvs.Add(1)
+	defer w.recvDone()
 	start := w.r.now()
 	err := w.ClientStream.RecvMsg(m)
 	now := w.r.now()
@@ -228,6 +241,14 @@ func (w *clientStream) RecvMsg(m any) error {
 		w.end(err, true)
 	}
 	return err
+}
+
+// recvDone ends a RecvMsg: if the context ended while it was in progress
+// (and it returned a message all the same), the call ends now.
+func (w *clientStream) recvDone() {
+	if w.recvs.Add(-1) == 0 && w.ctx != nil && w.ctx.Err() != nil && !w.ended.Load() {
+		w.end(statusErr(w.ctx.Err()), false)
+	}
 }
 
 // CloseSend takes its Seq when it is called, like SendMsg: the server can

@@ -44,8 +44,12 @@
 // The client side ends when RecvMsg returns an error (io.EOF means OK), when
 // a call without server streaming has received its one response, or when
 // the call's context is canceled or past its deadline (noticed with
-// context.AfterFunc: no goroutine waits per call). The server side ends when
-// the handler returns.
+// context.AfterFunc: no goroutine waits per call). If a RecvMsg is waiting
+// when the context ends, gRPC makes it return the context's error at once,
+// and that return ends the call, after its failed Recv: a cancellation
+// always gives the same events, Recv (with the error) then End, whichever
+// of gRPC and the recorder notices it first. The server side ends when the
+// handler returns.
 //
 // # Cost
 //
