@@ -137,8 +137,8 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // StreamClientInterceptor records streaming calls made through a
 // ClientConn. The client side of a call ends when RecvMsg returns an error
 // (io.EOF means OK), when a call without server streaming has received its
-// one response, or when the call's context ends (if a RecvMsg is waiting
-// then, when it returns: see the package documentation).
+// one response, or when the call's context ends (after what a RecvMsg in
+// progress then returns: see the package documentation).
 func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if !r.records(method) {
@@ -182,18 +182,40 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, w *clientStream) *clientStream {
 	w.ClientStream, w.r, w.call, w.serverStreams = cs, r, &w.info, desc.ServerStreams
 	if ctx.Done() != nil {
-		w.ctx = ctx
-		w.stop = context.AfterFunc(ctx, func() {
-			// A RecvMsg in progress returns at once with the context's
-			// error; it ends the call then, after recording its failed
-			// Recv. Ending it here would race with that return, and
-			// the same program would record that Recv or not.
-			if w.recvs.Load() == 0 {
-				w.end(statusErr(ctx.Err()), false)
-			}
-		})
+		w.grace = recvGrace
+		w.stop = context.AfterFunc(ctx, func() { w.contextEnded(ctx) })
 	}
 	return w
+}
+
+// recvGrace bounds how long the end of a call whose context has ended
+// waits for a RecvMsg in progress to return (see contextEnded).
+const recvGrace = time.Second
+
+// contextEnded ends the call because ctx, its context, has ended. It runs
+// on the goroutine context.AfterFunc starts for it, once ctx ends.
+//
+// A RecvMsg in progress then normally returns at once, with the context's
+// error or with a message that had arrived: contextEnded waits for it (at
+// most w.grace) so that what it returned is recorded before the End. Not
+// waiting would race with that return, and the same program would record
+// the failed Recv or not from one run to the next. The bound keeps a
+// RecvMsg that does not return (a stream below the recorder that ignores
+// this context) from keeping the call without an End.
+func (w *clientStream) contextEnded(ctx context.Context) {
+	if w.recvs.Load() > 0 {
+		ch := make(chan struct{})
+		w.recvReturned.Store(&ch)
+		if w.recvs.Load() > 0 { // else it returned before it could see ch
+			t := time.NewTimer(w.grace)
+			select {
+			case <-ch:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	w.end(statusErr(ctx.Err()), false)
 }
 
 type clientStream struct {
@@ -202,12 +224,13 @@ type clientStream struct {
 	info          callInfo  // the call half, allocated with its wrapper
 	call          *callInfo // &info
 	serverStreams bool
-	ctx           context.Context // the call's context, if it can end; else nil
 	stop          func() bool
+	grace         time.Duration // see contextEnded
 
-	header atomic.Bool  // Header event recorded
-	ended  atomic.Bool  // End event recorded
-	recvs  atomic.Int32 // RecvMsg calls in progress
+	header       atomic.Bool                   // Header event recorded
+	ended        atomic.Bool                   // End event recorded
+	recvs        atomic.Int32                  // RecvMsg calls in progress
+	recvReturned atomic.Pointer[chan struct{}] // closed when recvs drops to 0 (see contextEnded)
 }
 
 func (w *clientStream) SendMsg(m any) error {
@@ -235,19 +258,20 @@ func (w *clientStream) RecvMsg(m any) error {
 	case errors.Is(err, io.EOF):
 		w.end(nil, true)
 	default:
-		if !w.ended.Load() {
-			w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
-		}
-		w.end(err, true)
+		// The failed Recv goes in with the End, or not at all if the
+		// call has ended already.
+		w.end(err, true, event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
 	}
 	return err
 }
 
-// recvDone ends a RecvMsg: if the context ended while it was in progress
-// (and it returned a message all the same), the call ends now.
+// recvDone ends a RecvMsg, once it has recorded what it returned, and
+// tells contextEnded if it waits for that.
 func (w *clientStream) recvDone() {
-	if w.recvs.Add(-1) == 0 && w.ctx != nil && w.ctx.Err() != nil && !w.ended.Load() {
-		w.end(statusErr(w.ctx.Err()), false)
+	if w.recvs.Add(-1) == 0 {
+		if ch := w.recvReturned.Swap(nil); ch != nil {
+			close(*ch)
+		}
 	}
 }
 
@@ -294,23 +318,26 @@ func (w *clientStream) recordHeaderMD(now time.Duration, md metadata.MD) {
 	}
 }
 
-// end records the end of the call once. onStream says RecvMsg ended it
-// (rather than the context): the stream is done on the wire, so its trailer
-// can be read without blocking, and the context watch can go.
-func (w *clientStream) end(err error, onStream bool) {
+// end records the end of the call once, after first (at most one event,
+// recorded only if this is the end). onStream says RecvMsg ended it
+// (rather than the context): the stream is done on the wire, so its
+// trailer can be read without blocking, and the context watch can go.
+func (w *clientStream) end(err error, onStream bool, first ...event) {
 	if !w.ended.CompareAndSwap(false, true) {
 		return
 	}
 	now := w.r.now()
-	end := event{call: w.call, side: Client, kind: End, at: now, err: err}
+	var es [3]event
+	n := copy(es[:1], first)
 	if onStream {
 		if w.stop != nil {
 			w.stop()
 		}
 		if tr := w.ClientStream.Trailer(); len(tr) > 0 {
-			w.r.add(event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()}, end)
-			return
+			es[n] = event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()}
+			n++
 		}
 	}
-	w.r.add(end)
+	es[n] = event{call: w.call, side: Client, kind: End, at: now, err: err}
+	w.r.add(es[:n+1]...)
 }

@@ -44,12 +44,14 @@
 // The client side ends when RecvMsg returns an error (io.EOF means OK), when
 // a call without server streaming has received its one response, or when
 // the call's context is canceled or past its deadline (noticed with
-// context.AfterFunc: no goroutine waits per call). If a RecvMsg is waiting
-// when the context ends, gRPC makes it return the context's error at once,
-// and that return ends the call, after its failed Recv: a cancellation
-// always gives the same events, Recv (with the error) then End, whichever
-// of gRPC and the recorder notices it first. The server side ends when the
-// handler returns.
+// context.AfterFunc: no goroutine waits per call). If a RecvMsg is in
+// progress when the context ends, gRPC makes it return soon after (with the
+// context's error, or with a message that had arrived), and the End waits
+// for that return, at most a second, so that what it returned is recorded
+// first: a stream canceled while its RecvMsg waits records the failed Recv
+// and then End, every time. (A later RecvMsg that still returns a message
+// gRPC had buffered is recorded after the End.) The server side ends when
+// the handler returns.
 //
 // # Cost
 //

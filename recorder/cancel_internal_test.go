@@ -1,0 +1,124 @@
+package recorder
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// stubStream is a grpc.ClientStream whose RecvMsg tells entered when it is
+// called and returns what the test sends on recv.
+type stubStream struct {
+	ctx     context.Context
+	entered chan struct{}
+	recv    chan error
+}
+
+func (s *stubStream) Header() (metadata.MD, error) { return nil, nil }
+func (s *stubStream) Trailer() metadata.MD         { return nil }
+func (s *stubStream) CloseSend() error             { return nil }
+func (s *stubStream) Context() context.Context     { return s.ctx }
+func (s *stubStream) SendMsg(any) error            { return nil }
+func (s *stubStream) RecvMsg(m any) error {
+	s.entered <- struct{}{}
+	return <-s.recv
+}
+
+// stubbed wraps a stubStream with a fresh recorder and starts a RecvMsg on
+// it. The context watch is removed, so that the test calls contextEnded
+// itself, when it chooses. cancel ends the call's context.
+func stubbed(t *testing.T) (r *Recorder, w *clientStream, stub *stubStream, recvErr chan error, ctx context.Context, cancel func()) {
+	r = New()
+	ctx, cancel = context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stub = &stubStream{ctx: ctx, entered: make(chan struct{}, 1), recv: make(chan error, 1)}
+	w = r.WrapClientStream(stub, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/s/M").(*clientStream)
+	w.stop()
+	recvErr = make(chan error, 1)
+	go func() { recvErr <- w.RecvMsg(new(testpb.Payload)) }()
+	<-stub.entered
+	return r, w, stub, recvErr, ctx, cancel
+}
+
+func kinds(ev []Event) []Kind {
+	var ks []Kind
+	for _, e := range ev {
+		ks = append(ks, e.Kind)
+	}
+	return ks
+}
+
+// TestContextEndWaitsForTheRecvInProgress ends the context while a
+// RecvMsg waits, and that RecvMsg then returns a message (it had arrived):
+// the End must come after that Recv, however the two goroutines run.
+func TestContextEndWaitsForTheRecvInProgress(t *testing.T) {
+	r, w, stub, recvErr, ctx, cancel := stubbed(t)
+	w.grace = time.Hour // only the RecvMsg's return may end the wait
+	cancel()
+	ended := make(chan struct{})
+	go func() {
+		w.contextEnded(ctx)
+		close(ended)
+	}()
+	// Let contextEnded get as far as it goes on its own: waiting for the
+	// RecvMsg (it has published its channel), or done.
+	deadline := time.Now().Add(10 * time.Second)
+	for w.recvReturned.Load() == nil {
+		select {
+		case <-ended:
+		default:
+			if time.Now().Before(deadline) {
+				runtime.Gosched()
+				continue
+			}
+			t.Fatal("contextEnded neither waits nor returns")
+		}
+		break
+	}
+	stub.recv <- nil
+	if err := <-recvErr; err != nil {
+		t.Fatalf("RecvMsg: %v", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("contextEnded still waits 10s after the RecvMsg it waited for returned")
+	}
+	ev := r.Events()
+	if ks := kinds(ev); len(ks) != 3 || ks[0] != Begin || ks[1] != Recv || ks[2] != End {
+		t.Fatalf("events %v, want Begin, Recv, End\n%s", ks, r)
+	}
+	if ev[1].Err != nil || ev[1].Msg == nil {
+		t.Errorf("Recv = %v, %v; want the message RecvMsg returned", ev[1].Msg, ev[1].Err)
+	}
+	if status.Code(ev[2].Err) != codes.Canceled {
+		t.Errorf("End.Err = %v, want Canceled", ev[2].Err)
+	}
+}
+
+// TestContextEndDoesNotWaitForever: a RecvMsg that does not return after
+// the context ends (a stream below the recorder that ignores it) delays
+// the End by the grace period only; what it returns later is not recorded
+// after the End.
+func TestContextEndDoesNotWaitForever(t *testing.T) {
+	r, w, stub, recvErr, ctx, cancel := stubbed(t)
+	w.grace = 20 * time.Millisecond
+	cancel()
+	w.contextEnded(ctx) // returns after the grace period
+	ev := r.Events()
+	if ks := kinds(ev); len(ks) != 2 || ks[1] != End || status.Code(ev[1].Err) != codes.Canceled {
+		t.Fatalf("events %v, want Begin, End (Canceled)\n%s", ks, r)
+	}
+	stub.recv <- status.Error(codes.Canceled, "late")
+	<-recvErr
+	if ks := kinds(r.Events()); len(ks) != 2 {
+		t.Errorf("after the late RecvMsg returned: events %v, want still Begin, End\n%s", ks, r)
+	}
+}
