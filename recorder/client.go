@@ -268,7 +268,7 @@ func (w *clientStream) RecvMsg(m any) error {
 // recvDone ends a RecvMsg, once it has recorded what it returned, and
 // tells contextEnded if it waits for that.
 func (w *clientStream) recvDone() {
-	if w.recvs.Add(-1) == 0 {
+	if w.recvs.Add(-1) == 0 && w.recvReturned.Load() != nil {
 		if ch := w.recvReturned.Swap(nil); ch != nil {
 			close(*ch)
 		}
