@@ -215,7 +215,7 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 			t.Stop()
 		}
 	}
-	w.end(statusErr(ctx.Err()), false)
+	w.end(statusErr(ctx.Err()), false, nil)
 }
 
 type clientStream struct {
@@ -253,14 +253,14 @@ func (w *clientStream) RecvMsg(m any) error {
 	case err == nil:
 		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(m))
 		if !w.serverStreams {
-			w.end(nil, true)
+			w.end(nil, true, nil)
 		}
 	case errors.Is(err, io.EOF):
-		w.end(nil, true)
+		w.end(nil, true, nil)
 	default:
 		// The failed Recv goes in with the End, or not at all if the
 		// call has ended already.
-		w.end(err, true, event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
+		w.end(err, true, &event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
 	}
 	return err
 }
@@ -318,17 +318,21 @@ func (w *clientStream) recordHeaderMD(now time.Duration, md metadata.MD) {
 	}
 }
 
-// end records the end of the call once, after first (at most one event,
-// recorded only if this is the end). onStream says RecvMsg ended it
+// end records the end of the call once, after first if not nil (recorded
+// only if this is the end). onStream says RecvMsg ended it
 // (rather than the context): the stream is done on the wire, so its
 // trailer can be read without blocking, and the context watch can go.
-func (w *clientStream) end(err error, onStream bool, first ...event) {
+func (w *clientStream) end(err error, onStream bool, first *event) {
 	if !w.ended.CompareAndSwap(false, true) {
 		return
 	}
 	now := w.r.now()
 	var es [3]event
-	n := copy(es[:1], first)
+	n := 0
+	if first != nil {
+		es[n] = *first
+		n++
+	}
 	if onStream {
 		if w.stop != nil {
 			w.stop()
