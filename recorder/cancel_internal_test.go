@@ -105,8 +105,8 @@ func TestContextEndWaitsForTheRecvInProgress(t *testing.T) {
 
 // TestContextEndDoesNotWaitForever: a RecvMsg that does not return after
 // the context ends (a stream below the recorder that ignores it) delays
-// the End by the grace period only; what it returns later is not recorded
-// after the End.
+// the End by the grace period only; what it returns later is recorded
+// after the End, as every RecvMsg is.
 func TestContextEndDoesNotWaitForever(t *testing.T) {
 	r, w, stub, recvErr, ctx, cancel := stubbed(t)
 	w.grace = 20 * time.Millisecond
@@ -118,7 +118,8 @@ func TestContextEndDoesNotWaitForever(t *testing.T) {
 	}
 	stub.recv <- status.Error(codes.Canceled, "late")
 	<-recvErr
-	if ks := kinds(r.Events()); len(ks) != 2 {
-		t.Errorf("after the late RecvMsg returned: events %v, want still Begin, End\n%s", ks, r)
+	ev = r.Events()
+	if ks := kinds(ev); len(ks) != 3 || ks[1] != End || ks[2] != Recv || status.Code(ev[2].Err) != codes.Canceled {
+		t.Errorf("after the late RecvMsg returned: events %v, want Begin, End, Recv (Canceled)\n%s", ks, r)
 	}
 }

@@ -29,11 +29,38 @@ func (r *Recorder) tag(ctx context.Context, call *callInfo) context.Context {
 	if !r.serving.Load() {
 		return ctx
 	}
+	return r.tagID(ctx, call.id)
+}
+
+// tagID returns ctx with this recorder's call-id header for the call id.
+func (r *Recorder) tagID(ctx context.Context, id uint64) context.Context {
 	var b [48]byte
 	v := strconv.AppendUint(b[:0], r.id, 10)
 	v = append(v, '.')
-	v = strconv.AppendUint(v, call.id, 10)
+	v = strconv.AppendUint(v, id, 10)
 	return metadata.AppendToOutgoingContext(ctx, CallIDHeader, string(v))
+}
+
+// TagContext returns ctx with a new call id of this Recorder in its
+// outgoing metadata (CallIDHeader), for users who build their own stream
+// client interceptor with WrapClientStream: create the stream with the
+// returned context, wrap it, and the server half, if this Recorder records
+// it, shares the call's id:
+//
+//	ctx = rec.TagContext(ctx)
+//	cs, err := streamer(ctx, desc, cc, method, opts...)
+//	if err != nil {
+//		return nil, err
+//	}
+//	return rec.WrapClientStream(cs, desc, method), nil
+//
+// StreamClientInterceptor and UnaryClientInterceptor tag their calls
+// themselves.
+func (r *Recorder) TagContext(ctx context.Context) context.Context {
+	if r == nil || ctx == nil {
+		return ctx
+	}
+	return r.tagID(ctx, r.ids.Add(1))
 }
 
 // parseTag returns the call id that this recorder's client side put in v.
@@ -47,32 +74,52 @@ func (r *Recorder) parseTag(v string) (uint64, bool) {
 		return 0, false
 	}
 	c, err := strconv.ParseUint(cid, 10, 64)
-	return c, err == nil
+	return c, err == nil && c != 0
 }
 
-// callID returns the id of a call half whose request metadata is md: the
-// one this recorder's client put in CallIDHeader, else a new one. It
-// strips the header (whichever recorder's) from md, which must be a copy,
-// and reports whether it was there.
-func (r *Recorder) callID(md metadata.MD) (id uint64, stripped bool) {
-	if vs := md.Get(CallIDHeader); len(vs) > 0 {
-		id, _ = r.parseTag(vs[len(vs)-1])
-		md.Delete(CallIDHeader)
+// callID returns the id of a call half whose request metadata is md, a
+// copy, from which it strips every CallIDHeader value: the id this
+// recorder's client put there or in carried (the values a recorder
+// further out set aside: see carriedIDs), else a new one. others are the
+// values of other recorders, for recorders further in; stripped says
+// whether md had any.
+func (r *Recorder) callID(md metadata.MD, carried []string) (id uint64, others []string, stripped bool) {
+	vs := md[CallIDHeader]
+	if len(vs) > 0 {
+		delete(md, CallIDHeader)
 		stripped = true
+	}
+	for _, list := range [2][]string{vs, carried} {
+		for _, v := range list {
+			if c, ok := r.parseTag(v); ok && id == 0 {
+				id = c
+			} else {
+				others = append(others, v)
+			}
+		}
 	}
 	if id == 0 {
 		id = r.ids.Add(1)
 	}
-	return id, stripped
+	return id, others, stripped
 }
 
-// outgoingMD returns a copy of the request metadata in ctx (grpc makes a
-// fresh one), nil if none.
-func outgoingMD(ctx context.Context) metadata.MD {
+// carriedIDs is the context key under which a server half keeps the
+// call-id values of other recorders that it stripped from the metadata,
+// for the recorders further in on the same server (each Recorder on both
+// sides of the same calls then correlates its own halves), without
+// showing them to the handler.
+type carriedIDs struct{}
+
+// requestMD returns a copy of the request metadata in ctx (grpc makes a
+// fresh one) without the call-id headers of recorders further out, nil if
+// none.
+func requestMD(ctx context.Context) metadata.MD {
 	md, ok := metadata.FromOutgoingContext(ctx)
 	if !ok || len(md) == 0 {
 		return nil
 	}
+	delete(md, CallIDHeader)
 	return md
 }
 
@@ -104,7 +151,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		uc := &unaryCall{call: callInfo{id: r.ids.Add(1), method: method, oneLog: true}}
 		call := &uc.call
 		start := r.now()
-		r.add(event{call: call, side: Client, kind: Begin, at: start, md: outgoingMD(ctx)},
+		r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)},
 			event{call: call, side: Client, kind: Send, at: start}.withMsg(req))
 
 		uc.hopt.HeaderAddr = &uc.header
@@ -128,7 +175,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			es[n] = event{call: call, side: Client, kind: Trailer, at: now, md: uc.trailer}
 			n++
 		}
-		es[n] = event{call: call, side: Client, kind: End, at: now, err: err}
+		es[n] = event{call: call, side: Client, kind: End, at: now, err: endStatus(err)}
 		r.add(es[:n+1]...)
 		return err
 	}
@@ -147,10 +194,10 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		w := &clientStream{}
 		w.info = callInfo{id: r.ids.Add(1), method: method}
 		call := &w.info
-		r.add(event{call: call, side: Client, kind: Begin, at: r.now(), md: outgoingMD(ctx)})
+		r.add(event{call: call, side: Client, kind: Begin, at: r.now(), md: requestMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
-			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: err})
+			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: endStatus(err)})
 			return nil, err
 		}
 		return r.wrapClient(ctx, cs, desc, w), nil
@@ -159,20 +206,29 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 
 // WrapClientStream returns cs wrapped so that its events are recorded, for
 // users who build their own stream client interceptor. It records Begin at
-// once. If cs was created with a context that carries this recorder's
-// CallIDHeader, the call shares its id with the server half; otherwise it
-// gets an id of its own.
+// once. If cs was created with a context from TagContext, the call shares
+// its id with the server half; otherwise it gets an id of its own. A
+// method that WithMethods leaves out gets cs back unwrapped.
 func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream {
 	if cs == nil {
 		return nil
+	}
+	if r == nil || !r.records(method) {
+		return cs
 	}
 	if desc == nil {
 		desc = &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
 	}
 	ctx := cs.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	w := &clientStream{}
-	md := outgoingMD(ctx) // a copy: callID may edit it
-	id, _ := r.callID(md)
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy: callID edits it
+	id, _, _ := r.callID(md, nil)
+	if len(md) == 0 {
+		md = nil
+	}
 	w.info = callInfo{id: id, method: method}
 	r.add(event{call: &w.info, side: Client, kind: Begin, at: r.now(), md: md})
 	return r.wrapClient(ctx, cs, desc, w)
@@ -235,10 +291,10 @@ type clientStream struct {
 
 func (w *clientStream) SendMsg(m any) error {
 	start := w.r.now()
-	i, seq := w.r.addSend(event{call: w.call, side: Client, kind: Send, at: start, pending: true}, m)
+	i, seq := w.r.add(event{call: w.call, side: Client, kind: Send, at: start, pending: true}.withMsg(m))
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
-	w.r.finishSend(w.call, i, seq, elapsed, err, m)
+	w.r.finish(w.call, i, seq, elapsed, err)
 	return err
 }
 
@@ -318,12 +374,16 @@ func (w *clientStream) recordHeaderMD(now time.Duration, md metadata.MD) {
 	}
 }
 
-// end records the end of the call once, after first if not nil (recorded
-// only if this is the end). onStream says RecvMsg ended it
+// end records the end of the call once, after first if not nil (a failed
+// Recv: recorded with the End, or on its own if the call has ended
+// already). err is converted to a status error. onStream says RecvMsg ended it
 // (rather than the context): the stream is done on the wire, so its
 // trailer can be read without blocking, and the context watch can go.
 func (w *clientStream) end(err error, onStream bool, first *event) {
 	if !w.ended.CompareAndSwap(false, true) {
+		if first != nil { // a RecvMsg that failed after the end
+			w.r.add(*first)
+		}
 		return
 	}
 	now := w.r.now()
@@ -342,6 +402,19 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 			n++
 		}
 	}
-	es[n] = event{call: w.call, side: Client, kind: End, at: now, err: err}
+	es[n] = event{call: w.call, side: Client, kind: End, at: now, err: endStatus(err)}
 	w.r.add(es[:n+1]...)
+}
+
+// endStatus returns err as the final status of a call: nil, or an error
+// of gRPC's status package (an error of an interceptor further in that is
+// not one becomes codes.Unknown, as gRPC's own server would make it).
+func endStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		return err
+	}
+	return status.Convert(err).Err()
 }

@@ -19,7 +19,14 @@
 // an error other than io.EOF, CloseSend, Trailer and End (with the final
 // status). Messages are deep copies: changing or reusing a message after
 // SendMsg or RecvMsg never changes what was recorded. Messages that are not
-// proto messages (custom codecs) are stored as given.
+// proto messages (custom codecs) are stored as given; a proto message that
+// cannot be marshaled (a string field with invalid UTF-8, which gRPC
+// refuses to send too) is stored as a clone, and every read gets a clone
+// of its own.
+//
+// A nil *Recorder records nothing: its interceptors and wrappers pass
+// calls through, Events and Calls return nil, Dropped 0, Reset does
+// nothing and Wait returns an error.
 //
 // # Order
 //
@@ -37,7 +44,11 @@
 // metadata the handler sees. A server half whose client is not recorded by
 // the same Recorder gets an id of its own. A Recorder that has made no
 // server-side interceptor or wrapper sends no header: recording only the
-// client leaves its requests as they were.
+// client leaves its requests as they were. Several Recorders can record
+// the same calls, each on both sides: each correlates its own halves and
+// records none of the others' headers. Users who build their own client
+// interceptor around WrapClientStream create the stream with a context
+// from TagContext.
 //
 // # When a call ends
 //
@@ -49,9 +60,10 @@
 // context's error, or with a message that had arrived), and the End waits
 // for that return, at most a second, so that what it returned is recorded
 // first: a stream canceled while its RecvMsg waits records the failed Recv
-// and then End, every time. (A later RecvMsg that still returns a message
-// gRPC had buffered is recorded after the End.) The server side ends when
-// the handler returns.
+// and then End, every time. (What a RecvMsg called after the End returns,
+// a message gRPC had buffered or an error again, is recorded after the
+// End.) The End's error is a status error (see Call.Err). The server side
+// ends when the handler returns.
 //
 // # Cost
 //
@@ -59,12 +71,12 @@
 // are recorded and decoded only when Events or Calls are read; the hot path
 // allocates nothing per message once warm. Every call of a Recorder shares
 // that storage, each message taking exactly its size, so a short call
-// allocates nothing for its messages either. A Send takes its Seq when
-// SendMsg is called but its message is marshaled once the inner SendMsg
-// has returned (gRPC forbids changing a message while it is being sent), so
-// the copy is not on the way from the caller to the peer; a snapshot taken
-// while a SendMsg is blocked marshals the message itself, under the lock
-// the sender needs before it can return. Without a limit, each half of
+// allocates nothing for its messages either. A Send takes its Seq and
+// its copy of the message when SendMsg is called, before the inner
+// SendMsg: an interceptor further in that changes the message does not
+// change the record. (Marshaling it after the inner SendMsg had returned
+// instead, off the way from the caller to the peer, measured no faster.)
+// Without a limit, each half of
 // each call records into two logs of its own (what its sending goroutine
 // records, and the rest), each with its own lock, takes its Seq from one
 // atomic counter and its message bytes from the shared storage with one

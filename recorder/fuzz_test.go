@@ -13,7 +13,7 @@ import (
 
 // FuzzStorage drives the storage and decoding path with random messages,
 // random ring limits and random interleavings of sends (recorded as the
-// stream wrappers record them: Seq at the call, message captured when
+// stream wrappers record them: Seq and message at the call, pending until
 // SendMsg returns), receives (marshaled straight into the store), pending
 // sends finishing late or at once, snapshots taken while
 // sends are pending, and resets. Every snapshot must give every kept
@@ -85,7 +85,7 @@ func FuzzStorage(f *testing.F) {
 				continue
 			case 1: // a send, left pending
 				m := &testpb.Payload{Body: append([]byte(nil), body...)}
-				i, seq := r.addSend(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}, m)
+				i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(m))
 				all = append(all, kept{seq, m})
 				pending = append(pending, len(all)-1)
 				idx[len(all)-1] = [2]uint64{i, seq}
@@ -97,7 +97,7 @@ func FuzzStorage(f *testing.F) {
 				if len(pending) > 0 {
 					k := pending[0]
 					p := idx[k]
-					r.finishSend(call, p[0], p[1], time.Millisecond, nil, all[k].msg)
+					r.finish(call, p[0], p[1], time.Millisecond, nil)
 					pending = pending[1:]
 				}
 			case 4: // an event without a message
@@ -107,8 +107,8 @@ func FuzzStorage(f *testing.F) {
 				check("mid-way")
 			case 6: // a send that returns at once
 				m := &testpb.Payload{Body: append([]byte(nil), body...)}
-				i, seq := r.addSend(event{call: call, side: Server, kind: Send, at: r.now(), pending: true}, m)
-				r.finishSend(call, i, seq, 0, nil, m)
+				i, seq := r.add(event{call: call, side: Server, kind: Send, at: r.now(), pending: true}.withMsg(m))
+				r.finish(call, i, seq, 0, nil)
 				all = append(all, kept{seq, m})
 			}
 		}

@@ -43,6 +43,21 @@ func newPair(t testing.TB, n network, serverRec, clientRec *recorder.Recorder, r
 	if serverRec != nil {
 		sopts = serverRec.ServerOptions()
 	}
+	if clientRec != nil {
+		extra = append(clientRec.DialOptions(), extra...)
+	}
+	p := newPairOpts(t, n, sopts, register, extra...)
+	p.rec = serverRec
+	if p.rec == nil {
+		p.rec = clientRec
+	}
+	return p
+}
+
+// newPairOpts is newPair with the server's and the client's options given
+// as they are.
+func newPairOpts(t testing.TB, n network, sopts []grpc.ServerOption, register func(*grpc.Server), extra ...grpc.DialOption) *pair {
+	t.Helper()
 	srv := grpc.NewServer(sopts...)
 	register(srv)
 
@@ -69,9 +84,6 @@ func newPair(t testing.TB, n network, serverRec, clientRec *recorder.Recorder, r
 		defer close(served)
 		_ = srv.Serve(lis)
 	}()
-	if clientRec != nil {
-		dopts = append(dopts, clientRec.DialOptions()...)
-	}
 	dopts = append(dopts, extra...)
 	conn, err := grpc.NewClient(target, dopts...)
 	if err != nil {
@@ -82,9 +94,5 @@ func newPair(t testing.TB, n network, serverRec, clientRec *recorder.Recorder, r
 		srv.Stop()
 		<-served
 	})
-	rec := serverRec
-	if rec == nil {
-		rec = clientRec
-	}
-	return &pair{rec: rec, srv: srv, conn: conn}
+	return &pair{srv: srv, conn: conn}
 }

@@ -66,8 +66,8 @@ func BenchmarkRecordPath(b *testing.B) {
 		call := r.newCall("/m")
 		resetting(b, func() {
 			start := r.now()
-			idx, seq := r.addSend(event{call: call, side: Client, kind: Send, at: start, pending: true}, msg)
-			r.finishSend(call, idx, seq, r.now()-start, nil, msg)
+			idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(msg))
+			r.finish(call, idx, seq, r.now()-start, nil)
 		}, r.Reset)
 	})
 	b.Run("part=recv", func(b *testing.B) { // as clientStream.RecvMsg records

@@ -3,6 +3,7 @@ package recorder
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,8 @@ func WithLimit(n int) Option {
 // end of the full name, so "pkg.Service/Method", "Service/Method" and
 // "Method" also work (the last matches that method of every service).
 // Other calls pass through the interceptors untouched and cost nothing
-// measurable. Several WithMethods add up.
+// measurable; WrapServerStream and WrapClientStream return their streams
+// unwrapped. Several WithMethods add up.
 func WithMethods(names ...string) Option {
 	return func(r *Recorder) {
 		if r.methods == nil {
@@ -94,12 +96,25 @@ func New(opts ...Option) *Recorder {
 	return r
 }
 
+// markServing notes that r has made a server-side interceptor or wrapper
+// (see tag).
+func (r *Recorder) markServing() {
+	if r != nil {
+		r.serving.Store(true)
+	}
+}
+
 // now returns the time since r.base, the time of every event. It reads
 // only the monotonic clock (time.Since's fast path), at about half the
 // cost of time.Now.
 func (r *Recorder) now() time.Duration { return time.Since(r.base) }
 
+// records reports whether calls of method are recorded: not by a nil
+// Recorder, whose interceptors pass every call through.
 func (r *Recorder) records(method string) bool {
+	if r == nil {
+		return false
+	}
 	if r.methods == nil {
 		return true
 	}
@@ -167,9 +182,6 @@ type event struct {
 	err     error
 	md      metadata.MD
 	pending bool
-	// lazy: a Send whose message is captured when its SendMsg returns (see
-	// addSend); until then the record refers to the caller's message.
-	lazy bool
 
 	// The message of a Send or Recv: raw is the message as given (any
 	// value, nil included). For a valid proto message, pm is the message,
@@ -216,16 +228,12 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 		rec.err = e.err
 		rec.md = e.md
 		if e.kind == Send || e.kind == Recv {
-			if e.lazy {
-				rec.hasMsg = true
-				rec.lazy = true
-				rec.raw = e.raw
-			} else if e.pm != nil && st.keepMarshal(rec, e.pm) {
+			if e.pm != nil && st.keepMarshal(rec, e.pm) {
 				rec.hasMsg = true
 				rec.typ = e.typ
 			} else if e.raw != nil || e.err == nil {
 				rec.hasMsg = true
-				rec.raw = e.raw
+				keepClone(rec, e.raw)
 			}
 		}
 		ended = ended || e.kind == End
@@ -265,45 +273,18 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 
 // finish completes a pending event of call (a Send, or a CloseSend that
 // failed): its call returned err after elapsed.
-func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
-	r.finishSend(call, i, seq, elapsed, err, nil)
-}
-
-// addSend records a Send of m at the moment SendMsg is called: the Seq
-// is taken now, the message is captured by finishSend once the inner
-// SendMsg has returned. This takes marshaling off the path between the
-// caller and the peer: the time a ping-pong round trip waits on.
 //
-// In between, the record refers to m itself. That is safe because gRPC's
-// contract forbids changing a message while its SendMsg runs (protobuf
-// messages may be marshaled concurrently), and because a snapshot taken
-// meanwhile marshals m under the log's lock (see store.snapshot), which
-// finishSend takes before SendMsg returns to the caller.
-func (r *Recorder) addSend(e event, m any) (uint64, uint64) {
-	e.raw = m
-	if pm, _ := validProto(m); pm != nil {
-		e.lazy = true
-	} // else m is stored as given
-	return r.add(e)
-}
-
-// finishSend completes a pending Send (or failed CloseSend) of call: its
-// call returned err after elapsed. A Send recorded by addSend captures its
-// message m now (see add), or keeps it as given if it cannot be marshaled.
-func (r *Recorder) finishSend(call *callInfo, i, seq uint64, elapsed time.Duration, err error, m any) {
+// A Send is recorded, message and all, when SendMsg is called: its Seq and
+// its message are those of that moment (an interceptor further in that
+// changes the message does not change the record), and a snapshot taken
+// while SendMsg blocks shows it pending, with its message.
+func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
 	st, l := r.lockStore(call, Send) // Send and CloseSend share a log
 	defer r.unlockStore(l)
 	if rec := st.at(i); rec != nil && rec.seq == seq {
 		rec.pending = false
 		rec.elapsed = elapsed
 		rec.err = err
-		if rec.lazy {
-			rec.lazy = false
-			if pm, typ := validProto(m); pm != nil && st.keepMarshal(rec, pm) {
-				rec.raw = nil
-				rec.typ = typ
-			}
-		}
 	}
 }
 
@@ -370,6 +351,9 @@ var marshalOpts = proto.MarshalOptions{AllowPartial: true}
 // Events returns a snapshot of the kept events, sorted by Seq. Messages are
 // decoded afresh for every call, so a caller may modify what it gets.
 func (r *Recorder) Events() []Event {
+	if r == nil {
+		return nil
+	}
 	recs, done := r.snapshot()
 	defer done()
 	return r.decode(recs, nil)
@@ -436,6 +420,9 @@ func (r *Recorder) decode(recs []record, cache map[uint64]any) []Event {
 		}
 		if rec.typ == nil {
 			e.Msg = rec.raw
+			if rec.cloned {
+				e.Msg = proto.Clone(rec.raw.(proto.Message))
+			}
 			continue
 		}
 		if m, ok := cache[rec.seq]; ok {
@@ -468,6 +455,9 @@ func (r *Recorder) Calls() []*Call {
 // Dropped returns how many events were dropped because of WithLimit since
 // New or the last Reset.
 func (r *Recorder) Dropped() uint64 {
+	if r == nil {
+		return 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.dropped
@@ -477,6 +467,9 @@ func (r *Recorder) Dropped() uint64 {
 // increasing: events of calls still in flight are recorded after the reset
 // with higher Seq than anything before it.
 func (r *Recorder) Reset() {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	r.st.reset()
 	// New messages go to new arena blocks from here on. Once every log has
@@ -510,8 +503,13 @@ func (r *Recorder) Reset() {
 // This is how a test waits for "the server has received N messages": never
 // with time.Sleep.
 func (r *Recorder) Wait(ctx context.Context, cond func(events []Event) bool) error {
-	if cond == nil {
-		return fmt.Errorf("recorder: Wait called with a nil condition")
+	switch {
+	case r == nil:
+		return errors.New("recorder: Wait called on a nil Recorder")
+	case ctx == nil:
+		return errors.New("recorder: Wait called with a nil context")
+	case cond == nil:
+		return errors.New("recorder: Wait called with a nil condition")
 	}
 	r.waiters.Add(1)
 	defer r.waiters.Add(-1)

@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
 
 // serverCall is the state of the server half of one call.
@@ -38,10 +37,14 @@ func (r *Recorder) begin(ctx context.Context, method string, sc *serverCall) (co
 	sc.info.method = method
 	// FromIncomingContext returns a fresh copy: ours to edit and keep.
 	md, _ := metadata.FromIncomingContext(ctx)
-	id, stripped := r.callID(md)
+	carried, _ := ctx.Value(carriedIDs{}).([]string)
+	id, others, stripped := r.callID(md, carried)
 	sc.info.id = id
 	if stripped {
 		ctx = metadata.NewIncomingContext(ctx, md)
+	}
+	if len(others) > 0 || len(carried) > 0 {
+		ctx = context.WithValue(ctx, carriedIDs{}, others)
 	}
 	sc.ts = transportStream{sc: sc, inner: grpc.ServerTransportStreamFromContext(ctx)}
 	return grpc.NewContextWithServerTransportStream(ctx, &sc.ts), event{call: sc.call, side: Server, kind: Begin, at: now, md: md}
@@ -120,7 +123,7 @@ func (sc *serverCall) end(err error, resp *event) {
 		n++
 	}
 	if err != nil {
-		err = status.Convert(err).Err()
+		err = endStatus(err)
 	}
 	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: err}
 	sc.r.add(es[:n+1]...)
@@ -176,7 +179,7 @@ func (t *transportStream) SetTrailer(md metadata.MD) error {
 // UnaryServerInterceptor records unary calls on the server side: Begin,
 // Recv (the request), Header, Send (the response), Trailer and End.
 func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
-	r.serving.Store(true)
+	r.markServing()
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !r.records(info.FullMethod) {
 			return handler(ctx, req)
@@ -200,7 +203,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // server side of a call ends when the handler returns; End.Err is the
 // handler's status.
 func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
-	r.serving.Store(true)
+	r.markServing()
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if !r.records(info.FullMethod) {
 			return handler(srv, ss)
@@ -214,7 +217,8 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 
 // WrapServerStream returns ss wrapped so that its events are recorded, for
 // users who build their own stream server interceptor. It records Begin at
-// once; call EndServerStream with the handler's error when it returns.
+// once; call EndServerStream with the handler's error when it returns. A
+// method that WithMethods leaves out gets ss back unwrapped.
 func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream {
 	if ss == nil {
 		return nil
@@ -222,6 +226,9 @@ func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServe
 	method := ""
 	if info != nil {
 		method = info.FullMethod
+	}
+	if r == nil || !r.records(method) {
+		return ss
 	}
 	return r.wrapServer(ss, method)
 }
@@ -236,10 +243,14 @@ func (r *Recorder) EndServerStream(ss grpc.ServerStream, err error) {
 }
 
 func (r *Recorder) wrapServer(ss grpc.ServerStream, method string) *serverStream {
-	r.serving.Store(true)
+	r.markServing()
 	w := &serverStream{ServerStream: ss}
 	w.sc = &w.call
-	ctx, begin := r.begin(ss.Context(), method, w.sc)
+	ctx := ss.Context()
+	if ctx == nil { // a stream of the user's that has none
+		ctx = context.Background()
+	}
+	ctx, begin := r.begin(ctx, method, w.sc)
 	w.ctx = ctx
 	r.add(begin)
 	return w
@@ -278,10 +289,10 @@ func (w *serverStream) SetTrailer(md metadata.MD) {
 func (w *serverStream) SendMsg(m any) error {
 	w.sc.sendHeader(nil, false)
 	start := w.sc.r.now()
-	i, seq := w.sc.r.addSend(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}, m)
+	i, seq := w.sc.r.add(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}.withMsg(m))
 	err := w.ServerStream.SendMsg(m)
 	elapsed := w.sc.r.now() - start
-	w.sc.r.finishSend(w.sc.call, i, seq, elapsed, err, m)
+	w.sc.r.finish(w.sc.call, i, seq, elapsed, err)
 	return err
 }
 

@@ -120,10 +120,12 @@ type record struct {
 	side    uint8 // Side
 	kind    uint8 // Kind
 	pending bool  // a Send whose SendMsg has not returned yet
-	lazy    bool  // a pending Send whose message is raw, not captured yet
 	// The message of a Send or Recv: typ and buf for a proto message (buf
 	// holds its wire form), raw for anything else, hasMsg for either.
-	hasMsg  bool
+	hasMsg bool
+	// cloned: raw is a clone of a proto message that could not be
+	// marshaled, handed out as a clone of its own to every reader.
+	cloned  bool
 	at      time.Duration // since Recorder.base
 	elapsed time.Duration
 	err     error
@@ -239,7 +241,6 @@ func (s *store) snapshot() []record {
 	if s.limit == 0 {
 		for i := lo; i < s.n; i++ {
 			out = append(out, *s.at(i))
-			capture(&out[len(out)-1])
 		}
 		return out
 	}
@@ -255,25 +256,22 @@ func (s *store) snapshot() []record {
 			block = append(block, rec.buf...)
 			rec.buf = block[start:len(block):len(block)]
 		}
-		capture(&rec)
 		out = append(out, rec)
 	}
 	return out
 }
 
-// capture turns the copy of a lazy record (a Send still inside SendMsg)
-// into a captured one: it marshals the message the record refers to into
-// bytes of the copy's own. It runs under the lock finishSend needs, so the
-// message cannot have been given back to its owner yet.
-func capture(rec *record) {
-	if !rec.lazy {
+// keepClone stores a clone of m as rec's message, if m is a proto message:
+// one that could not be marshaled (invalid UTF-8 in a string field, say)
+// is kept as a clone instead of the caller's own message, which the caller
+// may change. Anything else is stored as given.
+func keepClone(rec *record, m any) {
+	if pm, _ := validProto(m); pm != nil {
+		rec.raw = proto.Clone(pm)
+		rec.cloned = true
 		return
 	}
-	rec.lazy = false
-	var buf []byte
-	if typ, b := wire(rec.raw, &buf); typ != nil {
-		rec.typ, rec.buf, rec.raw = typ, b, nil
-	}
+	rec.raw = m
 }
 
 // reset forgets every record. Its message bytes stay in the arena until

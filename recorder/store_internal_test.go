@@ -154,8 +154,8 @@ func checkPayload(e Event) error {
 
 // TestSharedArenaUnderConcurrentResets has calls record into the arena
 // they share while another goroutine resets the recorder and a third
-// reads. Writers record through both paths (a Recv marshaled at once; a
-// lazy Send captured when it finishes), and end their calls now and then,
+// reads. Writers record through both paths (a Recv; a Send left pending
+// until it finishes), and end their calls now and then,
 // so that Reset prunes logs and they register again. The reader takes a
 // snapshot every few hundred messages, of a recorder with hundreds of
 // logs (so snapshots take long), and most Resets happen while none is
@@ -215,8 +215,8 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 					recordMsg(r, call, m)
 				} else {
 					start := r.now()
-					idx, seq := r.addSend(event{call: call, side: Client, kind: Send, at: start, pending: true}, m)
-					r.finishSend(call, idx, seq, r.now()-start, nil, m)
+					idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(m))
+					r.finish(call, idx, seq, r.now()-start, nil)
 				}
 				if i%97 == 96 {
 					r.add(event{call: call, side: Client, kind: End, at: r.now()})

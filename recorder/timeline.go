@@ -23,6 +23,9 @@ const maxMsgLen = 200
 
 // String renders the kept events as a timeline; see Timeline.
 func (r *Recorder) String() string {
+	if r == nil {
+		return "  (nil Recorder)\n"
+	}
 	return Timeline(r.Events())
 }
 
@@ -98,7 +101,7 @@ func formatStatus(err error) string {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return err.Error()
+		return oneLine(err.Error())
 	}
 	if st.Message() == "" {
 		return st.Code().String()
@@ -149,9 +152,10 @@ func formatMD(md metadata.MD) string {
 }
 
 // FormatMessage renders a message on one line: a proto message in compact
-// text form with fields in declaration order (`{room:"go" text:"hi"}`, bytes
-// longer than 16 shown as their length), anything else with %v. The output
-// is deterministic and cut short after 200 characters.
+// text form with fields in declaration order, then extensions
+// (`{room:"go" text:"hi"}`, bytes longer than 16 shown as their length),
+// anything else with %v and its line breaks escaped. The output is
+// deterministic and cut short after 200 characters.
 func FormatMessage(m any) string {
 	var s string
 	switch v := m.(type) {
@@ -167,12 +171,25 @@ func FormatMessage(m any) string {
 		writeMessage(&b, rm)
 		s = b.String()
 	default:
-		s = fmt.Sprintf("%v", m)
+		s = oneLine(fmt.Sprintf("%v", m))
 	}
 	if utf8.RuneCountInString(s) > maxMsgLen {
 		s = string([]rune(s)[:maxMsgLen]) + "…"
 	}
 	return s
+}
+
+// lineBreaks escapes what would break a timeline line in two.
+var lineBreaks = strings.NewReplacer("\n", `\n`, "\r", `\r`)
+
+// oneLine returns s with its line breaks escaped: text that is not quoted
+// (a value of no proto type, an error's message) keeps the timeline at one
+// line per event.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\r") {
+		return s
+	}
+	return lineBreaks.Replace(s)
 }
 
 // full reports whether enough has been written that FormatMessage will cut
@@ -197,51 +214,76 @@ func writeMessage(b *strings.Builder, m protoreflect.Message) {
 		n++
 		b.WriteString(string(fd.Name()))
 		b.WriteByte(':')
-		v := m.Get(fd)
-		switch {
-		case fd.IsList():
-			l := v.List()
-			b.WriteByte('[')
-			for j := 0; j < l.Len() && !full(b); j++ {
-				if j > 0 {
-					b.WriteByte(' ')
-				}
-				writeValue(b, fd, l.Get(j))
-			}
-			b.WriteByte(']')
-		case fd.IsMap():
-			mp := v.Map()
-			type entry struct {
-				sortKey string
-				key     protoreflect.MapKey
-			}
-			var keys []entry
-			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-				keys = append(keys, entry{fmt.Sprint(k.Interface()), k})
-				return true
-			})
-			sort.Slice(keys, func(i, j int) bool { return keys[i].sortKey < keys[j].sortKey })
-			b.WriteByte('{')
-			for j, k := range keys {
-				if full(b) {
-					break
-				}
-				if j > 0 {
-					b.WriteByte(' ')
-				}
-				writeValue(b, fd.MapKey(), k.key.Value())
-				b.WriteByte(':')
-				writeValue(b, fd.MapValue(), mp.Get(k.key))
-			}
-			b.WriteByte('}')
-		default:
-			writeValue(b, fd, v)
-		}
+		writeField(b, fd, m.Get(fd))
 		if full(b) {
 			break
 		}
 	}
+	// Extensions, after the fields, in order of their numbers, named as in
+	// the text format: [pkg.ext].
+	var exts []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if fd.IsExtension() {
+			exts = append(exts, fd)
+		}
+		return true
+	})
+	sort.Slice(exts, func(i, j int) bool { return exts[i].Number() < exts[j].Number() })
+	for _, fd := range exts {
+		if full(b) {
+			break
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		n++
+		b.WriteString("[" + string(fd.FullName()) + "]:")
+		writeField(b, fd, m.Get(fd))
+	}
 	b.WriteByte('}')
+}
+
+// writeField writes v, the value of field fd: a list, a map or one value.
+func writeField(b *strings.Builder, fd protoreflect.FieldDescriptor, v protoreflect.Value) {
+	switch {
+	case fd.IsList():
+		l := v.List()
+		b.WriteByte('[')
+		for j := 0; j < l.Len() && !full(b); j++ {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			writeValue(b, fd, l.Get(j))
+		}
+		b.WriteByte(']')
+	case fd.IsMap():
+		mp := v.Map()
+		type entry struct {
+			sortKey string
+			key     protoreflect.MapKey
+		}
+		var keys []entry
+		mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			keys = append(keys, entry{fmt.Sprint(k.Interface()), k})
+			return true
+		})
+		sort.Slice(keys, func(i, j int) bool { return keys[i].sortKey < keys[j].sortKey })
+		b.WriteByte('{')
+		for j, k := range keys {
+			if full(b) {
+				break
+			}
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			writeValue(b, fd.MapKey(), k.key.Value())
+			b.WriteByte(':')
+			writeValue(b, fd.MapValue(), mp.Get(k.key))
+		}
+		b.WriteByte('}')
+	default:
+		writeValue(b, fd, v)
+	}
 }
 
 func writeValue(b *strings.Builder, fd protoreflect.FieldDescriptor, v protoreflect.Value) {

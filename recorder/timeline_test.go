@@ -10,6 +10,9 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/gofeaturespb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/streamtest/streamtest/recorder"
@@ -57,6 +60,8 @@ func TestFormatMessage(t *testing.T) {
 		{&testpb.SimpleRequest{ResponseSize: 3, FillUsername: true}, "{response_size:3 fill_username:true}"},
 		{st, `{fields:{"a":{string_value:"x"} "b":{number_value:2} "list":{list_value:{values:[{bool_value:true} {null_value:NULL_VALUE}]}}}}`},
 		{42, "42"},
+		{"two\nlines\r", `two\nlines\r`},
+		{withExtension(), "{enum_type:OPEN [pb.go]:{legacy_unmarshal_json_enum:true}}"},
 	} {
 		if got := recorder.FormatMessage(tc.in); got != tc.want {
 			t.Errorf("FormatMessage(%T) = %s, want %s", tc.in, got, tc.want)
@@ -68,5 +73,33 @@ func TestFormatMessage(t *testing.T) {
 	}
 	if got := recorder.FormatMessage(long); len([]rune(got)) != 201 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long value not cut short: %d runes", len([]rune(got)))
+	}
+}
+
+// withExtension returns a message with a field and an extension set.
+func withExtension() *descriptorpb.FeatureSet {
+	fs := &descriptorpb.FeatureSet{EnumType: descriptorpb.FeatureSet_OPEN.Enum()}
+	proto.SetExtension(fs, gofeaturespb.E_Go, &gofeaturespb.GoFeatures{LegacyUnmarshalJsonEnum: proto.Bool(true)})
+	return fs
+}
+
+// Whatever the events hold, the timeline has one line per event: line
+// breaks in values of no proto type and in errors that are not statuses
+// are escaped (a status's message is quoted already).
+func TestTimelineOneLinePerEvent(t *testing.T) {
+	events := []recorder.Event{
+		{Seq: 1, CallID: 1, Method: "/a.B/C", Kind: recorder.Send, Msg: "line1\nline2"},
+		{Seq: 2, CallID: 1, Method: "/a.B/C", Kind: recorder.Recv, Err: errors.New("bad\r\nthing")},
+		{Seq: 3, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: status.Error(codes.Internal, "x\ny")},
+		{Seq: 4, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: errors.New("plain\nerror")},
+	}
+	got := recorder.Timeline(events)
+	if n := strings.Count(got, "\n"); n != len(events) {
+		t.Errorf("%d events rendered in %d lines:\n%s", len(events), n, got)
+	}
+	for _, want := range []string{`line1\nline2`, `bad\r\nthing`, `Internal: "x\ny"`, `plain\nerror`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("timeline lacks %s:\n%s", want, got)
+		}
 	}
 }

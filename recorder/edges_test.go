@@ -1,0 +1,402 @@
+package recorder_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// headerSpy echoes like echoServer and reports, for every call, whether
+// its handler saw a call-id header.
+type headerSpy struct {
+	echoServer
+	saw chan bool
+}
+
+func (s *headerSpy) report(ctx context.Context) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.saw <- len(md.Get(recorder.CallIDHeader)) > 0
+}
+
+func (s *headerSpy) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	s.report(ctx)
+	return s.echoServer.UnaryCall(ctx, req)
+}
+
+func (s *headerSpy) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) error {
+	s.report(stream.Context())
+	return s.echoServer.FullDuplexCall(stream)
+}
+
+// echoOnce runs one FullDuplexCall: one request, its echo, half-close,
+// io.EOF.
+func echoOnce(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	st, err := testpb.NewTestServiceClient(conn).FullDuplexCall(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&testpb.StreamingOutputCallRequest{Payload: payload("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("last Recv: %v, want io.EOF", err)
+	}
+}
+
+// oneCallBothSides fails t unless r holds exactly one call with events of
+// both sides and no recorded metadata holds a call-id header.
+func oneCallBothSides(t *testing.T, name string, r *recorder.Recorder) {
+	t.Helper()
+	calls := r.Calls()
+	if len(calls) != 1 {
+		t.Errorf("%s: %d calls for one RPC, want 1\n%s", name, len(calls), r)
+		return
+	}
+	sides := map[recorder.Side]bool{}
+	for _, e := range calls[0].Events() {
+		sides[e.Side] = true
+		if vs := e.MD.Get(recorder.CallIDHeader); len(vs) > 0 {
+			t.Errorf("%s: %s %s recorded %s %q", name, e.Side, e.Kind, recorder.CallIDHeader, vs)
+		}
+	}
+	if !sides[recorder.Client] || !sides[recorder.Server] {
+		t.Errorf("%s: the call has events of %v only\n%s", name, sides, r)
+	}
+}
+
+// Two Recorders, each on both sides of the same calls: each sees one call
+// per RPC with both halves, records neither its own header nor the other's,
+// and the handler sees none.
+func TestSeveralRecordersEachCorrelate(t *testing.T) {
+	for _, rpc := range []string{"unary", "stream"} {
+		t.Run(rpc, func(t *testing.T) {
+			a, b := recorder.New(), recorder.New()
+			spy := &headerSpy{saw: make(chan bool, 1)}
+			p := newPairOpts(t, bufnet, append(a.ServerOptions(), b.ServerOptions()...),
+				func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, spy) },
+				append(a.DialOptions(), b.DialOptions()...)...)
+			if rpc == "unary" {
+				if _, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctxT(t), &testpb.SimpleRequest{}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				echoOnce(t, p.conn)
+			}
+			if <-spy.saw {
+				t.Errorf("the handler saw a %s", recorder.CallIDHeader)
+			}
+			oneCallBothSides(t, "recorder a", a)
+			oneCallBothSides(t, "recorder b", b)
+		})
+	}
+}
+
+// ownInterceptors are a stream client and a stream server interceptor
+// that users could write around WrapClientStream and WrapServerStream.
+func ownInterceptors(rec *recorder.Recorder, tag bool) (grpc.StreamClientInterceptor, grpc.StreamServerInterceptor) {
+	client := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if tag {
+			ctx = rec.TagContext(ctx)
+		}
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return rec.WrapClientStream(cs, desc, method), nil
+	}
+	server := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		w := rec.WrapServerStream(ss, info)
+		err := handler(srv, w)
+		rec.EndServerStream(w, err)
+		return err
+	}
+	return client, server
+}
+
+// Interceptors of the user's own, built on the wrappers, correlate the two
+// halves of a call through TagContext; without it each half has an id of
+// its own.
+func TestOwnInterceptorsCorrelateWithTagContext(t *testing.T) {
+	for _, tag := range []bool{true, false} {
+		rec := recorder.New()
+		ci, si := ownInterceptors(rec, tag)
+		spy := &headerSpy{saw: make(chan bool, 1)}
+		p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)},
+			func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, spy) },
+			grpc.WithStreamInterceptor(ci))
+		echoOnce(t, p.conn)
+		if <-spy.saw {
+			t.Errorf("tag %v: the handler saw a %s", tag, recorder.CallIDHeader)
+		}
+		if tag {
+			oneCallBothSides(t, "with TagContext", rec)
+		} else if n := len(rec.Calls()); n != 2 {
+			t.Errorf("without TagContext: %d calls, want 2 (one per half)\n%s", n, rec)
+		}
+	}
+	if ctx := (*recorder.Recorder)(nil).TagContext(context.Background()); ctx != context.Background() {
+		t.Errorf("a nil Recorder's TagContext changed the context")
+	}
+}
+
+// WithMethods applies to the wrappers too: a method left out gets its
+// stream back as it was, and nothing is recorded.
+func TestWrappersHonourWithMethods(t *testing.T) {
+	rec := recorder.New(recorder.WithMethods("/only.This/Method"))
+	ci, si := ownInterceptors(rec, true)
+	p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)}, registerEcho, grpc.WithStreamInterceptor(ci))
+	echoOnce(t, p.conn)
+	if ev := rec.Events(); len(ev) != 0 {
+		t.Errorf("WithMethods left FullDuplexCall out, yet the wrappers recorded:\n%s", rec)
+	}
+	var ss grpc.ServerStream = nilCtxServer{}
+	if got := rec.WrapServerStream(ss, &grpc.StreamServerInfo{FullMethod: "/other.S/M"}); got != ss {
+		t.Errorf("WrapServerStream of a method left out returned %T, want the stream itself", got)
+	}
+	var cs grpc.ClientStream = nilCtxClient{}
+	if got := rec.WrapClientStream(cs, nil, "/other.S/M"); got != cs {
+		t.Errorf("WrapClientStream of a method left out returned %T, want the stream itself", got)
+	}
+}
+
+// badUTF8 is a request gRPC cannot marshal (a proto3 string with invalid
+// UTF-8): the recorder cannot either, and must clone it instead.
+func badUTF8() *testpb.StreamingOutputCallRequest {
+	return &testpb.StreamingOutputCallRequest{ResponseStatus: &testpb.EchoStatus{Message: "\xff"}}
+}
+
+// A proto message that cannot be marshaled is recorded as a clone: the
+// caller changing it afterwards, or a reader changing what it got, leaves
+// the record as it was. Both store modes, unary and stream.
+func TestUnmarshalableMessagesAreCloned(t *testing.T) {
+	for _, limit := range []int{0, 100} {
+		rec := recorder.New(recorder.WithLimit(limit))
+		p := newPair(t, bufnet, rec, rec, registerEcho)
+		c := testpb.NewTestServiceClient(p.conn)
+		unary := &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Message: "\xff"}}
+		if _, err := c.UnaryCall(ctxT(t), unary); status.Code(err) != codes.Internal {
+			t.Fatalf("unary call with invalid UTF-8: %v, want Internal", err)
+		}
+		unary.ResponseStatus.Message = "changed by the caller"
+		st, err := c.FullDuplexCall(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		streamed := badUTF8()
+		if err := st.Send(streamed); err == nil {
+			t.Fatal("Send of invalid UTF-8 succeeded")
+		}
+		streamed.ResponseStatus.Message = "changed by the caller"
+		if _, err := st.Recv(); status.Code(err) != codes.Internal {
+			t.Fatalf("Recv after the failed Send: %v, want Internal", err)
+		}
+
+		check := func(when string) {
+			t.Helper()
+			n := 0
+			for _, e := range rec.Events() {
+				if e.Kind != recorder.Send || e.Side != recorder.Client {
+					continue
+				}
+				n++
+				m, ok := e.Msg.(interface {
+					proto.Message
+					GetResponseStatus() *testpb.EchoStatus
+				})
+				if !ok {
+					t.Fatalf("limit %d, %s: client Send holds %T", limit, when, e.Msg)
+				}
+				if got := m.GetResponseStatus().GetMessage(); got != "\xff" {
+					t.Errorf("limit %d, %s: recorded %s: %q, want the message as sent", limit, when, e.Method, got)
+				}
+				if e.Msg == any(unary) || e.Msg == any(streamed) {
+					t.Errorf("limit %d, %s: the record is the caller's message itself", limit, when)
+				}
+				m.GetResponseStatus().Message = "changed by a reader"
+			}
+			if n != 2 {
+				t.Fatalf("limit %d, %s: %d client Sends, want 2\n%s", limit, when, n, rec)
+			}
+		}
+		check("first read")
+		check("second read") // the first read's changes did not reach it
+	}
+}
+
+// failingStream answers StreamingOutputCall with two responses, then
+// fails with Aborted.
+type failingStream struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (failingStream) StreamingOutputCall(_ *testpb.StreamingOutputCallRequest, stream testpb.TestService_StreamingOutputCallServer) error {
+	for range 2 {
+		if err := stream.Send(&testpb.StreamingOutputCallResponse{}); err != nil {
+			return err
+		}
+	}
+	return status.Error(codes.Aborted, "enough")
+}
+
+// Every RecvMsg that fails gives a Recv event with its error, also one
+// called after the call has ended; the End comes once, after the first.
+func TestEveryFailedRecvIsRecorded(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, failingStream{}) })
+	st, err := testpb.NewTestServiceClient(p.conn).StreamingOutputCall(ctxT(t), &testpb.StreamingOutputCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		_, err := st.Recv()
+		if (i < 2) != (err == nil) {
+			t.Fatalf("Recv %d: %v", i, err)
+		}
+	}
+	var got []string
+	for _, e := range rec.Events() {
+		if e.Side == recorder.Client && (e.Kind == recorder.Recv || e.Kind == recorder.End) {
+			got = append(got, e.Kind.String()+":"+status.Code(e.Err).String())
+		}
+	}
+	want := "recv:OK recv:OK recv:Aborted end:Aborted recv:Aborted"
+	if strings.Join(got, " ") != want {
+		t.Errorf("client events %q, want %q\n%s", strings.Join(got, " "), want, rec)
+	}
+}
+
+// The End of a client half always carries a status error, also when an
+// interceptor further in returns an error of its own.
+func TestClientEndIsAStatusError(t *testing.T) {
+	boom := errors.New("boom")
+	unary := func(context.Context, string, any, any, *grpc.ClientConn, grpc.UnaryInvoker, ...grpc.CallOption) error {
+		return boom
+	}
+	stream := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, grpc.Streamer, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return nil, boom
+	}
+	rec := recorder.New()
+	p := newPair(t, bufnet, nil, rec, registerEcho, grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream))
+	c := testpb.NewTestServiceClient(p.conn)
+	if _, err := c.UnaryCall(ctxT(t), &testpb.SimpleRequest{}); !errors.Is(err, boom) {
+		t.Fatalf("unary call: %v, want boom", err)
+	}
+	if _, err := c.FullDuplexCall(ctxT(t)); !errors.Is(err, boom) {
+		t.Fatalf("stream call: %v, want boom", err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls, want 2\n%s", len(calls), rec)
+	}
+	for _, c := range calls {
+		st, ok := status.FromError(c.Err())
+		if _, isStatus := c.Err().(interface{ GRPCStatus() *status.Status }); !ok || !isStatus || st.Code() != codes.Unknown || st.Message() != "boom" {
+			t.Errorf("%s: Err() = %#v, want a status error Unknown: boom", c.Method(), c.Err())
+		}
+	}
+}
+
+type nilCtxServer struct{ grpc.ServerStream }
+
+func (nilCtxServer) Context() context.Context { return nil }
+
+type nilCtxClient struct{ grpc.ClientStream }
+
+func (nilCtxClient) Context() context.Context { return nil }
+
+// A nil *Recorder records nothing and never panics: its interceptors pass
+// calls through, its reads are empty, Wait says what is wrong. Wait with a
+// nil context and wrappers of streams without a context give no panic
+// either.
+func TestNilRecorderAndNilContexts(t *testing.T) {
+	var r *recorder.Recorder
+	p := newPairOpts(t, bufnet, r.ServerOptions(), registerEcho, r.DialOptions()...)
+	echoOnce(t, p.conn)
+	if _, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctxT(t), &testpb.SimpleRequest{}); err != nil {
+		t.Fatalf("unary call through a nil Recorder's interceptors: %v", err)
+	}
+	if ev, calls, n := r.Events(), r.Calls(), r.Dropped(); ev != nil || calls != nil || n != 0 {
+		t.Errorf("nil Recorder: Events %v, Calls %v, Dropped %d; want nothing", ev, calls, n)
+	}
+	r.Reset()
+	if s := r.String(); !strings.Contains(s, "nil Recorder") {
+		t.Errorf("nil Recorder's String() = %q", s)
+	}
+	var ss grpc.ServerStream = nilCtxServer{}
+	if got := r.WrapServerStream(ss, nil); got != ss {
+		t.Errorf("a nil Recorder wrapped a server stream")
+	}
+	r.EndServerStream(ss, nil)
+	always := func([]recorder.Event) bool { return true }
+	if err := r.Wait(context.Background(), always); err == nil || !strings.Contains(err.Error(), "nil Recorder") {
+		t.Errorf("Wait on a nil Recorder: %v", err)
+	}
+
+	rec := recorder.New()
+	//lint:ignore SA1012 a nil context is the misuse under test
+	if err := rec.Wait(nil, always); err == nil || !strings.Contains(err.Error(), "nil context") {
+		t.Errorf("Wait with a nil context: %v", err)
+	}
+	w := rec.WrapServerStream(nilCtxServer{}, &grpc.StreamServerInfo{FullMethod: "/a.B/C"})
+	if w.Context() == nil {
+		t.Errorf("the wrapper of a server stream without a context has none either")
+	}
+	rec.EndServerStream(w, nil)
+	rec.WrapClientStream(nilCtxClient{}, nil, "/a.B/D")
+	if n := len(rec.Calls()); n != 2 {
+		t.Errorf("%d calls recorded from streams without a context, want 2\n%s", n, rec)
+	}
+}
+
+// stamping is a client stream, as an interceptor further in than the
+// recorder might make it, that changes each request before sending it.
+type stamping struct{ grpc.ClientStream }
+
+func (s stamping) SendMsg(m any) error {
+	m.(*testpb.StreamingOutputCallRequest).Payload = payload("stamped")
+	return s.ClientStream.SendMsg(m)
+}
+
+// A Send is recorded as its message was when SendMsg was called, even if
+// an interceptor further in changes it on its way out (what the server
+// received shows the change).
+func TestSendIsRecordedAsAtTheCall(t *testing.T) {
+	rec := recorder.New()
+	stamp := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return stamping{cs}, nil
+	}
+	p := newPair(t, bufnet, rec, rec, registerEcho, grpc.WithChainStreamInterceptor(stamp))
+	echoOnce(t, p.conn)
+	got := map[recorder.Side]string{}
+	for _, e := range rec.Events() {
+		if m, ok := e.Msg.(*testpb.StreamingOutputCallRequest); ok {
+			got[e.Side] = string(m.GetPayload().GetBody())
+		}
+	}
+	if got[recorder.Client] != "x" || got[recorder.Server] != "stamped" {
+		t.Errorf("client Send %q, server Recv %q; want %q (as called) and %q (as sent)\n%s", got[recorder.Client], got[recorder.Server], "x", "stamped", rec)
+	}
+}
