@@ -107,3 +107,53 @@ func ExampleRecorder_Wait() {
 	// server received 3 messages: true
 	// aggregated size: 9
 }
+
+// Build your own stream interceptors around the wrappers (to add logging,
+// say) and still get one Call per RPC: the client creates the stream with
+// a context from TagContext.
+func ExampleRecorder_TagContext() {
+	rec := recorder.New()
+	clientSide := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cs, err := streamer(rec.TagContext(ctx), desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return rec.WrapClientStream(cs, desc, method), nil
+	}
+	serverSide := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		w := rec.WrapServerStream(ss, info)
+		err := handler(srv, w)
+		rec.EndServerStream(w, err)
+		return err
+	}
+
+	lis := bufconn.Listen(64 << 10)
+	srv := grpc.NewServer(grpc.ChainStreamInterceptor(serverSide))
+	testpb.RegisterTestServiceServer(srv, interop.NewTestServer())
+	go srv.Serve(lis)
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithChainStreamInterceptor(clientSide),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+
+	stream, err := testpb.NewTestServiceClient(conn).FullDuplexCall(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	stream.CloseSend()
+	stream.Recv() // io.EOF
+
+	for _, c := range rec.Calls() {
+		sides := map[recorder.Side]bool{}
+		for _, e := range c.Events() {
+			sides[e.Side] = true
+		}
+		fmt.Println(c.Method(), "client:", sides[recorder.Client], "server:", sides[recorder.Server])
+	}
+	// Output:
+	// /grpc.testing.TestService/FullDuplexCall client: true server: true
+}
