@@ -90,9 +90,13 @@
 //     call, and while a harness stream's SendMsg, RecvMsg and Header run,
 //     so that what gRPC starts there (a reconnect after Disconnect, a
 //     transparent retry's new transport, a stream's context watcher)
-//     inherits them. The caller's labels are then restored from the call's
-//     context, which is exact when the caller's labels came from pprof.Do or
-//     a handler's context (handler contexts carry the handler's labels).
+//     inherits them. The caller then gets back exactly the labels it had,
+//     whatever the call's context carries: runtime/pprof cannot read a
+//     goroutine's labels, so the harness saves and restores them through
+//     the runtime's own accessors (see labels.go). A handler that calls out
+//     with a context of its own stays attributed, and a goroutine the test
+//     started (a worker pool) that calls out with a handler's context is not
+//     blamed on that handler.
 //
 // TestEveryGRPCGoroutineCarriesAHarnessLabel pins this: if a gRPC upgrade
 // starts goroutines from somewhere else, it fails and names them.
@@ -105,9 +109,14 @@
 // and left to VerifyNoLeaks or VerifyTestMain: goroutines the test body
 // starts itself, callbacks of time.AfterFunc (they run on goroutines
 // without labels), work handed to a pool created outside the harness, and
-// a handler that replaces its goroutine's labels. Process-wide singletons
-// that a harness goroutine may happen to start first (glog and klog
-// flushers, the OpenCensus worker) are ignored by name.
+// a handler that replaces its goroutine's labels. A handler's context
+// carries the handler's labels, so that pprof.Do in the handler keeps
+// them; a goroutine outside the harness that sets its labels from a
+// handler's context (pprof.Do with it, which afterwards sets the labels of
+// that context) then counts as the handler's, and is reported if it is
+// still running at Close. Process-wide singletons that a harness goroutine
+// may happen to start first (glog and klog flushers, the OpenCensus
+// worker) are ignored by name.
 //
 // One scan costs a little less than one goleak.Find (BenchmarkLeakScan,
 // one harness open, on a busy two-core machine: about 0.38 ms against

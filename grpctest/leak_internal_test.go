@@ -3,6 +3,7 @@ package grpctest
 import (
 	"bytes"
 	"context"
+	"io"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -143,4 +144,42 @@ func unlabelledGRPC() []goroutineGroup {
 		out = append(out, g)
 	}
 	return out
+}
+
+// Every call through a harness connection gives the calling goroutine back
+// exactly the labels it had (the same label set, not an equal one), whatever
+// labels the call's context carries: here the goroutine's come from pprof.Do
+// and the context's are another harness's.
+func TestCallsThroughTheHarnessRestoreTheCallersLabels(t *testing.T) {
+	srv := NewServer(t, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, interop.NewTestServer()) })
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	ctx := pprof.WithLabels(t.Context(), pprof.Labels(labelHarness, "another", labelMethod, "/x.Y/Z"))
+	pprof.Do(context.Background(), pprof.Labels("owner", "the test"), func(context.Context) {
+		want := getProfLabel()
+		check := func(after string, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", after, err)
+			}
+			if getProfLabel() != want {
+				t.Errorf("after %s, the goroutine's labels are not the ones it had", after)
+				setProfLabel(want) // so that each call is checked on its own
+			}
+		}
+		_, err := c.EmptyCall(ctx, &testgrpc.Empty{})
+		check("a unary call", err)
+		stream, err := c.FullDuplexCall(ctx)
+		check("opening a stream", err)
+		err = stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
+		check("Send", err)
+		_, err = stream.Header()
+		check("Header", err)
+		_, err = stream.Recv()
+		check("Recv", err)
+		check("CloseSend", stream.CloseSend())
+		if _, err = stream.Recv(); err != io.EOF {
+			t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+		}
+		check("the last Recv", nil)
+	})
 }

@@ -271,6 +271,100 @@ func (h *leakOnce) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty,
 	return &testgrpc.Empty{}, nil
 }
 
+// A goroutine keeps its own labels across a call through a harness
+// connection, whatever context the call is given. Two ways it used to go
+// wrong, when the harness set the caller's labels from the call's context:
+
+// callOutHandler's UnaryCall makes an outgoing call with a context of its
+// own, then leaves a goroutine running until release is closed: the
+// handler's goroutine must still carry its label after the call, so the
+// leak is reported.
+type callOutHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	out     testgrpc.TestServiceClient
+	release chan struct{}
+	exited  sync.WaitGroup
+}
+
+func (h *callOutHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	if _, err := h.out.EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+		return nil, err
+	}
+	h.exited.Add(1)
+	go h.background()
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+func (h *callOutHandler) background() {
+	defer h.exited.Done()
+	<-h.release
+}
+
+func TestLeakCheckReportsLeakAfterOutgoingCall(t *testing.T) {
+	backend := grpctest.NewServer(t, interopService)
+	h := &callOutHandler{out: client(backend), release: make(chan struct{})}
+	t.Cleanup(func() {
+		close(h.release)
+		h.exited.Wait()
+	})
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(100*time.Millisecond))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	spy.Want(t, 1, "1 goroutine(s) like this one, started by handler "+unaryCall,
+		"grpctest_test.(*callOutHandler).background")
+}
+
+// handOffHandler's UnaryCall hands a job to a worker the test started (a
+// pool); the job calls another harness with the handler's context. The
+// worker must not take the handler's label: Close would blame the handler
+// for a goroutine it never started.
+type handOffHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	jobs chan<- func()
+	out  testgrpc.TestServiceClient
+}
+
+func (h *handOffHandler) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	errc := make(chan error, 1)
+	h.jobs <- func() {
+		_, err := h.out.EmptyCall(ctx, &testgrpc.Empty{})
+		errc <- err
+	}
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+func TestLeakCheckIgnoresWorkerGivenAHandlersContext(t *testing.T) {
+	jobs := make(chan func())
+	exited := make(chan struct{})
+	go worker(jobs, exited)
+	defer func() {
+		close(jobs)
+		<-exited
+	}()
+	backend := grpctest.NewServer(t, interopService)
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(&handOffHandler{jobs: jobs, out: client(backend)}),
+		grpctest.WithCloseTimeout(100*time.Millisecond))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End() // the worker is still running
+	spy.WantClean(t)
+}
+
+func worker(jobs <-chan func(), exited chan<- struct{}) {
+	defer close(exited)
+	for job := range jobs {
+		job()
+	}
+}
+
 // ---- process-wide checks
 
 func TestVerifyNoLeaks(t *testing.T) {

@@ -25,9 +25,11 @@ import (
 )
 
 // handlerBegin counts a handler of method as running and labels its
-// goroutine; it returns the handler's context with the same labels, so that
-// a client call made with it restores them (see unaryClientInterceptor).
-func (s *Server) handlerBegin(ctx context.Context, method string) context.Context {
+// goroutine; it returns the labels the goroutine had, for handlerEnd, and
+// the handler's context with the harness's labels added, so that pprof.Do
+// in the handler (which sets the goroutine's labels from its context, and
+// restores them from it) keeps them.
+func (s *Server) handlerBegin(ctx context.Context, method string) (context.Context, savedLabels) {
 	s.mu.Lock()
 	if s.running == 0 {
 		s.idle = make(chan struct{})
@@ -40,12 +42,12 @@ func (s *Server) handlerBegin(ctx context.Context, method string) context.Contex
 	s.handlerGoroutines[goid()] = method
 	s.mu.Unlock()
 	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
-	pprof.SetGoroutineLabels(pprof.WithLabels(s.serverLabels, labels))
-	return pprof.WithLabels(ctx, labels)
+	saved := swapLabels(pprof.WithLabels(s.serverLabels, labels))
+	return pprof.WithLabels(ctx, labels), saved
 }
 
-func (s *Server) handlerEnd(method string) {
-	pprof.SetGoroutineLabels(s.serverLabels)
+func (s *Server) handlerEnd(method string, saved savedLabels) {
+	saved.restore()
 	s.mu.Lock()
 	delete(s.handlerGoroutines, goid())
 	s.handlers[method]--
@@ -61,14 +63,14 @@ func (s *Server) handlerEnd(method string) {
 // a handler starts are attributed to it. Their names are listed in
 // handlerFrames (leak.go).
 func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx = s.handlerBegin(ctx, info.FullMethod)
-	defer s.handlerEnd(info.FullMethod)
+	ctx, saved := s.handlerBegin(ctx, info.FullMethod)
+	defer s.handlerEnd(info.FullMethod, saved)
 	return handler(ctx, req)
 }
 
 func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx := s.handlerBegin(ss.Context(), info.FullMethod)
-	defer s.handlerEnd(info.FullMethod)
+	ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
+	defer s.handlerEnd(info.FullMethod, saved)
 	return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
 }
 
@@ -82,17 +84,19 @@ func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
 // unaryClientInterceptor and streamClientInterceptor label the calling
 // goroutine while gRPC starts the call, so that what gRPC starts on it (a
 // reconnect after Disconnect, a stream's watcher goroutine) carries the
-// harness label. The caller's labels are restored from ctx afterwards.
+// harness label. Afterwards the caller gets back exactly the labels it had
+// (swapLabels), whatever ctx carries: a goroutine given a handler's context
+// does not take the handler's label, and a handler that calls out with a
+// context of its own keeps its label.
 func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	pprof.SetGoroutineLabels(s.clientLabels)
-	defer pprof.SetGoroutineLabels(ctx)
+	defer swapLabels(s.clientLabels).restore()
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	pprof.SetGoroutineLabels(s.clientLabels)
+	saved := swapLabels(s.clientLabels)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
-	pprof.SetGoroutineLabels(ctx)
+	saved.restore()
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +142,14 @@ func (ts *trackedStream) finish() {
 	}
 }
 
-// The stream methods label the calling goroutine like the interceptors do:
-// a transparent retry picks a transport, and may reconnect, inside them.
+// The stream methods label the calling goroutine like the interceptors do,
+// and restore its own labels the same way: a transparent retry picks a
+// transport, and may reconnect, inside them.
 
 func (ts *trackedStream) RecvMsg(m any) error {
-	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	saved := swapLabels(ts.s.clientLabels)
 	err := ts.ClientStream.RecvMsg(m)
-	pprof.SetGoroutineLabels(ts.ctx)
+	saved.restore()
 	if err != nil || !ts.serverStreams {
 		ts.finish()
 	}
@@ -152,9 +157,9 @@ func (ts *trackedStream) RecvMsg(m any) error {
 }
 
 func (ts *trackedStream) SendMsg(m any) error {
-	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	saved := swapLabels(ts.s.clientLabels)
 	err := ts.ClientStream.SendMsg(m)
-	pprof.SetGoroutineLabels(ts.ctx)
+	saved.restore()
 	if err != nil && !errors.Is(err, io.EOF) {
 		ts.finish()
 	}
@@ -162,9 +167,9 @@ func (ts *trackedStream) SendMsg(m any) error {
 }
 
 func (ts *trackedStream) Header() (metadata.MD, error) {
-	pprof.SetGoroutineLabels(ts.s.clientLabels)
+	saved := swapLabels(ts.s.clientLabels)
 	md, err := ts.ClientStream.Header()
-	pprof.SetGoroutineLabels(ts.ctx)
+	saved.restore()
 	if err != nil {
 		ts.finish()
 	}
