@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -226,7 +227,7 @@ func TestRecorderOptions(t *testing.T) {
 	})
 }
 
-// User options are applied, and user interceptors run inside the harness's.
+// User options are applied, and chained user interceptors run.
 func TestServerAndDialOptions(t *testing.T) {
 	var serverSaw, clientSaw []string
 	srv := grpctest.NewServer(t, interopService,
@@ -249,6 +250,104 @@ func TestServerAndDialOptions(t *testing.T) {
 	if len(serverSaw) != 1 || !strings.HasPrefix(serverSaw[0], "grpctest-ua") {
 		t.Errorf("server saw user agents %q, want one starting with grpctest-ua", serverSaw)
 	}
+}
+
+// WithServerOptions and WithDialOptions: gRPC runs an interceptor set with
+// the single-interceptor options before every chained one, so outside the
+// harness's; chained ones run inside. An interceptor that rejects the call
+// shows which: inside, its context carries the handler's label and the
+// recorder saw the call on its side; outside, neither.
+func TestUserInterceptorsRunInsideTheHarnessOnlyWhenChained(t *testing.T) {
+	denied := status.Error(codes.PermissionDenied, "denied by the interceptor")
+	labelled := func(ctx context.Context) bool {
+		_, ok := pprof.Label(ctx, "streamtest.method")
+		return ok
+	}
+	unary := func(saw *bool) grpc.UnaryServerInterceptor {
+		return func(ctx context.Context, _ any, _ *grpc.UnaryServerInfo, _ grpc.UnaryHandler) (any, error) {
+			*saw = labelled(ctx)
+			return nil, denied
+		}
+	}
+	stream := func(saw *bool) grpc.StreamServerInterceptor {
+		return func(_ any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+			*saw = labelled(ss.Context())
+			return denied
+		}
+	}
+	unaryClient := func(context.Context, string, any, any, *grpc.ClientConn, grpc.UnaryInvoker, ...grpc.CallOption) error {
+		return denied
+	}
+	streamClient := func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, grpc.Streamer, ...grpc.CallOption) (grpc.ClientStream, error) {
+		return nil, denied
+	}
+	call := func(t *testing.T, srv *grpctest.Server) {
+		t.Helper()
+		_, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{})
+		if status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("EmptyCall: %v, want the interceptor's PermissionDenied", err)
+		}
+		stream, err := client(srv).FullDuplexCall(t.Context())
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		if status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("FullDuplexCall: %v, want the interceptor's PermissionDenied", err)
+		}
+	}
+	ends := func(srv *grpctest.Server, side recorder.Side) int {
+		n := 0
+		for _, e := range srv.Recorder().Events() {
+			if e.Side == side && e.Kind == recorder.End && status.Code(e.Err) == codes.PermissionDenied {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("server", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			opts   func(u, s *bool) []grpc.ServerOption
+			inside bool
+		}{
+			{"chained", func(u, s *bool) []grpc.ServerOption {
+				return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary(u)), grpc.ChainStreamInterceptor(stream(s))}
+			}, true},
+			{"single", func(u, s *bool) []grpc.ServerOption {
+				return []grpc.ServerOption{grpc.UnaryInterceptor(unary(u)), grpc.StreamInterceptor(stream(s))}
+			}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var unaryLabelled, streamLabelled bool
+				srv := grpctest.NewServer(t, interopService, grpctest.WithServerOptions(tc.opts(&unaryLabelled, &streamLabelled)...))
+				call(t, srv)
+				if unaryLabelled != tc.inside || streamLabelled != tc.inside {
+					t.Errorf("handler label in the unary, stream interceptor's context: %v, %v; want %v", unaryLabelled, streamLabelled, tc.inside)
+				}
+				if got, want := ends(srv, recorder.Server) == 2, tc.inside; got != want {
+					t.Errorf("server side of both calls recorded: %v, want %v\n%s", got, want, srv.Recorder())
+				}
+			})
+		}
+	})
+	t.Run("client", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			opts   []grpc.DialOption
+			inside bool
+		}{
+			{"chained", []grpc.DialOption{grpc.WithChainUnaryInterceptor(unaryClient), grpc.WithChainStreamInterceptor(streamClient)}, true},
+			{"single", []grpc.DialOption{grpc.WithUnaryInterceptor(unaryClient), grpc.WithStreamInterceptor(streamClient)}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				srv := grpctest.NewServer(t, interopService, grpctest.WithDialOptions(tc.opts...))
+				call(t, srv)
+				if got, want := ends(srv, recorder.Client) == 2, tc.inside; got != want {
+					t.Errorf("client side of both calls recorded: %v, want %v\n%s", got, want, srv.Recorder())
+				}
+			})
+		}
+	})
 }
 
 // A bufconn buffer much smaller than the messages still carries them.

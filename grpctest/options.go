@@ -41,9 +41,16 @@ func (c *config) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Sprintf(format, args...))
 }
 
-// WithServerOptions adds options to grpc.NewServer. They come after the
-// harness's own (tracking, then recording) interceptors, so interceptors
-// chained here run inside them.
+// WithServerOptions adds options to grpc.NewServer, after the harness's
+// own. Interceptors added with grpc.ChainUnaryInterceptor or
+// grpc.ChainStreamInterceptor run inside the harness's (tracking, then
+// recording): their goroutine carries the handler's label and the recorder
+// sees what they do. gRPC runs an interceptor set with grpc.UnaryInterceptor
+// or grpc.StreamInterceptor before every chained one, so it runs outside
+// the harness's: a call it ends without calling the handler is not recorded
+// on the server side nor counted as a handler, and goroutines it starts are
+// reported by check (c) as the server's, not a handler's. Chain interceptors
+// to have them seen.
 func WithServerOptions(opts ...grpc.ServerOption) Option {
 	return func(c *config) {
 		for i, o := range opts {
@@ -58,7 +65,11 @@ func WithServerOptions(opts ...grpc.ServerOption) Option {
 
 // WithDialOptions adds options to grpc.NewClient, for Conn and for every
 // connection made by Dial. The harness already sets the dialer, insecure
-// transport credentials and its interceptors.
+// transport credentials and its interceptors. As on the server, chained
+// interceptors (grpc.WithChainUnaryInterceptor,
+// grpc.WithChainStreamInterceptor) run inside the harness's, and one set
+// with grpc.WithUnaryInterceptor or grpc.WithStreamInterceptor runs outside
+// them: a call it ends without invoking gRPC is not recorded.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) {
 		for i, o := range opts {
