@@ -142,8 +142,11 @@
 // events in between allowed, each step taking the earliest event after the
 // previous step's. A message step (ClientSends, ServerReceives,
 // ServerSends, ClientReceives) matches a Send or Recv of its side that did
-// not fail, with an equal message; a nil msg matches any message (a typed
-// nil pointer is an empty message, not a wildcard). ClientCloses matches
+// not fail, with an equal message; a nil msg matches any message. A typed
+// nil pointer is not a wildcard but an empty message of its type, as gRPC
+// sends it, both in a step and recorded for a Send of one (AssertMessages,
+// by contrast, keeps a typed nil apart from an empty message: it is what a
+// failed call returns). ClientCloses matches
 // CloseSend, Ends(code) the End of either side with that code. A failure
 // names the step not found and the event after which it was searched,
 // lists the steps matched so far, says when the step matches an earlier

@@ -3,6 +3,7 @@ package grpctest
 import (
 	"crypto/sha256"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 // AssertMessages reports whether got equals want, message by message,
 // compared with cmp and protocmp.Transform (so proto messages compare by
 // content). On failure it prints a (-want +got) diff and the timeline of
-// the test's open harnesses.
+// the test's open harnesses. A typed nil message, such as a call that
+// failed returns, equals only a nil message of its type, never an empty
+// one.
 //
 //	grpctest.AssertMessages(t, []any{want1, want2}, call.Responses())
 func AssertMessages(t testing.TB, want, got []any) bool {
@@ -62,8 +65,19 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if d == "" {
 		return true
 	}
-	t.Errorf("grpctest: messages differ: mismatch (-want +got):\n%s%s", d, timelines(t))
+	t.Errorf("grpctest: messages differ: mismatch (-want +got):\n%s%s%s", d, nilNote(want, got), timelines(t))
 	return false
+}
+
+// nilNote explains the "@invalid" of a typed nil message in a diff, if
+// want or got holds one.
+func nilNote(want, got []any) string {
+	for _, m := range append(want[:len(want):len(want)], got...) {
+		if typedNil(m) {
+			return "\n(\"@invalid\" is a nil message, such as a failed call returns: AssertMessages does not take it for an empty one)"
+		}
+	}
+	return ""
 }
 
 // protoEqual reports whether want and got hold the same proto messages,
@@ -106,6 +120,27 @@ func diff(want, got any, opts []cmp.Option) (d string, err error) {
 	}()
 	all := append([]cmp.Option{protocmp.Transform(), summarizeBigBytes}, opts...)
 	return cmp.Diff(want, got, all...), nil
+}
+
+// emptyIfNil returns m, or an empty message of its type if m is a typed
+// nil proto message (such as (*pb.Msg)(nil)): the message gRPC sends for
+// one, and what a typed nil means in an AssertOrder step. For a generated
+// message type the zero value of the type pointed to is that empty
+// message.
+func emptyIfNil(m any) any {
+	if !typedNil(m) {
+		return m
+	}
+	return reflect.New(reflect.TypeOf(m).Elem()).Interface()
+}
+
+// typedNil reports whether m is a proto message that is a nil pointer.
+func typedNil(m any) bool {
+	if _, ok := m.(proto.Message); !ok {
+		return false
+	}
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // equal reports whether want and got are equal as AssertMessages compares

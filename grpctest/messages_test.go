@@ -83,3 +83,17 @@ func TestAssertMessagesCannotCompare(t *testing.T) {
 	}
 	spy.Want(t, 1, "cannot compare the messages", "unexported", "AssertMessagesWith")
 }
+
+// AssertMessages keeps a typed nil message (what a failed call returns)
+// apart from an empty one, and says what the "@invalid" of its diff means.
+func TestAssertMessagesTypedNilIsNotAnEmptyMessage(t *testing.T) {
+	spy := spytb.New(t)
+	if !grpctest.AssertMessages(spy, []any{(*testgrpc.Empty)(nil)}, []any{(*testgrpc.Empty)(nil)}) {
+		t.Errorf("AssertMessages returned false on two nil messages")
+	}
+	spy.WantClean(t)
+	if grpctest.AssertMessages(spy, []any{&testgrpc.Empty{}}, []any{(*testgrpc.Empty)(nil)}) {
+		t.Errorf("AssertMessages took a nil message for an empty one")
+	}
+	spy.Want(t, 1, "mismatch (-want +got):", `"@invalid"`, "is a nil message, such as a failed call returns")
+}

@@ -20,7 +20,9 @@ type Step interface {
 }
 
 // messageStep matches a successful Send or Recv of one side, carrying msg
-// (any message if msg is nil).
+// (any message if msg is nil). A typed nil message, in msg (made empty by
+// the constructors) or recorded for a Send of one, is an empty message of
+// its type, as gRPC sends it.
 type messageStep struct {
 	name string
 	side recorder.Side
@@ -33,7 +35,7 @@ func (s messageStep) sameKind(e recorder.Event) bool {
 }
 
 func (s messageStep) Match(e recorder.Event) bool {
-	return s.sameKind(e) && (s.msg == nil || equal(s.msg, e.Msg))
+	return s.sameKind(e) && (s.msg == nil || equal(s.msg, emptyIfNil(e.Msg)))
 }
 
 func (s messageStep) String() string {
@@ -44,25 +46,30 @@ func (s messageStep) String() string {
 }
 
 // ClientSends matches the client sending msg (a Send event of the client
-// side that did not fail). Messages compare as in AssertMessages; a nil msg
-// matches any message.
+// side that did not fail). Messages compare as in AssertMessages, except
+// that a typed nil message (such as (*pb.Msg)(nil)) is an empty message of
+// its type, as gRPC sends it, on either side. A nil msg matches any
+// message.
 func ClientSends(msg any) Step {
-	return messageStep{"ClientSends", recorder.Client, recorder.Send, msg}
+	return messageStep{"ClientSends", recorder.Client, recorder.Send, emptyIfNil(msg)}
 }
 
-// ServerReceives matches the server receiving msg (nil: any message).
+// ServerReceives matches the server receiving msg (nil: any message; a
+// typed nil: an empty one).
 func ServerReceives(msg any) Step {
-	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, msg}
+	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, emptyIfNil(msg)}
 }
 
-// ServerSends matches the server sending msg (nil: any message).
+// ServerSends matches the server sending msg (nil: any message; a typed
+// nil: an empty one).
 func ServerSends(msg any) Step {
-	return messageStep{"ServerSends", recorder.Server, recorder.Send, msg}
+	return messageStep{"ServerSends", recorder.Server, recorder.Send, emptyIfNil(msg)}
 }
 
-// ClientReceives matches the client receiving msg (nil: any message).
+// ClientReceives matches the client receiving msg (nil: any message; a
+// typed nil: an empty one).
 func ClientReceives(msg any) Step {
-	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, msg}
+	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, emptyIfNil(msg)}
 }
 
 type closeStep struct{}
@@ -188,7 +195,7 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 		if !st.sameKind(e) {
 			continue
 		}
-		d, err := diff(st.msg, e.Msg, nil)
+		d, err := diff(st.msg, emptyIfNil(e.Msg), nil)
 		if err != nil || d == "" {
 			continue
 		}

@@ -1,12 +1,13 @@
 package grpctest_test
 
 import (
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"io"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/grpctest"
@@ -168,4 +169,54 @@ func TestStepStrings(t *testing.T) {
 	if len(long) > 160 || !strings.HasSuffix(long, "…)") {
 		t.Errorf("a long message renders as %d bytes (%q), want it cut short", len(long), long)
 	}
+}
+
+// A typed nil message in a step is an empty message of its type, not a
+// wildcard; so is a typed nil the client sent (gRPC sends it as an empty
+// message, and the recorder keeps what the client passed).
+func TestAssertOrderTypedNilIsAnEmptyMessage(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	empty := (*testgrpc.Empty)(nil)
+	if !grpctest.AssertOrder(spy, srv.Recorder(),
+		grpctest.ClientSends(empty), grpctest.ServerReceives(empty), grpctest.ServerSends(empty), grpctest.ClientReceives(empty)) {
+		t.Errorf("typed nil steps did not match the recorded empty messages")
+	}
+	spy.WantClean(t)
+
+	srv.Recorder().Reset()
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{ResponseSize: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ServerSends((*testgrpc.SimpleResponse)(nil))) {
+		t.Errorf("a typed nil step matched a message that is not empty")
+	}
+	report := spy.Want(t, 1, "ServerSends(*grpc_testing.SimpleResponse{})", "mismatch (-want +got):")
+	if strings.Contains(report.Msg, "@invalid") {
+		t.Errorf("the diff compares against a nil message, not an empty one:\n%s", report.Msg)
+	}
+
+	spy = spytb.New(t)
+	srv.Recorder().Reset()
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send((*testgrpc.StreamingOutputCallRequest)(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	if !grpctest.AssertOrder(spy, srv.Recorder(),
+		grpctest.ClientSends(&testgrpc.StreamingOutputCallRequest{}), grpctest.ServerReceives(&testgrpc.StreamingOutputCallRequest{})) {
+		t.Errorf("an empty-message step did not match the typed nil the client sent")
+	}
+	spy.WantClean(t)
 }
