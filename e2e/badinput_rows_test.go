@@ -129,6 +129,40 @@ func badInputs() []badInput {
 			return "returns false; " + reportCell(spy.Want(t, 1, "cannot compare", "AssertMessagesWith"))
 		}},
 
+		// ---- nil contexts
+		{"fakes `NewServerStream(nil)` / `NewClientStream(nil)` (a nil context)", "", func(t *testing.T, spy *spytb.TB) string {
+			var sendErr, recvErr error
+			spy.Run(func() {
+				var ctx context.Context
+				sendErr = fakes.NewServerStream[chatpb.Message, chatpb.Message](ctx).Send(chatMsg)
+				_, recvErr = fakes.NewClientStream[chatpb.Message, chatpb.Message](ctx).Recv()
+			})
+			wantErr(t, "Send on NewServerStream(nil)", sendErr, codes.InvalidArgument, "NewServerStream: ctx is nil")
+			wantErr(t, "Recv on NewClientStream(nil)", recvErr, codes.InvalidArgument, "NewClientStream: ctx is nil")
+			spy.WantClean(t)
+			return "the stream is built; every `Send`/`Recv`/`Next` on it fails: " + errCell(sendErr)
+		}},
+		{"fakes `ServerStream.Next(nil)` / `ClientStream.Next(nil)` (a nil context)", "", func(t *testing.T, spy *spytb.TB) string {
+			var serverErr, clientErr, after error
+			spy.Run(func() {
+				var ctx context.Context
+				s := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context())
+				_, serverErr = s.Next(ctx)
+				c := fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context())
+				_, clientErr = c.Next(ctx)
+				if after = s.Send(chatMsg); after == nil {
+					_, after = s.Next(t.Context())
+				}
+			})
+			wantErr(t, "ServerStream.Next(nil)", serverErr, codes.InvalidArgument, "ServerStream.Next: ctx is nil")
+			wantErr(t, "ClientStream.Next(nil)", clientErr, codes.InvalidArgument, "ClientStream.Next: ctx is nil")
+			if after != nil {
+				t.Errorf("Send and Next after Next(nil): %v; want the stream unchanged", after)
+			}
+			spy.WantClean(t)
+			return "that call fails, the stream is unchanged: " + errCell(serverErr)
+		}},
+
 		// ---- wrong message types
 		{"fakes `ServerStream.SendMsg` with a message of another type", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error

@@ -163,8 +163,12 @@ func (c *ClientStream[Req, Res]) Closed() bool {
 // yet. Once every request was read and the code called CloseSend (or
 // received the end of a finished stream, after which it cannot send), it
 // returns io.EOF; once the stream's context ended, its status; if ctx ends
-// first, ctx.Err(). Reading releases a Send blocked by WithSendBuffer.
+// first, ctx.Err(). Reading releases a Send blocked by WithSendBuffer. A
+// nil ctx is an error (codes.InvalidArgument); the stream is unchanged.
 func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
+	if ctx == nil {
+		return nil, nilContextErr("ClientStream.Next")
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -59,10 +59,21 @@ func newConfig(method string, opts []Option) *config {
 // misuse if ctx is nil.
 func (c *config) checkContext(fn string, ctx context.Context) context.Context {
 	if ctx == nil {
-		c.errs = append(c.errs, fmt.Errorf("%s: ctx is nil; pass t.Context() or context.Background()", fn))
+		c.errs = append(c.errs, nilContext(fn))
 		return context.Background()
 	}
 	return ctx
+}
+
+// nilContext describes a nil ctx given to fn.
+func nilContext(fn string) error {
+	return fmt.Errorf("%s: ctx is nil; pass t.Context() or context.Background()", fn)
+}
+
+// nilContextErr is the error of a test-side call (Next) given a nil ctx: the
+// status a bad argument to a constructor gives, for this call only.
+func nilContextErr(fn string) error {
+	return status.Errorf(codes.InvalidArgument, "fakes: bad argument: %v", nilContext(fn))
 }
 
 // err returns the bad options as one error, nil if all were good.

@@ -160,8 +160,12 @@ func (s *ServerStream[Req, Res]) Responses() []*Res {
 // returned yet. After the stream ended and every response was read it
 // returns io.EOF, or End's error; after Cancel, a status with
 // codes.Canceled; if ctx ends first, ctx.Err(). Reading releases a Send
-// blocked by WithSendBuffer.
+// blocked by WithSendBuffer. A nil ctx is an error (codes.InvalidArgument);
+// the stream is unchanged.
 func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
+	if ctx == nil {
+		return nil, nilContextErr("ServerStream.Next")
+	}
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -437,3 +437,34 @@ func TestStreamNilContext(t *testing.T) {
 		t.Errorf("Recv = %v; want it to name the nil context", err)
 	}
 }
+
+// Next(nil) is a bad argument of that call only: a clear error, not a
+// crash, and the stream stays usable.
+func TestStreamNextNilContext(t *testing.T) {
+	var ctx context.Context // a nil context: a bug in the test
+	s := newDuplex(t)
+	_, err := s.Next(ctx)
+	wantCode(t, err, codes.InvalidArgument)
+	if !strings.Contains(err.Error(), "ServerStream.Next: ctx is nil") {
+		t.Errorf("ServerStream.Next(nil) = %v; want it to name the nil context", err)
+	}
+	if err := s.Send(res(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(t.Context()); err != nil {
+		t.Errorf("Next after Next(nil) = %v; want the response", err)
+	}
+
+	c := fakes.NewClientStream[dupReq, dupRes](t.Context())
+	_, err = c.Next(ctx)
+	wantCode(t, err, codes.InvalidArgument)
+	if !strings.Contains(err.Error(), "ClientStream.Next: ctx is nil") {
+		t.Errorf("ClientStream.Next(nil) = %v; want it to name the nil context", err)
+	}
+	if err := c.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Next(t.Context()); err != nil {
+		t.Errorf("Next after Next(nil) = %v; want the request", err)
+	}
+}
