@@ -130,7 +130,8 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // return io.EOF, depending on timing. The fake picks the answer that lets a
 // test Respond and Finish up front: Sends are accepted until the code has
 // received the end (then they return io.EOF), except that a Send that would
-// block (WithSendBuffer), or is blocked, returns io.EOF.
+// block (WithSendBuffer), or is blocked, returns io.EOF. A Send that returns
+// io.EOF sent nothing: its request is not in Sent and Next never returns it.
 func (c *ClientStream[Req, Res]) Finish(err error) {
 	p := c.p
 	p.mu.Lock()
@@ -145,7 +146,9 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 }
 
 // Sent returns a snapshot of every request the code sent so far, read by
-// Next or not, in order. Each is a copy taken when it was sent.
+// Next or not, in order. Each is a copy taken when it was sent. The request
+// of a Send still blocked (WithSendBuffer) is included; that of a Send that
+// failed (io.EOF after Finish, or the context's status) is not.
 func (c *ClientStream[Req, Res]) Sent() []*Req {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()

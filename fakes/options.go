@@ -112,7 +112,9 @@ func WithRecorder(r *recorder.Recorder) Option {
 // Without WithSendBuffer the buffer is unlimited and Send never blocks, so a
 // handler can be called synchronously and its Responses inspected after it
 // returns. A blocked Send returns when the message is read, or with an error
-// when the stream is canceled or ended. n < 0 is a bad option.
+// when the stream is canceled or ended; a Send that returns an error sent
+// nothing: Next never returns its message, and Responses and Sent no longer
+// list it. n < 0 is a bad option.
 func WithSendBuffer(n int) Option {
 	return func(c *config) {
 		if n < 0 {

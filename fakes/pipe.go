@@ -98,22 +98,37 @@ func (p *pipe) ctxErr() error {
 // putLocked appends m to q for the reader and waits, bounded by the stream's
 // context, until at most cfg.buffer messages of q are unread. stop reports a
 // reason to stop waiting early (the stream ended); its error is returned.
+// A put that fails delivers nothing: m, still unread then, is taken out of
+// q, so that Next never returns it and Responses and Sent do not list it.
 func (p *pipe) putLocked(q *queue, m any, stop func() error) error {
 	q.msgs = append(q.msgs, m)
 	p.broadcastLocked()
 	for p.cfg.buffer >= 0 && q.unread() > p.cfg.buffer {
-		if err := p.ctxErr(); err != nil {
-			return err
+		err := p.ctxErr()
+		if err == nil {
+			err = stop()
 		}
-		if err := stop(); err != nil {
-			return err
+		if err == nil {
+			err = p.bad
 		}
-		if p.bad != nil {
-			return p.bad
+		if err != nil {
+			p.unputLocked(q, m)
+			return err
 		}
 		_ = p.waitLocked(p.ctx)
 	}
 	return nil
+}
+
+// unputLocked takes m out of q if it is still unread. p.mu must be held.
+func (p *pipe) unputLocked(q *queue, m any) {
+	for i := len(q.msgs) - 1; i >= q.next; i-- {
+		if q.msgs[i] == m {
+			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+			p.broadcastLocked()
+			return
+		}
+	}
 }
 
 // takeLocked returns the next unread message of q; io.EOF or q.err once q is

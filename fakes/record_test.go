@@ -199,3 +199,83 @@ func TestSendBufferWithSendUntilBlocked(t *testing.T) {
 		}
 	}
 }
+
+// sendEvents returns the Send events of side, and the messages of those
+// that succeeded as the recorded call lists them.
+func sendEvents(t testing.TB, r *recorder.Recorder, side recorder.Side) (sends []recorder.Event, listed []any) {
+	t.Helper()
+	for _, e := range r.Events() {
+		if e.Side == side && e.Kind == recorder.Send {
+			sends = append(sends, e)
+		}
+	}
+	calls := r.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("recorded %d calls, want 1:\n%s", len(calls), r)
+	}
+	if side == recorder.Server {
+		return sends, calls[0].Responses()
+	}
+	return sends, calls[0].Requests()
+}
+
+// A Send that fails delivers nothing: its message is not read by Next, not
+// in Responses, and the recorder has a failed Send and no response.
+func TestServerStreamFailedSendDeliversNothing(t *testing.T) {
+	rec := recorder.New()
+	s := newDuplex(t, fakes.WithSendBuffer(1), fakes.WithRecorder(rec))
+	if err := s.Send(res(1)); err != nil {
+		t.Fatal(err)
+	}
+	send := grpctest.GoErr(t, func() error { return s.Send(res(2)) })
+	if !send.AssertBlocked(stillBlocked) {
+		t.FailNow()
+	}
+	s.Cancel()
+	wantCode(t, waitErr(t, send), codes.Canceled)
+
+	wantMsgs(t, []*dupRes{res(1)}, s.Responses())
+	got, err := s.Next(t.Context())
+	if err != nil {
+		t.Fatalf("Next = %v, want the response sent before", err)
+	}
+	wantMsgs(t, []*dupRes{res(1)}, []*dupRes{got})
+	got, err = s.Next(t.Context())
+	if status.Code(err) != codes.Canceled {
+		t.Fatalf("Next after the failed Send = %v, %v; want codes.Canceled and no response", got, err)
+	}
+
+	sends, listed := sendEvents(t, rec, recorder.Server)
+	if len(sends) != 2 || sends[0].Err != nil || status.Code(sends[1].Err) != codes.Canceled {
+		t.Errorf("recorded server Sends %v, want one OK and one Canceled:\n%s", sends, rec)
+	}
+	wantMsgs(t, []any{res(1)}, listed)
+}
+
+// The same on a ClientStream: a Send that Finish releases with io.EOF
+// (grpc's "not sent") is not in Sent.
+func TestClientStreamFailedSendDeliversNothing(t *testing.T) {
+	rec := recorder.New()
+	c := newClient(t, fakes.WithSendBuffer(0), fakes.WithRecorder(rec))
+	send := grpctest.GoErr(t, func() error { return c.Send(req(1)) })
+	if !send.AssertBlocked(stillBlocked) {
+		t.FailNow()
+	}
+	c.Finish(nil)
+	wantEOF(t, waitErr(t, send))
+	if n := len(c.Sent()); n != 0 {
+		t.Errorf("Sent() after the Send returned io.EOF has %d request(s), want none", n)
+	}
+	_, err := c.Recv() // the code sees the end; Next then has nothing to wait for
+	wantEOF(t, err)
+	got, err := c.Next(t.Context())
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("Next = %v, %v; want io.EOF and no request", got, err)
+	}
+
+	sends, listed := sendEvents(t, rec, recorder.Client)
+	if len(sends) != 1 || !errors.Is(sends[0].Err, io.EOF) {
+		t.Errorf("recorded client Sends %v, want one that failed with io.EOF:\n%s", sends, rec)
+	}
+	wantMsgs(t, nil, listed)
+}

@@ -149,7 +149,9 @@ func (s *ServerStream[Req, Res]) End(err error) {
 }
 
 // Responses returns a snapshot of every response the handler sent so far,
-// read by Next or not, in order. Each is a copy taken when it was sent.
+// read by Next or not, in order. Each is a copy taken when it was sent. The
+// response of a Send still blocked (WithSendBuffer) is included; that of a
+// Send that failed is not.
 func (s *ServerStream[Req, Res]) Responses() []*Res {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
