@@ -60,8 +60,11 @@
 // FailAfter and Delay are stream server interceptors for any server,
 // including a grpctest harness or the fake server (through
 // grpctest.WithServerOptions and grpc.ChainStreamInterceptor): FailAfter
-// breaks a stream after n messages, Delay slows every message down while
-// honouring the call's context. With the harness's Disconnect they exercise
+// breaks a stream after n messages (sent and received together), Delay
+// slows every message down while honouring the call's context. Through
+// WithServerOptions they run inside the harness's recorder, so a failure
+// FailAfter injects shows in the recorder as the call's status, not as a
+// failed Send or Recv (FailAfter's doc shows how to chain it outside). With the harness's Disconnect they exercise
 // a client's retry, resume and reconnect logic.
 //
 // # Beyond the design

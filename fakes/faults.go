@@ -13,17 +13,36 @@ import (
 )
 
 // FailAfter returns a stream server interceptor that breaks streams of
-// method after n messages: on each matching stream the first n SendMsg and
-// RecvMsg calls (counted together) go through, and every later one returns
-// err without touching the stream, so the handler sees err as if the
-// transport had failed; a handler that returns it ends the call with err's
-// status (use a status error, e.g. codes.Unavailable, to exercise a
-// client's retry logic). n = 0 fails the first operation.
+// method after n messages: on each matching stream, n messages (sent and
+// received counted together) go through, then the next SendMsg or RecvMsg,
+// and every one after it, returns err without touching the stream, so the
+// handler sees err as if the transport had failed; a handler that returns
+// it ends the call with err's status (use a status error, e.g.
+// codes.Unavailable, to exercise a client's retry logic). n = 0 fails the
+// first operation. Only messages count: a RecvMsg that returns io.EOF (the
+// client half-closed) or another error, and a SendMsg that fails, let no
+// message through. The handler never gets more than n: a RecvMsg that was
+// waiting while a concurrent SendMsg passed the n-th message returns err,
+// and the message it read is lost, as in a transport that broke.
 //
 // method is a full method name ("/pkg.Service/Method"), a service prefix
 // ending in "/" ("/pkg.Service/") for all its methods, or "" or "*" for
 // every method. Other streams pass through untouched. It composes with any
 // other interceptor (grpc.ChainStreamInterceptor) and with Delay.
+//
+// Where it sits decides what a recorder sees. Given to a grpctest harness
+// (or NewServer) through grpctest.WithServerOptions, it runs inside the
+// harness's recorder, between it and the handler: the injected failure
+// never reaches the recorded stream, so the recorder has no server Send or
+// Recv event for the failed operation (a message lost as above is recorded
+// as received); the failure shows as the server's End with err's status
+// (when the handler returns it) and in what the client got. To record the
+// failed operation as a server Send or Recv with Err set, as a transport
+// failure is, chain FailAfter before a recorder r of your own:
+//
+//	grpctest.NewServer(t, register, grpctest.WithoutRecorder(),
+//		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(fakes.FailAfter(m, n, err)), r.ServerOptions()...),
+//		grpctest.WithDialOptions(r.DialOptions()...))
 //
 // Bad arguments (n < 0, a nil err, a malformed method) cannot be returned
 // from here, so every stream the interceptor sees fails at once with
@@ -48,26 +67,46 @@ func FailAfter(method string, n int, err error) grpc.StreamServerInterceptor {
 	}
 }
 
-// failingStream fails every SendMsg and RecvMsg after the first n.
+// failingStream lets n messages through and fails every SendMsg and
+// RecvMsg after them. A SendMsg takes its slot before it sends (a sent
+// message cannot be taken back) and gives it back if the send fails; a
+// RecvMsg counts its message once it has one, and withholds it if the
+// count is then past n.
 type failingStream struct {
 	grpc.ServerStream
-	n   int64
-	ops atomic.Int64
-	err error
+	n      int64
+	passed atomic.Int64 // messages through, plus a SendMsg in progress
+	err    error
 }
 
 func (f *failingStream) SendMsg(m any) error {
-	if f.ops.Add(1) > f.n {
-		return f.err
+	for {
+		p := f.passed.Load()
+		if p >= f.n {
+			return f.err
+		}
+		if f.passed.CompareAndSwap(p, p+1) {
+			break
+		}
 	}
-	return f.ServerStream.SendMsg(m)
+	err := f.ServerStream.SendMsg(m)
+	if err != nil {
+		f.passed.Add(-1)
+	}
+	return err
 }
 
 func (f *failingStream) RecvMsg(m any) error {
-	if f.ops.Add(1) > f.n {
+	if f.passed.Load() >= f.n {
 		return f.err
 	}
-	return f.ServerStream.RecvMsg(m)
+	if err := f.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if f.passed.Add(1) > f.n {
+		return f.err
+	}
+	return nil
 }
 
 // Delay returns a stream server interceptor that slows streams of method

@@ -299,3 +299,145 @@ func TestFailAfterOnAScriptedSend(t *testing.T) {
 	spy.End()
 	spy.WantText(t, "stopped before its last step", "step 2 Send", "injected by fakes.FailAfter")
 }
+
+// FailAfter counts messages, not operations: StreamingInputCall with k
+// requests passes k+1 messages (the requests and the one response); the
+// io.EOF that ends the requests is not one.
+func TestFailAfterCountsMessagesNotOperations(t *testing.T) {
+	for _, tc := range []struct {
+		reqs, n int
+		want    codes.Code
+	}{
+		{1, 2, codes.OK},
+		{1, 1, codes.Unavailable}, // the response is the 2nd message
+		{2, 3, codes.OK},
+		{2, 2, codes.Unavailable},
+	} {
+		h := interopServer(t, fakes.FailAfter(streamingIn, tc.n, errInjected))
+		stream, err := testpb.NewTestServiceClient(h.Conn()).StreamingInputCall(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range tc.reqs {
+			if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = stream.CloseAndRecv()
+		if status.Code(err) != tc.want {
+			t.Errorf("FailAfter(n=%d) with %d request(s) and the response: CloseAndRecv = %v, want code %v\n%s",
+				tc.n, tc.reqs, err, tc.want, h.Recorder())
+		}
+	}
+}
+
+// failAfterOn runs handler through a FailAfter(fullDuplex, n) interceptor
+// on the fake stream s.
+func failAfterOn(s *fakes.ServerStream[dupReq, dupRes], n int, handler func(grpc.ServerStream) error) error {
+	ic := fakes.FailAfter(fullDuplex, n, errInjected)
+	return ic(nil, s, &grpc.StreamServerInfo{FullMethod: fullDuplex, IsClientStream: true, IsServerStream: true},
+		func(_ any, ss grpc.ServerStream) error { return handler(ss) })
+}
+
+// Failed operations are not messages: a Send or Recv that fails, and a
+// Recv of io.EOF, leave the count alone; the operation after the n-th
+// message fails without touching the stream.
+func TestFailAfterSkipsFailedOperations(t *testing.T) {
+	s := newDuplex(t, fakes.WithFailAt(1, errStr("send broke")), fakes.WithFailAt(2, errStr("recv broke")))
+	s.Push(req(1))
+	s.CloseSend()
+	var got []string
+	err := failAfterOn(s, 2, func(ss grpc.ServerStream) error {
+		got = append(got, errText(ss.SendMsg(res(1))))      // the fake's injected failure
+		got = append(got, errText(ss.RecvMsg(new(dupReq)))) // the fake's injected failure
+		got = append(got, errText(ss.RecvMsg(new(dupReq)))) // message 1
+		got = append(got, errText(ss.RecvMsg(new(dupReq)))) // io.EOF
+		got = append(got, errText(ss.SendMsg(res(2))))      // message 2
+		got = append(got, errText(ss.SendMsg(res(3))))      // fails: n = 2 went through
+		got = append(got, errText(ss.RecvMsg(new(dupReq)))) // fails, as every later one
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj := errInjected.Error()
+	wantMsgs(t, []string{"send broke", "recv broke", "", "EOF", "", inj, inj}, got)
+	wantMsgs(t, []*dupRes{res(2)}, s.Responses())
+}
+
+// The handler never gets more than n messages, even when a Recv waits
+// while a Send passes the n-th: that Recv fails.
+func TestFailAfterConcurrentRecvPastN(t *testing.T) {
+	s := newDuplex(t)
+	err := failAfterOn(s, 1, func(ss grpc.ServerStream) error {
+		recv := grpctest.GoErr(t, func() error { return ss.RecvMsg(new(dupReq)) })
+		if !recv.AssertBlocked(stillBlocked) {
+			t.FailNow()
+		}
+		if err := ss.SendMsg(res(1)); err != nil {
+			t.Errorf("SendMsg of message 1 = %v", err)
+		}
+		s.Push(req(1)) // the waiting Recv reads it: message 2
+		if err := waitErr(t, recv); err != errInjected {
+			t.Errorf("RecvMsg that read message 2 = %v, want the injected error", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*dupRes{res(1)}, s.Responses())
+}
+
+// Through WithServerOptions FailAfter runs inside the harness's recorder:
+// the recorder has the server's End with the injected status, not the
+// failed Send. Chained before a recorder of one's own, the failed Send is
+// recorded with its error, as FailAfter's doc says.
+func TestFailAfterAndTheRecorder(t *testing.T) {
+	serverSends := func(r *recorder.Recorder) (sends, failed int, end codes.Code) {
+		for _, e := range r.Events() {
+			switch {
+			case e.Side == recorder.Server && e.Kind == recorder.Send:
+				sends++
+				if status.Code(e.Err) == codes.Unavailable {
+					failed++
+				}
+			case e.Side == recorder.Server && e.Kind == recorder.End:
+				end = status.Code(e.Err)
+			}
+		}
+		return sends, failed, end
+	}
+	register := func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, interop.NewTestServer()) }
+
+	inside := grpctest.NewServer(t, register, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+		fakes.FailAfter(streamingOut, 2, errInjected))))
+	_, err := collect(t.Context(), testpb.NewTestServiceClient(inside.Conn()), []int32{1, 2}, 1)
+	wantCode(t, err, codes.Unavailable)
+	inside.Close()
+	if sends, failed, end := serverSends(inside.Recorder()); sends != 1 || failed != 0 || end != codes.Unavailable {
+		t.Errorf("inside the harness's recorder: %d server Send(s), %d failed, End %v; want 1, 0, Unavailable\n%s",
+			sends, failed, end, inside.Recorder())
+	}
+
+	r := recorder.New()
+	outside := grpctest.NewServer(t, register, grpctest.WithoutRecorder(),
+		grpctest.WithServerOptions(append([]grpc.ServerOption{grpc.ChainStreamInterceptor(
+			fakes.FailAfter(streamingOut, 2, errInjected))}, r.ServerOptions()...)...),
+		grpctest.WithDialOptions(r.DialOptions()...))
+	_, err = collect(t.Context(), testpb.NewTestServiceClient(outside.Conn()), []int32{1, 2}, 1)
+	wantCode(t, err, codes.Unavailable)
+	outside.Close()
+	if sends, failed, end := serverSends(r); sends != 2 || failed != 1 || end != codes.Unavailable {
+		t.Errorf("chained before the recorder: %d server Send(s), %d failed, End %v; want 2, 1, Unavailable\n%s",
+			sends, failed, end, r)
+	}
+}
+
+// errText is err's text, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
