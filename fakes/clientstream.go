@@ -35,9 +35,8 @@ type ClientStream[Req, Res any] struct {
 	core *clientCore[Req, Res]
 
 	// guarded by p.mu
-	finished  bool // Finish called
-	sawEnd    bool // a Recv returned the end of the finished stream: Send returns io.EOF
-	recvEnded bool // a Recv returned an error: Header must not block any more
+	finished bool // Finish called
+	sawEnd   bool // a Recv returned the end of the finished stream: Send returns io.EOF
 }
 
 var (
@@ -221,9 +220,13 @@ func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
 // Header waits for the response header: it returns what RespondHeader gave
 // (nothing more if the first Respond sent the header) plus
 // "content-type: application/grpc", as a grpc-go server always sends; or
-// nil once the stream finished without a header, a Recv failed or the
-// context ended.
-func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) { return c.cs.Header() }
+// nil once the stream finished without a header or the context ended. A
+// Recv that failed without ending the stream (WithFailAt, a message of the
+// wrong type) does not end the wait.
+func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) {
+	c.core.waitHeader()
+	return c.cs.Header() // through the recorder, if any, which records it
+}
 
 // Trailer returns the trailer set with RespondTrailer once the stream has
 // finished, nil before.
@@ -280,16 +283,10 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	})
 }
 
-func (k *clientCore[Req, Res]) RecvMsg(m any) (err error) {
+func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer func() {
-		if err != nil {
-			c.recvEnded = true
-			p.broadcastLocked()
-		}
-	}()
 	if err := p.beginLocked(); err != nil {
 		return err
 	}
@@ -320,25 +317,36 @@ func (k *clientCore[Req, Res]) CloseSend() error {
 	return nil
 }
 
-func (k *clientCore[Req, Res]) Header() (metadata.MD, error) {
+// waitHeader waits until Header has its answer: the header was sent, the
+// stream finished, its context ended or the stream was misused.
+func (k *clientCore[Req, Res]) waitHeader() {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for {
-		switch {
-		case p.bad != nil:
-			return nil, p.bad
-		case p.headerSent:
-			md := p.header.Copy()
-			if len(md.Get("content-type")) == 0 {
-				md.Set("content-type", "application/grpc") // as every grpc-go server sends
-			}
-			return md, nil
-		case c.finished, c.recvEnded, p.ctx.Err() != nil:
-			return nil, nil
-		}
+	for p.bad == nil && !p.headerSent && !c.finished && p.ctx.Err() == nil {
 		_ = p.waitLocked(p.ctx)
 	}
+}
+
+// Header returns the header if it was sent, nil if not, without waiting:
+// ClientStream.Header waits first. A recorder calls it after every RecvMsg
+// until it has the header, and must not block after a RecvMsg that failed
+// without ending the stream (which a real stream's RecvMsg never does).
+func (k *clientCore[Req, Res]) Header() (metadata.MD, error) {
+	p := k.c.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.bad != nil:
+		return nil, p.bad
+	case !p.headerSent:
+		return nil, nil
+	}
+	md := p.header.Copy()
+	if len(md.Get("content-type")) == 0 {
+		md.Set("content-type", "application/grpc") // as every grpc-go server sends
+	}
+	return md, nil
 }
 
 func (k *clientCore[Req, Res]) Trailer() metadata.MD {

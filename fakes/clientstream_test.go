@@ -17,6 +17,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -307,13 +308,40 @@ func TestClientStreamFailAt(t *testing.T) {
 	if _, err := c.Recv(); err != injected {
 		t.Fatalf("call 1 = %v, want the injected error", err)
 	}
-	// Header does not block once a Recv failed (a recorder reads it then).
-	if err := waitErr(t, grpctest.GoErr(t, func() error { _, err := c.Header(); return err })); err != nil {
-		t.Fatal(err)
-	}
 	c.Respond(res(1))
 	if _, err := c.Recv(); err != nil { // only call 1 fails
 		t.Fatalf("call 2: %v", err)
+	}
+}
+
+// A Recv that fails without ending the stream (WithFailAt, a message of the
+// wrong type) leaves Header waiting for the header, with or without a
+// recorder (which reads the header after every Recv, without blocking).
+func TestClientStreamHeaderWaitsAfterAFailedRecv(t *testing.T) {
+	for _, rec := range []*recorder.Recorder{nil, recorder.New()} {
+		opts := []fakes.Option{fakes.WithFailAt(1, errStr("injected"))}
+		if rec != nil {
+			opts = append(opts, fakes.WithRecorder(rec))
+		}
+		c := newClient(t, opts...)
+		_, err := grpctest.Go(t, c.Recv).Wait(waitLimit)
+		if err == nil || err.Error() != "injected" {
+			t.Fatalf("Recv = %v, want the injected error", err)
+		}
+		if err := c.RecvMsg(new(dupReq)); status.Code(err) != codes.Internal {
+			t.Fatalf("RecvMsg of the wrong type = %v, want codes.Internal", err)
+		}
+		header := grpctest.Go(t, c.Header)
+		if !header.AssertBlocked(stillBlocked) {
+			t.FailNow()
+		}
+		if err := c.RespondHeader(metadata.Pairs("k", "v")); err != nil {
+			t.Fatal(err)
+		}
+		md, err := header.Wait(waitLimit)
+		if err != nil || len(md.Get("k")) != 1 {
+			t.Errorf("Header after a failed Recv (recorder %v) = %v, %v; want k=v", rec != nil, md, err)
+		}
 	}
 }
 

@@ -129,8 +129,13 @@ func WithSendBuffer(n int) Option {
 // and Recv share one count, and SendMsg/RecvMsg/SendAndClose/CloseAndRecv
 // count as what they do) return err instead of doing anything. Only that call
 // fails; the stream stays usable, so a test can also check that the code
-// under test stops using it. Several WithFailAt options may be given; for the
-// same n the last one wins. n < 1 or a nil err is a bad option.
+// under test stops using it (a ClientStream's Header still waits for the
+// header). Several WithFailAt options may be given; for the same n the last
+// one wins. n < 1 or a nil err is a bad option.
+//
+// With WithRecorder, a failed Recv of a ClientStream ends the recorded call,
+// as any RecvMsg error ends a real client's: what the stream does after it
+// is recorded after the End, and a header sent after it is not recorded.
 func WithFailAt(n int, err error) Option {
 	return func(c *config) {
 		switch {
