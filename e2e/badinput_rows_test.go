@@ -267,6 +267,24 @@ func badInputs() []badInput {
 			})
 			return reportCell(spy.Want(t, 1, "not client-streaming"))
 		}},
+		{"scripted fake server: `Return(nil)` on a unary method before its one `Send`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).RecvAny().Return(nil).Times(0)
+			})
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "step 2 Return", "before the response", "not server-streaming"))
+		}},
+		{"scripted fake server: a unary call whose script ends without a `Send`", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				fake := fakes.NewServer(spy)
+				fake.Expect(postMethod).RecvAny()
+				_, err = chatpb.NewChatClient(fake.Conn()).Post(t.Context(), chatMsg)
+				fake.Close()
+			})
+			wantErr(t, "a unary call scripted without its response", err, codes.FailedPrecondition, postMethod, "without a response")
+			r := spy.Want(t, 1, "not used as scripted", "without a response")
+			return "the call fails: " + errCell(err) + "; at Close: " + reportCell(r)
+		}},
 		{"scripted fake server: `Sleep(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fakes.NewServer(spy).Expect(talkMethod).Sleep(-1).Times(0)

@@ -26,8 +26,15 @@ import (
 // A script without Return or Hang ends the call with OK after its last
 // step. Each step method checks its argument against the method's
 // descriptor at once (a message of the wrong type, a second request on a
-// method without client streaming, a step after Return...) and reports a
+// method without client streaming, a step after Return, Return(nil) before
+// the one response of a method without server streaming...) and reports a
 // misuse with t.Errorf at that line.
+//
+// On a method without server streaming a call that ends OK sends exactly
+// one response. Return(nil) before the Send is a misuse (reported, and the
+// step dropped); a call that reaches the end of a script without a Send
+// ends with codes.FailedPrecondition naming the script instead of OK, and
+// Close reports it.
 //
 // Build a script before the client makes the call it describes; the steps
 // of a call are fixed when the call arrives.
@@ -186,11 +193,16 @@ func (sc *Script) Hang() *Script {
 
 // Return ends the call with err as the handler's result: nil is OK, a
 // status error gives its code, anything else codes.Unknown. It must be the
-// last step.
+// last step. On a method without server streaming, Return(nil) must follow
+// the Send of the one response; an error may be returned without one.
 func (sc *Script) Return(err error) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepReturn, func(st *scriptStep) string {
 		st.err = err
+		if err == nil && !sc.md.IsStreamingServer() && sc.countLocked(stepSend) == 0 {
+			return "Return(nil) before the response: the method is not server-streaming, a call that ends OK sends exactly one response; " +
+				"add Send(response) first, or Return an error"
+		}
 		return ""
 	})
 }

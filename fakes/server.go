@@ -157,6 +157,7 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	ctx := ss.Context()
 	inType := messageType(sc.md.Input())
+	sent := 0 // Send steps done
 	for i, st := range run.steps {
 		where := fmt.Sprintf("%s (call %d of %d): step %d %s at %s", sc.name(), run.n, run.of, i+1, stepNames[st.kind], st.where)
 		var err error
@@ -176,7 +177,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			<-ctx.Done()
 			s.progress(run, i+1)
 			return status.FromContextError(ctx.Err()).Err()
-		case stepReturn:
+		case stepReturn: // Script.Return takes nil only after the one response of a method that has one
 			s.progress(run, i+1)
 			return st.err
 		}
@@ -194,9 +195,29 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			s.stop(run, fmt.Sprintf("the call ended at step %d %s: %v", i+1, st, err))
 			return err
 		}
+		if st.kind == stepSend {
+			sent++
+		}
 		s.progress(run, i+1)
 	}
+	end := fmt.Sprintf("%s (call %d of %d): after the last step (no Return or Hang)", sc.name(), run.n, run.of)
+	if msg := noResponse(sc, sent, end); msg != "" {
+		s.fail(run, msg)
+		return status.Error(codes.FailedPrecondition, msg)
+	}
 	return nil
+}
+
+// noResponse returns the failure of a call at where that is about to end
+// OK after sent Send steps, "" if it may: a method without server streaming
+// ends OK only with its one response (grpc's client would get codes.Internal,
+// "cardinality violation", without a word about the script).
+func noResponse(sc *Script, sent int, where string) string {
+	if sent > 0 || sc.md.IsStreamingServer() {
+		return ""
+	}
+	return fmt.Sprintf("fakes: %s: the call would end OK without a response: the method is not server-streaming, "+
+		"a call that ends OK sends exactly one response; add a Send step, or Return an error", where)
 }
 
 // recvStep runs a Recv, RecvAny or RecvEOF step: it returns what does not

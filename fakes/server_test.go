@@ -425,3 +425,72 @@ func TestServerCleanRunReportsNothing(t *testing.T) {
 	spy.End()
 	spy.WantClean(t)
 }
+
+// A call of a method without server streaming cannot end OK without its
+// one response. Reaching the end of a script without a Send fails the call
+// with codes.FailedPrecondition naming the script, and Close reports it
+// (grpc's client alone would get an unexplained "cardinality violation").
+func TestServerCallWithoutItsOneResponse(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{})
+	srv.Expect(streamingIn).RecvAny().RecvEOF()
+	client := testpb.NewTestServiceClient(srv.Conn())
+
+	_, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{})
+	wantCode(t, err, codes.FailedPrecondition)
+	for _, part := range []string{unaryCall, "after the last step", "without a response", "not server-streaming", "add a Send step"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("UnaryCall = %v; want it to contain %q", err, part)
+		}
+	}
+	in, err := client.StreamingInputCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Send(&testpb.StreamingInputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.CloseAndRecv()
+	wantCode(t, err, codes.FailedPrecondition)
+
+	srv.Close()
+	spy.Want(t, 1, "not used as scripted (2 problem(s))", unaryCall, streamingIn, "without a response")
+}
+
+// Return(nil) before the one response is rejected at its line; the call
+// then ends at the end of the script, without a response, which Close
+// reports too. Returning an error without a response is fine, and so is
+// Return(nil) after the Send.
+func TestServerReturnNilWithoutTheOneResponse(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{}).Return(nil)
+	spy.Want(t, 1, "step 2 Return", "Return(nil) before the response", "not server-streaming")
+
+	srv.Expect(unaryCall).RecvAny().Return(status.Error(codes.NotFound, "no"))
+	srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).Return(nil)
+	srv.Expect(streamingOut).RecvAny().Return(nil) // server-streaming: no response is fine
+	if n := len(spy.Reports()); n != 1 {
+		t.Fatalf("legal scripts reported:\n%s", spy.Text())
+	}
+
+	client := testpb.NewTestServiceClient(srv.Conn())
+	_, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{})
+	wantCode(t, err, codes.FailedPrecondition)
+	_, err = client.UnaryCall(t.Context(), &testpb.SimpleRequest{})
+	wantCode(t, err, codes.NotFound)
+	if _, err = client.UnaryCall(t.Context(), &testpb.SimpleRequest{}); err != nil {
+		t.Errorf("UnaryCall with its response = %v", err)
+	}
+	out, err := client.StreamingOutputCall(t.Context(), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("StreamingOutputCall scripted without responses: Recv = %v, want io.EOF", err)
+	}
+
+	srv.Close()
+	spy.Want(t, 2, "not used as scripted (1 problem(s))", "after the last step", "without a response")
+}
