@@ -478,6 +478,34 @@ func badInputs() []badInput {
 			}
 			return "returns " + errCell(err)
 		}},
+		{"`Recorder.Wait(nil, cond)` (nil context)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			//lint:ignore SA1012 a nil context is the misuse under test
+			spy.Run(func() { err = recorder.New().Wait(nil, func([]recorder.Event) bool { return true }) })
+			if err == nil || !strings.Contains(err.Error(), "nil context") {
+				t.Errorf("Wait(nil, cond) = %v, want an error naming the nil context", err)
+			}
+			return "returns " + errCell(err)
+		}},
+		{"methods of a nil `*recorder.Recorder` (`Server.Recorder()` of a harness built `WithoutRecorder`)", "", func(t *testing.T, spy *spytb.TB) string {
+			var (
+				rec   *recorder.Recorder
+				calls []*recorder.Call
+				err   error
+			)
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, chatService, grpctest.WithoutRecorder())
+				rec = srv.Recorder()
+				calls = rec.Calls()
+				err = rec.Wait(t.Context(), func([]recorder.Event) bool { return true })
+				srv.Close()
+			})
+			spy.WantClean(t)
+			if rec != nil || calls != nil || err == nil || !strings.Contains(err.Error(), "nil Recorder") {
+				t.Errorf("Recorder() = %v, Calls() = %v, Wait = %v; want nil, nil and an error naming the nil Recorder", rec, calls, err)
+			}
+			return "no panic: a nil Recorder records nothing (its interceptors pass calls through), `Events`/`Calls` return nil, `Wait` returns " + errCell(err)
+		}},
 		{"`Recorder.Wait` with a condition that never holds", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {
