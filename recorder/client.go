@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,7 +21,7 @@ import (
 // the metadata its handler sees. A client sends it only once its Recorder
 // has made a server-side interceptor or wrapper (the header is of no use to
 // any other server), so a Recorder that records only clients adds nothing
-// to their requests.
+// to their requests; TagContext adds it when asked.
 const CallIDHeader = "streamtest-call-id"
 
 // tag returns ctx with this recorder's call-id header for call, if this
@@ -43,11 +44,14 @@ func (r *Recorder) tagID(ctx context.Context, id uint64) context.Context {
 
 // TagContext returns ctx with a new call id of this Recorder in its
 // outgoing metadata (CallIDHeader), for users who build their own stream
-// client interceptor with WrapClientStream: create the stream with the
-// returned context, wrap it, and the server half, if this Recorder records
-// it, shares the call's id:
+// client interceptor with WrapClientStream: create the stream of method
+// with the returned context, wrap it, and the server half, if this
+// Recorder records it, shares the call's id. It returns ctx as it is for a
+// method that WithMethods leaves out. Unlike the interceptors, it adds the
+// header whether or not this Recorder records servers (it cannot know that
+// yet when the first call starts):
 //
-//	ctx = rec.TagContext(ctx)
+//	ctx = rec.TagContext(ctx, method)
 //	cs, err := streamer(ctx, desc, cc, method, opts...)
 //	if err != nil {
 //		return nil, err
@@ -56,8 +60,8 @@ func (r *Recorder) tagID(ctx context.Context, id uint64) context.Context {
 //
 // StreamClientInterceptor and UnaryClientInterceptor tag their calls
 // themselves.
-func (r *Recorder) TagContext(ctx context.Context) context.Context {
-	if r == nil || ctx == nil {
+func (r *Recorder) TagContext(ctx context.Context, method string) context.Context {
+	if ctx == nil || !r.records(method) {
 		return ctx
 	}
 	return r.tagID(ctx, r.ids.Add(1))
@@ -89,13 +93,26 @@ func (r *Recorder) callID(md metadata.MD, carried []string) (id uint64, others [
 		delete(md, CallIDHeader)
 		stripped = true
 	}
-	for _, list := range [2][]string{vs, carried} {
-		for _, v := range list {
-			if c, ok := r.parseTag(v); ok && id == 0 {
-				id = c
-			} else {
-				others = append(others, v)
-			}
+	// Take the last value of this recorder's: AppendToOutgoingContext
+	// appends, so an earlier one came with the context (metadata a proxy
+	// forwarded, say) and names another call. Values in md come before
+	// those carried.
+	own := -1 // index in vs, then carried
+	for i := len(vs) - 1; i >= 0 && own < 0; i-- {
+		if _, ok := r.parseTag(vs[i]); ok {
+			own = i
+		}
+	}
+	for i := len(carried) - 1; i >= 0 && own < 0; i-- {
+		if _, ok := r.parseTag(carried[i]); ok {
+			own = len(vs) + i
+		}
+	}
+	for i, v := range slices.Concat(vs, carried) {
+		if i == own {
+			id, _ = r.parseTag(v)
+		} else {
+			others = append(others, v)
 		}
 	}
 	if id == 0 {
@@ -406,9 +423,10 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 	w.r.add(es[:n+1]...)
 }
 
-// endStatus returns err as the final status of a call: nil, or an error
-// of gRPC's status package (an error of an interceptor further in that is
-// not one becomes codes.Unknown, as gRPC's own server would make it).
+// endStatus returns err as the final status of a call, as gRPC's server
+// makes it of a handler's error: nil; err itself if it is a status error;
+// the status of one that it wraps; Canceled or DeadlineExceeded for a
+// context error; else codes.Unknown with err's text.
 func endStatus(err error) error {
 	if err == nil {
 		return nil
@@ -416,5 +434,8 @@ func endStatus(err error) error {
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err
 	}
-	return status.Convert(err).Err()
+	if st, ok := status.FromError(err); ok {
+		return st.Err()
+	}
+	return status.FromContextError(err).Err()
 }

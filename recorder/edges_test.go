@@ -3,9 +3,11 @@ package recorder_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -115,7 +117,7 @@ func TestSeveralRecordersEachCorrelate(t *testing.T) {
 func ownInterceptors(rec *recorder.Recorder, tag bool) (grpc.StreamClientInterceptor, grpc.StreamServerInterceptor) {
 	client := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if tag {
-			ctx = rec.TagContext(ctx)
+			ctx = rec.TagContext(ctx, method)
 		}
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
@@ -153,7 +155,7 @@ func TestOwnInterceptorsCorrelateWithTagContext(t *testing.T) {
 			t.Errorf("without TagContext: %d calls, want 2 (one per half)\n%s", n, rec)
 		}
 	}
-	if ctx := (*recorder.Recorder)(nil).TagContext(context.Background()); ctx != context.Background() {
+	if ctx := (*recorder.Recorder)(nil).TagContext(context.Background(), "/a.B/C"); ctx != context.Background() {
 		t.Errorf("a nil Recorder's TagContext changed the context")
 	}
 }
@@ -398,5 +400,94 @@ func TestSendIsRecordedAsAtTheCall(t *testing.T) {
 	}
 	if got[recorder.Client] != "x" || got[recorder.Server] != "stamped" {
 		t.Errorf("client Send %q, server Recv %q; want %q (as called) and %q (as sent)\n%s", got[recorder.Client], got[recorder.Server], "x", "stamped", rec)
+	}
+}
+
+// forwarder is a proxy that nobody records: it forwards the request
+// metadata it got, call-id header included, to a backend (as proxies that
+// pass on every header do).
+type forwarder struct {
+	testpb.UnimplementedTestServiceServer
+	backend testpb.TestServiceClient
+}
+
+func (f *forwarder) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return f.backend.UnaryCall(metadata.NewOutgoingContext(ctx, metadata.Pairs(recorder.CallIDHeader, md.Get(recorder.CallIDHeader)[0])), req)
+}
+
+// A call-id value that came with the context (forwarded by a proxy) names
+// another call: the server half takes the last value of its Recorder's,
+// the one the client interceptor appended for this call.
+func TestForwardedCallIDIsNotTaken(t *testing.T) {
+	r := recorder.New()
+	backend := newPairOpts(t, bufnet, r.ServerOptions(), registerEcho, r.DialOptions()...)
+	proxy := newPairOpts(t, bufnet, nil, func(s *grpc.Server) {
+		testpb.RegisterTestServiceServer(s, &forwarder{backend: testpb.NewTestServiceClient(backend.conn)})
+	}, r.DialOptions()...)
+	if _, err := testpb.NewTestServiceClient(proxy.conn).UnaryCall(ctxT(t), &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	var clients []uint64
+	var server uint64
+	for _, e := range r.Events() {
+		if e.Kind == recorder.Begin && e.Side == recorder.Client {
+			clients = append(clients, e.CallID)
+		} else if e.Kind == recorder.Begin {
+			server = e.CallID
+		}
+	}
+	if len(clients) != 2 || server != clients[1] {
+		t.Errorf("client halves %v, the backend's server half %d: want it paired with the proxy's call (the second)\n%s", clients, server, r)
+	}
+}
+
+// deadlineServer returns the error of a context of its own that timed out.
+type deadlineServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (deadlineServer) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (deadlineServer) EmptyCall(context.Context, *testpb.Empty) (*testpb.Empty, error) {
+	return nil, fmt.Errorf("wrapped: %w", status.Error(codes.NotFound, "gone"))
+}
+
+// A server End has the status gRPC sends for the handler's error: the
+// code of a context error, or of a status error it wraps.
+func TestServerEndHasTheStatusGRPCSends(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, nil, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, deadlineServer{}) })
+	c := testpb.NewTestServiceClient(p.conn)
+	_, errDeadline := c.UnaryCall(ctxT(t), &testpb.SimpleRequest{})
+	_, errWrapped := c.EmptyCall(ctxT(t), &testpb.Empty{})
+	calls := rec.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls, want 2\n%s", len(calls), rec)
+	}
+	for i, sent := range []error{errDeadline, errWrapped} {
+		want := []codes.Code{codes.DeadlineExceeded, codes.NotFound}[i]
+		if got := status.Code(calls[i].Err()); got != want || status.Code(sent) != want {
+			t.Errorf("%s: server End %v, the client got %v; want %v for both\n%s", calls[i].Method(), got, status.Code(sent), want, rec)
+		}
+	}
+}
+
+// TagContext tags only methods the Recorder records: the handler of a
+// method that WithMethods leaves out sees no header (nothing strips it).
+func TestTagContextHonoursWithMethods(t *testing.T) {
+	rec := recorder.New(recorder.WithMethods("/grpc.testing.TestService/UnaryCall"))
+	ci, si := ownInterceptors(rec, true)
+	spy := &headerSpy{saw: make(chan bool, 1)}
+	p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)},
+		func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, spy) }, grpc.WithStreamInterceptor(ci))
+	echoOnce(t, p.conn)
+	if <-spy.saw {
+		t.Errorf("the handler of a method left out saw %s", recorder.CallIDHeader)
 	}
 }

@@ -114,7 +114,7 @@ func ExampleRecorder_Wait() {
 func ExampleRecorder_TagContext() {
 	rec := recorder.New()
 	clientSide := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		cs, err := streamer(rec.TagContext(ctx), desc, cc, method, opts...)
+		cs, err := streamer(rec.TagContext(ctx, method), desc, cc, method, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -158,6 +158,7 @@ func formatMD(md metadata.MD) string {
 // deterministic and cut short after 200 characters.
 func FormatMessage(m any) string {
 	var s string
+	escape := false
 	switch v := m.(type) {
 	case nil:
 		s = "<nil>"
@@ -171,10 +172,13 @@ func FormatMessage(m any) string {
 		writeMessage(&b, rm)
 		s = b.String()
 	default:
-		s = oneLine(fmt.Sprintf("%v", m))
+		s, escape = fmt.Sprintf("%v", m), true
 	}
 	if utf8.RuneCountInString(s) > maxMsgLen {
 		s = string([]rune(s)[:maxMsgLen]) + "…"
+	}
+	if escape { // after the cut, which must not split an escape
+		s = oneLine(s)
 	}
 	return s
 }

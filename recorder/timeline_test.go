@@ -74,6 +74,10 @@ func TestFormatMessage(t *testing.T) {
 	if got := recorder.FormatMessage(long); len([]rune(got)) != 201 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long value not cut short: %d runes", len([]rune(got)))
 	}
+	// The cut never splits an escaped line break.
+	if got := recorder.FormatMessage(long[:199] + "\nmore"); !strings.HasSuffix(got, `x\n…`) {
+		t.Errorf("cut at a line break: ...%s", got[len(got)-10:])
+	}
 }
 
 // withExtension returns a message with a field and an extension set.
