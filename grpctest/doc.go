@@ -58,7 +58,9 @@
 // none of these when Close starts are reported by method and by the line
 // of the test that opened them, with the hint "drain the stream or cancel
 // its context". Streams made with t.Context() end before Close (the testing
-// package cancels it first) and are never reported.
+// package cancels it first) and are never reported: open a stream with a
+// context of your own (context.Background(), or one you cancel yourself)
+// to have the harness report it if the test leaves it undrained.
 //
 // (b) Handlers are counted by method in the harness's own interceptors. A
 // handler still running after Stop and the bound is reported with its
