@@ -36,8 +36,9 @@ func (r *Recorder) String() string {
 // where detail is the message in compact text form for Send and Recv (with
 // the time the call blocked, when it blocked for BlockedAfter or more), the
 // metadata for Begin, Header and Trailer (without the keys gRPC adds to
-// every call: :authority, content-type, user-agent), and the status for End. Long
-// messages are cut short. Assertion failures print it.
+// every call: :authority, content-type, user-agent), and the status for End.
+// Long messages and long status messages are cut short (Event.Err keeps
+// all of it). Assertion failures print it.
 func Timeline(events []Event) string {
 	if len(events) == 0 {
 		return "  (no events recorded)\n"
@@ -101,12 +102,12 @@ func formatStatus(err error) string {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return oneLine(err.Error())
+		return oneLine(cut(err.Error()))
 	}
 	if st.Message() == "" {
 		return st.Code().String()
 	}
-	return st.Code().String() + ": " + strconv.Quote(st.Message())
+	return st.Code().String() + ": " + strconv.Quote(cut(st.Message()))
 }
 
 // transportKeys are metadata keys that gRPC itself adds to every call. The
@@ -174,11 +175,17 @@ func FormatMessage(m any) string {
 	default:
 		s, escape = fmt.Sprintf("%v", m), true
 	}
-	if utf8.RuneCountInString(s) > maxMsgLen {
-		s = string([]rune(s)[:maxMsgLen]) + "…"
-	}
+	s = cut(s)
 	if escape { // after the cut, which must not split an escape
 		s = oneLine(s)
+	}
+	return s
+}
+
+// cut returns s cut short after maxMsgLen runes.
+func cut(s string) string {
+	if utf8.RuneCountInString(s) > maxMsgLen {
+		return string([]rune(s)[:maxMsgLen]) + "…"
 	}
 	return s
 }

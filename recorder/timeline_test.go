@@ -101,6 +101,16 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 	if n := strings.Count(got, "\n"); n != len(events) {
 		t.Errorf("%d events rendered in %d lines:\n%s", len(events), n, got)
 	}
+	long := strings.Repeat("y", 300)
+	events = append(events,
+		recorder.Event{Seq: 5, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: status.Error(codes.FailedPrecondition, long)},
+		recorder.Event{Seq: 6, CallID: 1, Method: "/a.B/C", Kind: recorder.Recv, Err: errors.New(long)})
+	got = recorder.Timeline(events)
+	for _, line := range strings.Split(strings.TrimSuffix(got, "\n"), "\n")[4:] {
+		if strings.Contains(line, long[:201]) || !strings.Contains(line, long[:200]+"…") {
+			t.Errorf("a long error is not cut short after 200 characters: %s", line)
+		}
+	}
 	for _, want := range []string{`line1\nline2`, `bad\r\nthing`, `Internal: "x\ny"`, `plain\nerror`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("timeline lacks %s:\n%s", want, got)
