@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -34,9 +35,14 @@ type ClientStream[Req, Res any] struct {
 	cs   grpc.ClientStream // the core, or a recorder's wrapper around it
 	core *clientCore[Req, Res]
 
+	// serverStreams is false for a method without server streaming (see
+	// WithMethod): Recv returns its one response with the end of the stream.
+	serverStreams bool
+
 	// guarded by p.mu
 	finished bool // Finish called
 	sawEnd   bool // a Recv returned the end of the finished stream: Send returns io.EOF
+	received bool // a Recv returned a response
 }
 
 var (
@@ -49,15 +55,25 @@ var (
 // to cancel the stream, as with a real one. With WithRecorder it records the
 // events a real client stream of the method named by WithMethod would,
 // starting with Begin now (the client side ends when Recv returns an error
-// or io.EOF, or when ctx ends).
+// or io.EOF, when a method without server streaming has received its one
+// response, or when ctx ends).
+//
+// On a method without server streaming (a client-streaming method named by
+// WithMethod, and registered: see there) Recv, and so CloseAndRecv, behaves
+// as grpc's: it waits for the end of the stream and returns the one
+// response once the test has called Finish(nil); Finish's error instead if
+// it gave one; codes.Internal if the stream finished without a response or
+// the test responded more than once.
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)
-	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg)}
+	cli, srv := cfg.streamKind()
+	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv}
 	c.core = &clientCore[Req, Res]{c: c}
 	c.cs = c.core
 	if cfg.rec != nil {
-		c.cs = cfg.rec.WrapClientStream(c.core, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, cfg.method)
+		desc := &grpc.StreamDesc{StreamName: cfg.method[strings.LastIndex(cfg.method, "/")+1:], ClientStreams: cli, ServerStreams: srv}
+		c.cs = cfg.rec.WrapClientStream(c.core, desc, cfg.method)
 	}
 	return c
 }
@@ -194,7 +210,8 @@ func (c *ClientStream[Req, Res]) Send(m *Req) error {
 
 // Recv returns the next response, io.EOF after Finish(nil) and the
 // responses, Finish's error, or the context's status. It blocks until one
-// of those.
+// of those. On a method without server streaming (see NewClientStream) it
+// returns the one response only with the end of the stream.
 func (c *ClientStream[Req, Res]) Recv() (*Res, error) {
 	m := new(Res)
 	if err := c.cs.RecvMsg(m); err != nil {
@@ -302,8 +319,28 @@ func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 		if p.ctx.Err() == nil && p.bad == nil {
 			c.sawEnd = true // the end Finish queued
 		}
+		if errors.Is(err, io.EOF) && !c.serverStreams && !c.received {
+			return status.Errorf(codes.Internal, "fakes: cardinality violation: the stream finished (Finish(nil)) without a response, "+
+				"but %s is not server-streaming: Respond with its one response before Finish", p.cfg.method)
+		}
 		return err
 	}
+	if !c.serverStreams {
+		// As grpc's: the one response of a method without server streaming
+		// is returned with the end of the stream, which Finish queues.
+		_, end := p.takeLocked(p.ctx, &p.in, false, nil)
+		if end == nil {
+			return status.Errorf(codes.Internal, "fakes: cardinality violation: more than one response, "+
+				"but %s is not server-streaming: Respond with one response, then Finish", p.cfg.method)
+		}
+		if p.ctx.Err() == nil && p.bad == nil {
+			c.sawEnd = true
+		}
+		if !errors.Is(end, io.EOF) {
+			return end
+		}
+	}
+	c.received = true
 	copyMsg(dst, v.(*Res))
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -89,8 +91,9 @@ func (c *config) err() error {
 // interceptors: Begin when the stream is built, then Header, Send, Recv,
 // CloseSend, Trailer and End as they happen, so grpctest.AssertOrder and
 // r.String() work on fakes as on real streams. A ServerStream records End
-// at End or Cancel; a ClientStream when Recv returns an error or io.EOF, or
-// when its context ends. A nil r is a bad option.
+// at End or Cancel; a ClientStream when Recv returns an error or io.EOF, on
+// a method without server streaming when Recv returns its one response (see
+// WithMethod), or when its context ends. A nil r is a bad option.
 func WithRecorder(r *recorder.Recorder) Option {
 	return func(c *config) {
 		if r == nil {
@@ -154,7 +157,17 @@ func WithFailAt(n int, err error) Option {
 
 // WithMethod names the full method ("/pkg.Service/Method") the stream
 // records with WithRecorder. The defaults are DefaultServerMethod and
-// DefaultClientMethod.
+// DefaultClientMethod, recorded as bidirectional streams.
+//
+// If the method is in protoregistry.GlobalFiles (its generated Go package is
+// linked into the test), the stream also takes its RPC kind from the
+// method's descriptor, as grpc takes it from the generated code's
+// grpc.StreamDesc: a recorder sees the stream of that kind (a client call
+// without server streaming ends with its one response, its Trailer and End
+// recorded then), and a ClientStream's Recv on a method without server
+// streaming works as grpc's: it returns the one response only with the end
+// of the stream, so it waits for Finish (see NewClientStream). A method that
+// is not registered is taken as bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
 		if err := checkMethod(fullMethod); err != nil {
@@ -163,6 +176,27 @@ func WithMethod(fullMethod string) Option {
 		}
 		c.method = fullMethod
 	}
+}
+
+// streamKind returns whether the configured method streams requests
+// (client streaming) and responses (server streaming), from its descriptor
+// in protoregistry.GlobalFiles; a method that is not registered (or the
+// default one) streams both.
+func (c *config) streamKind() (clientStreams, serverStreams bool) {
+	svc, name, _ := strings.Cut(strings.TrimPrefix(c.method, "/"), "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return true, true
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return true, true
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return true, true
+	}
+	return md.IsStreamingClient(), md.IsStreamingServer()
 }
 
 // checkMethod reports whether m has the form "/pkg.Service/Method".

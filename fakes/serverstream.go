@@ -60,8 +60,9 @@ func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerS
 	s.core = &serverCore[Req, Res]{s: s}
 	s.ss = s.core
 	if cfg.rec != nil {
+		cli, srv := cfg.streamKind()
 		s.ss = cfg.rec.WrapServerStream(s.core, &grpc.StreamServerInfo{
-			FullMethod: cfg.method, IsClientStream: true, IsServerStream: true,
+			FullMethod: cfg.method, IsClientStream: cli, IsServerStream: srv,
 		})
 	}
 	return s
