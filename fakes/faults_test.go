@@ -207,7 +207,7 @@ func TestFaultsComposeWithTheFakeServer(t *testing.T) {
 	wantCode(t, err, codes.Unavailable)
 	wantMsgs(t, []*dupRes{res(1)}, got)
 	spy.End()
-	spy.WantText(t, "stopped before its last step", "step 3 Recv", "injected by fakes.FailAfter", "step 4 Send")
+	spy.WantText(t, "did not complete its script", "ended during step 3 Recv", "injected by fakes.FailAfter", "steps not reached:", "step 4 Send")
 }
 
 // resilientPingPong is client code under test: ping-pong on FullDuplexCall
@@ -297,7 +297,7 @@ func TestFailAfterOnAScriptedSend(t *testing.T) {
 	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
 	wantCode(t, err, codes.Unavailable)
 	spy.End()
-	spy.WantText(t, "stopped before its last step", "step 2 Send", "injected by fakes.FailAfter")
+	spy.WantText(t, "did not complete its script", "ended during step 2 Send", "injected by fakes.FailAfter", "no step after it")
 }
 
 // FailAfter counts messages, not operations: StreamingInputCall with k

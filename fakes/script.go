@@ -101,7 +101,7 @@ type callRun struct {
 	of      int          // the script's Times when the call arrived
 	steps   []scriptStep // the steps fixed when the call arrived
 	done    int          // steps completed
-	stopped string       // why the call stopped before its last step, "" if it did not
+	stopped string       // why the call ended during step done+1 (an error there), "" if it did not
 	failed  string       // a mismatch (already the complete message), "" if none
 }
 
@@ -309,6 +309,16 @@ func callerLine(skip int) string {
 		return "?"
 	}
 	return fmt.Sprintf("%s:%d", filepath.Base(file), line)
+}
+
+// notReached describes the steps after the i-th (0-based), which the call
+// did not reach: a list after "; steps not reached:", or that there were
+// none.
+func notReached(steps []scriptStep, i int) string {
+	if i+1 >= len(steps) {
+		return "; no step after it"
+	}
+	return "; steps not reached:" + describeSteps(steps, i+1)
 }
 
 // describeSteps lists steps[from:] one per line, numbered from 1.

@@ -45,9 +45,10 @@ import (
 // the call with codes.FailedPrecondition and a message naming the step, the
 // want and the got (a protocmp diff); a call with no Script left ends with
 // codes.FailedPrecondition too. At Close (registered with t.Cleanup), every
-// mismatch, every expected call that did not happen or stopped before its
-// last step (with the steps not reached), and every unexpected call is
-// reported with t.Errorf, followed by the recorded timeline.
+// mismatch, every expected call that did not happen, every call that did
+// not complete its script (naming the step it ended in, with the error that
+// ended it, and the steps after it, not reached) and every unexpected call
+// is reported with t.Errorf, followed by the recorded timeline.
 type Server struct {
 	t testing.TB
 	h *grpctest.Server
@@ -192,7 +193,11 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			s.fail(run, msg)
 			return status.Error(codes.FailedPrecondition, msg)
 		case err != nil:
-			s.stop(run, fmt.Sprintf("the call ended at step %d %s: %v", i+1, st, err))
+			why := err.Error()
+			if c := status.Code(err); st.kind == stepSleep && (c == codes.Canceled || c == codes.DeadlineExceeded) {
+				why += " (the client canceled or its deadline passed during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
+			}
+			s.stop(run, why)
 			return err
 		}
 		if st.kind == stepSend {
@@ -274,12 +279,16 @@ func (s *Server) verify() {
 			case run.failed != "":
 				problems = append(problems, run.failed)
 			case run.done < len(run.steps):
+				// run.done steps completed: the call ended during the next
+				// one, or was still in it at Close.
+				st := run.steps[run.done]
+				how := "ended during"
 				why := run.stopped
 				if why == "" {
-					why = "the call was still running at Close"
+					how, why = "was still in", "still running at Close"
 				}
-				problems = append(problems, fmt.Sprintf("%s (call %d of %d): stopped before its last step: %s; steps not reached:%s",
-					sc.name(), run.n, run.of, why, describeSteps(run.steps, run.done)))
+				problems = append(problems, fmt.Sprintf("%s (call %d of %d): did not complete its script: the call %s step %d %s (%s): %s%s",
+					sc.name(), run.n, run.of, how, run.done+1, st, st.where, why, notReached(run.steps, run.done)))
 			}
 		}
 		if n := len(sc.calls); n < sc.times {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -211,8 +212,8 @@ func TestServerStepsNotReachedAreReported(t *testing.T) {
 	}
 	cancel()
 	spy.End()
-	spy.WantText(t, "(call 1 of 1): stopped before its last step", "steps not reached",
-		"step 3 Recv(", "step 4 Send", "step 5 RecvEOF", "Canceled")
+	spy.WantText(t, "(call 1 of 1): did not complete its script", "ended during step 3 Recv(", "steps not reached",
+		"step 4 Send", "step 5 RecvEOF", "Canceled")
 }
 
 func TestServerExpectedCallNotMadeIsReported(t *testing.T) {
@@ -336,7 +337,55 @@ func TestServerSleepHonoursDeadline(t *testing.T) {
 	_, err := exchange(ctx, testpb.NewTestServiceClient(srv.Conn()))
 	wantCode(t, err, codes.DeadlineExceeded)
 	spy.End() // returns at once: the Sleep ended with the call
-	spy.WantText(t, "(call 1 of 1): stopped before its last step", "step 1 Sleep(1h0m0s)", "step 2 Send")
+	spy.WantText(t, "(call 1 of 1): did not complete its script", "ended during step 1 Sleep(1h0m0s)", "end with Hang", "step 2 Send")
+}
+
+// notReachedSteps returns what a report lists as steps not reached: the
+// text after "steps not reached:" up to the timeline, "" without a list.
+func notReachedSteps(report string) string {
+	_, list, ok := strings.Cut(report, "steps not reached:")
+	if !ok {
+		return ""
+	}
+	list, _, _ = strings.Cut(list, "timeline:")
+	return list
+}
+
+// A step the call reached and ended in is named as such, never listed among
+// the steps not reached; only the steps after it are.
+func TestServerStepThatEndedTheCallIsNotListedAsNotReached(t *testing.T) {
+	t.Run("an injected failure in the middle", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+			fakes.FailAfter(fullDuplex, 2, errInjected))))
+		srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Send(res(2))
+		_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1), req(2))
+		wantCode(t, err, codes.Unavailable)
+		spy.End()
+		spy.Want(t, 1, "did not complete its script: the call ended during step 3 Recv(", "injected by fakes.FailAfter")
+		if list := notReachedSteps(spy.Text()); strings.Contains(list, "step 3") || !strings.Contains(list, "step 4 Send(") {
+			t.Errorf("steps not reached:%s\nwant step 4 only (step 3 was reached and failed)", list)
+		}
+	})
+	t.Run("a client cancel during a last Sleep", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).Send(res(1)).Sleep(time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		spy.End()
+		spy.Want(t, 1, "did not complete its script: the call ended during step 2 Sleep(1h0m0s)", "Canceled", "no step after it", "end with Hang")
+		if list := notReachedSteps(spy.Text()); list != "" {
+			t.Errorf("report lists steps not reached:%s\nwant none (the Sleep, the last step, was reached)", list)
+		}
+	})
 }
 
 func TestServerSleep(t *testing.T) {
