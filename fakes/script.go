@@ -28,7 +28,9 @@ import (
 // descriptor at once (a message of the wrong type, a second request on a
 // method without client streaming, a step after Return, Return(nil) before
 // the one response of a method without server streaming...) and reports a
-// misuse with t.Errorf at that line.
+// misuse with t.Errorf at that line. The step is dropped: the script runs
+// without it, and if its call is not made, Close's report lists the steps
+// the script has and says how many were rejected.
 //
 // On a method without server streaming a call that ends OK sends exactly
 // one response. Return(nil) before the Send is a misuse (reported, and the
@@ -45,10 +47,11 @@ type Script struct {
 	where  string                        // file:line of Expect
 
 	// guarded by s.mu
-	steps []scriptStep
-	times int
-	final bool       // Return or Hang added: no step may follow
-	calls []*callRun // calls that used this script, in order
+	steps    []scriptStep
+	rejected int // step method calls reported as misuse, their steps dropped
+	times    int
+	final    bool       // Return or Hang added: no step may follow
+	calls    []*callRun // calls that used this script, in order
 }
 
 type stepKind int
@@ -240,6 +243,7 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 		bad = fill(&st)
 	}
 	if bad != "" {
+		sc.rejected++
 		t.Errorf("fakes: %s: step %d %s: %s", sc.name(), len(sc.steps)+1, stepNames[kind], bad)
 		return sc
 	}
@@ -319,6 +323,22 @@ func notReached(steps []scriptStep, i int) string {
 		return "; no step after it"
 	}
 	return "; steps not reached:" + describeSteps(steps, i+1)
+}
+
+// missingSteps describes the steps of a call of sc that was not made, for
+// Close's report: the script's steps, and the step method calls rejected as
+// misuse (reported at their line), whose steps are not in the script.
+func (sc *Script) missingSteps() string {
+	switch {
+	case len(sc.steps) == 0 && sc.rejected > 0:
+		return fmt.Sprintf("; the script has no steps: its %d step(s) were rejected as misuse, reported at their lines", sc.rejected)
+	case len(sc.steps) == 0:
+		return "; the script has no steps"
+	case sc.rejected > 0:
+		return fmt.Sprintf("; steps not reached in the missing call(s), without the %d step(s) rejected as misuse (reported at their lines):%s",
+			sc.rejected, describeSteps(sc.steps, 0))
+	}
+	return "; steps not reached in the missing call(s):" + describeSteps(sc.steps, 0)
 }
 
 // describeSteps lists steps[from:] one per line, numbered from 1.

@@ -292,8 +292,7 @@ func (s *Server) verify() {
 			}
 		}
 		if n := len(sc.calls); n < sc.times {
-			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d; steps not reached in the missing call(s):%s",
-				sc.name(), sc.times, n, describeSteps(sc.steps, 0)))
+			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d%s", sc.name(), sc.times, n, sc.missingSteps()))
 		}
 	}
 	problems = append(problems, s.unexpected...)

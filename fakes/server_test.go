@@ -224,6 +224,33 @@ func TestServerExpectedCallNotMadeIsReported(t *testing.T) {
 	spy.WantText(t, "expected 1 call(s), got 0", "step 1 Recv", "step 2 RecvEOF")
 }
 
+// The report of an expected call not made says what its script holds even
+// when misuse left it without steps, instead of an empty list.
+func TestServerExpectedCallNotMadeAfterMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(srv *fakes.Server)
+		want  []string
+	}{
+		{"every step rejected", func(srv *fakes.Server) { srv.Expect(streamingIn).Send(res(1)) },
+			[]string{"expected 1 call(s), got 0; the script has no steps: its 1 step(s) were rejected as misuse, reported at their lines"}},
+		{"a step rejected", func(srv *fakes.Server) { srv.Expect(streamingOut).Recv(req(1)).Recv(req(2)) },
+			[]string{"expected 1 call(s), got 0; steps not reached in the missing call(s), without the 1 step(s) rejected as misuse", "step 1 Recv("}},
+		{"no steps", func(srv *fakes.Server) { srv.Expect(fullDuplex) },
+			[]string{"expected 1 call(s), got 0; the script has no steps"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			tc.build(fakes.NewServer(spy))
+			spy.End()
+			r := spy.Want(t, -1, tc.want...)
+			if _, after, ok := strings.Cut(r.Msg, "missing call(s)"); ok && !strings.Contains(after, "step 1") {
+				t.Errorf("the report announces the steps of the missing call but lists none:\n%s", r.Msg)
+			}
+		})
+	}
+}
+
 func TestServerUnexpectedCallIsReported(t *testing.T) {
 	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
