@@ -64,17 +64,21 @@
 // slows every message down while honouring the call's context. Through
 // WithServerOptions they run inside the harness's recorder, so a failure
 // FailAfter injects shows in the recorder as the call's status, not as a
-// failed Send or Recv (FailAfter's doc shows how to chain it outside). With the harness's Disconnect they exercise
-// a client's retry, resume and reconnect logic.
+// failed Send or Recv (FailAfter's doc shows how to chain it outside). With
+// the harness's Disconnect they exercise a client's retry, resume and
+// reconnect logic. On the fake server, a fault they inject into a scripted
+// call fails that call's script and is reported at Close; NewServer's doc
+// shows how to script the break instead.
 //
-// # Beyond the design
+// # Beyond the core API
 //
-// Besides the API of the design, the package has: ServerStream.End (the
+// Besides the core API above, the package has: ServerStream.End (the
 // handler's result: how a fake server stream ends); ClientStream.Next,
 // the twin of ServerStream.Next, reading what the code under test sent (the
 // reader WithSendBuffer waits for); ClientStream.RespondHeader and
 // RespondTrailer (what its Header() and Trailer() return; Header is taken
 // by grpc's interface); WithMethod and DefaultServerMethod /
-// DefaultClientMethod (the method name recorded); Server.Close (verify
-// before the test ends) and Server.Harness (Disconnect, Dial).
+// DefaultClientMethod (the method recorded, and its RPC kind);
+// Server.Close (verify before the test ends) and Server.Harness
+// (Disconnect, Dial).
 package fakes

@@ -441,3 +441,34 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// As NewServer's doc says: a fault FailAfter injects into a scripted call
+// fails its script even when the client copes with it, while the same break
+// scripted with Return passes.
+func TestScriptedBreakInsteadOfFailAfter(t *testing.T) {
+	run := func(t *testing.T, spy *spytb.TB, srv *fakes.Server) {
+		got, err := resilientPingPong(t.Context(), testpb.NewTestServiceClient(srv.Conn()), []int32{1, 2}, 1, func(int) {})
+		if err != nil {
+			t.Fatalf("the client did not cope with the break: %v", err)
+		}
+		wantMsgs(t, []*dupRes{res(1), res(2)}, got)
+		spy.End()
+	}
+	t.Run("FailAfter", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy, grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+			fakes.FailAfter(fullDuplex, 3, errInjected))))
+		srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Send(res(2))
+		srv.Expect(fullDuplex).Recv(req(2)).Send(res(2)).RecvEOF()
+		run(t, spy, srv)
+		spy.Want(t, 1, "(call 1 of 1): did not complete its script: the call ended during step 4 Send(", "injected by fakes.FailAfter")
+	})
+	t.Run("Return", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Return(errInjected)
+		srv.Expect(fullDuplex).Recv(req(2)).Send(res(2)).RecvEOF()
+		run(t, spy, srv)
+		spy.WantClean(t)
+	})
+}

@@ -173,8 +173,14 @@ func (sc *Script) SetTrailer(md metadata.MD) *Script {
 	})
 }
 
-// Sleep waits d (a timer, not a sleeping goroutine: a client that cancels
-// ends the wait and the call at once).
+// Sleep waits d before the next step (a timer, not a sleeping goroutine).
+// It expects the client to wait d: if the client cancels the call, or its
+// deadline passes, before d is up, the wait and the call end at once and the
+// script is not completed, so Close reports the call, naming the Sleep. A
+// Sleep that ends before the client gives up passes. Sleep is for a slow
+// server that the client waits for; to test a client's timeout or cancel,
+// script the steps before it and end the script with Hang, which a cancel
+// completes.
 func (sc *Script) Sleep(d time.Duration) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSleep, func(st *scriptStep) string {

@@ -64,6 +64,23 @@ type Server struct {
 // opts (grpctest.NewServer) and registers its Close with t.Cleanup. Server
 // options in opts (e.g. fakes.FailAfter or fakes.Delay interceptors through
 // grpctest.WithServerOptions) apply to the fake's calls.
+//
+// A fault such an interceptor injects into a scripted call is a failure of
+// the step it hits: FailAfter's error, or a Delay that outlasts the client's
+// deadline, ends the call before its script completes, and Close reports
+// the call as not completing its script (naming that step), even if the
+// client coped with the fault. Delay passes when every delayed step
+// completes in time. To break a stream and pass, let the script break it:
+// script the steps the client gets through, then Return the failure.
+//
+//	srv := fakes.NewServer(t)
+//	// the first call breaks after one response, as FailAfter(method, 2, err) would break it
+//	srv.Expect(method).Recv(req1).Send(res1).Return(status.Error(codes.Unavailable, "injected"))
+//	// the client's retry resumes where it broke
+//	srv.Expect(method).Recv(req2).Send(res2).RecvEOF()
+//
+// Keep FailAfter for a real server (grpctest.NewServer with the service's
+// handlers), which has no script to complete.
 func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
 	t.Helper()
 	s := &Server{t: t}
