@@ -107,6 +107,7 @@ func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
 
 // finish reports a panic of fn once, while t may still be used.
 func (p *Pending[T]) finish() {
+	p.t.Helper()
 	if p.panicVal != nil && p.reported.CompareAndSwap(false, true) {
 		p.t.Errorf("grpctest: %s panicked: %v\n%s", p.describe(), p.panicVal, p.panicStack)
 	}
@@ -119,6 +120,7 @@ func (p *Pending[T]) finish() {
 // left to return when whatever it waits on ends; VerifyTestMain catches it
 // if that never happens.
 func (p *Pending[T]) cleanup() {
+	p.t.Helper()
 	select {
 	case <-p.done:
 		p.finish()

@@ -48,6 +48,10 @@
 // Nothing in Close sleeps for a fixed time: a clean harness closes in well
 // under a millisecond plus one goroutine scan. What is still stuck after a
 // bound is reported with t.Errorf, naming the method, and Close moves on.
+// A report made by the Close that t.Cleanup runs is printed at the test's
+// NewServer line (the testing package follows a cleanup's helper frames to
+// where it was registered); one made by a Close the test calls, at that
+// call.
 //
 // # Leak checks
 //
@@ -162,7 +166,10 @@
 // Go and GoErr run a call on a goroutine; the Pending they return asserts
 // that it is still blocked after d (AssertBlocked: the one place a test
 // waits on the clock), waits for it with a timeout (Wait) or exposes Done.
-// A panic in the call is reported through t.
+// A panic in the call is reported through t: by the Wait or AssertBlocked
+// that sees it, or else at the end of the test, printed at
+// the line of the Go or GoErr call (at the NewServer line if the call was
+// still blocked then and the harness's Close awaited it).
 //
 // A call still blocked when the test ends must not leak. Its cleanup hands
 // it to the oldest open harness of the same test, whose Close ends every

@@ -55,7 +55,12 @@ type Server struct {
 	idle              chan struct{} // closed while running == 0
 	adopted           []blocker     // Pending calls left blocked by this test
 
-	closeOnce sync.Once
+	// closeMu serializes Close; closeDone is set by the first one. Not a
+	// sync.Once: its frames would sit between a report made by close and
+	// the cleanup that runs it, and testing would print the report at
+	// once.go instead of at the test's NewServer line.
+	closeMu   sync.Mutex
+	closeDone bool
 }
 
 var harnessIDs atomic.Uint64
@@ -256,7 +261,13 @@ func (s *Server) Close() {
 			"so it would wait for itself. Return from the handler and let the test (or t.Cleanup) close the harness.", method)
 		return
 	}
-	s.closeOnce.Do(s.close)
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closeDone {
+		return
+	}
+	s.closeDone = true
+	s.close()
 }
 
 func (s *Server) close() {
@@ -314,6 +325,7 @@ func (s *Server) close() {
 // Stop, then the handlers are awaited with the same bound. It returns the
 // handlers still running, by method.
 func (s *Server) stop() map[string]int {
+	s.t.Helper()
 	d := s.cfg.closeTimeout
 	graceful := make(chan struct{})
 	go func() {
@@ -391,6 +403,7 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 // awaitAdopted waits, bounded, for the Pending calls of this test that were
 // still blocked when the test ended: Close has just ended their streams.
 func (s *Server) awaitAdopted() {
+	s.t.Helper()
 	s.mu.Lock()
 	adopted := s.adopted
 	s.adopted = nil
