@@ -157,7 +157,9 @@
 // names the step not found and the event after which it was searched,
 // lists the steps matched so far, says when the step matches an earlier
 // event (wrong order), shows a (-want +got) diff against the nearest event
-// of the same side and kind, and prints the timeline.
+// of the same side and kind (for Ends, lists the End events after the
+// previous step's event with their status, or says that no call had ended
+// yet), and prints the timeline.
 //
 // Every Require variant is its Assert twin followed by t.FailNow.
 //

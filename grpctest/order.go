@@ -2,8 +2,10 @@ package grpctest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -97,8 +99,9 @@ func Ends(code codes.Code) Step { return endStep{code} }
 // order: each step matches an event with a larger Seq than the event the
 // previous step matched; events in between are allowed. Steps match the
 // earliest such event. On failure it prints which step was not found after
-// which event, the nearest miss as a (-want +got) diff when there is one,
-// and the timeline.
+// which event, the nearest miss (for a message step, a (-want +got) diff
+// against the nearest event of its side and kind; for an Ends step, the End
+// events with their status), and the timeline.
 //
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),
@@ -177,10 +180,15 @@ func orderFailure(events []recorder.Event, steps []Step, matched []int, i int) s
 				events[j].Seq, describeEvent(events[j]), prev.Seq)
 		}
 	}
-	if ms, ok := st.(messageStep); ok && ms.msg != nil {
-		if e, d, ok := nearest(events[from:], ms); ok {
-			fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
+	switch st := st.(type) {
+	case messageStep:
+		if st.msg != nil {
+			if e, d, ok := nearest(events[from:], st); ok {
+				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
+			}
 		}
+	case endStep:
+		b.WriteString(nearestEnds(events, from))
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
 	return strings.TrimRight(b.String(), "\n")
@@ -206,6 +214,62 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 	return best, bestDiff, bestDiff != ""
 }
 
+// maxNearestEnds bounds the End events a failed Ends step lists.
+const maxNearestEnds = 4
+
+// nearestEnds describes the End events an Ends step could have matched but
+// for their code: those after events[from-1] (the event the previous step
+// matched), or if there are none, the earlier ones.
+func nearestEnds(events []recorder.Event, from int) string {
+	list := func(evs []recorder.Event) string {
+		var parts []string
+		for _, e := range evs {
+			if e.Kind != recorder.End {
+				continue
+			}
+			if len(parts) == maxNearestEnds {
+				parts = append(parts, "…")
+				break
+			}
+			parts = append(parts, fmt.Sprintf("event %d %s end %s (%s)", e.Seq, e.Side, endStatus(e.Err), e.Method))
+		}
+		return strings.Join(parts, ", ")
+	}
+	after := ""
+	if from > 0 {
+		after = fmt.Sprintf(" after event %d", events[from-1].Seq)
+	}
+	if l := list(events[from:]); l != "" {
+		return fmt.Sprintf("nearest: the End events%s end with other codes: %s\n", after, l)
+	}
+	if l := list(events[:from]); l != "" {
+		return fmt.Sprintf("no End event%s; earlier End events: %s\n", after, l)
+	}
+	return "no End event was recorded: no call had ended when AssertOrder read the recorder " +
+		"(end the call, or wait for its End with Recorder.Wait, before asserting)\n"
+}
+
+// endStatus renders the status of an End event: its code, and its message
+// when it has one.
+func endStatus(err error) string {
+	st := status.Convert(err)
+	if st.Message() == "" {
+		return st.Code().String()
+	}
+	return st.Code().String() + " (" + strconv.Quote(truncate(st.Message(), 80)) + ")"
+}
+
 func describeEvent(e recorder.Event) string {
 	return fmt.Sprintf("%s %s %s", e.Side, e.Kind, e.Method)
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

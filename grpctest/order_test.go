@@ -220,3 +220,41 @@ func TestAssertOrderTypedNilIsAnEmptyMessage(t *testing.T) {
 	}
 	spy.WantClean(t)
 }
+
+// An Ends step that is not found lists the End events it could have
+// matched but for their code, with their status.
+func TestAssertOrderShowsNearestEnds(t *testing.T) {
+	spy := spytb.New(t)
+	srv, reqs, _ := pingPong(t, spy)
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(reqs[0]), grpctest.Ends(codes.Canceled)) {
+		t.Errorf("AssertOrder returned true for a status that never happened")
+	}
+	spy.Want(t, 1, "step 2 of 2, Ends(Canceled), not found after event",
+		"nearest: the End events after event ", " end with other codes: event ",
+		"server end OK ("+fullDuplex+")", "client end OK ("+fullDuplex+")", "recorded timeline:")
+
+	// Only earlier End events: they are listed as such.
+	spy2 := spytb.New(t)
+	if grpctest.AssertOrder(spy2, srv.Recorder(), grpctest.Ends(codes.OK), grpctest.Ends(codes.OK), grpctest.Ends(codes.OK)) {
+		t.Errorf("AssertOrder returned true for three Ends of one call")
+	}
+	spy2.Want(t, 1, "step 3 of 3, Ends(OK)", "; earlier End events: event ", "server end OK (")
+
+	// The status message is shown.
+	spy = spytb.New(t)
+	srv = grpctest.NewServer(spy, interopService)
+	interop.DoStatusCodeAndMessage(t.Context(), client(srv))
+	waitFor(t, srv.Recorder(), func(e recorder.Event) bool { return e.Kind == recorder.End && e.Method == fullDuplex })
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Internal)) {
+		t.Errorf("AssertOrder returned true for a status that never happened")
+	}
+	spy.Want(t, 1, "step 1 of 1, Ends(Internal)", "nearest: the End events end with other codes: event ",
+		`end Unknown ("test status message") (`+unaryCall+")")
+
+	// Nothing ended yet: say so.
+	spy = spytb.New(t)
+	if grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK)) {
+		t.Errorf("AssertOrder returned true on an empty recorder")
+	}
+	spy.Want(t, 1, "no End event was recorded", "Recorder.Wait")
+}
