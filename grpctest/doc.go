@@ -159,7 +159,9 @@
 // event (wrong order), shows a (-want +got) diff against the nearest event
 // of the same side and kind (for Ends, lists the End events after the
 // previous step's event with their status, or says that no call had ended
-// yet), and prints the timeline.
+// yet), and prints the timeline. When the recorder dropped events
+// (recorder.WithLimit), the failure says so first: the events the steps
+// look for may be among them.
 //
 // Every Require variant is its Assert twin followed by t.FailNow.
 //

@@ -101,7 +101,8 @@ func Ends(code codes.Code) Step { return endStep{code} }
 // earliest such event. On failure it prints which step was not found after
 // which event, the nearest miss (for a message step, a (-want +got) diff
 // against the nearest event of its side and kind; for an Ends step, the End
-// events with their status), and the timeline.
+// events with their status), and the timeline; and, if the recorder
+// dropped events (recorder.WithLimit), says so first.
 //
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),
@@ -137,12 +138,13 @@ func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 		}
 	}
 	events := r.Events()
+	dropped := r.Dropped()
 	matched := make([]int, 0, len(steps)) // index in events of each matched step
 	pos := 0
 	for i, st := range steps {
 		j := find(events, pos, st)
 		if j < 0 {
-			t.Errorf("%s", orderFailure(events, steps, matched, i))
+			t.Errorf("%s", orderFailure(events, dropped, steps, matched, i))
 			return false
 		}
 		matched = append(matched, j)
@@ -160,17 +162,27 @@ func find(events []recorder.Event, from int, st Step) int {
 	return -1
 }
 
-func orderFailure(events []recorder.Event, steps []Step, matched []int, i int) string {
+func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched []int, i int) string {
 	var b strings.Builder
 	st := steps[i]
+	// A recorder that dropped events is likely the cause: say so first.
+	droppedNote := func() {
+		if dropped > 0 {
+			fmt.Fprintf(&b, "%d earlier events were dropped by WithLimit (these %d are the newest): "+
+				"the events the steps look for may be among them; raise the limit, or Reset the recorder just before the calls\n",
+				dropped, len(events))
+		}
+	}
 	from := 0
 	if i == 0 {
 		fmt.Fprintf(&b, "grpctest: order: step 1 of %d, %s, not found in the %d recorded events\n", len(steps), st, len(events))
+		droppedNote()
 	} else {
 		prev := events[matched[i-1]]
 		from = matched[i-1] + 1
 		fmt.Fprintf(&b, "grpctest: order: step %d of %d, %s, not found after event %d (%s, matched by step %d, %s)\n",
 			i+1, len(steps), st, prev.Seq, describeEvent(prev), i, steps[i-1])
+		droppedNote()
 		b.WriteString("matched so far:\n")
 		for k, j := range matched {
 			fmt.Fprintf(&b, "  step %d %s = event %d\n", k+1, steps[k], events[j].Seq)

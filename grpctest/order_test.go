@@ -258,3 +258,35 @@ func TestAssertOrderShowsNearestEnds(t *testing.T) {
 	}
 	spy.Want(t, 1, "no End event was recorded", "Recorder.Wait")
 }
+
+// A recorder that dropped events (WithLimit) is the likely cause of a step
+// not found: the failure says so before anything else.
+func TestAssertOrderSaysEventsWereDropped(t *testing.T) {
+	spy := spytb.New(t)
+	rec := recorder.New(recorder.WithLimit(3))
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithRecorder(rec))
+	interop.DoPingPong(t.Context(), client(srv))
+	waitFor(t, rec, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	if rec.Dropped() == 0 {
+		t.Fatalf("the recorder dropped no events:\n%s", rec)
+	}
+	for _, steps := range [][]grpctest.Step{
+		{grpctest.ClientSends(nil)},
+		{grpctest.Ends(codes.OK), grpctest.ClientSends(nil)},
+	} {
+		spy := spytb.New(t)
+		if grpctest.AssertOrder(spy, rec, steps...) {
+			t.Fatalf("AssertOrder found a ClientSends among the last 3 events:\n%s", rec)
+		}
+		r := spy.Want(t, 1, " earlier events were dropped by WithLimit (these 3 are the newest)", "raise the limit")
+		if first, _, _ := strings.Cut(r.Msg, "\n"); strings.Contains(first, "dropped") {
+			t.Errorf("the note is not on its own line:\n%s", r.Msg)
+		}
+	}
+	// Nothing dropped: no note.
+	spy2 := spytb.New(t)
+	grpctest.AssertOrder(spy2, recorder.New(), grpctest.Ends(codes.OK))
+	if r := spy2.Want(t, 1, "Ends(OK)"); strings.Contains(r.Msg, "dropped") {
+		t.Errorf("a recorder that dropped nothing is said to have dropped events:\n%s", r.Msg)
+	}
+}
