@@ -140,7 +140,10 @@
 //
 // AssertMessages compares messages with cmp.Diff and protocmp.Transform
 // and prints "mismatch (-want +got):" and the timeline of the test's open
-// harnesses; AssertMessagesWith takes extra cmp options. Bytes fields
+// harnesses; when the lengths differ, it first says "want N messages, got
+// M" and lists the messages missing from got and the extra ones (aligned
+// as a longest common subsequence). AssertMessagesWith takes extra cmp
+// options. Bytes fields
 // longer than 1 KiB are compared and shown as a summary (length, hash,
 // first bytes) so that a diff of large payloads stays short and fast.
 //

@@ -16,7 +16,9 @@ import (
 // AssertMessages reports whether got equals want, message by message,
 // compared with cmp and protocmp.Transform (so proto messages compare by
 // content). On failure it prints a (-want +got) diff and the timeline of
-// the test's open harnesses. A typed nil message, such as a call that
+// the test's open harnesses; when the lengths differ, first a line "want N
+// messages, got M" and which messages are missing from got and which are
+// extra. A typed nil message, such as a call that
 // failed returns, equals only a nil message of its type, never an empty
 // one.
 //
@@ -65,8 +67,103 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if d == "" {
 		return true
 	}
-	t.Errorf("grpctest: messages differ: mismatch (-want +got):\n%s%s%s", d, nilNote(want, got), timelines(t))
+	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s", countNote(want, got, opts), d, nilNote(want, got), timelines(t))
 	return false
+}
+
+// plural renders n things: "1 message", "2 messages".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// maxAlign bounds the comparisons countNote makes to tell the missing
+// messages from the extra ones.
+const maxAlign = 10_000
+
+// maxListed bounds the missing and the extra messages countNote lists.
+const maxListed = 5
+
+// countNote, when want and got differ in length, says so on a line of its
+// own, followed by which messages are missing from got and which are extra
+// in got, found by aligning the two lists (longest common subsequence of
+// equal messages).
+func countNote(want, got []any, opts []cmp.Option) string {
+	if len(want) == len(got) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "want %s, got %d\n", plural(len(want), "message"), len(got))
+	if len(want)*len(got) > maxAlign {
+		return b.String()
+	}
+	eq := func(w, g any) bool {
+		if len(opts) == 0 {
+			return equal(w, g)
+		}
+		d, err := diff(w, g, opts)
+		return err == nil && d == ""
+	}
+	// lcs[i][j]: length of the longest common subsequence of want[i:] and
+	// got[j:]; same[i][j]: want[i] equals got[j].
+	lcs := make([][]int, len(want)+1)
+	same := make([][]bool, len(want))
+	for i := range lcs {
+		lcs[i] = make([]int, len(got)+1)
+		if i < len(want) {
+			same[i] = make([]bool, len(got))
+		}
+	}
+	for i := len(want) - 1; i >= 0; i-- {
+		for j := len(got) - 1; j >= 0; j-- {
+			same[i][j] = eq(want[i], got[j])
+			if same[i][j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var missing, extra []int
+	i, j := 0, 0
+	for i < len(want) || j < len(got) {
+		switch {
+		case i == len(want):
+			extra = append(extra, j)
+			j++
+		case j == len(got):
+			missing = append(missing, i)
+			i++
+		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			missing = append(missing, i)
+			i++
+		default:
+			extra = append(extra, j)
+			j++
+		}
+	}
+	list := func(label, name string, idx []int, ms []any) {
+		if len(idx) == 0 {
+			return
+		}
+		b.WriteString(label)
+		for k, n := range idx {
+			if k == maxListed {
+				fmt.Fprintf(&b, "\n  … and %d more", len(idx)-maxListed)
+				break
+			}
+			fmt.Fprintf(&b, "\n  %s[%d] %s", name, n, short(ms[n]))
+		}
+		b.WriteString("\n")
+	}
+	list("missing from got:", "want", missing, want)
+	list("extra in got:", "got", extra, got)
+	return b.String()
 }
 
 // nilNote explains the "@invalid" of a typed nil message in a diff, if

@@ -1,8 +1,10 @@
 package grpctest_test
 
 import (
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"strings"
 	"testing"
+
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/interop"
@@ -96,4 +98,56 @@ func TestAssertMessagesTypedNilIsNotAnEmptyMessage(t *testing.T) {
 		t.Errorf("AssertMessages took a nil message for an empty one")
 	}
 	spy.Want(t, 1, "mismatch (-want +got):", `"@invalid"`, "is a nil message, such as a failed call returns")
+}
+
+// Lists of different lengths: the failure says so first, and names the
+// messages missing from got and the extra ones, before the diff.
+func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
+	p := func(s string) any { return &testgrpc.Payload{Body: []byte(s)} }
+	cases := []struct {
+		name      string
+		want, got []any
+		parts     []string
+	}{
+		{"missing", []any{p("a"), p("b")}, []any{p("a")}, []string{
+			"grpctest: messages differ: want 2 messages, got 1\nmissing from got:\n  want[1] *grpc_testing.Payload{body:\"b\"}\nmismatch (-want +got):\n"}},
+		{"extra", []any{p("a")}, []any{p("x"), p("a"), p("y")}, []string{
+			"messages differ: want 1 message, got 3\nextra in got:\n  got[0] *grpc_testing.Payload{body:\"x\"}\n  got[2] *grpc_testing.Payload{body:\"y\"}\nmismatch (-want +got):\n"}},
+		{"both", []any{p("a"), p("b")}, []any{p("c")}, []string{
+			"want 2 messages, got 1\nmissing from got:\n  want[0] *grpc_testing.Payload{body:\"a\"}\n  want[1] *grpc_testing.Payload{body:\"b\"}\nextra in got:\n  got[0] *grpc_testing.Payload{body:\"c\"}\nmismatch"}},
+		{"many", []any{p("1"), p("2"), p("3"), p("4"), p("5"), p("6"), p("7")}, nil, []string{
+			"want 7 messages, got 0\nmissing from got:\n  want[0]", "  want[4] *grpc_testing.Payload{body:\"5\"}\n  … and 2 more\nmismatch"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			if grpctest.AssertMessages(spy, tc.want, tc.got) {
+				t.Errorf("AssertMessages returned true")
+			}
+			wantParts(t, spy.Want(t, 1).Msg, tc.parts...)
+		})
+	}
+
+	// Equal lengths: no count line.
+	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, []any{p("a")}, []any{p("b")})
+	spy.Want(t, 1, "grpctest: messages differ: mismatch (-want +got):")
+
+	// The alignment compares with the options given.
+	spy = spytb.New(t)
+	want := []any{&testgrpc.SimpleRequest{ResponseSize: 10}}
+	got := []any{&testgrpc.SimpleRequest{ResponseSize: 20, FillUsername: true}, &testgrpc.SimpleRequest{ResponseSize: 30}}
+	grpctest.AssertMessagesWith(spy, want, got, protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size"))
+	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nextra in got:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
+}
+
+// wantParts checks that msg contains every one of parts, ignoring spaces:
+// prototext's spacing varies by build on purpose.
+func wantParts(t *testing.T, msg string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(strings.ReplaceAll(msg, " ", ""), strings.ReplaceAll(p, " ", "")) {
+			t.Errorf("the report does not contain %q:\n%s", p, msg)
+		}
+	}
 }
