@@ -143,9 +143,11 @@
 // harnesses; when the lengths differ, it first says "want N messages, got
 // M" and lists the messages missing from got and the extra ones (aligned
 // as a longest common subsequence). AssertMessagesWith takes extra cmp
-// options. Bytes fields
-// longer than 1 KiB are compared and shown as a summary (length, hash,
-// first bytes) so that a diff of large payloads stays short and fast.
+// options. Bytes fields longer than 1 KiB are compared and shown as a
+// summary so that a diff of large payloads stays short and fast: length,
+// hash, and the offset of the first byte that differs from the other side
+// with the bytes around it (or the first bytes, when there is nothing to
+// compare them with).
 //
 // AssertOrder checks that steps match recorded events in increasing Seq,
 // events in between allowed, each step taking the earliest event after the

@@ -198,14 +198,64 @@ func protoEqual(want, got []any) bool {
 // as a summary (length, hash, first bytes) instead of byte by byte.
 const bigBytes = 1024
 
-// summarizeBigBytes keeps diffs of large payloads short and fast.
-var summarizeBigBytes = cmp.FilterValues(
-	func(x, y []byte) bool { return len(x) > bigBytes || len(y) > bigBytes },
-	cmp.Transformer("summary", func(b []byte) string {
-		sum := sha256.Sum256(b)
-		head := b[:min(len(b), 16)]
-		return fmt.Sprintf("%d bytes, sha256 %x…, starting %q", len(b), sum[:6], head)
-	}))
+// bytesContext is how many bytes summarizeBigBytes shows on each side of
+// the first difference.
+const bytesContext = 8
+
+// summarizeBigBytes keeps diffs of large payloads short and fast: a bytes
+// value longer than bigBytes is compared and shown as its length, a hash
+// and, when it differs from the value it is compared with, the offset of
+// the first differing byte and the bytes around it (else its first bytes).
+//
+// A cmp transformer sees one value at a time; the filter sees both, so it
+// notes the offset of the first difference for each of the two values
+// (by address and length), for the transformer to show. It is built for
+// each comparison, so the notes are never shared.
+func summarizeBigBytes() cmp.Option {
+	type key struct {
+		p *byte
+		n int
+	}
+	keyOf := func(b []byte) key {
+		if len(b) == 0 {
+			return key{}
+		}
+		return key{&b[0], len(b)}
+	}
+	firstDiff := make(map[key]int)
+	return cmp.FilterValues(
+		func(x, y []byte) bool {
+			if len(x) <= bigBytes && len(y) <= bigBytes {
+				return false
+			}
+			if off, ok := firstDifference(x, y); ok {
+				firstDiff[keyOf(x)], firstDiff[keyOf(y)] = off, off
+			}
+			return true
+		},
+		cmp.Transformer("summary", func(b []byte) string {
+			sum := sha256.Sum256(b)
+			off, ok := firstDiff[keyOf(b)]
+			if !ok {
+				return fmt.Sprintf("%d bytes, sha256 %x…, starting %q", len(b), sum[:6], b[:min(len(b), 16)])
+			}
+			from, to := max(0, off-bytesContext), min(len(b), off+bytesContext)
+			return fmt.Sprintf("%d bytes, sha256 %x…, first difference at byte %d: [%d:%d] %q", len(b), sum[:6], off, from, to, b[from:to])
+		}))
+}
+
+// firstDifference returns the offset of the first byte where x and y
+// differ (the length of the shorter one if it is a prefix of the other),
+// and false if they are equal.
+func firstDifference(x, y []byte) (int, bool) {
+	n := min(len(x), len(y))
+	for i := range n {
+		if x[i] != y[i] {
+			return i, true
+		}
+	}
+	return n, len(x) != len(y)
+}
 
 // diff is cmp.Diff with protocmp.Transform; a panic of cmp (unexported
 // fields, bad options) comes back as an error.
@@ -215,7 +265,7 @@ func diff(want, got any, opts []cmp.Option) (d string, err error) {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	all := append([]cmp.Option{protocmp.Transform(), summarizeBigBytes}, opts...)
+	all := append([]cmp.Option{protocmp.Transform(), summarizeBigBytes()}, opts...)
 	return cmp.Diff(want, got, all...), nil
 }
 

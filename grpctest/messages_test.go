@@ -151,3 +151,26 @@ func wantParts(t *testing.T, msg string, parts ...string) {
 		}
 	}
 }
+
+// Large bytes fields are shown as a summary; when they differ, it gives
+// the offset of the first differing byte and the bytes around it.
+func TestAssertMessagesShowsWhereLargeBytesDiffer(t *testing.T) {
+	a, b := make([]byte, 4096), make([]byte, 4096)
+	b[4000] = 1
+	spy := spytb.New(t)
+	if grpctest.AssertMessages(spy, []any{&testgrpc.Payload{Body: a}}, []any{&testgrpc.Payload{Body: b}}) {
+		t.Fatalf("AssertMessages returned true")
+	}
+	msg := spy.Want(t, 1, "4096 bytes, sha256 ").Msg
+	wantParts(t, msg,
+		`first difference at byte 4000: [3992:4008] "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"`,
+		`first difference at byte 4000: [3992:4008] "\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"`)
+
+	// One a prefix of the other: the difference is where the shorter ends.
+	long := []byte(strings.Repeat("abcd", 500))
+	spy = spytb.New(t)
+	grpctest.AssertMessages(spy, []any{&testgrpc.Payload{Body: long}}, []any{&testgrpc.Payload{Body: long[:1500]}})
+	wantParts(t, spy.Want(t, 1).Msg,
+		`2000 bytes, sha256`, `first difference at byte 1500: [1492:1508] "abcdabcdabcdabcd"`,
+		`1500 bytes, sha256`, `first difference at byte 1500: [1492:1500] "abcdabcd"`)
+}
