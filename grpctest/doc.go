@@ -61,10 +61,13 @@
 // ended: the ways gRPC documents for releasing a stream. Streams that are
 // none of these when Close starts are reported by method and by the line
 // of the test that opened them, with the hint "drain the stream or cancel
-// its context". Streams made with t.Context() end before Close (the testing
-// package cancels it first) and are never reported: open a stream with a
-// context of your own (context.Background(), or one you cancel yourself)
-// to have the harness report it if the test leaves it undrained.
+// its context"; when the recorder shows that the server had already ended
+// the call, the report adds with which status and at which event, which a
+// Recv would have returned. Streams made with t.Context() end before Close
+// (the testing package cancels it first) and are never reported: open a
+// stream with a context of your own (context.Background(), or one you
+// cancel yourself) to have the harness report it if the test leaves it
+// undrained.
 //
 // (b) Handlers are counted by method in the harness's own interceptors. A
 // handler still running after Stop and the bound is reported with its

@@ -167,12 +167,11 @@ func ExampleServer_Close() {
 
 	srv := grpctest.NewServer(t, registerInterop)
 	c := testgrpc.NewTestServiceClient(srv.Conn())
-	stream, _ := c.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
-		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 1}},
-	})
-	stream.Recv() // one of two responses: never drained
+	stream, _ := c.FullDuplexCall(context.Background())
+	stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
+	stream.Recv() // the echo; the stream is never closed nor drained
 
 	t.end() // the test ends: Close runs
 	// Output:
-	// FAIL: grpctest: client stream /grpc.testing.TestService/StreamingOutputCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
+	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 }

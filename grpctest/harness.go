@@ -282,8 +282,10 @@ func (s *Server) close() {
 	// Check (a) needs the streams as they were: closing the connections
 	// cancels them all.
 	var unfinished []*trackedStream
+	var ended map[*trackedStream]recorder.Event
 	if !s.cfg.noLeakCheck {
 		unfinished = s.openStreams()
+		ended = s.serverEnds(unfinished)
 	}
 	for _, cc := range conns {
 		cc.Close()
@@ -293,7 +295,7 @@ func (s *Server) close() {
 	s.awaitAdopted()
 
 	if !s.cfg.noLeakCheck {
-		reportStreams(t, unfinished)
+		reportStreams(t, unfinished, ended)
 	}
 	if len(stuck) == 0 && s.cfg.noLeakCheck {
 		return

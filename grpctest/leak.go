@@ -3,6 +3,7 @@ package grpctest
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // Goroutine labels set by the harness. Every goroutine a harness starts
@@ -79,12 +83,17 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 
 // ---- check (a): client streams
 
-func reportStreams(t testing.TB, open []*trackedStream) {
+func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event) {
 	t.Helper()
 	type key struct{ method, origin string }
 	count := make(map[key]int)
+	endedBy := make(map[key][]recorder.Event)
 	for _, ts := range open {
-		count[key{ts.method, ts.origin}]++
+		k := key{ts.method, ts.origin}
+		count[k]++
+		if e, ok := ended[ts]; ok {
+			endedBy[k] = append(endedBy[k], e)
+		}
 	}
 	keys := make([]key, 0, len(count))
 	for k := range count {
@@ -95,9 +104,78 @@ func reportStreams(t testing.TB, open []*trackedStream) {
 	})
 	for _, k := range keys {
 		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
-			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)",
-			k.method, k.origin, count[k])
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s",
+			k.method, k.origin, count[k], serverEndedNote(count[k], endedBy[k]))
 	}
+}
+
+// serverEndedNote says, for n streams opened at one line, which the server
+// had already ended when Close started: their status was waiting for a
+// Recv.
+func serverEndedNote(n int, ends []recorder.Event) string {
+	if len(ends) == 0 {
+		return ""
+	}
+	slices.SortFunc(ends, func(a, b recorder.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	e := ends[0]
+	if n == 1 && e.Err == nil {
+		return fmt.Sprintf("; the server ended it with OK at event %d: Recv would have returned the responses not yet received, then io.EOF", e.Seq)
+	}
+	if n == 1 {
+		return fmt.Sprintf("; the server ended it with %s at event %d: a Recv would have returned that status (after any responses not yet received)",
+			endStatus(e.Err), e.Seq)
+	}
+	return fmt.Sprintf("; the server had ended %d of them (the first with %s at event %d): a Recv would have returned their status (io.EOF for OK), after any responses not yet received",
+		len(ends), endStatus(e.Err), e.Seq)
+}
+
+// serverEnds finds, in the harness's recorder, the server End of each of
+// the streams that has one: the streams the server has ended but the
+// client never read to the end. A stream's call is found by the call id
+// the recorder's client interceptor put in its outgoing metadata
+// (recorder.CallIDHeader, "<recorder id>.<call id>"); the recorder's own
+// prefix is learned from TagContext (which uses up one call id).
+func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.Event {
+	if s.rec == nil || len(open) == 0 {
+		return nil
+	}
+	prefix := ""
+	for _, ts := range open {
+		md, _ := metadata.FromOutgoingContext(s.rec.TagContext(context.Background(), ts.method))
+		if v := md.Get(recorder.CallIDHeader); len(v) > 0 {
+			if rid, _, ok := strings.Cut(v[len(v)-1], "."); ok {
+				prefix = rid + "."
+				break
+			}
+		}
+	}
+	if prefix == "" {
+		return nil // the recorder records none of these methods
+	}
+	ends := make(map[uint64]recorder.Event)
+	for _, e := range s.rec.Events() {
+		if e.Side == recorder.Server && e.Kind == recorder.End {
+			ends[e.CallID] = e
+		}
+	}
+	out := make(map[*trackedStream]recorder.Event)
+	for _, ts := range open {
+		md, _ := metadata.FromOutgoingContext(ts.ClientStream.Context())
+		vs := md.Get(recorder.CallIDHeader)
+		for i := len(vs) - 1; i >= 0; i-- {
+			cid, ok := strings.CutPrefix(vs[i], prefix)
+			if !ok {
+				continue
+			}
+			if id, err := strconv.ParseUint(cid, 10, 64); err == nil {
+				if e, ok := ends[id]; ok && e.Method == ts.method {
+					out[ts] = e
+				}
+			}
+			break
+		}
+	}
+	return out
 }
 
 // callSite names the first caller outside gRPC, generated code and this

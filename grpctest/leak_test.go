@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // ---- check (a): client streams that were never finished
@@ -421,5 +423,70 @@ func TestUndrainedStreamEndsAtClose(t *testing.T) {
 	// depending on which it notices first.
 	if _, err := stream.Recv(); status.Code(err) != codes.Canceled && status.Code(err) != codes.Unavailable {
 		t.Errorf("Recv after Close: %v, want Canceled or Unavailable", err)
+	}
+}
+
+// A stream the server has already ended, but the client never read to
+// the end: the report says how it ended and that a Recv would return it.
+func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	r := srv.Recorder()
+	serverEnded := func(n int) {
+		t.Helper()
+		err := r.Wait(t.Context(), func(evs []recorder.Event) bool {
+			ends := 0
+			for _, e := range evs {
+				if e.Side == recorder.Server && e.Kind == recorder.End {
+					ends++
+				}
+			}
+			return ends >= n
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ended by the server with an error, the status never read.
+	bidi, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.Aborted), Message: "go away"}}); err != nil {
+		t.Fatal(err)
+	}
+	serverEnded(1)
+	// Ended OK, its response never read.
+	_, err = client(srv).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
+		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverEnded(2)
+	// Two opened at one line, both ended by the server.
+	for range 2 {
+		s, err := client(srv).FullDuplexCall(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(&testgrpc.StreamingOutputCallRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.Internal), Message: "x"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serverEnded(4)
+	// Not ended: no note.
+	if _, err := client(srv).StreamingInputCall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	spy.Want(t, 4, "client stream "+fullDuplex, "(1 open at Close)",
+		`; the server ended it with Aborted ("go away") at event `, ": a Recv would have returned that status (after any responses not yet received)")
+	spy.Want(t, 4, "client stream "+streamingOut, "; the server ended it with OK at event ",
+		": Recv would have returned the responses not yet received, then io.EOF")
+	spy.Want(t, 4, "client stream "+fullDuplex, "(2 open at Close)",
+		`; the server had ended 2 of them (the first with Internal ("x") at event `, "a Recv would have returned their status")
+	if r := spy.Want(t, 4, "client stream "+streamingIn); strings.Contains(r.Msg, "server ended") {
+		t.Errorf("a stream the server had not ended is said to be ended:\n%s", r.Msg)
 	}
 }
