@@ -26,16 +26,6 @@ import (
 	"github.com/streamtest/streamtest/recorder"
 )
 
-// anys converts a typed slice (a fake's Responses or Sent) to the []any
-// that grpctest.AssertMessages compares.
-func anys[T any](ms []T) []any {
-	out := make([]any, len(ms))
-	for i, m := range ms {
-		out[i] = m
-	}
-	return out
-}
-
 // Drive the Talk handler directly, one message at a time, with a fake
 // server stream; record it to assert the order as on a real stream.
 func TestRecipeFakeServerStreamTalk(t *testing.T) {
@@ -63,7 +53,7 @@ func TestRecipeFakeServerStreamTalk(t *testing.T) {
 	grpctest.AssertMessages(t, []any{
 		&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1},
 		&chatpb.Message{Room: "lobby", Text: "bye", Seq: 2},
-	}, anys(stream.Responses()))
+	}, grpctest.Msgs(stream.Responses()))
 	grpctest.AssertOrder(t, rec,
 		grpctest.ServerReceives(&chatpb.Message{Room: "lobby", Text: "hi"}),
 		grpctest.ServerSends(&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1}),
@@ -87,7 +77,7 @@ func TestRecipeFakeServerStreamUpload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Upload: %v", err)
 	}
-	grpctest.AssertMessages(t, []any{&chatpb.Summary{Count: 2, Bytes: 7, LastSeq: 8}}, anys(stream.Responses()))
+	grpctest.AssertMessages(t, []any{&chatpb.Summary{Count: 2, Bytes: 7, LastSeq: 8}}, grpctest.Msgs(stream.Responses()))
 	if got := len(chat.Messages("lobby")); got != 2 {
 		t.Errorf("the room holds %d messages, want 2", got)
 	}
@@ -141,7 +131,7 @@ func TestRecipeFakeClientStream(t *testing.T) {
 		grpctest.AssertMessages(t, []any{
 			&chatpb.Message{Room: "lobby", Text: "a", Seq: 1},
 			&chatpb.Message{Room: "lobby", Text: "b", Seq: 2},
-		}, anys(stream.Sent()))
+		}, grpctest.Msgs(stream.Sent()))
 		if !stream.Closed() {
 			t.Errorf("uploadBatch did not half-close the stream")
 		}

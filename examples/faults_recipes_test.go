@@ -91,7 +91,7 @@ func TestRecipeDisconnect(t *testing.T) {
 		&chatpb.Message{Room: "lobby", Text: "one", Seq: 1},
 		&chatpb.Message{Room: "lobby", Text: "two", Seq: 2},
 		&chatpb.Message{Room: "lobby", Text: "three", Seq: 3},
-	}, anys(got))
+	}, grpctest.Msgs(got))
 	// The first stream ended with Unavailable on the client side.
 	grpctest.AssertOrder(t, rec,
 		grpctest.ClientReceives(&chatpb.Message{Room: "lobby", Text: "two", Seq: 2}),

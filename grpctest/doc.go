@@ -146,7 +146,8 @@
 // harnesses; when the lengths differ, it first says "want N messages, got
 // M" and lists the messages missing from got and the extra ones (aligned
 // as a longest common subsequence). AssertMessagesWith takes extra cmp
-// options. Bytes fields longer than 1 KiB are compared and shown as a
+// options. Msgs turns a typed slice, such as a fake stream's Responses,
+// into the []any they take. Bytes fields longer than 1 KiB are compared and shown as a
 // summary so that a diff of large payloads stays short and fast: length,
 // hash, and the offset of the first byte that differs from the other side
 // with the bytes around it (or the first bytes, when there is nothing to
@@ -220,7 +221,8 @@
 // # Beyond the contract
 //
 // Added to the API of DESIGN.md: WithCloseTimeout, AssertMessagesWith and
-// RequireMessagesWith (cmp options), ErrStillBlocked (the error of a Wait
+// RequireMessagesWith (cmp options), Msgs (a typed slice as []any),
+// ErrStillBlocked (the error of a Wait
 // that timed out), MaxSendUntilBlocked (SendUntilBlocked gives up and fails
 // after that many Sends that all returned), and the constants Target,
 // DefaultBufferSize and DefaultCloseTimeout.

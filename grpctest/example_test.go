@@ -175,3 +175,14 @@ func ExampleServer_Close() {
 	// Output:
 	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 }
+
+// A typed slice (here what a fake stream sent) goes through Msgs to be
+// compared.
+func ExampleMsgs() {
+	t := newExampleT()
+	defer t.end()
+	sent := []*testgrpc.Payload{{Body: []byte("a")}, {Body: []byte("b")}}
+	fmt.Println(grpctest.AssertMessages(t, []any{&testgrpc.Payload{Body: []byte("a")}, &testgrpc.Payload{Body: []byte("b")}}, grpctest.Msgs(sent)))
+	// Output:
+	// true
+}

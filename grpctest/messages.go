@@ -28,6 +28,22 @@ func AssertMessages(t testing.TB, want, got []any) bool {
 	return assertMessages(t, want, got, nil)
 }
 
+// Msgs returns ms as the []any that AssertMessages and its variants take:
+// a typed slice, such as the Responses or Sent of a fakes stream
+// ([]*pb.Msg), cannot be passed as []any directly. A nil ms gives nil.
+//
+//	grpctest.AssertMessages(t, []any{want}, grpctest.Msgs(stream.Responses()))
+func Msgs[M any](ms []M) []any {
+	if ms == nil {
+		return nil
+	}
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}
+
 // RequireMessages is AssertMessages followed by t.FailNow on failure.
 func RequireMessages(t testing.TB, want, got []any) {
 	t.Helper()

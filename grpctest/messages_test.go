@@ -174,3 +174,22 @@ func TestAssertMessagesShowsWhereLargeBytesDiffer(t *testing.T) {
 		`2000 bytes, sha256`, `first difference at byte 1500: [1492:1508] "abcdabcdabcdabcd"`,
 		`1500 bytes, sha256`, `first difference at byte 1500: [1492:1500] "abcdabcd"`)
 }
+
+func TestMsgs(t *testing.T) {
+	if got := grpctest.Msgs([]*testgrpc.Payload(nil)); got != nil {
+		t.Errorf("Msgs(nil) = %#v, want nil", got)
+	}
+	if got := grpctest.Msgs([]*testgrpc.Payload{}); got == nil || len(got) != 0 {
+		t.Errorf("Msgs(empty) = %#v, want an empty, non-nil slice", got)
+	}
+	ps := []*testgrpc.Payload{{Body: []byte("a")}, nil}
+	got := grpctest.Msgs(ps)
+	if len(got) != 2 || got[0] != any(ps[0]) || got[1] != any((*testgrpc.Payload)(nil)) {
+		t.Errorf("Msgs(%v) = %#v", ps, got)
+	}
+	spy := spytb.New(t)
+	if !grpctest.AssertMessages(spy, []any{&testgrpc.Payload{Body: []byte("a")}, (*testgrpc.Payload)(nil)}, got) {
+		t.Errorf("AssertMessages returned false on Msgs of the same messages")
+	}
+	spy.WantClean(t)
+}
