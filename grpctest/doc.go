@@ -218,12 +218,13 @@
 // write quota of gRPC-Go's transport, an internal constant: the tests pin
 // it so that a gRPC upgrade that changes it fails loudly.
 //
-// # Beyond the contract
+// # Beyond the core API
 //
-// Added to the API of DESIGN.md: WithCloseTimeout, AssertMessagesWith and
+// Besides the harness, the leak checks, the assertions and the blocking
+// helpers above, the package has: WithCloseTimeout, AssertMessagesWith and
 // RequireMessagesWith (cmp options), Msgs (a typed slice as []any),
-// ErrStillBlocked (the error of a Wait
-// that timed out), MaxSendUntilBlocked (SendUntilBlocked gives up and fails
-// after that many Sends that all returned), and the constants Target,
-// DefaultBufferSize and DefaultCloseTimeout.
+// ErrStillBlocked (the error of a Wait that timed out),
+// MaxSendUntilBlocked (SendUntilBlocked gives up and fails after that many
+// Sends that all returned), and the constants Target, DefaultBufferSize
+// and DefaultCloseTimeout.
 package grpctest
