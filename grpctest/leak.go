@@ -3,7 +3,6 @@ package grpctest
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -131,48 +129,29 @@ func serverEndedNote(n int, ends []recorder.Event) string {
 
 // serverEnds finds, in the harness's recorder, the server End of each of
 // the streams that has one: the streams the server has ended but the
-// client never read to the end. A stream's call is found by the call id
-// the recorder's client interceptor put in its outgoing metadata
-// (recorder.CallIDHeader, "<recorder id>.<call id>"); the recorder's own
-// prefix is learned from TagContext (which uses up one call id).
+// client never read to the end. A stream's call is the one the recorder
+// tagged it with (Recorder.CallID).
 func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.Event {
 	if s.rec == nil || len(open) == 0 {
 		return nil
 	}
-	prefix := ""
-	for _, ts := range open {
-		md, _ := metadata.FromOutgoingContext(s.rec.TagContext(context.Background(), ts.method))
-		if v := md.Get(recorder.CallIDHeader); len(v) > 0 {
-			if rid, _, ok := strings.Cut(v[len(v)-1], "."); ok {
-				prefix = rid + "."
-				break
-			}
-		}
-	}
-	if prefix == "" {
-		return nil // the recorder records none of these methods
-	}
-	ends := make(map[uint64]recorder.Event)
-	for _, e := range s.rec.Events() {
-		if e.Side == recorder.Server && e.Kind == recorder.End {
-			ends[e.CallID] = e
-		}
-	}
+	var ends map[uint64]recorder.Event
 	out := make(map[*trackedStream]recorder.Event)
 	for _, ts := range open {
-		md, _ := metadata.FromOutgoingContext(ts.ClientStream.Context())
-		vs := md.Get(recorder.CallIDHeader)
-		for i := len(vs) - 1; i >= 0; i-- {
-			cid, ok := strings.CutPrefix(vs[i], prefix)
-			if !ok {
-				continue
-			}
-			if id, err := strconv.ParseUint(cid, 10, 64); err == nil {
-				if e, ok := ends[id]; ok && e.Method == ts.method {
-					out[ts] = e
+		id, ok := s.rec.CallID(ts.ClientStream.Context())
+		if !ok {
+			continue
+		}
+		if ends == nil {
+			ends = make(map[uint64]recorder.Event)
+			for _, e := range s.rec.Events() {
+				if e.Side == recorder.Server && e.Kind == recorder.End {
+					ends[e.CallID] = e
 				}
 			}
-			break
+		}
+		if e, ok := ends[id]; ok && e.Method == ts.method {
+			out[ts] = e
 		}
 	}
 	return out

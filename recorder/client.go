@@ -67,6 +67,27 @@ func (r *Recorder) TagContext(ctx context.Context, method string) context.Contex
 	return r.tagID(ctx, r.ids.Add(1))
 }
 
+// CallID returns the CallID under which r records the call whose client
+// stream has context ctx (stream.Context() of a stream created through r's
+// StreamClientInterceptor, or with a context from TagContext), and whether
+// r tagged that call at all: only a Recorder that also records servers
+// tags the calls its client interceptor makes (see CallIDHeader). With it
+// a test can pick its own call out of Calls, or tell which recorded call a
+// stream it holds belongs to.
+func (r *Recorder) CallID(ctx context.Context) (uint64, bool) {
+	if r == nil || ctx == nil {
+		return 0, false
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	vs := md[CallIDHeader]
+	for i := len(vs) - 1; i >= 0; i-- { // the newest: see callID
+		if id, ok := r.parseTag(vs[i]); ok {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
 // parseTag returns the call id that this recorder's client side put in v.
 func (r *Recorder) parseTag(v string) (uint64, bool) {
 	rid, cid, ok := strings.Cut(v, ".")

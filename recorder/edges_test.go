@@ -491,3 +491,63 @@ func TestTagContextHonoursWithMethods(t *testing.T) {
 		t.Errorf("the handler of a method left out saw %s", recorder.CallIDHeader)
 	}
 }
+
+// CallID tells which recorded call a stream the test holds is: the one its
+// Recorder tagged it with.
+func TestCallIDOfAStream(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, registerEcho)
+	c := testpb.NewTestServiceClient(p.conn)
+	var ids []uint64
+	for range 3 {
+		st, err := c.FullDuplexCall(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, ok := rec.CallID(st.Context())
+		if !ok {
+			t.Fatalf("CallID of a stream made through the recorder's interceptor: not found")
+		}
+		ids = append(ids, id)
+		if err := st.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Recv(); err != io.EOF {
+			t.Fatal(err)
+		}
+	}
+	calls := rec.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("%d calls, want 3\n%s", len(calls), rec)
+	}
+	for i, call := range calls {
+		if call.ID() != ids[i] {
+			t.Errorf("stream %d: CallID %d, but its call is %d\n%s", i, ids[i], call.ID(), rec)
+		}
+	}
+
+	// A client-only Recorder tags nothing, another Recorder's tag is not
+	// this one's, and a nil Recorder or context has none.
+	clientOnly := recorder.New()
+	q := newPair(t, bufnet, nil, clientOnly, registerEcho)
+	st, err := testpb.NewTestServiceClient(q.conn).FullDuplexCall(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := clientOnly.CallID(st.Context()); ok {
+		t.Errorf("a client-only Recorder found a CallID")
+	}
+	st.CloseSend()
+	st.Recv()
+	tagged := rec.TagContext(context.Background(), "/a.B/C")
+	if _, ok := clientOnly.CallID(tagged); ok {
+		t.Errorf("a Recorder took another's tag as its own")
+	}
+	if _, ok := rec.CallID(tagged); !ok {
+		t.Errorf("CallID of a context from TagContext: not found")
+	}
+	//lint:ignore SA1012 a nil context is the misuse under test
+	if _, ok := (*recorder.Recorder)(nil).CallID(nil); ok {
+		t.Errorf("a nil Recorder found a CallID")
+	}
+}
