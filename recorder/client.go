@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -129,8 +128,15 @@ func (r *Recorder) callID(md metadata.MD, carried []string) (id uint64, others [
 			own = len(vs) + i
 		}
 	}
-	for i, v := range slices.Concat(vs, carried) {
+	for i, v := range vs {
 		if i == own {
+			id, _ = r.parseTag(v)
+		} else {
+			others = append(others, v)
+		}
+	}
+	for i, v := range carried {
+		if len(vs)+i == own {
 			id, _ = r.parseTag(v)
 		} else {
 			others = append(others, v)
