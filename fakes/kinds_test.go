@@ -163,6 +163,13 @@ func clientTrace(t *testing.T, r *recorder.Recorder) ([]traced, bool) {
 func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 	hd, tr := metadata.Pairs("h", "1"), metadata.Pairs("t", "2")
 	aborted := status.Error(codes.Aborted, "no")
+	realUpload := func(ctx context.Context, client testpb.TestServiceClient) error {
+		stream, err := client.StreamingInputCall(ctx)
+		if err != nil {
+			return err
+		}
+		return upload(stream)
+	}
 	cases := []struct {
 		name   string
 		srv    kindServer
@@ -171,13 +178,7 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 		fake   func(ctx context.Context, opts ...fakes.Option) error
 	}{
 		{"client-streaming", kindServer{header: hd, trailer: tr, respond: true}, testpb.TestService_StreamingInputCall_FullMethodName,
-			func(ctx context.Context, client testpb.TestServiceClient) error {
-				stream, err := client.StreamingInputCall(ctx)
-				if err != nil {
-					return err
-				}
-				return upload(stream)
-			},
+			realUpload,
 			func(ctx context.Context, opts ...fakes.Option) error {
 				c := fakes.NewClientStream[inReq, inRes](ctx, opts...)
 				_ = c.RespondHeader(hd)
@@ -187,13 +188,7 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 				return upload(c)
 			}},
 		{"client-streaming, an error after the response", kindServer{header: hd, trailer: tr, respond: true, err: aborted}, testpb.TestService_StreamingInputCall_FullMethodName,
-			func(ctx context.Context, client testpb.TestServiceClient) error {
-				stream, err := client.StreamingInputCall(ctx)
-				if err != nil {
-					return err
-				}
-				return upload(stream)
-			},
+			realUpload,
 			func(ctx context.Context, opts ...fakes.Option) error {
 				c := fakes.NewClientStream[inReq, inRes](ctx, opts...)
 				_ = c.RespondHeader(hd)
@@ -203,13 +198,7 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 				return upload(c)
 			}},
 		{"client-streaming, OK without a response", kindServer{header: hd, trailer: tr}, testpb.TestService_StreamingInputCall_FullMethodName,
-			func(ctx context.Context, client testpb.TestServiceClient) error {
-				stream, err := client.StreamingInputCall(ctx)
-				if err != nil {
-					return err
-				}
-				return upload(stream)
-			},
+			realUpload,
 			func(ctx context.Context, opts ...fakes.Option) error {
 				c := fakes.NewClientStream[inReq, inRes](ctx, opts...)
 				_ = c.RespondHeader(hd)
