@@ -96,45 +96,71 @@ func plural(n int, thing string) string {
 }
 
 // maxAlign bounds the comparisons countNote makes to tell the missing
-// messages from the extra ones.
-const maxAlign = 10_000
+// messages from the extra ones, beyond the common head and tail of the two
+// lists; maxAlignWith bounds them when cmp options are given (each
+// comparison is then a cmp.Equal walk, not proto.Equal).
+const (
+	maxAlign     = 10_000
+	maxAlignWith = 500
+)
 
 // maxListed bounds the missing and the extra messages countNote lists.
 const maxListed = 5
 
 // countNote, when want and got differ in length, says so on a line of its
 // own, followed by which messages are missing from got and which are extra
-// in got, found by aligning the two lists (longest common subsequence of
-// equal messages).
+// in got, found by aligning the two lists: their common head and tail
+// first (a message lost or added in the middle costs no more), then the
+// longest common subsequence of equal messages in what is left, if that
+// is small enough.
 func countNote(want, got []any, opts []cmp.Option) string {
 	if len(want) == len(got) {
 		return ""
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "want %s, got %d\n", plural(len(want), "message"), len(got))
-	if len(want)*len(got) > maxAlign {
+	eq, limit := equal, maxAlign
+	if !allProto(want) || !allProto(got) {
+		limit = maxAlignWith // equal walks them with cmp
+	}
+	if len(opts) > 0 {
+		all := append([]cmp.Option{protocmp.Transform()}, opts...)
+		eq = func(w, g any) (same bool) {
+			defer func() {
+				if recover() != nil {
+					same = false
+				}
+			}()
+			return cmp.Equal(w, g, all...)
+		}
+		limit = maxAlignWith
+	}
+	lo := 0
+	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
+		lo++
+	}
+	hw, hg := len(want), len(got)
+	for hw > lo && hg > lo && eq(want[hw-1], got[hg-1]) {
+		hw--
+		hg--
+	}
+	mw, mg := want[lo:hw], got[lo:hg]
+	if len(mw)*len(mg) > limit {
 		return b.String()
 	}
-	eq := func(w, g any) bool {
-		if len(opts) == 0 {
-			return equal(w, g)
-		}
-		d, err := diff(w, g, opts)
-		return err == nil && d == ""
-	}
-	// lcs[i][j]: length of the longest common subsequence of want[i:] and
-	// got[j:]; same[i][j]: want[i] equals got[j].
-	lcs := make([][]int, len(want)+1)
-	same := make([][]bool, len(want))
+	// lcs[i][j]: length of the longest common subsequence of mw[i:] and
+	// mg[j:]; same[i][j]: mw[i] equals mg[j].
+	lcs := make([][]int, len(mw)+1)
+	same := make([][]bool, len(mw))
 	for i := range lcs {
-		lcs[i] = make([]int, len(got)+1)
-		if i < len(want) {
-			same[i] = make([]bool, len(got))
+		lcs[i] = make([]int, len(mg)+1)
+		if i < len(mw) {
+			same[i] = make([]bool, len(mg))
 		}
 	}
-	for i := len(want) - 1; i >= 0; i-- {
-		for j := len(got) - 1; j >= 0; j-- {
-			same[i][j] = eq(want[i], got[j])
+	for i := len(mw) - 1; i >= 0; i-- {
+		for j := len(mg) - 1; j >= 0; j-- {
+			same[i][j] = eq(mw[i], mg[j])
 			if same[i][j] {
 				lcs[i][j] = lcs[i+1][j+1] + 1
 			} else {
@@ -144,22 +170,22 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	}
 	var missing, extra []int
 	i, j := 0, 0
-	for i < len(want) || j < len(got) {
+	for i < len(mw) || j < len(mg) {
 		switch {
-		case i == len(want):
-			extra = append(extra, j)
+		case i == len(mw):
+			extra = append(extra, lo+j)
 			j++
-		case j == len(got):
-			missing = append(missing, i)
+		case j == len(mg):
+			missing = append(missing, lo+i)
 			i++
 		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
 			i++
 			j++
 		case lcs[i+1][j] >= lcs[i][j+1]:
-			missing = append(missing, i)
+			missing = append(missing, lo+i)
 			i++
 		default:
-			extra = append(extra, j)
+			extra = append(extra, lo+j)
 			j++
 		}
 	}
@@ -244,8 +270,14 @@ func summarizeBigBytes() cmp.Option {
 			if len(x) <= bigBytes && len(y) <= bigBytes {
 				return false
 			}
+			// cmp runs the transformer on this pair right after: the
+			// notes must be this pair's, also when the same slice was
+			// compared with another value before.
 			if off, ok := firstDifference(x, y); ok {
 				firstDiff[keyOf(x)], firstDiff[keyOf(y)] = off, off
+			} else {
+				delete(firstDiff, keyOf(x))
+				delete(firstDiff, keyOf(y))
 			}
 			return true
 		},
@@ -308,14 +340,28 @@ func typedNil(m any) bool {
 
 // equal reports whether want and got are equal as AssertMessages compares
 // them; values cmp cannot compare are not equal.
-func equal(want, got any) bool {
+func equal(want, got any) (same bool) {
 	w, ok1 := want.(proto.Message)
 	g, ok2 := got.(proto.Message)
 	if ok1 && ok2 {
 		return proto.Equal(w, g)
 	}
-	d, err := diff(want, got, nil)
-	return err == nil && d == ""
+	defer func() {
+		if recover() != nil { // cmp cannot compare them: not equal
+			same = false
+		}
+	}()
+	return cmp.Equal(want, got, protocmp.Transform())
+}
+
+// allProto reports whether every one of ms is a proto message.
+func allProto(ms []any) bool {
+	for _, m := range ms {
+		if _, ok := m.(proto.Message); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // timelines renders the recorded timelines of the open harnesses of t, to

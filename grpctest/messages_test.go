@@ -1,11 +1,14 @@
 package grpctest_test
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/interop"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -139,6 +142,57 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 	got := []any{&testgrpc.SimpleRequest{ResponseSize: 20, FillUsername: true}, &testgrpc.SimpleRequest{ResponseSize: 30}}
 	grpctest.AssertMessagesWith(spy, want, got, protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size"))
 	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nextra in got:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
+}
+
+// A message lost from the middle of a long list is named, with and
+// without options, and with messages that are not protos: the common head
+// and tail are set aside before the quadratic alignment, which alone would
+// be too costly at these lengths.
+func TestAssertMessagesNamesALostMessageInALongList(t *testing.T) {
+	const n = 300
+	var want, got, wantText, gotText []any
+	for i := range n {
+		want = append(want, &testgrpc.SimpleResponse{Username: fmt.Sprint(i), ServerId: "a"})
+		wantText = append(wantText, fmt.Sprint("message ", i))
+		if i != 150 {
+			got = append(got, &testgrpc.SimpleResponse{Username: fmt.Sprint(i), ServerId: "b"})
+			gotText = append(gotText, fmt.Sprint("message ", i))
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		want, got []any
+		opts      []cmp.Option
+	}{
+		{"protos, with options", want, got, []cmp.Option{protocmp.IgnoreFields(&testgrpc.SimpleResponse{}, "server_id")}},
+		{"not protos", wantText, gotText, nil},
+	} {
+		spy := spytb.New(t)
+		if grpctest.AssertMessagesWith(spy, tc.want, tc.got, tc.opts...) {
+			t.Fatalf("%s: AssertMessagesWith returned true", tc.name)
+		}
+		msg := spy.Want(t, 1).Msg
+		wantParts(t, msg, fmt.Sprintf("want %d messages, got %d\nmissing from got:\n  want[150] ", n, n-1))
+		if strings.Contains(msg, "extra in got") {
+			t.Errorf("%s: extra messages listed:\n%s", tc.name, msg[:min(len(msg), 600)])
+		}
+	}
+}
+
+// Large bytes fields that are equal are shown as equal, also when the
+// same slice was compared with a different one before: the note of where
+// two values differ belongs to that pair only.
+func TestLargeBytesDifferenceNotesBelongToTheirPair(t *testing.T) {
+	body := bytes.Repeat([]byte("a"), 2000)
+	big := &testgrpc.Payload{Body: body}
+	corrupt := bytes.Clone(body)
+	corrupt[1500] = 'X'
+	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, []any{big, big}, []any{&testgrpc.Payload{Body: bytes.Clone(body)}, &testgrpc.Payload{Body: corrupt}})
+	msg := spy.Want(t, 1).Msg
+	if n := strings.Count(msg, "first difference at byte 1500"); n != 2 {
+		t.Errorf("%d notes of the difference, want 2 (the differing pair's two values):\n%s", n, msg)
+	}
 }
 
 // wantParts checks that msg contains every one of parts, ignoring spaces:
