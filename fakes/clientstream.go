@@ -3,6 +3,7 @@ package fakes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -21,12 +22,13 @@ import (
 // *ClientStream[Req, Res] implements grpc.BidiStreamingClient[Req, Res],
 // grpc.ClientStreamingClient[Req, Res] and grpc.ServerStreamingClient[Res].
 // It behaves like a real stream: Recv returns the responses, then io.EOF
-// (Finish(nil)) or Finish's error; once the context given to
-// NewClientStream ends, Send and Recv fail with its status (codes.Canceled
-// or codes.DeadlineExceeded); Send after the code received the end of the
-// stream returns io.EOF (see Finish) and Send after CloseSend an error, as
-// grpc's do; a nil message is an error, not a panic;
-// messages are deep-copied on their way through.
+// (Finish(nil)) or Finish's error (on a method without server streaming,
+// its one response ends the call: see NewClientStream); once the context
+// given to NewClientStream ends, Send and Recv fail with its status
+// (codes.Canceled or codes.DeadlineExceeded); Send after the code received
+// the end of the stream returns io.EOF (see Finish) and Send after
+// CloseSend an error, as grpc's do; a nil message is an error, not a
+// panic; messages are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under
 // test) while the test uses the test-side methods from others.
@@ -36,13 +38,22 @@ type ClientStream[Req, Res any] struct {
 	core *clientCore[Req, Res]
 
 	// serverStreams is false for a method without server streaming (see
-	// WithMethod): Recv returns its one response with the end of the stream.
+	// WithMethod): its one response, once Recv has returned it, ends the
+	// code's call (see callEndedLocked).
 	serverStreams bool
 
 	// guarded by p.mu
 	finished bool // Finish called
-	sawEnd   bool // a Recv returned the end of the finished stream: Send returns io.EOF
+	sawEnd   bool // a Recv returned the end of the stream (of the call): Send returns io.EOF
 	received bool // a Recv returned a response
+}
+
+// callEndedLocked reports whether the code under test received the one
+// response of a method without server streaming, which ended its call:
+// nothing the test gives after it (a trailer, Finish's error) reaches the
+// code. p.mu must be held.
+func (c *ClientStream[Req, Res]) callEndedLocked() bool {
+	return !c.serverStreams && c.received
 }
 
 var (
@@ -59,11 +70,21 @@ var (
 // response, or when ctx ends).
 //
 // On a method without server streaming (a client-streaming method named by
-// WithMethod, and registered: see there) Recv, and so CloseAndRecv, behaves
-// as grpc's: it waits for the end of the stream and returns the one
-// response once the test has called Finish(nil); Finish's error instead if
-// it gave one; codes.Internal if the stream finished without a response or
-// the test responded more than once.
+// WithMethod, and registered: see there) the call has exactly one response,
+// and receiving it ends the call. Recv, and so CloseAndRecv, returns the
+// response as soon as Respond has queued it, without waiting for Finish;
+// but if the test finished the stream with an error before that Recv, Recv
+// returns the error instead, as grpc's returns the call's status. Finish(err)
+// before any response makes Recv return err; Finish(nil) before one,
+// codes.Internal, as grpc's "cardinality violation". A second response is a
+// misuse (see Respond). After the one response, Send and Recv return
+// io.EOF, Trailer returns what RespondTrailer set before it, and the call
+// is over: a later RespondTrailer returns an error, and a later Finish
+// changes nothing the code sees. So, with WithRecorder, the call records
+// Recv, then Trailer (if RespondTrailer set one before) and End when Recv
+// returns; a trailer or error meant for the code must be given before its
+// Recv. (grpc's own CloseAndRecv also waits for the call's status after the
+// response; the fake does not, so that a test may Respond without Finish.)
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)
@@ -82,8 +103,11 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 
 // Respond queues responses for the code's Recv, in order. The first one
 // sends the header if RespondHeader has not. Responding with nil or after
-// Finish is a misuse: the stream fails every later operation with
-// codes.FailedPrecondition naming it.
+// Finish, or a second time on a method without server streaming (which has
+// exactly one response: see NewClientStream), is a misuse: the stream fails
+// every later operation with codes.FailedPrecondition naming it, the
+// code's Recv and the test's Next included. Responses before the misuse
+// stay queued, but a Recv returns the misuse first.
 func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 	p := c.p
 	p.mu.Lock()
@@ -95,6 +119,9 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 			return
 		case r == nil:
 			p.misuseLocked("Respond got a nil %T at position %d; respond with messages, and Finish to end the stream", r, i)
+			return
+		case !c.serverStreams && len(p.in.msgs) > 0:
+			p.misuseLocked("Respond: a second response, but %s is not server-streaming: its call has exactly one response; respond once", p.cfg.method)
 			return
 		}
 		p.headerSent = true
@@ -124,13 +151,20 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 }
 
 // RespondTrailer merges md into the trailer that the code's Trailer()
-// returns once the stream has finished. It returns an error after Finish.
+// returns once the stream has finished (or, on a method without server
+// streaming, once the code received the one response). It returns an error
+// after Finish, and after the code received the one response of a method
+// without server streaming, which ended its call.
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.finished {
+	switch {
+	case c.finished:
 		return errors.New("fakes: RespondTrailer after Finish: set the trailer before finishing the stream")
+	case c.callEndedLocked():
+		return fmt.Errorf("fakes: RespondTrailer after the code under test received the one response of %s, "+
+			"which is not server-streaming: that ended its call; set the trailer before the code's Recv", p.cfg.method)
 	}
 	joinMD(&p.trailer, md)
 	return nil
@@ -141,10 +175,18 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // error (status errors are kept, context errors map to their codes, others
 // become codes.Unknown). Only the first call counts.
 //
+// On a method without server streaming, the code's Recv returns the one
+// response without waiting for Finish, and that ends its call. Finish
+// before that Recv gives the call's status: Recv returns a non-nil err
+// instead of the response, and codes.Internal for Finish(nil) without a
+// response. Finish after it changes nothing the code sees (see
+// NewClientStream).
+//
 // A real client's Sends after the server finished are either buffered or
 // return io.EOF, depending on timing. The fake picks the answer that lets a
 // test Respond and Finish up front: Sends are accepted until the code has
-// received the end (then they return io.EOF), except that a Send that would
+// received the end, or the one response of a method without server
+// streaming (then they return io.EOF), except that a Send that would
 // block (WithSendBuffer), or is blocked, returns io.EOF. A Send that returns
 // io.EOF sent nothing: its request is not in Sent and Next never returns it.
 func (c *ClientStream[Req, Res]) Finish(err error) {
@@ -163,7 +205,7 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 // Sent returns a snapshot of every request the code sent so far, read by
 // Next or not, in order. Each is a copy taken when it was sent. The request
 // of a Send still blocked (WithSendBuffer) is included; that of a Send that
-// failed (io.EOF after Finish, or the context's status) is not.
+// failed (io.EOF after the end, or the context's status) is not.
 func (c *ClientStream[Req, Res]) Sent() []*Req {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
@@ -179,9 +221,10 @@ func (c *ClientStream[Req, Res]) Closed() bool {
 
 // Next waits for the next request the code sent that Next has not returned
 // yet. Once every request was read and the code called CloseSend (or
-// received the end of a finished stream, after which it cannot send), it
-// returns io.EOF; once the stream's context ended, its status; if ctx ends
-// first, ctx.Err(). Reading releases a Send blocked by WithSendBuffer. A
+// received the end of a finished stream, or the one response of a method
+// without server streaming, after which it cannot send), it returns
+// io.EOF; once the stream's context ended, its status; if ctx ends first,
+// ctx.Err(). Reading releases a Send blocked by WithSendBuffer. A
 // nil ctx is an error (codes.InvalidArgument); the stream is unchanged.
 func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
 	if ctx == nil {
@@ -211,7 +254,8 @@ func (c *ClientStream[Req, Res]) Send(m *Req) error {
 // Recv returns the next response, io.EOF after Finish(nil) and the
 // responses, Finish's error, or the context's status. It blocks until one
 // of those. On a method without server streaming (see NewClientStream) it
-// returns the one response only with the end of the stream.
+// returns the one response as soon as it is queued (Finish's error instead
+// if the stream finished with one before), and io.EOF after it.
 func (c *ClientStream[Req, Res]) Recv() (*Res, error) {
 	m := new(Res)
 	if err := c.cs.RecvMsg(m); err != nil {
@@ -229,7 +273,8 @@ func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
 	}
 	m, err := c.Recv()
 	if errors.Is(err, io.EOF) {
-		return nil, status.Error(codes.Internal, "fakes: CloseAndRecv: the stream finished (Finish(nil)) without a response; Respond with one before Finish")
+		return nil, status.Error(codes.Internal, "fakes: CloseAndRecv: no response left to receive: the stream finished (Finish(nil)) "+
+			"without one, or the code received it already; Respond with one before Finish")
 	}
 	return m, err
 }
@@ -246,7 +291,8 @@ func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) {
 }
 
 // Trailer returns the trailer set with RespondTrailer once the stream has
-// finished, nil before.
+// finished, or on a method without server streaming once Recv has returned
+// the one response; nil before.
 func (c *ClientStream[Req, Res]) Trailer() metadata.MD { return c.cs.Trailer() }
 
 // CloseSend half-closes the stream: the test's Next returns io.EOF after the
@@ -293,7 +339,7 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 		return io.EOF
 	}
 	return p.putLocked(&p.out, cloneMsg(req), func() error {
-		if c.finished {
+		if c.finished || c.sawEnd {
 			return io.EOF
 		}
 		return nil
@@ -314,30 +360,27 @@ func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 	if dst == nil {
 		return nilErr("RecvMsg", dst)
 	}
+	if c.callEndedLocked() {
+		return io.EOF // the one response ended the call, as in grpc
+	}
 	v, err := p.takeLocked(p.ctx, &p.in, false, nil)
 	if err != nil {
 		if p.ctx.Err() == nil && p.bad == nil {
 			c.sawEnd = true // the end Finish queued
 		}
-		if errors.Is(err, io.EOF) && !c.serverStreams && !c.received {
+		if errors.Is(err, io.EOF) && !c.serverStreams {
 			return status.Errorf(codes.Internal, "fakes: cardinality violation: the stream finished (Finish(nil)) without a response, "+
 				"but %s is not server-streaming: Respond with its one response before Finish", p.cfg.method)
 		}
 		return err
 	}
 	if !c.serverStreams {
-		// As grpc's: the one response of a method without server streaming
-		// is returned with the end of the stream, which Finish queues.
-		_, end := p.takeLocked(p.ctx, &p.in, false, nil)
-		if end == nil {
-			return status.Errorf(codes.Internal, "fakes: cardinality violation: more than one response, "+
-				"but %s is not server-streaming: Respond with one response, then Finish", p.cfg.method)
-		}
-		if p.ctx.Err() == nil && p.bad == nil {
-			c.sawEnd = true
-		}
-		if !errors.Is(end, io.EOF) {
-			return end
+		// The one response ends the call (Respond makes a second one a
+		// misuse). If Finish has already ended the stream with an error,
+		// that is the call's status, which grpc's returns instead.
+		c.sawEnd = true
+		if p.in.closed && p.in.err != nil {
+			return p.in.err
 		}
 	}
 	c.received = true
@@ -390,7 +433,7 @@ func (k *clientCore[Req, Res]) Trailer() metadata.MD {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !c.finished {
+	if !c.finished && !c.callEndedLocked() {
 		return nil
 	}
 	return p.trailer.Copy()

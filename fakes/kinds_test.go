@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -187,6 +188,15 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 				c.Finish(nil)
 				return upload(c)
 			}},
+		{"client-streaming, without Finish", kindServer{header: hd, trailer: tr, respond: true}, testpb.TestService_StreamingInputCall_FullMethodName,
+			realUpload,
+			func(ctx context.Context, opts ...fakes.Option) error {
+				c := fakes.NewClientStream[inReq, inRes](ctx, opts...)
+				_ = c.RespondHeader(hd)
+				_ = c.RespondTrailer(tr)
+				c.Respond(&inRes{AggregatedPayloadSize: 3})
+				return upload(c)
+			}},
 		{"client-streaming, an error after the response", kindServer{header: hd, trailer: tr, respond: true, err: aborted}, testpb.TestService_StreamingInputCall_FullMethodName,
 			realUpload,
 			func(ctx context.Context, opts ...fakes.Option) error {
@@ -253,7 +263,11 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 			realErr := tc.real(t.Context(), testpb.NewTestServiceClient(h.Conn()))
 			h.Close()
 			rec := recorder.New()
-			fakeErr := tc.fake(t.Context(), fakes.WithRecorder(rec), fakes.WithMethod(tc.method))
+			// Bounded, so that a fake that waits for what never comes fails
+			// the test (DeadlineExceeded) instead of hanging it.
+			ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+			defer cancel()
+			fakeErr := tc.fake(ctx, fakes.WithRecorder(rec), fakes.WithMethod(tc.method))
 			if status.Code(realErr) != status.Code(fakeErr) {
 				t.Errorf("the code under test returned %v on the fake, %v on a real call; want the same code", fakeErr, realErr)
 			}
@@ -270,35 +284,131 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 	}
 }
 
-// On a method without server streaming, Recv returns the one response with
-// the end of the stream, as grpc's does: it waits for Finish, and a second
-// response is a cardinality violation.
-func TestClientStreamOneResponseComesWithTheEnd(t *testing.T) {
+// On a method without server streaming, Recv returns the one response as
+// soon as Respond has queued it, without waiting for Finish (Respond is what
+// the code's Recv returns next), and that ends the code's call: Send and
+// Recv return io.EOF after it (Next too, once drained), Trailer returns the
+// trailer set before, and a later RespondTrailer is an error.
+func TestClientStreamOneResponseEndsTheCall(t *testing.T) {
 	method := fakes.WithMethod(testpb.TestService_StreamingInputCall_FullMethodName)
 	c := fakes.NewClientStream[inReq, inRes](t.Context(), method)
-	c.Respond(&inRes{AggregatedPayloadSize: 3})
-	got := grpctest.Go(t, c.CloseAndRecv)
-	if !got.AssertBlocked(stillBlocked) {
-		t.Fatal("CloseAndRecv returned the response before Finish; grpc's waits for the status")
-	}
-	c.Finish(nil)
-	m, err := got.Wait(waitLimit)
-	if err != nil {
+	if err := c.RespondTrailer(metadata.Pairs("t", "1")); err != nil {
 		t.Fatal(err)
+	}
+	c.Respond(&inRes{AggregatedPayloadSize: 3})
+	if err := c.Send(&inReq{}); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded, so that a CloseAndRecv waiting for Finish fails the test
+	// instead of hanging it.
+	m, err := grpctest.Go(t, c.CloseAndRecv).Wait(waitLimit)
+	if err != nil {
+		t.Fatalf("CloseAndRecv after Respond without Finish = %v; want the response", err)
 	}
 	wantMsgs(t, []*inRes{{AggregatedPayloadSize: 3}}, []*inRes{m})
+	if _, err := c.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("Recv after the one response = %v, want io.EOF", err)
+	}
+	if d := cmp.Diff(metadata.Pairs("t", "1"), c.Trailer()); d != "" {
+		t.Errorf("Trailer() after the one response (-want +got):\n%s", d)
+	}
+	if err := c.RespondTrailer(metadata.Pairs("late", "1")); err == nil {
+		t.Error("RespondTrailer after the code received the one response = nil, want an error")
+	}
+	c.Finish(status.Error(codes.Aborted, "late")) // the call is over: nothing changes
+	if _, err := c.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("Recv after a late Finish = %v, want io.EOF", err)
+	}
+	if _, err := c.Next(t.Context()); err != nil {
+		t.Fatalf("Next = %v, want the request sent", err)
+	}
+	if _, err := c.Next(t.Context()); !errors.Is(err, io.EOF) {
+		t.Errorf("Next after the requests = %v, want io.EOF", err)
+	}
 
-	c = fakes.NewClientStream[inReq, inRes](t.Context(), method)
-	c.Respond(&inRes{}, &inRes{})
-	c.Finish(nil)
-	_, err = c.CloseAndRecv()
-	wantCode(t, err, codes.Internal)
+	// A Send blocked by WithSendBuffer returns io.EOF once the one response
+	// ended the call, whether it blocked before the Recv or not.
+	c = fakes.NewClientStream[inReq, inRes](t.Context(), method, fakes.WithSendBuffer(0))
+	send := grpctest.GoErr(t, func() error { return c.Send(&inReq{}) })
+	c.Respond(&inRes{})
+	if _, err := c.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitErr(t, send); !errors.Is(err, io.EOF) {
+		t.Errorf("Send blocked when the one response ended the call = %v, want io.EOF", err)
+	}
+	if err := c.Send(&inReq{}); !errors.Is(err, io.EOF) {
+		t.Errorf("Send after the one response = %v, want io.EOF", err)
+	}
+	if _, err := c.Next(t.Context()); !errors.Is(err, io.EOF) {
+		t.Errorf("Next after the one response, no request delivered = %v, want io.EOF", err)
+	}
+
+	// Finish before the code's Recv gives the call's status.
+	for _, tc := range []struct {
+		name    string
+		respond bool
+		err     error
+		want    codes.Code
+	}{
+		{"Finish(err) without a response", false, status.Error(codes.Aborted, "no"), codes.Aborted},
+		{"Finish(err) after the response", true, status.Error(codes.Aborted, "no"), codes.Aborted},
+		{"Finish(nil) without a response", false, nil, codes.Internal},
+		{"Finish(nil) after the response", true, nil, codes.OK},
+	} {
+		c := fakes.NewClientStream[inReq, inRes](t.Context(), method)
+		if tc.respond {
+			c.Respond(&inRes{AggregatedPayloadSize: 3})
+		}
+		c.Finish(tc.err)
+		m, err := c.CloseAndRecv()
+		if status.Code(err) != tc.want || (err == nil) != (m != nil) {
+			t.Errorf("%s: CloseAndRecv = %v, %v; want code %v", tc.name, m, err, tc.want)
+		}
+	}
+
+	// A second response is a misuse, at the Recv that would see it: queued
+	// before the code's Recv, or after it.
+	for _, second := range []func(c *fakes.ClientStream[inReq, inRes]) error{
+		func(c *fakes.ClientStream[inReq, inRes]) error {
+			c.Respond(&inRes{}, &inRes{})
+			_, err := c.CloseAndRecv()
+			return err
+		},
+		func(c *fakes.ClientStream[inReq, inRes]) error {
+			c.Respond(&inRes{})
+			c.Respond(&inRes{})
+			_, err := c.Recv()
+			return err
+		},
+		func(c *fakes.ClientStream[inReq, inRes]) error {
+			c.Respond(&inRes{})
+			if _, err := c.Recv(); err != nil {
+				t.Fatal(err)
+			}
+			c.Respond(&inRes{})
+			_, err := c.Recv()
+			return err
+		},
+	} {
+		c := fakes.NewClientStream[inReq, inRes](t.Context(), method)
+		err := second(c)
+		wantCode(t, err, codes.FailedPrecondition)
+		if !strings.Contains(err.Error(), "second response") || !strings.Contains(err.Error(), "not server-streaming") {
+			t.Errorf("Recv after a second Respond = %v; want it to name the misuse", err)
+		}
+		if _, err := c.Next(t.Context()); status.Code(err) != codes.FailedPrecondition {
+			t.Errorf("Next after a second Respond = %v; want the misuse", err)
+		}
+	}
 
 	// The same stream without WithMethod is bidirectional: Recv returns
-	// each response as it comes.
+	// each response as it comes, and more follow.
 	b := fakes.NewClientStream[inReq, inRes](t.Context())
-	b.Respond(&inRes{AggregatedPayloadSize: 3})
-	if _, err := b.Recv(); err != nil {
-		t.Fatal(err)
+	b.Respond(&inRes{AggregatedPayloadSize: 3}, &inRes{})
+	for range 2 {
+		if _, err := b.Recv(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -164,10 +164,11 @@ func WithFailAt(n int, err error) Option {
 // method's descriptor, as grpc takes it from the generated code's
 // grpc.StreamDesc: a recorder sees the stream of that kind (a client call
 // without server streaming ends with its one response, its Trailer and End
-// recorded then), and a ClientStream's Recv on a method without server
-// streaming works as grpc's: it returns the one response only with the end
-// of the stream, so it waits for Finish (see NewClientStream). A method that
-// is not registered is taken as bidirectional.
+// recorded then), and a ClientStream on a method without server streaming
+// has exactly one response: its Recv returns it as soon as Respond has
+// queued it, without waiting for Finish, and that ends the call (see
+// NewClientStream). A method that is not registered is taken as
+// bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
 		if err := checkMethod(fullMethod); err != nil {
