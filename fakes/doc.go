@@ -52,8 +52,10 @@
 // codes.FailedPrecondition and a message naming the step, want and got (a
 // protocmp diff). When the test ends, mismatches, steps not reached,
 // expected calls not made and unexpected calls are reported with t.Errorf,
-// with the recorded timeline. Misuse (an unknown method, a message of the
-// wrong type, a step after Return) is reported at the line of the misuse.
+// with the recorded timeline, at the test's NewServer line (at its Close
+// line if the test calls Server.Close itself). Misuse (an unknown method, a
+// message of the wrong type, a step after Return) is reported at the line
+// of the misuse.
 //
 // # Fault injection
 //

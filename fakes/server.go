@@ -48,7 +48,8 @@ import (
 // mismatch, every expected call that did not happen, every call that did
 // not complete its script (naming the step it ended in, with the error that
 // ended it, and the steps after it, not reached) and every unexpected call
-// is reported with t.Errorf, followed by the recorded timeline.
+// is reported with t.Errorf, followed by the recorded timeline, at the
+// test's NewServer line (see Close).
 type Server struct {
 	t testing.TB
 	h *grpctest.Server
@@ -57,7 +58,12 @@ type Server struct {
 	scripts    []*Script
 	unexpected []string
 
-	closeOnce sync.Once
+	// closeMu serializes Close; closeDone is set by the first one. Not a
+	// sync.Once: its frames (and a closure's) would sit between a report
+	// made at Close and the cleanup that runs it, and testing would print
+	// the report there instead of at the test's NewServer line.
+	closeMu   sync.Mutex
+	closeDone bool
 }
 
 // NewServer starts a scripted fake server on a grpctest harness built with
@@ -82,7 +88,7 @@ type Server struct {
 // Keep FailAfter for a real server (grpctest.NewServer with the service's
 // handlers), which has no script to complete.
 func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
-	t.Helper()
+	t.Helper() // reports made by the Close t.Cleanup runs are printed at the caller's line
 	s := &Server{t: t}
 	opts = append(opts[:len(opts):len(opts)], grpctest.WithServerOptions(grpc.UnknownServiceHandler(s.handle)))
 	s.h = grpctest.NewServer(t, func(*grpc.Server) {}, opts...)
@@ -107,13 +113,20 @@ func (s *Server) Harness() *grpctest.Server { return s.h }
 // Close closes the harness (client connections first, then the server,
 // waiting for running calls), then reports with t.Errorf everything that
 // did not go as scripted. It is idempotent and registered with t.Cleanup
-// by NewServer; call it earlier to check before the test ends.
+// by NewServer; call it earlier to check before the test ends. Its reports,
+// the harness's included (grpctest.Server.Close), are printed at the test's
+// NewServer line when t.Cleanup runs it, at the test's Close line when the
+// test calls it.
 func (s *Server) Close() {
 	s.t.Helper()
-	s.closeOnce.Do(func() {
-		s.h.Close()
-		s.verify()
-	})
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closeDone {
+		return
+	}
+	s.closeDone = true
+	s.h.Close()
+	s.verify()
 }
 
 // Expect adds a Script for one call of fullMethod ("/pkg.Service/Method")
@@ -287,7 +300,7 @@ func (s *Server) stop(run *callRun, why string) {
 
 // verify reports everything that did not go as scripted.
 func (s *Server) verify() {
-	s.t.Helper()
+	s.t.Helper() // as every frame between the report and Close (see closeMu)
 	s.mu.Lock()
 	var problems []string
 	for _, sc := range s.scripts {
