@@ -70,21 +70,19 @@ var (
 // response, or when ctx ends).
 //
 // On a method without server streaming (a client-streaming method named by
-// WithMethod, and registered: see there) the call has exactly one response,
-// and receiving it ends the call. Recv, and so CloseAndRecv, returns the
-// response as soon as Respond has queued it, without waiting for Finish;
-// but if the test finished the stream with an error before that Recv, Recv
-// returns the error instead, as grpc's returns the call's status. Finish(err)
-// before any response makes Recv return err; Finish(nil) before one,
-// codes.Internal, as grpc's "cardinality violation". A second response is a
-// misuse (see Respond). After the one response, Send and Recv return
-// io.EOF, Trailer returns what RespondTrailer set before it, and the call
-// is over: a later RespondTrailer returns an error, and a later Finish
-// changes nothing the code sees. So, with WithRecorder, the call records
-// Recv, then Trailer (if RespondTrailer set one before) and End when Recv
-// returns; a trailer or error meant for the code must be given before its
-// Recv. (grpc's own CloseAndRecv also waits for the call's status after the
-// response; the fake does not, so that a test may Respond without Finish.)
+// WithMethod, and registered: see there) the call has exactly one result,
+// as grpc's client sees it: either its one response, with status OK, or an
+// error. Respond gives the response and so also finishes the stream with
+// OK: Recv, and so CloseAndRecv, returns it whenever it comes, and a later
+// Finish changes nothing. To end the call with an error, call Finish(err)
+// instead of Respond (a real server that sends its response and then
+// returns an error gives the client that error only). Finish(nil) without
+// a response gives codes.Internal, as grpc's "cardinality violation". A
+// second response is a misuse (see Respond), and so is a trailer after the
+// response (RespondTrailer returns an error): give it before. After the
+// one response, Send and Recv return io.EOF. So, with WithRecorder, the
+// call records Recv, then Trailer (if any) and End when Recv returns, the
+// same events whatever the order of the test's calls and the code's.
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)
@@ -102,9 +100,11 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 // ---- test side: the server's half ----
 
 // Respond queues responses for the code's Recv, in order. The first one
-// sends the header if RespondHeader has not. Responding with nil or after
-// Finish, or a second time on a method without server streaming (which has
-// exactly one response: see NewClientStream), is a misuse: the stream fails
+// sends the header if RespondHeader has not. On a method without server
+// streaming, the one response also finishes the stream with OK (see
+// NewClientStream). Responding with nil or after Finish, or a second time
+// on a method without server streaming (which has exactly one response),
+// is a misuse: the stream fails
 // every later operation with codes.FailedPrecondition naming it, the
 // code's Recv and the test's Next included. Responses before the misuse
 // stay queued, but a Recv returns the misuse first.
@@ -114,18 +114,25 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 	defer p.mu.Unlock()
 	for i, r := range res {
 		switch {
+		case !c.serverStreams && len(p.in.msgs) > 0:
+			p.misuseLocked("Respond: a second response, but %s is not server-streaming: its call has exactly one response; respond once", p.cfg.method)
+			return
 		case c.finished:
 			p.misuseLocked("Respond after Finish: the server half has ended; respond before Finish")
 			return
 		case r == nil:
 			p.misuseLocked("Respond got a nil %T at position %d; respond with messages, and Finish to end the stream", r, i)
 			return
-		case !c.serverStreams && len(p.in.msgs) > 0:
-			p.misuseLocked("Respond: a second response, but %s is not server-streaming: its call has exactly one response; respond once", p.cfg.method)
-			return
 		}
 		p.headerSent = true
 		p.in.msgs = append(p.in.msgs, r)
+		if !c.serverStreams {
+			// The one response is the call's result: it finishes the
+			// stream with OK, whenever the code's Recv comes.
+			c.finished = true
+			p.in.closed = true
+			p.in.err = nil
+		}
 	}
 	p.broadcastLocked()
 }
@@ -139,10 +146,10 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
-	case c.finished:
-		return errors.New("fakes: RespondHeader after Finish: send the header before finishing the stream")
 	case p.headerSent:
 		return errors.New("fakes: RespondHeader after the header was sent (by RespondHeader or the first Respond); a header is sent once")
+	case c.finished:
+		return errors.New("fakes: RespondHeader after Finish: send the header before finishing the stream")
 	}
 	joinMD(&p.header, md)
 	p.headerSent = true
@@ -151,20 +158,19 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 }
 
 // RespondTrailer merges md into the trailer that the code's Trailer()
-// returns once the stream has finished (or, on a method without server
-// streaming, once the code received the one response). It returns an error
-// after Finish, and after the code received the one response of a method
-// without server streaming, which ended its call.
+// returns once the stream has finished. It returns an error after Finish,
+// and on a method without server streaming after Respond, whose one
+// response finished the stream: set the trailer first.
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case !c.serverStreams && len(p.in.msgs) > 0:
+		return fmt.Errorf("fakes: RespondTrailer after Respond: %s is not server-streaming, and its one response finished the stream; "+
+			"set the trailer before Respond", p.cfg.method)
 	case c.finished:
 		return errors.New("fakes: RespondTrailer after Finish: set the trailer before finishing the stream")
-	case c.callEndedLocked():
-		return fmt.Errorf("fakes: RespondTrailer after the code under test received the one response of %s, "+
-			"which is not server-streaming: that ended its call; set the trailer before the code's Recv", p.cfg.method)
 	}
 	joinMD(&p.trailer, md)
 	return nil
@@ -175,11 +181,10 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // error (status errors are kept, context errors map to their codes, others
 // become codes.Unknown). Only the first call counts.
 //
-// On a method without server streaming, the code's Recv returns the one
-// response without waiting for Finish, and that ends its call. Finish
-// before that Recv gives the call's status: Recv returns a non-nil err
-// instead of the response, and codes.Internal for Finish(nil) without a
-// response. Finish after it changes nothing the code sees (see
+// On a method without server streaming, Respond's one response already
+// finished the stream with OK, and a Finish after it changes nothing; call
+// Finish(err) instead of Respond to end the call with an error.
+// Finish(nil) without a response gives the code codes.Internal (see
 // NewClientStream).
 //
 // A real client's Sends after the server finished are either buffered or

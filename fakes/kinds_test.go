@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -200,10 +201,10 @@ func TestClientStreamRecordsLikeARealCallOfEachKind(t *testing.T) {
 		{"client-streaming, an error after the response", kindServer{header: hd, trailer: tr, respond: true, err: aborted}, testpb.TestService_StreamingInputCall_FullMethodName,
 			realUpload,
 			func(ctx context.Context, opts ...fakes.Option) error {
+				// The client sees the error only: the fake gives just that.
 				c := fakes.NewClientStream[inReq, inRes](ctx, opts...)
 				_ = c.RespondHeader(hd)
 				_ = c.RespondTrailer(tr)
-				c.Respond(&inRes{AggregatedPayloadSize: 3})
 				c.Finish(aborted)
 				return upload(c)
 			}},
@@ -344,7 +345,9 @@ func TestClientStreamOneResponseEndsTheCall(t *testing.T) {
 		t.Errorf("Next after the one response, no request delivered = %v, want io.EOF", err)
 	}
 
-	// Finish before the code's Recv gives the call's status.
+	// The call has one result, whatever the order of the test's calls and
+	// the code's: the response (Respond finishes the stream with OK, and a
+	// later Finish changes nothing), or Finish's error.
 	for _, tc := range []struct {
 		name    string
 		respond bool
@@ -352,19 +355,65 @@ func TestClientStreamOneResponseEndsTheCall(t *testing.T) {
 		want    codes.Code
 	}{
 		{"Finish(err) without a response", false, status.Error(codes.Aborted, "no"), codes.Aborted},
-		{"Finish(err) after the response", true, status.Error(codes.Aborted, "no"), codes.Aborted},
+		{"Finish(err) after the response", true, status.Error(codes.Aborted, "no"), codes.OK},
 		{"Finish(nil) without a response", false, nil, codes.Internal},
 		{"Finish(nil) after the response", true, nil, codes.OK},
 	} {
+		for _, codeFirst := range []bool{false, true} {
+			c := fakes.NewClientStream[inReq, inRes](t.Context(), method)
+			type result struct {
+				m   *inRes
+				err error
+			}
+			got := make(chan result, 1)
+			recv := func() {
+				m, err := c.CloseAndRecv()
+				got <- result{m, err}
+			}
+			if codeFirst { // the code waits in CloseAndRecv while the test responds
+				go recv()
+			}
+			if tc.respond {
+				c.Respond(&inRes{AggregatedPayloadSize: 3})
+			}
+			c.Finish(tc.err)
+			if !codeFirst {
+				recv()
+			}
+			r := <-got
+			if status.Code(r.err) != tc.want || (r.err == nil) != (r.m != nil) {
+				t.Errorf("%s (code first: %v): CloseAndRecv = %v, %v; want code %v", tc.name, codeFirst, r.m, r.err, tc.want)
+			}
+		}
+	}
+
+	// The usual shape of a test of client-streaming code: read the
+	// requests, respond, finish. The code, running all along, gets the
+	// response every time, whenever the scheduler lets it run.
+	for range 100 {
 		c := fakes.NewClientStream[inReq, inRes](t.Context(), method)
-		if tc.respond {
-			c.Respond(&inRes{AggregatedPayloadSize: 3})
+		done := make(chan error, 1)
+		go func() { done <- upload(c) }()
+		for {
+			if _, err := c.Next(t.Context()); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
 		}
-		c.Finish(tc.err)
-		m, err := c.CloseAndRecv()
-		if status.Code(err) != tc.want || (err == nil) != (m != nil) {
-			t.Errorf("%s: CloseAndRecv = %v, %v; want code %v", tc.name, m, err, tc.want)
+		c.Respond(&inRes{AggregatedPayloadSize: 3})
+		runtime.Gosched()
+		c.Finish(status.Error(codes.Aborted, "ignored: the response was the result"))
+		if err := <-done; err != nil {
+			t.Fatalf("the code got %v, want the response", err)
 		}
+	}
+
+	// A trailer must come before the one response.
+	c = fakes.NewClientStream[inReq, inRes](t.Context(), method)
+	c.Respond(&inRes{})
+	if err := c.RespondTrailer(metadata.Pairs("k", "v")); err == nil || !strings.Contains(err.Error(), "before Respond") {
+		t.Errorf("RespondTrailer after Respond = %v; want an error saying to set it before", err)
 	}
 
 	// A second response is a misuse, at the Recv that would see it: queued
