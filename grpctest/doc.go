@@ -223,7 +223,9 @@
 //
 // Besides the harness, the leak checks, the assertions and the blocking
 // helpers above, the package has: WithCloseTimeout, AssertMessagesWith and
-// RequireMessagesWith (cmp options), Msgs (a typed slice as []any),
+// RequireMessagesWith (cmp options), InCall (an AssertOrder step of one
+// call only, for calls that exchange the same messages), Msgs (a typed
+// slice as []any),
 // ErrStillBlocked (the error of a Wait that timed out),
 // MaxSendUntilBlocked (SendUntilBlocked gives up and fails after that many
 // Sends that all returned), and the constants Target, DefaultBufferSize

@@ -95,6 +95,35 @@ func (s endStep) String() string { return "Ends(" + s.code.String() + ")" }
 // (codes.OK for a call that succeeded).
 func Ends(code codes.Code) Step { return endStep{code} }
 
+// callStep is a step that matches events of one call only.
+type callStep struct {
+	id   uint64
+	step Step
+}
+
+func (s callStep) Match(e recorder.Event) bool { return e.CallID == s.id && s.step.Match(e) }
+func (s callStep) String() string {
+	return fmt.Sprintf("InCall(%d, %s)", s.id, s.step)
+}
+
+// InCall returns step restricted to the events of the call with this id,
+// for tests whose calls exchange the same messages (a broadcast, say) and
+// must say whose stream sent or received one. The id of a call whose
+// client stream the test holds is recorder's CallID of its context:
+//
+//	id, _ := srv.Recorder().CallID(stream.Context())
+//	grpctest.AssertOrder(t, srv.Recorder(),
+//		grpctest.InCall(id, grpctest.ClientReceives(msg)))
+//
+// (Recorder.Calls gives the ids of every recorded call.) A nil step stays
+// nil, and AssertOrder reports it.
+func InCall(id uint64, step Step) Step {
+	if step == nil {
+		return nil
+	}
+	return callStep{id, step}
+}
+
 // AssertOrder reports whether the recorded events contain steps in this
 // order: each step matches an event with a larger Seq than the event the
 // previous step matched; events in between are allowed. Steps match the
@@ -192,15 +221,36 @@ func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched
 				events[j].Seq, describeEvent(events[j]), prev.Seq)
 		}
 	}
+	// The nearest miss of a step restricted to one call is among that
+	// call's events.
+	evs, f := events, from
+	for {
+		cs, ok := st.(callStep)
+		if !ok {
+			break
+		}
+		var own []recorder.Event
+		nf := 0
+		for k, e := range evs {
+			if e.CallID == cs.id {
+				if k < f {
+					nf++
+				}
+				own = append(own, e)
+			}
+		}
+		evs, f, st = own, nf, cs.step
+	}
+	near := evs[f:]
 	switch st := st.(type) {
 	case messageStep:
 		if st.msg != nil {
-			if e, d, ok := nearest(events[from:], st); ok {
+			if e, d, ok := nearest(near, st); ok {
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
 			}
 		}
 	case endStep:
-		b.WriteString(nearestEnds(events, from))
+		b.WriteString(nearestEnds(evs, f))
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
 	return strings.TrimRight(b.String(), "\n")

@@ -1,6 +1,7 @@
 package grpctest_test
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -288,5 +289,75 @@ func TestAssertOrderSaysEventsWereDropped(t *testing.T) {
 	grpctest.AssertOrder(spy2, recorder.New(), grpctest.Ends(codes.OK))
 	if r := spy2.Want(t, 1, "Ends(OK)"); strings.Contains(r.Msg, "dropped") {
 		t.Errorf("a recorder that dropped nothing is said to have dropped events:\n%s", r.Msg)
+	}
+}
+
+// InCall ties a step to one call: two calls that exchange the same
+// messages are told apart, a step of the other call does not match, and
+// the nearest miss is looked for in the call's own events.
+func TestAssertOrderInCall(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
+	var ids []uint64
+	for range 2 {
+		stream, err := client(srv).FullDuplexCall(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, ok := srv.Recorder().CallID(stream.Context())
+		if !ok {
+			t.Fatal("no CallID for a stream of the harness")
+		}
+		ids = append(ids, id)
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != io.EOF {
+			t.Fatalf("last Recv: %v", err)
+		}
+	}
+	waitFor(t, srv.Recorder(), func(e recorder.Event) bool {
+		return e.CallID == ids[1] && e.Side == recorder.Server && e.Kind == recorder.End
+	})
+	rec := srv.Recorder()
+
+	// Steps of the second call match its own events.
+	if !grpctest.AssertOrder(spy, rec, grpctest.InCall(ids[1], grpctest.ClientSends(req)), grpctest.InCall(ids[1], grpctest.Ends(codes.OK))) {
+		t.Errorf("AssertOrder failed on the second call's own events")
+	}
+	// The first call's End comes before the second call's Send: in call 1
+	// this order does not hold.
+	bad := spytb.New(t)
+	if grpctest.AssertOrder(bad, rec, grpctest.InCall(ids[1], grpctest.ClientSends(req)), grpctest.InCall(ids[0], grpctest.Ends(codes.OK))) {
+		t.Errorf("AssertOrder matched an End of call %d after the Send of call %d", ids[0], ids[1])
+	}
+	bad.Want(t, 1, fmt.Sprintf("InCall(%d, Ends(OK)), not found after event", ids[0]), "earlier End events: event ")
+
+	// The nearest miss of a message step is the call's own (the first
+	// call's Send, as near, comes first in the timeline).
+	other := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 2}}}
+	near := spytb.New(t)
+	if grpctest.AssertOrder(near, rec, grpctest.InCall(ids[1], grpctest.ClientSends(other))) {
+		t.Errorf("AssertOrder matched a message never sent")
+	}
+	r := near.Want(t, 1, fmt.Sprintf("InCall(%d, ClientSends(", ids[1]), "nearest event of that kind, event ", "mismatch (-want +got)")
+	var send uint64
+	for _, e := range rec.Events() {
+		if e.CallID == ids[1] && e.Side == recorder.Client && e.Kind == recorder.Send {
+			send = e.Seq
+		}
+	}
+	if !strings.Contains(r.Msg, fmt.Sprintf("nearest event of that kind, event %d ", send)) {
+		t.Errorf("the nearest miss is not call %d's Send (event %d):\n%s", ids[1], send, r.Msg)
+	}
+	if grpctest.InCall(1, nil) != nil {
+		t.Errorf("InCall of a nil step is not nil")
 	}
 }
