@@ -43,9 +43,10 @@ type ClientStream[Req, Res any] struct {
 	serverStreams bool
 
 	// guarded by p.mu
-	finished bool // Finish called
-	sawEnd   bool // a Recv returned the end of the stream (of the call): Send returns io.EOF
-	received bool // a Recv returned a response
+	finished  bool // Finish called
+	responded bool // the one response of a method without server streaming was given: the call's result
+	sawEnd    bool // a Recv returned the end of the stream (of the call): Send returns io.EOF
+	received  bool // a Recv returned a response
 }
 
 // callEndedLocked reports whether the code under test received the one
@@ -72,9 +73,9 @@ var (
 // On a method without server streaming (a client-streaming method named by
 // WithMethod, and registered: see there) the call has exactly one result,
 // as grpc's client sees it: either its one response, with status OK, or an
-// error. Respond gives the response and so also finishes the stream with
-// OK: Recv, and so CloseAndRecv, returns it whenever it comes, and a later
-// Finish changes nothing. To end the call with an error, call Finish(err)
+// error. Respond gives the response, which is then the call's result:
+// Recv, and so CloseAndRecv, returns it with OK whenever it comes, and a
+// later Finish changes nothing the code receives. To end the call with an error, call Finish(err)
 // instead of Respond (a real server that sends its response and then
 // returns an error gives the client that error only). Finish(nil) without
 // a response gives codes.Internal, as grpc's "cardinality violation". A
@@ -101,7 +102,7 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 
 // Respond queues responses for the code's Recv, in order. The first one
 // sends the header if RespondHeader has not. On a method without server
-// streaming, the one response also finishes the stream with OK (see
+// streaming, the one response is also the call's result, OK (see
 // NewClientStream). Responding with nil or after Finish, or a second time
 // on a method without server streaming (which has exactly one response),
 // is a misuse: the stream fails
@@ -127,9 +128,10 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 		p.headerSent = true
 		p.in.msgs = append(p.in.msgs, r)
 		if !c.serverStreams {
-			// The one response is the call's result: it finishes the
-			// stream with OK, whenever the code's Recv comes.
-			c.finished = true
+			// The one response is the call's result: the code's Recv
+			// returns it with OK whenever it comes, and Finish cannot
+			// change that (but still ends the test's half, for Sends).
+			c.responded = true
 			p.in.closed = true
 			p.in.err = nil
 		}
@@ -160,14 +162,14 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 // RespondTrailer merges md into the trailer that the code's Trailer()
 // returns once the stream has finished. It returns an error after Finish,
 // and on a method without server streaming after Respond, whose one
-// response finished the stream: set the trailer first.
+// response is the call's result: set the trailer first.
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
 	case !c.serverStreams && len(p.in.msgs) > 0:
-		return fmt.Errorf("fakes: RespondTrailer after Respond: %s is not server-streaming, and its one response finished the stream; "+
+		return fmt.Errorf("fakes: RespondTrailer after Respond: %s is not server-streaming, and its one response is the call's result; "+
 			"set the trailer before Respond", p.cfg.method)
 	case c.finished:
 		return errors.New("fakes: RespondTrailer after Finish: set the trailer before finishing the stream")
@@ -181,8 +183,9 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // error (status errors are kept, context errors map to their codes, others
 // become codes.Unknown). Only the first call counts.
 //
-// On a method without server streaming, Respond's one response already
-// finished the stream with OK, and a Finish after it changes nothing; call
+// On a method without server streaming, Respond's one response is already
+// the call's result, OK, and a Finish after it changes nothing the code's
+// Recv returns (it still ends the test's half, for Sends as below); call
 // Finish(err) instead of Respond to end the call with an error.
 // Finish(nil) without a response gives the code codes.Internal (see
 // NewClientStream).
@@ -202,8 +205,10 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 		return
 	}
 	c.finished = true
-	p.in.closed = true
-	p.in.err = rpcErr(err)
+	if !c.responded {
+		p.in.closed = true
+		p.in.err = rpcErr(err)
+	}
 	p.broadcastLocked()
 }
 

@@ -409,6 +409,27 @@ func TestClientStreamOneResponseEndsTheCall(t *testing.T) {
 		}
 	}
 
+	// A response given up front does not end the test's half: the code
+	// still streams its requests through an unbuffered stream, each Send
+	// waiting for the test's Next, then gets the response.
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	c = fakes.NewClientStream[inReq, inRes](ctx, method, fakes.WithSendBuffer(0))
+	c.Respond(&inRes{AggregatedPayloadSize: 7})
+	if tr := c.Trailer(); tr != nil {
+		t.Errorf("Trailer before the code received the response = %v, want nil", tr)
+	}
+	uploaded := make(chan error, 1)
+	go func() { uploaded <- upload(c) }()
+	for i := range 2 {
+		if _, err := c.Next(ctx); err != nil {
+			t.Fatalf("Next %d after an early Respond: %v", i+1, err)
+		}
+	}
+	if err := <-uploaded; err != nil {
+		t.Errorf("the code, after an early Respond: %v", err)
+	}
+
 	// A trailer must come before the one response.
 	c = fakes.NewClientStream[inReq, inRes](t.Context(), method)
 	c.Respond(&inRes{})

@@ -165,10 +165,10 @@ func WithFailAt(n int, err error) Option {
 // grpc.StreamDesc: a recorder sees the stream of that kind (a client call
 // without server streaming ends with its one response, its Trailer and End
 // recorded then), and a ClientStream on a method without server streaming
-// has exactly one response: its Recv returns it as soon as Respond has
-// queued it, without waiting for Finish, and that ends the call (see
-// NewClientStream). A method that is not registered is taken as
-// bidirectional.
+// has exactly one result, its one response or Finish's error: Respond's
+// response is the call's result, returned by Recv without waiting for
+// Finish, and receiving it ends the call (see NewClientStream). A method
+// that is not registered is taken as bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
 		if err := checkMethod(fullMethod); err != nil {
