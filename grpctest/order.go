@@ -224,11 +224,13 @@ func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched
 	// The nearest miss of a step restricted to one call is among that
 	// call's events.
 	evs, f := events, from
+	restricted := false // evs holds the events of one call only
 	for {
 		cs, ok := st.(callStep)
 		if !ok {
 			break
 		}
+		restricted = true
 		var own []recorder.Event
 		nf := 0
 		for k, e := range evs {
@@ -250,7 +252,11 @@ func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched
 			}
 		}
 	case endStep:
-		b.WriteString(nearestEnds(evs, f))
+		var after uint64 // the Seq of the event the previous step matched
+		if i > 0 {
+			after = events[matched[i-1]].Seq
+		}
+		b.WriteString(nearestEnds(evs, f, after, restricted))
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
 	return strings.TrimRight(b.String(), "\n")
@@ -280,9 +286,10 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 const maxNearestEnds = 4
 
 // nearestEnds describes the End events an Ends step could have matched but
-// for their code: those after events[from-1] (the event the previous step
-// matched), or if there are none, the earlier ones.
-func nearestEnds(events []recorder.Event, from int) string {
+// for their code: those of events[from:] (after after, the Seq of the event
+// the previous step matched, if not 0), or if there are none, the earlier
+// ones. restricted says events are those of the step's call only.
+func nearestEnds(events []recorder.Event, from int, after uint64, restricted bool) string {
 	list := func(evs []recorder.Event) string {
 		var parts []string
 		for _, e := range evs {
@@ -297,15 +304,23 @@ func nearestEnds(events []recorder.Event, from int) string {
 		}
 		return strings.Join(parts, ", ")
 	}
-	after := ""
-	if from > 0 {
-		after = fmt.Sprintf(" after event %d", events[from-1].Seq)
+	afterText := ""
+	if after > 0 {
+		afterText = fmt.Sprintf(" after event %d", after)
+	}
+	ofCall, earlier := "", "earlier End events"
+	if restricted {
+		ofCall, earlier = " of the call", "its earlier End events"
 	}
 	if l := list(events[from:]); l != "" {
-		return fmt.Sprintf("nearest: the End events%s end with other codes: %s\n", after, l)
+		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n", ofCall, afterText, l)
 	}
 	if l := list(events[:from]); l != "" {
-		return fmt.Sprintf("no End event%s; earlier End events: %s\n", after, l)
+		return fmt.Sprintf("no End event%s%s; %s: %s\n", ofCall, afterText, earlier, l)
+	}
+	if restricted {
+		return "the call has no End event: it had not ended when AssertOrder read the recorder " +
+			"(end the call, or wait for its End with Recorder.Wait, before asserting)\n"
 	}
 	return "no End event was recorded: no call had ended when AssertOrder read the recorder " +
 		"(end the call, or wait for its End with Recorder.Wait, before asserting)\n"

@@ -361,3 +361,55 @@ func TestAssertOrderInCall(t *testing.T) {
 		t.Errorf("InCall of a nil step is not nil")
 	}
 }
+
+// A failed InCall(id, Ends) step describes the call's own End events,
+// after the event the previous step matched (which may be another call's),
+// and says when the call has not ended, though others have.
+func TestAssertOrderInCallEndsNearestMiss(t *testing.T) {
+	srv := grpctest.NewServer(t, interopService)
+	rec := srv.Recorder()
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
+	a, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idA, _ := rec.CallID(a.Context())
+	b, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idB, _ := rec.CallID(b.Context())
+	if err := b.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Recv(); err != io.EOF {
+		t.Fatalf("b: %v", err)
+	}
+	if err := a.Send(req); err != nil { // after b's End
+		t.Fatal(err)
+	}
+	if _, err := a.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	var sendA uint64
+	for _, e := range rec.Events() {
+		if e.CallID == idA && e.Side == recorder.Client && e.Kind == recorder.Send {
+			sendA = e.Seq
+		}
+	}
+	spy := spytb.New(t)
+	grpctest.AssertOrder(spy, rec, grpctest.InCall(idA, grpctest.ClientSends(nil)), grpctest.InCall(idB, grpctest.Ends(codes.Aborted)))
+	spy.Want(t, 1, fmt.Sprintf("no End event of the call after event %d; its earlier End events: event ", sendA), "end OK (")
+
+	spy = spytb.New(t)
+	grpctest.AssertOrder(spy, rec, grpctest.InCall(idA, grpctest.Ends(codes.OK)))
+	if r := spy.Want(t, 1, "the call has no End event"); strings.Contains(r.Msg, "no call had ended") {
+		t.Errorf("says no call had ended, but call %d has:\n%s", idB, r.Msg)
+	}
+	if err := a.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Recv(); err != io.EOF {
+		t.Fatalf("a: %v", err)
+	}
+}
