@@ -78,13 +78,21 @@ func (r *Recorder) CallID(ctx context.Context) (uint64, bool) {
 		return 0, false
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
-	vs := md[CallIDHeader]
-	for i := len(vs) - 1; i >= 0; i-- { // the newest: see callID
+	id, i := r.newestTag(md[CallIDHeader])
+	return id, i >= 0
+}
+
+// newestTag returns the call id in the last of vs that this recorder's
+// client put there, and its index; -1 if none. AppendToOutgoingContext
+// appends, so an earlier one came with the context (metadata a proxy
+// forwarded, say) and names another call.
+func (r *Recorder) newestTag(vs []string) (uint64, int) {
+	for i := len(vs) - 1; i >= 0; i-- {
 		if id, ok := r.parseTag(vs[i]); ok {
-			return id, true
+			return id, i
 		}
 	}
-	return 0, false
+	return 0, -1
 }
 
 // parseTag returns the call id that this recorder's client side put in v.
@@ -113,39 +121,29 @@ func (r *Recorder) callID(md metadata.MD, carried []string) (id uint64, others [
 		delete(md, CallIDHeader)
 		stripped = true
 	}
-	// Take the last value of this recorder's: AppendToOutgoingContext
-	// appends, so an earlier one came with the context (metadata a proxy
-	// forwarded, say) and names another call. Values in md come before
-	// those carried.
-	own := -1 // index in vs, then carried
-	for i := len(vs) - 1; i >= 0 && own < 0; i-- {
-		if _, ok := r.parseTag(vs[i]); ok {
-			own = i
-		}
+	// The newest value of this recorder's (see newestTag); values in md
+	// come before those carried.
+	id, inMD := r.newestTag(vs)
+	inCarried := -1
+	if inMD < 0 {
+		id, inCarried = r.newestTag(carried)
 	}
-	for i := len(carried) - 1; i >= 0 && own < 0; i-- {
-		if _, ok := r.parseTag(carried[i]); ok {
-			own = len(vs) + i
-		}
-	}
-	for i, v := range vs {
-		if i == own {
-			id, _ = r.parseTag(v)
-		} else {
-			others = append(others, v)
-		}
-	}
-	for i, v := range carried {
-		if len(vs)+i == own {
-			id, _ = r.parseTag(v)
-		} else {
-			others = append(others, v)
-		}
-	}
+	others = appendExcept(others, vs, inMD)
+	others = appendExcept(others, carried, inCarried)
 	if id == 0 {
 		id = r.ids.Add(1)
 	}
 	return id, others, stripped
+}
+
+// appendExcept appends to dst the values of vs but the one at index skip.
+func appendExcept(dst, vs []string, skip int) []string {
+	for i, v := range vs {
+		if i != skip {
+			dst = append(dst, v)
+		}
+	}
+	return dst
 }
 
 // carriedIDs is the context key under which a server half keeps the
@@ -165,14 +163,6 @@ func requestMD(ctx context.Context) metadata.MD {
 	}
 	delete(md, CallIDHeader)
 	return md
-}
-
-// statusErr turns a context error into the status error gRPC reports for it.
-func statusErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return status.FromContextError(err).Err()
 }
 
 // unaryCall holds what the client side of one unary call needs, in one
@@ -257,7 +247,7 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 	if cs == nil {
 		return nil
 	}
-	if r == nil || !r.records(method) {
+	if !r.records(method) {
 		return cs
 	}
 	if desc == nil {
@@ -315,7 +305,7 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 			t.Stop()
 		}
 	}
-	w.end(statusErr(ctx.Err()), false, nil)
+	w.end(endStatus(ctx.Err()), false, nil)
 }
 
 type clientStream struct {

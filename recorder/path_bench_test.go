@@ -10,6 +10,7 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // resetting runs op b.N times, reporting allocations, and calls reset
@@ -152,4 +153,22 @@ func (s *store) keep(rec *record, b []byte) {
 	buf := s.arena.alloc(len(b))
 	copy(buf, b)
 	rec.buf = buf
+}
+
+// wire marshals m into *scratch (reused between calls) and returns its
+// type and bytes, as the recorder marshals a message (the benchmarks
+// measure that part alone, and store the bytes with keep). A value that is
+// not a valid proto message, or that cannot be marshaled, comes back with
+// a nil type.
+func wire(m any, scratch *[]byte) (protoreflect.MessageType, []byte) {
+	pm, typ := validProto(m)
+	if pm == nil {
+		return nil, nil
+	}
+	b, err := marshalOpts.MarshalAppend((*scratch)[:0], pm)
+	if err != nil {
+		return nil, nil
+	}
+	*scratch = b
+	return typ, b
 }

@@ -328,22 +328,6 @@ func (r *Recorder) wakeLocked() {
 	}
 }
 
-// wire marshals m into *scratch (reused between calls) and returns its
-// type and bytes. A value that is not a valid proto message, or that
-// cannot be marshaled, comes back with a nil type, to be stored as given.
-func wire(m any, scratch *[]byte) (protoreflect.MessageType, []byte) {
-	pm, typ := validProto(m)
-	if pm == nil {
-		return nil, nil
-	}
-	b, err := marshalOpts.MarshalAppend((*scratch)[:0], pm)
-	if err != nil {
-		return nil, nil
-	}
-	*scratch = b
-	return typ, b
-}
-
 // marshalOpts marshal recorded messages: required fields are not checked
 // (a message gRPC accepted is recorded as it was).
 var marshalOpts = proto.MarshalOptions{AllowPartial: true}

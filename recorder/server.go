@@ -122,10 +122,7 @@ func (sc *serverCall) end(err error, resp *event) {
 		es[n] = event{call: sc.call, side: Server, kind: Trailer, at: now, md: tr}
 		n++
 	}
-	if err != nil {
-		err = endStatus(err)
-	}
-	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: err}
+	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: endStatus(err)}
 	sc.r.add(es[:n+1]...)
 }
 
@@ -227,7 +224,7 @@ func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServe
 	if info != nil {
 		method = info.FullMethod
 	}
-	if r == nil || !r.records(method) {
+	if !r.records(method) {
 		return ss
 	}
 	return r.wrapServer(ss, method)
