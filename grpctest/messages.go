@@ -125,14 +125,7 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	}
 	if len(opts) > 0 {
 		all := append([]cmp.Option{protocmp.Transform()}, opts...)
-		eq = func(w, g any) (same bool) {
-			defer func() {
-				if recover() != nil {
-					same = false
-				}
-			}()
-			return cmp.Equal(w, g, all...)
-		}
+		eq = func(w, g any) bool { return cmpEqual(w, g, all...) }
 		limit = maxAlignWith
 	}
 	lo := 0
@@ -340,18 +333,24 @@ func typedNil(m any) bool {
 
 // equal reports whether want and got are equal as AssertMessages compares
 // them; values cmp cannot compare are not equal.
-func equal(want, got any) (same bool) {
+func equal(want, got any) bool {
 	w, ok1 := want.(proto.Message)
 	g, ok2 := got.(proto.Message)
 	if ok1 && ok2 {
 		return proto.Equal(w, g)
 	}
+	return cmpEqual(want, got, protocmp.Transform())
+}
+
+// cmpEqual is cmp.Equal with opts; values cmp cannot compare (it panics)
+// are not equal.
+func cmpEqual(want, got any, opts ...cmp.Option) (same bool) {
 	defer func() {
-		if recover() != nil { // cmp cannot compare them: not equal
+		if recover() != nil {
 			same = false
 		}
 	}()
-	return cmp.Equal(want, got, protocmp.Transform())
+	return cmp.Equal(want, got, opts...)
 }
 
 // allProto reports whether every one of ms is a proto message.

@@ -318,12 +318,11 @@ func nearestEnds(events []recorder.Event, from int, after uint64, restricted boo
 	if l := list(events[:from]); l != "" {
 		return fmt.Sprintf("no End event%s%s; %s: %s\n", ofCall, afterText, earlier, l)
 	}
+	none := "no End event was recorded: no call had ended"
 	if restricted {
-		return "the call has no End event: it had not ended when AssertOrder read the recorder " +
-			"(end the call, or wait for its End with Recorder.Wait, before asserting)\n"
+		none = "the call has no End event: it had not ended"
 	}
-	return "no End event was recorded: no call had ended when AssertOrder read the recorder " +
-		"(end the call, or wait for its End with Recorder.Wait, before asserting)\n"
+	return none + " when AssertOrder read the recorder (end the call, or wait for its End with Recorder.Wait, before asserting)\n"
 }
 
 // endStatus renders the status of an End event: its code, and its message
