@@ -9,8 +9,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -184,20 +182,10 @@ func WithMethod(fullMethod string) Option {
 // in protoregistry.GlobalFiles; a method that is not registered (or the
 // default one) streams both.
 func (c *config) streamKind() (clientStreams, serverStreams bool) {
-	svc, name, _ := strings.Cut(strings.TrimPrefix(c.method, "/"), "/")
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
-		return true, true
+	if _, md := findMethod(c.method); md != nil {
+		return md.IsStreamingClient(), md.IsStreamingServer()
 	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
-		return true, true
-	}
-	md := sd.Methods().ByName(protoreflect.Name(name))
-	if md == nil {
-		return true, true
-	}
-	return md.IsStreamingClient(), md.IsStreamingServer()
+	return true, true
 }
 
 // checkMethod reports whether m has the form "/pkg.Service/Method".

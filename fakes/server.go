@@ -356,25 +356,39 @@ func lookupMethod(fullMethod string) (protoreflect.MethodDescriptor, string) {
 	if err := checkMethod(fullMethod); err != nil {
 		return nil, err.Error()
 	}
+	d, md := findMethod(fullMethod)
+	if md != nil {
+		return md, ""
+	}
 	svc, name, _ := strings.Cut(fullMethod[1:], "/")
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	switch {
+	case d == nil:
 		return nil, fmt.Sprintf("no service %s is registered: import its generated Go package in the test (a blank import is enough) or fix the name; %s",
 			svc, registeredServices(protoreflect.FullName(svc)))
-	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
+	case !ok:
 		return nil, fmt.Sprintf("%s is not a service", svc)
 	}
-	md := sd.Methods().ByName(protoreflect.Name(name))
-	if md == nil {
-		var names []string
-		for i := 0; i < sd.Methods().Len(); i++ {
-			names = append(names, string(sd.Methods().Get(i).Name()))
-		}
-		return nil, fmt.Sprintf("service %s has no method %s; its methods are %s", svc, name, strings.Join(names, ", "))
+	var names []string
+	for i := 0; i < sd.Methods().Len(); i++ {
+		names = append(names, string(sd.Methods().Get(i).Name()))
 	}
-	return md, ""
+	return nil, fmt.Sprintf("service %s has no method %s; its methods are %s", svc, name, strings.Join(names, ", "))
+}
+
+// findMethod looks fullMethod ("/pkg.Service/Method") up in
+// protoregistry.GlobalFiles: d is what its service name names there (nil
+// if nothing), md the method (nil unless d is a service that has it).
+func findMethod(fullMethod string) (d protoreflect.Descriptor, md protoreflect.MethodDescriptor) {
+	svc, name, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, nil
+	}
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		md = sd.Methods().ByName(protoreflect.Name(name))
+	}
+	return d, md
 }
 
 // registeredServices lists the registered services most likely meant by
