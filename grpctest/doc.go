@@ -63,7 +63,10 @@
 // of the test that opened them, with the hint "drain the stream or cancel
 // its context"; when the recorder shows that the server had already ended
 // the call, the report adds with which status and at which event, which a
-// Recv would have returned. Streams made with t.Context() end before Close
+// Recv would have returned; when Disconnect dropped the stream's
+// connection after it opened, it says that a Recv would have returned
+// Unavailable (or may have, if the server had ended the call before the
+// drop). Streams made with t.Context() end before Close
 // (the testing package cancels it first) and are never reported: open a
 // stream with a context of your own (context.Background(), or one you
 // cancel yourself) to have the harness report it if the test leaves it

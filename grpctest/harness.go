@@ -53,7 +53,12 @@ type Server struct {
 	handlerGoroutines map[uint64]string
 	running           int
 	idle              chan struct{} // closed while running == 0
-	adopted           []blocker     // Pending calls left blocked by this test
+	// drops has one entry per Disconnect call: the Seq of the last event
+	// recorded when it was called (0 without a recorder), so that check
+	// (a) can tell a stream whose connection was dropped after it opened,
+	// and whether the server had ended it before.
+	drops   []uint64
+	adopted []blocker // Pending calls left blocked by this test
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames would sit between a report made by close and
@@ -224,7 +229,9 @@ func (s *Server) GRPC() *grpc.Server { return s.srv }
 // transport.
 func (s *Server) Disconnect() {
 	s.t.Helper()
+	seq := lastSeq(s.rec)
 	s.mu.Lock()
+	s.drops = append(s.drops, seq)
 	conns := make([]*trackedConn, 0, len(s.netConns))
 	for c := range s.netConns {
 		conns = append(conns, c)
@@ -277,6 +284,7 @@ func (s *Server) close() {
 	s.mu.Lock()
 	s.closed = true
 	conns := append([]*grpc.ClientConn{s.conn}, s.dialed...)
+	drops := s.drops
 	s.mu.Unlock()
 
 	// Check (a) needs the streams as they were: closing the connections
@@ -295,7 +303,7 @@ func (s *Server) close() {
 	s.awaitAdopted()
 
 	if !s.cfg.noLeakCheck {
-		reportStreams(t, unfinished, ended)
+		reportStreams(t, unfinished, ended, drops)
 	}
 	if len(stuck) == 0 && s.cfg.noLeakCheck {
 		return

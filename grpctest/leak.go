@@ -81,29 +81,51 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 
 // ---- check (a): client streams
 
-func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event) {
+func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []uint64) {
 	t.Helper()
 	type key struct{ method, origin string }
-	count := make(map[key]int)
-	endedBy := make(map[key][]recorder.Event)
+	type group struct {
+		n int
+		// ends are the server Ends recorded before any Disconnect that
+		// came after the stream opened; dropped counts the streams a
+		// Disconnect dropped, hedged those of them the server had ended
+		// before it.
+		ends            []recorder.Event
+		dropped, hedged int
+	}
+	groups := make(map[key]*group)
 	for _, ts := range open {
 		k := key{ts.method, ts.origin}
-		count[k]++
-		if e, ok := ended[ts]; ok {
-			endedBy[k] = append(endedBy[k], e)
+		g := groups[k]
+		if g == nil {
+			g = new(group)
+			groups[k] = g
+		}
+		g.n++
+		e, isEnded := ended[ts]
+		if ts.disconnects < len(drops) {
+			g.dropped++
+			if !isEnded || e.Seq > drops[ts.disconnects] {
+				continue // ended by the drop, or after it: Unavailable
+			}
+			g.hedged++
+		}
+		if isEnded {
+			g.ends = append(g.ends, e)
 		}
 	}
-	keys := make([]key, 0, len(count))
-	for k := range count {
+	keys := make([]key, 0, len(groups))
+	for k := range groups {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.method, b.method), cmp.Compare(a.origin, b.origin))
 	})
 	for _, k := range keys {
+		g := groups[k]
 		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
-			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s",
-			k.method, k.origin, count[k], serverEndedNote(count[k], endedBy[k]))
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s",
+			k.method, k.origin, g.n, serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged))
 	}
 }
 
@@ -125,6 +147,35 @@ func serverEndedNote(n int, ends []recorder.Event) string {
 	}
 	return fmt.Sprintf("; the server had ended %d of them (the first with %s at event %d): a Recv would have returned their status (io.EOF for OK), after any responses not yet received",
 		len(ends), endStatus(e.Err), e.Seq)
+}
+
+// droppedNote says, for n streams opened at one line, how many had their
+// connection dropped by a Disconnect called after they opened: a Recv on
+// those returns Unavailable, unless (hedged of them) the server had ended
+// the stream before the drop and its status reached the client first.
+func droppedNote(n, dropped, hedged int) string {
+	switch {
+	case dropped == 0:
+		return ""
+	case n == 1 && hedged == 1:
+		return "; but Disconnect dropped its connection after that: if it did so before the status reached the client, a Recv would have returned Unavailable instead"
+	case n == 1:
+		return "; Disconnect dropped its connection after it opened: a Recv would have returned Unavailable"
+	case hedged == 0:
+		return fmt.Sprintf("; Disconnect dropped the connection of %d of them after they opened: a Recv on those would have returned Unavailable", dropped)
+	default:
+		return fmt.Sprintf("; Disconnect dropped the connection of %d of them after they opened: a Recv on those would have returned Unavailable "+
+			"(on the %d the server had ended before, only if the drop came before their status reached the client)", dropped, hedged)
+	}
+}
+
+// lastSeq is the Seq of the last event r holds (0 if none, or r is nil).
+func lastSeq(r *recorder.Recorder) uint64 {
+	evs := r.Events()
+	if len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].Seq
 }
 
 // serverEnds finds, in the harness's recorder, the server End of each of

@@ -490,3 +490,83 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 		t.Errorf("a stream the server had not ended is said to be ended:\n%s", r.Msg)
 	}
 }
+
+// A stream whose connection Disconnect dropped: the report says a Recv
+// would have returned Unavailable, not the status the server recorded
+// after the drop; for a stream the server had ended before the drop it
+// says that the status may not have reached the client.
+func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	r := srv.Recorder()
+	serverEnds := func(n int) {
+		t.Helper()
+		err := r.Wait(t.Context(), func(evs []recorder.Event) bool {
+			ends := 0
+			for _, e := range evs {
+				if e.Side == recorder.Server && e.Kind == recorder.End {
+					ends++
+				}
+			}
+			return ends >= n
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Open on both sides, not ended when Disconnect comes: the handler
+	// ends with the drop (Canceled), the client's Recv gets Unavailable.
+	bidi, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
+	if err := bidi.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bidi.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// Ended OK by the server before the drop, its response never read.
+	if _, err := client(srv).StreamingOutputCall(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	serverEnds(1)
+
+	srv.Disconnect()
+	serverEnds(2)
+	bidi2, err := client(srv).FullDuplexCall(context.Background()) // after the drop: no note
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bidi2.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bidi2.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	if _, err := bidi.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("Recv after Disconnect: %v, want code Unavailable (what the report promises)", err)
+	}
+	spy.Want(t, 3, "client stream "+streamingOut, "; the server ended it with OK at event ",
+		"; but Disconnect dropped its connection after that: if it did so before the status reached the client, a Recv would have returned Unavailable instead")
+	// The two FullDuplexCall streams were opened at two lines: one
+	// before the drop, one after.
+	var bidis, dropped int
+	for _, r := range spy.Reports() {
+		if !strings.Contains(r.Msg, "client stream "+fullDuplex) {
+			continue
+		}
+		bidis++
+		if strings.Contains(r.Msg, "; Disconnect dropped its connection after it opened: a Recv would have returned Unavailable") {
+			dropped++
+		}
+		if strings.Contains(r.Msg, "server ended") {
+			t.Errorf("the server's End after the drop is given as the stream's status:\n%s", r.Msg)
+		}
+	}
+	if bidis != 2 || dropped != 1 {
+		t.Errorf("%d reports on %s, %d of them say Disconnect dropped it; want 2 and 1:\n%s", bidis, fullDuplex, dropped, spy.Text())
+	}
+}

@@ -102,6 +102,7 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 	}
 	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams}
 	s.mu.Lock()
+	ts.disconnects = len(s.drops)
 	s.streams[ts] = struct{}{}
 	s.mu.Unlock()
 	return ts, nil
@@ -131,7 +132,10 @@ type trackedStream struct {
 	method        string
 	origin        string
 	serverStreams bool
-	done          atomic.Bool
+	// disconnects is the number of Disconnect calls before the stream
+	// opened: a larger number at Close means its connection was dropped.
+	disconnects int
+	done        atomic.Bool
 }
 
 func (ts *trackedStream) finish() {
