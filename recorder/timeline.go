@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -48,16 +49,15 @@ func Timeline(events []Event) string {
 		wm = max(wm, len(e.Method))
 	}
 	var b strings.Builder
+	var line []byte
 	for _, e := range events {
-		fmt.Fprintf(&b, "%5d  call %-3d  %-6s  %-9s  %-*s", e.Seq, e.CallID, e.Side, e.Kind, wm, e.Method)
+		line = fmt.Appendf(line[:0], "%5d  call %-3d  %-6s  %-9s  %-*s", e.Seq, e.CallID, e.Side, e.Kind, wm, e.Method)
 		if d := detail(e); d != "" {
-			b.WriteString("  ")
-			b.WriteString(d)
+			line = append(line, "  "...)
+			line = append(line, d...)
 		}
 		// No trailing blanks: lines end where their text does.
-		s := strings.TrimRight(b.String(), " ")
-		b.Reset()
-		b.WriteString(s)
+		b.Write(bytes.TrimRight(line, " "))
 		b.WriteByte('\n')
 	}
 	return b.String()
