@@ -185,8 +185,9 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		uc := &unaryCall{call: callInfo{id: r.ids.Add(1), method: method, oneLog: true}}
 		call := &uc.call
 		start := r.now()
-		r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)},
-			event{call: call, side: Client, kind: Send, at: start}.withMsg(req))
+		send := event{call: call, side: Client, kind: Send, at: start}.withMsg(req, nil)
+		send.err = clientMarshalError(req, send.pm != nil, opts)
+		r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)}, send)
 
 		uc.hopt.HeaderAddr = &uc.header
 		uc.topt.TrailerAddr = &uc.trailer
@@ -200,7 +201,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			n++
 		}
 		if err == nil {
-			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(reply)
+			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(reply, nil)
 		} else {
 			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err}
 		}
@@ -317,18 +318,21 @@ type clientStream struct {
 	stop          func() bool
 	grace         time.Duration // see contextEnded
 
-	header       atomic.Bool                   // Header event recorded
-	ended        atomic.Bool                   // End event recorded
-	recvs        atomic.Int32                  // RecvMsg calls in progress
-	recvReturned atomic.Pointer[chan struct{}] // closed when recvs drops to 0 (see contextEnded)
+	header    atomic.Bool // Header event recorded
+	closeSent atomic.Bool // CloseSend recorded (and did not fail)
+
+	sendExt, recvExt extCache                      // of SendMsg's goroutine, of RecvMsg's
+	ended            atomic.Bool                   // End event recorded
+	recvs            atomic.Int32                  // RecvMsg calls in progress
+	recvReturned     atomic.Pointer[chan struct{}] // closed when recvs drops to 0 (see contextEnded)
 }
 
 func (w *clientStream) SendMsg(m any) error {
 	start := w.r.now()
-	i, seq := w.r.add(event{call: w.call, side: Client, kind: Send, at: start, pending: true}.withMsg(m))
+	i, seq := w.r.add(event{call: w.call, side: Client, kind: Send, at: start, pending: true}.withMsg(m, &w.sendExt))
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
-	w.r.finish(w.call, i, seq, elapsed, err)
+	w.r.finish(w.call, Send, i, seq, elapsed, err)
 	return err
 }
 
@@ -341,7 +345,7 @@ func (w *clientStream) RecvMsg(m any) error {
 	w.recordHeader(now)
 	switch {
 	case err == nil:
-		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(m))
+		w.r.add(event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(m, &w.recvExt))
 		if !w.serverStreams {
 			w.end(nil, true, nil)
 		}
@@ -366,13 +370,18 @@ func (w *clientStream) recvDone() {
 }
 
 // CloseSend takes its Seq when it is called, like SendMsg: the server can
-// see the half-close (and end) before CloseSend returns.
+// see the half-close (and end) before CloseSend returns. Only the first
+// call is recorded, unless it failed: gRPC ignores the later ones.
 func (w *clientStream) CloseSend() error {
+	if !w.closeSent.CompareAndSwap(false, true) {
+		return w.ClientStream.CloseSend()
+	}
 	start := w.r.now()
 	i, seq := w.r.add(event{call: w.call, side: Client, kind: CloseSend, at: start})
 	err := w.ClientStream.CloseSend()
 	if err != nil {
-		w.r.finish(w.call, i, seq, w.r.now()-start, err)
+		w.r.finish(w.call, CloseSend, i, seq, w.r.now()-start, err)
+		w.closeSent.Store(false)
 	}
 	return err
 }

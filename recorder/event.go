@@ -34,14 +34,18 @@ type Kind int
 const (
 	// Begin is the start of one side of a call. MD holds the request metadata.
 	Begin Kind = iota
-	// Header is response header metadata: sent (server) or received (client).
+	// Header is response header metadata: sent (server) or received
+	// (client). A server's explicit SendHeader is recorded when it is
+	// called, like a Send; if gRPC refused it, Err says why, and the header
+	// gRPC sends later is recorded again.
 	Header
 	// Send is one SendMsg call. Msg holds a copy of the message; Err what SendMsg returned.
 	Send
 	// Recv is one RecvMsg call that returned a message (Msg) or an error other
 	// than io.EOF (Err).
 	Recv
-	// CloseSend is the client half-closing its side of the stream.
+	// CloseSend is the client half-closing its side of the stream (its
+	// first CloseSend call; gRPC ignores the later ones).
 	CloseSend
 	// Trailer is response trailer metadata: set (server) or received (client).
 	Trailer
@@ -73,7 +77,7 @@ type Event struct {
 	Kind    Kind          // what happened
 	Msg     any           // Send/Recv: a deep copy of the message as it was at the moment of the call
 	MD      metadata.MD   // Begin: request metadata; Header; Trailer (a copy)
-	Err     error         // End: final status error, nil for OK; Send/Recv: the error the call returned
+	Err     error         // End: final status error, nil for OK; Send/Recv (and a refused Header): the error the call returned
 	Time    time.Time     // when the event happened (for a Send: when SendMsg was called)
 	Elapsed time.Duration // Send/Recv: time spent inside SendMsg/RecvMsg (how long it blocked)
 }

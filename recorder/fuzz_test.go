@@ -85,19 +85,19 @@ func FuzzStorage(f *testing.F) {
 				continue
 			case 1: // a send, left pending
 				m := &testpb.Payload{Body: append([]byte(nil), body...)}
-				i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(m))
+				i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(m, nil))
 				all = append(all, kept{seq, m})
 				pending = append(pending, len(all)-1)
 				idx[len(all)-1] = [2]uint64{i, seq}
 			case 2: // a receive
 				m := &testpb.SimpleRequest{ResponseSize: int32(n), Payload: &testpb.Payload{Body: append([]byte(nil), body...)}, FillUsername: n%2 == 0}
-				_, seq := r.add(event{call: call, side: Client, kind: Recv, at: r.now()}.withMsg(m))
+				_, seq := r.add(event{call: call, side: Client, kind: Recv, at: r.now()}.withMsg(m, nil))
 				all = append(all, kept{seq, m})
 			case 3: // finish the oldest pending send
 				if len(pending) > 0 {
 					k := pending[0]
 					p := idx[k]
-					r.finish(call, p[0], p[1], time.Millisecond, nil)
+					r.finish(call, Send, p[0], p[1], time.Millisecond, nil)
 					pending = pending[1:]
 				}
 			case 4: // an event without a message
@@ -107,8 +107,8 @@ func FuzzStorage(f *testing.F) {
 				check("mid-way")
 			case 6: // a send that returns at once
 				m := &testpb.Payload{Body: append([]byte(nil), body...)}
-				i, seq := r.add(event{call: call, side: Server, kind: Send, at: r.now(), pending: true}.withMsg(m))
-				r.finish(call, i, seq, 0, nil)
+				i, seq := r.add(event{call: call, side: Server, kind: Send, at: r.now(), pending: true}.withMsg(m, nil))
+				r.finish(call, Send, i, seq, 0, nil)
 				all = append(all, kept{seq, m})
 			}
 		}

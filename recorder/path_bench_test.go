@@ -67,8 +67,8 @@ func BenchmarkRecordPath(b *testing.B) {
 		call := r.newCall("/m")
 		resetting(b, func() {
 			start := r.now()
-			idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(msg))
-			r.finish(call, idx, seq, r.now()-start, nil)
+			idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(msg, nil))
+			r.finish(call, Send, idx, seq, r.now()-start, nil)
 		}, r.Reset)
 	})
 	b.Run("part=recv", func(b *testing.B) { // as clientStream.RecvMsg records
@@ -77,7 +77,7 @@ func BenchmarkRecordPath(b *testing.B) {
 		resetting(b, func() {
 			start := r.now()
 			now := r.now()
-			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(msg))
+			r.add(event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start}.withMsg(msg, nil))
 		}, r.Reset)
 	})
 }

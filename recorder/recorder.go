@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -250,18 +251,31 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 	return first, seq
 }
 
-// withMsg returns e carrying message m.
-func (e event) withMsg(m any) event {
+// withMsg returns e carrying message m. c, if not nil, is the cache of
+// the goroutine that sends (or receives) on one stream: see extCache.
+func (e event) withMsg(m any, c *extCache) event {
 	e.raw = m
 	e.pm, e.typ = validProto(m)
+	if e.pm != nil && c.mayHoldExtensions(e.typ) && unresolvedExtensions(e.pm.ProtoReflect()) {
+		e.pm, e.typ = nil, nil // kept as a clone: see extensions.go
+	}
 	return e
 }
 
 // validProto returns m and its type if m is a proto message that can be
-// marshaled (not nil, not a typed nil), else nils.
+// marshaled (not nil, not a typed nil), else nils. A message of the first
+// Go protobuf API (golang/protobuf before 1.4, gogo), which gRPC's proto
+// codec also marshals, is returned wrapped: unwrap turns what is decoded
+// back into its own type.
 func validProto(m any) (proto.Message, protoreflect.MessageType) {
-	pm, ok := m.(proto.Message)
-	if !ok || pm == nil {
+	var pm proto.Message
+	switch v := m.(type) {
+	case proto.Message:
+		pm = v
+	case protoadapt.MessageV1:
+		pm = protoadapt.MessageV2Of(v)
+	}
+	if pm == nil {
 		return nil, nil
 	}
 	rm := pm.ProtoReflect()
@@ -271,15 +285,16 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 	return pm, rm.Type()
 }
 
-// finish completes a pending event of call (a Send, or a CloseSend that
-// failed): its call returned err after elapsed.
+// finish completes an event of call recorded when its call was made (a
+// Send, a CloseSend that failed, an explicit header): the call returned
+// err after elapsed. kind is the event's kind, which picks its log.
 //
 // A Send is recorded, message and all, when SendMsg is called: its Seq and
 // its message are those of that moment (an interceptor further in that
 // changes the message does not change the record), and a snapshot taken
 // while SendMsg blocks shows it pending, with its message.
-func (r *Recorder) finish(call *callInfo, i, seq uint64, elapsed time.Duration, err error) {
-	st, l := r.lockStore(call, Send) // Send and CloseSend share a log
+func (r *Recorder) finish(call *callInfo, kind Kind, i, seq uint64, elapsed time.Duration, err error) {
+	st, l := r.lockStore(call, kind)
 	defer r.unlockStore(l)
 	if rec := st.at(i); rec != nil && rec.seq == seq {
 		rec.pending = false
@@ -405,7 +420,7 @@ func (r *Recorder) decode(recs []record, cache map[uint64]any) []Event {
 		if rec.typ == nil {
 			e.Msg = rec.raw
 			if rec.cloned {
-				e.Msg = proto.Clone(rec.raw.(proto.Message))
+				e.Msg = unwrap(proto.Clone(rec.raw.(proto.Message)))
 			}
 			continue
 		}
@@ -426,6 +441,17 @@ func decodeMsg(typ protoreflect.MessageType, b []byte) any {
 	if err := (proto.UnmarshalOptions{AllowPartial: true, Merge: true}).Unmarshal(b, m); err != nil {
 		// Bytes we marshaled ourselves always decode; this would be a bug.
 		return fmt.Errorf("recorder: cannot decode recorded %s: %w", typ.Descriptor().FullName(), err)
+	}
+	return unwrap(m)
+}
+
+// unwrap returns the message of the first Go protobuf API that m wraps
+// (see validProto), or m.
+func unwrap(m proto.Message) any {
+	if v1 := protoadapt.MessageV1Of(m); v1 != nil {
+		if _, ok := v1.(proto.Message); !ok {
+			return v1
+		}
 	}
 	return m
 }

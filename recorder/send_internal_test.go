@@ -39,7 +39,7 @@ func TestPendingSendCapture(t *testing.T) {
 		if c.bad != "" {
 			msg.ResponseStatus = &testpb.EchoStatus{Message: c.bad}
 		}
-		i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(msg))
+		i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(msg, nil))
 
 		check := func(when string) {
 			t.Helper()
@@ -65,7 +65,7 @@ func TestPendingSendCapture(t *testing.T) {
 		msg.Payload.Body = []byte("changed during SendMsg")
 		check("changed while pending")
 
-		r.finish(call, i, seq, time.Millisecond, nil)
+		r.finish(call, Send, i, seq, time.Millisecond, nil)
 		proto.Reset(msg) // the caller owns the message again
 		if PendingSends(r) != 0 {
 			t.Fatalf("the Send is still pending after finish")
@@ -81,11 +81,11 @@ func TestSendOfNonProtoMessages(t *testing.T) {
 	for _, m := range []any{nil, "text", typedNil} {
 		r := New()
 		call := r.newCall("/m")
-		i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(m))
+		i, seq := r.add(event{call: call, side: Client, kind: Send, at: r.now(), pending: true}.withMsg(m, nil))
 		if got := r.Events()[0].Msg; got != m {
 			t.Errorf("pending Send of %#v: Msg = %#v", m, got)
 		}
-		r.finish(call, i, seq, 0, nil)
+		r.finish(call, Send, i, seq, 0, nil)
 		if got := r.Events()[0].Msg; got != m {
 			t.Errorf("finished Send of %#v: Msg = %#v", m, got)
 		}

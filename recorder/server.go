@@ -66,6 +66,33 @@ func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
 
 // takeHeader marks the header sent and returns its Header event, if it
 // has not been sent before and is worth recording.
+// explicitHeader records the header an explicit SendHeader(md) sends and
+// calls send(md). Like a Send, the Header takes its Seq before send is
+// called, so that it comes before the client's Header in the timeline. If
+// send fails, the event keeps its error and the header counts as not sent:
+// the header gRPC sends later (with the first message, say) is recorded
+// then.
+func (sc *serverCall) explicitHeader(md metadata.MD, send func(metadata.MD) error) error {
+	sc.mu.Lock()
+	prev := sc.header
+	sc.mu.Unlock()
+	e, ok := sc.takeHeader(md, true)
+	if !ok {
+		return send(md) // sent before: gRPC says so
+	}
+	i, seq := sc.r.add(e)
+	err := send(md)
+	if err != nil {
+		sc.r.finish(sc.call, Header, i, seq, 0, err)
+		sc.mu.Lock()
+		sc.header = metadata.Join(prev, sc.header)
+		sc.headerSent = false
+		sc.headerDone.Store(false)
+		sc.mu.Unlock()
+	}
+	return err
+}
+
 func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
 	if sc.headerDone.Load() {
 		return event{}, false
@@ -155,11 +182,7 @@ func (t *transportStream) SendHeader(md metadata.MD) error {
 	if t.inner == nil {
 		return errors.New("recorder: no server transport stream in context")
 	}
-	err := t.inner.SendHeader(md)
-	if err == nil {
-		t.sc.sendHeader(md, true)
-	}
-	return err
+	return t.sc.explicitHeader(md, t.inner.SendHeader)
 }
 
 func (t *transportStream) SetTrailer(md metadata.MD) error {
@@ -184,11 +207,13 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		sc := &serverCall{}
 		ctx, begin := r.begin(ctx, info.FullMethod, sc)
 		sc.info.oneLog = true // one goroutine records this half, in one log
-		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req))
+		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req, nil))
 		resp, err := handler(ctx, req)
 		if err == nil {
-			send := event{call: sc.call, side: Server, kind: Send, at: r.now()}.withMsg(resp)
-			sc.end(nil, &send)
+			send := event{call: sc.call, side: Server, kind: Send, at: r.now()}.withMsg(resp, nil)
+			// gRPC has yet to marshal it: a failure is the call's status.
+			send.err = serverMarshalError(begin.md, resp, send.pm != nil)
+			sc.end(send.err, &send)
 		} else {
 			sc.end(err, nil)
 		}
@@ -258,6 +283,8 @@ type serverStream struct {
 	call serverCall // allocated with the wrapper
 	sc   *serverCall
 	ctx  context.Context
+
+	sendExt, recvExt extCache // of SendMsg's goroutine, of RecvMsg's
 }
 
 func (w *serverStream) Context() context.Context { return w.ctx }
@@ -271,11 +298,7 @@ func (w *serverStream) SetHeader(md metadata.MD) error {
 }
 
 func (w *serverStream) SendHeader(md metadata.MD) error {
-	err := w.ServerStream.SendHeader(md)
-	if err == nil {
-		w.sc.sendHeader(md, true)
-	}
-	return err
+	return w.sc.explicitHeader(md, w.ServerStream.SendHeader)
 }
 
 func (w *serverStream) SetTrailer(md metadata.MD) {
@@ -286,10 +309,10 @@ func (w *serverStream) SetTrailer(md metadata.MD) {
 func (w *serverStream) SendMsg(m any) error {
 	w.sc.sendHeader(nil, false)
 	start := w.sc.r.now()
-	i, seq := w.sc.r.add(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}.withMsg(m))
+	i, seq := w.sc.r.add(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}.withMsg(m, &w.sendExt))
 	err := w.ServerStream.SendMsg(m)
 	elapsed := w.sc.r.now() - start
-	w.sc.r.finish(w.sc.call, i, seq, elapsed, err)
+	w.sc.r.finish(w.sc.call, Send, i, seq, elapsed, err)
 	return err
 }
 
@@ -299,7 +322,7 @@ func (w *serverStream) RecvMsg(m any) error {
 	now := w.sc.r.now()
 	switch {
 	case err == nil:
-		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now - start}.withMsg(m))
+		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now - start}.withMsg(m, &w.recvExt))
 	case errors.Is(err, io.EOF):
 	default:
 		w.sc.r.add(event{call: w.sc.call, side: Server, kind: Recv, at: now, elapsed: now - start, err: err})

@@ -262,9 +262,11 @@ func (s *store) snapshot() []record {
 }
 
 // keepClone stores a clone of m as rec's message, if m is a proto message:
-// one that could not be marshaled (invalid UTF-8 in a string field, say)
-// is kept as a clone instead of the caller's own message, which the caller
-// may change. Anything else is stored as given.
+// one that could not be marshaled (invalid UTF-8 in a string field, say),
+// or whose bytes would not decode to it (an extension of a type
+// GlobalTypes does not know: see extensions.go), is kept as a clone
+// instead of the caller's own message, which the caller may change.
+// Anything else is stored as given.
 func keepClone(rec *record, m any) {
 	if pm, _ := validProto(m); pm != nil {
 		rec.raw = proto.Clone(pm)

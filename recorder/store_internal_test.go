@@ -15,7 +15,7 @@ import (
 // recordMsg records m as a Send, stored the way the interceptors store
 // every message.
 func recordMsg(r *Recorder, call *callInfo, m any) {
-	r.add(event{call: call, side: Client, kind: Send, at: r.now()}.withMsg(m))
+	r.add(event{call: call, side: Client, kind: Send, at: r.now()}.withMsg(m, nil))
 }
 
 // newCall returns a call half of r, for tests that record without gRPC.
@@ -215,8 +215,8 @@ func TestSharedArenaUnderConcurrentResets(t *testing.T) {
 					recordMsg(r, call, m)
 				} else {
 					start := r.now()
-					idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(m))
-					r.finish(call, idx, seq, r.now()-start, nil)
+					idx, seq := r.add(event{call: call, side: Client, kind: Send, at: start, pending: true}.withMsg(m, nil))
+					r.finish(call, Send, idx, seq, r.now()-start, nil)
 				}
 				if i%97 == 96 {
 					r.add(event{call: call, side: Client, kind: End, at: r.now()})
@@ -444,7 +444,7 @@ func TestShortCallsStaySmall(t *testing.T) {
 		now := r.now()
 		r.add(event{call: call, side: Client, kind: Begin, at: now})
 		recordMsg(r, call, req)
-		r.add(event{call: call, side: Client, kind: Recv, at: now}.withMsg(req))
+		r.add(event{call: call, side: Client, kind: Recv, at: now}.withMsg(req, nil))
 		r.add(event{call: call, side: Client, kind: End, at: now})
 	}
 	per := float64(int64(heapAfterGC())-int64(base)) / calls

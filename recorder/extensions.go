@@ -1,0 +1,109 @@
+package recorder
+
+import (
+	"sync"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// Messages are recorded as their marshaled bytes and decoded with
+// protoregistry.GlobalTypes as the extension resolver. An extension whose
+// type is not registered there (built at run time with dynamicpb, or kept
+// in a registry of the program's own) would come back as unknown fields,
+// so a message holding one is kept as a clone instead (see keepClone).
+// Checking every message would cost every message a walk; only messages
+// of a type that can hold extensions, itself or in a message it contains,
+// are walked.
+
+// extCache remembers the answer of mayHoldExtensions for the last message
+// type seen by one side of one stream, which sends (or receives) messages
+// of one type: a comparison instead of a lookup in extendable for every
+// message. It is not safe for concurrent use: a stream's sender and
+// receiver each have their own.
+type extCache struct {
+	typ protoreflect.MessageType
+	may bool
+}
+
+// mayHoldExtensions is the package's mayHoldExtensions for messages of
+// type typ, through the cache c (which may be nil).
+func (c *extCache) mayHoldExtensions(typ protoreflect.MessageType) bool {
+	if c == nil {
+		return mayHoldExtensions(typ.Descriptor())
+	}
+	if c.typ != typ {
+		c.typ, c.may = typ, mayHoldExtensions(typ.Descriptor())
+	}
+	return c.may
+}
+
+// extendable caches, per message descriptor, whether messages of that type
+// can hold extensions (see mayHoldExtensions).
+var extendable sync.Map // protoreflect.MessageDescriptor → bool
+
+// mayHoldExtensions reports whether a message of type md, or a message
+// within it at any depth, has extension ranges.
+func mayHoldExtensions(md protoreflect.MessageDescriptor) bool {
+	if v, ok := extendable.Load(md); ok {
+		return v.(bool)
+	}
+	v := reachesExtensionRange(md, make(map[protoreflect.FullName]bool))
+	extendable.Store(md, v)
+	return v
+}
+
+func reachesExtensionRange(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	if md.ExtensionRanges().Len() > 0 {
+		return true
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if sub := fd.Message(); sub != nil && reachesExtensionRange(sub, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// unresolvedExtensions reports whether m, or a message within it, holds an
+// extension field whose type GlobalTypes does not know.
+func unresolvedExtensions(m protoreflect.Message) bool {
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsExtension() {
+			if _, err := protoregistry.GlobalTypes.FindExtensionByNumber(fd.ContainingMessage().FullName(), fd.Number()); err != nil {
+				found = true
+				return false
+			}
+		}
+		switch {
+		case fd.IsList():
+			if fd.Message() != nil {
+				l := v.List()
+				for i := 0; i < l.Len() && !found; i++ {
+					found = unresolvedExtensions(l.Get(i).Message())
+				}
+			}
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					found = unresolvedExtensions(mv.Message())
+					return !found
+				})
+			}
+		case fd.Message() != nil:
+			found = unresolvedExtensions(v.Message())
+		}
+		return !found
+	})
+	return found
+}
