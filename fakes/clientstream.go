@@ -126,7 +126,7 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 			return
 		}
 		p.headerSent = true
-		p.in.msgs = append(p.in.msgs, r)
+		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
 		if !c.serverStreams {
 			// The one response is the call's result: the code's Recv
 			// returns it with OK whenever it comes, and Finish cannot
@@ -247,7 +247,7 @@ func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.(*Req), nil
+	return cloneMsg(m.(*Req)), nil // Sent keeps the original
 }
 
 // ---- code side: grpc.ClientStream and the generic interfaces ----

@@ -22,8 +22,11 @@
 // generated handler and client code accepts them. They behave like real
 // streams where a test can tell: io.EOF after the peer half-closes,
 // codes.Canceled after a cancel, an error (not a panic) for a nil message,
-// a Send after the end or a header sent twice, deep copies of every message,
-// and safety for one sender and one receiver at a time. The test plays the
+// a Send after the end or a header sent twice, copies of every message on
+// its way through and in every snapshot (deep copies of proto messages; a
+// message type that is not a proto message is copied by assignment, so
+// slices, maps and pointers within it stay shared), and safety for one
+// sender and one receiver at a time. The test plays the
 // peer with the test-side methods (Push/CloseSend/Cancel/End and Next for a
 // ServerStream, Respond/RespondHeader/RespondTrailer/Finish and Next for a
 // ClientStream).

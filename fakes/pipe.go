@@ -198,8 +198,10 @@ func rpcErr(err error) error {
 	return status.FromContextError(err).Err()
 }
 
-// cloneMsg returns a deep copy of m, as the receiver of a real stream would
-// decode it: the sender may reuse m after Send returns.
+// cloneMsg returns a copy of m, as the receiver of a real stream would
+// decode it: the sender may reuse m after Send returns. A proto message is
+// deep-copied; any other type is copied by assignment (see the package
+// doc).
 func cloneMsg[T any](m *T) *T {
 	if pm, ok := any(m).(proto.Message); ok {
 		return any(proto.Clone(pm)).(*T)
@@ -209,7 +211,8 @@ func cloneMsg[T any](m *T) *T {
 	return c
 }
 
-// copyMsg overwrites dst with a deep copy of src.
+// copyMsg overwrites dst with a copy of src, deep for a proto message (see
+// cloneMsg).
 func copyMsg[T any](dst, src *T) {
 	if pm, ok := any(dst).(proto.Message); ok {
 		proto.Reset(pm)
@@ -219,11 +222,12 @@ func copyMsg[T any](dst, src *T) {
 	*dst = *src
 }
 
-// snapshot returns the messages put in q so far, read or not, as *T.
+// snapshot returns copies of the messages put in q so far, read or not,
+// as *T: a test that changes one changes no later snapshot.
 func snapshot[T any](q *queue) []*T {
 	out := make([]*T, len(q.msgs))
 	for i, m := range q.msgs {
-		out[i] = m.(*T)
+		out[i] = cloneMsg(m.(*T))
 	}
 	return out
 }

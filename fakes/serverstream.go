@@ -86,7 +86,7 @@ func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 			p.misuseLocked("Push got a nil %T at position %d; push messages, and CloseSend to end the requests", r, i)
 			return
 		}
-		p.in.msgs = append(p.in.msgs, r)
+		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
 	}
 	p.broadcastLocked()
 }
@@ -176,7 +176,7 @@ func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.(*Res), nil
+	return cloneMsg(m.(*Res)), nil // Responses keeps the original
 }
 
 // Header returns what the handler gave SetHeader and SendHeader so far
