@@ -242,17 +242,30 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 			sender.finish()
 			return i
 		}
+		failed := func(err error) {
+			hint := ""
+			if errors.Is(err, io.EOF) {
+				hint = " (io.EOF: the stream has ended; Recv returns its status)"
+			}
+			t.Errorf("grpctest.SendUntilBlocked: Send %d failed before any Send blocked: %v%s%s", i, err, hint, timelines(t))
+		}
 		timer.Reset(d)
 		select {
 		case err := <-results:
 			if err != nil {
-				hint := ""
-				if errors.Is(err, io.EOF) {
-					hint = " (io.EOF: the stream has ended; Recv returns its status)"
-				}
-				t.Errorf("grpctest.SendUntilBlocked: Send %d failed before any Send blocked: %v%s%s", i, err, hint, timelines(t))
+				failed(err)
 				return i
 			}
+		case <-sender.done:
+			// The sender stops after a Send that failed, whose result is
+			// then waiting, or that panicked.
+			select {
+			case err := <-results:
+				failed(err)
+			default:
+				sender.finish()
+			}
+			return i
 		case <-timer.C:
 			return i
 		}

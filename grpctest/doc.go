@@ -66,7 +66,9 @@
 // Recv would have returned; when Disconnect dropped the stream's
 // connection after it opened, it says that a Recv would have returned
 // Unavailable (or may have, if the server had ended the call before the
-// drop). Streams made with t.Context() end before Close
+// drop). A stream opened with a handler's context (a handler calling
+// another service) ends when the handler returns, and is judged after the
+// handlers have returned. Streams made with t.Context() end before Close
 // (the testing package cancels it first) and are never reported: open a
 // stream with a context of your own (context.Background(), or one you
 // cancel yourself) to have the harness report it if the test leaves it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -242,14 +244,36 @@ func (s *Server) Disconnect() {
 	}
 	// gRPC closes a transport's connection after it has marked the
 	// transport unusable: an RPC started before that would still pick it.
-	timer := time.NewTimer(s.cfg.closeTimeout)
-	defer timer.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.closeTimeout)
+	defer cancel()
 	for _, c := range conns {
 		select {
 		case <-c.released:
-		case <-timer.C:
+		case <-ctx.Done():
 			s.t.Errorf("grpctest: Disconnect: gRPC did not close a dropped transport within %v", s.cfg.closeTimeout)
 			return
+		}
+	}
+	// A transport dropped while it was being set up leaves its channel in
+	// TRANSIENT_FAILURE, where RPCs that do not wait for ready fail until
+	// a reconnect after backoff. Reconnect at once, and wait until every
+	// connection of the harness is READY or IDLE (the next RPC connects).
+	s.mu.Lock()
+	ccs := append([]*grpc.ClientConn{s.conn}, s.dialed...)
+	s.mu.Unlock()
+	for _, cc := range ccs {
+		for {
+			st := cc.GetState()
+			if st == connectivity.Ready || st == connectivity.Idle || st == connectivity.Shutdown {
+				break
+			}
+			if st == connectivity.TransientFailure {
+				cc.ResetConnectBackoff()
+			}
+			if !cc.WaitForStateChange(ctx, st) {
+				s.t.Errorf("grpctest: Disconnect: a connection of the harness did not reconnect within %v (still %v)", s.cfg.closeTimeout, st)
+				return
+			}
 		}
 	}
 }
@@ -303,6 +327,11 @@ func (s *Server) close() {
 	s.awaitAdopted()
 
 	if !s.cfg.noLeakCheck {
+		// A stream opened with a handler's context ends with the handler:
+		// it is judged now that the handlers have returned. (When Close
+		// started, the test's cancel of the call may not have reached the
+		// handler yet.)
+		unfinished = slices.DeleteFunc(unfinished, func(ts *trackedStream) bool { return ts.handlerCtx && ts.ctx.Err() != nil })
 		reportStreams(t, unfinished, ended, drops)
 	}
 	if len(stuck) == 0 && s.cfg.noLeakCheck {
@@ -315,11 +344,16 @@ func (s *Server) close() {
 	}
 	start := time.Now()
 	var handlers, others []goroutineGroup
-	left := awaitLabelled(s.id, start.Add(bound))
+	// With a handler stuck, gRPC's Serve and Stop may wait for it
+	// (grpc.WaitForHandlers): they are reported as the handler, not as
+	// leaks of their own.
+	held := func(g goroutineGroup) bool { return len(stuck) > 0 && g.has(stopFrames) }
+	left := awaitLabelled(s.id, start.Add(bound), held)
 	for _, g := range left {
-		if g.isHandler() {
+		switch {
+		case g.isHandler():
 			handlers = append(handlers, g)
-		} else {
+		case !held(g):
 			others = append(others, g)
 		}
 	}
@@ -352,26 +386,40 @@ func (s *Server) stop() map[string]int {
 			s.srv.Stop()
 			close(stopped)
 		}()
+		// Stop returns at once, unless grpc.WaitForHandlers(true) makes it
+		// wait for the handlers: then it has waited for them already.
 		timer.Reset(d)
 		select {
 		case <-stopped:
-		case <-timer.C:
-		}
-		timer.Reset(d)
-		select {
-		case <-s.idleChan():
+			timer.Reset(d)
+			select {
+			case <-s.idleChan():
+			case <-timer.C:
+			}
 		case <-timer.C:
 		}
 	}
 	// Serve returns once the server is stopped; waiting for it here keeps
-	// its goroutine out of the leak check.
-	timer.Reset(d)
-	select {
-	case err := <-s.serveDone:
-		if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			s.t.Errorf("grpctest: Serve returned: %v", err)
+	// its goroutine out of the leak check. Not while handlers are still
+	// running: under grpc.WaitForHandlers(true) Serve waits for them.
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	var serveErr error
+	if running == 0 {
+		timer.Reset(d)
+		select {
+		case serveErr = <-s.serveDone:
+		case <-timer.C:
 		}
-	case <-timer.C:
+	} else {
+		select {
+		case serveErr = <-s.serveDone:
+		default:
+		}
+	}
+	if serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped) {
+		s.t.Errorf("grpctest: Serve returned: %v", serveErr)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -58,14 +58,14 @@ func TestLabelledFindsGoroutinesOfOneHarnessOnly(t *testing.T) {
 	for range 3 {
 		<-started
 	}
-	groups := awaitLabelled("test-a", time.Now())
+	groups := awaitLabelled("test-a", time.Now(), func(goroutineGroup) bool { return false })
 	if len(groups) != 1 || groups[0].count != 2 {
 		t.Fatalf("labelled(test-a) = %+v, want one group of 2", groups)
 	}
 	if !strings.Contains(groups[0].full, "created by github.com/streamtest/streamtest/grpctest.TestLabelledFindsGoroutinesOfOneHarnessOnly") {
 		t.Errorf("traceback not matched:\n%s", groups[0].full)
 	}
-	if got := awaitLabelled("test-c", time.Now()); len(got) != 0 {
+	if got := awaitLabelled("test-c", time.Now(), func(goroutineGroup) bool { return false }); len(got) != 0 {
 		t.Errorf("labelled(test-c) = %+v, want none", got)
 	}
 }

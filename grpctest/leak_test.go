@@ -380,6 +380,26 @@ func TestVerifyNoLeaks(t *testing.T) {
 		grpctest.VerifyNoLeaks(spy)
 		spy.WantClean(t)
 	})
+	t.Run("with a harness, registered with Cleanup before NewServer", func(t *testing.T) {
+		spy := spytb.New(t)
+		// Runs after the harness's Close. (The spy runs cleanups on a
+		// goroutine of its own while the test's waits in spytb.)
+		spy.Cleanup(func() {
+			grpctest.VerifyNoLeaks(spy, goleak.IgnoreTopFunction("github.com/streamtest/streamtest/internal/spytb.(*TB).run"))
+		})
+		srv := grpctest.NewServer(spy, interopService)
+		interop.DoPingPong(t.Context(), client(srv))
+		spy.End()
+		spy.WantClean(t)
+	})
+	t.Run("with a harness, called before its Close (as a defer would)", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := grpctest.NewServer(spy, interopService)
+		interop.DoPingPong(t.Context(), client(srv))
+		grpctest.VerifyNoLeaks(spy)
+		spy.End()
+		spy.Want(t, 1, "goroutines still running at the end of the test")
+	})
 	t.Run("leak", func(t *testing.T) {
 		release := make(chan struct{})
 		exited := make(chan struct{})

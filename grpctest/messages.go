@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -124,8 +125,7 @@ func countNote(want, got []any, opts []cmp.Option) string {
 		limit = maxAlignWith // equal walks them with cmp
 	}
 	if len(opts) > 0 {
-		all := append([]cmp.Option{protocmp.Transform()}, opts...)
-		eq = func(w, g any) bool { return cmpEqual(w, g, all...) }
+		eq = func(w, g any) bool { return cmpEqual(w, g, opts) }
 		limit = maxAlignWith
 	}
 	lo := 0
@@ -298,16 +298,37 @@ func firstDifference(x, y []byte) (int, bool) {
 	return n, len(x) != len(y)
 }
 
-// diff is cmp.Diff with protocmp.Transform; a panic of cmp (unexported
-// fields, bad options) comes back as an error.
-func diff(want, got any, opts []cmp.Option) (d string, err error) {
+// cmpOptions returns the options of a cmp comparison of messages with the
+// caller's opts: ours first (protocmp.Transform; NaN equal to NaN, as in
+// proto.Equal, which the fast path without options uses; and extra), then
+// opts. cmp refuses options that apply to the same values as others
+// ("ambiguous set of applicable options"), so a caller's option for
+// floats or []byte can clash with ours: fallback is protocmp.Transform and
+// opts alone, for when cmp refuses the full set.
+func cmpOptions(opts []cmp.Option, extra ...cmp.Option) (full, fallback []cmp.Option) {
+	full = append(append([]cmp.Option{protocmp.Transform(), cmpopts.EquateNaNs()}, extra...), opts...)
+	fallback = append([]cmp.Option{protocmp.Transform()}, opts...)
+	return full, fallback
+}
+
+// diff is cmp.Diff with cmpOptions; a panic of cmp (unexported fields, bad
+// options) comes back as an error.
+func diff(want, got any, opts []cmp.Option) (string, error) {
+	full, fallback := cmpOptions(opts, summarizeBigBytes())
+	d, err := tryDiff(want, got, full)
+	if err != nil {
+		d, err = tryDiff(want, got, fallback)
+	}
+	return d, err
+}
+
+func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	all := append([]cmp.Option{protocmp.Transform(), summarizeBigBytes()}, opts...)
-	return cmp.Diff(want, got, all...), nil
+	return cmp.Diff(want, got, opts...), nil
 }
 
 // emptyIfNil returns m, or an empty message of its type if m is a typed
@@ -339,18 +360,28 @@ func equal(want, got any) bool {
 	if ok1 && ok2 {
 		return proto.Equal(w, g)
 	}
-	return cmpEqual(want, got, protocmp.Transform())
+	return cmpEqual(want, got, nil)
 }
 
-// cmpEqual is cmp.Equal with opts; values cmp cannot compare (it panics)
-// are not equal.
-func cmpEqual(want, got any, opts ...cmp.Option) (same bool) {
+// cmpEqual is cmp.Equal with cmpOptions(opts); values cmp cannot compare
+// (it panics, with the fallback too) are not equal.
+func cmpEqual(want, got any, opts []cmp.Option) bool {
+	full, fallback := cmpOptions(opts)
+	same, ok := tryEqual(want, got, full)
+	if !ok {
+		same, _ = tryEqual(want, got, fallback)
+	}
+	return same
+}
+
+// tryEqual is cmp.Equal; ok is false if cmp panicked.
+func tryEqual(want, got any, opts []cmp.Option) (same, ok bool) {
 	defer func() {
 		if recover() != nil {
-			same = false
+			same, ok = false, false
 		}
 	}()
-	return cmp.Equal(want, got, opts...)
+	return cmp.Equal(want, got, opts...), true
 }
 
 // allProto reports whether every one of ms is a proto message.

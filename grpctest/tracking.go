@@ -101,6 +101,7 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 		return nil, err
 	}
 	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams}
+	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
 	s.mu.Lock()
 	ts.disconnects = len(s.drops)
 	s.streams[ts] = struct{}{}
@@ -132,6 +133,9 @@ type trackedStream struct {
 	method        string
 	origin        string
 	serverStreams bool
+	// handlerCtx: ctx is (or derives from) the context of a handler of a
+	// harness, which gRPC cancels when the handler returns.
+	handlerCtx bool
 	// disconnects is the number of Disconnect calls before the stream
 	// opened: a larger number at Close means its connection was dropped.
 	disconnects int
