@@ -236,6 +236,39 @@ func badInputs() []badInput {
 			spy.WantClean(t)
 			return "the call fails: " + errCell(err) + "; recorded as a client End with that status, Close reports nothing"
 		}},
+		{"a unary handler that returns a response gRPC cannot marshal (not a proto message)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			var send, end recorder.Event
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, func(s *grpc.Server) {
+					s.RegisterService(&grpc.ServiceDesc{ServiceName: "bad.Bad", HandlerType: (*any)(nil), Methods: []grpc.MethodDesc{{MethodName: "Get",
+						Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+							in := new(chatpb.Message)
+							if err := dec(in); err != nil {
+								return nil, err
+							}
+							h := func(context.Context, any) (any, error) { return "not a message", nil }
+							return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bad.Bad/Get"}, h)
+						}}}}, struct{}{})
+				})
+				err = srv.Conn().Invoke(t.Context(), "/bad.Bad/Get", chatMsg, new(chatpb.Message))
+				for _, e := range srv.Recorder().Events() {
+					if e.Side == recorder.Server && e.Kind == recorder.Send {
+						send = e
+					}
+					if e.Side == recorder.Server && e.Kind == recorder.End {
+						end = e
+					}
+				}
+				srv.Close()
+			})
+			wantErr(t, "the call", err, codes.Internal, "error while marshaling")
+			if status.Convert(send.Err).Message() != status.Convert(err).Message() || status.Code(end.Err) != codes.Internal {
+				t.Errorf("recorded server Send error %v and End %v, want the client's status %v on both", send.Err, end.Err, err)
+			}
+			spy.WantClean(t)
+			return "the call fails: " + errCell(err) + "; recorded as the server Send's error and the server End's status"
+		}},
 		{"a call to the scripted fake server that no `Expect` describes", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {
@@ -340,6 +373,19 @@ func badInputs() []badInput {
 				t.Errorf("SendUntilBlocked returned %d, want 0", n)
 			}
 			return "returns 0; " + reportCell(spy.Want(t, 1, "d is 0s"))
+		}},
+		{"`grpctest.SendUntilBlocked` on a nil stream (a typed nil, whose `Send` panics)", "", func(t *testing.T, spy *spytb.TB) string {
+			var n int
+			spy.Run(func() {
+				var stream *fakes.ClientStream[chatpb.Message, chatpb.Message]
+				n = grpctest.SendUntilBlocked(spy, stream, func(int) *chatpb.Message { return chatMsg }, time.Minute)
+			})
+			if n != 0 {
+				t.Errorf("SendUntilBlocked returned %d, want 0", n)
+			}
+			r := spy.Want(t, 1, "panicked")
+			r.Msg, _, _ = strings.Cut(r.Msg, "\n") // the stack follows
+			return "returns 0 at once; " + reportCell(r) + " and the stack"
 		}},
 		{"`grpctest.SendUntilBlocked` with a nil `next`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
