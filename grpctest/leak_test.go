@@ -451,22 +451,6 @@ func TestUndrainedStreamEndsAtClose(t *testing.T) {
 func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
-	r := srv.Recorder()
-	serverEnded := func(n int) {
-		t.Helper()
-		err := r.Wait(t.Context(), func(evs []recorder.Event) bool {
-			ends := 0
-			for _, e := range evs {
-				if e.Side == recorder.Server && e.Kind == recorder.End {
-					ends++
-				}
-			}
-			return ends >= n
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Ended by the server with an error, the status never read.
 	bidi, err := client(srv).FullDuplexCall(context.Background())
 	if err != nil {
@@ -475,7 +459,7 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 	if err := bidi.Send(&testgrpc.StreamingOutputCallRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.Aborted), Message: "go away"}}); err != nil {
 		t.Fatal(err)
 	}
-	serverEnded(1)
+	waitServerEnds(t, srv.Recorder(), 1)
 	// Ended OK, its response never read.
 	_, err = client(srv).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
 		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}},
@@ -483,7 +467,7 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverEnded(2)
+	waitServerEnds(t, srv.Recorder(), 2)
 	// Two opened at one line, both ended by the server.
 	for range 2 {
 		s, err := client(srv).FullDuplexCall(context.Background())
@@ -494,7 +478,7 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	serverEnded(4)
+	waitServerEnds(t, srv.Recorder(), 4)
 	// Not ended: no note.
 	if _, err := client(srv).StreamingInputCall(context.Background()); err != nil {
 		t.Fatal(err)
@@ -518,22 +502,6 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
-	r := srv.Recorder()
-	serverEnds := func(n int) {
-		t.Helper()
-		err := r.Wait(t.Context(), func(evs []recorder.Event) bool {
-			ends := 0
-			for _, e := range evs {
-				if e.Side == recorder.Server && e.Kind == recorder.End {
-					ends++
-				}
-			}
-			return ends >= n
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Open on both sides, not ended when Disconnect comes: the handler
 	// ends with the drop (Canceled), the client's Recv gets Unavailable.
 	bidi, err := client(srv).FullDuplexCall(context.Background())
@@ -551,10 +519,10 @@ func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
 	if _, err := client(srv).StreamingOutputCall(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	serverEnds(1)
+	waitServerEnds(t, srv.Recorder(), 1)
 
 	srv.Disconnect()
-	serverEnds(2)
+	waitServerEnds(t, srv.Recorder(), 2)
 	bidi2, err := client(srv).FullDuplexCall(context.Background()) // after the drop: no note
 	if err != nil {
 		t.Fatal(err)
@@ -588,5 +556,22 @@ func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
 	}
 	if bidis != 2 || dropped != 1 {
 		t.Errorf("%d reports on %s, %d of them say Disconnect dropped it; want 2 and 1:\n%s", bidis, fullDuplex, dropped, spy.Text())
+	}
+}
+
+// waitServerEnds waits until r holds n server End events.
+func waitServerEnds(t *testing.T, r *recorder.Recorder, n int) {
+	t.Helper()
+	err := r.Wait(t.Context(), func(evs []recorder.Event) bool {
+		ends := 0
+		for _, e := range evs {
+			if e.Side == recorder.Server && e.Kind == recorder.End {
+				ends++
+			}
+		}
+		return ends >= n
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

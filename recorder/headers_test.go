@@ -51,13 +51,7 @@ func TestFailedSendHeaderIsRecordedWithItsError(t *testing.T) {
 	if _, err := stream.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	stream.CloseSend()
-	if _, err := stream.Recv(); err != io.EOF {
-		t.Fatal(err)
-	}
-	if err := rec.Wait(ctx, allEnded); err != nil {
-		t.Fatal(err)
-	}
+	closeAndDrain(t, ctx, stream, rec)
 	if n := len(rec.Calls()); n != 1 {
 		t.Fatalf("%d calls recorded, want 1\n%s", n, rec)
 	}
@@ -132,13 +126,7 @@ func TestExplicitHeaderTakesItsSeqWhenCalled(t *testing.T) {
 	if _, err := stream.Header(); err != nil {
 		t.Fatal(err)
 	}
-	stream.CloseSend()
-	if _, err := stream.Recv(); err != io.EOF {
-		t.Fatal(err)
-	}
-	if err := rec.Wait(ctx, allEnded); err != nil {
-		t.Fatal(err)
-	}
+	closeAndDrain(t, ctx, stream, rec)
 	var srvH, cliH uint64
 	for _, e := range rec.Events() {
 		if e.Kind == recorder.Header {
@@ -175,5 +163,18 @@ func TestCloseSendTwiceIsRecordedOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("CloseSend returned %v, %v (the second a no-op); recorded %d CloseSend events\n%s", e1, e2, n, rec)
+	}
+}
+
+// closeAndDrain half-closes stream, reads it to io.EOF and waits until rec
+// has recorded the end of every call.
+func closeAndDrain(t *testing.T, ctx context.Context, stream grpc.ClientStream, rec *recorder.Recorder) {
+	t.Helper()
+	stream.CloseSend()
+	if err := stream.RecvMsg(new(testpb.StreamingOutputCallResponse)); err != io.EOF {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
 	}
 }
