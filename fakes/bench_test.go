@@ -56,3 +56,20 @@ func BenchmarkFakeServerUnary(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFakeServerLargeRequest measures one scripted unary call whose
+// Recv step compares a 256 KiB request (equal: proto.Equal, not a walk of
+// cmp over every byte).
+func BenchmarkFakeServerLargeRequest(b *testing.B) {
+	req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 256<<10)}}
+	srv := fakes.NewServer(b)
+	srv.Expect(unaryCall).Recv(req).Send(&testpb.SimpleResponse{}).Times(b.N)
+	client := testpb.NewTestServiceClient(srv.Conn())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := client.UnaryCall(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

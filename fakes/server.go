@@ -9,16 +9,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -273,7 +273,14 @@ func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptSt
 	case st.kind == stepRecvEOF:
 		return fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), nil
 	case st.kind == stepRecv:
-		if d := cmp.Diff(st.msg, got, protocmp.Transform()); d != "" {
+		if proto.Equal(st.msg, got) {
+			return "", nil
+		}
+		d, err := msgdiff.Diff(st.msg, got, nil)
+		if err != nil {
+			d = err.Error()
+		}
+		if d != "" {
 			return "request mismatch (-want +got):\n" + d, nil
 		}
 	}

@@ -3,6 +3,7 @@ package fakes_test
 import (
 	"context"
 	"errors"
+	"google.golang.org/protobuf/proto"
 	"io"
 	"strings"
 	"testing"
@@ -165,6 +166,21 @@ func TestServerMismatchEndsCallAndIsReported(t *testing.T) {
 	}
 	spy.End()
 	spy.WantText(t, "not used as scripted", "step 1 Recv", "mismatch (-want +got)", "server_test.go", "timeline:")
+}
+
+// A mismatch in a large bytes field is shown as a summary with the offset
+// of the first difference, as in grpctest's diffs, not byte by byte.
+func TestServerMismatchInALargePayload(t *testing.T) {
+	want := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 64<<10)}}
+	got := proto.Clone(want).(*testpb.SimpleRequest)
+	got.Payload.Body[40000] = 1
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(want).Send(&testpb.SimpleResponse{})
+	_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), got)
+	wantCode(t, err, codes.FailedPrecondition)
+	spy.End()
+	spy.WantText(t, "request mismatch (-want +got)", "65536 bytes", "first difference at byte 40000")
 }
 
 func TestServerHalfCloseInsteadOfRequestIsAMismatch(t *testing.T) {

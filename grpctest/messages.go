@@ -1,17 +1,16 @@
 package grpctest
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/streamtest/streamtest/internal/msgdiff"
 )
 
 // AssertMessages reports whether got equals want, message by message,
@@ -229,107 +228,8 @@ func protoEqual(want, got []any) bool {
 	return true
 }
 
-// bigBytes is the length from which a bytes value is compared and shown
-// as a summary (length, hash, first bytes) instead of byte by byte.
-const bigBytes = 1024
-
-// bytesContext is how many bytes summarizeBigBytes shows on each side of
-// the first difference.
-const bytesContext = 8
-
-// summarizeBigBytes keeps diffs of large payloads short and fast: a bytes
-// value longer than bigBytes is compared and shown as its length, a hash
-// and, when it differs from the value it is compared with, the offset of
-// the first differing byte and the bytes around it (else its first bytes).
-//
-// A cmp transformer sees one value at a time; the filter sees both, so it
-// notes the offset of the first difference for each of the two values
-// (by address and length), for the transformer to show. It is built for
-// each comparison, so the notes are never shared.
-func summarizeBigBytes() cmp.Option {
-	type key struct {
-		p *byte
-		n int
-	}
-	keyOf := func(b []byte) key {
-		if len(b) == 0 {
-			return key{}
-		}
-		return key{&b[0], len(b)}
-	}
-	firstDiff := make(map[key]int)
-	return cmp.FilterValues(
-		func(x, y []byte) bool {
-			if len(x) <= bigBytes && len(y) <= bigBytes {
-				return false
-			}
-			// cmp runs the transformer on this pair right after: the
-			// notes must be this pair's, also when the same slice was
-			// compared with another value before.
-			if off, ok := firstDifference(x, y); ok {
-				firstDiff[keyOf(x)], firstDiff[keyOf(y)] = off, off
-			} else {
-				delete(firstDiff, keyOf(x))
-				delete(firstDiff, keyOf(y))
-			}
-			return true
-		},
-		cmp.Transformer("summary", func(b []byte) string {
-			sum := sha256.Sum256(b)
-			off, ok := firstDiff[keyOf(b)]
-			if !ok {
-				return fmt.Sprintf("%d bytes, sha256 %x…, starting %q", len(b), sum[:6], b[:min(len(b), 16)])
-			}
-			from, to := max(0, off-bytesContext), min(len(b), off+bytesContext)
-			return fmt.Sprintf("%d bytes, sha256 %x…, first difference at byte %d: [%d:%d] %q", len(b), sum[:6], off, from, to, b[from:to])
-		}))
-}
-
-// firstDifference returns the offset of the first byte where x and y
-// differ (the length of the shorter one if it is a prefix of the other),
-// and false if they are equal.
-func firstDifference(x, y []byte) (int, bool) {
-	n := min(len(x), len(y))
-	for i := range n {
-		if x[i] != y[i] {
-			return i, true
-		}
-	}
-	return n, len(x) != len(y)
-}
-
-// cmpOptions returns the options of a cmp comparison of messages with the
-// caller's opts: ours first (protocmp.Transform; NaN equal to NaN, as in
-// proto.Equal, which the fast path without options uses; and extra), then
-// opts. cmp refuses options that apply to the same values as others
-// ("ambiguous set of applicable options"), so a caller's option for
-// floats or []byte can clash with ours: fallback is protocmp.Transform and
-// opts alone, for when cmp refuses the full set.
-func cmpOptions(opts []cmp.Option, extra ...cmp.Option) (full, fallback []cmp.Option) {
-	full = append(append([]cmp.Option{protocmp.Transform(), cmpopts.EquateNaNs()}, extra...), opts...)
-	fallback = append([]cmp.Option{protocmp.Transform()}, opts...)
-	return full, fallback
-}
-
-// diff is cmp.Diff with cmpOptions; a panic of cmp (unexported fields, bad
-// options) comes back as an error.
-func diff(want, got any, opts []cmp.Option) (string, error) {
-	full, fallback := cmpOptions(opts, summarizeBigBytes())
-	d, err := tryDiff(want, got, full)
-	if err != nil {
-		d, err = tryDiff(want, got, fallback)
-	}
-	return d, err
-}
-
-func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	return cmp.Diff(want, got, opts...), nil
-}
+// diff is msgdiff.Diff: cmp.Diff with protocmp and the package's options.
+func diff(want, got any, opts []cmp.Option) (string, error) { return msgdiff.Diff(want, got, opts) }
 
 // emptyIfNil returns m, or an empty message of its type if m is a typed
 // nil proto message (such as (*pb.Msg)(nil)): the message gRPC sends for
@@ -363,26 +263,9 @@ func equal(want, got any) bool {
 	return cmpEqual(want, got, nil)
 }
 
-// cmpEqual is cmp.Equal with cmpOptions(opts); values cmp cannot compare
-// (it panics, with the fallback too) are not equal.
-func cmpEqual(want, got any, opts []cmp.Option) bool {
-	full, fallback := cmpOptions(opts)
-	same, ok := tryEqual(want, got, full)
-	if !ok {
-		same, _ = tryEqual(want, got, fallback)
-	}
-	return same
-}
-
-// tryEqual is cmp.Equal; ok is false if cmp panicked.
-func tryEqual(want, got any, opts []cmp.Option) (same, ok bool) {
-	defer func() {
-		if recover() != nil {
-			same, ok = false, false
-		}
-	}()
-	return cmp.Equal(want, got, opts...), true
-}
+// cmpEqual is msgdiff.Equal: cmp.Equal with protocmp and the package's
+// options; values cmp cannot compare are not equal.
+func cmpEqual(want, got any, opts []cmp.Option) bool { return msgdiff.Equal(want, got, opts) }
 
 // allProto reports whether every one of ms is a proto message.
 func allProto(ms []any) bool {
