@@ -2,6 +2,7 @@ package grpctest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,6 +183,36 @@ func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	return true
 }
 
+// earlierMatches says which events before events[from] (the one after the
+// previous step's, Seq prev) the step st matches: one no step has matched
+// means the order differs; if every one was matched by an earlier step,
+// the steps want such an event more often than it happened.
+func earlierMatches(events []recorder.Event, from int, st Step, steps []Step, matched []int, prev uint64) string {
+	var seqs, by []string // of the earlier events that match, taken by a step
+	for j := range from {
+		if !st.Match(events[j]) {
+			continue
+		}
+		k := slices.Index(matched, j)
+		if k < 0 {
+			return fmt.Sprintf("the step matches event %d (%s), which comes before event %d: the order differs\n",
+				events[j].Seq, describeEvent(events[j]), prev)
+		}
+		seqs = append(seqs, strconv.FormatUint(events[j].Seq, 10))
+		by = append(by, strconv.Itoa(k+1))
+	}
+	switch len(seqs) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("the step matches only event %s, which step %s matched already: "+
+			"the steps want one such event more than happened\n", seqs[0], by[0])
+	default:
+		return fmt.Sprintf("the step matches only events %s, which steps %s matched already: "+
+			"the steps want one such event more than happened\n", strings.Join(seqs, ", "), strings.Join(by, ", "))
+	}
+}
+
 func find(events []recorder.Event, from int, st Step) int {
 	for j := from; j < len(events); j++ {
 		if st.Match(events[j]) {
@@ -216,10 +247,7 @@ func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched
 		for k, j := range matched {
 			fmt.Fprintf(&b, "  step %d %s = event %d\n", k+1, steps[k], events[j].Seq)
 		}
-		if j := find(events, 0, st); j >= 0 {
-			fmt.Fprintf(&b, "the step matches event %d (%s), which comes before event %d: the order differs\n",
-				events[j].Seq, describeEvent(events[j]), prev.Seq)
-		}
+		b.WriteString(earlierMatches(events, from, st, steps, matched, prev.Seq))
 	}
 	// The nearest miss of a step restricted to one call is among that
 	// call's events.

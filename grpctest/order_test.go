@@ -81,6 +81,33 @@ func TestAssertOrderReportsWrongOrder(t *testing.T) {
 		"the step matches event", "which comes before", "recorded timeline:", "client  send")
 }
 
+// A step whose only matching events earlier steps matched already: the
+// report says so, instead of blaming the order.
+func TestAssertOrderSaysTheStepsWantAnEventOnceMore(t *testing.T) {
+	spy := spytb.New(t)
+	srv, reqs, _ := pingPong(t, spy)
+	for _, tc := range []struct {
+		steps []grpctest.Step
+		want  string
+	}{
+		{[]grpctest.Step{grpctest.ClientSends(reqs[0]), grpctest.ClientSends(reqs[0])},
+			"the step matches only event "},
+		{[]grpctest.Step{grpctest.Ends(codes.OK), grpctest.Ends(codes.OK), grpctest.Ends(codes.OK)},
+			"the step matches only events "},
+	} {
+		spy := spytb.New(t)
+		if grpctest.AssertOrder(spy, srv.Recorder(), tc.steps...) {
+			t.Errorf("AssertOrder(%v) returned true", tc.steps)
+		}
+		r := spy.Want(t, 1, tc.want, "matched already: the steps want one such event more than happened")
+		if strings.Contains(r.Msg, "comes before") {
+			t.Errorf("the report blames the order:\n%s", r.Msg)
+		}
+	}
+	spy.End()
+	spy.WantClean(t)
+}
+
 func TestAssertOrderShowsNearMissDiff(t *testing.T) {
 	spy := spytb.New(t)
 	srv, reqs, _ := pingPong(t, spy)
