@@ -291,6 +291,27 @@ func (g goroutineGroup) has(fns []string) bool {
 
 func (g goroutineGroup) isHandler() bool { return g.has(handlerFrames) }
 
+// clientConnFrames begin the functions of a grpc.ClientConn's goroutines:
+// the serializers of its resolver and balancer, and its transports'
+// reader, writer and keepalive.
+var clientConnFrames = []string{
+	"google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).",
+	"google.golang.org/grpc/internal/transport.(*http2Client).",
+	"google.golang.org/grpc/internal/transport.NewHTTP2Client.",
+}
+
+// isClientConn reports whether g runs part of a grpc.ClientConn.
+func (g goroutineGroup) isClientConn() bool {
+	for _, f := range g.frames {
+		for _, prefix := range clientConnFrames {
+			if strings.HasPrefix(f.fn, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (g goroutineGroup) origin() string {
 	switch {
 	case g.labels[labelMethod] != "":
@@ -540,13 +561,21 @@ func tracebackKey(tb string) string {
 func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duration) {
 	t.Helper()
 	var b strings.Builder
-	total := 0
+	total, conns := 0, 0
 	for _, g := range groups {
 		total += g.count
+		if g.isClientConn() {
+			conns += g.count
+		}
 	}
 	fmt.Fprintf(&b, "grpctest: %d goroutine(s) started during this harness's life still running %v after Close: "+
-		"make each return when the handler's context is done, or wait for it before the handler returns\n",
+		"make each return when the handler's context is done, or wait for it before the handler returns",
 		total, waited.Round(time.Millisecond))
+	if conns > 0 {
+		fmt.Fprintf(&b, ". %d of them run a grpc.ClientConn (its resolver and balancer, or a transport) that was never closed: "+
+			"Close every ClientConn the code creates (canceling a context does not stop one)", conns)
+	}
+	b.WriteByte('\n')
 	for _, g := range groups {
 		g.render(&b, "")
 	}

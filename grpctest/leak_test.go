@@ -203,6 +203,9 @@ func TestLeakCheckReportsGoroutineStartedByHandler(t *testing.T) {
 		"grpctest_test.(*spawningHandler).background",                                            // where it is
 		"created by github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).UnaryCall", // who started it
 		"make each return when the handler's context is done")
+	if r := spy.Reports(); len(r) == 1 && strings.Contains(r[0].Msg, "ClientConn") {
+		t.Errorf("a goroutine of the handler's own is said to be a ClientConn's:\n%s", r[0].Msg)
+	}
 }
 
 func TestLeakCheckAcceptsGoroutinesThatEnd(t *testing.T) {

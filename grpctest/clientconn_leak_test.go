@@ -1,0 +1,56 @@
+package grpctest_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/interop"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
+)
+
+// dialer's EmptyCall forwards to addr over a ClientConn it never closes.
+type dialer struct {
+	testgrpc.UnimplementedTestServiceServer
+	addr   string
+	leaked chan *grpc.ClientConn
+}
+
+func (d *dialer) EmptyCall(ctx context.Context, m *testgrpc.Empty) (*testgrpc.Empty, error) {
+	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(insecure.NewCredentials())) // never closed
+	if err != nil {
+		return nil, err
+	}
+	d.leaked <- conn
+	return testgrpc.NewTestServiceClient(conn).EmptyCall(ctx, m)
+}
+
+// A handler that creates a grpc.ClientConn and never closes it leaks the
+// conn's goroutines, all of gRPC's own code: the report says they are a
+// ClientConn's and that it needs Close.
+func TestLeakCheckNamesAClientConnNeverClosed(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := grpc.NewServer()
+	testgrpc.RegisterTestServiceServer(up, interop.NewTestServer())
+	go up.Serve(lis)
+	defer up.Stop()
+	spy := spytb.New(t)
+	d := &dialer{addr: lis.Addr().String(), leaked: make(chan *grpc.ClientConn, 1)}
+	srv := grpctest.NewServer(spy, service(d), grpctest.WithCloseTimeout(100*time.Millisecond))
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	conn := <-d.leaked
+	spy.End()
+	conn.Close()
+	spy.Want(t, 1, "started by handler "+emptyCallName, "run a grpc.ClientConn", "that was never closed: Close every ClientConn the code creates")
+}
