@@ -53,6 +53,7 @@ type Option func(*Recorder)
 
 // WithLimit keeps at most n events: the log becomes a ring, older events are
 // dropped and counted by Dropped. n <= 0 means no limit (the default).
+// Events, Calls, Wait and the assertions see only what is kept (see Wait).
 func WithLimit(n int) Option {
 	return func(r *Recorder) {
 		if n < 0 {
@@ -512,6 +513,12 @@ func (r *Recorder) Reset() {
 //
 // This is how a test waits for "the server has received N messages": never
 // with time.Sleep.
+//
+// cond sees the events the recorder keeps: with WithLimit, an event pushed
+// out of the ring by later ones is gone, and a condition that needs it
+// never holds again. Give such a Wait a context with a deadline, and make
+// the condition hold on what is left (count with Dropped, or Reset before
+// the calls it waits for).
 func (r *Recorder) Wait(ctx context.Context, cond func(events []Event) bool) error {
 	switch {
 	case r == nil:
