@@ -96,9 +96,9 @@ func (s endStep) String() string { return "Ends(" + s.code.String() + ")" }
 // (codes.OK for a call that succeeded). The two sides of one call need not
 // end with the same code: when a client's deadline passes, its side ends
 // with DeadlineExceeded, while gRPC may end the server's with
-// DeadlineExceeded or Canceled, whichever it notices first. Match the
-// client's End alone with InCall and a call id, or expect either code on
-// the server side.
+// DeadlineExceeded or Canceled, whichever it notices first. One
+// Ends(codes.DeadlineExceeded) step matches the client's End; two, one for
+// each side, would fail whenever the server's ended Canceled.
 func Ends(code codes.Code) Step { return endStep{code} }
 
 // callStep is a step that matches events of one call only.
