@@ -16,14 +16,16 @@
 // # The harness
 //
 // NewServer starts a grpc.Server on a bufconn listener (WithBufferSize,
-// default 64 KiB) and connects to it with grpc.NewClient(Target) and
-// insecure credentials. One recorder.Recorder records both sides unless
+// default 64 KiB), or with WithTCP on a loopback TCP listener whose
+// address Addr gives to code that dials one, and connects to it with
+// grpc.NewClient(Target) and insecure credentials. One recorder.Recorder records both sides unless
 // WithoutRecorder; WithRecorder supplies your own. Dial opens more
 // connections. Everything is closed by Close, which NewServer registers
 // with t.Cleanup. The harness uses t only through testing.TB methods, so a
 // wrapping TB sees every failure.
 //
-// Disconnect is a fault: it closes every bufconn connection, both ends,
+// Disconnect is a fault: it closes every connection to the harness, both
+// ends (of a connection another client made to Addr, the server's end),
 // as a network failure would, and returns once gRPC has torn down those
 // transports (it waits for gRPC to close each connection, which gRPC does
 // after marking the transport unusable). Open streams fail with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -33,7 +34,7 @@ type Server struct {
 	cfg *config
 	id  string // value of the harness label
 
-	lis       *bufconn.Listener
+	lis       listener
 	srv       *grpc.Server
 	conn      *grpc.ClientConn
 	rec       *recorder.Recorder
@@ -72,8 +73,8 @@ type Server struct {
 
 var harnessIDs atomic.Uint64
 
-// NewServer starts a gRPC server on a bufconn listener, registers services
-// via register (which may be nil), dials it with
+// NewServer starts a gRPC server on a bufconn listener (or TCP: WithTCP),
+// registers services via register (which may be nil), dials it with
 // grpc.NewClient("passthrough:///bufnet", ...) and registers Close with
 // t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
 // one Recorder records both sides. Invalid options fail the test with
@@ -89,7 +90,6 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		t:         t,
 		cfg:       cfg,
 		id:        strconv.FormatUint(harnessIDs.Add(1), 10),
-		lis:       bufconn.Listen(cfg.bufSize),
 		serveDone: make(chan error, 1),
 		netConns:  make(map[*trackedConn]struct{}),
 		streams:   make(map[*trackedStream]struct{}),
@@ -97,6 +97,16 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		idle:      make(chan struct{}),
 	}
 	close(s.idle)
+	if cfg.tcp {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("grpctest.NewServer: WithTCP: %v", err)
+			return nil
+		}
+		s.lis = tcpListener{l}
+	} else {
+		s.lis = bufconn.Listen(cfg.bufSize)
+	}
 	base := pprof.WithLabels(context.Background(), pprof.Labels(labelHarness, s.id))
 	s.serverLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "server"))
 	s.clientLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "client"))
@@ -126,7 +136,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		register(s.srv)
 	}
 	inLabels(s.serverLabels, func() {
-		lis := &trackingListener{Listener: s.lis, s: s}
+		lis := &trackingListener{listener: s.lis, s: s}
 		go func() { s.serveDone <- s.srv.Serve(lis) }()
 	})
 	conn, err := s.newClient(nil)
@@ -214,6 +224,17 @@ func (s *Server) Dial(opts ...grpc.DialOption) *grpc.ClientConn {
 		s.t.Errorf("grpctest: Server.Dial called after Close: the returned connection is closed")
 	}
 	return cc
+}
+
+// Addr returns the address of the server's TCP listener, host:port on
+// the loopback interface, for code that dials an address (see WithTCP).
+// On bufconn (the default) there is no address to dial: it returns "",
+// and Conn or Dial give connections.
+func (s *Server) Addr() string {
+	if _, ok := s.lis.(tcpListener); !ok {
+		return ""
+	}
+	return s.lis.Addr().String()
 }
 
 // Recorder returns the recorder of both sides, or nil if the harness was

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -466,4 +468,57 @@ func TestCleanCloseDoesNotWaitForTheBound(t *testing.T) {
 		t.Fatal("Close of a clean harness is still running after a minute: it waits for its bound")
 	}
 	spy.WantClean(t)
+}
+
+// WithTCP: the harness listens on loopback TCP. Its own connection, a
+// client of the test's own dialing Addr, Disconnect and the leak checks
+// all work as on bufconn.
+func TestWithTCP(t *testing.T) {
+	if got := grpctest.NewServer(t, interopService).Addr(); got != "" {
+		t.Errorf("Addr() of a bufconn harness = %q, want \"\"", got)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithTCP())
+	addr := srv.Addr()
+	if host, _, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" {
+		t.Fatalf("Addr() = %q, want 127.0.0.1:port (%v)", addr, err)
+	}
+	interop.DoPingPong(t.Context(), client(srv))
+	own, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	interop.DoEmptyUnaryCall(t.Context(), testgrpc.NewTestServiceClient(own))
+	srv.Disconnect()
+	interop.DoPingPong(t.Context(), client(srv))
+	// The other client reconnects by itself once it has seen the drop.
+	for st := own.GetState(); st == connectivity.Ready; st = own.GetState() {
+		own.WaitForStateChange(t.Context(), st)
+	}
+	if _, err := testgrpc.NewTestServiceClient(own).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatalf("EmptyCall on the test's own client after Disconnect: %v", err)
+	}
+	// Recorded: both sides of the harness's calls, the server side of the
+	// other client's.
+	sides := map[string][]recorder.Side{}
+	for _, c := range srv.Recorder().Calls() {
+		for _, e := range c.Events() {
+			if e.Kind == recorder.End {
+				sides[c.Method()] = append(sides[c.Method()], e.Side)
+			}
+		}
+	}
+	if n := len(sides[fullDuplex]); n != 4 {
+		t.Errorf("%d Ends of %s recorded, want 4 (two calls, both sides)\n%s", n, fullDuplex, srv.Recorder())
+	}
+	if got := sides[emptyCallName]; len(got) != 2 || got[0] != recorder.Server || got[1] != recorder.Server {
+		t.Errorf("Ends of %s recorded on sides %v, want the server's of two calls\n%s", emptyCallName, got, srv.Recorder())
+	}
+	// A stream left open is reported at Close, as on bufconn.
+	if _, err := client(srv).FullDuplexCall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	spy.Want(t, 1, "client stream "+fullDuplex, "was never finished")
 }

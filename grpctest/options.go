@@ -31,6 +31,7 @@ type config struct {
 	withRec      bool // WithRecorder was given
 	noRec        bool // WithoutRecorder was given
 	bufSize      int
+	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
 	window       int32 // 0: gRPC's dynamic flow control
 	noLeakCheck  bool
 	closeTimeout time.Duration
@@ -102,7 +103,7 @@ func WithoutRecorder() Option {
 }
 
 // WithBufferSize sets the size in bytes of the bufconn buffer between client
-// and server (default DefaultBufferSize).
+// and server (default DefaultBufferSize). It does not apply WithTCP.
 func WithBufferSize(n int) Option {
 	return func(c *config) {
 		if n <= 0 {
@@ -111,6 +112,20 @@ func WithBufferSize(n int) Option {
 		}
 		c.bufSize = n
 	}
+}
+
+// WithTCP puts the server on a TCP listener on the loopback interface
+// (127.0.0.1, a port the system picks) instead of bufconn, so that code
+// that dials an address can reach it: Server.Addr gives the address. The
+// harness's own connections (Conn, Dial) go over TCP too; everything else
+// (recording, Disconnect, the leak checks, Close) works as on bufconn. A
+// client the code under test builds itself with grpc.NewClient(s.Addr())
+// is the code's to close; its calls are recorded on the server side only.
+// WithBufferSize does not apply. The flow-control formula of
+// SendUntilBlocked does not hold over TCP: the kernel's socket buffers
+// hold bytes too.
+func WithTCP() Option {
+	return func(c *config) { c.tcp = true }
 }
 
 // WithStaticWindow fixes the HTTP/2 flow-control windows, stream and

@@ -21,7 +21,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 )
 
 // handlerBegin counts a handler of method as running and labels its
@@ -202,7 +201,8 @@ func (s *Server) track(c net.Conn) net.Conn {
 	return tc
 }
 
-// trackedConn is one end of a bufconn connection, tracked for Disconnect.
+// trackedConn is one end of a connection to the harness, tracked for
+// Disconnect.
 // released is closed when its owner (a gRPC transport) closes it.
 type trackedConn struct {
 	net.Conn
@@ -231,13 +231,28 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// listener is what the harness listens on and dials: a bufconn.Listener,
+// or a tcpListener.
+type listener interface {
+	net.Listener
+	DialContext(ctx context.Context) (net.Conn, error)
+}
+
+// tcpListener is a TCP listener that dials itself.
+type tcpListener struct{ net.Listener }
+
+func (l tcpListener) DialContext(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", l.Addr().String())
+}
+
 type trackingListener struct {
-	*bufconn.Listener
+	listener
 	s *Server
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
+	c, err := l.listener.Accept()
 	if err != nil {
 		return nil, err
 	}
