@@ -64,8 +64,6 @@ func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
 	}
 }
 
-// takeHeader marks the header sent and returns its Header event, if it
-// has not been sent before and is worth recording.
 // explicitHeader records the header an explicit SendHeader(md) sends and
 // calls send(md). Like a Send, the Header takes its Seq before send is
 // called, so that it comes before the client's Header in the timeline. If
@@ -93,6 +91,8 @@ func (sc *serverCall) explicitHeader(md metadata.MD, send func(metadata.MD) erro
 	return err
 }
 
+// takeHeader marks the header sent and returns its Header event, if it
+// has not been sent before and is worth recording.
 func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
 	if sc.headerDone.Load() {
 		return event{}, false
