@@ -56,10 +56,10 @@ func (sc *serverCall) setHeader(md metadata.MD) {
 	sc.mu.Unlock()
 }
 
-// sendHeader records the header once it is on its way: explicitly (md
-// added), or implicitly with the first message.
-func (sc *serverCall) sendHeader(md metadata.MD, explicit bool) {
-	if e, ok := sc.takeHeader(md, explicit); ok {
+// implicitHeader records the header gRPC sends with the first message, if
+// it has not been sent before (see explicitHeader).
+func (sc *serverCall) implicitHeader() {
+	if e, ok := sc.takeHeader(nil, false); ok {
 		sc.r.add(e)
 	}
 }
@@ -307,7 +307,7 @@ func (w *serverStream) SetTrailer(md metadata.MD) {
 }
 
 func (w *serverStream) SendMsg(m any) error {
-	w.sc.sendHeader(nil, false)
+	w.sc.implicitHeader()
 	start := w.sc.r.now()
 	i, seq := w.sc.r.add(event{call: w.sc.call, side: Server, kind: Send, at: start, pending: true}.withMsg(m, &w.sendExt))
 	err := w.ServerStream.SendMsg(m)
