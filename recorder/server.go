@@ -18,7 +18,7 @@ type serverCall struct {
 	info callInfo
 	ts   transportStream
 
-	headerDone atomic.Bool // fast path for sendHeader once the header is out
+	headerDone atomic.Bool // fast path for implicitHeader once the header is out
 
 	mu         sync.Mutex
 	header     metadata.MD // set with SetHeader, not yet sent
