@@ -154,7 +154,10 @@ func WithoutLeakCheck() Option {
 // WithCloseTimeout bounds each waiting step of Close (GracefulStop, Stop
 // with the handlers awaited, and goroutines exiting) to d instead of
 // DefaultCloseTimeout (goroutines get twice as long). A clean harness never
-// waits for the bound: it only matters for what is stuck.
+// waits for the bound: it only matters for what is stuck. It must still
+// leave gRPC the time to tear its transports down: with a bound of a few
+// milliseconds, a loaded machine (-race, many parallel tests) can see
+// gRPC's own goroutines, still exiting, reported as leaks.
 func WithCloseTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
