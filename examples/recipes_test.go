@@ -2,14 +2,18 @@ package examples_test
 
 // Recipes for the harness, the recorder and the message and order
 // assertions: each test is one thing a user would copy. They run the Chat
-// service with real grpc-go over an in-memory connection.
+// service with real grpc-go over an in-memory connection (one over
+// loopback TCP).
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
@@ -168,4 +172,29 @@ func TestRecipeOrderMismatch(t *testing.T) {
 	if after := len(spy.reports()); after != before {
 		t.Errorf("Close reported on a clean harness: %v", spy.reports()[before:])
 	}
+}
+
+// Code that dials an address itself (a gateway, a CLI, a worker) gets one
+// from a harness on loopback TCP. Its calls are recorded on the server
+// side; the connection it makes is its own to close.
+func TestRecipeCodeThatDialsAnAddress(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register, grpctest.WithTCP())
+
+	// The code under test: dials addr, posts, closes its connection.
+	post := func(ctx context.Context, addr string, m *chatpb.Message) (*chatpb.Ack, error) {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return chatpb.NewChatClient(conn).Post(ctx, m)
+	}
+
+	hi := &chatpb.Message{Room: "lobby", User: "ana", Text: "hi"}
+	ack, err := post(testContext(t), s.Addr(), hi)
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	grpctest.AssertOrder(t, s.Recorder(),
+		grpctest.ServerReceives(hi), grpctest.ServerSends(ack), grpctest.Ends(codes.OK))
 }
