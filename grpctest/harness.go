@@ -39,6 +39,7 @@ type Server struct {
 	conn      *grpc.ClientConn
 	rec       *recorder.Recorder
 	serveDone chan error
+	served    atomic.Bool // Serve has returned: the server is stopped
 
 	// Label contexts: every goroutine the harness starts carries one of
 	// these label sets, and goroutines inherit them (see leak.go).
@@ -137,7 +138,11 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	}
 	inLabels(s.serverLabels, func() {
 		lis := &trackingListener{listener: s.lis, s: s}
-		go func() { s.serveDone <- s.srv.Serve(lis) }()
+		go func() {
+			err := s.srv.Serve(lis)
+			s.served.Store(true)
+			s.serveDone <- err
+		}()
 	})
 	conn, err := s.newClient(nil)
 	if err != nil {
@@ -166,8 +171,9 @@ func inLabels(ctx context.Context, f func()) {
 }
 
 func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
+	owner := new(clientRef)
 	dopts := []grpc.DialOption{
-		grpc.WithContextDialer(s.dial),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return s.dial(ctx, owner) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(s.unaryClientInterceptor),
 		grpc.WithChainStreamInterceptor(s.streamClientInterceptor),
@@ -188,6 +194,7 @@ func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	inLabels(s.clientLabels, func() {
 		cc, err = grpc.NewClient(Target, dopts...)
 		if err == nil {
+			owner.cc.Store(cc)
 			cc.Connect()
 		}
 	})
@@ -277,12 +284,22 @@ func (s *Server) Disconnect() {
 	}
 	// A transport dropped while it was being set up leaves its channel in
 	// TRANSIENT_FAILURE, where RPCs that do not wait for ready fail until
-	// a reconnect after backoff. Reconnect at once, and wait until every
-	// connection of the harness is READY or IDLE (the next RPC connects).
-	s.mu.Lock()
-	ccs := append([]*grpc.ClientConn{s.conn}, s.dialed...)
-	s.mu.Unlock()
-	for _, cc := range ccs {
+	// a reconnect after backoff. Reconnect the channels whose transports
+	// were dropped at once, and wait until each is READY or IDLE (the next
+	// RPC connects). Others (a connection with a dialer of its own, one
+	// whose server the test stopped) are not the drop's doing.
+	if s.served.Load() {
+		return // stopped: no RPC can succeed, whatever the channels do
+	}
+	ccs := make(map[*grpc.ClientConn]bool)
+	for _, c := range conns {
+		if c.owner != nil {
+			if cc := c.owner.cc.Load(); cc != nil {
+				ccs[cc] = true
+			}
+		}
+	}
+	for cc := range ccs {
 		for {
 			st := cc.GetState()
 			if st == connectivity.Ready || st == connectivity.Idle || st == connectivity.Shutdown {

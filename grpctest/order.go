@@ -190,8 +190,10 @@ func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 
 // earlierMatches says which events before events[from] (the one after the
 // previous step's, Seq prev) the step st matches: one no step has matched
-// means the order differs; if every one was matched by an earlier step,
-// the steps want such an event more often than it happened.
+// means the order differs; if every one was matched by an earlier step, it
+// says so: the steps want such an event more often than it happened, or an
+// earlier step took it (matching steps to events first come, first
+// served finds an order whenever there is one, so there is none).
 func earlierMatches(events []recorder.Event, from int, st Step, steps []Step, matched []int, prev uint64) string {
 	var seqs, by []string // of the earlier events that match, taken by a step
 	for j := range from {
@@ -210,11 +212,11 @@ func earlierMatches(events []recorder.Event, from int, st Step, steps []Step, ma
 	case 0:
 		return ""
 	case 1:
-		return fmt.Sprintf("the step matches only event %s, which step %s matched already: "+
-			"the steps want one such event more than happened\n", seqs[0], by[0])
+		return fmt.Sprintf("the step matches only event %s, which step %s already matched "+
+			"(each step takes the first event it can after the previous step's): no other event matches it\n", seqs[0], by[0])
 	default:
-		return fmt.Sprintf("the step matches only events %s, which steps %s matched already: "+
-			"the steps want one such event more than happened\n", strings.Join(seqs, ", "), strings.Join(by, ", "))
+		return fmt.Sprintf("the step matches only events %s, which steps %s already matched "+
+			"(each step takes the first event it can after the previous step's): no other event matches it\n", strings.Join(seqs, ", "), strings.Join(by, ", "))
 	}
 }
 

@@ -82,7 +82,8 @@ func TestAssertOrderReportsWrongOrder(t *testing.T) {
 }
 
 // A step whose only matching events earlier steps matched already: the
-// report says so, instead of blaming the order.
+// report says so, instead of calling it an order difference (or a count
+// one: in the third case the order is what is wrong).
 func TestAssertOrderSaysTheStepsWantAnEventOnceMore(t *testing.T) {
 	spy := spytb.New(t)
 	srv, reqs, _ := pingPong(t, spy)
@@ -94,12 +95,14 @@ func TestAssertOrderSaysTheStepsWantAnEventOnceMore(t *testing.T) {
 			"the step matches only event "},
 		{[]grpctest.Step{grpctest.Ends(codes.OK), grpctest.Ends(codes.OK), grpctest.Ends(codes.OK)},
 			"the step matches only events "},
+		{[]grpctest.Step{grpctest.ClientSends(nil), grpctest.ClientSends(reqs[0])}, // sent first, once
+			"the step matches only event "},
 	} {
 		spy := spytb.New(t)
 		if grpctest.AssertOrder(spy, srv.Recorder(), tc.steps...) {
 			t.Errorf("AssertOrder(%v) returned true", tc.steps)
 		}
-		r := spy.Want(t, 1, tc.want, "matched already: the steps want one such event more than happened")
+		r := spy.Want(t, 1, tc.want, "already matched (each step takes the first event it can after the previous step's): no other event matches it")
 		if strings.Contains(r.Msg, "comes before") {
 			t.Errorf("the report blames the order:\n%s", r.Msg)
 		}

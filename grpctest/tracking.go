@@ -185,15 +185,24 @@ func (ts *trackedStream) Header() (metadata.MD, error) {
 
 // ---- connection tracking, for Disconnect
 
-func (s *Server) dial(ctx context.Context, _ string) (net.Conn, error) {
+// dial connects a client connection of the harness (owner) to the server.
+func (s *Server) dial(ctx context.Context, owner *clientRef) (net.Conn, error) {
 	c, err := s.lis.DialContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.track(c), nil
+	tc := s.track(c)
+	tc.owner = owner
+	return tc, nil
 }
 
-func (s *Server) track(c net.Conn) net.Conn {
+// clientRef names the ClientConn a dialed connection belongs to (set once
+// grpc.NewClient has returned it), for Disconnect.
+type clientRef struct {
+	cc atomic.Pointer[grpc.ClientConn]
+}
+
+func (s *Server) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, s: s, released: make(chan struct{})}
 	s.mu.Lock()
 	s.netConns[tc] = struct{}{}
@@ -207,6 +216,7 @@ func (s *Server) track(c net.Conn) net.Conn {
 type trackedConn struct {
 	net.Conn
 	s        *Server
+	owner    *clientRef // the client end's ClientConn; nil for the server end
 	once     sync.Once
 	released chan struct{}
 }

@@ -186,7 +186,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		call := &uc.call
 		start := r.now()
 		send := event{call: call, side: Client, kind: Send, at: start}.withMsg(req, nil)
-		send.err = clientMarshalError(req, send.pm != nil, opts)
+		send.strict, send.err = clientMarshalCheck(req, send.pm != nil, opts)
 		r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)}, send)
 
 		uc.hopt.HeaderAddr = &uc.header

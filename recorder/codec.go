@@ -6,22 +6,24 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // A unary call's message is marshaled by gRPC after the interceptor has
 // handed it on (the request) or returned it (the response), so the
-// interceptor does not see gRPC fail to marshal it. For a proto message
-// and the proto codec, the recorder's own copy marshals it the same way;
-// for anything else (not a proto message, or another codec), these ask
-// the call's codec, as gRPC will.
+// interceptor does not see gRPC fail to marshal it. For a valid proto
+// message and the proto codec, the recorder's own copy finds what gRPC's
+// marshal would (event.strict); for anything else (not a proto message,
+// or another codec), these ask the call's codec, as gRPC will.
 
-// clientMarshalError returns the error gRPC's Invoke gives when it cannot
+// clientMarshalCheck returns the error gRPC's Invoke gives when it cannot
 // marshal the request m with the codec opts choose (a forced codec, else
-// the codec of the content-subtype, else proto's), or nil. isProto says m
-// is a valid proto message.
-func clientMarshalError(m any, isProto bool, opts []grpc.CallOption) error {
+// the codec of the content-subtype, else proto's), or nil; strict, for a
+// valid proto message (isProto) and the proto codec: the recorder's copy
+// checks what that codec does (see event.strict).
+func clientMarshalCheck(m any, isProto bool, opts []grpc.CallOption) (strict bool, err error) {
 	var codec any
 	subtype := ""
 	for _, o := range opts {
@@ -30,68 +32,88 @@ func clientMarshalError(m any, isProto bool, opts []grpc.CallOption) error {
 			codec = o.CodecV2
 		case grpc.ForceCodecCallOption:
 			codec = o.Codec
+		case grpc.CustomCodecCallOption: // grpc.CallCustomCodec, grpc.WithCodec
+			codec = o.Codec
 		case grpc.ContentSubtypeCallOption:
 			subtype = strings.ToLower(o.ContentSubtype)
 		}
 	}
 	if isProto && codec == nil && (subtype == "" || subtype == "proto") {
-		return nil
+		return true, nil
 	}
-	return marshalError(m, codec, subtype)
+	if codec == nil {
+		codec = registeredCodec(subtype)
+	}
+	return false, grpcMarshalError(marshalWith(codec, m))
 }
 
-// serverMarshalError returns the error gRPC's server gives when it cannot
-// marshal the response m with the codec of the call's content-subtype
-// (from md, the request metadata; proto's by default), or nil. isProto
-// says m is a valid proto message. A server started with
-// grpc.ForceServerCodec uses its own codec, which an interceptor cannot
-// see: the content-subtype's is asked then too.
-func serverMarshalError(md metadata.MD, m any, isProto bool) error {
+// serverMarshalCheck returns the error gRPC's server gives when it cannot
+// marshal the response of a unary call, or nil; strict, for a valid proto
+// message (respIsProto) and the proto codec (see clientMarshalCheck). md is the request metadata, req the request and
+// resp the response. The codec is the one of the call's
+// content-subtype (proto's by default), unless the server uses another:
+// grpc.ForceServerCodec, which an interceptor cannot see. gRPC decoded req
+// with its codec, so a content-subtype codec that cannot marshal req is
+// not the server's, and nothing is checked then.
+func serverMarshalCheck(md metadata.MD, req, resp any, respIsProto bool) (strict bool, err error) {
 	subtype := ""
 	if v := md["content-type"]; len(v) > 0 {
 		if rest, ok := strings.CutPrefix(v[0], "application/grpc"); ok && rest != "" && (rest[0] == '+' || rest[0] == ';') {
 			subtype = strings.ToLower(rest[1:])
 		}
 	}
-	if isProto && (subtype == "" || subtype == "proto") {
-		return nil
+	if respIsProto && (subtype == "" || subtype == "proto") {
+		return true, nil
 	}
-	return marshalError(m, nil, subtype)
+	codec := registeredCodec(subtype)
+	if marshalWith(codec, req) != nil {
+		return false, nil
+	}
+	return false, grpcMarshalError(marshalWith(codec, resp))
 }
 
-// marshalError marshals m with codec, or with the codec registered for
-// subtype ("" for proto) if codec is nil, and returns gRPC's error for a
-// failure. A nil m is sent as an empty message; an unknown codec gives
-// nil (gRPC reports that itself, before the call).
-func marshalError(m any, codec any, subtype string) error {
+// registeredCodec returns the codec registered for subtype ("" for proto),
+// or nil.
+func registeredCodec(subtype string) any {
+	if subtype == "" {
+		subtype = "proto"
+	}
+	if c := encoding.GetCodecV2(subtype); c != nil {
+		return c
+	}
+	if c := encoding.GetCodec(subtype); c != nil {
+		return c
+	}
+	return nil
+}
+
+// marshalWith marshals m with codec (any of gRPC's codec interfaces) and
+// returns the codec's error. A nil m is sent as an empty message, and an
+// unknown codec (gRPC reports that itself, before the call) gives nil.
+func marshalWith(codec, m any) error {
 	if m == nil {
 		return nil
 	}
-	if codec == nil {
-		if subtype == "" {
-			subtype = "proto"
-		}
-		if c := encoding.GetCodecV2(subtype); c != nil {
-			codec = c
-		} else if c := encoding.GetCodec(subtype); c != nil {
-			codec = c
-		}
-	}
-	var err error
 	switch c := codec.(type) {
-	case encoding.CodecV2:
-		var data interface{ Free() }
-		data, err = c.Marshal(m)
+	case interface {
+		Marshal(any) (mem.BufferSlice, error)
+	}:
+		data, err := c.Marshal(m)
 		if err == nil {
 			data.Free()
 		}
-	case encoding.Codec:
-		_, err = c.Marshal(m)
-	default:
-		return nil
-	}
-	if err != nil {
-		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err.Error())
+		return err
+	case interface{ Marshal(any) ([]byte, error) }:
+		_, err := c.Marshal(m)
+		return err
 	}
 	return nil
+}
+
+// grpcMarshalError is the status gRPC gives for a codec's error err.
+func grpcMarshalError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err.Error())
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -72,6 +73,9 @@ func TestUnaryMessagesGRPCCannotMarshal(t *testing.T) {
 		failSide recorder.Side // else: the side whose message gRPC cannot marshal
 	}{
 		{name: "server reply of a type proto cannot marshal", register: unaryService(empty, wrongReply{}), req: &testpb.Empty{}, failSide: recorder.Server},
+		{name: "server reply with invalid UTF-8", register: unaryService(empty, &testpb.SimpleResponse{Username: "\xff"}), req: &testpb.Empty{}, failSide: recorder.Server},
+		{name: "server reply without a required field (proto2)", register: unaryService(empty, &descriptorpb.UninterpretedOption_NamePart{}), req: &testpb.Empty{}, failSide: recorder.Server},
+		{name: "client request with invalid UTF-8", register: unaryService(empty, &testpb.Empty{}), req: &testpb.SimpleRequest{FillServerId: true, Payload: &testpb.Payload{}, ResponseStatus: &testpb.EchoStatus{Message: "\xff"}}, failSide: recorder.Client},
 		{name: "server reply nil", register: unaryService(empty, nil), req: &testpb.Empty{}, ok: true},
 		{name: "server reply typed nil", register: unaryService(empty, (*testpb.Empty)(nil)), req: &testpb.Empty{}, ok: true},
 		{name: "client request of a type proto cannot marshal", register: unaryService(empty, &testpb.Empty{}), req: wrongReply{}, failSide: recorder.Client},

@@ -184,6 +184,10 @@ type event struct {
 	err     error
 	md      metadata.MD
 	pending bool
+	// strict: gRPC marshals this message after the interceptor has let go
+	// of it (a unary call's), with the proto codec's checks: should that
+	// fail, the event, and an End recorded with it, carry gRPC's error.
+	strict bool
 
 	// The message of a Send or Recv: raw is the message as given (any
 	// value, nil included). For a valid proto message, pm is the message,
@@ -214,6 +218,7 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 	seq := r.seq.Add(uint64(len(es))) - uint64(len(es)) + 1
 	var first uint64
 	ended := false
+	var callErr error // a strict message's failure, for the End of the batch
 	for j := range es {
 		e := &es[j]
 		rec, i := st.push()
@@ -230,13 +235,27 @@ func (r *Recorder) add(es ...event) (uint64, uint64) {
 		rec.err = e.err
 		rec.md = e.md
 		if e.kind == Send || e.kind == Recv {
-			if e.pm != nil && st.keepMarshal(rec, e.pm) {
+			var err error
+			if e.pm != nil {
+				err = st.keepMarshal(rec, e.pm)
+			}
+			if e.pm != nil && err == nil {
 				rec.hasMsg = true
 				rec.typ = e.typ
 			} else if e.raw != nil || e.err == nil {
 				rec.hasMsg = true
 				keepClone(rec, e.raw)
 			}
+			if e.strict && e.pm != nil && rec.err == nil {
+				if err == nil {
+					err = proto.CheckInitialized(e.pm) // gRPC's marshal checks required fields
+				}
+				rec.err = grpcMarshalError(err)
+				callErr = rec.err
+			}
+		}
+		if e.kind == End && rec.err == nil {
+			rec.err = callErr
 		}
 		ended = ended || e.kind == End
 	}
@@ -274,7 +293,14 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 	case proto.Message:
 		pm = v
 	case protoadapt.MessageV1:
+		// The three methods alone do not make a message of the first API:
+		// its fields carry protobuf struct tags, which the descriptor
+		// protobuf derives from them shows. A type of another codec that
+		// happens to have the methods is stored as given.
 		pm = protoadapt.MessageV2Of(v)
+		if pm != nil && pm.ProtoReflect().Descriptor().Fields().Len() == 0 {
+			return nil, nil
+		}
 	}
 	if pm == nil {
 		return nil, nil

@@ -211,8 +211,9 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		resp, err := handler(ctx, req)
 		if err == nil {
 			send := event{call: sc.call, side: Server, kind: Send, at: r.now()}.withMsg(resp, nil)
-			// gRPC has yet to marshal it: a failure is the call's status.
-			send.err = serverMarshalError(begin.md, resp, send.pm != nil)
+			// gRPC has yet to marshal it: a failure is the call's status
+			// (a strict Send's, found when it is copied, too).
+			send.strict, send.err = serverMarshalCheck(begin.md, req, resp, send.pm != nil)
 			sc.end(send.err, &send)
 		} else {
 			sc.end(err, nil)

@@ -207,14 +207,14 @@ func (s *store) push() (*record, uint64) {
 
 // keepMarshal marshals pm straight into rec's message bytes. It reports
 // false, storing nothing, if pm cannot be marshaled.
-func (s *store) keepMarshal(rec *record, pm proto.Message) bool {
+func (s *store) keepMarshal(rec *record, pm proto.Message) error {
 	if s.limit > 0 {
 		b, err := marshalOpts.MarshalAppend(rec.buf[:0], pm)
 		if err != nil {
-			return false
+			return err
 		}
 		rec.buf = b
-		return true
+		return nil
 	}
 	n := marshalOpts.Size(pm)
 	// buf has capacity n exactly: should pm have grown since Size (changed
@@ -223,10 +223,10 @@ func (s *store) keepMarshal(rec *record, pm proto.Message) bool {
 	buf := s.arena.alloc(n)
 	b, err := cachedSize.MarshalAppend(buf[:0], pm)
 	if err != nil {
-		return false
+		return err
 	}
 	rec.buf = b
-	return true
+	return nil
 }
 
 // cachedSize marshals a message whose Size was just computed.
