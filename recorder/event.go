@@ -36,8 +36,10 @@ const (
 	Begin Kind = iota
 	// Header is response header metadata: sent (server) or received
 	// (client). A server's explicit SendHeader is recorded when it is
-	// called, like a Send; if gRPC refused it, Err says why, and the header
-	// gRPC sends later is recorded again.
+	// called, like a Send, with what SetHeader calls that gRPC took while
+	// it was sent added; if gRPC refused it, Err says why, and the header
+	// gRPC sends later is recorded again (unless a SendMsg of another
+	// goroutine sent that header meanwhile: the record then stands for it).
 	Header
 	// Send is one SendMsg call. Msg holds a copy of the message; Err what SendMsg returned.
 	Send

@@ -14,20 +14,21 @@ import (
 	"github.com/streamtest/streamtest/recorder"
 )
 
-// badHeader sends a header gRPC refuses (a key with a space), then a valid
-// one with its first message: the first is recorded with its error, the
-// second as the call's header. (A unary handler's grpc.SendHeader does not
-// check the keys: the client fails the call.)
+// badHeader sets a header, sends one gRPC refuses (a key with a space),
+// then sends its first message, with which gRPC sends the header set: the
+// refused one is recorded with its error, the other as the call's header.
+// (A unary handler's grpc.SendHeader does not check the keys: the client
+// fails the call.)
 type badHeader struct {
 	testpb.UnimplementedTestServiceServer
 }
 
 func (badHeader) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) error {
-	if err := stream.SendHeader(metadata.MD{"bad key": {"x"}}); status.Code(err) != codes.Internal {
-		return status.Errorf(codes.Unknown, "SendHeader with a bad key: %v, want Internal", err)
-	}
 	if err := stream.SetHeader(metadata.Pairs("good", "1")); err != nil {
 		return err
+	}
+	if err := stream.SendHeader(metadata.MD{"bad key": {"x"}}); status.Code(err) != codes.Internal {
+		return status.Errorf(codes.Unknown, "SendHeader with a bad key: %v, want Internal", err)
 	}
 	if err := stream.Send(&testpb.StreamingOutputCallResponse{}); err != nil {
 		return err

@@ -330,6 +330,16 @@ func (r *Recorder) finish(call *callInfo, kind Kind, i, seq uint64, elapsed time
 	}
 }
 
+// amend changes, with f, the record of an event of kind of call that add
+// returned ref for, unless the ring has dropped it.
+func (r *Recorder) amend(call *callInfo, kind Kind, ref recordRef, f func(*record)) {
+	st, l := r.lockStore(call, kind)
+	defer r.unlockStore(l)
+	if rec := st.at(ref.i); rec != nil && rec.seq == ref.seq {
+		f(rec)
+	}
+}
+
 // lockStore locks and returns the store an event of kind of call goes to:
 // the shared ring under r.mu with a limit (l is nil), else the call half's
 // log. Release it with unlockStore(l).

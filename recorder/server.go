@@ -22,9 +22,19 @@ type serverCall struct {
 
 	mu         sync.Mutex
 	header     metadata.MD // set with SetHeader, not yet sent
-	headerSent bool
+	headerSent bool        // sent, or being sent (sending)
+	sending    bool        // an explicit SendHeader is in gRPC's hands (see explicitHeader)
+	implicit   bool        // a SendMsg came while sending: it may have sent the header itself
+	late       metadata.MD // SetHeader calls gRPC took while sending
+	headerRec  recordRef   // the recorded Header, if any
 	trailer    metadata.MD
 	ended      bool
+}
+
+// recordRef names a record, for Recorder.amend.
+type recordRef struct {
+	i, seq uint64
+	ok     bool
 }
 
 // begin fills in sc for a call of method whose handler context is ctx: it
@@ -50,70 +60,98 @@ func (r *Recorder) begin(ctx context.Context, method string, sc *serverCall) (co
 	return grpc.NewContextWithServerTransportStream(ctx, &sc.ts), event{call: sc.call, side: Server, kind: Begin, at: now, md: md}
 }
 
+// setHeader notes what a SetHeader that gRPC took adds to the header.
+// gRPC refuses a SetHeader once the header is out, so one it took while
+// the header was being sent (from another goroutine) went out with it,
+// and is added to its record.
 func (sc *serverCall) setHeader(md metadata.MD) {
 	sc.mu.Lock()
-	sc.header = metadata.Join(sc.header, md)
-	sc.mu.Unlock()
+	defer sc.mu.Unlock()
+	switch {
+	case sc.sending:
+		sc.late = metadata.Join(sc.late, md)
+	case !sc.headerSent:
+		sc.header = metadata.Join(sc.header, md)
+	case sc.headerRec.ok:
+		sc.r.amend(sc.call, Header, sc.headerRec, func(rec *record) { rec.md = metadata.Join(rec.md, md) })
+	default:
+		sc.recordHeaderLocked(md) // the header had nothing to record before
+	}
 }
 
 // implicitHeader records the header gRPC sends with the first message, if
 // it has not been sent before (see explicitHeader).
 func (sc *serverCall) implicitHeader() {
-	if e, ok := sc.takeHeader(nil, false); ok {
-		sc.r.add(e)
+	if sc.headerDone.Load() {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	switch {
+	case sc.sending:
+		sc.implicit = true
+	case !sc.headerSent:
+		sc.headerSent = true
+		sc.headerDone.Store(true)
+		if h := sc.header; len(h) > 0 {
+			sc.header = nil
+			sc.recordHeaderLocked(h)
+		}
 	}
 }
 
 // explicitHeader records the header an explicit SendHeader(md) sends and
 // calls send(md). Like a Send, the Header takes its Seq before send is
-// called, so that it comes before the client's Header in the timeline. If
-// send fails, the event keeps its error and the header counts as not sent:
-// the header gRPC sends later (with the first message, say) is recorded
-// then.
+// called, so that it comes before the client's Header in the timeline;
+// the lock is not held while gRPC sends. Afterwards:
+//   - sent: SetHeader calls gRPC took meanwhile (from other goroutines)
+//     went out with it, and are added to the record;
+//   - refused while a SendMsg of another goroutine came: that SendMsg sent
+//     the header, with what SetHeader gave: the record stands for it;
+//   - refused otherwise (invalid metadata, say): the record keeps the
+//     error, and the header counts as not sent, to be recorded when gRPC
+//     sends it later.
 func (sc *serverCall) explicitHeader(md metadata.MD, send func(metadata.MD) error) error {
 	sc.mu.Lock()
-	prev := sc.header
-	sc.mu.Unlock()
-	e, ok := sc.takeHeader(md, true)
-	if !ok {
-		return send(md) // sent before: gRPC says so
-	}
-	i, seq := sc.r.add(e)
-	err := send(md)
-	if err != nil {
-		sc.r.finish(sc.call, Header, i, seq, 0, err)
-		sc.mu.Lock()
-		sc.header = metadata.Join(prev, sc.header)
-		sc.headerSent = false
-		sc.headerDone.Store(false)
+	if sc.headerSent { // sent, or being sent: gRPC refuses a second
 		sc.mu.Unlock()
+		return send(md)
+	}
+	prev := sc.header
+	sc.header = nil
+	sc.headerSent, sc.sending = true, true
+	sc.recordHeaderLocked(metadata.Join(prev, md))
+	ref := sc.headerRec
+	sc.mu.Unlock()
+
+	err := send(md)
+
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	late, implicit := sc.late, sc.implicit
+	sc.sending, sc.late, sc.implicit = false, nil, false
+	switch {
+	case err == nil:
+		sc.headerDone.Store(true)
+		if len(late) > 0 {
+			sc.r.amend(sc.call, Header, ref, func(rec *record) { rec.md = metadata.Join(rec.md, late) })
+		}
+	case implicit:
+		sc.headerDone.Store(true)
+		sc.r.amend(sc.call, Header, ref, func(rec *record) { rec.md = metadata.Join(prev, late) })
+	default:
+		sc.r.amend(sc.call, Header, ref, func(rec *record) { rec.err = err })
+		sc.header = metadata.Join(prev, late)
+		sc.headerSent = false
+		sc.headerRec = recordRef{}
 	}
 	return err
 }
 
-// takeHeader marks the header sent and returns its Header event, if it
-// has not been sent before and is worth recording.
-func (sc *serverCall) takeHeader(md metadata.MD, explicit bool) (event, bool) {
-	if sc.headerDone.Load() {
-		return event{}, false
-	}
-	sc.mu.Lock()
-	if sc.headerSent {
-		sc.mu.Unlock()
-		return event{}, false
-	}
-	h := sc.header
-	if len(md) > 0 {
-		h = metadata.Join(h, md)
-	}
-	sc.header = nil
-	sc.headerSent = true
-	sc.headerDone.Store(true)
-	sc.mu.Unlock()
-	if len(h) > 0 || explicit {
-		return event{call: sc.call, side: Server, kind: Header, at: sc.r.now(), md: h}, true
-	}
-	return event{}, false
+// recordHeaderLocked records md as the header sent. Call with sc.mu held.
+func (sc *serverCall) recordHeaderLocked(md metadata.MD) {
+	i, seq := sc.r.add(event{call: sc.call, side: Server, kind: Header, at: sc.r.now(), md: md})
+	sc.headerRec = recordRef{i, seq, true}
 }
 
 func (sc *serverCall) setTrailer(md metadata.MD) {
@@ -133,11 +171,17 @@ func (sc *serverCall) end(err error, resp *event) {
 	}
 	sc.ended = true
 	tr := sc.trailer
+	var h metadata.MD // the header, never sent: gRPC sends it with the status
+	if !sc.headerSent {
+		sc.headerSent = true
+		sc.headerDone.Store(true)
+		h, sc.header = sc.header, nil
+	}
 	sc.mu.Unlock()
 	var es [4]event
 	n := 0
-	if e, ok := sc.takeHeader(nil, false); ok {
-		es[n] = e
+	if len(h) > 0 {
+		es[n] = event{call: sc.call, side: Server, kind: Header, at: sc.r.now(), md: h}
 		n++
 	}
 	if resp != nil {
