@@ -39,7 +39,8 @@ type Server struct {
 	conn      *grpc.ClientConn
 	rec       *recorder.Recorder
 	serveDone chan error
-	served    atomic.Bool // Serve has returned: the server is stopped
+	stopped   atomic.Bool  // gRPC closed the listener: the server is stopped
+	owners    []*clientRef // of every ClientConn of the harness (under mu)
 
 	// Label contexts: every goroutine the harness starts carries one of
 	// these label sets, and goroutines inherit them (see leak.go).
@@ -138,11 +139,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	}
 	inLabels(s.serverLabels, func() {
 		lis := &trackingListener{listener: s.lis, s: s}
-		go func() {
-			err := s.srv.Serve(lis)
-			s.served.Store(true)
-			s.serveDone <- err
-		}()
+		go func() { s.serveDone <- s.srv.Serve(lis) }()
 	})
 	conn, err := s.newClient(nil)
 	if err != nil {
@@ -172,6 +169,9 @@ func inLabels(ctx context.Context, f func()) {
 
 func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	owner := new(clientRef)
+	s.mu.Lock()
+	s.owners = append(s.owners, owner)
+	s.mu.Unlock()
 	dopts := []grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return s.dial(ctx, owner) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -284,22 +284,23 @@ func (s *Server) Disconnect() {
 	}
 	// A transport dropped while it was being set up leaves its channel in
 	// TRANSIENT_FAILURE, where RPCs that do not wait for ready fail until
-	// a reconnect after backoff. Reconnect the channels whose transports
-	// were dropped at once, and wait until each is READY or IDLE (the next
-	// RPC connects). Others (a connection with a dialer of its own, one
-	// whose server the test stopped) are not the drop's doing.
-	if s.served.Load() {
-		return // stopped: no RPC can succeed, whatever the channels do
+	// a reconnect after backoff. Reconnect the harness's channels at once,
+	// and wait until each is READY or IDLE (the next RPC connects): every
+	// channel that dials through the harness (not one with a dialer of the
+	// test's own), unless the server has stopped (no RPC can succeed
+	// then). Which channels a drop hit cannot be told: a transport may be
+	// dropped before its client end is tracked.
+	if s.stopped.Load() {
+		return
 	}
-	ccs := make(map[*grpc.ClientConn]bool)
-	for _, c := range conns {
-		if c.owner != nil {
-			if cc := c.owner.cc.Load(); cc != nil {
-				ccs[cc] = true
-			}
+	s.mu.Lock()
+	owners := slices.Clone(s.owners)
+	s.mu.Unlock()
+	for _, o := range owners {
+		cc := o.cc.Load()
+		if cc == nil || !o.dialed.Load() {
+			continue
 		}
-	}
-	for cc := range ccs {
 		for {
 			st := cc.GetState()
 			if st == connectivity.Ready || st == connectivity.Idle || st == connectivity.Shutdown {

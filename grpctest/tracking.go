@@ -187,19 +187,20 @@ func (ts *trackedStream) Header() (metadata.MD, error) {
 
 // dial connects a client connection of the harness (owner) to the server.
 func (s *Server) dial(ctx context.Context, owner *clientRef) (net.Conn, error) {
+	owner.dialed.Store(true)
 	c, err := s.lis.DialContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tc := s.track(c)
-	tc.owner = owner
-	return tc, nil
+	return s.track(c), nil
 }
 
-// clientRef names the ClientConn a dialed connection belongs to (set once
-// grpc.NewClient has returned it), for Disconnect.
+// clientRef is a ClientConn of the harness (set once grpc.NewClient has
+// returned it) and whether it has dialed through the harness, for
+// Disconnect.
 type clientRef struct {
-	cc atomic.Pointer[grpc.ClientConn]
+	cc     atomic.Pointer[grpc.ClientConn]
+	dialed atomic.Bool
 }
 
 func (s *Server) track(c net.Conn) *trackedConn {
@@ -216,7 +217,6 @@ func (s *Server) track(c net.Conn) *trackedConn {
 type trackedConn struct {
 	net.Conn
 	s        *Server
-	owner    *clientRef // the client end's ClientConn; nil for the server end
 	once     sync.Once
 	released chan struct{}
 }
@@ -259,6 +259,12 @@ func (l tcpListener) DialContext(ctx context.Context) (net.Conn, error) {
 type trackingListener struct {
 	listener
 	s *Server
+}
+
+// Close is called by gRPC when the server stops (Stop, GracefulStop).
+func (l *trackingListener) Close() error {
+	l.s.stopped.Store(true)
+	return l.listener.Close()
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
