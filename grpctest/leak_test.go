@@ -507,17 +507,27 @@ func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
 	srv := grpctest.NewServer(spy, interopService)
 	// Open on both sides, not ended when Disconnect comes: the handler
 	// ends with the drop (Canceled), the client's Recv gets Unavailable.
+	// probe is one more such stream, read after the drop to check that.
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
+	roundTrip := func(s testgrpc.TestService_FullDuplexCallClient) {
+		t.Helper()
+		if err := s.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	bidi, err := client(srv).FullDuplexCall(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
-	if err := bidi.Send(req); err != nil {
+	roundTrip(bidi)
+	probe, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bidi.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	roundTrip(probe)
 	// Ended OK by the server before the drop, its response never read.
 	if _, err := client(srv).StreamingOutputCall(context.Background(), req); err != nil {
 		t.Fatal(err)
@@ -525,21 +535,16 @@ func TestLeakCheckSaysDisconnectDroppedTheStream(t *testing.T) {
 	waitServerEnds(t, srv.Recorder(), 1)
 
 	srv.Disconnect()
-	waitServerEnds(t, srv.Recorder(), 2)
+	if _, err := probe.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("Recv after Disconnect: %v, want code Unavailable (what the report promises)", err)
+	}
+	waitServerEnds(t, srv.Recorder(), 3)
 	bidi2, err := client(srv).FullDuplexCall(context.Background()) // after the drop: no note
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bidi2.Send(req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bidi2.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	roundTrip(bidi2)
 	spy.End()
-	if _, err := bidi.Recv(); status.Code(err) != codes.Unavailable {
-		t.Errorf("Recv after Disconnect: %v, want code Unavailable (what the report promises)", err)
-	}
 	spy.Want(t, 3, "client stream "+streamingOut, "; the server ended it with OK at event ",
 		"; but Disconnect dropped its connection after that: if it did so before the status reached the client, a Recv would have returned Unavailable instead")
 	// The two FullDuplexCall streams were opened at two lines: one
