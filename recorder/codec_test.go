@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	testpb "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -47,11 +46,7 @@ func TestLegacyCustomCodecRecordsNoError(t *testing.T) {
 	if err := rec.Wait(ctx, allEnded); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range rec.Events() {
-		if e.Err != nil {
-			t.Errorf("#%d %s %s recorded error %v on a call that succeeded\n%s", e.Seq, e.Side, e.Kind, e.Err, rec)
-		}
-	}
+	noErrors(t, rec)
 }
 
 // Same, with the client recorded only, and the codec chosen per call.
@@ -64,11 +59,7 @@ func TestCustomCodecPerCallRecordsNoError(t *testing.T) {
 	if err := p.conn.Invoke(ctx, "/u.U/M", &rawMsg{text: "in"}, new(rawMsg), grpc.CustomCodecCallOption{Codec: v0Codec{}}); err != nil {
 		t.Fatalf("Invoke: %v", err)
 	}
-	for _, e := range rec.Events() {
-		if e.Err != nil {
-			t.Errorf("#%d %s %s recorded error %v on a call that succeeded\n%s", e.Seq, e.Side, e.Kind, e.Err, rec)
-		}
-	}
+	noErrors(t, rec)
 }
 
 // A server with grpc.ForceServerCodec: the client names its codec "proto"
@@ -90,10 +81,16 @@ func TestForceServerCodecRecordsNoError(t *testing.T) {
 	if err := rec.Wait(ctx, allEnded); err != nil {
 		t.Fatal(err)
 	}
+	noErrors(t, rec)
+}
+
+// noErrors fails t if rec holds an event with an error: the calls
+// succeeded.
+func noErrors(t *testing.T, rec *recorder.Recorder) {
+	t.Helper()
 	for _, e := range rec.Events() {
 		if e.Err != nil {
 			t.Errorf("#%d %s %s recorded error %v on a call that succeeded\n%s", e.Seq, e.Side, e.Kind, e.Err, rec)
 		}
 	}
-	_ = testpb.Empty{}
 }

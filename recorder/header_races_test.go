@@ -65,12 +65,7 @@ func (h headerRace) FullDuplexCall(stream testpb.TestService_FullDuplexCallServe
 func TestHeaderSentWithAMessageWhileSendHeaderRuns(t *testing.T) {
 	rec := recorder.New()
 	entered, release := make(chan struct{}), make(chan struct{})
-	sopts := append([]grpc.ServerOption{grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		return h(srv, gateHeader{ss, entered, release})
-	})}, rec.ServerOptions()...)
-	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) {
-		testpb.RegisterTestServiceServer(s, headerRace{rec: rec, entered: entered, release: release})
-	}, rec.DialOptions()...)
+	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream { return gateHeader{ss, entered, release} }, headerRace{rec: rec, entered: entered, release: release})
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
 	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
@@ -130,12 +125,7 @@ func (h setDuringSendHeader) FullDuplexCall(stream testpb.TestService_FullDuplex
 func TestSetHeaderDuringSendHeaderIsRecorded(t *testing.T) {
 	rec := recorder.New()
 	entered, release := make(chan struct{}), make(chan struct{})
-	sopts := append([]grpc.ServerOption{grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		return h(srv, gateHeader{ss, entered, release})
-	})}, rec.ServerOptions()...)
-	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) {
-		testpb.RegisterTestServiceServer(s, setDuringSendHeader{entered: entered, release: release})
-	}, rec.DialOptions()...)
+	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream { return gateHeader{ss, entered, release} }, setDuringSendHeader{entered: entered, release: release})
 	ctx, cancel := context.WithCancel(ctxT(t))
 	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
 	if err != nil {
@@ -205,12 +195,7 @@ func (h setBeforeSendReturns) FullDuplexCall(stream testpb.TestService_FullDuple
 func TestSetHeaderTakenBeforeTheHeaderWentOutIsAddedToItsRecord(t *testing.T) {
 	rec := recorder.New()
 	taken, explicitDone := make(chan struct{}), make(chan struct{})
-	sopts := append([]grpc.ServerOption{grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		return h(srv, gateSet{ss, taken, explicitDone})
-	})}, rec.ServerOptions()...)
-	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) {
-		testpb.RegisterTestServiceServer(s, setBeforeSendReturns{explicitDone: explicitDone})
-	}, rec.DialOptions()...)
+	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream { return gateSet{ss, taken, explicitDone} }, setBeforeSendReturns{explicitDone: explicitDone})
 	ctx, cancel := context.WithCancel(ctxT(t))
 	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
 	if err != nil {

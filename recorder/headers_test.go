@@ -114,10 +114,7 @@ func (headerFirst) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer
 func TestExplicitHeaderTakesItsSeqWhenCalled(t *testing.T) {
 	rec := recorder.New()
 	// Chained before the recorder: the recorder's stream wrapper calls it.
-	sopts := append([]grpc.ServerOption{grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		return h(srv, slowAfterHeader{ss, rec})
-	})}, rec.ServerOptions()...)
-	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, headerFirst{}) }, rec.DialOptions()...)
+	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream { return slowAfterHeader{ss, rec} }, headerFirst{})
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
 	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
@@ -178,4 +175,14 @@ func closeAndDrain(t *testing.T, ctx context.Context, stream grpc.ClientStream, 
 	if err := rec.Wait(ctx, allEnded); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// wrappedPair is a recorded pair of the TestService srv whose server
+// streams pass through wrap, an interceptor further in than the recorder.
+func wrappedPair(t *testing.T, rec *recorder.Recorder, wrap func(grpc.ServerStream) grpc.ServerStream, srv testpb.TestServiceServer) *pair {
+	t.Helper()
+	sopts := append([]grpc.ServerOption{grpc.ChainStreamInterceptor(func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		return h(s, wrap(ss))
+	})}, rec.ServerOptions()...)
+	return newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, srv) }, rec.DialOptions()...)
 }
