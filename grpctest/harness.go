@@ -58,11 +58,10 @@ type Server struct {
 	handlerGoroutines map[uint64]string
 	running           int
 	idle              chan struct{} // closed while running == 0
-	// drops has one entry per Disconnect call: the Seq of the last event
-	// recorded when it was called (0 without a recorder), so that check
-	// (a) can tell a stream whose connection was dropped after it opened,
-	// and whether the server had ended it before.
-	drops   []uint64
+	// drops has one entry per Disconnect call: when it was called, so
+	// that check (a) can tell a stream whose connection was dropped after
+	// it opened, and whether the server had ended it before (Event.Time).
+	drops   []time.Time
 	adopted []blocker // Pending calls left blocked by this test
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
@@ -259,9 +258,8 @@ func (s *Server) GRPC() *grpc.Server { return s.srv }
 // transport.
 func (s *Server) Disconnect() {
 	s.t.Helper()
-	seq := lastSeq(s.rec)
 	s.mu.Lock()
-	s.drops = append(s.drops, seq)
+	s.drops = append(s.drops, time.Now())
 	conns := make([]*trackedConn, 0, len(s.netConns))
 	for c := range s.netConns {
 		conns = append(conns, c)

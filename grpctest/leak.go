@@ -99,7 +99,7 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 
 // ---- check (a): client streams
 
-func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []uint64) {
+func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []time.Time) {
 	t.Helper()
 	type key struct{ method, origin string }
 	type group struct {
@@ -123,7 +123,7 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		e, isEnded := ended[ts]
 		if ts.disconnects < len(drops) {
 			g.dropped++
-			if !isEnded || e.Seq > drops[ts.disconnects] {
+			if !isEnded || e.Time.After(drops[ts.disconnects]) {
 				continue // ended by the drop, or after it: Unavailable
 			}
 			g.hedged++
@@ -185,15 +185,6 @@ func droppedNote(n, dropped, hedged int) string {
 		return fmt.Sprintf("; Disconnect dropped the connection of %d of them after they opened: a Recv on those would have returned Unavailable "+
 			"(on the %d the server had ended before, only if the drop came before their status reached the client)", dropped, hedged)
 	}
-}
-
-// lastSeq is the Seq of the last event r holds (0 if none, or r is nil).
-func lastSeq(r *recorder.Recorder) uint64 {
-	evs := r.Events()
-	if len(evs) == 0 {
-		return 0
-	}
-	return evs[len(evs)-1].Seq
 }
 
 // serverEnds finds, in the harness's recorder, the server End of each of
