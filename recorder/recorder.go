@@ -321,13 +321,11 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 // changes the message does not change the record), and a snapshot taken
 // while SendMsg blocks shows it pending, with its message.
 func (r *Recorder) finish(call *callInfo, kind Kind, i, seq uint64, elapsed time.Duration, err error) {
-	st, l := r.lockStore(call, kind)
-	defer r.unlockStore(l)
-	if rec := st.at(i); rec != nil && rec.seq == seq {
+	r.amend(call, kind, recordRef{i: i, seq: seq}, func(rec *record) {
 		rec.pending = false
 		rec.elapsed = elapsed
 		rec.err = err
-	}
+	})
 }
 
 // amend changes, with f, the record of an event of kind of call that add
