@@ -38,7 +38,7 @@ func clientMarshalCheck(m any, isProto bool, opts []grpc.CallOption) (strict boo
 			subtype = strings.ToLower(o.ContentSubtype)
 		}
 	}
-	if isProto && codec == nil && (subtype == "" || subtype == "proto") {
+	if isProto && codec == nil && protoSubtype(subtype) {
 		return true, nil
 	}
 	if codec == nil {
@@ -62,7 +62,7 @@ func serverMarshalCheck(md metadata.MD, req, resp any, respIsProto bool) (strict
 			subtype = strings.ToLower(rest[1:])
 		}
 	}
-	if respIsProto && (subtype == "" || subtype == "proto") {
+	if respIsProto && protoSubtype(subtype) {
 		return true, nil
 	}
 	codec := registeredCodec(subtype)
@@ -71,6 +71,10 @@ func serverMarshalCheck(md metadata.MD, req, resp any, respIsProto bool) (strict
 	}
 	return false, grpcMarshalError(marshalWith(codec, resp))
 }
+
+// protoSubtype reports whether a call of content-subtype subtype uses the
+// proto codec (gRPC's default, "" or "proto").
+func protoSubtype(subtype string) bool { return subtype == "" || subtype == "proto" }
 
 // registeredCodec returns the codec registered for subtype ("" for proto),
 // or nil.

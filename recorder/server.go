@@ -87,17 +87,25 @@ func (sc *serverCall) implicitHeader() {
 	}
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	switch {
-	case sc.sending:
+	if sc.sending {
 		sc.implicit = true
-	case !sc.headerSent:
-		sc.headerSent = true
-		sc.headerDone.Store(true)
-		if h := sc.header; len(h) > 0 {
-			sc.header = nil
-			sc.recordHeaderLocked(h)
-		}
+	} else if h := sc.takeHeaderLocked(); len(h) > 0 {
+		sc.recordHeaderLocked(h)
 	}
+}
+
+// takeHeaderLocked marks the header sent and returns what SetHeader gave
+// for it, if it has not been sent (nor is being sent) before; else nil.
+// Call with sc.mu held.
+func (sc *serverCall) takeHeaderLocked() metadata.MD {
+	if sc.headerSent {
+		return nil
+	}
+	sc.headerSent = true
+	sc.headerDone.Store(true)
+	h := sc.header
+	sc.header = nil
+	return h
 }
 
 // explicitHeader records the header an explicit SendHeader(md) sends and
@@ -171,12 +179,7 @@ func (sc *serverCall) end(err error, resp *event) {
 	}
 	sc.ended = true
 	tr := sc.trailer
-	var h metadata.MD // the header, never sent: gRPC sends it with the status
-	if !sc.headerSent {
-		sc.headerSent = true
-		sc.headerDone.Store(true)
-		h, sc.header = sc.header, nil
-	}
+	h := sc.takeHeaderLocked() // never sent: gRPC sends it with the status
 	sc.mu.Unlock()
 	var es [4]event
 	n := 0
