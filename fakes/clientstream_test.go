@@ -2,12 +2,13 @@ package fakes_test
 
 import (
 	"context"
-
 	"errors"
-	"github.com/google/go-cmp/cmp"
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -429,5 +430,31 @@ func TestStreamsConcurrentSendAndRecv(t *testing.T) {
 		if err != nil || got != n {
 			t.Errorf("%s: %d messages, %v; want %d, nil", name, got, err, n)
 		}
+	}
+}
+
+// A Send that the test's cancel fails returns after the call's End is
+// recorded: the code under test has returned, and the test checks the
+// End at once. (It used to be recorded by context.AfterFunc, later, and
+// an AssertOrder right after missed it in about one run in three.)
+func TestCanceledSendHasItsEndRecorded(t *testing.T) {
+	for range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		rec := recorder.New()
+		cs := fakes.NewClientStream[dupReq, dupRes](ctx, fakes.WithSendBuffer(0), fakes.WithRecorder(rec))
+		send := grpctest.GoErr(t, func() error {
+			if err := cs.Send(&dupReq{}); err != nil {
+				return err
+			}
+			return cs.Send(&dupReq{}) // blocks: nobody reads it
+		})
+		if _, err := cs.Next(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if _, err := send.Wait(time.Second); status.Code(err) != codes.Canceled {
+			t.Fatalf("Send after cancel: %v, want Canceled", err)
+		}
+		grpctest.AssertOrder(t, rec, grpctest.ClientSends(nil), grpctest.Ends(codes.Canceled))
 	}
 }

@@ -44,8 +44,9 @@
 //  4. close the listener;
 //  5. wait, bounded, for the Pending calls the test left blocked (see
 //     Blocking);
-//  6. report: (a) unfinished client streams; (b) handlers still running;
-//     (c) goroutines left running.
+//  6. report the handlers that panicked (the harness recovers their
+//     panics: see NewServer), then (a) unfinished client streams; (b)
+//     handlers still running; (c) goroutines left running.
 //
 // Nothing in Close sleeps for a fixed time: a clean harness closes in well
 // under a millisecond plus one goroutine scan. What is still stuck after a

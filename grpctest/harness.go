@@ -63,6 +63,7 @@ type Server struct {
 	// it opened, and whether the server had ended it before (Event.Time).
 	drops   []time.Time
 	adopted []blocker // Pending calls left blocked by this test
+	panics  []handlerPanic
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames would sit between a report made by close and
@@ -80,6 +81,11 @@ var harnessIDs atomic.Uint64
 // t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
 // one Recorder records both sides. Invalid options fail the test with
 // t.Fatalf.
+//
+// A handler that panics does not crash the test binary: the harness
+// recovers the panic, the client gets codes.Internal, and Close reports
+// the panic and its stack. (A panic on a goroutine the handler started is
+// beyond any interceptor and crashes the binary as usual.)
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
 	t.Helper()
 	cfg := buildConfig(opts)
@@ -362,6 +368,7 @@ func (s *Server) close() {
 	stuck := s.stop()
 	s.lis.Close()
 	s.awaitAdopted()
+	s.reportPanics()
 
 	if !s.cfg.noLeakCheck {
 		// A stream opened with a handler's context ends with the handler:

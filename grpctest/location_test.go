@@ -39,6 +39,15 @@ var locationScenarios = map[string]reportloc.Scenario{
 		}
 		<-h.entered
 	}},
+	// A handler's panic, recovered by the harness and reported by Close,
+	// run by t.Cleanup: at the NewServer line.
+	"HandlerPanic": {Reports: 1, Run: func(t *testing.T) {
+		reportloc.WantNextLine()
+		srv := grpctest.NewServer(t, service(panickingHandler{}))
+		if _, err := client(srv).UnaryCall(context.Background(), &testgrpc.SimpleRequest{}); err == nil {
+			t.Fatal("UnaryCall: no error from a handler that panicked")
+		}
+	}},
 	// Reported by an explicit Close: at the Close line.
 	"ExplicitClose": {Reports: 1, Run: func(t *testing.T) {
 		srv := grpctest.NewServer(t, interopService)

@@ -1,14 +1,17 @@
 package grpctest_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/grpctest"
@@ -442,4 +445,41 @@ func TestAssertOrderInCallEndsNearestMiss(t *testing.T) {
 	if _, err := a.Recv(); err != io.EOF {
 		t.Fatalf("a: %v", err)
 	}
+}
+
+// Once a Send has failed because the test canceled the call, the client's
+// End is in the recorder: AssertOrder finds it without a Recorder.Wait.
+// (The End used to be recorded by context.AfterFunc, on a goroutine of its
+// own, and was missed in about one run in seven when the Send was blocked
+// on flow control at the cancel.)
+func TestOrderSeesTheEndOfACanceledSend(t *testing.T) {
+	srv := grpctest.NewServer(t, service(silentHandler{}), grpctest.WithStaticWindow(64<<10))
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &testgrpc.StreamingOutputCallRequest{Payload: payload(16 << 10)}
+	send := grpctest.GoErr(t, func() error {
+		for {
+			if err := stream.Send(req); err != nil {
+				return err
+			}
+		}
+	})
+	send.AssertBlocked(20 * time.Millisecond) // on flow control: the silent handler reads nothing
+	cancel()
+	if _, err := send.Wait(time.Second); err == nil {
+		t.Fatal("Send returned no error after the cancel")
+	}
+	var clientEnd []recorder.Event
+	for _, e := range srv.Recorder().Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.End {
+			clientEnd = append(clientEnd, e)
+		}
+	}
+	if len(clientEnd) != 1 || status.Code(clientEnd[0].Err) != codes.Canceled {
+		t.Errorf("client End events %v, want one, Canceled, before the failed Send returned\n%s", clientEnd, srv.Recorder())
+	}
+	grpctest.AssertOrder(t, srv.Recorder(), grpctest.ClientSends(req), grpctest.Ends(codes.Canceled))
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -20,7 +21,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // handlerBegin counts a handler of method as running and labels its
@@ -61,16 +64,60 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 // by method and label the handler goroutine with its method, so goroutines
 // a handler starts are attributed to it. Their names are listed in
 // handlerFrames (leak.go).
-func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+//
+// Being the outermost, they also recover a handler's panic, which would
+// otherwise crash the test binary and lose every other test's result: the
+// client gets Internal, and Close reports the panic with its stack.
+func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (_ any, err error) {
 	ctx, saved := s.handlerBegin(ctx, info.FullMethod)
 	defer s.handlerEnd(info.FullMethod, saved)
+	defer s.recoverHandler(info.FullMethod, &err)
 	return handler(ctx, req)
 }
 
-func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
 	defer s.handlerEnd(info.FullMethod, saved)
+	defer s.recoverHandler(info.FullMethod, &err)
 	return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+}
+
+// handlerPanic is a handler's panic, for Close to report.
+type handlerPanic struct {
+	method string
+	value  any
+	stack  string
+}
+
+// recoverHandler, deferred by the server interceptors, recovers a panic
+// of the handler of method: it is kept for Close to report, and the call
+// ends with Internal (*err).
+func (s *Server) recoverHandler(method string, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	stack := string(debug.Stack())
+	// From the panic on: the frames above it are this function's.
+	if i := strings.Index(stack, "\npanic("); i >= 0 {
+		stack = stack[i+1:]
+	}
+	s.mu.Lock()
+	s.panics = append(s.panics, handlerPanic{method: method, value: p, stack: stack})
+	s.mu.Unlock()
+	*err = status.Errorf(codes.Internal, "grpctest: the handler of %s panicked: %v (the harness reports it with its stack when it closes)", method, p)
+}
+
+// reportPanics reports the handlers' panics that recoverHandler kept.
+func (s *Server) reportPanics() {
+	s.t.Helper()
+	s.mu.Lock()
+	panics := s.panics
+	s.panics = nil
+	s.mu.Unlock()
+	for _, p := range panics {
+		s.t.Errorf("grpctest: the handler of %s panicked: %v\n(the client got Internal)\n%s", p.method, p.value, p.stack)
+	}
 }
 
 type labelledServerStream struct {

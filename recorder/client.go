@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -187,13 +188,17 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		start := r.now()
 		send := event{call: call, side: Client, kind: Send, at: start}.withMsg(req, nil)
 		send.strict, send.err = clientMarshalCheck(req, send.pm != nil, opts)
-		r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)}, send)
+		begin, seq := r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)}, send)
 
 		uc.hopt.HeaderAddr = &uc.header
 		uc.topt.TrailerAddr = &uc.trailer
 		opts = append(append(uc.opts[:0], opts...), &uc.hopt, &uc.topt)
 		err := invoker(r.tag(ctx, call), method, req, reply, cc, opts...)
 		now := r.now()
+		if send.err == nil && status.Code(err) == codes.ResourceExhausted && clientSendTooLarge(cc, method, req, opts) {
+			// gRPC refused to send the request: the Send failed.
+			r.amend(call, Send, recordRef{i: begin + 1, seq: seq + 1}, func(rec *record) { rec.err = err })
+		}
 		var es [4]event
 		n := 0
 		if len(uc.header) > 0 {
@@ -235,6 +240,15 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: endStatus(err)})
 			return nil, err
 		}
+		// The call's deadline may be the service config's ("timeout"),
+		// which gRPC puts on cs.Context(). Calling cs.Context() would
+		// disable the call's retries (gRPC documents so): the recorder
+		// applies the same timeout to the context it watches instead.
+		if cc != nil {
+			if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
+				ctx, w.release = context.WithTimeout(ctx, *t)
+			}
+		}
 		return r.wrapClient(ctx, cs, desc, w), nil
 	}
 }
@@ -244,6 +258,12 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 // once. If cs was created with a context from TagContext, the call shares
 // its id with the server half; otherwise it gets an id of its own. A
 // method that WithMethods leaves out gets cs back unwrapped.
+//
+// It reads cs.Context(), for the call's metadata and to end the call with
+// its context. As gRPC documents for ClientStream.Context, that commits
+// the call to its current attempt: a wrapped gRPC stream is not retried.
+// StreamClientInterceptor, which is given the call's context, leaves
+// retries alone.
 func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream {
 	if cs == nil {
 		return nil
@@ -273,7 +293,7 @@ func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc,
 func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *grpc.StreamDesc, w *clientStream) *clientStream {
 	w.ClientStream, w.r, w.call, w.serverStreams = cs, r, &w.info, desc.ServerStreams
 	if ctx.Done() != nil {
-		w.grace = recvGrace
+		w.ctx, w.grace = ctx, recvGrace
 		w.stop = context.AfterFunc(ctx, func() { w.contextEnded(ctx) })
 	}
 	return w
@@ -293,14 +313,25 @@ const recvGrace = time.Second
 // the failed Recv or not from one run to the next. The bound keeps a
 // RecvMsg that does not return (a stream below the recorder that ignores
 // this context) from keeping the call without an End.
+//
+// A SendMsg that fails once the context has ended runs it too, before it
+// returns (see SendMsg); whichever comes first records the End.
 func (w *clientStream) contextEnded(ctx context.Context) {
+	if w.ended.Load() {
+		return
+	}
 	if w.recvs.Load() > 0 {
 		ch := make(chan struct{})
-		w.recvReturned.Store(&ch)
-		if w.recvs.Load() > 0 { // else it returned before it could see ch
+		p := &ch
+		if !w.recvReturned.CompareAndSwap(nil, p) {
+			// Another contextEnded waits too: share its channel. Gone
+			// already means the RecvMsg has returned.
+			p = w.recvReturned.Load()
+		}
+		if p != nil && w.recvs.Load() > 0 { // else it returned before it could see the channel
 			t := time.NewTimer(w.grace)
 			select {
-			case <-ch:
+			case <-*p:
 			case <-t.C:
 			}
 			t.Stop()
@@ -315,8 +346,10 @@ type clientStream struct {
 	info          callInfo  // the call half, allocated with its wrapper
 	call          *callInfo // &info
 	serverStreams bool
+	ctx           context.Context // the context watched for the call's end, if it can end
 	stop          func() bool
-	grace         time.Duration // see contextEnded
+	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
+	grace         time.Duration      // see contextEnded
 
 	header    atomic.Bool // Header event recorded
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
@@ -333,6 +366,13 @@ func (w *clientStream) SendMsg(m any) error {
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
 	w.r.finish(w.call, Send, i, seq, elapsed, err)
+	if err != nil && w.ctx != nil && w.ctx.Err() != nil {
+		// The call ended with its context (SendMsg says so with io.EOF or
+		// the context's status). The End is recorded before SendMsg
+		// returns, not whenever context.AfterFunc gets to it: code that
+		// has seen the Send fail may check the End at once.
+		w.contextEnded(w.ctx)
+	}
 	return err
 }
 
@@ -435,6 +475,9 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 	if first != nil {
 		es[n] = *first
 		n++
+	}
+	if w.release != nil {
+		defer w.release()
 	}
 	if onStream {
 		if w.stop != nil {

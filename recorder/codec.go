@@ -24,8 +24,20 @@ import (
 // valid proto message (isProto) and the proto codec: the recorder's copy
 // checks what that codec does (see event.strict).
 func clientMarshalCheck(m any, isProto bool, opts []grpc.CallOption) (strict bool, err error) {
-	var codec any
-	subtype := ""
+	codec, subtype := callCodec(opts)
+	if isProto && codec == nil && protoSubtype(subtype) {
+		return true, nil
+	}
+	if codec == nil {
+		codec = registeredCodec(subtype)
+	}
+	_, err = marshalWith(codec, m)
+	return false, grpcMarshalError(err)
+}
+
+// callCodec returns the codec a client call's options force, if any, and
+// its content-subtype.
+func callCodec(opts []grpc.CallOption) (codec any, subtype string) {
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.ForceCodecV2CallOption:
@@ -38,13 +50,65 @@ func clientMarshalCheck(m any, isProto bool, opts []grpc.CallOption) (strict boo
 			subtype = strings.ToLower(o.ContentSubtype)
 		}
 	}
-	if isProto && codec == nil && protoSubtype(subtype) {
-		return true, nil
+	return codec, subtype
+}
+
+// clientSendTooLarge reports whether gRPC's Invoke refuses to send the
+// request m of a call to method because it is larger than the call's
+// limit: grpc.MaxCallSendMsgSize (per call or as a default call option)
+// and the service config's maxRequestMessageBytes, the smaller of the two
+// if both are set, as gRPC takes them. The size is that of m encoded by
+// the call's codec and compressed by its compressor (grpc.UseCompressor),
+// which is what gRPC compares. It is asked only of a call that failed with
+// ResourceExhausted, so its cost is off the recorded path. (A compressor
+// set with the deprecated grpc.WithCompressor is invisible to interceptors:
+// such a call is measured uncompressed.)
+func clientSendTooLarge(cc *grpc.ClientConn, method string, m any, opts []grpc.CallOption) bool {
+	var limit *int
+	compressor := ""
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.MaxSendMsgSizeCallOption:
+			limit = &o.MaxSendMsgSize
+		case grpc.CompressorCallOption:
+			compressor = o.CompressorType
+		}
 	}
+	if cc != nil {
+		if mc := cc.GetMethodConfig(method).MaxReqSize; mc != nil && (limit == nil || *mc < *limit) {
+			limit = mc
+		}
+	}
+	if limit == nil {
+		return false // gRPC's default limit, math.MaxInt32, leaves room for any message it marshals
+	}
+	codec, subtype := callCodec(opts)
 	if codec == nil {
 		codec = registeredCodec(subtype)
 	}
-	return false, grpcMarshalError(marshalWith(codec, m))
+	b, err := marshalWith(codec, m)
+	if err != nil {
+		return false
+	}
+	n := len(b)
+	if c := encoding.GetCompressor(compressor); c != nil && compressor != encoding.Identity {
+		var buf countingWriter
+		if w, err := c.Compress(&buf); err == nil {
+			_, err1 := w.Write(b)
+			if err2 := w.Close(); err1 == nil && err2 == nil {
+				n = int(buf)
+			}
+		}
+	}
+	return n > *limit
+}
+
+// countingWriter counts the bytes written to it.
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
 
 // serverMarshalCheck returns the error gRPC's server gives when it cannot
@@ -66,10 +130,11 @@ func serverMarshalCheck(md metadata.MD, req, resp any, respIsProto bool) (strict
 		return true, nil
 	}
 	codec := registeredCodec(subtype)
-	if marshalWith(codec, req) != nil {
+	if _, err := marshalWith(codec, req); err != nil {
 		return false, nil
 	}
-	return false, grpcMarshalError(marshalWith(codec, resp))
+	_, err = marshalWith(codec, resp)
+	return false, grpcMarshalError(err)
 }
 
 // protoSubtype reports whether a call of content-subtype subtype uses the
@@ -92,26 +157,28 @@ func registeredCodec(subtype string) any {
 }
 
 // marshalWith marshals m with codec (any of gRPC's codec interfaces) and
-// returns the codec's error. A nil m is sent as an empty message, and an
-// unknown codec (gRPC reports that itself, before the call) gives nil.
-func marshalWith(codec, m any) error {
+// returns the bytes and the codec's error. A nil m is sent as an empty
+// message, and an unknown codec (gRPC reports that itself, before the
+// call) gives no bytes and nil.
+func marshalWith(codec, m any) ([]byte, error) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	switch c := codec.(type) {
 	case interface {
 		Marshal(any) (mem.BufferSlice, error)
 	}:
 		data, err := c.Marshal(m)
-		if err == nil {
-			data.Free()
+		if err != nil {
+			return nil, err
 		}
-		return err
+		b := data.Materialize()
+		data.Free()
+		return b, nil
 	case interface{ Marshal(any) ([]byte, error) }:
-		_, err := c.Marshal(m)
-		return err
+		return c.Marshal(m)
 	}
-	return nil
+	return nil, nil
 }
 
 // grpcMarshalError is the status gRPC gives for a codec's error err.

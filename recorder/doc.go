@@ -50,12 +50,19 @@
 // interceptor around WrapClientStream create the stream with a context
 // from TagContext.
 //
+// A call that gRPC retries (a service config's retryPolicy or hedging) is
+// one client half, and the server sees each attempt as a call of its own:
+// they are server halves of the same Call, each with its Begin, and from
+// the second on the Begin's metadata holds grpc-previous-rpc-attempts.
+//
 // # When a call ends
 //
 // The client side ends when RecvMsg returns an error (io.EOF means OK), when
 // a call without server streaming has received its one response, or when
 // the call's context is canceled or past its deadline (noticed with
-// context.AfterFunc: no goroutine waits per call). If a RecvMsg is in
+// context.AfterFunc: no goroutine waits per call; a deadline that the
+// service config's "timeout" sets counts). A SendMsg that fails because
+// the context ended returns after the End is recorded. If a RecvMsg is in
 // progress when the context ends, gRPC makes it return soon after (with the
 // context's error, or with a message that had arrived), and the End waits
 // for that return, at most a second, so that what it returned is recorded
@@ -63,7 +70,18 @@
 // and then End, every time. (What a RecvMsg called after the End returns,
 // a message gRPC had buffered or an error again, is recorded after the
 // End.) The End's error is a status error (see Call.Err). The server side
-// ends when the handler returns.
+// ends when the handler returns. A handler that panics ends with Internal,
+// "the handler panicked", and the panic goes on to whatever recovers it
+// further out (the status the client gets is that interceptor's; with no
+// such interceptor the program crashes, as gRPC lets it).
+//
+// Interceptors do not see everything gRPC does after them. A unary
+// request that exceeds the client's send limit (grpc.MaxCallSendMsgSize,
+// the service config's maxRequestMessageBytes) is recorded as a Send that
+// failed. A unary response that exceeds the server's grpc.MaxSendMsgSize,
+// which a server interceptor cannot read, is recorded as sent, with an OK
+// End, although the client gets ResourceExhausted: record the client side
+// to see what it got.
 //
 // # Cost
 //

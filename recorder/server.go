@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // serverCall is the state of the server half of one call.
@@ -200,6 +202,20 @@ func (sc *serverCall) end(err error, resp *event) {
 	sc.r.add(es[:n+1]...)
 }
 
+// abandoned records the End of a handler that did not return: it panicked
+// with p, or (p is nil) its goroutine exited through runtime.Goexit, as
+// t.FailNow makes it. The panic goes on, to the interceptor further out
+// that recovers it (a recovery middleware, grpctest's harness) or to the
+// runtime; the status the client gets is that interceptor's.
+func (sc *serverCall) abandoned(p any) {
+	if p == nil {
+		sc.end(status.Error(codes.Unknown, "recorder: the handler exited without returning (runtime.Goexit: t.FailNow or t.Fatal called in a handler?)"), nil)
+		return
+	}
+	sc.end(status.Errorf(codes.Internal, "recorder: the handler panicked: %v", p), nil)
+	panic(p)
+}
+
 // transportStream observes grpc.SetHeader, grpc.SendHeader and
 // grpc.SetTrailer called with the handler's context.
 type transportStream struct {
@@ -255,7 +271,14 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		ctx, begin := r.begin(ctx, info.FullMethod, sc)
 		sc.info.oneLog = true // one goroutine records this half, in one log
 		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req, nil))
+		returned := false
+		defer func() {
+			if !returned {
+				sc.abandoned(recover())
+			}
+		}()
 		resp, err := handler(ctx, req)
+		returned = true
 		if err == nil {
 			send := event{call: sc.call, side: Server, kind: Send, at: r.now()}.withMsg(resp, nil)
 			// gRPC has yet to marshal it: a failure is the call's status
@@ -279,7 +302,14 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return handler(srv, ss)
 		}
 		w := r.wrapServer(ss, info.FullMethod)
+		returned := false
+		defer func() {
+			if !returned {
+				w.sc.abandoned(recover())
+			}
+		}()
 		err := handler(srv, w)
+		returned = true
 		w.sc.end(err, nil)
 		return err
 	}

@@ -1,0 +1,259 @@
+package recorder_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor
+	"google.golang.org/grpc/status"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// Calls that end in ways the handler's or the caller's code does not see
+// return normally: a service config's deadline, a handler's panic, a
+// request gRPC refuses to send, a Send that fails because the call was
+// canceled.
+
+// hangServer's bidi handler waits for its call to end.
+type hangServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (hangServer) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) error {
+	<-st.Context().Done()
+	return status.FromContextError(st.Context().Err()).Err()
+}
+
+// endOf returns the End of side recorded for the first call, if any.
+func endOf(rec *recorder.Recorder, side recorder.Side) (recorder.Event, bool) {
+	for _, e := range rec.Events() {
+		if e.Side == side && e.Kind == recorder.End {
+			return e, true
+		}
+	}
+	return recorder.Event{}, false
+}
+
+// A deadline that the service config gives the method is the call's
+// deadline: gRPC puts it on the stream's context, not on the caller's. A
+// client that never reads learns of it from nobody but the recorder,
+// whose End must come with it.
+func TestServiceConfigTimeoutEndsTheClientHalf(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) },
+		grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.05s"}]}`))
+	callCtx, cancel := context.WithCancel(context.Background()) // no deadline of its own
+	defer cancel()
+	st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(callCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rec.Wait(ctxT(t), func([]recorder.Event) bool { _, ok := endOf(rec, recorder.Client); return ok })
+	if err != nil {
+		t.Fatalf("no client End after the service config's deadline (%v)\n%s", err, rec)
+	}
+	if e, _ := endOf(rec, recorder.Client); status.Code(e.Err) != codes.DeadlineExceeded {
+		t.Errorf("client End: %v, want DeadlineExceeded\n%s", e.Err, rec)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Recv: %v, want DeadlineExceeded", err)
+	}
+}
+
+// panicServer's handlers panic.
+type panicServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (panicServer) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	panic("boom")
+}
+
+func (panicServer) FullDuplexCall(testpb.TestService_FullDuplexCallServer) error { panic("boom") }
+
+// recoverUnary and recoverStream are the usual recovery middleware: a
+// handler's panic becomes codes.Internal.
+func recoverUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = status.Errorf(codes.Internal, "recovered: %v", p)
+		}
+	}()
+	return h(ctx, req)
+}
+
+func recoverStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = status.Errorf(codes.Internal, "recovered: %v", p)
+		}
+	}()
+	return h(srv, ss)
+}
+
+// A handler that panics under a recovery interceptor further out has
+// ended: its End says it panicked, and the panic still reaches the
+// recovery interceptor, whose status the client gets.
+func TestPanickingHandlerEndsTheServerHalf(t *testing.T) {
+	rec := recorder.New()
+	sopts := append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(recoverUnary), grpc.ChainStreamInterceptor(recoverStream)}, rec.ServerOptions()...)
+	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, panicServer{}) })
+	c := testpb.NewTestServiceClient(p.conn)
+	if _, err := c.UnaryCall(ctxT(t), &testpb.SimpleRequest{}); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "recovered: boom") {
+		t.Fatalf("UnaryCall: %v, want the recovery interceptor's Internal", err)
+	}
+	st, err := c.FullDuplexCall(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.Internal {
+		t.Fatalf("Recv: %v, want Internal", err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls, want 2\n%s", len(calls), rec)
+	}
+	for _, c := range calls {
+		if !c.Done() {
+			t.Errorf("%s: not done although gRPC sent its status\n%s", c.Method(), rec)
+		}
+		if err := c.Err(); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "the handler panicked: boom") {
+			t.Errorf("%s: End %v, want Internal saying the handler panicked\n%s", c.Method(), err, rec)
+		}
+	}
+}
+
+// bigUnary answers UnaryCall with the size asked for, and fails with
+// ResourceExhausted when asked for -1.
+type bigUnary struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (bigUnary) UnaryCall(_ context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if req.GetResponseSize() < 0 {
+		return nil, status.Error(codes.ResourceExhausted, "trying to send message larger than max (the server's own words)")
+	}
+	return &testpb.SimpleResponse{Payload: &testpb.Payload{Body: make([]byte, req.GetResponseSize())}}, nil
+}
+
+// clientSend returns the client's recorded Send of the only call.
+func clientSend(t *testing.T, rec *recorder.Recorder) recorder.Event {
+	t.Helper()
+	for _, e := range rec.Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.Send {
+			return e
+		}
+	}
+	t.Fatalf("no client Send\n%s", rec)
+	return recorder.Event{}
+}
+
+// A unary request larger than the call's send limit never leaves the
+// client: its Send failed, with the status the call returns. A request
+// that is sent (it fits, or fits once compressed) keeps a Send without
+// error even when the call then fails with the same code.
+func TestUnaryRequestGRPCRefusesToSend(t *testing.T) {
+	big := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 1000)}}
+	refusedByServer := &testpb.SimpleRequest{ResponseSize: -1, Payload: &testpb.Payload{Body: make([]byte, 1000)}}
+	limitConfig := `{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"maxRequestMessageBytes":100}]}`
+	for _, tc := range []struct {
+		name     string
+		dopts    []grpc.DialOption
+		copts    []grpc.CallOption
+		req      *testpb.SimpleRequest
+		sendFail bool
+	}{
+		{name: "call option", copts: []grpc.CallOption{grpc.MaxCallSendMsgSize(100)}, req: big, sendFail: true},
+		{name: "default call option", dopts: []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(100))}, req: big, sendFail: true},
+		{name: "service config", dopts: []grpc.DialOption{grpc.WithDefaultServiceConfig(limitConfig)}, req: big, sendFail: true},
+		{name: "smaller of both", dopts: []grpc.DialOption{grpc.WithDefaultServiceConfig(limitConfig)}, copts: []grpc.CallOption{grpc.MaxCallSendMsgSize(1 << 20)}, req: big, sendFail: true},
+		{name: "fits compressed", copts: []grpc.CallOption{grpc.MaxCallSendMsgSize(100), grpc.UseCompressor("gzip")}, req: refusedByServer},
+		{name: "fits", copts: []grpc.CallOption{grpc.MaxCallSendMsgSize(1 << 20)}, req: refusedByServer},
+		{name: "no limit", req: refusedByServer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := recorder.New()
+			p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, bigUnary{}) }, tc.dopts...)
+			_, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctxT(t), tc.req, tc.copts...)
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("UnaryCall: %v, want ResourceExhausted", err)
+			}
+			send := clientSend(t, rec)
+			switch {
+			case tc.sendFail && (send.Err == nil || send.Err.Error() != err.Error()):
+				t.Errorf("client Send recorded with %v, want the call's error %v\n%s", send.Err, err, rec)
+			case !tc.sendFail && send.Err != nil:
+				t.Errorf("client Send recorded with %v, want no error: the request was sent\n%s", send.Err, rec)
+			}
+			if e, _ := endOf(rec, recorder.Client); status.Code(e.Err) != codes.ResourceExhausted {
+				t.Errorf("client End: %v, want ResourceExhausted", e.Err)
+			}
+		})
+	}
+}
+
+// A Send that fails because the call's context was canceled comes back
+// after the End is recorded: code that has seen it fail can check the End
+// at once, with no Recorder.Wait.
+func TestSendFailingAfterCancelHasItsEndRecorded(t *testing.T) {
+	for _, n := range []network{bufnet, tcp} {
+		t.Run(n.String(), func(t *testing.T) {
+			rec := recorder.New()
+			p := newPair(t, n, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) })
+			ctx, cancel := context.WithCancel(ctxT(t))
+			st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			req := &testpb.StreamingOutputCallRequest{Payload: payload("x")}
+			for err == nil { // gRPC learns of the cancel on a goroutine of its own
+				err = st.Send(req)
+			}
+			e, ok := endOf(rec, recorder.Client)
+			if !ok {
+				t.Fatalf("Send returned %v, and no client End is recorded\n%s", err, rec)
+			}
+			if status.Code(e.Err) != codes.Canceled {
+				t.Errorf("client End: %v, want Canceled", e.Err)
+			}
+		})
+	}
+}
+
+// goexitServer's bidi handler ends its goroutine without returning, as
+// t.FailNow called in a handler does.
+type goexitServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (goexitServer) FullDuplexCall(testpb.TestService_FullDuplexCallServer) error {
+	runtime.Goexit()
+	return nil
+}
+
+// A handler whose goroutine exits without returning has ended too, and
+// its End says how.
+func TestHandlerThatExitsItsGoroutineEnds(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, goexitServer{}) })
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	if _, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := rec.Wait(ctx, func([]recorder.Event) bool { _, ok := endOf(rec, recorder.Server); return ok })
+	if err != nil {
+		t.Fatalf("no server End (%v)\n%s", err, rec)
+	}
+	if e, _ := endOf(rec, recorder.Server); status.Code(e.Err) != codes.Unknown || !strings.Contains(e.Err.Error(), "runtime.Goexit") {
+		t.Errorf("server End: %v, want Unknown naming runtime.Goexit", e.Err)
+	}
+}
