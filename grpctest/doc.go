@@ -85,7 +85,8 @@
 // (c) Goroutines started during the harness's life that are still running
 // are reported with their stacks and who started them, after retrying with
 // exponential backoff for twice the close timeout. WithoutLeakCheck turns
-// (a) and (c) off.
+// (a) and (c) off; WithIgnoredGoroutines exempts goroutines meant to
+// outlive the test from (c).
 //
 // # How check (c) is scoped
 //

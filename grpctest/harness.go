@@ -392,12 +392,13 @@ func (s *Server) close() {
 	// (grpc.WaitForHandlers): they are reported as the handler, not as
 	// leaks of their own.
 	held := func(g goroutineGroup) bool { return len(stuck) > 0 && g.has(stopFrames) }
-	left := awaitLabelled(s.id, start.Add(bound), held)
+	exempt := func(g goroutineGroup) bool { return held(g) || g.has(s.cfg.ignored) }
+	left := awaitLabelled(s.id, start.Add(bound), exempt)
 	for _, g := range left {
 		switch {
 		case g.isHandler():
 			handlers = append(handlers, g)
-		case !held(g):
+		case !exempt(g):
 			others = append(others, g)
 		}
 	}

@@ -559,18 +559,62 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 			conns += g.count
 		}
 	}
-	fmt.Fprintf(&b, "grpctest: %d goroutine(s) started during this harness's life still running %v after Close: "+
-		"make each return when the handler's context is done, or wait for it before the handler returns",
-		total, waited.Round(time.Millisecond))
+	fmt.Fprintf(&b, "grpctest: %d goroutine(s) started during this harness's life still running %v after Close: %s",
+		total, waited.Round(time.Millisecond), leakHints(groups))
 	if conns > 0 {
 		fmt.Fprintf(&b, ". %d of them run a grpc.ClientConn (its resolver and balancer, or a transport) that was never closed: "+
 			"Close every ClientConn the code creates (canceling a context does not stop one)", conns)
+	}
+	for _, g := range groups {
+		if fn := g.topFunction(); fn != "" && !g.isClientConn() && !strings.HasPrefix(fn, "google.golang.org/grpc") {
+			fmt.Fprintf(&b, ". A goroutine meant to outlive the test (a process-wide worker started on first use) can be exempted: "+
+				"grpctest.WithIgnoredGoroutines(%q), and goleak.IgnoreAnyFunction in VerifyTestMain", fn)
+			break
+		}
 	}
 	b.WriteByte('\n')
 	for _, g := range groups {
 		g.render(&b, "")
 	}
 	t.Errorf("%s", strings.TrimRight(b.String(), "\n"))
+}
+
+// leakHints says how to fix the leaks of groups, by who started them.
+func leakHints(groups []goroutineGroup) string {
+	var handler, client, server bool
+	for _, g := range groups {
+		switch {
+		case g.labels[labelMethod] != "":
+			handler = true
+		case g.labels[labelSide] == "client":
+			client = true
+		default:
+			server = true
+		}
+	}
+	var hints []string
+	if handler {
+		hints = append(hints, "make each goroutine a handler starts return when the handler's context is done, or wait for it before the handler returns")
+	}
+	if client {
+		hints = append(hints, "a goroutine started on the client side while it called the harness (by the code under test, or a client interceptor) must return when its call ends, or be stopped before the test returns")
+	}
+	if server {
+		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler, a service's own setup) must be stopped when the server stops")
+	}
+	return strings.Join(hints, "; ")
+}
+
+// topFunction returns the innermost function of g's stack outside the
+// runtime and the standard library's internals: what to name to exempt
+// it. "" if there is none.
+func (g goroutineGroup) topFunction() string {
+	for _, f := range g.frames {
+		if !strings.HasPrefix(f.fn, "runtime.") && !strings.HasPrefix(f.fn, "internal/") && !strings.HasPrefix(f.fn, "sync.") && !strings.HasPrefix(f.fn, "time.") {
+			return f.fn
+		}
+	}
+	return ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -202,9 +203,67 @@ func TestLeakCheckReportsGoroutineStartedByHandler(t *testing.T) {
 		"1 goroutine(s) like this one, started by handler "+unaryCall,
 		"grpctest_test.(*spawningHandler).background",                                            // where it is
 		"created by github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).UnaryCall", // who started it
-		"make each return when the handler's context is done")
-	if r := spy.Reports(); len(r) == 1 && strings.Contains(r[0].Msg, "ClientConn") {
-		t.Errorf("a goroutine of the handler's own is said to be a ClientConn's:\n%s", r[0].Msg)
+		"make each goroutine a handler starts return when the handler's context is done",
+		`grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).background")`)
+	if r := spy.Reports(); len(r) == 1 && (strings.Contains(r[0].Msg, "ClientConn") || strings.Contains(r[0].Msg, "client side")) {
+		t.Errorf("a goroutine of the handler's own is said to be a ClientConn's or the client's:\n%s", r[0].Msg)
+	}
+}
+
+// A goroutine meant to outlive the test, exempted by name, is not
+// reported, and Close does not wait for it.
+func TestWithIgnoredGoroutinesExemptsThem(t *testing.T) {
+	h := newSpawningHandler(t, false)
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(time.Hour),
+		grpctest.WithIgnoredGoroutines("example.com/other.fn", "github.com/streamtest/streamtest/grpctest_test.(*spawningHandler).background"))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End() // with an hour's bound: returns only if it does not wait for the exempted goroutine
+	spy.WantClean(t)
+}
+
+func TestWithIgnoredGoroutinesRejectsAnEmptyName(t *testing.T) {
+	spy := spytb.New(t)
+	out := spy.Run(func() { grpctest.NewServer(spy, interopService, grpctest.WithIgnoredGoroutines("")) })
+	if !out.FailedNow {
+		t.Errorf("NewServer with an empty name did not stop the test")
+	}
+	spy.Want(t, 1, "WithIgnoredGoroutines: a function name is empty")
+}
+
+// stopLeaker is closed at the end of TestLeakHintNamesTheClientSide.
+var stopLeaker = make(chan struct{})
+
+// leakyClientInterceptor starts a goroutine on every stream it opens and
+// never stops it.
+func leakyClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	go func() { <-stopLeaker }()
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
+// A goroutine leaked on the client side gets a hint for the client side,
+// not the handlers' hint.
+func TestLeakHintNamesTheClientSide(t *testing.T) {
+	t.Cleanup(func() { close(stopLeaker) })
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(50*time.Millisecond),
+		grpctest.WithDialOptions(grpc.WithChainStreamInterceptor(leakyClientInterceptor)))
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "started by the harness's gRPC client", "started on the client side while it called the harness")
+	if strings.Contains(r.Msg, "a handler starts") {
+		t.Errorf("the report gives the handlers' hint for a client-side goroutine:\n%s", r.Msg)
 	}
 }
 

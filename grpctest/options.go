@@ -34,6 +34,7 @@ type config struct {
 	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
 	window       int32 // 0: gRPC's dynamic flow control
 	noLeakCheck  bool
+	ignored      []string // WithIgnoredGoroutines
 	closeTimeout time.Duration
 	errs         []string
 }
@@ -149,6 +150,26 @@ func WithStaticWindow(bytes int32) Option {
 // did not return after Stop, because it had to abandon them.
 func WithoutLeakCheck() Option {
 	return func(c *config) { c.noLeakCheck = true }
+}
+
+// WithIgnoredGoroutines exempts from check (c) the goroutines whose stack
+// holds any of functions, given by full name as in the report and as
+// goleak.IgnoreAnyFunction takes them (e.g.
+// "example.com/cache.(*Cache).janitor"). It is for a goroutine meant to
+// outlive the test, such as a process-wide worker that the code starts on
+// first use: check (c) blames it on whichever harness's handler happened
+// to start it. Exempt it from VerifyTestMain too, with
+// goleak.IgnoreAnyFunction. Checks (a) and (b) are unchanged.
+func WithIgnoredGoroutines(functions ...string) Option {
+	return func(c *config) {
+		for _, f := range functions {
+			if f == "" {
+				c.fail("WithIgnoredGoroutines: a function name is empty; give full names such as \"example.com/pkg.(*T).run\"")
+				return
+			}
+		}
+		c.ignored = append(c.ignored, functions...)
+	}
 }
 
 // WithCloseTimeout bounds each waiting step of Close (GracefulStop, Stop
