@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
@@ -198,7 +199,7 @@ func Example_flowControl() {
 
 	msg := &chatpb.Message{Room: "lobby", Payload: make([]byte, 1000)}
 	n := grpctest.SendUntilBlocked(t, up, func(int) *chatpb.Message { return msg }, 100*time.Millisecond)
-	fmt.Println(n, "Sends of 1011 bytes went through; the next one blocked")
+	fmt.Println(n, "Sends of", 5+proto.Size(msg), "bytes (gRPC's 5-byte prefix and the message) went through; the next one blocked")
 	// Output:
-	// 130 Sends of 1011 bytes went through; the next one blocked
+	// 130 Sends of 1015 bytes (gRPC's 5-byte prefix and the message) went through; the next one blocked
 }

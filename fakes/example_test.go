@@ -116,7 +116,8 @@ func ExampleNewServer() {
 }
 
 // Break every StreamingOutputCall stream after three messages and watch a
-// client resume where it stopped.
+// client resume where it stopped. The request counts as one of the three,
+// so two responses get through per attempt.
 func ExampleFailAfter() {
 	t := &exampleTB{} // in a test: the test's t
 	defer t.done()

@@ -198,8 +198,12 @@ func (p *Pending[T]) Done() <-chan struct{} { return p.done }
 const MaxSendUntilBlocked = 100_000
 
 // SendUntilBlocked sends next(i) until one Send has not returned within d;
-// returns how many Sends completed. The blocked Send is left pending and
-// released when the stream ends. A flow-control probe: with
+// returns how many Sends completed. The blocked Send is left pending, on a
+// goroutine of SendUntilBlocked's, and returns when the peer reads enough
+// or the stream ends. Until then the test must not Send on the stream
+// itself (gRPC forbids concurrent Sends): to go on sending once the peer
+// reads, wait for the pending message to arrive (e.g. Recorder.Wait for
+// the server's Recv of message number n+1). A flow-control probe: with
 // WithStaticWindow and a peer that does not read, the count follows from
 // the window (see "Deterministic flow control" in the package doc).
 //

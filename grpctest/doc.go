@@ -60,8 +60,10 @@
 //
 // (a) A client stream opened on the harness is finished when RecvMsg
 // returned an error (io.EOF included), when a call without server streaming
-// received its response, when SendMsg or Header failed, or when its context
-// ended: the ways gRPC documents for releasing a stream. Streams that are
+// received its response, when SendMsg or Header returned an error other
+// than io.EOF, or when its context ended: the ways gRPC documents for
+// releasing a stream. (An io.EOF from SendMsg says the call has ended: a
+// Recv gets its status, and finishes the stream.) Streams that are
 // none of these when Close starts are reported by method and by the line
 // of the test that opened them, with the hint "drain the stream or cancel
 // its context"; when the recorder shows that the server had already ended
@@ -179,8 +181,8 @@
 // of the same side and kind (for Ends, lists the End events after the
 // previous step's event with their status, or says that no call had ended
 // yet), and prints the timeline. When the recorder dropped events
-// (recorder.WithLimit), the failure says so first: the events the steps
-// look for may be among them.
+// (recorder.WithLimit), the failure says so right after its first line,
+// before the diff: the events the steps look for may be among them.
 //
 // Every Require variant is its Assert twin followed by t.FailNow.
 //

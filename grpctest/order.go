@@ -137,7 +137,7 @@ func InCall(id uint64, step Step) Step {
 // which event, the nearest miss (for a message step, a (-want +got) diff
 // against the nearest event of its side and kind; for an Ends step, the End
 // events with their status), and the timeline; and, if the recorder
-// dropped events (recorder.WithLimit), says so first.
+// dropped events (recorder.WithLimit), says so right after its first line.
 //
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),

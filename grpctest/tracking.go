@@ -170,8 +170,8 @@ func (s *Server) openStreams() []*trackedStream {
 // trackedStream follows one client stream until it is finished in one of
 // the ways gRPC documents as releasing its resources: RecvMsg returned an
 // error (io.EOF included), a call without server streaming received its
-// response, SendMsg or Header failed, or its context ended (checked at
-// Close).
+// response, SendMsg or Header returned an error other than io.EOF, or its
+// context ended (checked at Close).
 type trackedStream struct {
 	grpc.ClientStream
 	s             *Server
