@@ -329,7 +329,8 @@ func (s *Server) verify() {
 			}
 		}
 		if n := len(sc.calls); n < sc.times {
-			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d%s", sc.name(), sc.times, n, sc.missingSteps()))
+			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s",
+				sc.name(), sc.times, n, sc.missingSteps()))
 		}
 	}
 	problems = append(problems, s.unexpected...)

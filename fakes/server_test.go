@@ -249,11 +249,11 @@ func TestServerExpectedCallNotMadeAfterMisuse(t *testing.T) {
 		want  []string
 	}{
 		{"every step rejected", func(srv *fakes.Server) { srv.Expect(streamingIn).Send(res(1)) },
-			[]string{"expected 1 call(s), got 0; the script has no steps: its 1 step(s) were rejected as misuse, reported at their lines"}},
+			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); the script has no steps: its 1 step(s) were rejected as misuse, reported at their lines"}},
 		{"a step rejected", func(srv *fakes.Server) { srv.Expect(streamingOut).Recv(req(1)).Recv(req(2)) },
-			[]string{"expected 1 call(s), got 0; steps not reached in the missing call(s), without the 1 step(s) rejected as misuse", "step 1 Recv("}},
+			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); steps not reached in the missing call(s), without the 1 step(s) rejected as misuse", "step 1 Recv("}},
 		{"no steps", func(srv *fakes.Server) { srv.Expect(fullDuplex) },
-			[]string{"expected 1 call(s), got 0; the script has no steps"}},
+			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); the script has no steps"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
