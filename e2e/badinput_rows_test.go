@@ -269,6 +269,37 @@ func badInputs() []badInput {
 			spy.WantClean(t)
 			return "the call fails: " + errCell(err) + "; recorded as the server Send's error and the server End's status"
 		}},
+		{"a handler that panics (grpctest harness)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			var end recorder.Event
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, func(s *grpc.Server) {
+					s.RegisterService(&grpc.ServiceDesc{ServiceName: "bad.Bad", HandlerType: (*any)(nil), Methods: []grpc.MethodDesc{{MethodName: "Get",
+						Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+							in := new(chatpb.Message)
+							if err := dec(in); err != nil {
+								return nil, err
+							}
+							h := func(context.Context, any) (any, error) { panic("boom") }
+							return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bad.Bad/Get"}, h)
+						}}}}, struct{}{})
+				})
+				err = srv.Conn().Invoke(t.Context(), "/bad.Bad/Get", chatMsg, new(chatpb.Message))
+				for _, e := range srv.Recorder().Events() {
+					if e.Side == recorder.Server && e.Kind == recorder.End {
+						end = e
+					}
+				}
+				srv.Close()
+			})
+			wantErr(t, "the call", err, codes.Internal, "panicked: boom")
+			if status.Code(end.Err) != codes.Internal {
+				t.Errorf("recorded server End %v, want Internal", end.Err)
+			}
+			spy.Want(t, 1, "grpctest: the handler of /bad.Bad/Get panicked: boom\n(the client got Internal)\npanic(", "badinput_rows_test.go:")
+			return "the test binary does not crash: the call fails: " + errCell(err) +
+				"; recorded as a server End with Internal; Close reports t.Errorf `grpctest: the handler of /bad.Bad/Get panicked: boom`, `(the client got Internal)` and the stack from the panic on"
+		}},
 		{"a call to the scripted fake server that no `Expect` describes", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {
