@@ -233,23 +233,23 @@ func TestWithIgnoredGoroutinesRejectsAnEmptyName(t *testing.T) {
 	spy.Want(t, 1, "WithIgnoredGoroutines: a function name is empty")
 }
 
-// stopLeaker is closed at the end of TestLeakHintNamesTheClientSide.
-var stopLeaker = make(chan struct{})
-
-// leakyClientInterceptor starts a goroutine on every stream it opens and
-// never stops it.
-func leakyClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	go func() { <-stopLeaker }()
-	return streamer(ctx, desc, cc, method, opts...)
+// leakyClientInterceptor starts a goroutine on every stream it opens that
+// runs until stop is closed.
+func leakyClientInterceptor(stop chan struct{}) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		go func() { <-stop }()
+		return streamer(ctx, desc, cc, method, opts...)
+	}
 }
 
 // A goroutine leaked on the client side gets a hint for the client side,
 // not the handlers' hint.
 func TestLeakHintNamesTheClientSide(t *testing.T) {
-	t.Cleanup(func() { close(stopLeaker) })
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(50*time.Millisecond),
-		grpctest.WithDialOptions(grpc.WithChainStreamInterceptor(leakyClientInterceptor)))
+		grpctest.WithDialOptions(grpc.WithChainStreamInterceptor(leakyClientInterceptor(stop))))
 	stream, err := client(srv).FullDuplexCall(t.Context())
 	if err != nil {
 		t.Fatal(err)
