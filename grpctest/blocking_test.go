@@ -121,7 +121,8 @@ func TestCloseReportsAPendingCallItCannotRelease(t *testing.T) {
 	spy.End()
 	close(release)
 	<-p.Done()
-	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams")
+	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams",
+		"not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open)")
 }
 
 func TestPendingReportsPanic(t *testing.T) {

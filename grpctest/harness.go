@@ -522,7 +522,8 @@ func (s *Server) awaitAdopted() {
 			p.finish()
 		case <-timer.C:
 			s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
-				"what it waits for is not a harness stream; end it (cancel its context) before the test returns", p.describe(), s.cfg.closeTimeout)
+				"what it waits for is not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open); "+
+				"end it (cancel its context) before the test returns", p.describe(), s.cfg.closeTimeout)
 			// Later ones are reported without waiting again.
 			timer.Reset(0)
 		}
