@@ -17,9 +17,10 @@ import (
 // compared with cmp and protocmp.Transform (so proto messages compare by
 // content). On failure it prints a (-want +got) diff and the timeline of
 // the test's open harnesses; when the lengths differ, first a line "want N
-// messages, got M" and which messages differ, which are missing from got
-// and which are extra. A typed nil message, such as a call that failed
-// returns, equals only a nil message of its type, never an empty one.
+// messages, got M" and which messages are missing from got and which are
+// extra. A typed nil message, such as a call that
+// failed returns, equals only a nil message of its type, never an empty
+// one.
 //
 //	grpctest.AssertMessages(t, []any{want1, want2}, call.Responses())
 func AssertMessages(t testing.TB, want, got []any) bool {
@@ -107,13 +108,11 @@ const (
 const maxListed = 5
 
 // countNote, when want and got differ in length, says so on a line of its
-// own, followed by which messages differ, which are missing from got and
-// which are extra in got, found by aligning the two lists: their common
-// head and tail first (a message lost or added in the middle costs no
-// more), then the longest common subsequence of equal messages in what is
-// left, if that is small enough. Where messages were removed and others
-// added between the same two equal ones, they pair up, in order, as
-// messages that differ.
+// own, followed by which messages are missing from got and which are extra
+// in got, found by aligning the two lists: their common head and tail
+// first (a message lost or added in the middle costs no more), then the
+// longest common subsequence of equal messages in what is left, if that
+// is small enough.
 func countNote(want, got []any, opts []cmp.Option) string {
 	if len(want) == len(got) {
 		return ""
@@ -161,54 +160,26 @@ func countNote(want, got []any, opts []cmp.Option) string {
 			}
 		}
 	}
-	// The edit script, in order; a run of removals and additions between
-	// two equal messages is a replacement: its first removals and
-	// additions pair up as messages that differ (cmp's diff shows them
-	// side by side), the rest are missing or extra.
 	var missing, extra []int
-	var changed [][2]int
-	var dels, adds []int
-	flush := func() {
-		k := min(len(dels), len(adds))
-		for n := range k {
-			changed = append(changed, [2]int{dels[n], adds[n]})
-		}
-		missing = append(missing, dels[k:]...)
-		extra = append(extra, adds[k:]...)
-		dels, adds = dels[:0], adds[:0]
-	}
 	i, j := 0, 0
 	for i < len(mw) || j < len(mg) {
 		switch {
 		case i == len(mw):
-			adds = append(adds, lo+j)
+			extra = append(extra, lo+j)
 			j++
 		case j == len(mg):
-			dels = append(dels, lo+i)
+			missing = append(missing, lo+i)
 			i++
 		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
-			flush()
 			i++
 			j++
 		case lcs[i+1][j] >= lcs[i][j+1]:
-			dels = append(dels, lo+i)
+			missing = append(missing, lo+i)
 			i++
 		default:
-			adds = append(adds, lo+j)
+			extra = append(extra, lo+j)
 			j++
 		}
-	}
-	flush()
-	if len(changed) > 0 {
-		b.WriteString("differ (see the diff):")
-		for k, c := range changed {
-			if k == maxListed {
-				fmt.Fprintf(&b, "\n  … and %d more", len(changed)-maxListed)
-				break
-			}
-			fmt.Fprintf(&b, "\n  want[%d] and got[%d]", c[0], c[1])
-		}
-		b.WriteString("\n")
 	}
 	list := func(label, name string, idx []int, ms []any) {
 		if len(idx) == 0 {
