@@ -156,8 +156,10 @@
 // AssertMessages compares messages with cmp.Diff and protocmp.Transform
 // and prints "mismatch (-want +got):" and the timeline of the test's open
 // harnesses; when the lengths differ, it first says "want N messages, got
-// M" and lists the messages missing from got and the extra ones (aligned
-// as a longest common subsequence). AssertMessagesWith takes extra cmp
+// M" and lists the messages of want with no equal in got and those of got
+// with none in want (aligned as a longest common subsequence; the diff
+// pairs messages by likeness, so a message that changed can be on both
+// lists). AssertMessagesWith takes extra cmp
 // options. Msgs turns a typed slice, such as a fake stream's Responses,
 // into the []any they take. Bytes fields longer than 1 KiB are compared and shown as a
 // summary so that a diff of large payloads stays short and fast: length,

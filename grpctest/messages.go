@@ -17,8 +17,8 @@ import (
 // compared with cmp and protocmp.Transform (so proto messages compare by
 // content). On failure it prints a (-want +got) diff and the timeline of
 // the test's open harnesses; when the lengths differ, first a line "want N
-// messages, got M" and which messages are missing from got and which are
-// extra. A typed nil message, such as a call that
+// messages, got M" and which messages of want have no equal in got, and
+// which of got have none in want. A typed nil message, such as a call that
 // failed returns, equals only a nil message of its type, never an empty
 // one.
 //
@@ -108,8 +108,8 @@ const (
 const maxListed = 5
 
 // countNote, when want and got differ in length, says so on a line of its
-// own, followed by which messages are missing from got and which are extra
-// in got, found by aligning the two lists: their common head and tail
+// own, followed by which messages of want have no equal in got and which
+// of got have none in want, found by aligning the two lists: their common head and tail
 // first (a message lost or added in the middle costs no more), then the
 // longest common subsequence of equal messages in what is left, if that
 // is small enough.
@@ -195,8 +195,11 @@ func countNote(want, got []any, opts []cmp.Option) string {
 		}
 		b.WriteString("\n")
 	}
-	list("missing from got:", "want", missing, want)
-	list("extra in got:", "got", extra, got)
+	list("in want, with no equal message in got:", "want", missing, want)
+	list("in got, with no equal message in want:", "got", extra, got)
+	if len(missing) > 0 && len(extra) > 0 {
+		b.WriteString("(the diff below pairs messages by likeness: one listed on both sides may be a message that changed)\n")
+	}
 	return b.String()
 }
 

@@ -113,13 +113,13 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 		parts     []string
 	}{
 		{"missing", []any{p("a"), p("b")}, []any{p("a")}, []string{
-			"grpctest: messages differ: want 2 messages, got 1\nmissing from got:\n  want[1] *grpc_testing.Payload{body:\"b\"}\nmismatch (-want +got):\n"}},
+			"grpctest: messages differ: want 2 messages, got 1\nin want, with no equal message in got:\n  want[1] *grpc_testing.Payload{body:\"b\"}\nmismatch (-want +got):\n"}},
 		{"extra", []any{p("a")}, []any{p("x"), p("a"), p("y")}, []string{
-			"messages differ: want 1 message, got 3\nextra in got:\n  got[0] *grpc_testing.Payload{body:\"x\"}\n  got[2] *grpc_testing.Payload{body:\"y\"}\nmismatch (-want +got):\n"}},
+			"messages differ: want 1 message, got 3\nin got, with no equal message in want:\n  got[0] *grpc_testing.Payload{body:\"x\"}\n  got[2] *grpc_testing.Payload{body:\"y\"}\nmismatch (-want +got):\n"}},
 		{"both", []any{p("a"), p("b")}, []any{p("c")}, []string{
-			"want 2 messages, got 1\nmissing from got:\n  want[0] *grpc_testing.Payload{body:\"a\"}\n  want[1] *grpc_testing.Payload{body:\"b\"}\nextra in got:\n  got[0] *grpc_testing.Payload{body:\"c\"}\nmismatch"}},
+			"want 2 messages, got 1\nin want, with no equal message in got:\n  want[0] *grpc_testing.Payload{body:\"a\"}\n  want[1] *grpc_testing.Payload{body:\"b\"}\nin got, with no equal message in want:\n  got[0] *grpc_testing.Payload{body:\"c\"}\n(the diff below pairs messages by likeness: one listed on both sides may be a message that changed)\nmismatch"}},
 		{"many", []any{p("1"), p("2"), p("3"), p("4"), p("5"), p("6"), p("7")}, nil, []string{
-			"want 7 messages, got 0\nmissing from got:\n  want[0]", "  want[4] *grpc_testing.Payload{body:\"5\"}\n  … and 2 more\nmismatch"}},
+			"want 7 messages, got 0\nin want, with no equal message in got:\n  want[0]", "  want[4] *grpc_testing.Payload{body:\"5\"}\n  … and 2 more\nmismatch"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 	want := []any{&testgrpc.SimpleRequest{ResponseSize: 10}}
 	got := []any{&testgrpc.SimpleRequest{ResponseSize: 20, FillUsername: true}, &testgrpc.SimpleRequest{ResponseSize: 30}}
 	grpctest.AssertMessagesWith(spy, want, got, protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size"))
-	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nextra in got:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
+	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nin got, with no equal message in want:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
 }
 
 // A message lost from the middle of a long list is named, with and
@@ -172,7 +172,7 @@ func TestAssertMessagesNamesALostMessageInALongList(t *testing.T) {
 			t.Fatalf("%s: AssertMessagesWith returned true", tc.name)
 		}
 		msg := spy.Want(t, 1).Msg
-		wantParts(t, msg, fmt.Sprintf("want %d messages, got %d\nmissing from got:\n  want[150] ", n, n-1))
+		wantParts(t, msg, fmt.Sprintf("want %d messages, got %d\nin want, with no equal message in got:\n  want[150] ", n, n-1))
 		if strings.Contains(msg, "extra in got") {
 			t.Errorf("%s: extra messages listed:\n%s", tc.name, msg[:min(len(msg), 600)])
 		}
@@ -246,4 +246,16 @@ func TestMsgs(t *testing.T) {
 		t.Errorf("AssertMessages returned false on Msgs of the same messages")
 	}
 	spy.WantClean(t)
+}
+
+// The count note lists by equality only and does not pair messages: cmp's
+// diff pairs them by likeness, here want[1] with got[0], and a note that
+// paired want[0] with got[0] (in order) named the wrong message as lost.
+func TestCountNoteDoesNotContradictTheDiff(t *testing.T) {
+	pl := func(s string) any { return &testgrpc.Payload{Body: []byte(s)} }
+	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, []any{pl("lost message"), pl("order 42 shipped to Paris")}, []any{pl("order 42 shipped to Pariz")})
+	spy.End()
+	spy.Want(t, 1, "in want, with no equal message in got:\n  want[0] *grpc_testing.Payload{body:\"lost message\"}\n  want[1] ",
+		"in got, with no equal message in want:\n  got[0] ", "pairs messages by likeness")
 }
