@@ -2,13 +2,18 @@ package recorder_test
 
 import (
 	"context"
+	"net"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -124,8 +129,8 @@ func TestPanickingHandlerEndsTheServerHalf(t *testing.T) {
 		if !c.Done() {
 			t.Errorf("%s: not done although gRPC sent its status\n%s", c.Method(), rec)
 		}
-		if err := c.Err(); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "the handler panicked: boom") {
-			t.Errorf("%s: End %v, want Internal saying the handler panicked\n%s", c.Method(), err, rec)
+		if err := c.Err(); status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "the handler did not return: it panicked") {
+			t.Errorf("%s: End %v, want Internal saying the handler did not return\n%s", c.Method(), err, rec)
 		}
 	}
 }
@@ -201,30 +206,134 @@ func TestUnaryRequestGRPCRefusesToSend(t *testing.T) {
 
 // A Send that fails because the call's context was canceled comes back
 // after the End is recorded: code that has seen it fail can check the End
-// at once, with no Recorder.Wait.
+// at once, with no Recorder.Wait. Each round races the SendMsg's own
+// recording of the End against context.AfterFunc's.
 func TestSendFailingAfterCancelHasItsEndRecorded(t *testing.T) {
 	for _, n := range []network{bufnet, tcp} {
 		t.Run(n.String(), func(t *testing.T) {
 			rec := recorder.New()
 			p := newPair(t, n, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) })
-			ctx, cancel := context.WithCancel(ctxT(t))
-			st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cancel()
+			c := testpb.NewTestServiceClient(p.conn)
 			req := &testpb.StreamingOutputCallRequest{Payload: payload("x")}
-			for err == nil { // gRPC learns of the cancel on a goroutine of its own
-				err = st.Send(req)
-			}
-			e, ok := endOf(rec, recorder.Client)
-			if !ok {
-				t.Fatalf("Send returned %v, and no client End is recorded\n%s", err, rec)
-			}
-			if status.Code(e.Err) != codes.Canceled {
-				t.Errorf("client End: %v, want Canceled", e.Err)
+			for round := range 100 {
+				ctx, cancel := context.WithCancel(ctxT(t))
+				st, err := c.FullDuplexCall(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id, _ := rec.CallID(st.Context())
+				cancel()
+				for err == nil { // gRPC learns of the cancel on a goroutine of its own
+					err = st.Send(req)
+				}
+				var end *recorder.Event
+				for _, e := range rec.Events() {
+					if e.CallID == id && e.Side == recorder.Client && e.Kind == recorder.End {
+						end = &e
+					}
+				}
+				switch {
+				case end == nil:
+					t.Fatalf("round %d: Send returned %v, and no client End is recorded\n%s", round, err, rec)
+				case status.Code(end.Err) != codes.Canceled:
+					t.Fatalf("round %d: client End %v, want Canceled", round, end.Err)
+				}
 			}
 		})
+	}
+}
+
+// stubStream is a client stream below the recorder (WrapClientStream)
+// whose RecvMsg returns only when released, with the context's error:
+// a stream of another transport, slower to notice the cancel than gRPC's.
+type stubStream struct {
+	ctx      context.Context
+	entered  chan struct{}
+	release  chan struct{}
+	recvDone chan struct{}
+}
+
+func (s *stubStream) Header() (metadata.MD, error) { return nil, nil }
+func (s *stubStream) Trailer() metadata.MD         { return nil }
+func (s *stubStream) CloseSend() error             { return nil }
+func (s *stubStream) Context() context.Context     { return s.ctx }
+func (s *stubStream) SendMsg(any) error            { return s.ctx.Err() }
+func (s *stubStream) RecvMsg(any) error {
+	close(s.entered)
+	<-s.release
+	return s.ctx.Err()
+}
+
+// A Send that fails after the cancel while a RecvMsg is in progress does
+// not wait for that RecvMsg: the End comes with what the RecvMsg returns,
+// recorded after it, as when the context ends with no Send at all.
+func TestFailedSendLeavesTheEndToARecvInProgress(t *testing.T) {
+	rec := recorder.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	stub := &stubStream{ctx: ctx, entered: make(chan struct{}), release: make(chan struct{}), recvDone: make(chan struct{})}
+	cs := rec.WrapClientStream(stub, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, "/x.Y/Z")
+	go func() {
+		defer close(stub.recvDone)
+		_ = cs.RecvMsg(&testpb.SimpleResponse{})
+	}()
+	<-stub.entered
+	cancel()
+	if err := cs.SendMsg(&testpb.SimpleRequest{}); err == nil {
+		t.Fatal("SendMsg after the cancel: no error")
+	}
+	if _, ok := endOf(rec, recorder.Client); ok {
+		t.Errorf("the End is recorded while the RecvMsg is still in progress\n%s", rec)
+	}
+	close(stub.release)
+	<-stub.recvDone
+	var kinds []recorder.Kind
+	for _, e := range rec.Events() {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []recorder.Kind{recorder.Begin, recorder.Send, recorder.Recv, recorder.End}; !slices.Equal(kinds, want) {
+		t.Errorf("events %v, want %v\n%s", kinds, want, rec)
+	}
+}
+
+// gRPC counts the service config's timeout from the start of the call,
+// before it waits for a transport; the recorder's deadline must not be
+// later, or a Send that gRPC's deadline failed would come back before the
+// End, and a cancel made on that error would be recorded as the End.
+func TestServiceConfigDeadlineCountsFromTheCallsStart(t *testing.T) {
+	rec := recorder.New()
+	slowDial := func(ctx context.Context, addr string) (net.Conn, error) {
+		// The behaviour under test: a connection that takes 150ms to set
+		// up, most of the call's 200ms.
+		select {
+		case <-time.After(150 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+	p := newPair(t, tcp, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) },
+		grpc.WithContextDialer(slowDial),
+		grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.2s"}]}`))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1024)}}
+	for err == nil {
+		err = st.Send(req)
+	}
+	e, ok := endOf(rec, recorder.Client)
+	if !ok {
+		t.Fatalf("Send returned %v: no client End recorded\n%s", err, rec)
+	}
+	cancel()
+	if status.Code(e.Err) != codes.DeadlineExceeded {
+		t.Errorf("client End %v, want DeadlineExceeded\n%s", e.Err, rec)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Recv: %v, want DeadlineExceeded", err)
 	}
 }
 
@@ -253,7 +362,38 @@ func TestHandlerThatExitsItsGoroutineEnds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no server End (%v)\n%s", err, rec)
 	}
-	if e, _ := endOf(rec, recorder.Server); status.Code(e.Err) != codes.Unknown || !strings.Contains(e.Err.Error(), "runtime.Goexit") {
-		t.Errorf("server End: %v, want Unknown naming runtime.Goexit", e.Err)
+	if e, _ := endOf(rec, recorder.Server); status.Code(e.Err) != codes.Internal || !strings.Contains(e.Err.Error(), "runtime.Goexit") {
+		t.Errorf("server End: %v, want Internal naming runtime.Goexit", e.Err)
+	}
+}
+
+// The recorder does not recover a handler's panic: the interceptor
+// further out that does sees it untouched, its stack starting at the
+// handler's panic (a recover and re-panic would start it in the recorder,
+// and under GODEBUG=panicnil=1 would stop a panic(nil) for good).
+func TestPanicReachesTheOuterInterceptorUntouched(t *testing.T) {
+	rec := recorder.New()
+	stacks := make(chan string, 1)
+	outer := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				stacks <- string(debug.Stack())
+				err = status.Errorf(codes.Internal, "recovered: %v", p)
+			}
+		}()
+		return h(ctx, req)
+	}
+	sopts := append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(outer)}, rec.ServerOptions()...)
+	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, panicServer{}) })
+	if _, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctxT(t), &testpb.SimpleRequest{}); status.Code(err) != codes.Internal {
+		t.Fatalf("UnaryCall: %v, want the outer interceptor's Internal", err)
+	}
+	stack := <-stacks
+	if n := strings.Count(stack, "\npanic("); n != 1 {
+		t.Errorf("%d panic frames in the outer interceptor's stack, want 1 (the handler's):\n%s", n, stack)
+	}
+	i := strings.Index(stack, "\npanic(")
+	if lines := strings.SplitN(stack[i+1:], "\n", 4); len(lines) < 3 || !strings.Contains(lines[2], "panicServer.UnaryCall") {
+		t.Errorf("the stack after the panic does not start at the handler:\n%s", stack)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -234,19 +235,25 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		w := &clientStream{}
 		w.info = callInfo{id: r.ids.Add(1), method: method}
 		call := &w.info
-		r.add(event{call: call, side: Client, kind: Begin, at: r.now(), md: requestMD(ctx)})
+		begin := r.now()
+		r.add(event{call: call, side: Client, kind: Begin, at: begin, md: requestMD(ctx)})
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
 			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: endStatus(err)})
 			return nil, err
 		}
 		// The call's deadline may be the service config's ("timeout"),
-		// which gRPC puts on cs.Context(). Calling cs.Context() would
-		// disable the call's retries (gRPC documents so): the recorder
-		// applies the same timeout to the context it watches instead.
+		// which gRPC puts on cs.Context(), counted from the start of the
+		// call. Calling cs.Context() would disable the call's retries
+		// (gRPC documents so): the recorder watches a context with the
+		// same deadline instead, counted from before the streamer ran, so
+		// that it is never later than gRPC's. (Under xDS, gRPC takes the
+		// method's config from its config selector, which
+		// GetMethodConfig does not consult.)
 		if cc != nil {
 			if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
-				ctx, w.release = context.WithTimeout(ctx, *t)
+				w.deadline = r.base.Add(begin + *t)
+				ctx, w.release = context.WithDeadline(ctx, w.deadline)
 			}
 		}
 		return r.wrapClient(ctx, cs, desc, w), nil
@@ -349,13 +356,15 @@ type clientStream struct {
 	ctx           context.Context // the context watched for the call's end, if it can end
 	stop          func() bool
 	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
+	deadline      time.Time          // ctx's, if the recorder made it
 	grace         time.Duration      // see contextEnded
 
 	header    atomic.Bool // Header event recorded
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
 
 	sendExt, recvExt extCache                      // of SendMsg's goroutine, of RecvMsg's
-	ended            atomic.Bool                   // End event recorded
+	endMu            sync.Mutex                    // held while the End is recorded
+	ended            atomic.Bool                   // End event recorded (set under endMu, once it is)
 	recvs            atomic.Int32                  // RecvMsg calls in progress
 	recvReturned     atomic.Pointer[chan struct{}] // closed when recvs drops to 0 (see contextEnded)
 }
@@ -366,14 +375,31 @@ func (w *clientStream) SendMsg(m any) error {
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
 	w.r.finish(w.call, Send, i, seq, elapsed, err)
-	if err != nil && w.ctx != nil && w.ctx.Err() != nil {
-		// The call ended with its context (SendMsg says so with io.EOF or
-		// the context's status). The End is recorded before SendMsg
-		// returns, not whenever context.AfterFunc gets to it: code that
-		// has seen the Send fail may check the End at once.
-		w.contextEnded(w.ctx)
+	if err != nil && w.ctx != nil && w.recvs.Load() == 0 {
+		if cerr := w.contextErr(); cerr != nil {
+			// The call ended with its context (SendMsg says so with io.EOF
+			// or the context's status). The End is recorded before SendMsg
+			// returns, not whenever context.AfterFunc gets to it: code that
+			// has seen the Send fail may check the End at once. (With a
+			// RecvMsg in progress, the End waits for what it returns, as
+			// in contextEnded, and comes with it.)
+			w.end(cerr, false, nil)
+		}
 	}
 	return err
+}
+
+// contextErr returns the error of the context the call's end is watched
+// on: its Err, or DeadlineExceeded once the recorder's own deadline has
+// passed (its timer may not have fired yet), else nil.
+func (w *clientStream) contextErr() error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func (w *clientStream) RecvMsg(m any) error {
@@ -463,12 +489,16 @@ func (w *clientStream) recordHeaderMD(now time.Duration, md metadata.MD) {
 // (rather than the context): the stream is done on the wire, so its
 // trailer can be read without blocking, and the context watch can go.
 func (w *clientStream) end(err error, onStream bool, first *event) {
-	if !w.ended.CompareAndSwap(false, true) {
+	w.endMu.Lock()
+	defer w.endMu.Unlock()
+	if w.ended.Load() {
 		if first != nil { // a RecvMsg that failed after the end
 			w.r.add(*first)
 		}
 		return
 	}
+	// Set once the End is in: whoever sees it set may rely on the End.
+	defer w.ended.Store(true)
 	now := w.r.now()
 	var es [3]event
 	n := 0

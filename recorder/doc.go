@@ -62,7 +62,9 @@
 // the call's context is canceled or past its deadline (noticed with
 // context.AfterFunc: no goroutine waits per call; a deadline that the
 // service config's "timeout" sets counts). A SendMsg that fails because
-// the context ended returns after the End is recorded. If a RecvMsg is in
+// the context ended returns after the End is recorded, unless a RecvMsg is
+// in progress on another goroutine: the End then comes with what that
+// RecvMsg returns, as follows. If a RecvMsg is in
 // progress when the context ends, gRPC makes it return soon after (with the
 // context's error, or with a message that had arrived), and the End waits
 // for that return, at most a second, so that what it returned is recorded
@@ -70,10 +72,12 @@
 // and then End, every time. (What a RecvMsg called after the End returns,
 // a message gRPC had buffered or an error again, is recorded after the
 // End.) The End's error is a status error (see Call.Err). The server side
-// ends when the handler returns. A handler that panics ends with Internal,
-// "the handler panicked", and the panic goes on to whatever recovers it
-// further out (the status the client gets is that interceptor's; with no
-// such interceptor the program crashes, as gRPC lets it).
+// ends when the handler returns. A handler that panics (or calls
+// runtime.Goexit) ends with Internal, "the handler did not return"; the
+// recorder does not recover the panic, which goes on, untouched, to
+// whatever recovers it further out (the status the client gets is that
+// interceptor's; with no such interceptor the program crashes, as gRPC
+// lets it).
 //
 // Interceptors do not see everything gRPC does after them. A unary
 // request that exceeds the client's send limit (grpc.MaxCallSendMsgSize,

@@ -202,18 +202,14 @@ func (sc *serverCall) end(err error, resp *event) {
 	sc.r.add(es[:n+1]...)
 }
 
-// abandoned records the End of a handler that did not return: it panicked
-// with p, or (p is nil) its goroutine exited through runtime.Goexit, as
-// t.FailNow makes it. The panic goes on, to the interceptor further out
-// that recovers it (a recovery middleware, grpctest's harness) or to the
-// runtime; the status the client gets is that interceptor's.
-func (sc *serverCall) abandoned(p any) {
-	if p == nil {
-		sc.end(status.Error(codes.Unknown, "recorder: the handler exited without returning (runtime.Goexit: t.FailNow or t.Fatal called in a handler?)"), nil)
-		return
-	}
-	sc.end(status.Errorf(codes.Internal, "recorder: the handler panicked: %v", p), nil)
-	panic(p)
+// abandoned records the End of a handler that did not return: it
+// panicked, or its goroutine exited through runtime.Goexit (as t.FailNow
+// makes it). The recorder does not recover the panic: it goes on,
+// untouched, to the interceptor further out that recovers it (a recovery
+// middleware, grpctest's harness) or to the runtime, and the status the
+// client gets is that interceptor's.
+func (sc *serverCall) abandoned() {
+	sc.end(status.Error(codes.Internal, "recorder: the handler did not return: it panicked, or called runtime.Goexit (t.FailNow or t.Fatal in a handler)"), nil)
 }
 
 // transportStream observes grpc.SetHeader, grpc.SendHeader and
@@ -274,7 +270,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		returned := false
 		defer func() {
 			if !returned {
-				sc.abandoned(recover())
+				sc.abandoned()
 			}
 		}()
 		resp, err := handler(ctx, req)
@@ -305,7 +301,7 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		returned := false
 		defer func() {
 			if !returned {
-				w.sc.abandoned(recover())
+				w.sc.abandoned()
 			}
 		}()
 		err := handler(srv, w)
