@@ -84,8 +84,13 @@ var harnessIDs atomic.Uint64
 //
 // A handler that panics does not crash the test binary: the harness
 // recovers the panic, the client gets codes.Internal, and Close reports
-// the panic and its stack. (A panic on a goroutine the handler started is
-// beyond any interceptor and crashes the binary as usual.)
+// the panic and its stack (and a handler that ends its goroutine with
+// runtime.Goexit, as t.FailNow in a handler does). Not when an interceptor
+// set with grpc.UnaryInterceptor or grpc.StreamInterceptor (WithServerOptions)
+// runs outside the harness's: that may be the service's own recovery,
+// under test, and the panic goes on to it untouched. A panic on a
+// goroutine the handler started is beyond any interceptor and crashes the
+// binary as usual.
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
 	t.Helper()
 	cfg := buildConfig(opts)

@@ -606,15 +606,29 @@ func leakHints(groups []goroutineGroup) string {
 }
 
 // topFunction returns the innermost function of g's stack outside the
-// runtime and the standard library's internals: what to name to exempt
-// it. "" if there is none.
+// standard library: what to name to exempt it (exempting io.(*pipe).read
+// would hide every goroutine blocked on any pipe). "" if there is none.
 func (g goroutineGroup) topFunction() string {
 	for _, f := range g.frames {
-		if !strings.HasPrefix(f.fn, "runtime.") && !strings.HasPrefix(f.fn, "internal/") && !strings.HasPrefix(f.fn, "sync.") && !strings.HasPrefix(f.fn, "time.") {
+		if !standardLibrary(f.fn) {
 			return f.fn
 		}
 	}
 	return ""
+}
+
+// standardLibrary reports whether fn, a full function name, is of the
+// standard library: the first element of its package path has no dot
+// ("io.", "net/http.", but not "example.com/x." nor "main."). A module
+// path without a dot counts too, which only drops a hint.
+func standardLibrary(fn string) bool {
+	first := fn
+	if i := strings.IndexByte(first, '/'); i >= 0 {
+		first = first[:i]
+	} else if i := strings.IndexByte(first, '.'); i >= 0 {
+		first = first[:i]
+	}
+	return first != "main" && !strings.Contains(first, ".")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

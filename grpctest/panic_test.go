@@ -2,9 +2,13 @@ package grpctest_test
 
 import (
 	"context"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -12,6 +16,7 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // panickingHandler's handlers index a nil map.
@@ -73,6 +78,122 @@ func TestNoPanicNoReport(t *testing.T) {
 	srv := grpctest.NewServer(spy, interopService)
 	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
+	}
+	spy.End()
+	spy.WantClean(t)
+}
+
+// A test of the service's own recovery interceptor, installed with
+// grpc.UnaryInterceptor (which gRPC runs before every chained one, so
+// outside the harness's). Before this change the panic reached it and the
+// client got its status; now the harness's interceptor, further in,
+// recovers the panic first: the client gets the harness's Internal, the
+// service's interceptor never runs its recovery, and Close fails the test.
+func TestServiceRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
+	recovered := false
+	myRecovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				recovered = true
+				err = status.Error(codes.Unavailable, "service recovery: try again")
+			}
+		}()
+		return h(ctx, req)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(panickingHandler{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(myRecovery)))
+	_, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
+	if status.Code(err) != codes.Unavailable || !recovered {
+		t.Errorf("UnaryCall: %v (service's recovery ran: %v); want the service's recovery interceptor's Unavailable", err, recovered)
+	}
+	spy.End()
+	spy.WantClean(t)
+}
+
+// recoverHandler keeps the stack "from the panic on: the frames above it
+// are this function's". With the harness's own recorder inside it (the
+// default), the first "panic(" in debug.Stack is the recorder's re-panic
+// in (*serverCall).abandoned, so the report's stack starts with the
+// recorder's frames, not at the handler's panicking line.
+func TestPanicReportStartsAtTheHandler(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(panickingHandler{}))
+	_, _ = client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
+	spy.End()
+	rs := spy.Reports()
+	if len(rs) != 1 {
+		t.Fatalf("%d reports:\n%s", len(rs), spy.Text())
+	}
+	msg := rs[0].Msg
+	i := strings.Index(msg, "\npanic(")
+	if i < 0 {
+		t.Fatalf("no panic frame:\n%s", msg)
+	}
+	// The line after "panic(...)\n\t/path/panic.go:NNN +0x..." names the
+	// function that panicked.
+	lines := strings.Split(msg[i+1:], "\n")
+	if len(lines) < 3 || !strings.Contains(lines[2], "panickingHandler") {
+		t.Errorf("the report's stack starts at %q, not at the handler:\n%s", lines[2], msg)
+	}
+}
+
+// goexitHandler's UnaryCall ends its goroutine without returning, as
+// t.FailNow called in a handler does.
+type goexitHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (goexitHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	runtime.Goexit()
+	return nil, nil
+}
+
+// A handler that exits its goroutine is reported too, as one that did not
+// return.
+func TestHandlerGoexitIsReported(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(goexitHandler{}))
+	ctx, cancel := context.WithCancel(t.Context())
+	call := grpctest.GoErr(t, func() error {
+		_, err := client(srv).UnaryCall(ctx, &testgrpc.SimpleRequest{})
+		return err
+	})
+	// gRPC sends no status for a goroutine that exited: the call waits for
+	// its context.
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := call.Wait(time.Minute); status.Code(err) != codes.Canceled {
+		t.Errorf("UnaryCall: %v, want Canceled", err)
+	}
+	spy.End()
+	spy.Want(t, 1, "the handler of /grpc.testing.TestService/UnaryCall did not return: it called runtime.Goexit", "panic_test.go:")
+}
+
+// A stream handler's panic under a recovery interceptor set with
+// grpc.StreamInterceptor (outside the harness's) goes to that interceptor.
+func TestStreamRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
+	recovered := false
+	outer := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				recovered = true
+				err = status.Error(codes.Unavailable, "service recovery: try again")
+			}
+		}()
+		return h(srv, ss)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(panickingHandler{}), grpctest.WithServerOptions(grpc.StreamInterceptor(outer)))
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable || !recovered {
+		t.Errorf("Recv: %v (recovered: %v), want the service's recovery's Unavailable", err, recovered)
 	}
 	spy.End()
 	spy.WantClean(t)

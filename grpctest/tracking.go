@@ -9,6 +9,7 @@ package grpctest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -65,47 +66,93 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 // a handler starts are attributed to it. Their names are listed in
 // handlerFrames (leak.go).
 //
-// Being the outermost, they also recover a handler's panic, which would
-// otherwise crash the test binary and lose every other test's result: the
-// client gets Internal, and Close reports the panic with its stack.
+// They also recover a handler's panic, which would otherwise crash the
+// test binary and lose every other test's result: the client gets
+// Internal, and Close reports the panic with its stack. Not when an
+// interceptor runs outside them (one set with grpc.UnaryInterceptor or
+// grpc.StreamInterceptor, which gRPC runs before every chained one): that
+// may be the service's own recovery, under test, so the panic goes on to
+// it untouched.
 func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (_ any, err error) {
 	ctx, saved := s.handlerBegin(ctx, info.FullMethod)
 	defer s.handlerEnd(info.FullMethod, saved)
-	defer s.recoverHandler(info.FullMethod, &err)
-	return handler(ctx, req)
+	returned := false
+	defer func() {
+		if !returned && !calledByChain("unaryServerInterceptor", "getChainUnaryHandler") {
+			s.recoverHandler(info.FullMethod, recover(), &err)
+		}
+	}()
+	resp, err := handler(ctx, req)
+	returned = true
+	return resp, err
 }
 
 func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
 	defer s.handlerEnd(info.FullMethod, saved)
-	defer s.recoverHandler(info.FullMethod, &err)
-	return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+	returned := false
+	defer func() {
+		if !returned && !calledByChain("streamServerInterceptor", "getChainStreamHandler") {
+			s.recoverHandler(info.FullMethod, recover(), &err)
+		}
+	}()
+	err = handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+	returned = true
+	return err
+}
+
+// calledByChain reports whether the harness's interceptor method (named
+// by method) was called by gRPC's chain on behalf of an interceptor that
+// runs before it (chain names the closure that does that): read from the
+// stack, only when a handler did not return.
+func calledByChain(method, chain string) bool {
+	pcs := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	own := "github.com/streamtest/streamtest/grpctest.(*Server)." + method
+	isOwn := func(fn string) bool { return fn == own || fn == own+"-fm" } // the method, or its method-value wrapper
+	for {
+		f, more := frames.Next()
+		if isOwn(f.Function) {
+			for more {
+				f, more = frames.Next()
+				if !isOwn(f.Function) {
+					return strings.Contains(f.Function, chain)
+				}
+			}
+			return false
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // handlerPanic is a handler's panic, for Close to report.
 type handlerPanic struct {
 	method string
-	value  any
+	what   string // "panicked: <value>", or what else happened
 	stack  string
 }
 
-// recoverHandler, deferred by the server interceptors, recovers a panic
-// of the handler of method: it is kept for Close to report, and the call
-// ends with Internal (*err).
-func (s *Server) recoverHandler(method string, err *error) {
-	p := recover()
-	if p == nil {
-		return
-	}
+// recoverHandler handles a handler of method that did not return: p is
+// what recover returned. The panic is kept for Close to report, and the
+// call ends with Internal (*err). A nil p is runtime.Goexit (t.FailNow in
+// a handler), which goes on regardless, or panic(nil) under
+// GODEBUG=panicnil=1, which recover has stopped: reported alike.
+func (s *Server) recoverHandler(method string, p any, err *error) {
 	stack := string(debug.Stack())
 	// From the panic on: the frames above it are this function's.
 	if i := strings.Index(stack, "\npanic("); i >= 0 {
 		stack = stack[i+1:]
 	}
+	what := fmt.Sprintf("panicked: %v", p)
+	if p == nil {
+		what = "did not return: it called runtime.Goexit (t.FailNow or t.Fatal in a handler?) or panicked with nil"
+	}
 	s.mu.Lock()
-	s.panics = append(s.panics, handlerPanic{method: method, value: p, stack: stack})
+	s.panics = append(s.panics, handlerPanic{method: method, what: what, stack: stack})
 	s.mu.Unlock()
-	*err = status.Errorf(codes.Internal, "grpctest: the handler of %s panicked: %v (the harness reports it with its stack when it closes)", method, p)
+	*err = status.Errorf(codes.Internal, "grpctest: the handler of %s %s (the harness reports it with its stack when it closes)", method, what)
 }
 
 // reportPanics reports the handlers' panics that recoverHandler kept.
@@ -116,7 +163,7 @@ func (s *Server) reportPanics() {
 	s.panics = nil
 	s.mu.Unlock()
 	for _, p := range panics {
-		s.t.Errorf("grpctest: the handler of %s panicked: %v\n(the client got Internal)\n%s", p.method, p.value, p.stack)
+		s.t.Errorf("grpctest: the handler of %s %s\n(the client got Internal)\n%s", p.method, p.what, p.stack)
 	}
 }
 
