@@ -24,10 +24,10 @@ import (
 // It behaves like a real stream: Recv returns the responses, then io.EOF
 // (Finish(nil)) or Finish's error (on a method without server streaming,
 // its one response ends the call: see NewClientStream); once the context
-// given to NewClientStream ends, Send and Recv fail with its status
-// (codes.Canceled or codes.DeadlineExceeded); Send after the code received
-// the end of the stream returns io.EOF (see Finish) and Send after
-// CloseSend an error, as grpc's do; a nil message is an error, not a
+// given to NewClientStream ends, Recv fails with its status
+// (codes.Canceled or codes.DeadlineExceeded) and Send returns io.EOF; Send
+// after the code received the end of the stream returns io.EOF (see
+// Finish) and Send after CloseSend an error, as grpc's do; a nil message is an error, not a
 // panic; messages are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under
@@ -41,6 +41,11 @@ type ClientStream[Req, Res any] struct {
 	// WithMethod): its one response, once Recv has returned it, ends the
 	// code's call (see callEndedLocked).
 	serverStreams bool
+
+	// view is what Context returns: the stream's context, canceled too
+	// once the code has seen the end of the call, as grpc's is.
+	view       context.Context
+	cancelView context.CancelFunc
 
 	// guarded by p.mu
 	finished  bool // Finish called
@@ -89,6 +94,7 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 	ctx = cfg.checkContext("NewClientStream", ctx)
 	cli, srv := cfg.streamKind()
 	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv}
+	c.view, c.cancelView = context.WithCancel(ctx)
 	c.core = &clientCore[Req, Res]{c: c}
 	c.cs = c.core
 	if cfg.rec != nil {
@@ -215,7 +221,7 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 // Sent returns a snapshot of every request the code sent so far, read by
 // Next or not, in order. Each is a copy taken when it was sent. The request
 // of a Send still blocked (WithSendBuffer) is included; that of a Send that
-// failed (io.EOF after the end, or the context's status) is not.
+// failed (io.EOF) is not.
 func (c *ClientStream[Req, Res]) Sent() []*Req {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
@@ -309,7 +315,10 @@ func (c *ClientStream[Req, Res]) Trailer() metadata.MD { return c.cs.Trailer() }
 // requests sent before. It always returns nil, as grpc's does.
 func (c *ClientStream[Req, Res]) CloseSend() error { return c.cs.CloseSend() }
 
-// Context returns the context given to NewClientStream.
+// Context returns the stream's context: derived from the one given to
+// NewClientStream, and canceled, as a real stream's, once the code has
+// received the end of the call (Recv returned io.EOF or an error, or the
+// one response of a method without server streaming).
 func (c *ClientStream[Req, Res]) Context() context.Context { return c.cs.Context() }
 
 // SendMsg is Send for a message given as any; it must be a *Req.
@@ -321,7 +330,7 @@ func (c *ClientStream[Req, Res]) RecvMsg(m any) error { return c.cs.RecvMsg(m) }
 // clientCore implements grpc.ClientStream on the pipe; a recorder wraps it.
 type clientCore[Req, Res any] struct{ c *ClientStream[Req, Res] }
 
-func (k *clientCore[Req, Res]) Context() context.Context { return k.c.p.ctx }
+func (k *clientCore[Req, Res]) Context() context.Context { return k.c.view }
 
 func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	c, p := k.c, k.c.p
@@ -337,8 +346,8 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	if req == nil {
 		return nilErr("Send", req)
 	}
-	if err := p.ctxErr(); err != nil {
-		return err
+	if p.ctx.Err() != nil {
+		return io.EOF // as grpc's: the context's status is for Recv to report
 	}
 	if p.out.closed {
 		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
@@ -348,12 +357,16 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	if c.sawEnd || (c.finished && p.cfg.buffer >= 0 && p.out.unread() >= p.cfg.buffer) {
 		return io.EOF
 	}
-	return p.putLocked(&p.out, cloneMsg(req), func() error {
+	err := p.putLocked(&p.out, cloneMsg(req), func() error {
 		if c.finished || c.sawEnd {
 			return io.EOF
 		}
 		return nil
 	})
+	if err != nil && p.bad == nil && p.ctx.Err() != nil {
+		return io.EOF // a blocked Send the context ended, as above
+	}
+	return err
 }
 
 func (k *clientCore[Req, Res]) RecvMsg(m any) error {
@@ -375,6 +388,9 @@ func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 	}
 	v, err := p.takeLocked(p.ctx, &p.in, false, nil)
 	if err != nil {
+		if p.bad == nil {
+			c.cancelView() // the call is over, as grpc's ends it
+		}
 		if p.ctx.Err() == nil && p.bad == nil {
 			c.sawEnd = true // the end Finish queued
 		}
@@ -389,6 +405,7 @@ func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 		// misuse). If Finish has already ended the stream with an error,
 		// that is the call's status, which grpc's returns instead.
 		c.sawEnd = true
+		c.cancelView()
 		if p.in.closed && p.in.err != nil {
 			return p.in.err
 		}

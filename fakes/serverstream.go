@@ -49,15 +49,21 @@ var (
 
 // NewServerStream returns a server stream whose handler-side context is
 // derived from ctx (put request metadata in it with
-// metadata.NewIncomingContext). With WithRecorder it records the events a
+// metadata.NewIncomingContext) and, as a real server's, carries the
+// stream: grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer called with
+// it act on the stream, and grpc.Method returns the method (WithMethod). With WithRecorder it records the events a
 // real server stream of the method named by WithMethod would, starting with
 // Begin now.
 func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerStream[Req, Res] {
 	cfg := newConfig(DefaultServerMethod, opts)
 	ctx = cfg.checkContext("NewServerStream", ctx)
 	sctx, cancel := context.WithCancel(ctx)
-	s := &ServerStream[Req, Res]{p: newPipe(sctx, cfg), cancel: cancel}
+	s := &ServerStream[Req, Res]{cancel: cancel}
 	s.core = &serverCore[Req, Res]{s: s}
+	// The handler's context carries the stream, as a real server's does:
+	// grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and grpc.Method
+	// work with it.
+	s.p = newPipe(grpc.NewContextWithServerTransportStream(sctx, transportStream[Req, Res]{s.core}), cfg)
 	s.ss = s.core
 	if cfg.rec != nil {
 		cli, srv := cfg.streamKind()
@@ -351,4 +357,21 @@ func (s *ServerStream[Req, Res]) doneErrLocked() error {
 		return status.Error(codes.Canceled, "fakes: the stream was canceled (Cancel was called): context canceled")
 	}
 	return s.p.ctxErr()
+}
+
+// transportStream is the grpc.ServerTransportStream in the handler's
+// context: what grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and
+// grpc.Method reach. A recorder's own, in the context it gives the
+// handler, records them and hands them on to this one.
+type transportStream[Req, Res any] struct{ c *serverCore[Req, Res] }
+
+func (t transportStream[Req, Res]) Method() string { return t.c.s.p.cfg.method }
+
+func (t transportStream[Req, Res]) SetHeader(md metadata.MD) error { return t.c.SetHeader(md) }
+
+func (t transportStream[Req, Res]) SendHeader(md metadata.MD) error { return t.c.SendHeader(md) }
+
+func (t transportStream[Req, Res]) SetTrailer(md metadata.MD) error {
+	t.c.SetTrailer(md)
+	return nil
 }
