@@ -27,7 +27,11 @@ import (
 //
 // method is a full method name ("/pkg.Service/Method"), a service prefix
 // ending in "/" ("/pkg.Service/") for all its methods, or "" or "*" for
-// every method. Other streams pass through untouched. It composes with any
+// every method. Other streams pass through untouched. It is a stream
+// interceptor: on a real gRPC server, unary methods never pass through it,
+// so it injects nothing into them, whatever method names (grpc runs only
+// unary interceptors for unary calls). The fake server (NewServer) serves
+// every method as a stream, so there it breaks unary calls too. It composes with any
 // other interceptor (grpc.ChainStreamInterceptor) and with Delay.
 //
 // Where it sits decides what a recorder sees. Given to a grpctest harness
@@ -116,7 +120,8 @@ func (f *failingStream) RecvMsg(m any) error {
 // status (codes.Canceled or codes.DeadlineExceeded) at once, without
 // running; nothing sleeps past the end of the call. d = 0 delays nothing.
 //
-// method matches as for FailAfter. A negative d, or a malformed method,
+// method matches as for FailAfter, and, as FailAfter, it reaches unary
+// methods on the fake server only. A negative d, or a malformed method,
 // fails every stream the interceptor sees with codes.Internal naming the
 // mistake.
 func Delay(method string, d time.Duration) grpc.StreamServerInterceptor {

@@ -57,6 +57,7 @@ type Server struct {
 	mu         sync.Mutex
 	scripts    []*Script
 	unexpected []string
+	closing    bool // Close has begun: it ends the calls still running
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames (and a closure's) would sit between a report
@@ -125,6 +126,9 @@ func (s *Server) Close() {
 		return
 	}
 	s.closeDone = true
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.h.Close()
 	s.verify()
 }
@@ -225,7 +229,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		case err != nil:
 			why := err.Error()
 			if c := status.Code(err); st.kind == stepSleep && (c == codes.Canceled || c == codes.DeadlineExceeded) {
-				why += " (the client canceled or its deadline passed during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
+				why += " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
 			}
 			s.stop(run, why)
 			return err
@@ -299,8 +303,15 @@ func (s *Server) fail(run *callRun, msg string) {
 	s.mu.Unlock()
 }
 
+// Close ends every call still running (it closes the client connections
+// first): a call that ends once Close has begun may have been canceled by
+// its client just before, or ended by Close, and the server cannot tell
+// which. Its reason says so, instead of blaming the client.
 func (s *Server) stop(run *callRun, why string) {
 	s.mu.Lock()
+	if s.closing {
+		why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
+	}
 	run.stopped = why
 	s.mu.Unlock()
 }
