@@ -303,6 +303,8 @@ func (s *Server) fail(run *callRun, msg string) {
 	s.mu.Unlock()
 }
 
+// stop records why run ended before its script was complete.
+//
 // Close ends every call still running (it closes the client connections
 // first): a call that ends once Close has begun may have been canceled by
 // its client just before, or ended by Close, and the server cannot tell
