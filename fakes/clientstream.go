@@ -347,7 +347,7 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 		return nilErr("Send", req)
 	}
 	if p.ctx.Err() != nil {
-		return io.EOF // as grpc's: the context's status is for Recv to report
+		return c.contextEOF()
 	}
 	if p.out.closed {
 		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
@@ -364,9 +364,19 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 		return nil
 	})
 	if err != nil && p.bad == nil && p.ctx.Err() != nil {
-		return io.EOF // a blocked Send the context ended, as above
+		return c.contextEOF() // a blocked Send the context ended, as above
 	}
 	return err
+}
+
+// contextEOF is what Send returns once the stream's context has ended:
+// io.EOF, as grpc's, whose status is for Recv to report. It returns once
+// Context (derived from the stream's context) has ended too: the context
+// package closes a parent's Done before it cancels the children, and code
+// (a recorder) that sees the Send fail may look at Context at once.
+func (c *ClientStream[Req, Res]) contextEOF() error {
+	<-c.view.Done()
+	return io.EOF
 }
 
 func (k *clientCore[Req, Res]) RecvMsg(m any) error {
