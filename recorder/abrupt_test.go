@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"runtime/debug"
@@ -207,14 +208,23 @@ func TestUnaryRequestGRPCRefusesToSend(t *testing.T) {
 // A Send that fails because the call's context was canceled comes back
 // after the End is recorded: code that has seen it fail can check the End
 // at once, with no Recorder.Wait. Each round races the SendMsg's own
-// recording of the End against context.AfterFunc's.
+// recording of the End against context.AfterFunc's. With a service
+// config's timeout, the recorder watches a context of its own, derived
+// from the caller's, whose cancel may reach it after gRPC has seen it.
 func TestSendFailingAfterCancelHasItsEndRecorded(t *testing.T) {
-	for _, n := range []network{bufnet, tcp} {
-		t.Run(n.String(), func(t *testing.T) {
+	timeout := grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"100s"}]}`)
+	for _, tc := range []struct {
+		n     network
+		dopts []grpc.DialOption
+	}{{bufnet, nil}, {tcp, nil}, {bufnet, []grpc.DialOption{timeout}}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("%s/config=%v", n, tc.dopts != nil), func(t *testing.T) {
 			rec := recorder.New()
-			p := newPair(t, n, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) })
+			p := newPair(t, n, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) }, tc.dopts...)
 			c := testpb.NewTestServiceClient(p.conn)
-			req := &testpb.StreamingOutputCallRequest{Payload: payload("x")}
+			// 16 KiB: the sender blocks on flow control after a few (the
+			// server reads nothing), so the cancel often finds it blocked.
+			req := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 16<<10)}}
 			for round := range 100 {
 				ctx, cancel := context.WithCancel(ctxT(t))
 				st, err := c.FullDuplexCall(ctx)
@@ -222,10 +232,16 @@ func TestSendFailingAfterCancelHasItsEndRecorded(t *testing.T) {
 					t.Fatal(err)
 				}
 				id, _ := rec.CallID(st.Context())
+				sent := make(chan error, 1)
+				go func() {
+					var err error
+					for err == nil { // until gRPC learns of the cancel
+						err = st.Send(req)
+					}
+					sent <- err
+				}()
 				cancel()
-				for err == nil { // gRPC learns of the cancel on a goroutine of its own
-					err = st.Send(req)
-				}
+				err = <-sent
 				var end *recorder.Event
 				for _, e := range rec.Events() {
 					if e.CallID == id && e.Side == recorder.Client && e.Kind == recorder.End {

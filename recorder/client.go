@@ -252,7 +252,7 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		// GetMethodConfig does not consult.)
 		if cc != nil {
 			if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
-				w.deadline = r.base.Add(begin + *t)
+				w.deadline, w.parent = r.base.Add(begin+*t), ctx
 				ctx, w.release = context.WithDeadline(ctx, w.deadline)
 			}
 		}
@@ -357,6 +357,7 @@ type clientStream struct {
 	stop          func() bool
 	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
 	deadline      time.Time          // ctx's, if the recorder made it
+	parent        context.Context    // what ctx derives from, if the recorder made it
 	grace         time.Duration      // see contextEnded
 
 	header    atomic.Bool // Header event recorded
@@ -390,11 +391,19 @@ func (w *clientStream) SendMsg(m any) error {
 }
 
 // contextErr returns the error of the context the call's end is watched
-// on: its Err, or DeadlineExceeded once the recorder's own deadline has
-// passed (its timer may not have fired yet), else nil.
+// on: its Err; if the recorder derived that context, its parent's Err
+// (the context package cancels a parent's children after it closes the
+// parent's Done, which gRPC may have seen first), or DeadlineExceeded once
+// the recorder's deadline has passed (its timer may not have fired yet);
+// else nil.
 func (w *clientStream) contextErr() error {
 	if err := w.ctx.Err(); err != nil {
 		return err
+	}
+	if w.parent != nil {
+		if err := w.parent.Err(); err != nil {
+			return err
+		}
 	}
 	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
 		return context.DeadlineExceeded
