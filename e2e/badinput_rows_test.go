@@ -46,6 +46,22 @@ var (
 
 func chatService(s *grpc.Server) { examples.NewChatServer().Register(s) }
 
+// badUnary registers /bad.Bad/Get, a unary method that takes a chat
+// message and whose handler is h: for handlers no generated service can
+// have (one that returns a non-proto response).
+func badUnary(h grpc.UnaryHandler) func(*grpc.Server) {
+	return func(s *grpc.Server) {
+		s.RegisterService(&grpc.ServiceDesc{ServiceName: "bad.Bad", HandlerType: (*any)(nil), Methods: []grpc.MethodDesc{{MethodName: "Get",
+			Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+				in := new(chatpb.Message)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bad.Bad/Get"}, h)
+			}}}}, struct{}{})
+	}
+}
+
 func badInputs() []badInput {
 	return []badInput{
 		// ---- nil messages
@@ -240,17 +256,7 @@ func badInputs() []badInput {
 			var err error
 			var send, end recorder.Event
 			spy.Run(func() {
-				srv := grpctest.NewServer(spy, func(s *grpc.Server) {
-					s.RegisterService(&grpc.ServiceDesc{ServiceName: "bad.Bad", HandlerType: (*any)(nil), Methods: []grpc.MethodDesc{{MethodName: "Get",
-						Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
-							in := new(chatpb.Message)
-							if err := dec(in); err != nil {
-								return nil, err
-							}
-							h := func(context.Context, any) (any, error) { return "not a message", nil }
-							return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bad.Bad/Get"}, h)
-						}}}}, struct{}{})
-				})
+				srv := grpctest.NewServer(spy, badUnary(func(context.Context, any) (any, error) { return "not a message", nil }))
 				err = srv.Conn().Invoke(t.Context(), "/bad.Bad/Get", chatMsg, new(chatpb.Message))
 				for _, e := range srv.Recorder().Events() {
 					if e.Side == recorder.Server && e.Kind == recorder.Send {
@@ -273,17 +279,7 @@ func badInputs() []badInput {
 			var err error
 			var end recorder.Event
 			spy.Run(func() {
-				srv := grpctest.NewServer(spy, func(s *grpc.Server) {
-					s.RegisterService(&grpc.ServiceDesc{ServiceName: "bad.Bad", HandlerType: (*any)(nil), Methods: []grpc.MethodDesc{{MethodName: "Get",
-						Handler: func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
-							in := new(chatpb.Message)
-							if err := dec(in); err != nil {
-								return nil, err
-							}
-							h := func(context.Context, any) (any, error) { panic("boom") }
-							return icpt(ctx, in, &grpc.UnaryServerInfo{FullMethod: "/bad.Bad/Get"}, h)
-						}}}}, struct{}{})
-				})
+				srv := grpctest.NewServer(spy, badUnary(func(context.Context, any) (any, error) { panic("boom") }))
 				err = srv.Conn().Invoke(t.Context(), "/bad.Bad/Get", chatMsg, new(chatpb.Message))
 				for _, e := range srv.Recorder().Events() {
 					if e.Side == recorder.Server && e.Kind == recorder.End {
