@@ -43,3 +43,18 @@ func TestUnaryRequestThatFitsCompressedIsSent(t *testing.T) {
 		}
 	}
 }
+
+// An empty request goes out uncompressed (gRPC does not compress nothing),
+// so it fits any limit: its Send is no failure either.
+func TestEmptyRequestWithACompressorIsSent(t *testing.T) {
+	srv := grpctest.NewServer(t, service(exhaustedService{}))
+	_, err := testgrpc.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}, grpc.MaxCallSendMsgSize(10), grpc.UseCompressor("gzip"))
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("UnaryCall: %v, want the server's ResourceExhausted", err)
+	}
+	for _, e := range srv.Recorder().Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.Send && e.Err != nil {
+			t.Errorf("client Send recorded with %v, but the server received the request\n%s", e.Err, srv.Recorder())
+		}
+	}
+}

@@ -198,3 +198,46 @@ func TestStreamRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
 	spy.End()
 	spy.WantClean(t)
 }
+
+// deepPanicker panics 200 calls below its handler: the harness must look
+// further down the stack than its first buffer of frames.
+type deepPanicker struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+//go:noinline
+func recurse(n int) int {
+	if n == 0 {
+		panic("deep")
+	}
+	return recurse(n-1) + 1
+}
+
+func (deepPanicker) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	recurse(200)
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+// The service's own recovery, set with grpc.UnaryInterceptor (outside the
+// harness's), must see the panic however deep in the handler it was
+// raised: the harness leaves it alone, as for a shallow one.
+func TestDeepPanicReachesTheServiceRecovery(t *testing.T) {
+	recovered := false
+	myRecovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				recovered = true
+				err = status.Error(codes.Unavailable, "service recovery: try again")
+			}
+		}()
+		return h(ctx, req)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(deepPanicker{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(myRecovery)))
+	_, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
+	if status.Code(err) != codes.Unavailable || !recovered {
+		t.Errorf("UnaryCall: %v (service's recovery ran: %v); want the service's recovery interceptor's Unavailable", err, recovered)
+	}
+	spy.End()
+	spy.WantClean(t)
+}

@@ -413,3 +413,25 @@ func TestPanicReachesTheOuterInterceptorUntouched(t *testing.T) {
 		t.Errorf("the stack after the panic does not start at the handler:\n%s", stack)
 	}
 }
+
+// gRPC ends a call whose SendMsg fails with an error of its own (here a
+// message over MaxCallSendMsgSize) and cancels the stream's context,
+// which a stream wrapped with WrapClientStream is watched on: the End
+// carries that error, the call's status, not Canceled.
+func TestWrappedStreamEndsWithTheSendError(t *testing.T) {
+	rec := recorder.New()
+	ci, si := ownInterceptors(rec, true)
+	p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)}, registerEcho, grpc.WithStreamInterceptor(ci))
+	st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctxT(t), grpc.MaxCallSendMsgSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1000)}}
+	if err := st.Send(big); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("Send: %v, want ResourceExhausted", err)
+	}
+	_, rerr := st.Recv()
+	if e, ok := endOf(rec, recorder.Client); !ok || status.Code(e.Err) != codes.ResourceExhausted || status.Code(rerr) != codes.ResourceExhausted {
+		t.Errorf("recorded client End %v (found: %v), Recv %v; want ResourceExhausted for both\n%s", e.Err, ok, rerr, rec)
+	}
+}

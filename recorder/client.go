@@ -344,7 +344,7 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 			t.Stop()
 		}
 	}
-	w.end(endStatus(ctx.Err()), false, nil)
+	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
 }
 
 type clientStream struct {
@@ -364,6 +364,7 @@ type clientStream struct {
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
 
 	sendExt, recvExt extCache                      // of SendMsg's goroutine, of RecvMsg's
+	sendErr          atomic.Pointer[error]         // a SendMsg error other than io.EOF, which ends a gRPC call
 	endMu            sync.Mutex                    // held while the End is recorded
 	ended            atomic.Bool                   // End event recorded (set under endMu, once it is)
 	recvs            atomic.Int32                  // RecvMsg calls in progress
@@ -376,18 +377,34 @@ func (w *clientStream) SendMsg(m any) error {
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
 	w.r.finish(w.call, Send, i, seq, elapsed, err)
+	if err != nil && !errors.Is(err, io.EOF) {
+		// gRPC ends the call with an error of SendMsg's own (a message
+		// too large, one it cannot marshal) and cancels the stream's
+		// context: if that is the context watched (WrapClientStream), the
+		// call's End carries this error, not Canceled.
+		w.sendErr.Store(&err)
+	}
 	if err != nil && w.ctx != nil && w.recvs.Load() == 0 {
 		if cerr := w.contextErr(); cerr != nil {
-			// The call ended with its context (SendMsg says so with io.EOF
-			// or the context's status). The End is recorded before SendMsg
-			// returns, not whenever context.AfterFunc gets to it: code that
-			// has seen the Send fail may check the End at once. (With a
-			// RecvMsg in progress, the End waits for what it returns, as
-			// in contextEnded, and comes with it.)
-			w.end(cerr, false, nil)
+			// The call ended with its context. The End is recorded before
+			// SendMsg returns, not whenever context.AfterFunc gets to it:
+			// code that has seen the Send fail may check the End at once.
+			// (With a RecvMsg in progress, the End waits for what it
+			// returns, as in contextEnded, and comes with it.)
+			w.end(w.ctxEndStatus(cerr), false, nil)
 		}
 	}
 	return err
+}
+
+// ctxEndStatus is the End of a call whose watched context ended with
+// cerr: the error of a SendMsg that made gRPC end the call, if one did,
+// else cerr.
+func (w *clientStream) ctxEndStatus(cerr error) error {
+	if p := w.sendErr.Load(); p != nil {
+		return *p
+	}
+	return cerr
 }
 
 // contextErr returns the error of the context the call's end is watched

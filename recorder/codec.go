@@ -91,7 +91,8 @@ func clientSendTooLarge(cc *grpc.ClientConn, method string, m any, opts []grpc.C
 		return false
 	}
 	n := len(b)
-	if c := encoding.GetCompressor(compressor); c != nil && compressor != encoding.Identity {
+	// gRPC sends an empty message uncompressed.
+	if c := encoding.GetCompressor(compressor); c != nil && compressor != encoding.Identity && n > 0 {
 		var buf countingWriter
 		if w, err := c.Compress(&buf); err == nil {
 			_, err1 := w.Write(b)
