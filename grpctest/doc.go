@@ -61,7 +61,8 @@
 // (a) A client stream opened on the harness is finished when RecvMsg
 // returned an error (io.EOF included), when a call without server streaming
 // received its response, when SendMsg or Header returned an error other
-// than io.EOF, or when its context ended: the ways gRPC documents for
+// than io.EOF, or when its context ended (or the deadline the service
+// config's "timeout" gives it passed): the ways gRPC documents for
 // releasing a stream. (An io.EOF from SendMsg says the call has ended: a
 // Recv gets its status, and finishes the stream.) Streams that are
 // none of these when Close starts are reported by method and by the line
@@ -156,10 +157,10 @@
 // AssertMessages compares messages with cmp.Diff and protocmp.Transform
 // and prints "mismatch (-want +got):" and the timeline of the test's open
 // harnesses; when the lengths differ, it first says "want N messages, got
-// M" and lists the messages of want with no equal in got and those of got
-// with none in want (aligned as a longest common subsequence; the diff
-// pairs messages by likeness, so a message that changed can be on both
-// lists). AssertMessagesWith takes extra cmp
+// M" and lists the messages of want and of got that the other list does
+// not match in order (aligned as a longest common subsequence of equal
+// messages; the diff pairs messages by likeness, so a message that
+// changed or moved can be on both lists). AssertMessagesWith takes extra cmp
 // options. Msgs turns a typed slice, such as a fake stream's Responses,
 // into the []any they take. Bytes fields longer than 1 KiB are compared and shown as a
 // summary so that a diff of large payloads stays short and fast: length,

@@ -17,8 +17,9 @@ import (
 // compared with cmp and protocmp.Transform (so proto messages compare by
 // content). On failure it prints a (-want +got) diff and the timeline of
 // the test's open harnesses; when the lengths differ, first a line "want N
-// messages, got M" and which messages of want have no equal in got, and
-// which of got have none in want. A typed nil message, such as a call that
+// messages, got M" and which messages of want and of got the other list
+// does not match, in order (a longest common subsequence of equal
+// messages). A typed nil message, such as a call that
 // failed returns, equals only a nil message of its type, never an empty
 // one.
 //
@@ -108,8 +109,8 @@ const (
 const maxListed = 5
 
 // countNote, when want and got differ in length, says so on a line of its
-// own, followed by which messages of want have no equal in got and which
-// of got have none in want, found by aligning the two lists: their common head and tail
+// own, followed by which messages of want and of got are not matched in
+// order on the other side, found by aligning the two lists: their common head and tail
 // first (a message lost or added in the middle costs no more), then the
 // longest common subsequence of equal messages in what is left, if that
 // is small enough.
@@ -195,10 +196,10 @@ func countNote(want, got []any, opts []cmp.Option) string {
 		}
 		b.WriteString("\n")
 	}
-	list("in want, with no equal message in got:", "want", missing, want)
-	list("in got, with no equal message in want:", "got", extra, got)
+	list("in want, not matched in order in got:", "want", missing, want)
+	list("in got, not matched in order in want:", "got", extra, got)
 	if len(missing) > 0 && len(extra) > 0 {
-		b.WriteString("(the diff below pairs messages by likeness: one listed on both sides may be a message that changed)\n")
+		b.WriteString("(matched in order, by equality; the diff below pairs messages by likeness: one listed on both sides may have changed or moved)\n")
 	}
 	return b.String()
 }

@@ -113,13 +113,13 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 		parts     []string
 	}{
 		{"missing", []any{p("a"), p("b")}, []any{p("a")}, []string{
-			"grpctest: messages differ: want 2 messages, got 1\nin want, with no equal message in got:\n  want[1] *grpc_testing.Payload{body:\"b\"}\nmismatch (-want +got):\n"}},
+			"grpctest: messages differ: want 2 messages, got 1\nin want, not matched in order in got:\n  want[1] *grpc_testing.Payload{body:\"b\"}\nmismatch (-want +got):\n"}},
 		{"extra", []any{p("a")}, []any{p("x"), p("a"), p("y")}, []string{
-			"messages differ: want 1 message, got 3\nin got, with no equal message in want:\n  got[0] *grpc_testing.Payload{body:\"x\"}\n  got[2] *grpc_testing.Payload{body:\"y\"}\nmismatch (-want +got):\n"}},
+			"messages differ: want 1 message, got 3\nin got, not matched in order in want:\n  got[0] *grpc_testing.Payload{body:\"x\"}\n  got[2] *grpc_testing.Payload{body:\"y\"}\nmismatch (-want +got):\n"}},
 		{"both", []any{p("a"), p("b")}, []any{p("c")}, []string{
-			"want 2 messages, got 1\nin want, with no equal message in got:\n  want[0] *grpc_testing.Payload{body:\"a\"}\n  want[1] *grpc_testing.Payload{body:\"b\"}\nin got, with no equal message in want:\n  got[0] *grpc_testing.Payload{body:\"c\"}\n(the diff below pairs messages by likeness: one listed on both sides may be a message that changed)\nmismatch"}},
+			"want 2 messages, got 1\nin want, not matched in order in got:\n  want[0] *grpc_testing.Payload{body:\"a\"}\n  want[1] *grpc_testing.Payload{body:\"b\"}\nin got, not matched in order in want:\n  got[0] *grpc_testing.Payload{body:\"c\"}\n(matched in order, by equality; the diff below pairs messages by likeness: one listed on both sides may have changed or moved)\nmismatch"}},
 		{"many", []any{p("1"), p("2"), p("3"), p("4"), p("5"), p("6"), p("7")}, nil, []string{
-			"want 7 messages, got 0\nin want, with no equal message in got:\n  want[0]", "  want[4] *grpc_testing.Payload{body:\"5\"}\n  … and 2 more\nmismatch"}},
+			"want 7 messages, got 0\nin want, not matched in order in got:\n  want[0]", "  want[4] *grpc_testing.Payload{body:\"5\"}\n  … and 2 more\nmismatch"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 	want := []any{&testgrpc.SimpleRequest{ResponseSize: 10}}
 	got := []any{&testgrpc.SimpleRequest{ResponseSize: 20, FillUsername: true}, &testgrpc.SimpleRequest{ResponseSize: 30}}
 	grpctest.AssertMessagesWith(spy, want, got, protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size"))
-	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nin got, with no equal message in want:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
+	wantParts(t, spy.Want(t, 1).Msg, "want 1 message, got 2\nin got, not matched in order in want:\n  got[0] *grpc_testing.SimpleRequest{response_size:20 fill_username:true}\nmismatch")
 }
 
 // A message lost from the middle of a long list is named, with and
@@ -172,7 +172,7 @@ func TestAssertMessagesNamesALostMessageInALongList(t *testing.T) {
 			t.Fatalf("%s: AssertMessagesWith returned true", tc.name)
 		}
 		msg := spy.Want(t, 1).Msg
-		wantParts(t, msg, fmt.Sprintf("want %d messages, got %d\nin want, with no equal message in got:\n  want[150] ", n, n-1))
+		wantParts(t, msg, fmt.Sprintf("want %d messages, got %d\nin want, not matched in order in got:\n  want[150] ", n, n-1))
 		if strings.Contains(msg, "extra in got") {
 			t.Errorf("%s: extra messages listed:\n%s", tc.name, msg[:min(len(msg), 600)])
 		}
@@ -256,6 +256,21 @@ func TestCountNoteDoesNotContradictTheDiff(t *testing.T) {
 	spy := spytb.New(t)
 	grpctest.AssertMessages(spy, []any{pl("lost message"), pl("order 42 shipped to Paris")}, []any{pl("order 42 shipped to Pariz")})
 	spy.End()
-	spy.Want(t, 1, "in want, with no equal message in got:\n  want[0] *grpc_testing.Payload{body:\"lost message\"}\n  want[1] ",
-		"in got, with no equal message in want:\n  got[0] ", "pairs messages by likeness")
+	spy.Want(t, 1, "in want, not matched in order in got:\n  want[0] *grpc_testing.Payload{body:\"lost message\"}\n  want[1] ",
+		"in got, not matched in order in want:\n  got[0] ", "pairs messages by likeness")
+}
+
+// A message that only moved is listed as not matched in order, which is
+// what the alignment can say; "no equal message" would be false.
+func TestCountNoteOfAMovedMessage(t *testing.T) {
+	a := &testgrpc.SimpleRequest{ResponseSize: 1}
+	b := &testgrpc.SimpleRequest{ResponseSize: 2}
+	c := &testgrpc.SimpleRequest{ResponseSize: 3}
+	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, []any{a, b}, []any{b, a, c})
+	spy.End()
+	r := spy.Want(t, 1, "want 2 messages, got 3\nin want, not matched in order in got:\n  want[0] ", "may have changed or moved")
+	if strings.Contains(r.Msg, "no equal") {
+		t.Errorf("the note says a message has no equal, but both lists hold it:\n%s", r.Msg)
+	}
 }

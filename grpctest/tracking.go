@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -192,13 +193,17 @@ func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req,
 }
 
 func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	var deadline time.Time
+	if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
+		deadline = time.Now().Add(*t) // the service config's: gRPC ends the stream then
+	}
 	saved := swapLabels(s.clientLabels)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	saved.restore()
 	if err != nil {
 		return nil, err
 	}
-	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams}
+	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
 	s.mu.Lock()
 	ts.disconnects = len(s.drops)
@@ -212,7 +217,7 @@ func (s *Server) openStreams() []*trackedStream {
 	defer s.mu.Unlock()
 	var open []*trackedStream
 	for ts := range s.streams {
-		if ts.ctx.Err() == nil && !ts.done.Load() {
+		if ts.ctx.Err() == nil && !ts.done.Load() && (ts.deadline.IsZero() || time.Now().Before(ts.deadline)) {
 			open = append(open, ts)
 		}
 	}
@@ -223,7 +228,8 @@ func (s *Server) openStreams() []*trackedStream {
 // the ways gRPC documents as releasing its resources: RecvMsg returned an
 // error (io.EOF included), a call without server streaming received its
 // response, SendMsg or Header returned an error other than io.EOF, or its
-// context ended (checked at Close).
+// context ended or the deadline the service config gives it passed
+// (checked at Close).
 type trackedStream struct {
 	grpc.ClientStream
 	s             *Server
@@ -234,6 +240,9 @@ type trackedStream struct {
 	// handlerCtx: ctx is (or derives from) the context of a handler of a
 	// harness, which gRPC cancels when the handler returns.
 	handlerCtx bool
+	// deadline is the one the service config's "timeout" gives the call,
+	// if any: once it has passed, gRPC has ended and released the stream.
+	deadline time.Time
 	// disconnects is the number of Disconnect calls before the stream
 	// opened: a larger number at Close means its connection was dropped.
 	disconnects int
