@@ -317,8 +317,9 @@ func (c *ClientStream[Req, Res]) CloseSend() error { return c.cs.CloseSend() }
 
 // Context returns the stream's context: derived from the one given to
 // NewClientStream, and canceled, as a real stream's, once the code has
-// received the end of the call (Recv returned io.EOF or an error, or the
-// one response of a method without server streaming).
+// received the end of the call (Recv returned io.EOF or the call's error,
+// or the one response of a method without server streaming). An error
+// WithFailAt injects is not the end: the stream stays usable.
 func (c *ClientStream[Req, Res]) Context() context.Context { return c.cs.Context() }
 
 // SendMsg is Send for a message given as any; it must be a *Req.

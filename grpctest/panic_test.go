@@ -85,10 +85,9 @@ func TestNoPanicNoReport(t *testing.T) {
 
 // A test of the service's own recovery interceptor, installed with
 // grpc.UnaryInterceptor (which gRPC runs before every chained one, so
-// outside the harness's). Before this change the panic reached it and the
-// client got its status; now the harness's interceptor, further in,
-// recovers the panic first: the client gets the harness's Internal, the
-// service's interceptor never runs its recovery, and Close fails the test.
+// outside the harness's): the panic goes on to it, the client gets its
+// status, and Close reports nothing. (A harness that recovered the panic
+// itself, further in, took it away from the service's recovery.)
 func TestServiceRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
 	recovered := false
 	myRecovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
@@ -110,11 +109,9 @@ func TestServiceRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
 	spy.WantClean(t)
 }
 
-// recoverHandler keeps the stack "from the panic on: the frames above it
-// are this function's". With the harness's own recorder inside it (the
-// default), the first "panic(" in debug.Stack is the recorder's re-panic
-// in (*serverCall).abandoned, so the report's stack starts with the
-// recorder's frames, not at the handler's panicking line.
+// The report's stack starts at the handler's panicking line. (The
+// harness keeps the stack from the first "panic(" frame on: a recorder
+// that recovered and re-panicked would have put its own frames there.)
 func TestPanicReportStartsAtTheHandler(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(panickingHandler{}))

@@ -72,8 +72,10 @@
 // and then End, every time. (What a RecvMsg called after the End returns,
 // a message gRPC had buffered or an error again, is recorded after the
 // End.) The End's error is a status error (see Call.Err). The server side
-// ends when the handler returns. A handler that panics (or calls
-// runtime.Goexit) ends with Internal, "the handler did not return"; the
+// ends when the handler returns. Under the recorder's server interceptors,
+// a handler that panics (or calls runtime.Goexit) ends with Internal,
+// "the handler did not return" (WrapServerStream's users record the End
+// with EndServerStream, deferred if they want it then); the
 // recorder does not recover the panic, which goes on, untouched, to
 // whatever recovers it further out (the status the client gets is that
 // interceptor's; with no such interceptor the program crashes, as gRPC
