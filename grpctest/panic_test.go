@@ -19,20 +19,20 @@ import (
 	"github.com/streamtest/streamtest/recorder"
 )
 
-// panickingHandler's handlers index a nil map.
+// panickingHandler's handlers write to counts, a map nobody made: the
+// bug under test.
 type panickingHandler struct {
 	testgrpc.UnimplementedTestServiceServer
+	counts map[string]int
 }
 
-func (panickingHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
-	var m map[string]int
-	m["unary"]++
+func (h panickingHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	h.counts["unary"]++
 	return nil, nil
 }
 
-func (panickingHandler) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
-	var m map[string]int
-	m["bidi"]++
+func (h panickingHandler) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
+	h.counts["bidi"]++
 	return nil
 }
 
