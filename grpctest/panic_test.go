@@ -89,24 +89,7 @@ func TestNoPanicNoReport(t *testing.T) {
 // status, and Close reports nothing. (A harness that recovered the panic
 // itself, further in, took it away from the service's recovery.)
 func TestServiceRecoveryOutsideTheHarnessSeesThePanic(t *testing.T) {
-	recovered := false
-	myRecovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				recovered = true
-				err = status.Error(codes.Unavailable, "service recovery: try again")
-			}
-		}()
-		return h(ctx, req)
-	}
-	spy := spytb.New(t)
-	srv := grpctest.NewServer(spy, service(panickingHandler{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(myRecovery)))
-	_, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
-	if status.Code(err) != codes.Unavailable || !recovered {
-		t.Errorf("UnaryCall: %v (service's recovery ran: %v); want the service's recovery interceptor's Unavailable", err, recovered)
-	}
-	spy.End()
-	spy.WantClean(t)
+	wantServiceRecovery(t, panickingHandler{})
 }
 
 // The report's stack starts at the handler's panicking line. (The
@@ -219,6 +202,15 @@ func (deepPanicker) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgr
 // harness's), must see the panic however deep in the handler it was
 // raised: the harness leaves it alone, as for a shallow one.
 func TestDeepPanicReachesTheServiceRecovery(t *testing.T) {
+	wantServiceRecovery(t, deepPanicker{})
+}
+
+// wantServiceRecovery fails t unless a UnaryCall to h, whose handler
+// panics, goes to the service's own recovery interceptor, set with
+// grpc.UnaryInterceptor: the client gets its status, and Close reports
+// nothing.
+func wantServiceRecovery(t *testing.T, h testgrpc.TestServiceServer) {
+	t.Helper()
 	recovered := false
 	myRecovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
@@ -230,7 +222,7 @@ func TestDeepPanicReachesTheServiceRecovery(t *testing.T) {
 		return h(ctx, req)
 	}
 	spy := spytb.New(t)
-	srv := grpctest.NewServer(spy, service(deepPanicker{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(myRecovery)))
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithServerOptions(grpc.UnaryInterceptor(myRecovery)))
 	_, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
 	if status.Code(err) != codes.Unavailable || !recovered {
 		t.Errorf("UnaryCall: %v (service's recovery ran: %v); want the service's recovery interceptor's Unavailable", err, recovered)
