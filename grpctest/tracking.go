@@ -193,15 +193,18 @@ func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req,
 }
 
 func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	var deadline time.Time
-	if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
-		deadline = time.Now().Add(*t) // the service config's: gRPC ends the stream then
-	}
 	saved := swapLabels(s.clientLabels)
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	saved.restore()
 	if err != nil {
 		return nil, err
+	}
+	var deadline time.Time
+	if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
+		// The service config's: gRPC ends the stream then. Counted from
+		// now, after gRPC started counting, so never earlier than gRPC's:
+		// a stream is not taken for finished while it is open.
+		deadline = time.Now().Add(*t)
 	}
 	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
@@ -212,12 +215,24 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 	return ts, nil
 }
 
+// pastDeadline reports whether the deadline the service config gives the
+// stream has passed: by the clock, or, as gRPC counts it from slightly
+// earlier, by the stream's own context, which gRPC ends then. (Reading
+// that context commits the call to its attempt, which no longer matters
+// at Close.)
+func (ts *trackedStream) pastDeadline() bool {
+	if ts.deadline.IsZero() {
+		return false
+	}
+	return !time.Now().Before(ts.deadline) || ts.ClientStream.Context().Err() != nil
+}
+
 func (s *Server) openStreams() []*trackedStream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var open []*trackedStream
 	for ts := range s.streams {
-		if ts.ctx.Err() == nil && !ts.done.Load() && (ts.deadline.IsZero() || time.Now().Before(ts.deadline)) {
+		if ts.ctx.Err() == nil && !ts.done.Load() && !ts.pastDeadline() {
 			open = append(open, ts)
 		}
 	}

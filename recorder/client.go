@@ -364,7 +364,7 @@ type clientStream struct {
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
 
 	sendExt, recvExt extCache                      // of SendMsg's goroutine, of RecvMsg's
-	sendErr          atomic.Pointer[error]         // a SendMsg error other than io.EOF, which ends a gRPC call
+	sendErr          atomic.Pointer[error]         // a SendMsg error other than io.EOF with which gRPC ended the call
 	endMu            sync.Mutex                    // held while the End is recorded
 	ended            atomic.Bool                   // End event recorded (set under endMu, once it is)
 	recvs            atomic.Int32                  // RecvMsg calls in progress
@@ -377,21 +377,25 @@ func (w *clientStream) SendMsg(m any) error {
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
 	w.r.finish(w.call, Send, i, seq, elapsed, err)
-	if err != nil && !errors.Is(err, io.EOF) {
-		// gRPC ends the call with an error of SendMsg's own (a message
-		// too large, one it cannot marshal) and cancels the stream's
-		// context: if that is the context watched (WrapClientStream), the
-		// call's End carries this error, not Canceled.
-		w.sendErr.Store(&err)
-	}
-	if err != nil && w.ctx != nil && w.recvs.Load() == 0 {
+	if err != nil && w.ctx != nil {
 		if cerr := w.contextErr(); cerr != nil {
+			if !errors.Is(err, io.EOF) {
+				// gRPC ended the call with an error of SendMsg's own (a
+				// message too large, one it cannot marshal), and with it
+				// the stream's context, the one watched (WrapClientStream):
+				// the End carries this error, not Canceled. (An error that
+				// leaves the watched context alone, from a stream further
+				// in that refused the message, does not end the call.)
+				w.sendErr.Store(&err)
+			}
 			// The call ended with its context. The End is recorded before
 			// SendMsg returns, not whenever context.AfterFunc gets to it:
 			// code that has seen the Send fail may check the End at once.
 			// (With a RecvMsg in progress, the End waits for what it
 			// returns, as in contextEnded, and comes with it.)
-			w.end(w.ctxEndStatus(cerr), false, nil)
+			if w.recvs.Load() == 0 {
+				w.end(w.ctxEndStatus(cerr), false, nil)
+			}
 		}
 	}
 	return err
