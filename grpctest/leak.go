@@ -566,7 +566,7 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 			"Close every ClientConn the code creates (canceling a context does not stop one)", conns)
 	}
 	for _, g := range groups {
-		if fn := g.topFunction(); fn != "" && !g.isClientConn() && !strings.HasPrefix(fn, "google.golang.org/grpc") {
+		if fn := g.topFunction(); fn != "" && !g.isClientConn() {
 			fmt.Fprintf(&b, ". A goroutine meant to outlive the test (a process-wide worker started on first use) can be exempted: "+
 				"grpctest.WithIgnoredGoroutines(%q), and goleak.IgnoreAnyFunction in VerifyTestMain", fn)
 			break
@@ -605,13 +605,15 @@ func leakHints(groups []goroutineGroup) string {
 	return strings.Join(hints, "; ")
 }
 
-// topFunction returns the innermost function of g's stack outside the
-// standard library: what to name to exempt it (exempting io.(*pipe).read
-// would hide every goroutine blocked on any pipe). "" if there is none.
+// topFunction returns what to name to exempt g: the goroutine's own
+// function (the outermost frame outside the standard library and gRPC),
+// which names this goroutine and no other. Exempting where it blocks
+// instead (io.(*pipe).read, a library's wait) would hide every goroutine
+// blocked there. "" if there is none.
 func (g goroutineGroup) topFunction() string {
-	for _, f := range g.frames {
-		if !standardLibrary(f.fn) {
-			return f.fn
+	for i := len(g.frames) - 1; i >= 0; i-- {
+		if fn := g.frames[i].fn; !standardLibrary(fn) && !strings.HasPrefix(fn, "google.golang.org/grpc") {
+			return fn
 		}
 	}
 	return ""

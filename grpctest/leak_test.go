@@ -685,3 +685,40 @@ func TestLeakHintDoesNotSuggestExemptingTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+// nestingHandler's UnaryCall starts a goroutine, loop, that blocks in a
+// helper of its own, wait, until release is closed.
+type nestingHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	release chan struct{}
+	exited  sync.WaitGroup
+}
+
+func (h *nestingHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	h.exited.Add(1)
+	go h.loop()
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+func (h *nestingHandler) loop() {
+	defer h.exited.Done()
+	h.wait()
+}
+
+//go:noinline
+func (h *nestingHandler) wait() { <-h.release }
+
+// The leak report suggests exempting the goroutine's own function, which
+// names it alone, not the helper it blocks in, which other goroutines
+// may block in too.
+func TestLeakHintNamesTheGoroutinesOwnFunction(t *testing.T) {
+	h := &nestingHandler{release: make(chan struct{})}
+	t.Cleanup(func() { close(h.release); h.exited.Wait() })
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithCloseTimeout(50*time.Millisecond))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	spy.Want(t, 1, `grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.(*nestingHandler).loop")`)
+}
