@@ -347,11 +347,11 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	if req == nil {
 		return nilErr("Send", req)
 	}
+	if p.out.closed { // checked first, as grpc's does
+		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
+	}
 	if p.ctx.Err() != nil {
 		return c.contextEOF()
-	}
-	if p.out.closed {
-		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
 	}
 	// After Finish, a Send that would block, or that comes after the code saw
 	// the end, returns io.EOF as grpc's does: the status is for Recv to report.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/fakes"
@@ -57,5 +58,30 @@ func TestSendAfterCancelIsEOFAsGRPCs(t *testing.T) {
 	t.Logf("fake: Recv %v; then Send %v", fakeRecv, fakeSend)
 	if errors.Is(realSend, io.EOF) && !errors.Is(fakeSend, io.EOF) {
 		t.Errorf("fake Send after the context ended = %v (code %v), want io.EOF as the real stream's", fakeSend, status.Code(fakeSend))
+	}
+}
+
+// Send after CloseSend is an error (Internal) even once the context has
+// ended, as grpc's: gRPC checks the half-close first.
+func TestSendAfterCloseSendAndCancel(t *testing.T) {
+	srv := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, drainingService{}) })
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	realErr := st.Send(req(1))
+
+	fctx, fcancel := context.WithCancel(context.Background())
+	fs := fakes.NewClientStream[dupReq, dupRes](fctx, fakes.WithMethod(fullDuplex))
+	_ = fs.CloseSend()
+	fcancel()
+	fakeErr := fs.Send(req(1))
+	if status.Code(realErr) != codes.Internal || status.Code(fakeErr) != status.Code(realErr) {
+		t.Errorf("Send after CloseSend and cancel: fake %v, real %v; want Internal from both", fakeErr, realErr)
 	}
 }
