@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -277,7 +276,7 @@ func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptSt
 	case st.kind == stepRecvEOF:
 		return fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), nil
 	case st.kind == stepRecv:
-		if proto.Equal(st.msg, got) {
+		if msgdiff.Same(st.msg, got) {
 			return "", nil
 		}
 		d, err := msgdiff.Diff(st.msg, got, nil)

@@ -256,16 +256,9 @@ func typedNil(m any) bool {
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
-// equal reports whether want and got are equal as AssertMessages compares
-// them; values cmp cannot compare are not equal.
-func equal(want, got any) bool {
-	w, ok1 := want.(proto.Message)
-	g, ok2 := got.(proto.Message)
-	if ok1 && ok2 {
-		return proto.Equal(w, g)
-	}
-	return cmpEqual(want, got, nil)
-}
+// equal is msgdiff.Same: whether want and got are equal as AssertMessages
+// compares them; values cmp cannot compare are not equal.
+func equal(want, got any) bool { return msgdiff.Same(want, got) }
 
 // cmpEqual is msgdiff.Equal: cmp.Equal with protocmp and the package's
 // options; values cmp cannot compare are not equal.

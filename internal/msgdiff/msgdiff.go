@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
@@ -114,6 +115,19 @@ func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
 		}
 	}()
 	return cmp.Diff(want, got, opts...), nil
+}
+
+// Same reports whether want and got are equal messages, as the
+// comparisons without options find them: proto.Equal for two proto
+// messages (the fast path: cmp walks large bytes fields element by
+// element), else Equal.
+func Same(want, got any) bool {
+	w, ok1 := want.(proto.Message)
+	g, ok2 := got.(proto.Message)
+	if ok1 && ok2 {
+		return proto.Equal(w, g)
+	}
+	return Equal(want, got, nil)
 }
 
 // Equal is cmp.Equal with the options of a comparison of messages (see
