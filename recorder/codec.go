@@ -24,20 +24,18 @@ import (
 // valid proto message (isProto) and the proto codec: the recorder's copy
 // checks what that codec does (see event.strict).
 func clientMarshalCheck(m any, isProto bool, opts []grpc.CallOption) (strict bool, err error) {
-	codec, subtype := callCodec(opts)
-	if isProto && codec == nil && protoSubtype(subtype) {
+	codec, protoCodec := callCodec(opts)
+	if isProto && protoCodec {
 		return true, nil
 	}
-	if codec == nil {
-		codec = registeredCodec(subtype)
-	}
-	_, err = marshalWith(codec, m)
-	return false, grpcMarshalError(err)
+	return false, grpcMarshalError(marshalErr(codec, m))
 }
 
-// callCodec returns the codec a client call's options force, if any, and
-// its content-subtype.
-func callCodec(opts []grpc.CallOption) (codec any, subtype string) {
+// callCodec returns the codec of a client call with options opts: the one
+// they force, else the one registered for their content-subtype (nil if
+// none is); protoCodec says it is proto's, by default.
+func callCodec(opts []grpc.CallOption) (codec any, protoCodec bool) {
+	subtype := ""
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.ForceCodecV2CallOption:
@@ -50,7 +48,10 @@ func callCodec(opts []grpc.CallOption) (codec any, subtype string) {
 			subtype = strings.ToLower(o.ContentSubtype)
 		}
 	}
-	return codec, subtype
+	if codec != nil {
+		return codec, false
+	}
+	return registeredCodec(subtype), protoSubtype(subtype)
 }
 
 // clientSendTooLarge reports whether gRPC's Invoke refuses to send the
@@ -82,20 +83,18 @@ func clientSendTooLarge(cc *grpc.ClientConn, method string, m any, opts []grpc.C
 	if limit == nil {
 		return false // gRPC's default limit, math.MaxInt32, leaves room for any message it marshals
 	}
-	codec, subtype := callCodec(opts)
-	if codec == nil {
-		codec = registeredCodec(subtype)
-	}
-	b, err := marshalWith(codec, m)
+	codec, _ := callCodec(opts)
+	data, err := marshalWith(codec, m)
+	defer data.Free()
 	if err != nil {
 		return false
 	}
-	n := len(b)
+	n := data.Len()
 	// gRPC sends an empty message uncompressed.
 	if c := encoding.GetCompressor(compressor); c != nil && compressor != encoding.Identity && n > 0 {
 		var buf countingWriter
 		if w, err := c.Compress(&buf); err == nil {
-			_, err1 := w.Write(b)
+			_, err1 := w.Write(data.Materialize())
 			if err2 := w.Close(); err1 == nil && err2 == nil {
 				n = int(buf)
 			}
@@ -131,11 +130,10 @@ func serverMarshalCheck(md metadata.MD, req, resp any, respIsProto bool) (strict
 		return true, nil
 	}
 	codec := registeredCodec(subtype)
-	if _, err := marshalWith(codec, req); err != nil {
+	if marshalErr(codec, req) != nil {
 		return false, nil
 	}
-	_, err = marshalWith(codec, resp)
-	return false, grpcMarshalError(err)
+	return false, grpcMarshalError(marshalErr(codec, resp))
 }
 
 // protoSubtype reports whether a call of content-subtype subtype uses the
@@ -158,10 +156,10 @@ func registeredCodec(subtype string) any {
 }
 
 // marshalWith marshals m with codec (any of gRPC's codec interfaces) and
-// returns the bytes and the codec's error. A nil m is sent as an empty
-// message, and an unknown codec (gRPC reports that itself, before the
-// call) gives no bytes and nil.
-func marshalWith(codec, m any) ([]byte, error) {
+// returns what it marshaled, to Free, and the codec's error. A nil m is
+// sent as an empty message, and an unknown codec (gRPC reports that
+// itself, before the call) gives nothing and nil.
+func marshalWith(codec, m any) (mem.BufferSlice, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -169,17 +167,19 @@ func marshalWith(codec, m any) ([]byte, error) {
 	case interface {
 		Marshal(any) (mem.BufferSlice, error)
 	}:
-		data, err := c.Marshal(m)
-		if err != nil {
-			return nil, err
-		}
-		b := data.Materialize()
-		data.Free()
-		return b, nil
-	case interface{ Marshal(any) ([]byte, error) }:
 		return c.Marshal(m)
+	case interface{ Marshal(any) ([]byte, error) }:
+		b, err := c.Marshal(m)
+		return mem.BufferSlice{mem.SliceBuffer(b)}, err
 	}
 	return nil, nil
+}
+
+// marshalErr returns the error of marshalWith, letting go of the bytes.
+func marshalErr(codec, m any) error {
+	data, err := marshalWith(codec, m)
+	data.Free()
+	return err
 }
 
 // grpcMarshalError is the status gRPC gives for a codec's error err.
