@@ -252,8 +252,8 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		// GetMethodConfig does not consult.)
 		if cc != nil {
 			if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
-				w.deadline, w.parent = r.base.Add(begin+*t), ctx
-				ctx, w.release = context.WithDeadline(ctx, w.deadline)
+				w.parent = ctx
+				ctx, w.release = context.WithDeadline(ctx, r.base.Add(begin+*t))
 			}
 		}
 		return r.wrapClient(ctx, cs, desc, w), nil
@@ -356,7 +356,6 @@ type clientStream struct {
 	ctx           context.Context // the context watched for the call's end, if it can end
 	stop          func() bool
 	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
-	deadline      time.Time          // ctx's, if the recorder made it
 	parent        context.Context    // what ctx derives from, if the recorder made it
 	grace         time.Duration      // see contextEnded
 
@@ -415,18 +414,19 @@ func (w *clientStream) ctxEndStatus(cerr error) error {
 // on: its Err; if the recorder derived that context, its parent's Err
 // (the context package cancels a parent's children after it closes the
 // parent's Done, which gRPC may have seen first), or DeadlineExceeded once
-// the recorder's deadline has passed (its timer may not have fired yet);
+// that context's deadline has passed (its timer may not have fired yet);
 // else nil.
 func (w *clientStream) contextErr() error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	if w.parent != nil {
-		if err := w.parent.Err(); err != nil {
-			return err
-		}
+	if w.parent == nil {
+		return nil
 	}
-	if !w.deadline.IsZero() && !time.Now().Before(w.deadline) {
+	if err := w.parent.Err(); err != nil {
+		return err
+	}
+	if d, _ := w.ctx.Deadline(); !time.Now().Before(d) {
 		return context.DeadlineExceeded
 	}
 	return nil
