@@ -303,11 +303,30 @@ func (g goroutineGroup) isClientConn() bool {
 	return false
 }
 
-func (g goroutineGroup) origin() string {
+// Who started a goroutine the harness labelled.
+const (
+	byHandler = iota // a handler (labelMethod names it)
+	byClient         // the client side of the harness
+	byServer         // the server side, outside any handler
+)
+
+// startedBy says who started g: byHandler, byClient or byServer.
+func (g goroutineGroup) startedBy() int {
 	switch {
 	case g.labels[labelMethod] != "":
-		return "handler " + g.labels[labelMethod]
+		return byHandler
 	case g.labels[labelSide] == "client":
+		return byClient
+	default:
+		return byServer
+	}
+}
+
+func (g goroutineGroup) origin() string {
+	switch g.startedBy() {
+	case byHandler:
+		return "handler " + g.labels[labelMethod]
+	case byClient:
 		return "the harness's gRPC client"
 	default:
 		return "the harness's gRPC server"
@@ -581,25 +600,18 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 
 // leakHints says how to fix the leaks of groups, by who started them.
 func leakHints(groups []goroutineGroup) string {
-	var handler, client, server bool
+	var by [3]bool
 	for _, g := range groups {
-		switch {
-		case g.labels[labelMethod] != "":
-			handler = true
-		case g.labels[labelSide] == "client":
-			client = true
-		default:
-			server = true
-		}
+		by[g.startedBy()] = true
 	}
 	var hints []string
-	if handler {
+	if by[byHandler] {
 		hints = append(hints, "make each goroutine a handler starts return when the handler's context is done, or wait for it before the handler returns")
 	}
-	if client {
+	if by[byClient] {
 		hints = append(hints, "a goroutine started on the client side while it called the harness (by the code under test, or a client interceptor) must return when its call ends, or be stopped before the test returns")
 	}
-	if server {
+	if by[byServer] {
 		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler, a service's own setup) must be stopped when the server stops")
 	}
 	return strings.Join(hints, "; ")
