@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -433,5 +434,85 @@ func TestWrappedStreamEndsWithTheSendError(t *testing.T) {
 	_, rerr := st.Recv()
 	if e, ok := endOf(rec, recorder.Client); !ok || status.Code(e.Err) != codes.ResourceExhausted || status.Code(rerr) != codes.ResourceExhausted {
 		t.Errorf("recorded client End %v (found: %v), Recv %v; want ResourceExhausted for both\n%s", e.Err, ok, rerr, rec)
+	}
+}
+
+// laggingCtx is a canceled context whose cancel reaches the contexts
+// derived from it only on release. For a parent of a type it does not
+// know, the context package cancels the children through the parent's
+// AfterFunc method if it has one (the recorder's derived context), else
+// from a goroutine that waits on Done (gRPC's, derived from a value
+// context around it). The gap between the parent's Done and a child's,
+// which a context of the context package's own has for an instant, stays
+// open here until release.
+type laggingCtx struct {
+	context.Context // no deadline, no values
+	done            chan struct{}
+	mu              sync.Mutex
+	err             error
+	held            []func()
+}
+
+func newLaggingCtx() *laggingCtx {
+	return &laggingCtx{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *laggingCtx) Done() <-chan struct{} { return c.done }
+
+func (c *laggingCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *laggingCtx) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = append(c.held, f)
+	return func() bool { return false }
+}
+
+func (c *laggingCtx) cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = context.Canceled
+	close(c.done)
+}
+
+func (c *laggingCtx) release() {
+	c.mu.Lock()
+	held := c.held
+	c.held = nil
+	c.mu.Unlock()
+	for _, f := range held {
+		f()
+	}
+}
+
+// The context the recorder derives for a service config's timeout learns
+// of the caller's cancel after gRPC has: a Send that fails because of the
+// cancel must still come back with the End recorded, read from the
+// parent, not from the derived context that has not heard yet.
+func TestSendFailingBeforeTheCancelReachesTheDerivedContext(t *testing.T) {
+	timeout := grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"100s"}]}`)
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, hangServer{}) }, timeout)
+	ctx := newLaggingCtx()
+	defer ctx.release()
+	st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.cancel()
+	req := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1<<10)}}
+	for err == nil { // until gRPC learns of the cancel
+		err = st.Send(req)
+	}
+	end, ok := endOf(rec, recorder.Client)
+	switch {
+	case !ok:
+		t.Fatalf("Send returned %v, and no client End is recorded\n%s", err, rec)
+	case status.Code(end.Err) != codes.Canceled:
+		t.Errorf("client End %v, want Canceled\n%s", end.Err, rec)
 	}
 }
