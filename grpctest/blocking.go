@@ -31,8 +31,9 @@ type Pending[T any] struct {
 	err        error
 	panicVal   any
 	panicStack []byte
+	exited     bool // fn ended its goroutine without returning (runtime.Goexit)
 
-	reported  atomic.Bool // the panic was reported
+	reported  atomic.Bool // the panic or the exit was reported
 	cleanedUp atomic.Bool // the test's cleanup has run: t may no longer be used
 }
 
@@ -51,7 +52,11 @@ type blocker interface {
 //	stream.Send(req)
 //	res, err := recv.Wait(time.Second)
 //
-// A panic in fn is recovered and reported through t.
+// A panic in fn is recovered and reported through t, and so is an fn that
+// ends its goroutine without returning: runtime.Goexit, which is what
+// t.FailNow, t.Fatal and testify's require do when they are called inside
+// fn, off the test's goroutine (the testing package asks for them on the
+// test's goroutine only). Wait then returns an error.
 func Go[T any](t testing.TB, fn func() (T, error)) *Pending[T] {
 	t.Helper()
 	return start(t, "Go", caller(2), fn)
@@ -85,7 +90,11 @@ func start[T any](t testing.TB, what, where string, fn func() (T, error)) *Pendi
 
 func (p *Pending[T]) run(fn func() (T, error)) {
 	defer close(p.done)
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
 		if r := recover(); r != nil {
 			p.panicVal, p.panicStack = r, debug.Stack()
 			p.err = fmt.Errorf("grpctest: %s panicked: %v", p.describe(), r)
@@ -94,9 +103,17 @@ func (p *Pending[T]) run(fn func() (T, error)) {
 				// unrecovered panic would.
 				panic(r)
 			}
+			return
 		}
+		// runtime.Goexit (or panic(nil) under GODEBUG=panicnil=1): fn
+		// gave no result, and the zero T with a nil error would read as
+		// one.
+		var zero T
+		p.val, p.exited = zero, true
+		p.err = fmt.Errorf("grpctest: %s did not return: its goroutine exited (runtime.Goexit)", p.describe())
 	}()
 	p.val, p.err = fn()
+	returned = true
 }
 
 func (p *Pending[T]) describe() string {
@@ -105,11 +122,16 @@ func (p *Pending[T]) describe() string {
 
 func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
 
-// finish reports a panic of fn once, while t may still be used.
+// finish reports a panic or an exit of fn once, while t may still be used.
 func (p *Pending[T]) finish() {
 	p.t.Helper()
-	if p.panicVal != nil && p.reported.CompareAndSwap(false, true) {
+	switch {
+	case p.panicVal != nil && p.reported.CompareAndSwap(false, true):
 		p.t.Errorf("grpctest: %s panicked: %v\n%s", p.describe(), p.panicVal, p.panicStack)
+	case p.exited && p.reported.CompareAndSwap(false, true):
+		p.t.Errorf("grpctest: %s did not return: its goroutine exited with runtime.Goexit. "+
+			"t.FailNow, t.Fatal and require's assertions do that; call them on the test's goroutine, "+
+			"after Wait, or use t.Errorf and return the error", p.describe())
 	}
 }
 
@@ -140,9 +162,15 @@ func (p *Pending[T]) cleanup() {
 
 // AssertBlocked reports whether the call is still running after d. If it
 // returns before d, the test fails with what it returned. Waiting for d is
-// the point: this is the one place a test waits on the clock.
+// the point: this is the one place a test waits on the clock. A d <= 0
+// asserts nothing: it is reported as a misuse, and AssertBlocked returns
+// false.
 func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 	p.t.Helper()
+	if d <= 0 {
+		p.t.Errorf("grpctest: AssertBlocked(%v) on %s: d must be positive: pass how long the call must stay blocked, e.g. 50*time.Millisecond", d, p.describe())
+		return false
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	returned := false

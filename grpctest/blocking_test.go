@@ -3,6 +3,8 @@ package grpctest_test
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +136,55 @@ func TestPendingReportsPanic(t *testing.T) {
 	spy.Want(t, 1, "the call started by Go at blocking_test.go:", "panicked: boom", "goroutine")
 	spy.End()
 	spy.Want(t, 1) // reported once
+}
+
+// A call whose goroutine exits without returning (t.FailNow inside the
+// function) gave no result: Wait must not hand back a zero one with a nil
+// error as if it had.
+func TestPendingReportsGoexit(t *testing.T) {
+	spy := spytb.New(t)
+	p := grpctest.Go(spy, func() (int, error) {
+		runtime.Goexit()
+		return 1, nil
+	})
+	if _, err := p.Wait(5 * time.Second); err == nil || !strings.Contains(err.Error(), "did not return") {
+		t.Errorf("Wait: %v, want an error saying the call did not return", err)
+	}
+	spy.Want(t, 1, "the call started by Go at blocking_test.go:", "did not return: its goroutine exited with runtime.Goexit", "t.FailNow")
+	spy.End()
+	spy.Want(t, 1) // reported once
+
+	// Reported by the cleanup, for a call nobody waited for.
+	spy = spytb.New(t)
+	e := grpctest.GoErr(spy, func() error { runtime.Goexit(); return nil })
+	<-e.Done()
+	spy.End()
+	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "runtime.Goexit")
+}
+
+// A call that returns is not taken for one that exited.
+func TestPendingThatReturnsIsNotReported(t *testing.T) {
+	spy := spytb.New(t)
+	p := grpctest.Go(spy, func() (int, error) { return 7, nil })
+	if v, err := p.Wait(5 * time.Second); v != 7 || err != nil {
+		t.Errorf("Wait: %v, %v, want 7, nil", v, err)
+	}
+	spy.End()
+	spy.WantClean(t)
+}
+
+// AssertBlocked with no time to wait asserts nothing: a misuse, not a pass.
+func TestAssertBlockedWithoutADuration(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	for _, d := range []time.Duration{0, -time.Second} {
+		spy := spytb.New(t)
+		p := grpctest.GoErr(spy, func() error { <-release; return nil })
+		if p.AssertBlocked(d) {
+			t.Errorf("AssertBlocked(%v) = true, want false", d)
+		}
+		spy.Want(t, 1, "AssertBlocked("+d.String()+")", "d must be positive", "the call started by GoErr at blocking_test.go:")
+	}
 }
 
 func TestGoWithNilFunction(t *testing.T) {
