@@ -37,3 +37,22 @@ func TestCallRunningAtCloseIsNotOnlyBlamedOnTheClient(t *testing.T) {
 	spy.Want(t, 2, "did not complete its script", "step 1 Sleep(1h0m0s)",
 		"Close had begun when the call ended: Close, which ends every call still running, may have ended it")
 }
+
+// A script written after Close would never run, nor be checked: Expect,
+// its steps and Times say so instead of passing in silence.
+func TestScriptingAfterCloseIsReported(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	sc := srv.Expect(fullDuplex).Times(0) // no call: Close is clean
+	srv.Close()
+	spy.WantClean(t)
+
+	sc.Send(res(1))
+	spy.Want(t, 1, "Expect(\"/grpc.testing.TestService/FullDuplexCall\") at close_report_test.go:", "step 1 Send", "the fake server is closed")
+	sc.Times(2)
+	spy.Want(t, 2, "Times(2) after Close")
+	srv.Expect(fullDuplex).Send(res(1)).Times(3) // reported once: the script is dropped
+	spy.Want(t, 3, "Expect(\"/grpc.testing.TestService/FullDuplexCall\") after Close", "call Expect before Close")
+	spy.End()
+	spy.Want(t, 3)
+}

@@ -223,8 +223,12 @@ func (sc *Script) Times(n int) *Script {
 	sc.s.t.Helper()
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
-	if n < 0 {
+	switch {
+	case n < 0:
 		sc.s.t.Errorf("fakes: %s: Times(%d): n must be >= 0", sc.name(), n)
+		return sc
+	case sc.s.closing && sc.md != nil:
+		sc.s.t.Errorf("fakes: %s: Times(%d) after Close: the fake server is closed and has checked the calls", sc.name(), n)
 		return sc
 	}
 	sc.times = n
@@ -243,7 +247,9 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
 	bad := ""
-	if sc.final {
+	if sc.s.closing {
+		bad = "the fake server is closed (Close ran): the step would never run; script every step before Close"
+	} else if sc.final {
 		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
 	} else if fill != nil {
 		bad = fill(&st)

@@ -136,7 +136,8 @@ func (s *Server) Close() {
 // and returns it for its steps. A method that is not in
 // protoregistry.GlobalFiles (its generated Go package is not linked into
 // the test, or the name is misspelled) is reported with t.Errorf here,
-// naming what is registered; the returned Script then does nothing.
+// naming what is registered; the returned Script then does nothing. So is
+// an Expect after Close.
 func (s *Server) Expect(fullMethod string) *Script {
 	s.t.Helper()
 	sc := &Script{s: s, method: fullMethod, where: callerLine(2), times: 1}
@@ -145,10 +146,16 @@ func (s *Server) Expect(fullMethod string) *Script {
 		s.t.Errorf("fakes: Expect(%q): %s", fullMethod, problem)
 		return sc
 	}
-	sc.md = md
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		// Close has checked the scripts: this one would never be.
+		s.t.Errorf("fakes: Expect(%q) after Close: the fake server is closed and the script would never run or be checked; "+
+			"call Expect before Close and before the calls it scripts", fullMethod)
+		return sc
+	}
+	sc.md = md
 	s.scripts = append(s.scripts, sc)
-	s.mu.Unlock()
 	return sc
 }
 
