@@ -92,6 +92,7 @@ var (
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)
+	checkTypes[Req, Res](cfg)
 	cli, srv := cfg.streamKind()
 	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv}
 	c.view, c.cancelView = context.WithCancel(ctx)

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -186,6 +188,35 @@ func (c *config) streamKind() (clientStreams, serverStreams bool) {
 		return md.IsStreamingClient(), md.IsStreamingServer()
 	}
 	return true, true
+}
+
+// checkTypes records a misuse if the method WithMethod named is
+// registered and its request or response type is not the stream's Req or
+// Res: the recorder would file the stream's messages under a method that
+// never carries them. A type that is not a proto message (a test's own,
+// sent through another codec) is not checked.
+func checkTypes[Req, Res any](c *config) {
+	_, md := findMethod(c.method)
+	if md == nil {
+		return
+	}
+	for _, x := range []struct {
+		what, param string
+		msg         protoreflect.MessageDescriptor
+		got         any
+	}{
+		{"request", "Req", md.Input(), new(Req)},
+		{"response", "Res", md.Output(), new(Res)},
+	} {
+		pm, ok := x.got.(proto.Message)
+		if !ok {
+			continue
+		}
+		if got := pm.ProtoReflect().Descriptor().FullName(); got != x.msg.FullName() {
+			c.errs = append(c.errs, fmt.Errorf("WithMethod(%q): the method's %s is %s, the stream's %s is %s",
+				c.method, x.what, x.msg.FullName(), x.param, got))
+		}
+	}
 }
 
 // checkMethod reports whether m has the form "/pkg.Service/Method".

@@ -57,6 +57,7 @@ var (
 func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerStream[Req, Res] {
 	cfg := newConfig(DefaultServerMethod, opts)
 	ctx = cfg.checkContext("NewServerStream", ctx)
+	checkTypes[Req, Res](cfg)
 	sctx, cancel := context.WithCancel(ctx)
 	s := &ServerStream[Req, Res]{cancel: cancel}
 	s.core = &serverCore[Req, Res]{s: s}

@@ -402,6 +402,10 @@ func TestStreamBadOptions(t *testing.T) {
 		{"fail at zero", fakes.WithFailAt(0, errStr("x")), "WithFailAt(0, ...)"},
 		{"fail with nil", fakes.WithFailAt(1, nil), "WithFailAt(1, nil)"},
 		{"bad method", fakes.WithMethod("Svc/M"), `WithMethod("Svc/M")`},
+		{"method of other types", fakes.WithMethod("/grpc.testing.TestService/UnaryCall"),
+			"the method's request is grpc.testing.SimpleRequest, the stream's Req is grpc.testing.StreamingOutputCallRequest"},
+		{"method of another response type", fakes.WithMethod("/grpc.testing.TestService/StreamingInputCall"),
+			"the method's response is grpc.testing.StreamingInputCallResponse, the stream's Res is grpc.testing.StreamingOutputCallResponse"},
 		{"nil option", nil, "option 1 is nil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
