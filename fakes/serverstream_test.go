@@ -472,3 +472,17 @@ func TestStreamNextNilContext(t *testing.T) {
 		t.Errorf("Next after Next(nil) = %v; want the request", err)
 	}
 }
+
+// The first misuse is the one reported: a later one, often its
+// consequence, does not replace it.
+func TestServerStreamReportsTheFirstMisuse(t *testing.T) {
+	s := newDuplex(t)
+	s.Push(nil) // the first misuse
+	s.CloseSend()
+	s.Push(req(1)) // a second one: Push after CloseSend
+	_, err := s.Recv()
+	wantCode(t, err, codes.FailedPrecondition)
+	if !strings.Contains(err.Error(), "Push got a nil") || strings.Contains(err.Error(), "Push after CloseSend") {
+		t.Errorf("Recv = %v; want it to name the first misuse (Push got a nil), not the later one", err)
+	}
+}

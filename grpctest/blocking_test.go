@@ -327,3 +327,18 @@ func TestSendUntilBlockedMisuse(t *testing.T) {
 		})
 	}
 }
+
+// A call that has returned is never late, even for Wait(0): Wait does not
+// race its result against an expired timer.
+func TestWaitZeroOnAReturnedCall(t *testing.T) {
+	spy := spytb.New(t)
+	p := grpctest.GoErr(spy, func() error { return nil })
+	<-p.Done()
+	for i := range 200 {
+		if _, err := p.Wait(0); err != nil {
+			t.Fatalf("Wait(0) #%d on a returned call: %v", i+1, err)
+		}
+	}
+	spy.End()
+	spy.WantClean(t)
+}

@@ -522,3 +522,30 @@ func TestWithTCP(t *testing.T) {
 	spy.End()
 	spy.Want(t, 1, "client stream "+fullDuplex, "was never finished")
 }
+
+// A Send that returned io.EOF does not finish a stream: the status is
+// still unread (only Recv returns it), so Close reports the stream.
+func TestStreamWhoseSendReturnedEOFIsReported(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(failingHandler{}))
+	stream, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server fails the call at once; Sends return io.EOF once the
+	// client has its status.
+	for i := 0; ; i++ {
+		err := stream.Send(&testgrpc.StreamingOutputCallRequest{})
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Send: %v, want nil or io.EOF", err)
+		}
+		if i == 1_000_000 {
+			t.Fatal("Send never returned io.EOF")
+		}
+	}
+	spy.End()
+	spy.Want(t, 1, "client stream "+fullDuplex, "was never finished", "the server ended it with NotFound")
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -482,4 +483,100 @@ func TestOrderSeesTheEndOfACanceledSend(t *testing.T) {
 		t.Errorf("client End events %v, want one, Canceled, before the failed Send returned\n%s", clientEnd, srv.Recorder())
 	}
 	grpctest.AssertOrder(t, srv.Recorder(), grpctest.ClientSends(req), grpctest.Ends(codes.Canceled))
+}
+
+// failingHandler's FullDuplexCall fails at once, without a response.
+type failingHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (failingHandler) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
+	return status.Error(codes.NotFound, "nothing here")
+}
+
+// Message steps match only Sends and Recvs that did not fail: a Recv that
+// returned the call's error is not the client receiving a message.
+func TestAssertOrderMessageStepsSkipFailedEvents(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(failingHandler{}))
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.NotFound {
+		t.Fatalf("Recv: %v, want NotFound", err)
+	}
+	waitFor(t, srv.Recorder(), func(e recorder.Event) bool { return e.Side == recorder.Client && e.Kind == recorder.End })
+	failedRecv := false
+	for _, e := range srv.Recorder().Events() {
+		failedRecv = failedRecv || (e.Side == recorder.Client && e.Kind == recorder.Recv && e.Err != nil)
+	}
+	if !failedRecv {
+		t.Fatalf("no failed client Recv recorded:\n%s", srv.Recorder())
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientReceives(nil)) {
+		t.Errorf("AssertOrder matched ClientReceives(any message) with a Recv that failed")
+	}
+	spy.Want(t, 1, "step 1 of 1, ClientReceives(any message), not found in the")
+	spy.End()
+}
+
+// nopClientStream is a client stream that accepts every message, for
+// recording a known number of events through WrapClientStream.
+type nopClientStream struct{ grpc.ClientStream }
+
+func (nopClientStream) Context() context.Context { return context.Background() }
+func (nopClientStream) SendMsg(any) error        { return nil }
+
+// The dropped-events note appears from the first dropped event on.
+func TestAssertOrderSaysOneEventWasDropped(t *testing.T) {
+	rec := recorder.New(recorder.WithLimit(2))
+	cs := rec.WrapClientStream(nopClientStream{}, nil, fullDuplex) // Begin
+	for range 2 {
+		if err := cs.SendMsg(&testgrpc.StreamingOutputCallRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rec.Dropped(); n != 1 {
+		t.Fatalf("the recorder dropped %d events, want 1:\n%s", n, rec)
+	}
+	spy := spytb.New(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ClientCloses()) {
+		t.Fatalf("AssertOrder found a CloseSend that never happened:\n%s", rec)
+	}
+	spy.Want(t, 1, "1 earlier events were dropped by WithLimit (these 2 are the newest)")
+}
+
+// A failed Ends step lists at most maxNearestEnds (4) End events, then "…".
+func TestAssertOrderListsAtMostFourEnds(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	for range 3 { // 6 End events: client and server of each call
+		if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool { return countEnds(evs) == 6 }); err != nil {
+		t.Fatal(err)
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Canceled)) {
+		t.Fatalf("AssertOrder returned true for a status that never happened")
+	}
+	r := spy.Want(t, 1, "nearest: the End events end with other codes: ")
+	_, line, _ := strings.Cut(r.Msg, "nearest: the End events end with other codes: ")
+	line, _, _ = strings.Cut(line, "\n")
+	if n := strings.Count(line, " end OK ("); n != 4 || !strings.HasSuffix(line, ", …") {
+		t.Errorf("the nearest line lists %d End events, want 4 and then \"…\":\n%s", n, line)
+	}
+	spy.End()
+}
+
+func countEnds(evs []recorder.Event) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == recorder.End {
+			n++
+		}
+	}
+	return n
 }

@@ -3,6 +3,8 @@ package recorder_test
 import (
 	"context"
 	"io"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -185,4 +187,143 @@ func wrappedPair(t *testing.T, rec *recorder.Recorder, wrap func(grpc.ServerStre
 		return h(s, wrap(ss))
 	})}, rec.ServerOptions()...)
 	return newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, srv) }, rec.DialOptions()...)
+}
+
+// failFirstCloseSend is a stream client interceptor, chained after the
+// recorder's, whose streams refuse the first CloseSend (as a stream further
+// in may) and pass the later ones to gRPC.
+func failFirstCloseSend(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &refuseCloseSend{ClientStream: cs}, nil
+}
+
+type refuseCloseSend struct {
+	grpc.ClientStream
+	refused atomic.Bool
+}
+
+func (s *refuseCloseSend) CloseSend() error {
+	if s.refused.CompareAndSwap(false, true) {
+		return status.Error(codes.Unavailable, "refused once")
+	}
+	return s.ClientStream.CloseSend()
+}
+
+// A CloseSend that failed does not count as the first: the one after it,
+// which half-closes the stream, is recorded too, with no error.
+func TestCloseSendAfterAFailedOneIsRecorded(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, registerEcho, grpc.WithChainStreamInterceptor(failFirstCloseSend))
+	ctx := ctxT(t)
+	st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CloseSend(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("first CloseSend: %v, want the interceptor's Unavailable", err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatalf("second CloseSend: %v", err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for _, e := range rec.Events() {
+		if e.Kind == recorder.CloseSend {
+			errs = append(errs, e.Err)
+		}
+	}
+	if len(errs) != 2 || status.Code(errs[0]) != codes.Unavailable || errs[1] != nil {
+		t.Errorf("recorded CloseSend events with errors %v, want 2: the refused one (Unavailable), then the one that half-closed (nil)\n%s", errs, rec)
+	}
+}
+
+// setHeaderOnly sets a header and returns without sending anything: gRPC
+// sends the header with the status.
+type setHeaderOnly struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (setHeaderOnly) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) error {
+	return stream.SetHeader(metadata.Pairs("set-only", "1"))
+}
+
+// A header set but never sent explicitly (no SendHeader, no message) goes
+// out with the status: the server half records it when the handler returns.
+func TestServerRecordsHeaderSetButNeverSent(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, nil, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, setHeaderOnly{}) })
+	ctx := ctxT(t)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAndDrain(t, ctx, stream, rec)
+	calls := rec.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("got %d calls, want 1\n%s", len(calls), rec)
+	}
+	if got := calls[0].Header().Get("set-only"); len(got) != 1 || got[0] != "1" {
+		t.Errorf("Call.Header() = %v, want the header the handler set (set-only: 1)\n%s", calls[0].Header(), rec)
+	}
+	var kinds []recorder.Kind
+	for _, e := range calls[0].Events() {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []recorder.Kind{recorder.Begin, recorder.Header, recorder.End}; !slices.Equal(kinds, want) {
+		t.Errorf("server events %v, want %v\n%s", kinds, want, rec)
+	}
+}
+
+// headerThenWait sends a header and waits for the call to end.
+type headerThenWait struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (headerThenWait) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer) error {
+	if err := stream.SendHeader(metadata.Pairs("sent", "1")); err != nil {
+		return err
+	}
+	<-stream.Context().Done()
+	return stream.Context().Err()
+}
+
+// A client that never read the header (it canceled first) has no Header
+// event of its own: Call.Header falls back to the header the server sent.
+func TestCallHeaderFallsBackToTheServerSide(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, headerThenWait{}) })
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	if _, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(ctxT(t), func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.Header })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := rec.Wait(ctxT(t), allEnded); err != nil {
+		t.Fatal(err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("got %d calls, want 1\n%s", len(calls), rec)
+	}
+	for _, e := range calls[0].Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.Header {
+			t.Fatalf("the client recorded a Header it never read:\n%s", rec)
+		}
+	}
+	if got := calls[0].Header().Get("sent"); len(got) != 1 || got[0] != "1" {
+		t.Errorf("Call.Header() = %v, want the server's header (sent: 1)\n%s", calls[0].Header(), rec)
+	}
 }

@@ -2,6 +2,8 @@ package recorder_test
 
 import (
 	"context"
+	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/recorder"
@@ -213,5 +216,76 @@ func checkCausal(t *testing.T, rec *recorder.Recorder) {
 				t.Errorf("call %d: response %d: server Send #%d not before client Recv #%d\n%s", c.ID(), i, ss[i], cr[i], rec)
 			}
 		}
+	}
+}
+
+// A client recorded on its own records the trailer its stream received:
+// Call.Trailer has it with no server half to fall back on.
+func TestClientOnlyStreamRecordsTrailer(t *testing.T) {
+	const key = "x-grpc-test-echo-trailing-bin" // the interop server echoes it as a trailer
+	rec := recorder.New()
+	p := newPair(t, bufnet, nil, rec, registerInterop)
+	ctx := ctxT(t)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(metadata.AppendToOutgoingContext(ctx, key, "\xab\xab\xab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	if got := stream.Trailer().Get(key); len(got) != 1 {
+		t.Fatalf("the stream's own trailer has %s=%q: the server did not echo it", key, got)
+	}
+	calls := rec.Calls()
+	if len(calls) != 1 || !calls[0].Done() {
+		t.Fatalf("want 1 ended call\n%s", rec)
+	}
+	if got := calls[0].Trailer().Get(key); len(got) != 1 || got[0] != "\xab\xab\xab" {
+		t.Errorf("Call.Trailer()[%s] = %q, want the trailer the client received\n%s", key, got, rec)
+	}
+	var kinds []recorder.Kind
+	for _, e := range calls[0].Events() {
+		if e.Kind != recorder.Header { // none with a trailers-only answer: gRPC's choice
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if want := []recorder.Kind{recorder.Begin, recorder.CloseSend, recorder.Trailer, recorder.End}; !slices.Equal(kinds, want) {
+		t.Errorf("client events %v, want %v\n%s", kinds, want, rec)
+	}
+}
+
+// A unary call that fails before the server sends a header (a
+// trailers-only answer) records no Header: Call.Header is nil, as for a
+// call without one.
+func TestUnaryFailureWithoutHeaderRecordsNoHeader(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, registerInterop)
+	ctx := ctxT(t)
+	_, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctx, &testpb.SimpleRequest{
+		ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound), Message: "no such thing"},
+	})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("UnaryCall: %v, want NotFound", err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("got %d calls, want 1\n%s", len(calls), rec)
+	}
+	for _, e := range calls[0].Events() {
+		if e.Kind == recorder.Header {
+			t.Errorf("event %d: %s Header %v recorded, but no header was sent\n%s", e.Seq, e.Side, e.MD, rec)
+		}
+	}
+	if h := calls[0].Header(); h != nil {
+		t.Errorf("Call.Header() = %#v, want nil (no header)", h)
+	}
+	if got := status.Code(calls[0].Err()); got != codes.NotFound {
+		t.Errorf("Call.Err() code %v, want NotFound", got)
 	}
 }

@@ -731,3 +731,44 @@ func clientSends(events []recorder.Event) []recorder.Event {
 	}
 	return out
 }
+
+// Event.MD is a copy: changing the metadata of an event that Events handed
+// out changes nothing recorded, as for messages.
+func TestEventsHandOutMetadataCopies(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, registerEcho)
+	ctx := ctxT(t)
+	callCtx := metadata.AppendToOutgoingContext(ctx, "k", "v")
+	if _, err := testpb.NewTestServiceClient(p.conn).UnaryCall(callCtx, &testpb.SimpleRequest{Payload: payload("u")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
+	}
+	begins := 0
+	for _, e := range rec.Events() {
+		if e.Kind != recorder.Begin {
+			continue
+		}
+		begins++
+		if got := e.MD.Get("k"); len(got) != 1 || got[0] != "v" {
+			t.Fatalf("%s Begin recorded k=%q, want [v]", e.Side, got)
+		}
+		e.MD.Set("k", "changed")
+		e.MD.Set("added", "x")
+	}
+	if begins != 2 {
+		t.Fatalf("got %d Begin events, want 2 (client and server)\n%s", begins, rec)
+	}
+	for _, e := range rec.Events() {
+		if e.Kind != recorder.Begin {
+			continue
+		}
+		if got := e.MD.Get("k"); len(got) != 1 || got[0] != "v" {
+			t.Errorf("%s Begin: k=%q after changing an earlier snapshot, want [v]: Events handed out the recorded metadata, not a copy", e.Side, got)
+		}
+		if got := e.MD.Get("added"); got != nil {
+			t.Errorf("%s Begin: a key added to an earlier snapshot shows in the record: added=%q", e.Side, got)
+		}
+	}
+}
