@@ -14,6 +14,8 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
@@ -579,4 +581,36 @@ func countEnds(evs []recorder.Event) int {
 		}
 	}
 	return n
+}
+
+// A step's message matches an event's as AssertMessages compares them: an
+// Any is compared by what it holds, not by its packed bytes, whose map
+// order is the packer's choice. (proto.Equal alone said they differ.)
+func TestStepsCompareAnyByContents(t *testing.T) {
+	pack := func(keys ...string) *anypb.Any {
+		var value []byte
+		for _, k := range keys { // a map field's entries concatenate
+			b, err := proto.Marshal(&structpb.Struct{Fields: map[string]*structpb.Value{k: structpb.NewBoolValue(true)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			value = append(value, b...)
+		}
+		return &anypb.Any{TypeUrl: "type.googleapis.com/google.protobuf.Struct", Value: value}
+	}
+	rec := recorder.New()
+	cs := rec.WrapClientStream(nopClientStream{}, nil, fullDuplex)
+	if err := cs.SendMsg(pack("a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	spy := spytb.New(t)
+	same, other := pack("b", "a"), pack("a", "c")
+	if !grpctest.AssertMessages(spy, []any{same}, []any{rec.Calls()[0].Requests()[0]}) ||
+		!grpctest.AssertOrder(spy, rec, grpctest.ClientSends(same)) {
+		t.Errorf("the same Struct packed in another order does not match:\n%s", spy.Text())
+	}
+	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(other)) {
+		t.Errorf("AssertOrder matched an Any holding other contents")
+	}
+	spy.Want(t, 1, "ClientSends", `"c"`)
 }

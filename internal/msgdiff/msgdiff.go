@@ -7,10 +7,12 @@ package msgdiff
 import (
 	"crypto/sha256"
 	"fmt"
+	"sync"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
@@ -121,13 +123,63 @@ func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
 // comparisons without options find them: proto.Equal for two proto
 // messages (the fast path: cmp walks large bytes fields element by
 // element), else Equal.
+//
+// proto.Equal compares a google.protobuf.Any by its packed bytes, which
+// depend on the order in which the packer marshaled its maps; cmp with
+// protocmp, which the diffs use, compares what the Any holds. So when
+// proto.Equal says no for a type that can hold an Any, Equal decides, and
+// Same agrees with the diff.
 func Same(want, got any) bool {
 	w, ok1 := want.(proto.Message)
 	g, ok2 := got.(proto.Message)
 	if ok1 && ok2 {
-		return proto.Equal(w, g)
+		if proto.Equal(w, g) {
+			return true
+		}
+		if !canHoldAny(w.ProtoReflect().Descriptor()) {
+			return false
+		}
 	}
 	return Equal(want, got, nil)
+}
+
+// anyName is the full name of google.protobuf.Any.
+const anyName protoreflect.FullName = "google.protobuf.Any"
+
+// holdsAny caches canHoldAny by message type.
+var holdsAny sync.Map // protoreflect.FullName -> bool
+
+// canHoldAny reports whether a message of type md can hold an Any: it is
+// one, or a field of it (a map's value included) can hold one, at any
+// depth.
+func canHoldAny(md protoreflect.MessageDescriptor) bool {
+	if v, ok := holdsAny.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	found := walkForAny(md, map[protoreflect.FullName]bool{})
+	holdsAny.Store(md.FullName(), found)
+	return found
+}
+
+func walkForAny(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if md.FullName() == anyName {
+		return true
+	}
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.IsMap() {
+			f = f.MapValue()
+		}
+		if m := f.Message(); m != nil && walkForAny(m, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // Equal is cmp.Equal with the options of a comparison of messages (see

@@ -7,6 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/streamtest/streamtest/grpctest"
@@ -62,5 +65,55 @@ func TestDiffOfValuesCmpCannotCompare(t *testing.T) {
 	}
 	if msgdiff.Equal(hidden{1}, hidden{1}, nil) {
 		t.Error("Equal = true for values cmp cannot compare")
+	}
+}
+
+// anyOfStruct packs a Struct whose map entries are marshaled in the order
+// of keys (a map's wire order is the packer's choice): the same Struct in
+// different bytes.
+func anyOfStruct(t *testing.T, keys ...string) *anypb.Any {
+	t.Helper()
+	var value []byte
+	for _, k := range keys {
+		b, err := proto.Marshal(&structpb.Struct{Fields: map[string]*structpb.Value{k: structpb.NewStringValue(k)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		value = append(value, b...) // entries of a map field concatenate
+	}
+	return &anypb.Any{TypeUrl: "type.googleapis.com/google.protobuf.Struct", Value: value}
+}
+
+// Same agrees with the diff on an Any whose packed bytes differ but whose
+// contents do not: proto.Equal alone says they differ.
+func TestSameUnpacksAny(t *testing.T) {
+	ab, ba, ac := anyOfStruct(t, "a", "b"), anyOfStruct(t, "b", "a"), anyOfStruct(t, "a", "c")
+	if proto.Equal(ab, ba) {
+		t.Fatal("the two packings have the same bytes: the test checks nothing")
+	}
+	nested := func() *testpb.StreamingOutputCallRequest {
+		return &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}, ResponseParameters: []*testpb.ResponseParameters{{Size: 1}}}
+	}
+	for _, tc := range []struct {
+		name      string
+		want, got any
+		same      bool
+	}{
+		{"same contents, other bytes", ab, ba, true},
+		{"other contents", ab, ac, false},
+		{"in a list", &structpb.ListValue{Values: []*structpb.Value{structpb.NewStringValue("x")}}, &structpb.ListValue{}, false},
+		{"a type without Any, equal", nested(), nested(), true},
+		{"a type without Any, different", nested(), &testpb.StreamingOutputCallRequest{}, false},
+	} {
+		if got := msgdiff.Same(tc.want, tc.got); got != tc.same {
+			t.Errorf("%s: Same = %v, want %v", tc.name, got, tc.same)
+		}
+		d, err := msgdiff.Diff(tc.want, tc.got, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (d == "") != tc.same {
+			t.Errorf("%s: Same = %v but the diff is %q", tc.name, tc.same, d)
+		}
 	}
 }
