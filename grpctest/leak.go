@@ -48,8 +48,11 @@ var stopFrames = []string{
 // started lazily from a harness goroutine (and so carry its label) but are
 // singletons of a library, not leaks of a test. gRPC itself starts none
 // that outlive a closed ClientConn and a stopped Server; these are the
-// loggers and metric workers commonly linked into gRPC programs.
+// loggers and metric workers commonly linked into gRPC programs, and the
+// standard library's signal loop, which the first signal.Notify of the
+// process starts (goleak ignores it by default too).
 var benignFunctions = []string{
+	"os/signal.loop",
 	"github.com/golang/glog.(*loggingT).flushDaemon",
 	"k8s.io/klog/v2.(*loggingT).flushDaemon",
 	"k8s.io/klog.(*loggingT).flushDaemon",
