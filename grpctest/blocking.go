@@ -275,6 +275,7 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 			return i
 		}
 		failed := func(err error) {
+			t.Helper()
 			hint := ""
 			if errors.Is(err, io.EOF) {
 				hint = " (io.EOF: the stream has ended; Recv returns its status)"

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/reportloc"
@@ -57,6 +59,20 @@ var locationScenarios = map[string]reportloc.Scenario{
 		reportloc.WantNextLine()
 		srv.Close()
 	}},
+	// A Send that fails before any blocked (the server failed the call at
+	// once): at the SendUntilBlocked line.
+	"SendUntilBlockedFailedSend": {Reports: 1, Run: func(t *testing.T) {
+		srv := grpctest.NewServer(t, service(failingHandler{}))
+		stream, err := client(srv).FullDuplexCall(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reportloc.WantNextLine()
+		grpctest.SendUntilBlocked(t, stream, func(int) *testgrpc.StreamingOutputCallRequest { return echoOne(1) }, time.Minute)
+		if _, err := stream.Recv(); status.Code(err) != codes.NotFound {
+			t.Errorf("Recv: %v, want NotFound", err)
+		}
+	}},
 	// A panic in a call nobody waited for, reported by the Pending's
 	// cleanup: at the GoErr line.
 	"PanicInGoErr": {Reports: 1, Run: func(t *testing.T) {
@@ -94,5 +110,5 @@ func (h *leakingHandler) FullDuplexCall(stream testgrpc.TestService_FullDuplexCa
 func TestLocationScenarios(t *testing.T) { reportloc.Child(t, locationScenarios) }
 
 func TestReportLocations(t *testing.T) {
-	reportloc.Check(t, "TestLocationScenarios", locationScenarios, regexp.MustCompile(`^grpctest: `))
+	reportloc.Check(t, "TestLocationScenarios", locationScenarios, regexp.MustCompile(`^grpctest(: |\.[A-Za-z]+: )`))
 }
