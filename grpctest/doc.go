@@ -105,6 +105,10 @@
 //     everything a handler starts inherits them; each handler goroutine also
 //     gets "streamtest.method", so a leaked goroutine names the handler that
 //     started it;
+//   - the test's goroutine while it runs NewServer's register function,
+//     so that a goroutine a service's setup starts (a janitor, a watch
+//     loop) is the server's, and is reported if it outlives Close; the
+//     test's goroutine then gets its own labels back;
 //   - the goroutine that runs grpc.NewClient and ClientConn.Connect, so the
 //     channel's resolver, balancer and transport goroutines inherit them;
 //   - the calling goroutine while the harness's client interceptors start a
@@ -137,7 +141,7 @@
 // that context) then counts as the handler's, and is reported if it is
 // still running at Close. Process-wide singletons that a harness goroutine
 // may happen to start first (glog and klog flushers, the OpenCensus
-// worker) are ignored by name.
+// worker, the standard library's signal loop) are ignored by name.
 //
 // One scan costs less than one goleak.Find (BenchmarkLeakScan, one
 // harness open, on a busy two-core machine: about 0.25 ms against 0.40

@@ -145,7 +145,14 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	// else on the server side: run both on a labelled goroutine.
 	inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) })
 	if register != nil {
-		register(s.srv)
+		// A service's setup may start goroutines (a janitor, a watcher
+		// loop): they carry the server's label, so that check (c) finds
+		// the ones left running. register runs on the test's goroutine,
+		// where a t.Fatal in it or a panic belongs.
+		func() {
+			defer swapLabels(s.serverLabels).restore()
+			register(s.srv)
+		}()
 	}
 	inLabels(s.serverLabels, func() {
 		lis := &trackingListener{listener: s.lis, s: s}

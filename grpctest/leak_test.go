@@ -267,6 +267,35 @@ func TestLeakHintNamesTheClientSide(t *testing.T) {
 	}
 }
 
+// janitor is a service's background loop, started when the service is
+// registered; it runs until stop is closed.
+func janitor(stop chan struct{}) { <-stop }
+
+// A goroutine that the service's setup starts in register, and that
+// outlives the harness, is reported like one a handler starts, with the
+// server-side hint; the test's goroutine, which ran register, keeps its
+// own labels.
+func TestLeakCheckReportsGoroutineStartedByRegister(t *testing.T) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	spy := spytb.New(t)
+	grpctest.NewServer(spy, func(s *grpc.Server) {
+		wg.Add(1)
+		go func() { defer wg.Done(); janitor(stop) }()
+		testgrpc.RegisterTestServiceServer(s, interop.NewTestServer())
+	}, grpctest.WithCloseTimeout(50*time.Millisecond))
+	// A goroutine the test starts after NewServer is not the harness's.
+	wg.Add(1)
+	go func() { defer wg.Done(); <-stop }()
+	spy.End()
+	r := spy.Want(t, 1, "goroutine(s) started during this harness's life still running",
+		"grpctest_test.janitor", "a service's own setup")
+	if strings.Count(r.Msg, "goroutine(s) like this one") != 1 {
+		t.Errorf("want one leaked goroutine reported, the janitor:\n%s", r.Msg)
+	}
+}
+
 func TestLeakCheckAcceptsGoroutinesThatEnd(t *testing.T) {
 	h := newSpawningHandler(t, true)
 	spy := spytb.New(t)
