@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/stats"
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
@@ -53,4 +54,38 @@ func TestLeakCheckNamesAClientConnNeverClosed(t *testing.T) {
 	spy.End()
 	conn.Close()
 	spy.Want(t, 1, "started by handler "+emptyCallName, "run a grpc.ClientConn", "that was never closed: Close every ClientConn the code creates")
+}
+
+// connEndBlocker is a client stats handler whose HandleConn blocks on
+// ConnEnd, which gRPC delivers from inside ClientConn.Close, until release
+// is closed.
+type connEndBlocker struct{ release chan struct{} }
+
+func (connEndBlocker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (connEndBlocker) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (connEndBlocker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (h connEndBlocker) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); ok {
+		<-h.release
+	}
+}
+
+// Close is bounded even when ClientConn.Close is not: code of the test's
+// that gRPC runs from it and that blocks is reported, with where it
+// blocks, and the server is still stopped.
+func TestCloseIsBoundedWhenClientConnCloseBlocks(t *testing.T) {
+	h := connEndBlocker{release: make(chan struct{})}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(50*time.Millisecond),
+		grpctest.WithDialOptions(grpc.WithStatsHandler(h)))
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil { // connected: Close will end a transport
+		t.Fatal(err)
+	}
+	spy.End() // bounded by the spy: it fails the test if a cleanup hangs
+	close(h.release)
+	spy.Want(t, 1, "ClientConn.Close did not return within 50ms", "HandleConn",
+		"goroutine(s) of ClientConn.Close blocked here:", "grpctest_test.connEndBlocker.HandleConn")
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err == nil {
+		t.Errorf("a call after Close succeeded: the server was not stopped")
+	}
 }

@@ -37,7 +37,10 @@
 // Close runs once (later calls return at once), in this order:
 //
 //  1. note the client streams that are still open (check a);
-//  2. close the client connections, Conn and those of Dial;
+//  2. close the client connections, Conn and those of Dial, bounded by the
+//     close timeout: ClientConn.Close runs the client's stats handlers
+//     (ConnEnd) and its resolver's and balancer's Close, and one that
+//     blocks is reported with its stack and left running;
 //  3. GracefulStop, bounded by the close timeout (WithCloseTimeout, default
 //     1s); if it has not returned, Stop, and wait for the handlers with the
 //     same bound;

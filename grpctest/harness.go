@@ -374,9 +374,7 @@ func (s *Server) close() {
 		unfinished = s.openStreams()
 		ended = s.serverEnds(unfinished)
 	}
-	for _, cc := range conns {
-		cc.Close()
-	}
+	connsHeld := s.closeConns(conns)
 	stuck := s.stop()
 	s.lis.Close()
 	s.awaitAdopted()
@@ -403,7 +401,11 @@ func (s *Server) close() {
 	// With a handler stuck, gRPC's Serve and Stop may wait for it
 	// (grpc.WaitForHandlers): they are reported as the handler, not as
 	// leaks of their own.
-	held := func(g goroutineGroup) bool { return len(stuck) > 0 && g.has(stopFrames) }
+	// Likewise, a ClientConn whose Close is blocked keeps its goroutines
+	// until it returns: reported as that Close.
+	held := func(g goroutineGroup) bool {
+		return (len(stuck) > 0 && g.has(stopFrames)) || (connsHeld && g.isClientConn())
+	}
 	exempt := func(g goroutineGroup) bool { return held(g) || g.has(s.cfg.ignored) }
 	left := awaitLabelled(s.id, start.Add(bound), exempt)
 	for _, g := range left {
@@ -420,6 +422,48 @@ func (s *Server) close() {
 	if !s.cfg.noLeakCheck && len(others) > 0 {
 		reportGoroutines(t, others, time.Since(start))
 	}
+}
+
+// closeConns closes the client connections, bounded by the close timeout.
+// ClientConn.Close runs code of the test's: a client stats handler's
+// HandleConn (ConnEnd), a resolver's or a balancer's Close. One that
+// blocks is reported, with the stack of the Close it holds, and left to
+// return on its own; Close goes on with the server. It reports whether
+// one blocked.
+func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
+	s.t.Helper()
+	labels := pprof.WithLabels(context.Background(), pprof.Labels(labelClosing, s.id))
+	var wg sync.WaitGroup
+	for _, cc := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pprof.SetGoroutineLabels(labels)
+			cc.Close()
+		}()
+	}
+	closed := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(closed)
+	}()
+	timer := time.NewTimer(s.cfg.closeTimeout)
+	defer timer.Stop()
+	select {
+	case <-closed:
+		return false
+	case <-timer.C:
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "grpctest: ClientConn.Close did not return within %v: gRPC runs the client's stats handlers "+
+		"(HandleConn with *stats.ConnEnd) and its resolver's and balancer's Close from it, and one of them blocks; "+
+		"it is left running, and Close goes on with the server", s.cfg.closeTimeout)
+	for _, g := range withTracebacks(labelledWith(labelClosing, s.id)) {
+		b.WriteString("\n")
+		g.render(&b, fmt.Sprintf("%d goroutine(s) of ClientConn.Close blocked here:", g.count))
+	}
+	s.t.Errorf("%s", b.String())
+	return true
 }
 
 // stop stops the server: GracefulStop bounded by the close timeout, then

@@ -25,6 +25,10 @@ const (
 	labelHarness = "streamtest.harness" // harness id
 	labelSide    = "streamtest.side"    // "server" or "client"
 	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
+	// labelClosing (harness id) marks the goroutines on which Close closes
+	// the client connections; they do not carry labelHarness, as they are
+	// not the harness's to check.
+	labelClosing = "streamtest.closing"
 )
 
 // handlerFrames are the functions that run a handler: a goroutine with one
@@ -391,11 +395,19 @@ func dispatchFrame(line string) bool {
 // labelled returns the goroutines carrying the label of harness id, except
 // benign ones, read from the goroutine profile (debug=1 prints labels).
 func labelled(id string) []goroutineGroup {
+	return slices.DeleteFunc(labelledWith(labelHarness, id), func(g goroutineGroup) bool {
+		return g.has(benignFunctions) || g.has(scanFunctions)
+	})
+}
+
+// labelledWith returns the goroutines whose label key is value, read from
+// the goroutine profile.
+func labelledWith(key, value string) []goroutineGroup {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
 		return nil
 	}
-	needle := strconv.Quote(labelHarness) + ":" + strconv.Quote(id)
+	needle := strconv.Quote(key) + ":" + strconv.Quote(value)
 	// The first line is "goroutine profile: total N"; records follow, one
 	// per blank-line separated block.
 	_, body, _ := strings.Cut(buf.String(), "\n")
@@ -404,11 +416,9 @@ func labelled(id string) []goroutineGroup {
 		if !strings.Contains(rec, needle) {
 			continue
 		}
-		g, ok := parseRecord(rec)
-		if !ok || g.labels[labelHarness] != id || g.has(benignFunctions) || g.has(scanFunctions) {
-			continue
+		if g, ok := parseRecord(rec); ok && g.labels[key] == value {
+			out = append(out, g)
 		}
-		out = append(out, g)
 	}
 	return out
 }
