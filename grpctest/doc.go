@@ -77,7 +77,11 @@
 // Unavailable (or may have, if the server had ended the call before the
 // drop). A stream opened with a handler's context (a handler calling
 // another service) ends when the handler returns, and is judged after the
-// handlers have returned. Streams made with t.Context() end before Close
+// handlers have returned. When the handler is another harness's (a front
+// service on a harness built before this one, which closes after it), the
+// stream gets up to the close timeout for that handler's context to end,
+// as the test's cancel of the front call reaches it; if it has not, the
+// report says to build this harness first. Streams made with t.Context() end before Close
 // (the testing package cancels it first) and are never reported: open a
 // stream with a context of your own (context.Background(), or one you
 // cancel yourself) to have the harness report it if the test leaves it

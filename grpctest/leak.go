@@ -114,9 +114,10 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		// ends are the server Ends recorded before any Disconnect that
 		// came after the stream opened; dropped counts the streams a
 		// Disconnect dropped, hedged those of them the server had ended
-		// before it.
-		ends            []recorder.Event
-		dropped, hedged int
+		// before it. foreign counts the streams opened with the context
+		// of another harness's handler, still running.
+		ends                     []recorder.Event
+		dropped, hedged, foreign int
 	}
 	groups := make(map[key]*group)
 	for _, ts := range open {
@@ -127,6 +128,9 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 			groups[k] = g
 		}
 		g.n++
+		if ts.otherHarness {
+			g.foreign++
+		}
 		e, isEnded := ended[ts]
 		if ts.disconnects < len(drops) {
 			g.dropped++
@@ -149,9 +153,24 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 	for _, k := range keys {
 		g := groups[k]
 		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
-			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s",
-			k.method, k.origin, g.n, serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged))
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s",
+			k.method, k.origin, g.n, serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
 	}
+}
+
+// foreignNote says, for n streams opened at one line, how many were opened
+// with the context of a handler of another harness that was still running
+// at the close timeout.
+func foreignNote(n, foreign int) string {
+	if foreign == 0 {
+		return ""
+	}
+	which := "it was"
+	if n > 1 {
+		which = fmt.Sprintf("%d of them were", foreign)
+	}
+	return fmt.Sprintf("; %s opened with the context of a handler of another harness, still running when this one closed: "+
+		"build this harness first, so that it closes after the one whose handler calls it, or end that handler's calls before the test ends", which)
 }
 
 // serverEndedNote says, for n streams opened at one line, which the server

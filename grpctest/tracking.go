@@ -208,6 +208,9 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 	}
 	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
+	if id, _ := pprof.Label(ctx, labelHarness); ts.handlerCtx && id != s.id {
+		ts.otherHarness = true
+	}
 	s.mu.Lock()
 	ts.disconnects = len(s.drops)
 	s.streams[ts] = struct{}{}
@@ -255,6 +258,8 @@ type trackedStream struct {
 	// handlerCtx: ctx is (or derives from) the context of a handler of a
 	// harness, which gRPC cancels when the handler returns.
 	handlerCtx bool
+	// otherHarness: that handler is another harness's.
+	otherHarness bool
 	// deadline is the one the service config's "timeout" gives the call,
 	// if any: once it has passed, gRPC has ended and released the stream.
 	deadline time.Time
