@@ -3,6 +3,7 @@ package grpctest
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/internal/msgdiff"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // AssertMessages reports whether got equals want, message by message,
@@ -278,10 +280,12 @@ func allProto(ms []any) bool {
 // be appended to a failure message.
 func timelines(t testing.TB) string {
 	var b strings.Builder
+	var shown []*recorder.Recorder // harnesses may share one (WithRecorder)
 	for _, s := range harnessesOf(t) {
-		if s.rec == nil {
+		if s.rec == nil || slices.Contains(shown, s.rec) {
 			continue
 		}
+		shown = append(shown, s.rec)
 		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", s.rec.String())
 	}
 	return strings.TrimRight(b.String(), "\n")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 func TestAssertMessagesPassesOnEqualProtos(t *testing.T) {
@@ -273,4 +274,21 @@ func TestCountNoteOfAMovedMessage(t *testing.T) {
 	if strings.Contains(r.Msg, "no equal") {
 		t.Errorf("the note says a message has no equal, but both lists hold it:\n%s", r.Msg)
 	}
+}
+
+// Harnesses that share a recorder print its timeline once.
+func TestFailureShowsASharedTimelineOnce(t *testing.T) {
+	spy := spytb.New(t)
+	rec := recorder.New()
+	grpctest.NewServer(spy, interopService, grpctest.WithRecorder(rec))
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithRecorder(rec))
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	grpctest.AssertMessages(spy, []any{&testgrpc.Empty{}}, nil)
+	r := spy.Want(t, 1, "recorded timeline:", "EmptyCall")
+	if n := strings.Count(r.Msg, "recorded timeline:"); n != 1 {
+		t.Errorf("the shared recorder's timeline is shown %d times, want once:\n%s", n, r.Msg)
+	}
+	spy.End()
 }
