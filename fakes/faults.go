@@ -25,6 +25,14 @@ import (
 // waiting while a concurrent SendMsg passed the n-th message returns err,
 // and the message it read is lost, as in a transport that broke.
 //
+// The failure comes only with the handler's next SendMsg or RecvMsg: a
+// handler that makes none (idle in a select until it has news) is never
+// broken, and its client waits as before. Count every message of the
+// stream: on a server-streaming method the request, which the generated
+// code's handler wrapper receives before the handler runs, is message 1,
+// so FailAfter(m, 2, err) lets the request and one response through and
+// fails the second Send.
+//
 // method is a full method name ("/pkg.Service/Method"), a service prefix
 // ending in "/" ("/pkg.Service/") for all its methods, or "" or "*" for
 // every method. Other streams pass through untouched. It is a stream

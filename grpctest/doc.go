@@ -210,6 +210,17 @@
 // the line of the Go or GoErr call (at the NewServer line if the call was
 // still blocked then and the harness's Close awaited it).
 //
+// What blocks a Send is flow control, and it takes more than one message:
+// a Send that crosses gRPC's write quota still returns (see Deterministic
+// flow control), so one Send never blocks, however large. To test
+// backpressure, fill the window with SendUntilBlocked and then assert
+// that the next Send is blocked, or check the count SendUntilBlocked
+// returns against the formula below: SendUntilBlocked counts a Send as
+// blocked when it has not returned within d, so on a slow machine, or
+// against a peer that reads, a Send that was merely slow ends it early
+// with a larger count than the window allows, and only a check of the
+// count catches that.
+//
 // A call still blocked when the test ends must not leak. Its cleanup hands
 // it to the oldest open harness of the same test, whose Close ends every
 // stream and connection and then waits for the call (bounded), reporting
