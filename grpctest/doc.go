@@ -198,6 +198,11 @@
 // (recorder.WithLimit), the failure says so right after its first line,
 // before the diff: the events the steps look for may be among them.
 //
+// AssertNever checks the opposite: that no recorded event matches any of
+// its steps (no call ended Internal, the server never received a request
+// of a refused call). It lists every event that matches; a recorder that
+// dropped events fails it, as it cannot show that none matched.
+//
 // Every Require variant is its Assert twin followed by t.FailNow.
 //
 // # Blocking

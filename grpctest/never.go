@@ -1,0 +1,82 @@
+package grpctest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/streamtest/streamtest/recorder"
+)
+
+// AssertNever reports whether no recorded event matches any of steps:
+// what must not have happened, such as a call that ended with an internal
+// error, a request the server must never have received, or any message on
+// a call that should have been refused:
+//
+//	grpctest.AssertNever(t, srv.Recorder(), grpctest.Ends(codes.Internal), grpctest.Ends(codes.Unknown))
+//	grpctest.AssertNever(t, srv.Recorder(), grpctest.InCall(id, grpctest.ServerReceives(nil)))
+//
+// The recorder holds what has happened so far: wait for the calls that
+// could produce such an event to end (their Recv returned an error or
+// io.EOF, or Recorder.Wait) before asserting that none did. On failure it
+// lists every event that matches, with the step it matches, and prints the
+// timeline. A recorder that dropped events (recorder.WithLimit) cannot
+// show that none matched: that is a failure too, which says so.
+func AssertNever(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
+	t.Helper()
+	return assertNever(t, r, steps)
+}
+
+// RequireNever is AssertNever followed by t.FailNow on failure.
+func RequireNever(t testing.TB, r *recorder.Recorder, steps ...Step) {
+	t.Helper()
+	if !assertNever(t, r, steps) {
+		t.FailNow()
+	}
+}
+
+func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
+	t.Helper()
+	switch {
+	case r == nil:
+		t.Errorf("grpctest.AssertNever: the recorder is nil (was the harness built WithoutRecorder?)")
+		return false
+	case len(steps) == 0:
+		t.Errorf("grpctest.AssertNever: no steps given: pass the events that must not happen, e.g. Ends(codes.Internal)")
+		return false
+	}
+	for i, st := range steps {
+		if st == nil {
+			t.Errorf("grpctest.AssertNever: step %d is nil", i+1)
+			return false
+		}
+	}
+	events := r.Events()
+	var b strings.Builder
+	n := 0
+	for _, e := range events {
+		for _, st := range steps {
+			if st.Match(e) {
+				n++
+				fmt.Fprintf(&b, "  event %d (%s) matches %s\n", e.Seq, describeEvent(e), st)
+				break
+			}
+		}
+	}
+	names := make([]string, len(steps))
+	for i, st := range steps {
+		names[i] = st.String()
+	}
+	if n > 0 {
+		t.Errorf("grpctest: never: %d of the %d recorded events match %s, which must not happen:\n%srecorded timeline:\n%s",
+			n, len(events), strings.Join(names, " or "), b.String(), strings.TrimRight(recorder.Timeline(events), "\n"))
+		return false
+	}
+	if d := r.Dropped(); d > 0 {
+		t.Errorf("grpctest: never: %d earlier events were dropped by WithLimit, so AssertNever cannot tell whether one matched %s; "+
+			"raise the limit, or Reset the recorder just before the calls\nrecorded timeline (the newest %d):\n%s",
+			d, strings.Join(names, " or "), len(events), strings.TrimRight(recorder.Timeline(events), "\n"))
+		return false
+	}
+	return true
+}
