@@ -351,6 +351,14 @@ func badInputs() []badInput {
 			})
 			return reportCell(spy.Want(t, 1, "negative"))
 		}},
+		{"scripted fake server: `Expect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fake := fakes.NewServer(spy)
+				fake.Close()
+				fake.Expect(talkMethod).RecvAny()
+			})
+			return reportCell(spy.Want(t, 1, "after Close"))
+		}},
 
 		// ---- Pending
 		{"`Pending.Wait` called twice", "", func(t *testing.T, spy *spytb.TB) string {
@@ -379,6 +387,28 @@ func badInputs() []badInput {
 				t.Errorf("Wait(0) = %v, want ErrStillBlocked", err)
 			}
 			return "returns " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "still blocked after 0s"))
+		}},
+		{"`t.FailNow` (or `require`) inside the function given to `grpctest.Go`", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				_, err = grpctest.Go(spy, func() (int, error) { spy.FailNow(); return 1, nil }).Wait(waitBound)
+			})
+			if err == nil {
+				t.Errorf("Wait on a call that exited returned no error")
+			}
+			return reportCell(spy.Want(t, 1, "runtime.Goexit")) + "; `Wait` returns " + errCell(err)
+		}},
+		{"`Pending.AssertBlocked(0)`", "", func(t *testing.T, spy *spytb.TB) string {
+			var ok bool
+			release := make(chan struct{})
+			spy.Run(func() {
+				ok = grpctest.GoErr(spy, func() error { <-release; return nil }).AssertBlocked(0)
+			})
+			close(release)
+			if ok {
+				t.Errorf("AssertBlocked(0) returned true")
+			}
+			return "returns false; " + reportCell(spy.Want(t, 1, "d must be positive"))
 		}},
 		{"`grpctest.Go(t, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
@@ -610,6 +640,14 @@ func badInputs() []badInput {
 			spy.Run(func() { grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK), nil) })
 			return "returns false; " + reportCell(spy.Want(t, 1, "step 2 is nil"))
 		}},
+		{"`grpctest.AssertNever` with a nil recorder, no steps or a nil step", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() { grpctest.AssertNever(spy, nil, grpctest.Ends(codes.Internal)) })
+			r := spy.Want(t, 1, "recorder is nil")
+			spy.Run(func() { grpctest.AssertNever(spy, recorder.New()) })
+			spy.Run(func() { grpctest.AssertNever(spy, recorder.New(), nil) })
+			spy.Want(t, 3, "step 1 is nil")
+			return "returns false; " + reportCell(r) + ", and likewise"
+		}},
 
 		// ---- fakes options and fault interceptors
 		{"fakes `WithSendBuffer(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
@@ -620,6 +658,9 @@ func badInputs() []badInput {
 		}},
 		{"fakes `WithRecorder(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badFakeOption(t, spy, fakes.WithRecorder(nil), "WithRecorder(nil)")
+		}},
+		{"fakes `WithMethod` naming a method of other message types than the stream's", "", func(t *testing.T, spy *spytb.TB) string {
+			return badFakeOption(t, spy, fakes.WithMethod("/grpc.testing.TestService/UnaryCall"), "the method's request is grpc.testing.SimpleRequest")
 		}},
 		{"`fakes.FailAfter(method, -1, err)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter(talkMethod, -1, status.Error(codes.Unavailable, "x")), "FailAfter", "-1")
