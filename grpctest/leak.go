@@ -308,6 +308,22 @@ func (g goroutineGroup) has(fns []string) bool {
 
 func (g goroutineGroup) isHandler() bool { return g.has(handlerFrames) }
 
+// callFrames are on the stack of the goroutine on which gRPC serves a
+// call, from before the interceptors run (v1.85 has handleStream and
+// processRPC; earlier versions processUnaryRPC and processStreamingRPC).
+var callFrames = []string{
+	"google.golang.org/grpc.(*Server).handleStream",
+	"google.golang.org/grpc.(*Server).processRPC",
+	"google.golang.org/grpc.(*Server).processUnaryRPC",
+	"google.golang.org/grpc.(*Server).processStreamingRPC",
+}
+
+// servesCall reports whether g is still serving a call outside the
+// handlers the harness counts: held by an interceptor set with
+// grpc.UnaryInterceptor or grpc.StreamInterceptor, which runs outside the
+// harness's own, before or after the handler.
+func (g goroutineGroup) servesCall() bool { return !g.isHandler() && g.has(callFrames) }
+
 // clientConnFrames begin the functions of a grpc.ClientConn's goroutines:
 // the serializers of its resolver and balancer, and its transports'
 // reader, writer and keepalive.
@@ -617,7 +633,7 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 			"Close every ClientConn the code creates (canceling a context does not stop one)", conns)
 	}
 	for _, g := range groups {
-		if fn := g.topFunction(); fn != "" && !g.isClientConn() {
+		if fn := g.topFunction(); fn != "" && !g.isClientConn() && !g.servesCall() {
 			fmt.Fprintf(&b, ". A goroutine meant to outlive the test (a process-wide worker started on first use) can be exempted: "+
 				"grpctest.WithIgnoredGoroutines(%q), and goleak.IgnoreAnyFunction in VerifyTestMain", fn)
 			break
@@ -633,10 +649,20 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 // leakHints says how to fix the leaks of groups, by who started them.
 func leakHints(groups []goroutineGroup) string {
 	var by [3]bool
+	serving := false
 	for _, g := range groups {
+		if g.servesCall() {
+			serving = true
+			continue
+		}
 		by[g.startedBy()] = true
 	}
 	var hints []string
+	if serving {
+		hints = append(hints, "a goroutine still serving a call outside the handler: an interceptor set with grpc.UnaryInterceptor or grpc.StreamInterceptor "+
+			"(which runs outside the harness's, so the call was never counted as a running handler) did not return after Stop; "+
+			"make it return when the call's context is done")
+	}
 	if by[byHandler] {
 		hints = append(hints, "make each goroutine a handler starts return when the handler's context is done, or wait for it before the handler returns")
 	}

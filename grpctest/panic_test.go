@@ -230,3 +230,32 @@ func wantServiceRecovery(t *testing.T, h testgrpc.TestServiceServer) {
 	spy.End()
 	spy.WantClean(t)
 }
+
+// An interceptor outside the harness's that holds a call after Stop is
+// reported as a call still being served, not as a goroutine to exempt.
+func TestOuterInterceptorHoldingACallIsNamed(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	held := make(chan struct{})
+	outer := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		close(held)
+		<-release // ignores the call's context
+		return handler(ctx, req)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond),
+		grpctest.WithServerOptions(grpc.UnaryInterceptor(outer)))
+	ctx, cancel := context.WithCancel(t.Context())
+	call := grpctest.GoErr(spy, func() error { _, err := client(srv).EmptyCall(ctx, &testgrpc.Empty{}); return err })
+	<-held
+	cancel()
+	if _, err := call.Wait(5 * time.Second); status.Code(err) != codes.Canceled {
+		t.Errorf("EmptyCall: %v, want Canceled", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "still serving a call outside the handler", "grpc.UnaryInterceptor or grpc.StreamInterceptor",
+		"make it return when the call's context is done", "TestOuterInterceptorHoldingACallIsNamed")
+	if strings.Contains(r.Msg, "WithIgnoredGoroutines") {
+		t.Errorf("the report suggests exempting a goroutine that serves a call:\n%s", r.Msg)
+	}
+}
