@@ -167,7 +167,8 @@
 //
 // AssertMessages compares messages with cmp.Diff and protocmp.Transform
 // and prints "mismatch (-want +got):" and the timeline of the test's open
-// harnesses; when the lengths differ, it first says "want N messages, got
+// harnesses (in a subtest without one, of the nearest enclosing test's);
+// when the lengths differ, it first says "want N messages, got
 // M" and lists the messages of want and of got that the other list does
 // not match in order (aligned as a longest common subsequence of equal
 // messages; the diff pairs messages by likeness, so a message that

@@ -30,9 +30,10 @@ const Target = "passthrough:///bufnet"
 // connection to it, the pair a test needs in one value. Build it with
 // NewServer; it closes itself when the test ends.
 type Server struct {
-	t   testing.TB
-	cfg *config
-	id  string // value of the harness label
+	t    testing.TB
+	name string // t's, for the timelines of its subtests' failures
+	cfg  *config
+	id   string // value of the harness label
 
 	lis       listener
 	srv       *grpc.Server
@@ -100,6 +101,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	}
 	s := &Server{
 		t:         t,
+		name:      testName(t),
 		cfg:       cfg,
 		id:        strconv.FormatUint(harnessIDs.Add(1), 10),
 		serveDone: make(chan error, 1),

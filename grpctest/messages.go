@@ -276,12 +276,17 @@ func allProto(ms []any) bool {
 	return true
 }
 
-// timelines renders the recorded timelines of the open harnesses of t, to
-// be appended to a failure message.
+// timelines renders the recorded timelines of the open harnesses of t (of
+// the nearest enclosing test's, for a subtest without any), each recorder
+// once, to be appended to a failure message.
 func timelines(t testing.TB) string {
 	var b strings.Builder
 	var shown []*recorder.Recorder // harnesses may share one (WithRecorder)
-	for _, s := range harnessesOf(t) {
+	hs := harnessesOf(t)
+	if len(hs) == 0 {
+		hs = harnessesOfEnclosing(t) // a subtest using its parent's harness
+	}
+	for _, s := range hs {
 		if s.rec == nil || slices.Contains(shown, s.rec) {
 			continue
 		}

@@ -292,3 +292,29 @@ func TestFailureShowsASharedTimelineOnce(t *testing.T) {
 	}
 	spy.End()
 }
+
+// A subtest that uses its parent's harness gets that harness's timeline in
+// its failures.
+func TestSubtestFailureShowsTheParentsTimeline(t *testing.T) {
+	srv := grpctest.NewServer(t, interopService)
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("sub", func(t *testing.T) {
+		spy := spytb.New(t)
+		grpctest.AssertMessages(spy, []any{&testgrpc.Empty{}}, nil)
+		spy.Want(t, 1, "recorded timeline:", "EmptyCall")
+	})
+	// With harnesses at two levels above, the nearest one's.
+	t.Run("other", func(t *testing.T) {
+		grpctest.NewServer(t, interopService) // no calls
+		t.Run("x", func(t *testing.T) {
+			spy := spytb.New(t)
+			grpctest.AssertMessages(spy, []any{&testgrpc.Empty{}}, nil)
+			r := spy.Want(t, 1, "recorded timeline:\n  (no events recorded)")
+			if strings.Count(r.Msg, "recorded timeline:") != 1 {
+				t.Errorf("want the nearest harness's timeline only:\n%s", r.Msg)
+			}
+		})
+	})
+}

@@ -441,6 +441,41 @@ func harnessesOf(t testing.TB) []*Server {
 	return out
 }
 
+// harnessesOfEnclosing returns the open harnesses built with the nearest
+// test that encloses t and has any (t's name continues that test's after
+// a "/"), oldest first.
+func harnessesOfEnclosing(t testing.TB) []*Server {
+	name := testName(t)
+	if name == "" {
+		return nil
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	var out []*Server
+	nearest := ""
+	for _, s := range registry.open {
+		if s.name == "" || !strings.HasPrefix(name, s.name+"/") || len(s.name) < len(nearest) {
+			continue
+		}
+		if len(s.name) > len(nearest) {
+			nearest, out = s.name, out[:0]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// testName returns t.Name(), or "" for a TB that cannot give one (a
+// wrapper around a nil TB).
+func testName(t testing.TB) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	return t.Name()
+}
+
 // sameTB compares two testing.TB values without panicking on a TB whose
 // dynamic type is not comparable.
 func sameTB(a, b testing.TB) (same bool) {
