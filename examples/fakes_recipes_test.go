@@ -168,6 +168,60 @@ func firstMessage(ctx context.Context, chat chatpb.ChatClient, room string, time
 	return stream.Recv()
 }
 
+// fakeChat is a chatpb.ChatClient for unit tests of client code without
+// any server. Its Subscribe builds a fake stream per call with the call's
+// own context, as a real client's stream has: the code's cancel or
+// timeout ends it, and a recorder sees the call end. (A stream built in
+// the test, before the call, would not know the call's context.) respond
+// plays the server on each new stream.
+type fakeChat struct {
+	chatpb.ChatClient // methods the code under test does not call: nil
+	rec               *recorder.Recorder
+	respond           func(*fakes.ClientStream[chatpb.SubscribeRequest, chatpb.Message])
+}
+
+func (f *fakeChat) Subscribe(ctx context.Context, req *chatpb.SubscribeRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[chatpb.Message], error) {
+	s := fakes.NewClientStream[chatpb.SubscribeRequest, chatpb.Message](ctx,
+		fakes.WithMethod(chatpb.Chat_Subscribe_FullMethodName), fakes.WithRecorder(f.rec))
+	// What the generated client does for a server-streaming method.
+	if err := s.Send(req); err != nil {
+		return nil, err
+	}
+	if err := s.CloseSend(); err != nil {
+		return nil, err
+	}
+	f.respond(s)
+	return s, nil
+}
+
+// Fake a generated client, building each fake stream inside the call.
+func TestRecipeFakeClient(t *testing.T) {
+	t.Run("a message arrives", func(t *testing.T) {
+		chat := &fakeChat{rec: recorder.New(), respond: func(s *fakes.ClientStream[chatpb.SubscribeRequest, chatpb.Message]) {
+			s.Respond(&chatpb.Message{Room: "go", Text: "first"})
+		}}
+		got, err := firstMessage(testContext(t), chat, "go", time.Minute)
+		if err != nil || got.GetText() != "first" {
+			t.Fatalf("firstMessage = %v, %v; want the first message", got, err)
+		}
+		// firstMessage's deferred cancel ended the call. Nothing was
+		// reading the stream then, so the recorder records that End on
+		// its own, as for a real stream: wait for it.
+		ended := func(evs []recorder.Event) bool { return len(evs) > 0 && evs[len(evs)-1].Kind == recorder.End }
+		if err := chat.rec.Wait(testContext(t), ended); err != nil {
+			t.Fatalf("no End recorded: %v\n%s", err, chat.rec)
+		}
+		grpctest.AssertOrder(t, chat.rec, grpctest.ClientReceives(&chatpb.Message{Room: "go", Text: "first"}), grpctest.Ends(codes.Canceled))
+	})
+	t.Run("nothing arrives", func(t *testing.T) {
+		chat := &fakeChat{rec: recorder.New(), respond: func(*fakes.ClientStream[chatpb.SubscribeRequest, chatpb.Message]) {}}
+		if _, err := firstMessage(testContext(t), chat, "go", 10*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("firstMessage: %v, want DeadlineExceeded", err)
+		}
+		grpctest.AssertOrder(t, chat.rec, grpctest.Ends(codes.DeadlineExceeded))
+	})
+}
+
 // A scripted server that hangs: the client code must give up on time (and
 // the harness checks it ended its stream).
 func TestRecipeScriptedServerHangs(t *testing.T) {

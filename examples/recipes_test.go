@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
@@ -133,6 +134,23 @@ func TestRecipeOrder(t *testing.T) {
 		grpctest.ClientCloses(),
 		grpctest.Ends(codes.OK),
 	)
+}
+
+// AssertNever: what must not have happened. A bad message is refused with
+// InvalidArgument, never stored, and no call fails with Internal.
+func TestRecipeNever(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register)
+	chat := chatpb.NewChatClient(s.Conn())
+	bad := &chatpb.Message{Text: "no room"}
+	if _, err := chat.Post(testContext(t), bad); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Post without a room: %v, want InvalidArgument", err)
+	}
+	if _, err := chat.Post(testContext(t), &chatpb.Message{Room: "lobby", Text: "hi"}); err != nil {
+		t.Fatalf("Post: %v", err)
+	}
+	// Unary calls have ended when Post returns, on both sides.
+	grpctest.AssertNever(t, s.Recorder(), grpctest.Ends(codes.Internal), grpctest.Ends(codes.Unknown))
+	grpctest.AssertOrder(t, s.Recorder(), grpctest.ServerReceives(bad), grpctest.Ends(codes.InvalidArgument))
 }
 
 // What an order mismatch reports: the step not found, what matched, and
