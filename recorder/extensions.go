@@ -1,10 +1,10 @@
 package recorder
 
 import (
-	"sync"
-
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/streamtest/streamtest/internal/protowalk"
 )
 
 // Messages are recorded as their marshaled bytes and decoded with
@@ -38,41 +38,13 @@ func (c *extCache) mayHoldExtensions(typ protoreflect.MessageType) bool {
 	return c.may
 }
 
-// extendable caches, per message descriptor, whether messages of that type
-// can hold extensions (see mayHoldExtensions).
-var extendable sync.Map // protoreflect.MessageDescriptor → bool
+// extendable is whether a message type, or a message type within it at
+// any depth, has extension ranges.
+var extendable = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
 
 // mayHoldExtensions reports whether a message of type md, or a message
 // within it at any depth, has extension ranges.
-func mayHoldExtensions(md protoreflect.MessageDescriptor) bool {
-	if v, ok := extendable.Load(md); ok {
-		return v.(bool)
-	}
-	v := reachesExtensionRange(md, make(map[protoreflect.FullName]bool))
-	extendable.Store(md, v)
-	return v
-}
-
-func reachesExtensionRange(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
-	if seen[md.FullName()] {
-		return false
-	}
-	seen[md.FullName()] = true
-	if md.ExtensionRanges().Len() > 0 {
-		return true
-	}
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if fd.IsMap() {
-			fd = fd.MapValue()
-		}
-		if sub := fd.Message(); sub != nil && reachesExtensionRange(sub, seen) {
-			return true
-		}
-	}
-	return false
-}
+func mayHoldExtensions(md protoreflect.MessageDescriptor) bool { return extendable.Reaches(md) }
 
 // unresolvedExtensions reports whether m, or a message within it, holds an
 // extension field whose type GlobalTypes does not know.

@@ -7,13 +7,14 @@ package msgdiff
 import (
 	"crypto/sha256"
 	"fmt"
-	"sync"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/streamtest/streamtest/internal/protowalk"
 )
 
 // bigBytes is the length from which a bytes value is compared and shown
@@ -143,44 +144,12 @@ func Same(want, got any) bool {
 	return Equal(want, got, nil)
 }
 
-// anyName is the full name of google.protobuf.Any.
-const anyName protoreflect.FullName = "google.protobuf.Any"
+// holdsAny is whether a message type is google.protobuf.Any or has one
+// within it at any depth.
+var holdsAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.FullName() == "google.protobuf.Any" })
 
-// holdsAny caches canHoldAny by message type.
-var holdsAny sync.Map // protoreflect.FullName -> bool
-
-// canHoldAny reports whether a message of type md can hold an Any: it is
-// one, or a field of it (a map's value included) can hold one, at any
-// depth.
-func canHoldAny(md protoreflect.MessageDescriptor) bool {
-	if v, ok := holdsAny.Load(md.FullName()); ok {
-		return v.(bool)
-	}
-	found := walkForAny(md, map[protoreflect.FullName]bool{})
-	holdsAny.Store(md.FullName(), found)
-	return found
-}
-
-func walkForAny(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
-	if md.FullName() == anyName {
-		return true
-	}
-	if seen[md.FullName()] {
-		return false
-	}
-	seen[md.FullName()] = true
-	fields := md.Fields()
-	for i := range fields.Len() {
-		f := fields.Get(i)
-		if f.IsMap() {
-			f = f.MapValue()
-		}
-		if m := f.Message(); m != nil && walkForAny(m, seen) {
-			return true
-		}
-	}
-	return false
-}
+// canHoldAny reports whether a message of type md can hold an Any.
+func canHoldAny(md protoreflect.MessageDescriptor) bool { return holdsAny.Reaches(md) }
 
 // Equal is cmp.Equal with the options of a comparison of messages (see
 // options); values cmp cannot compare (it panics, with the fallback too)
