@@ -37,19 +37,8 @@ func RequireNever(t testing.TB, r *recorder.Recorder, steps ...Step) {
 
 func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	t.Helper()
-	switch {
-	case r == nil:
-		t.Errorf("grpctest.AssertNever: the recorder is nil (was the harness built WithoutRecorder?)")
+	if !checkSteps(t, "AssertNever", r, steps, "the events that must not happen, e.g. Ends(codes.Internal)") {
 		return false
-	case len(steps) == 0:
-		t.Errorf("grpctest.AssertNever: no steps given: pass the events that must not happen, e.g. Ends(codes.Internal)")
-		return false
-	}
-	for i, st := range steps {
-		if st == nil {
-			t.Errorf("grpctest.AssertNever: step %d is nil", i+1)
-			return false
-		}
 	}
 	events := r.Events()
 	var b strings.Builder

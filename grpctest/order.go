@@ -158,19 +158,8 @@ func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
 
 func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	t.Helper()
-	if r == nil {
-		t.Errorf("grpctest.AssertOrder: the recorder is nil (was the harness built WithoutRecorder?)")
+	if !checkSteps(t, "AssertOrder", r, steps, "the expected events, e.g. ClientSends(req), ServerReceives(req)") {
 		return false
-	}
-	if len(steps) == 0 {
-		t.Errorf("grpctest.AssertOrder: no steps given: pass the expected events, e.g. ClientSends(req), ServerReceives(req)")
-		return false
-	}
-	for i, st := range steps {
-		if st == nil {
-			t.Errorf("grpctest.AssertOrder: step %d is nil", i+1)
-			return false
-		}
 	}
 	events := r.Events()
 	dropped := r.Dropped()
@@ -184,6 +173,27 @@ func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 		}
 		matched = append(matched, j)
 		pos = j + 1
+	}
+	return true
+}
+
+// checkSteps reports a misuse of fn, an assertion over r's events: a nil
+// recorder, no steps (want says what to pass), a nil step.
+func checkSteps(t testing.TB, fn string, r *recorder.Recorder, steps []Step, want string) bool {
+	t.Helper()
+	switch {
+	case r == nil:
+		t.Errorf("grpctest.%s: the recorder is nil (was the harness built WithoutRecorder?)", fn)
+		return false
+	case len(steps) == 0:
+		t.Errorf("grpctest.%s: no steps given: pass %s", fn, want)
+		return false
+	}
+	for i, st := range steps {
+		if st == nil {
+			t.Errorf("grpctest.%s: step %d is nil", fn, i+1)
+			return false
+		}
 	}
 	return true
 }
