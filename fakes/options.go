@@ -194,7 +194,8 @@ func (c *config) streamKind() (clientStreams, serverStreams bool) {
 // registered and its request or response type is not the stream's Req or
 // Res: the recorder would file the stream's messages under a method that
 // never carries them. A type that is not a proto message (a test's own,
-// sent through another codec) is not checked.
+// sent through another codec), or whose messages each carry their type
+// (dynamicpb.Message), is not checked.
 func checkTypes[Req, Res any](c *config) {
 	_, md := findMethod(c.method)
 	if md == nil {
@@ -208,15 +209,31 @@ func checkTypes[Req, Res any](c *config) {
 		{"request", "Req", md.Input(), new(Req)},
 		{"response", "Res", md.Output(), new(Res)},
 	} {
-		pm, ok := x.got.(proto.Message)
+		got, ok := messageName(x.got)
 		if !ok {
 			continue
 		}
-		if got := pm.ProtoReflect().Descriptor().FullName(); got != x.msg.FullName() {
+		if got != x.msg.FullName() {
 			c.errs = append(c.errs, fmt.Errorf("WithMethod(%q): the method's %s is %s, the stream's %s is %s",
 				c.method, x.what, x.msg.FullName(), x.param, got))
 		}
 	}
+}
+
+// messageName returns the full name of the proto message type of m, a new
+// *Req. A type whose zero value has no descriptor (dynamicpb.Message,
+// whose type comes with each message) has none to check.
+func messageName(m any) (name protoreflect.FullName, ok bool) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return "", false
+	}
+	defer func() {
+		if recover() != nil {
+			name, ok = "", false
+		}
+	}()
+	return pm.ProtoReflect().Descriptor().FullName(), true
 }
 
 // checkMethod reports whether m has the form "/pkg.Service/Method".
