@@ -15,8 +15,8 @@ import (
 // Code under test that speaks dynamic messages (a reflection client, a
 // proxy) is driven with streams of dynamicpb.Message, filed under the
 // method they belong to.
-// A stream of dynamicpb messages, whose zero value has no type, works with
-// WithMethod: the type check of WithMethod skips it instead of panicking.
+// (The zero value of dynamicpb.Message has no type: WithMethod's check of
+// the stream's types skips it.)
 func TestDynamicStreamWithMethod(t *testing.T) {
 	defer func() {
 		if r := recover(); r != nil {
