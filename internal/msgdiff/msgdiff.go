@@ -128,28 +128,31 @@ func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
 // proto.Equal compares a google.protobuf.Any by its packed bytes, which
 // depend on the order in which the packer marshaled its maps; cmp with
 // protocmp, which the diffs use, compares what the Any holds. So when
-// proto.Equal says no for a type that can hold an Any, Equal decides, and
-// Same agrees with the diff.
+// proto.Equal says no for a type that can hold an Any (in a field, or in
+// an extension), the diff decides, and Same agrees with it. (The diff,
+// not Equal: it compares large bytes fields by their summary, where
+// Equal's cmp would align them byte by byte.)
 func Same(want, got any) bool {
 	w, ok1 := want.(proto.Message)
 	g, ok2 := got.(proto.Message)
-	if ok1 && ok2 {
-		if proto.Equal(w, g) {
-			return true
-		}
-		if !canHoldAny(w.ProtoReflect().Descriptor()) {
-			return false
-		}
+	if !ok1 || !ok2 {
+		return Equal(want, got, nil)
 	}
-	return Equal(want, got, nil)
+	if proto.Equal(w, g) {
+		return true
+	}
+	if !mayHoldAny.Reaches(w.ProtoReflect().Descriptor()) {
+		return false
+	}
+	d, err := Diff(want, got, nil)
+	return err == nil && d == ""
 }
 
-// holdsAny is whether a message type is google.protobuf.Any or has one
-// within it at any depth.
-var holdsAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.FullName() == "google.protobuf.Any" })
-
-// canHoldAny reports whether a message of type md can hold an Any.
-func canHoldAny(md protoreflect.MessageDescriptor) bool { return holdsAny.Reaches(md) }
+// mayHoldAny is whether a message type is google.protobuf.Any, or can hold
+// one in a field or an extension, at any depth.
+var mayHoldAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool {
+	return md.FullName() == "google.protobuf.Any" || md.ExtensionRanges().Len() > 0
+})
 
 // Equal is cmp.Equal with the options of a comparison of messages (see
 // options); values cmp cannot compare (it panics, with the fallback too)
