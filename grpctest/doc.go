@@ -112,10 +112,6 @@
 //     everything a handler starts inherits them; each handler goroutine also
 //     gets "streamtest.method", so a leaked goroutine names the handler that
 //     started it;
-//   - the test's goroutine while it runs NewServer's register function,
-//     so that a goroutine a service's setup starts (a janitor, a watch
-//     loop) is the server's, and is reported if it outlives Close; the
-//     test's goroutine then gets its own labels back;
 //   - the goroutine that runs grpc.NewClient and ClientConn.Connect, so the
 //     channel's resolver, balancer and transport goroutines inherit them;
 //   - the calling goroutine while the harness's client interceptors start a
@@ -139,7 +135,10 @@
 // every fourth leaking on purpose, and each reports exactly its own leak
 // (go test -race -count=10: no false report). Not covered by check (c),
 // and left to VerifyNoLeaks or VerifyTestMain: goroutines the test body
-// starts itself, callbacks of time.AfterFunc (they run on goroutines
+// starts itself, those that NewServer's register function starts (a
+// service's janitor or watch loop lives as long as the service, which the
+// test may stop in a cleanup of its own, registered before NewServer and
+// so run after Close), callbacks of time.AfterFunc (they run on goroutines
 // without labels), work handed to a pool created outside the harness, and
 // a handler that replaces its goroutine's labels. A handler's context
 // carries the handler's labels, so that pprof.Do in the handler keeps

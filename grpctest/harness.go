@@ -147,14 +147,11 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	// else on the server side: run both on a labelled goroutine.
 	inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) })
 	if register != nil {
-		// A service's setup may start goroutines (a janitor, a watcher
-		// loop): they carry the server's label, so that check (c) finds
-		// the ones left running. register runs on the test's goroutine,
-		// where a t.Fatal in it or a panic belongs.
-		func() {
-			defer swapLabels(s.serverLabels).restore()
-			register(s.srv)
-		}()
+		// On the test's goroutine, unlabelled: a goroutine that a
+		// service's setup starts (a janitor, a watch loop) lives as long
+		// as the service, which the test may stop in a cleanup of its own
+		// that runs after Close. Check (c) leaves it alone.
+		register(s.srv)
 	}
 	inLabels(s.serverLabels, func() {
 		lis := &trackingListener{listener: s.lis, s: s}

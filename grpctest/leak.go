@@ -670,7 +670,7 @@ func leakHints(groups []goroutineGroup) string {
 		hints = append(hints, "a goroutine started on the client side while it called the harness (by the code under test, or a client interceptor) must return when its call ends, or be stopped before the test returns")
 	}
 	if by[byServer] {
-		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler, a service's own setup) must be stopped when the server stops")
+		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler) must be stopped when the server stops")
 	}
 	return strings.Join(hints, "; ")
 }
