@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/stats"
 
 	"github.com/streamtest/streamtest/grpctest"
@@ -88,4 +89,38 @@ func TestCloseIsBoundedWhenClientConnCloseBlocks(t *testing.T) {
 	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err == nil {
 		t.Errorf("a call after Close succeeded: the server was not stopped")
 	}
+}
+
+// blockingCloseBuilder builds passthrough resolvers whose Close blocks
+// until release is closed; gRPC calls it from ClientConn.Close, on the
+// conn's serializer goroutine.
+type blockingCloseBuilder struct{ release chan struct{} }
+
+func (b blockingCloseBuilder) Scheme() string { return "passthrough" }
+func (b blockingCloseBuilder) Build(target resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
+	if err := cc.UpdateState(resolver.State{Addresses: []resolver.Address{{Addr: target.Endpoint()}}}); err != nil {
+		return nil, err
+	}
+	return blockingCloseResolver(b), nil
+}
+
+type blockingCloseResolver struct{ release chan struct{} }
+
+func (blockingCloseResolver) ResolveNow(resolver.ResolveNowOptions) {}
+func (r blockingCloseResolver) Close()                              { <-r.release }
+
+// A resolver whose Close blocks holds ClientConn.Close on another
+// goroutine, the conn's own: the report shows it too.
+func TestCloseShowsABlockedResolverClose(t *testing.T) {
+	release := make(chan struct{})
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(50*time.Millisecond),
+		grpctest.WithDialOptions(grpc.WithResolvers(blockingCloseBuilder{release})))
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	close(release)
+	spy.Want(t, 1, "ClientConn.Close did not return within 50ms",
+		"goroutine(s) of the ClientConn running code of the test's:", "grpctest_test.blockingCloseResolver.Close")
 }

@@ -480,9 +480,23 @@ func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
 	fmt.Fprintf(&b, "grpctest: ClientConn.Close did not return within %v: gRPC runs the client's stats handlers "+
 		"(HandleConn with *stats.ConnEnd) and its resolver's and balancer's Close from it, and one of them blocks; "+
 		"it is left running, and Close goes on with the server", s.cfg.closeTimeout)
-	for _, g := range withTracebacks(labelledWith(labelClosing, s.id)) {
+	// Close's own goroutines (a stats handler runs there), and the
+	// ClientConn's that run code of the test's (a resolver's or a
+	// balancer's Close runs on its serializer).
+	closing := labelledWith(labelClosing, s.id)
+	n := len(closing)
+	for _, g := range labelled(s.id) {
+		if g.isClientConn() && g.topFunction() != "" {
+			closing = append(closing, g)
+		}
+	}
+	for i, g := range withTracebacks(closing) {
+		heading := fmt.Sprintf("%d goroutine(s) of ClientConn.Close blocked here:", g.count)
+		if i >= n {
+			heading = fmt.Sprintf("%d goroutine(s) of the ClientConn running code of the test's:", g.count)
+		}
 		b.WriteString("\n")
-		g.render(&b, fmt.Sprintf("%d goroutine(s) of ClientConn.Close blocked here:", g.count))
+		g.render(&b, heading)
 	}
 	s.t.Errorf("%s", b.String())
 	return true
