@@ -92,6 +92,8 @@ func TestAssertNeverMisuse(t *testing.T) {
 		{"nil recorder", nil, []grpctest.Step{grpctest.ClientCloses()}, "the recorder is nil"},
 		{"no steps", rec, nil, "no steps given"},
 		{"nil step", rec, []grpctest.Step{grpctest.ClientCloses(), nil}, "step 2 is nil"},
+		{"call id 0", rec, []grpctest.Step{grpctest.InCall(0, grpctest.ServerReceives(nil))}, "step 1, InCall(0, ServerReceives(any message)): call ids start at 1"},
+		{"call id 0, nested", rec, []grpctest.Step{grpctest.ClientCloses(), grpctest.InCall(1, grpctest.InCall(0, grpctest.ClientCloses()))}, "step 2, InCall(1, InCall(0, ClientCloses())): call ids start at 1"},
 	} {
 		spy := spytb.New(t)
 		if grpctest.AssertNever(spy, tc.rec, tc.steps...) {

@@ -122,7 +122,8 @@ func (s callStep) String() string {
 //		grpctest.InCall(id, grpctest.ClientReceives(msg)))
 //
 // (Recorder.Calls gives the ids of every recorded call.) A nil step stays
-// nil, and AssertOrder reports it.
+// nil, and AssertOrder reports it; so it does an id of 0, which CallID
+// returns for a context of no recorded call.
 func InCall(id uint64, step Step) Step {
 	if step == nil {
 		return nil
@@ -193,6 +194,13 @@ func checkSteps(t testing.TB, fn string, r *recorder.Recorder, steps []Step, wan
 		if st == nil {
 			t.Errorf("grpctest.%s: step %d is nil", fn, i+1)
 			return false
+		}
+		for cs, ok := st.(callStep); ok; cs, ok = cs.step.(callStep) {
+			if cs.id == 0 {
+				t.Errorf("grpctest.%s: step %d, %s: call ids start at 1; 0 is what Recorder.CallID returns for a context "+
+					"of no recorded call (check its ok)", fn, i+1, st)
+				return false
+			}
 		}
 	}
 	return true
