@@ -385,7 +385,8 @@ func (w *clientStream) SendMsg(m any) error {
 				// the End carries this error, not Canceled. (An error that
 				// leaves the watched context alone, from a stream further
 				// in that refused the message, does not end the call.)
-				w.sendErr.Store(&err)
+				sendErr := err // a copy: taking err's address would move it to the heap on every SendMsg
+				w.sendErr.Store(&sendErr)
 			}
 			// The call ended with its context. The End is recorded before
 			// SendMsg returns, not whenever context.AfterFunc gets to it:
