@@ -84,7 +84,7 @@ func TestCloseIsBoundedWhenClientConnCloseBlocks(t *testing.T) {
 	}
 	spy.End() // bounded by the spy: it fails the test if a cleanup hangs
 	close(h.release)
-	spy.Want(t, 1, "ClientConn.Close did not return within 50ms", "HandleConn",
+	spy.Want(t, 1, "ClientConn.Close did not return within 1s", "HandleConn",
 		"goroutine(s) of ClientConn.Close blocked here:", "grpctest_test.connEndBlocker.HandleConn")
 	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err == nil {
 		t.Errorf("a call after Close succeeded: the server was not stopped")
@@ -121,6 +121,6 @@ func TestCloseShowsABlockedResolverClose(t *testing.T) {
 	}
 	spy.End()
 	close(release)
-	spy.Want(t, 1, "ClientConn.Close did not return within 50ms",
+	spy.Want(t, 1, "ClientConn.Close did not return within 1s",
 		"goroutine(s) of the ClientConn running code of the test's:", "grpctest_test.blockingCloseResolver.Close")
 }

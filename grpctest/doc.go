@@ -38,7 +38,8 @@
 //
 //  1. note the client streams that are still open (check a);
 //  2. close the client connections, Conn and those of Dial, bounded by the
-//     close timeout: ClientConn.Close runs the client's stats handlers
+//     close timeout, but by no less than 1s (a slow Close is not a blocked
+//     one): ClientConn.Close runs the client's stats handlers
 //     (ConnEnd) and its resolver's and balancer's Close, and one that
 //     blocks is reported with its stack and left running;
 //  3. GracefulStop, bounded by the close timeout (WithCloseTimeout, default

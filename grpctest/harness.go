@@ -446,7 +446,8 @@ func (s *Server) withoutEndedHandlerStreams(open []*trackedStream) []*trackedStr
 	})
 }
 
-// closeConns closes the client connections, bounded by the close timeout.
+// closeConns closes the client connections, bounded by the close timeout
+// (at least DefaultCloseTimeout).
 // ClientConn.Close runs code of the test's: a client stats handler's
 // HandleConn (ConnEnd), a resolver's or a balancer's Close. One that
 // blocks is reported, with the stack of the Close it holds, and left to
@@ -469,7 +470,11 @@ func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
 		wg.Wait()
 		close(closed)
 	}()
-	timer := time.NewTimer(s.cfg.closeTimeout)
+	// A Close that blocks is rare, and one that is slow (a loaded machine,
+	// the race detector) is not blocked: the bound is the close timeout,
+	// but never less than DefaultCloseTimeout.
+	bound := max(s.cfg.closeTimeout, DefaultCloseTimeout)
+	timer := time.NewTimer(bound)
 	defer timer.Stop()
 	select {
 	case <-closed:
@@ -479,7 +484,7 @@ func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "grpctest: ClientConn.Close did not return within %v: gRPC runs the client's stats handlers "+
 		"(HandleConn with *stats.ConnEnd) and its resolver's and balancer's Close from it, and one of them blocks; "+
-		"it is left running, and Close goes on with the server", s.cfg.closeTimeout)
+		"it is left running, and Close goes on with the server", bound)
 	// Close's own goroutines (a stats handler runs there), and the
 	// ClientConn's that run code of the test's (a resolver's or a
 	// balancer's Close runs on its serializer).
