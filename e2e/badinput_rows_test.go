@@ -71,6 +71,16 @@ func badInputs() []badInput {
 		{"`stream.SendMsg(nil)` on a real client stream (untyped nil)", "", func(t *testing.T, spy *spytb.TB) string {
 			return sendNilReal(t, spy, func(s chatpb.Chat_TalkClient) error { return s.SendMsg(nil) })
 		}},
+		{"a fakes `ServerStream` or `ClientStream` not made by its constructor (a zero value, a nil pointer)", "", func(t *testing.T, spy *spytb.TB) string {
+			var s fakes.ServerStream[chatpb.Message, chatpb.Message]
+			_, err := s.Recv()
+			var c *fakes.ClientStream[chatpb.Message, chatpb.Message]
+			cerr := c.Send(chatMsg)
+			wantErr(t, "a zero ServerStream", err, codes.FailedPrecondition, "NewServerStream")
+			wantErr(t, "a nil ClientStream", cerr, codes.FailedPrecondition, "NewClientStream")
+			spy.WantClean(t)
+			return "every method that returns an error returns " + errCell(err) + "; `Context` is canceled; the others do nothing"
+		}},
 		{"fakes `ServerStream.Push(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {
@@ -434,7 +444,7 @@ func badInputs() []badInput {
 		{"`grpctest.SendUntilBlocked` on a nil stream (a typed nil, whose `Send` panics)", "", func(t *testing.T, spy *spytb.TB) string {
 			var n int
 			spy.Run(func() {
-				var stream *fakes.ClientStream[chatpb.Message, chatpb.Message]
+				var stream *countingSender // a stream type of the test's own
 				n = grpctest.SendUntilBlocked(spy, stream, func(int) *chatpb.Message { return chatMsg }, time.Minute)
 			})
 			if n != 0 {
@@ -675,6 +685,15 @@ func badInputs() []badInput {
 			return badInterceptor(t, spy, fakes.FailAfter("Talk", 1, status.Error(codes.Unavailable, "x")), "FailAfter", "Talk")
 		}},
 	}
+}
+
+// countingSender is a stream of a test's own whose Send uses its
+// receiver: a nil one panics.
+type countingSender struct{ sent int }
+
+func (c *countingSender) Send(*chatpb.Message) error {
+	c.sent++
+	return nil
 }
 
 // ---- shared shapes of rows

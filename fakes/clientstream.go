@@ -31,7 +31,10 @@ import (
 // panic; messages are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under
-// test) while the test uses the test-side methods from others.
+// test) while the test uses the test-side methods from others. Make it
+// with NewClientStream: on a zero ClientStream or a nil pointer, the
+// methods that return an error return codes.FailedPrecondition saying so,
+// Context is canceled, and the others do nothing.
 type ClientStream[Req, Res any] struct {
 	p    *pipe
 	cs   grpc.ClientStream // the core, or a recorder's wrapper around it
@@ -67,6 +70,14 @@ var (
 	_ grpc.ClientStreamingClient[int, string] = (*ClientStream[int, string])(nil)
 	_ grpc.ServerStreamingClient[string]      = (*ClientStream[int, string])(nil)
 )
+
+// errZeroClientStream is what the methods of a ClientStream that
+// NewClientStream did not make return.
+var errZeroClientStream = status.Error(codes.FailedPrecondition,
+	"fakes: a ClientStream not made by NewClientStream (a zero value or a nil pointer): build it with fakes.NewClientStream")
+
+// usable reports whether NewClientStream made c.
+func (c *ClientStream[Req, Res]) usable() bool { return c != nil && c.p != nil }
 
 // NewClientStream returns a client stream whose context is ctx: cancel ctx
 // to cancel the stream, as with a real one. With WithRecorder it records the
@@ -117,6 +128,9 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 // code's Recv and the test's Next included. Responses before the misuse
 // stay queued, but a Recv returns the misuse first.
 func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
+	if !c.usable() {
+		return
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -151,6 +165,9 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 // if the header was already sent, by RespondHeader or by the first Respond,
 // or the stream was finished.
 func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -171,6 +188,9 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 // and on a method without server streaming after Respond, whose one
 // response is the call's result: set the trailer first.
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,6 +225,9 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // block (WithSendBuffer), or is blocked, returns io.EOF. A Send that returns
 // io.EOF sent nothing: its request is not in Sent and Next never returns it.
 func (c *ClientStream[Req, Res]) Finish(err error) {
+	if !c.usable() {
+		return
+	}
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -224,6 +247,9 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 // of a Send still blocked (WithSendBuffer) is included; that of a Send that
 // failed (io.EOF) is not.
 func (c *ClientStream[Req, Res]) Sent() []*Req {
+	if !c.usable() {
+		return nil
+	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	return snapshot[Req](&c.p.out)
@@ -231,6 +257,9 @@ func (c *ClientStream[Req, Res]) Sent() []*Req {
 
 // Closed reports whether the code called CloseSend (or CloseAndRecv).
 func (c *ClientStream[Req, Res]) Closed() bool {
+	if !c.usable() {
+		return false
+	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	return c.p.out.closed
@@ -244,6 +273,9 @@ func (c *ClientStream[Req, Res]) Closed() bool {
 // ctx.Err(). Reading releases a Send blocked by WithSendBuffer. A
 // nil ctx is an error (codes.InvalidArgument); the stream is unchanged.
 func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
+	if !c.usable() {
+		return nil, errZeroClientStream
+	}
 	if ctx == nil {
 		return nil, nilContextErr("ClientStream.Next")
 	}
@@ -262,6 +294,9 @@ func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
 // Send sends a request to the server (the test). See WithSendBuffer for
 // when it blocks.
 func (c *ClientStream[Req, Res]) Send(m *Req) error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
 	if m == nil {
 		return c.core.SendMsg(m) // rejected before it reaches a recorder
 	}
@@ -274,6 +309,9 @@ func (c *ClientStream[Req, Res]) Send(m *Req) error {
 // returns the one response as soon as it is queued (Finish's error instead
 // if the stream finished with one before), and io.EOF after it.
 func (c *ClientStream[Req, Res]) Recv() (*Res, error) {
+	if !c.usable() {
+		return nil, errZeroClientStream
+	}
 	m := new(Res)
 	if err := c.cs.RecvMsg(m); err != nil {
 		return nil, err
@@ -285,6 +323,9 @@ func (c *ClientStream[Req, Res]) Recv() (*Res, error) {
 // client-streaming call. A stream finished without a response is an error
 // (codes.Internal), as in grpc.
 func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
+	if !c.usable() {
+		return nil, errZeroClientStream
+	}
 	if err := c.cs.CloseSend(); err != nil {
 		return nil, err
 	}
@@ -303,6 +344,9 @@ func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
 // Recv that failed without ending the stream (WithFailAt, a message of the
 // wrong type) does not end the wait.
 func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) {
+	if !c.usable() {
+		return nil, errZeroClientStream
+	}
 	c.core.waitHeader()
 	return c.cs.Header() // through the recorder, if any, which records it
 }
@@ -310,24 +354,49 @@ func (c *ClientStream[Req, Res]) Header() (metadata.MD, error) {
 // Trailer returns the trailer set with RespondTrailer once the stream has
 // finished, or on a method without server streaming once Recv has returned
 // the one response; nil before.
-func (c *ClientStream[Req, Res]) Trailer() metadata.MD { return c.cs.Trailer() }
+func (c *ClientStream[Req, Res]) Trailer() metadata.MD {
+	if !c.usable() {
+		return nil
+	}
+	return c.cs.Trailer()
+}
 
 // CloseSend half-closes the stream: the test's Next returns io.EOF after the
 // requests sent before. It always returns nil, as grpc's does.
-func (c *ClientStream[Req, Res]) CloseSend() error { return c.cs.CloseSend() }
+func (c *ClientStream[Req, Res]) CloseSend() error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
+	return c.cs.CloseSend()
+}
 
 // Context returns the stream's context: derived from the one given to
 // NewClientStream, and canceled, as a real stream's, once the code has
 // received the end of the call (Recv returned io.EOF or the call's error,
 // or the one response of a method without server streaming). An error
 // WithFailAt injects is not the end: the stream stays usable.
-func (c *ClientStream[Req, Res]) Context() context.Context { return c.cs.Context() }
+func (c *ClientStream[Req, Res]) Context() context.Context {
+	if !c.usable() {
+		return canceledContext
+	}
+	return c.cs.Context()
+}
 
 // SendMsg is Send for a message given as any; it must be a *Req.
-func (c *ClientStream[Req, Res]) SendMsg(m any) error { return c.cs.SendMsg(m) }
+func (c *ClientStream[Req, Res]) SendMsg(m any) error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
+	return c.cs.SendMsg(m)
+}
 
 // RecvMsg is Recv into m, which must be a *Res.
-func (c *ClientStream[Req, Res]) RecvMsg(m any) error { return c.cs.RecvMsg(m) }
+func (c *ClientStream[Req, Res]) RecvMsg(m any) error {
+	if !c.usable() {
+		return errZeroClientStream
+	}
+	return c.cs.RecvMsg(m)
+}
 
 // clientCore implements grpc.ClientStream on the pipe; a recorder wraps it.
 type clientCore[Req, Res any] struct{ c *ClientStream[Req, Res] }

@@ -29,7 +29,10 @@ import (
 // returns the unread responses and then io.EOF or End's error.
 //
 // It is safe for one goroutine sending and one receiving (the handler) while
-// the test uses the test-side methods from others.
+// the test uses the test-side methods from others. Make it with
+// NewServerStream: on a zero ServerStream or a nil pointer, the methods
+// that return an error return codes.FailedPrecondition saying so, Context
+// is canceled, and the others do nothing.
 type ServerStream[Req, Res any] struct {
 	p      *pipe
 	cancel context.CancelFunc
@@ -46,6 +49,22 @@ var (
 	_ grpc.ClientStreamingServer[int, string] = (*ServerStream[int, string])(nil)
 	_ grpc.ServerStreamingServer[string]      = (*ServerStream[int, string])(nil)
 )
+
+// errZeroServerStream is what the methods of a ServerStream that
+// NewServerStream did not make return.
+var errZeroServerStream = status.Error(codes.FailedPrecondition,
+	"fakes: a ServerStream not made by NewServerStream (a zero value or a nil pointer): build it with fakes.NewServerStream")
+
+// canceledContext is the Context of a stream that no constructor made: a
+// caller waiting on it does not hang.
+var canceledContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// usable reports whether NewServerStream made s.
+func (s *ServerStream[Req, Res]) usable() bool { return s != nil && s.p != nil }
 
 // NewServerStream returns a server stream whose handler-side context is
 // derived from ctx (put request metadata in it with
@@ -81,6 +100,9 @@ func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerS
 // request, or pushing after CloseSend, is a misuse: the stream fails every
 // later operation with codes.FailedPrecondition naming it.
 func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
+	if !s.usable() {
+		return
+	}
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,6 +123,9 @@ func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 // CloseSend half-closes the client side: the handler's Recv returns io.EOF
 // once it has received every pushed request. Calling it again does nothing.
 func (s *ServerStream[Req, Res]) CloseSend() {
+	if !s.usable() {
+		return
+	}
 	p := s.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,6 +139,9 @@ func (s *ServerStream[Req, Res]) CloseSend() {
 // codes.Canceled unless End was called first). Calling it again does
 // nothing.
 func (s *ServerStream[Req, Res]) Cancel() {
+	if !s.usable() {
+		return
+	}
 	p := s.p
 	p.mu.Lock()
 	first := !s.ended && !s.canceled
@@ -137,6 +165,9 @@ func (s *ServerStream[Req, Res]) Cancel() {
 //	err := srv.FullDuplexCall(stream)
 //	stream.End(err)
 func (s *ServerStream[Req, Res]) End(err error) {
+	if !s.usable() {
+		return
+	}
 	p := s.p
 	p.mu.Lock()
 	first := !s.ended && !s.canceled
@@ -161,6 +192,9 @@ func (s *ServerStream[Req, Res]) End(err error) {
 // response of a Send still blocked (WithSendBuffer) is included; that of a
 // Send that failed is not.
 func (s *ServerStream[Req, Res]) Responses() []*Res {
+	if !s.usable() {
+		return nil
+	}
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
 	return snapshot[Res](&s.p.out)
@@ -173,6 +207,9 @@ func (s *ServerStream[Req, Res]) Responses() []*Res {
 // blocked by WithSendBuffer. A nil ctx is an error (codes.InvalidArgument);
 // the stream is unchanged.
 func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
+	if !s.usable() {
+		return nil, errZeroServerStream
+	}
 	if ctx == nil {
 		return nil, nilContextErr("ServerStream.Next")
 	}
@@ -189,6 +226,9 @@ func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
 // Header returns what the handler gave SetHeader and SendHeader so far
 // (a copy), whether or not it has been sent.
 func (s *ServerStream[Req, Res]) Header() metadata.MD {
+	if !s.usable() {
+		return nil
+	}
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
 	return s.p.header.Copy()
@@ -196,6 +236,9 @@ func (s *ServerStream[Req, Res]) Header() metadata.MD {
 
 // Trailer returns what the handler gave SetTrailer so far (a copy).
 func (s *ServerStream[Req, Res]) Trailer() metadata.MD {
+	if !s.usable() {
+		return nil
+	}
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
 	return s.p.trailer.Copy()
@@ -206,6 +249,9 @@ func (s *ServerStream[Req, Res]) Trailer() metadata.MD {
 // Send sends a response to the client (the test). See WithSendBuffer for
 // when it blocks.
 func (s *ServerStream[Req, Res]) Send(m *Res) error {
+	if !s.usable() {
+		return errZeroServerStream
+	}
 	if m == nil {
 		return s.core.SendMsg(m) // rejected before it reaches a recorder
 	}
@@ -220,6 +266,9 @@ func (s *ServerStream[Req, Res]) SendAndClose(m *Res) error { return s.Send(m) }
 // pushed requests, or a status error once the stream is canceled or ended.
 // It blocks until one of those.
 func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
+	if !s.usable() {
+		return nil, errZeroServerStream
+	}
 	m := new(Req)
 	if err := s.ss.RecvMsg(m); err != nil {
 		return nil, err
@@ -229,24 +278,54 @@ func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
 
 // SetHeader merges md into the header to send. It fails once the header has
 // been sent or the stream has ended, as grpc's does.
-func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error { return s.ss.SetHeader(md) }
+func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error {
+	if !s.usable() {
+		return errZeroServerStream
+	}
+	return s.ss.SetHeader(md)
+}
 
 // SendHeader sends the header (merged with md); it fails if the header was
 // already sent or the stream has ended.
-func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error { return s.ss.SendHeader(md) }
+func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error {
+	if !s.usable() {
+		return errZeroServerStream
+	}
+	return s.ss.SendHeader(md)
+}
 
 // SetTrailer merges md into the trailer; ignored after the stream ended.
-func (s *ServerStream[Req, Res]) SetTrailer(md metadata.MD) { s.ss.SetTrailer(md) }
+func (s *ServerStream[Req, Res]) SetTrailer(md metadata.MD) {
+	if !s.usable() {
+		return
+	}
+	s.ss.SetTrailer(md)
+}
 
 // Context returns the handler's context: derived from NewServerStream's ctx,
 // canceled by Cancel and End.
-func (s *ServerStream[Req, Res]) Context() context.Context { return s.ss.Context() }
+func (s *ServerStream[Req, Res]) Context() context.Context {
+	if !s.usable() {
+		return canceledContext
+	}
+	return s.ss.Context()
+}
 
 // SendMsg is Send for a message given as any; it must be a *Res.
-func (s *ServerStream[Req, Res]) SendMsg(m any) error { return s.ss.SendMsg(m) }
+func (s *ServerStream[Req, Res]) SendMsg(m any) error {
+	if !s.usable() {
+		return errZeroServerStream
+	}
+	return s.ss.SendMsg(m)
+}
 
 // RecvMsg is Recv into m, which must be a *Req.
-func (s *ServerStream[Req, Res]) RecvMsg(m any) error { return s.ss.RecvMsg(m) }
+func (s *ServerStream[Req, Res]) RecvMsg(m any) error {
+	if !s.usable() {
+		return errZeroServerStream
+	}
+	return s.ss.RecvMsg(m)
+}
 
 // serverCore implements grpc.ServerStream on the pipe; a recorder wraps it.
 type serverCore[Req, Res any] struct{ s *ServerStream[Req, Res] }
