@@ -22,8 +22,9 @@ import (
 //   - Recv: a dashed arrow into the receiver, with the message and the
 //     time RecvMsg blocked;
 //   - CloseSend: an open arrow from the client;
-//   - Begin, Header, Trailer and End: notes over the side that recorded
-//     them; Begin names the call, End gives its status code.
+//   - Begin, Header, Trailer and End, and a Send or Recv that failed
+//     (nothing crossed): notes over the side that recorded them; Begin
+//     names the call, End gives its status code.
 func writeMermaid(w io.Writer, events []recorder.Event) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("sequenceDiagram\n")
@@ -44,6 +45,10 @@ func mermaidLine(e recorder.Event) string {
 		self, peer = "S", "C"
 	}
 	label := fmt.Sprintf("%d %s", e.Seq, e.Kind)
+	if (e.Kind == recorder.Send || e.Kind == recorder.Recv) && e.Err != nil {
+		// Nothing crossed: a note on the side that failed, not an arrow.
+		return fmt.Sprintf("Note over %s: %s", self, mermaidText(label+" "+messageText(e)))
+	}
 	switch e.Kind {
 	case recorder.Begin:
 		return fmt.Sprintf("Note over %s: %s", self, mermaidText(fmt.Sprintf("%s call %d %s", label, e.CallID, shortMethod(e.Method))))
