@@ -39,3 +39,23 @@ func TestDynamicStreamWithMethod(t *testing.T) {
 		t.Errorf("recorded %v", rec.String())
 	}
 }
+
+// Recv's new message of a dynamic type has no type of its own: it gets
+// the pushed (or responded) message's, on both stream types.
+func TestDynamicStreamsRecv(t *testing.T) {
+	const method = "/grpc.testing.TestService/FullDuplexCall"
+	in := dynamicpb.NewMessage((&testpb.StreamingOutputCallRequest{}).ProtoReflect().Descriptor())
+	s := fakes.NewServerStream[dynamicpb.Message, dynamicpb.Message](context.Background(), fakes.WithMethod(method))
+	s.Push(in)
+	if got, err := s.Recv(); err != nil || !proto.Equal(got, in) {
+		t.Errorf("ServerStream.Recv = %v, %v; want the pushed message", got, err)
+	}
+	out := dynamicpb.NewMessage((&testpb.StreamingOutputCallResponse{}).ProtoReflect().Descriptor())
+	c := fakes.NewClientStream[dynamicpb.Message, dynamicpb.Message](context.Background(), fakes.WithMethod(method))
+	c.Respond(out)
+	if got, err := c.Recv(); err != nil || !proto.Equal(got, out) {
+		t.Errorf("ClientStream.Recv = %v, %v; want the response", got, err)
+	}
+	c.Finish(nil)
+	s.End(nil)
+}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // pipe is the engine shared by ServerStream and ClientStream: two message
@@ -214,6 +215,12 @@ func cloneMsg[T any](m *T) *T {
 // copyMsg overwrites dst with a copy of src, deep for a proto message (see
 // cloneMsg).
 func copyMsg[T any](dst, src *T) {
+	if d, ok := any(dst).(*dynamicpb.Message); ok && d.Descriptor() == nil {
+		// A zero dynamic message (Recv's new(T)) has no type to reset
+		// or merge into: it takes the type and fields of a copy of src.
+		*d = *proto.Clone(any(src).(proto.Message)).(*dynamicpb.Message)
+		return
+	}
 	if pm, ok := any(dst).(proto.Message); ok {
 		proto.Reset(pm)
 		proto.Merge(pm, any(src).(proto.Message))
