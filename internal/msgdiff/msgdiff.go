@@ -128,10 +128,10 @@ func tryDiff(want, got any, opts []cmp.Option) (d string, err error) {
 // proto.Equal compares a google.protobuf.Any by its packed bytes, which
 // depend on the order in which the packer marshaled its maps; cmp with
 // protocmp, which the diffs use, compares what the Any holds. So when
-// proto.Equal says no for a type that can hold an Any (in a field, or in
-// an extension), the diff decides, and Same agrees with it. (The diff,
-// not Equal: it compares large bytes fields by their summary, where
-// Equal's cmp would align them byte by byte.)
+// proto.Equal says no and either message may hold an Any (a field of its
+// type can, or an extension set in it does), the diff decides, and Same
+// agrees with it. (The diff, not Equal: it compares large bytes fields by
+// their summary, where Equal's cmp would align them byte by byte.)
 func Same(want, got any) bool {
 	w, ok1 := want.(proto.Message)
 	g, ok2 := got.(proto.Message)
@@ -141,18 +141,59 @@ func Same(want, got any) bool {
 	if proto.Equal(w, g) {
 		return true
 	}
-	if !mayHoldAny.Reaches(w.ProtoReflect().Descriptor()) {
+	if !mayHoldAny(w.ProtoReflect()) && !mayHoldAny(g.ProtoReflect()) {
 		return false
 	}
 	d, err := Diff(want, got, nil)
 	return err == nil && d == ""
 }
 
-// mayHoldAny is whether a message type is google.protobuf.Any, or can hold
-// one in a field or an extension, at any depth.
-var mayHoldAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool {
-	return md.FullName() == "google.protobuf.Any" || md.ExtensionRanges().Len() > 0
-})
+// fieldsHoldAny is whether a message type is google.protobuf.Any, or has
+// a field that can hold one, at any depth.
+var fieldsHoldAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.FullName() == "google.protobuf.Any" })
+
+// extendable is whether a message type, or one in its fields at any
+// depth, has extension ranges.
+var extendable = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
+
+// mayHoldAny reports whether m can hold an Any: its type can, in a field,
+// or an extension set in m, at any depth, can. Most types with extension
+// ranges (descriptors, options) hold none; only the extensions actually
+// set are looked at, so that their comparisons stay proto.Equal's.
+func mayHoldAny(m protoreflect.Message) bool {
+	md := m.Descriptor()
+	if fieldsHoldAny.Reaches(md) {
+		return true
+	}
+	if !extendable.Reaches(md) {
+		return false
+	}
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		sub := fd.Message()
+		switch {
+		case sub == nil:
+		case fd.IsExtension() && fieldsHoldAny.Reaches(sub):
+			found = true
+		case fd.IsMap():
+			if vd := fd.MapValue().Message(); vd != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+					found = mayHoldAny(e.Message())
+					return !found
+				})
+			}
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && !found; i++ {
+				found = mayHoldAny(l.Get(i).Message())
+			}
+		default:
+			found = mayHoldAny(v.Message())
+		}
+		return !found
+	})
+	return found
+}
 
 // Equal is cmp.Equal with the options of a comparison of messages (see
 // options); values cmp cannot compare (it panics, with the fallback too)

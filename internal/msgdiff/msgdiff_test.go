@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -118,6 +120,14 @@ func TestSameUnpacksAny(t *testing.T) {
 	}
 }
 
+// descriptorProto is descriptor.proto's own FileDescriptorProto (a large
+// message whose types have extension ranges), with its package set to pkg.
+func descriptorProto(pkg string) *descriptorpb.FileDescriptorProto {
+	fd := protodesc.ToFileDescriptorProto(descriptorpb.File_google_protobuf_descriptor_proto)
+	fd.Package = proto.String(pkg)
+	return fd
+}
+
 // BenchmarkSame: Same on messages proto.Equal tells apart. For a type that
 // can hold an Any, the diff decides; its summary of large bytes fields
 // keeps that fast (cmp alone aligned them byte by byte: seconds for 64 KiB).
@@ -137,6 +147,8 @@ func BenchmarkSame(b *testing.B) {
 	}{
 		{"payload=64KiB", payload(64 << 10), &testpb.Payload{Body: append(make([]byte, 64<<10-1), 1)}},
 		{"any=64KiB", packed(0), packed(1)},
+		// A type with extension ranges and none set: proto.Equal decides.
+		{"descriptor.proto", descriptorProto("google.protobuf"), descriptorProto("other")},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
