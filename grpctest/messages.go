@@ -276,9 +276,10 @@ func allProto(ms []any) bool {
 	return true
 }
 
-// timelines renders the recorded timelines of the open harnesses of t (of
-// the nearest enclosing test's, for a subtest without any), each recorder
-// once, to be appended to a failure message.
+// timelines renders the recorded timelines of the open harnesses of t (if
+// t has none, as when it wraps the test's t, those of the test of its
+// name, or of the nearest enclosing test's: see harnessesOfEnclosing),
+// each recorder once, to be appended to a failure message.
 func timelines(t testing.TB) string {
 	var b strings.Builder
 	var shown []*recorder.Recorder // harnesses may share one (WithRecorder)

@@ -318,3 +318,24 @@ func TestSubtestFailureShowsTheParentsTimeline(t *testing.T) {
 		})
 	})
 }
+
+// A subtest with a harness of its own, asserting through a wrapper of its
+// t, gets its own harness's timeline, not its parent's.
+func TestWrappedSubtestShowsItsOwnTimeline(t *testing.T) {
+	parent := grpctest.NewServer(t, interopService)
+	if _, err := client(parent).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("sub", func(t *testing.T) {
+		own := grpctest.NewServer(t, interopService)
+		if _, err := client(own).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		spy := spytb.New(t) // another testing.TB than the harness's
+		grpctest.AssertMessages(spy, []any{&testgrpc.Empty{}}, nil)
+		r := spy.Want(t, 1, "recorded timeline:", "EmptyCall")
+		if strings.Contains(r.Msg, "UnaryCall") {
+			t.Errorf("the subtest's failure shows its parent's harness, though it has its own:\n%s", r.Msg)
+		}
+	})
+}

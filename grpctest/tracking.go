@@ -441,9 +441,12 @@ func harnessesOf(t testing.TB) []*Server {
 	return out
 }
 
-// harnessesOfEnclosing returns the open harnesses built with the nearest
-// test that encloses t and has any (t's name continues that test's after
-// a "/"), oldest first.
+// harnessesOfEnclosing returns the open harnesses built with the test of
+// t's name (with another testing.TB, such as a wrapper around t), or else
+// with the nearest test that encloses t and has any (t's name continues
+// that test's after a "/"), oldest first. Names are all it has to go by: a
+// subtest whose own name holds a "/" ("a/b") reads as a child of a sibling
+// named "a", and gets that sibling's harnesses if it has any open.
 func harnessesOfEnclosing(t testing.TB) []*Server {
 	name := testName(t)
 	if name == "" {
@@ -454,7 +457,7 @@ func harnessesOfEnclosing(t testing.TB) []*Server {
 	var out []*Server
 	nearest := ""
 	for _, s := range registry.open {
-		if s.name == "" || !strings.HasPrefix(name, s.name+"/") || len(s.name) < len(nearest) {
+		if s.name == "" || !(s.name == name || strings.HasPrefix(name, s.name+"/")) || len(s.name) < len(nearest) {
 			continue
 		}
 		if len(s.name) > len(nearest) {
