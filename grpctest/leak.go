@@ -319,9 +319,10 @@ var callFrames = []string{
 }
 
 // servesCall reports whether g is still serving a call outside the
-// handlers the harness counts: held by an interceptor set with
-// grpc.UnaryInterceptor or grpc.StreamInterceptor, which runs outside the
-// harness's own, before or after the handler.
+// handlers the harness counts: held by code that gRPC runs on the call's
+// goroutine outside the harness's interceptors (an interceptor set with
+// grpc.UnaryInterceptor or grpc.StreamInterceptor, a stats handler, a
+// codec), before or after the handler.
 func (g goroutineGroup) servesCall() bool { return !g.isHandler() && g.has(callFrames) }
 
 // clientConnFrames begin the functions of a grpc.ClientConn's goroutines:
@@ -659,9 +660,9 @@ func leakHints(groups []goroutineGroup) string {
 	}
 	var hints []string
 	if serving {
-		hints = append(hints, "a goroutine still serving a call outside the handler: an interceptor set with grpc.UnaryInterceptor or grpc.StreamInterceptor "+
-			"(which runs outside the harness's, so the call was never counted as a running handler) did not return after Stop; "+
-			"make it return when the call's context is done")
+		hints = append(hints, "a goroutine still serving a call outside the handler: code that gRPC runs on the call's goroutine outside the harness's interceptors "+
+			"(an interceptor set with grpc.UnaryInterceptor or grpc.StreamInterceptor, a stats handler's HandleRPC, a codec), "+
+			"so the call was never counted as a running handler, did not return after Stop; make it return when the call's context is done")
 	}
 	if by[byHandler] {
 		hints = append(hints, "make each goroutine a handler starts return when the handler's context is done, or wait for it before the handler returns")

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -255,6 +256,42 @@ func TestOuterInterceptorHoldingACallIsNamed(t *testing.T) {
 	spy.End()
 	r := spy.Want(t, 1, "still serving a call outside the handler", "grpc.UnaryInterceptor or grpc.StreamInterceptor",
 		"make it return when the call's context is done", "TestOuterInterceptorHoldingACallIsNamed")
+	if strings.Contains(r.Msg, "WithIgnoredGoroutines") {
+		t.Errorf("the report suggests exempting a goroutine that serves a call:\n%s", r.Msg)
+	}
+}
+
+// blockingBegin is a server stats handler whose HandleRPC blocks on a
+// call's Begin until release is closed.
+type blockingBegin struct{ began, release chan struct{} }
+
+func (h blockingBegin) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (h blockingBegin) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.Begin); ok {
+		close(h.began)
+		<-h.release
+	}
+}
+func (h blockingBegin) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (h blockingBegin) HandleConn(context.Context, stats.ConnStats)                       {}
+
+// A stats handler that holds the call's goroutine gets the same report,
+// which names stats handlers too.
+func TestBlockedStatsHandlerHoldingACallIsNamed(t *testing.T) {
+	h := blockingBegin{make(chan struct{}), make(chan struct{})}
+	t.Cleanup(func() { close(h.release) })
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond),
+		grpctest.WithServerOptions(grpc.StatsHandler(h)))
+	ctx, cancel := context.WithCancel(t.Context())
+	call := grpctest.GoErr(spy, func() error { _, err := client(srv).EmptyCall(ctx, &testgrpc.Empty{}); return err })
+	<-h.began
+	cancel()
+	if _, err := call.Wait(5 * time.Second); status.Code(err) != codes.Canceled {
+		t.Errorf("EmptyCall: %v, want Canceled", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "still serving a call outside the handler", "a stats handler's HandleRPC", "blockingBegin.HandleRPC")
 	if strings.Contains(r.Msg, "WithIgnoredGoroutines") {
 		t.Errorf("the report suggests exempting a goroutine that serves a call:\n%s", r.Msg)
 	}
