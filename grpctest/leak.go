@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -443,18 +444,33 @@ func labelledWith(key, value string) []goroutineGroup {
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
 		return nil
 	}
+	return groupsIn(buf.String(), key, value)
+}
+
+// groupsIn returns the goroutines of a debug=1 goroutine profile whose
+// label key is value.
+func groupsIn(profile, key, value string) []goroutineGroup {
 	needle := strconv.Quote(key) + ":" + strconv.Quote(value)
 	// The first line is "goroutine profile: total N"; records follow, one
 	// per blank-line separated block.
-	_, body, _ := strings.Cut(buf.String(), "\n")
+	_, body, _ := strings.Cut(profile, "\n")
 	var out []goroutineGroup
 	for _, rec := range strings.Split(body, "\n\n") {
 		if !strings.Contains(rec, needle) {
 			continue
 		}
-		if g, ok := parseRecord(rec); ok && g.labels[key] == value {
-			out = append(out, g)
+		g, ok := parseRecord(rec)
+		if !ok || g.labels[key] != value {
+			continue
 		}
+		// The profile groups goroutines by their exact PCs: one caught
+		// between two instructions of a line (not yet parked) is a record
+		// of its own. By frames and labels they are one group.
+		if i := slices.IndexFunc(out, func(o goroutineGroup) bool { return o.key() == g.key() && maps.Equal(o.labels, g.labels) }); i >= 0 {
+			out[i].count += g.count
+			continue
+		}
+		out = append(out, g)
 	}
 	return out
 }

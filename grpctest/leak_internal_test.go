@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,40 @@ func TestCallsThroughTheHarnessRestoreTheCallersLabels(t *testing.T) {
 		}
 		check("the last Recv", nil)
 	})
+}
+
+// Two records of the profile whose goroutines are at different PCs of the
+// same lines (one caught before it parked) are one group: same frames,
+// same labels.
+func TestGroupsInMergesRecordsOfTheSameFrames(t *testing.T) {
+	const profile = `goroutine profile: total 4
+1 @ 0x47d92e 0x4158ee 0x4dc0f8 0x4dc101
+# labels: {"streamtest.harness":"h1"}
+#	0x4dc0f8	example.com/x.park+0x18	/src/x.go:12
+#	0x4dc101	example.com/x.start.func1+0x21	/src/x.go:20
+
+1 @ 0x47d930 0x4158f0 0x4dc0fa 0x4dc101
+# labels: {"streamtest.harness":"h1"}
+#	0x4dc0fa	example.com/x.park+0x1a	/src/x.go:12
+#	0x4dc101	example.com/x.start.func1+0x21	/src/x.go:20
+
+1 @ 0x47d930 0x4158f0 0x4dc0fa 0x4dc101
+# labels: {"streamtest.harness":"h1", "streamtest.method":"/a.B/C"}
+#	0x4dc0fa	example.com/x.park+0x1a	/src/x.go:12
+#	0x4dc101	example.com/x.start.func1+0x21	/src/x.go:20
+
+1 @ 0x47d930 0x4158f0 0x4dc0fa 0x4dc101
+# labels: {"streamtest.harness":"h1"}
+#	0x4dc0fa	example.com/x.park+0x1a	/src/x.go:13
+#	0x4dc101	example.com/x.start.func1+0x21	/src/x.go:20
+`
+	groups := groupsIn(profile, labelHarness, "h1")
+	var counts []int
+	for _, g := range groups {
+		counts = append(counts, g.count)
+	}
+	// The first two merge; other labels, or another line, stay apart.
+	if !slices.Equal(counts, []int{2, 1, 1}) {
+		t.Errorf("groups of %v goroutines, want [2 1 1]:\n%+v", counts, groups)
+	}
 }
