@@ -70,7 +70,7 @@ func TestContextEndWaitsForTheRecvInProgress(t *testing.T) {
 	// Let contextEnded get as far as it goes on its own: waiting for the
 	// RecvMsg (it has published its channel), or done.
 	deadline := time.Now().Add(10 * time.Second)
-	for w.recvReturned.Load() == nil {
+	for w.recvs.returned.Load() == nil {
 		select {
 		case <-ended:
 		default:
@@ -122,4 +122,64 @@ func TestContextEndDoesNotWaitForever(t *testing.T) {
 	if ks := kinds(ev); len(ks) != 3 || ks[1] != End || ks[2] != Recv || status.Code(ev[2].Err) != codes.Canceled {
 		t.Errorf("after the late RecvMsg returned: events %v, want Begin, End, Recv (Canceled)\n%s", ks, r)
 	}
+}
+
+// sendEndsCall is a grpc.ClientStream whose SendMsg does what gRPC's does
+// with a message over the size limit: it ends the call, canceling the
+// stream's context, and then (here, once released) returns its error.
+type sendEndsCall struct {
+	stubStream
+	cancel  context.CancelFunc
+	release chan struct{}
+}
+
+func (s *sendEndsCall) SendMsg(any) error {
+	s.cancel()
+	<-s.release
+	return status.Error(codes.ResourceExhausted, "trying to send message larger than max")
+}
+
+// TestContextEndWaitsForTheSendInProgress: the context ends inside a
+// SendMsg, whose error ended the call; context.AfterFunc's goroutine must
+// not record Canceled before SendMsg returns that error. (The soak showed
+// it: 2 runs in 20 of TestWrappedStreamEndsWithTheSendError.)
+func TestContextEndWaitsForTheSendInProgress(t *testing.T) {
+	r := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stub := &sendEndsCall{stubStream: stubStream{ctx: ctx}, cancel: cancel, release: make(chan struct{})}
+	w := r.WrapClientStream(stub, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/s/M").(*clientStream)
+	w.grace = time.Hour // only SendMsg's return may end the wait
+	sent := make(chan error, 1)
+	go func() { sent <- w.SendMsg(new(testpb.Payload)) }()
+	// context.AfterFunc runs contextEnded once SendMsg cancels: let it get
+	// as far as it goes on its own (waiting for the SendMsg, or done).
+	deadline := time.Now().Add(10 * time.Second)
+	for w.sends.returned.Load() == nil && !w.ended.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("contextEnded neither waits nor ends the call")
+		}
+		runtime.Gosched()
+	}
+	if w.ended.Load() {
+		t.Fatalf("the End was recorded while the SendMsg that ended the call had not returned:\n%s", r)
+	}
+	close(stub.release)
+	if err := <-sent; status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("SendMsg: %v", err)
+	}
+	if err := r.Wait(boundedContext(t), func(ev []Event) bool { return len(ev) > 0 && ev[len(ev)-1].Kind == End }); err != nil {
+		t.Fatal(err)
+	}
+	ev := r.Events()
+	if end := ev[len(ev)-1]; status.Code(end.Err) != codes.ResourceExhausted {
+		t.Errorf("End.Err = %v, want the SendMsg's ResourceExhausted\n%s", end.Err, r)
+	}
+}
+
+// boundedContext is a context that ends after 10s or with the test.
+func boundedContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -321,30 +321,63 @@ const recvGrace = time.Second
 // RecvMsg that does not return (a stream below the recorder that ignores
 // this context) from keeping the call without an End.
 //
-// A SendMsg that fails once the context has ended runs it too, before it
-// returns (see SendMsg); whichever comes first records the End.
+// A SendMsg in progress is waited for first, with the same bound: when
+// gRPC ends the call because of that SendMsg (a message over the size
+// limit), it cancels the stream's context before SendMsg returns the
+// error the End must carry. A SendMsg that fails once the context has
+// ended records the End itself before it returns (see SendMsg); whichever
+// comes first records it.
 func (w *clientStream) contextEnded(ctx context.Context) {
 	if w.ended.Load() {
 		return
 	}
-	if w.recvs.Load() > 0 {
-		ch := make(chan struct{})
-		p := &ch
-		if !w.recvReturned.CompareAndSwap(nil, p) {
-			// Another contextEnded waits too: share its channel. Gone
-			// already means the RecvMsg has returned.
-			p = w.recvReturned.Load()
-		}
-		if p != nil && w.recvs.Load() > 0 { // else it returned before it could see the channel
-			t := time.NewTimer(w.grace)
-			select {
-			case <-*p:
-			case <-t.C:
-			}
-			t.Stop()
+	w.sends.wait(w.grace)
+	w.recvs.wait(w.grace)
+	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
+}
+
+// inFlight counts the calls of one method (SendMsg, RecvMsg) in progress
+// on a stream, for contextEnded to wait for.
+type inFlight struct {
+	n        atomic.Int32
+	returned atomic.Pointer[chan struct{}] // closed when n drops to 0, if a wait published it
+}
+
+func (f *inFlight) enter() { f.n.Add(1) }
+
+// leave ends a call, once it has recorded what it returned, and wakes a
+// wait for it.
+func (f *inFlight) leave() {
+	if f.n.Add(-1) == 0 && f.returned.Load() != nil {
+		if ch := f.returned.Swap(nil); ch != nil {
+			close(*ch)
 		}
 	}
-	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
+}
+
+// inProgress reports whether a call is in progress.
+func (f *inFlight) inProgress() bool { return f.n.Load() > 0 }
+
+// wait returns once no call is in progress, or after grace.
+func (f *inFlight) wait(grace time.Duration) {
+	if !f.inProgress() {
+		return
+	}
+	ch := make(chan struct{})
+	p := &ch
+	if !f.returned.CompareAndSwap(nil, p) {
+		// Another wait waits too: share its channel. Gone already means
+		// the call has returned.
+		p = f.returned.Load()
+	}
+	if p != nil && f.inProgress() { // else it returned before it could see the channel
+		t := time.NewTimer(grace)
+		select {
+		case <-*p:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 }
 
 type clientStream struct {
@@ -362,15 +395,16 @@ type clientStream struct {
 	header    atomic.Bool // Header event recorded
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
 
-	sendExt, recvExt extCache                      // of SendMsg's goroutine, of RecvMsg's
-	sendErr          atomic.Pointer[error]         // a SendMsg error other than io.EOF with which gRPC ended the call
-	endMu            sync.Mutex                    // held while the End is recorded
-	ended            atomic.Bool                   // End event recorded (set under endMu, once it is)
-	recvs            atomic.Int32                  // RecvMsg calls in progress
-	recvReturned     atomic.Pointer[chan struct{}] // closed when recvs drops to 0 (see contextEnded)
+	sendExt, recvExt extCache              // of SendMsg's goroutine, of RecvMsg's
+	sendErr          atomic.Pointer[error] // a SendMsg error other than io.EOF with which gRPC ended the call
+	endMu            sync.Mutex            // held while the End is recorded
+	ended            atomic.Bool           // End event recorded (set under endMu, once it is)
+	sends, recvs     inFlight              // SendMsg and RecvMsg calls in progress (see contextEnded)
 }
 
 func (w *clientStream) SendMsg(m any) error {
+	w.sends.enter()
+	defer w.sends.leave()
 	start := w.r.now()
 	i, seq := w.r.add(event{call: w.call, side: Client, kind: Send, at: start, pending: true}.withMsg(m, &w.sendExt))
 	err := w.ClientStream.SendMsg(m)
@@ -393,7 +427,7 @@ func (w *clientStream) SendMsg(m any) error {
 			// code that has seen the Send fail may check the End at once.
 			// (With a RecvMsg in progress, the End waits for what it
 			// returns, as in contextEnded, and comes with it.)
-			if w.recvs.Load() == 0 {
+			if !w.recvs.inProgress() {
 				w.end(w.ctxEndStatus(cerr), false, nil)
 			}
 		}
@@ -434,8 +468,8 @@ func (w *clientStream) contextErr() error {
 }
 
 func (w *clientStream) RecvMsg(m any) error {
-	w.recvs.Add(1)
-	defer w.recvDone()
+	w.recvs.enter()
+	defer w.recvs.leave()
 	start := w.r.now()
 	err := w.ClientStream.RecvMsg(m)
 	now := w.r.now()
@@ -454,16 +488,6 @@ func (w *clientStream) RecvMsg(m any) error {
 		w.end(err, true, &event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
 	}
 	return err
-}
-
-// recvDone ends a RecvMsg, once it has recorded what it returned, and
-// tells contextEnded if it waits for that.
-func (w *clientStream) recvDone() {
-	if w.recvs.Add(-1) == 0 && w.recvReturned.Load() != nil {
-		if ch := w.recvReturned.Swap(nil); ch != nil {
-			close(*ch)
-		}
-	}
 }
 
 // CloseSend takes its Seq when it is called, like SendMsg: the server can
