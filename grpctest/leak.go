@@ -460,8 +460,8 @@ func groupsIn(profile, key, value string) []goroutineGroup {
 			continue
 		}
 		g, ok := parseRecord(rec)
-		if !ok || g.labels[key] != value {
-			continue
+		if !ok || g.labels[key] != value || len(g.frames) == 0 {
+			continue // no frame but the runtime's: a goroutine exiting
 		}
 		// The profile groups goroutines by their exact PCs: one caught
 		// between two instructions of a line (not yet parked) is a record

@@ -6,7 +6,10 @@ import (
 	"io"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,27 +50,42 @@ func TestParseRecord(t *testing.T) {
 
 // The goroutine profile is read for real: a labelled goroutine is found,
 // with its full traceback, and the first record of the profile counts too.
+// labelRuns numbers the runs of TestLabelledFindsGoroutinesOfOneHarnessOnly,
+// so that with -count > 1 a run never sees the goroutines of the one
+// before, which may still be exiting.
+var labelRuns atomic.Int64
+
 func TestLabelledFindsGoroutinesOfOneHarnessOnly(t *testing.T) {
+	run := strconv.FormatInt(labelRuns.Add(1), 10)
+	a, b, c := "test-a-"+run, "test-b-"+run, "test-c-"+run
 	release := make(chan struct{})
-	defer close(release)
+	var parked sync.WaitGroup
+	defer func() {
+		close(release)
+		parked.Wait()
+	}()
 	started := make(chan struct{}, 3)
-	for _, id := range []string{"test-a", "test-a", "test-b"} {
+	for _, id := range []string{a, a, b} {
 		pprof.Do(context.Background(), pprof.Labels(labelHarness, id), func(context.Context) {
-			go parkForLabelTest(started, release)
+			parked.Add(1)
+			go func() {
+				defer parked.Done()
+				parkForLabelTest(started, release)
+			}()
 		})
 	}
 	for range 3 {
 		<-started
 	}
-	groups := awaitLabelled("test-a", time.Now(), func(goroutineGroup) bool { return false })
+	groups := awaitLabelled(a, time.Now(), func(goroutineGroup) bool { return false })
 	if len(groups) != 1 || groups[0].count != 2 {
-		t.Fatalf("labelled(test-a) = %+v, want one group of 2", groups)
+		t.Fatalf("labelled(%s) = %+v, want one group of 2", a, groups)
 	}
 	if !strings.Contains(groups[0].full, "created by github.com/streamtest/streamtest/grpctest.TestLabelledFindsGoroutinesOfOneHarnessOnly") {
 		t.Errorf("traceback not matched:\n%s", groups[0].full)
 	}
-	if got := awaitLabelled("test-c", time.Now(), func(goroutineGroup) bool { return false }); len(got) != 0 {
-		t.Errorf("labelled(test-c) = %+v, want none", got)
+	if got := awaitLabelled(c, time.Now(), func(goroutineGroup) bool { return false }); len(got) != 0 {
+		t.Errorf("labelled(%s) = %+v, want none", c, got)
 	}
 }
 
@@ -189,7 +207,7 @@ func TestCallsThroughTheHarnessRestoreTheCallersLabels(t *testing.T) {
 // same lines (one caught before it parked) are one group: same frames,
 // same labels.
 func TestGroupsInMergesRecordsOfTheSameFrames(t *testing.T) {
-	const profile = `goroutine profile: total 4
+	const profile = `goroutine profile: total 5
 1 @ 0x47d92e 0x4158ee 0x4dc0f8 0x4dc101
 # labels: {"streamtest.harness":"h1"}
 #	0x4dc0f8	example.com/x.park+0x18	/src/x.go:12
@@ -209,13 +227,18 @@ func TestGroupsInMergesRecordsOfTheSameFrames(t *testing.T) {
 # labels: {"streamtest.harness":"h1"}
 #	0x4dc0fa	example.com/x.park+0x1a	/src/x.go:13
 #	0x4dc101	example.com/x.start.func1+0x21	/src/x.go:20
+
+1 @ 0x47d930 0x4158f0
+# labels: {"streamtest.harness":"h1"}
+#	0x47d930	runtime.goexit1+0x10	/go/src/runtime/proc.go:4300
 `
 	groups := groupsIn(profile, labelHarness, "h1")
 	var counts []int
 	for _, g := range groups {
 		counts = append(counts, g.count)
 	}
-	// The first two merge; other labels, or another line, stay apart.
+	// The first two merge; other labels, or another line, stay apart; a
+	// goroutine with nothing but runtime frames is exiting, not left.
 	if !slices.Equal(counts, []int{2, 1, 1}) {
 		t.Errorf("groups of %v goroutines, want [2 1 1]:\n%+v", counts, groups)
 	}
