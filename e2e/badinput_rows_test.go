@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
@@ -80,6 +81,14 @@ func badInputs() []badInput {
 			wantErr(t, "a nil ClientStream", cerr, codes.FailedPrecondition, "NewClientStream")
 			spy.WantClean(t)
 			return "every method that returns an error returns " + errCell(err) + "; `Context` is canceled; the others do nothing"
+		}},
+		{"fakes `ClientStream.Send(new(dynamicpb.Message))` (a dynamic message of no type)", "", func(t *testing.T, spy *spytb.TB) string {
+			c := fakes.NewClientStream[dynamicpb.Message, dynamicpb.Message](t.Context())
+			err := c.Send(new(dynamicpb.Message))
+			wantErr(t, "an untyped dynamic message", err, codes.InvalidArgument, "no message type")
+			c.Finish(nil)
+			spy.WantClean(t)
+			return errCell(err) + " (`Push` and `Respond` of one: the next `Recv` fails, naming it)"
 		}},
 		{"fakes `ServerStream.Push(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error

@@ -145,6 +145,9 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 		case r == nil:
 			p.misuseLocked("Respond got a nil %T at position %d; respond with messages, and Finish to end the stream", r, i)
 			return
+		case untyped(r):
+			p.misuseLocked("Respond got a %T with no message type at position %d; make it with dynamicpb.NewMessage", r, i)
+			return
 		}
 		p.headerSent = true
 		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
@@ -416,6 +419,9 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	}
 	if req == nil {
 		return nilErr("Send", req)
+	}
+	if untyped(req) {
+		return untypedErr("Send", req)
 	}
 	if p.out.closed { // checked first, as grpc's does
 		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")

@@ -2,7 +2,11 @@ package fakes_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
@@ -58,4 +62,29 @@ func TestDynamicStreamsRecv(t *testing.T) {
 	}
 	c.Finish(nil)
 	s.End(nil)
+}
+
+// A dynamic message not made by dynamicpb.NewMessage has no type: it
+// cannot be copied, sent or shown. Sending or queueing one is a misuse
+// with a clear error, as a nil message is.
+func TestUntypedDynamicMessagesAreRefused(t *testing.T) {
+	untyped := new(dynamicpb.Message)
+	s := fakes.NewServerStream[dynamicpb.Message, dynamicpb.Message](context.Background())
+	if err := s.Send(untyped); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "no message type") {
+		t.Errorf("ServerStream.Send(untyped) = %v, want InvalidArgument saying it has no message type", err)
+	}
+	s.Push(untyped)
+	if _, err := s.Recv(); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "Push got a *dynamicpb.Message with no message type") {
+		t.Errorf("Recv after Push(untyped) = %v, want the misuse named", err)
+	}
+	c := fakes.NewClientStream[dynamicpb.Message, dynamicpb.Message](context.Background())
+	if err := c.Send(untyped); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "no message type") {
+		t.Errorf("ClientStream.Send(untyped) = %v, want InvalidArgument saying it has no message type", err)
+	}
+	c.Respond(untyped)
+	if _, err := c.Recv(); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "Respond got a *dynamicpb.Message with no message type") {
+		t.Errorf("Recv after Respond(untyped) = %v, want the misuse named", err)
+	}
+	s.End(nil)
+	c.Finish(nil)
 }

@@ -186,6 +186,19 @@ func nilErr(op string, m any) error {
 	return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T cannot be sent; send a message (an empty one is fine)", op, m)
 }
 
+// untyped reports whether m is a proto message with no message type: a
+// dynamicpb.Message not made by dynamicpb.NewMessage. It cannot be copied,
+// marshaled or shown.
+func untyped(m any) bool {
+	pm, ok := m.(proto.Message)
+	return ok && pm.ProtoReflect().Descriptor() == nil
+}
+
+// untypedErr is the error of a Send of an untyped message.
+func untypedErr(op string, m any) error {
+	return status.Errorf(codes.InvalidArgument, "fakes: %s: a %T with no message type cannot be sent; make it with dynamicpb.NewMessage", op, m)
+}
+
 // rpcErr converts err as grpc converts a handler's error into the call's
 // status: status errors are kept, context errors map to Canceled and
 // DeadlineExceeded, anything else becomes codes.Unknown.

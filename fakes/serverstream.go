@@ -114,6 +114,9 @@ func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 		case r == nil:
 			p.misuseLocked("Push got a nil %T at position %d; push messages, and CloseSend to end the requests", r, i)
 			return
+		case untyped(r):
+			p.misuseLocked("Push got a %T with no message type at position %d; make it with dynamicpb.NewMessage", r, i)
+			return
 		}
 		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
 	}
@@ -345,6 +348,9 @@ func (c *serverCore[Req, Res]) SendMsg(m any) error {
 	}
 	if res == nil {
 		return nilErr("Send", res)
+	}
+	if untyped(res) {
+		return untypedErr("Send", res)
 	}
 	if err := s.doneErrLocked(); err != nil {
 		return err

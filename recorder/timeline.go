@@ -165,6 +165,10 @@ func FormatMessage(m any) string {
 		s = "<nil>"
 	case proto.Message:
 		rm := v.ProtoReflect()
+		if rm.Descriptor() == nil { // a dynamicpb.Message not made by NewMessage
+			s = fmt.Sprintf("<%T of no message type>", m)
+			break
+		}
 		if !rm.IsValid() {
 			s = "<nil " + string(rm.Descriptor().FullName()) + ">"
 			break

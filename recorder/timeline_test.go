@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/gofeaturespb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -63,6 +64,7 @@ func TestFormatMessage(t *testing.T) {
 		{42, "42"},
 		{"two\nlines\r", `two\nlines\r`},
 		{withExtension(), "{enum_type:OPEN [pb.go]:{legacy_unmarshal_json_enum:true}}"},
+		{new(dynamicpb.Message), "<*dynamicpb.Message of no message type>"}, // not made by NewMessage
 	} {
 		if got := recorder.FormatMessage(tc.in); got != tc.want {
 			t.Errorf("FormatMessage(%T) = %s, want %s", tc.in, got, tc.want)

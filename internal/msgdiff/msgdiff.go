@@ -162,6 +162,9 @@ var extendable = protowalk.New(func(md protoreflect.MessageDescriptor) bool { re
 // set are looked at, so that their comparisons stay proto.Equal's.
 func mayHoldAny(m protoreflect.Message) bool {
 	md := m.Descriptor()
+	if md == nil { // a dynamicpb.Message of no type: it holds nothing
+		return false
+	}
 	if fieldsHoldAny.Reaches(md) {
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -157,5 +158,16 @@ func BenchmarkSame(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A dynamic message of no type (not made by dynamicpb.NewMessage) is
+// equal to no typed message, on either side, and Same does not panic.
+func TestSameWithAnUntypedDynamicMessage(t *testing.T) {
+	untyped := new(dynamicpb.Message)
+	for _, pair := range [][2]any{{payload(1), untyped}, {untyped, payload(1)}, {anyOfStruct(t, "a"), untyped}} {
+		if msgdiff.Same(pair[0], pair[1]) {
+			t.Errorf("Same(%T, %T) = true", pair[0], pair[1])
+		}
 	}
 }
