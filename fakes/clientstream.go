@@ -498,8 +498,7 @@ func (k *clientCore[Req, Res]) RecvMsg(m any) error {
 		}
 	}
 	c.received = true
-	copyMsg(dst, v.(*Res))
-	return nil
+	return copyMsg(dst, v.(*Res))
 }
 
 func (k *clientCore[Req, Res]) CloseSend() error {

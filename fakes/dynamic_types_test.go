@@ -1,6 +1,7 @@
 package fakes_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/fakes"
@@ -87,4 +89,26 @@ func TestUntypedDynamicMessagesAreRefused(t *testing.T) {
 	}
 	s.End(nil)
 	c.Finish(nil)
+}
+
+// RecvMsg into a dynamic message of another type than the one sent gets
+// what gRPC would give it: the sent message's encoding decoded as its own
+// type (here, as unknown fields), not a panic.
+func TestDynamicRecvMsgIntoAnotherType(t *testing.T) {
+	sent := dynamicpb.NewMessage((&testpb.SimpleRequest{}).ProtoReflect().Descriptor())
+	sent.Set(sent.Descriptor().Fields().ByName("response_size"), protoreflect.ValueOfInt32(7))
+	s := fakes.NewServerStream[dynamicpb.Message, dynamicpb.Message](context.Background())
+	s.Push(sent)
+	dst := dynamicpb.NewMessage((&testpb.StreamingOutputCallRequest{}).ProtoReflect().Descriptor())
+	if err := s.RecvMsg(dst); err != nil {
+		t.Fatalf("RecvMsg: %v", err)
+	}
+	want, err := proto.Marshal(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := proto.Marshal(dst); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("RecvMsg gave %v (encoded %x, %v), want the sent encoding %x decoded as %s", dst, got, err, want, dst.Descriptor().FullName())
+	}
+	s.End(nil)
 }

@@ -226,20 +226,35 @@ func cloneMsg[T any](m *T) *T {
 }
 
 // copyMsg overwrites dst with a copy of src, deep for a proto message (see
-// cloneMsg).
-func copyMsg[T any](dst, src *T) {
-	if d, ok := any(dst).(*dynamicpb.Message); ok && d.Descriptor() == nil {
+// cloneMsg). A dynamic message dst of another type than src's gets what
+// gRPC would give it: src's encoding decoded as dst's type; a decoding
+// error is the status gRPC's is.
+func copyMsg[T any](dst, src *T) error {
+	d, dynamic := any(dst).(*dynamicpb.Message)
+	switch {
+	case dynamic && d.Descriptor() == nil:
 		// A zero dynamic message (Recv's new(T)) has no type to reset
 		// or merge into: it takes the type and fields of a copy of src.
 		*d = *proto.Clone(any(src).(proto.Message)).(*dynamicpb.Message)
-		return
+		return nil
+	case dynamic && d.Descriptor().FullName() != any(src).(proto.Message).ProtoReflect().Descriptor().FullName():
+		b, err := proto.Marshal(any(src).(proto.Message))
+		if err == nil {
+			proto.Reset(d)
+			err = proto.Unmarshal(b, d)
+		}
+		if err != nil {
+			return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+		}
+		return nil
 	}
 	if pm, ok := any(dst).(proto.Message); ok {
 		proto.Reset(pm)
 		proto.Merge(pm, any(src).(proto.Message))
-		return
+		return nil
 	}
 	*dst = *src
+	return nil
 }
 
 // snapshot returns copies of the messages put in q so far, read or not,

@@ -383,8 +383,7 @@ func (c *serverCore[Req, Res]) RecvMsg(m any) error {
 		}
 		return err
 	}
-	copyMsg(dst, v.(*Req))
-	return nil
+	return copyMsg(dst, v.(*Req))
 }
 
 func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
