@@ -18,9 +18,9 @@ import (
 
 // extCache remembers the answer of mayHoldExtensions for the last message
 // type seen by one side of one stream, which sends (or receives) messages
-// of one type: a comparison instead of a lookup in extendable for every
-// message. It is not safe for concurrent use: a stream's sender and
-// receiver each have their own.
+// of one type: a comparison instead of a lookup in protowalk.Extendable
+// for every message. It is not safe for concurrent use: a stream's sender
+// and receiver each have their own.
 type extCache struct {
 	typ protoreflect.MessageType
 	may bool
@@ -38,13 +38,11 @@ func (c *extCache) mayHoldExtensions(typ protoreflect.MessageType) bool {
 	return c.may
 }
 
-// extendable is whether a message type, or a message type within it at
-// any depth, has extension ranges.
-var extendable = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
-
 // mayHoldExtensions reports whether a message of type md, or a message
 // within it at any depth, has extension ranges.
-func mayHoldExtensions(md protoreflect.MessageDescriptor) bool { return extendable.Reaches(md) }
+func mayHoldExtensions(md protoreflect.MessageDescriptor) bool {
+	return protowalk.Extendable.Reaches(md)
+}
 
 // unresolvedExtensions reports whether m, or a message within it, holds an
 // extension field whose type GlobalTypes does not know.

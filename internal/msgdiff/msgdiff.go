@@ -152,10 +152,6 @@ func Same(want, got any) bool {
 // a field that can hold one, at any depth.
 var fieldsHoldAny = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.FullName() == "google.protobuf.Any" })
 
-// extendable is whether a message type, or one in its fields at any
-// depth, has extension ranges.
-var extendable = protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
-
 // mayHoldAny reports whether m can hold an Any: its type can, in a field,
 // or an extension set in m, at any depth, can. Most types with extension
 // ranges (descriptors, options) hold none; only the extensions actually
@@ -168,7 +164,7 @@ func mayHoldAny(m protoreflect.Message) bool {
 	if fieldsHoldAny.Reaches(md) {
 		return true
 	}
-	if !extendable.Reaches(md) {
+	if !protowalk.Extendable.Reaches(md) {
 		return false
 	}
 	found := false

@@ -17,6 +17,10 @@ type Property struct {
 	cache sync.Map // protoreflect.MessageDescriptor → bool
 }
 
+// Extendable is whether a message type, or one reachable from it, has
+// extension ranges: whether a message of the type can hold extensions.
+var Extendable = New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
+
 // New returns the property that has tests on one message type.
 func New(has func(protoreflect.MessageDescriptor) bool) *Property {
 	return &Property{has: has}

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { grpctest.VerifyTestMain(m) }
 
 func TestReaches(t *testing.T) {
 	isAny := protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.FullName() == "google.protobuf.Any" })
-	extendable := protowalk.New(func(md protoreflect.MessageDescriptor) bool { return md.ExtensionRanges().Len() > 0 })
+	extendable := protowalk.Extendable
 	for _, tc := range []struct {
 		name string
 		p    *protowalk.Property
