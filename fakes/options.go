@@ -221,18 +221,13 @@ func checkTypes[Req, Res any](c *config) {
 }
 
 // messageName returns the full name of the proto message type of m, a new
-// *Req. A type whose zero value has no descriptor (dynamicpb.Message,
-// whose type comes with each message) has none to check.
-func messageName(m any) (name protoreflect.FullName, ok bool) {
+// *Req. A type whose zero value has no type (dynamicpb.Message, whose type
+// comes with each message: see untyped) has none to check.
+func messageName(m any) (protoreflect.FullName, bool) {
 	pm, ok := m.(proto.Message)
-	if !ok {
+	if !ok || untyped(pm) {
 		return "", false
 	}
-	defer func() {
-		if recover() != nil {
-			name, ok = "", false
-		}
-	}()
 	return pm.ProtoReflect().Descriptor().FullName(), true
 }
 

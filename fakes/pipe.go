@@ -230,30 +230,33 @@ func cloneMsg[T any](m *T) *T {
 // gRPC would give it: src's encoding decoded as dst's type; a decoding
 // error is the status gRPC's is.
 func copyMsg[T any](dst, src *T) error {
-	d, dynamic := any(dst).(*dynamicpb.Message)
-	switch {
-	case dynamic && d.Descriptor() == nil:
-		// A zero dynamic message (Recv's new(T)) has no type to reset
-		// or merge into: it takes the type and fields of a copy of src.
-		*d = *proto.Clone(any(src).(proto.Message)).(*dynamicpb.Message)
-		return nil
-	case dynamic && d.Descriptor().FullName() != any(src).(proto.Message).ProtoReflect().Descriptor().FullName():
-		b, err := proto.Marshal(any(src).(proto.Message))
-		if err == nil {
-			proto.Reset(d)
-			err = proto.Unmarshal(b, d)
-		}
-		if err != nil {
-			return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
-		}
+	pm, ok := any(dst).(proto.Message)
+	if !ok {
+		*dst = *src
 		return nil
 	}
-	if pm, ok := any(dst).(proto.Message); ok {
-		proto.Reset(pm)
-		proto.Merge(pm, any(src).(proto.Message))
-		return nil
+	sm := any(src).(proto.Message)
+	if d, dynamic := pm.(*dynamicpb.Message); dynamic {
+		switch dd := d.Descriptor(); {
+		case dd == nil:
+			// A zero dynamic message (Recv's new(T)) has no type to reset
+			// or merge into: it takes the type and fields of a copy of src.
+			*d = *proto.Clone(sm).(*dynamicpb.Message)
+			return nil
+		case dd.FullName() != sm.ProtoReflect().Descriptor().FullName():
+			b, err := proto.Marshal(sm)
+			if err == nil {
+				proto.Reset(d)
+				err = proto.Unmarshal(b, d)
+			}
+			if err != nil {
+				return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+			}
+			return nil
+		}
 	}
-	*dst = *src
+	proto.Reset(pm)
+	proto.Merge(pm, sm)
 	return nil
 }
 
