@@ -108,8 +108,7 @@ func (p *Pending[T]) run(fn func() (T, error)) {
 		// runtime.Goexit (or panic(nil) under GODEBUG=panicnil=1): fn
 		// gave no result, and the zero T with a nil error would read as
 		// one.
-		var zero T
-		p.val, p.exited = zero, true
+		p.exited = true
 		p.err = fmt.Errorf("grpctest: %s did not return: its goroutine exited (runtime.Goexit)", p.describe())
 	}()
 	p.val, p.err = fn()

@@ -455,6 +455,7 @@ func groupsIn(profile, key, value string) []goroutineGroup {
 	// per blank-line separated block.
 	_, body, _ := strings.Cut(profile, "\n")
 	var out []goroutineGroup
+	var keys []string // out's frames, as key gives them
 	for _, rec := range strings.Split(body, "\n\n") {
 		if !strings.Contains(rec, needle) {
 			continue
@@ -466,11 +467,17 @@ func groupsIn(profile, key, value string) []goroutineGroup {
 		// The profile groups goroutines by their exact PCs: one caught
 		// between two instructions of a line (not yet parked) is a record
 		// of its own. By frames and labels they are one group.
-		if i := slices.IndexFunc(out, func(o goroutineGroup) bool { return o.key() == g.key() && maps.Equal(o.labels, g.labels) }); i >= 0 {
+		k := g.key()
+		i := 0
+		for i < len(out) && !(keys[i] == k && maps.Equal(out[i].labels, g.labels)) {
+			i++
+		}
+		if i < len(out) {
 			out[i].count += g.count
 			continue
 		}
 		out = append(out, g)
+		keys = append(keys, k)
 	}
 	return out
 }

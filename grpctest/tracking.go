@@ -208,9 +208,8 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 	}
 	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
-	if id, _ := pprof.Label(ctx, labelHarness); ts.handlerCtx && id != s.id {
-		ts.otherHarness = true
-	}
+	id, _ := pprof.Label(ctx, labelHarness)
+	ts.otherHarness = ts.handlerCtx && id != s.id
 	s.mu.Lock()
 	ts.disconnects = len(s.drops)
 	s.streams[ts] = struct{}{}
