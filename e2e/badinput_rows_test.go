@@ -592,6 +592,26 @@ func badInputs() []badInput {
 			}
 			return fmt.Sprintf("a name without the leading `/` matches the end of the full name: the call of %s is recorded", postMethod)
 		}},
+		{"`recorder.WithMethods(\"streamtest.examples.chat.v1.Chat\")` (a service, not a method)", "", func(t *testing.T, spy *spytb.TB) string {
+			rec := recorder.New(recorder.WithMethods("streamtest.examples.chat.v1.Chat"))
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, chatService, grpctest.WithRecorder(rec))
+				if _, err := chatpb.NewChatClient(srv.Conn()).Post(t.Context(), chatMsg); err != nil {
+					spy.Errorf("Post: %v", err)
+				}
+				var got []any
+				for _, c := range rec.Calls() {
+					got = append(got, c.Requests()...)
+				}
+				grpctest.AssertMessages(spy, []any{chatMsg}, got)
+			})
+			r := spy.Want(t, 1, `(no events recorded; WithMethods records only "streamtest.examples.chat.v1.Chat" (a service? it matches only a method of that name, name methods in full: "/pkg.Service/Method"))`)
+			if n := len(rec.Events()); n != 0 {
+				t.Errorf("recorded %d events, want none", n)
+			}
+			_, note, _ := strings.Cut(r.Msg, "recorded timeline:\n")
+			return "records nothing, as documented (names are method names); the failing assertion's timeline says why: `" + strings.TrimSpace(note) + "`"
+		}},
 		{"`Recorder.Wait(ctx, nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() { err = recorder.New().Wait(t.Context(), nil) })

@@ -197,7 +197,10 @@
 // previous step's event with their status, or says that no call had ended
 // yet), and prints the timeline. When the recorder dropped events
 // (recorder.WithLimit), the failure says so right after its first line,
-// before the diff: the events the steps look for may be among them.
+// before the diff: the events the steps look for may be among them. When
+// it records only some methods (recorder.WithMethods), the failure names
+// them before the timeline, and the harnesses' timelines say that nothing
+// was recorded, and why, when that is so.
 //
 // AssertNever checks the opposite: that no recorded event matches any of
 // its steps (no call ended Internal, the server never received a request

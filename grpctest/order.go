@@ -138,7 +138,9 @@ func InCall(id uint64, step Step) Step {
 // which event, the nearest miss (for a message step, a (-want +got) diff
 // against the nearest event of its side and kind; for an Ends step, the End
 // events with their status), and the timeline; and, if the recorder
-// dropped events (recorder.WithLimit), says so right after its first line.
+// dropped events (recorder.WithLimit), says so right after its first line,
+// and if it records only some methods (recorder.WithMethods), names them
+// before the timeline.
 //
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),
@@ -169,7 +171,7 @@ func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	for i, st := range steps {
 		j := find(events, pos, st)
 		if j < 0 {
-			t.Errorf("%s", orderFailure(events, dropped, steps, matched, i))
+			t.Errorf("%s", orderFailure(events, dropped, r.Methods(), steps, matched, i))
 			return false
 		}
 		matched = append(matched, j)
@@ -247,7 +249,7 @@ func find(events []recorder.Event, from int, st Step) int {
 	return -1
 }
 
-func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched []int, i int) string {
+func orderFailure(events []recorder.Event, dropped uint64, filter []string, steps []Step, matched []int, i int) string {
 	var b strings.Builder
 	st := steps[i]
 	// A recorder that dropped events is likely the cause: say so first.
@@ -310,6 +312,9 @@ func orderFailure(events []recorder.Event, dropped uint64, steps []Step, matched
 			after = events[matched[i-1]].Seq
 		}
 		b.WriteString(nearestEnds(evs, f, after, restricted))
+	}
+	if filter != nil {
+		fmt.Fprintf(&b, "the recorder records only the calls of the methods WithMethods names: %q\n", filter)
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
 	return strings.TrimRight(b.String(), "\n")

@@ -328,6 +328,36 @@ func TestAssertOrderSaysEventsWereDropped(t *testing.T) {
 	}
 }
 
+// A recorder that records only some methods (recorder.WithMethods) is the
+// likely cause of a step not found: the failure names its methods, and the
+// harness's timeline says that nothing was recorded and why.
+func TestFailuresNameTheRecordersMethods(t *testing.T) {
+	const typo = "/grpc.testing.TestService/FullDuplex" // the method is FullDuplexCall
+	spy := spytb.New(t)
+	rec := recorder.New(recorder.WithMethods(typo))
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithRecorder(rec))
+	interop.DoPingPong(t.Context(), client(srv))
+	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(nil)) {
+		t.Fatalf("AssertOrder found a ClientSends in a recorder that records nothing:\n%s", rec)
+	}
+	spy.Want(t, 1, fmt.Sprintf("the recorder records only the calls of the methods WithMethods names: [%q]\nrecorded timeline:\n  (no events recorded)", typo))
+	spy = spytb.New(t)
+	if grpctest.AssertMessages(spy, []any{&testgrpc.StreamingOutputCallRequest{ResponseType: testgrpc.PayloadType_COMPRESSABLE}}, nil) {
+		t.Fatal("AssertMessages passed on a missing message")
+	}
+	spy.Want(t, 1, fmt.Sprintf("recorded timeline:\n  (no events recorded; WithMethods records only %q)", typo))
+
+	// A recorder of every method: no note.
+	spy = spytb.New(t)
+	srv = grpctest.NewServer(spy, interopService)
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(nil)) {
+		t.Fatal("AssertOrder found a ClientSends before any call")
+	}
+	if r := spy.Want(t, 1, "ClientSends"); strings.Contains(r.Msg, "WithMethods") {
+		t.Errorf("a recorder of every method is said to record only some:\n%s", r.Msg)
+	}
+}
+
 // InCall ties a step to one call: two calls that exchange the same
 // messages are told apart, a step of the other call does not match, and
 // the nearest miss is looked for in the call's own events.

@@ -27,6 +27,7 @@ type Recorder struct {
 	id       uint64              // distinguishes this recorder's call-id headers from another's
 	methods  map[string]struct{} // nil: record every method
 	suffixes []string            // WithMethods names given without the leading "/"
+	names    []string            // WithMethods names as given, for Methods and String
 	base     time.Time
 	waiters  atomic.Int32 // Wait calls in progress: read on every event, rarely written
 	serving  atomic.Bool  // a server-side interceptor or wrapper was made: see tag
@@ -69,12 +70,15 @@ func WithLimit(n int) Option {
 // "Method" also work (the last matches that method of every service).
 // Other calls pass through the interceptors untouched and cost nothing
 // measurable; WrapServerStream and WrapClientStream return their streams
-// unwrapped. Several WithMethods add up.
+// unwrapped. Several WithMethods add up; Methods lists them. A recorder
+// that recorded nothing says, in String, which methods it records, and
+// which names cannot match a method name (a service's name, "").
 func WithMethods(names ...string) Option {
 	return func(r *Recorder) {
 		if r.methods == nil {
 			r.methods = make(map[string]struct{}, len(names))
 		}
+		r.names = append(r.names, names...)
 		for _, m := range names {
 			if strings.HasPrefix(m, "/") {
 				r.methods[m] = struct{}{}
@@ -495,6 +499,16 @@ func unwrap(m proto.Message) any {
 // RPC in order of its first kept event.
 func (r *Recorder) Calls() []*Call {
 	return groupCalls(r.Events())
+}
+
+// Methods returns the names given to WithMethods, as given and in order,
+// or nil if r records every method. Failure messages quote them: a name
+// that matches no method the test calls records nothing.
+func (r *Recorder) Methods() []string {
+	if r == nil || r.methods == nil {
+		return nil
+	}
+	return append([]string{}, r.names...)
 }
 
 // Dropped returns how many events were dropped because of WithLimit since

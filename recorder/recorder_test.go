@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,10 +148,17 @@ func TestWithLimitKeepsLastEvents(t *testing.T) {
 			t.Errorf("event %d: %v %q, want send %q", i, e.Kind, got, want)
 		}
 	}
+	wantNote := fmt.Sprintf("  (%d earlier events dropped: WithLimit(%d) keeps the newest)\n", sends-limit, limit)
+	if s := rec.String(); !strings.HasPrefix(s, wantNote) || strings.Count(s, "\n") != limit+1 {
+		t.Errorf("String() does not begin with the note %q and then one line per kept event:\n%s", wantNote, s)
+	}
 	if _, err := stream.CloseAndRecv(); err != nil {
 		t.Fatal(err)
 	}
 	rec.Reset()
+	if s := rec.String(); strings.Contains(s, "dropped") {
+		t.Errorf("String() after Reset still notes dropped events:\n%s", s)
+	}
 	if rec.Dropped() != 0 || len(rec.Events()) != 0 {
 		t.Errorf("after Reset: Dropped %d, %d events; want 0, 0", rec.Dropped(), len(rec.Events()))
 	}
@@ -627,7 +635,58 @@ func TestWithMethodsShortNames(t *testing.T) {
 			if got := len(rec.Calls()) == 1; got != tc.match {
 				t.Errorf("WithMethods(%q) recorded UnaryCall: %v, want %v", tc.name, got, tc.match)
 			}
+			if got := rec.Methods(); !slices.Equal(got, []string{tc.name}) {
+				t.Errorf("Methods() = %q, want [%q]", got, tc.name)
+			}
+			note := fmt.Sprintf("(no events recorded; WithMethods records only %q", tc.name)
+			if got := strings.Contains(rec.String(), note); got == tc.match {
+				t.Errorf("String() has the note %q: %v, want %v:\n%s", note, got, !tc.match, rec)
+			}
 		})
+	}
+}
+
+// A recorder that records nothing because of WithMethods says so, and
+// names the names that cannot match a method.
+func TestStringNotesWithMethods(t *testing.T) {
+	const hint = `, name methods in full: "/pkg.Service/Method")`
+	for _, tc := range []struct {
+		names []string
+		want  string // String() of the empty recorder
+	}{
+		{nil, "  (no events recorded)\n"},
+		{[]string{}, "  (no events recorded; WithMethods was given no name, so no method is recorded)\n"},
+		{[]string{"/chat.Chat/Talk", "Talk", "Chat/Talk"}, `  (no events recorded; WithMethods records only "/chat.Chat/Talk", "Talk", "Chat/Talk")` + "\n"},
+		{[]string{"chat.Chat"}, `  (no events recorded; WithMethods records only "chat.Chat" (a service? it matches only a method of that name` + hint + ")\n"},
+		{[]string{"", "/Talk", "/chat.Chat/", "chat.Chat/Talk/", "/chat.Chat/Talk/x"}, `  (no events recorded; WithMethods records only "" (matches no method name` + hint +
+			`, "/Talk" (matches no method name` + hint + `, "/chat.Chat/" (matches no method name` + hint +
+			`, "chat.Chat/Talk/" (matches no method name` + hint + `, "/chat.Chat/Talk/x" (matches no method name` + hint + ")\n"},
+	} {
+		var opts []recorder.Option
+		if tc.names != nil {
+			opts = append(opts, recorder.WithMethods(tc.names...))
+		}
+		rec := recorder.New(opts...)
+		if got := rec.String(); got != tc.want {
+			t.Errorf("WithMethods(%q): String() =\n%s\nwant\n%s", tc.names, got, tc.want)
+		}
+		if got := rec.Methods(); !slices.Equal(got, tc.names) || (got == nil) != (tc.names == nil) {
+			t.Errorf("WithMethods(%q): Methods() = %#v", tc.names, got)
+		}
+	}
+	// Several WithMethods add up, and Methods lists them in order.
+	rec := recorder.New(recorder.WithMethods("A"), recorder.WithMethods("B", "C"))
+	if got := rec.Methods(); !slices.Equal(got, []string{"A", "B", "C"}) {
+		t.Errorf("Methods() = %q, want [A B C]", got)
+	}
+	got := rec.Methods()
+	got[0] = "changed"
+	if rec.Methods()[0] != "A" {
+		t.Error("Methods returned the recorder's own slice: changing it changed the recorder's")
+	}
+	var nilRec *recorder.Recorder
+	if nilRec.Methods() != nil {
+		t.Error("Methods of a nil Recorder is not nil")
 	}
 }
 

@@ -22,12 +22,55 @@ const BlockedAfter = time.Millisecond
 // maxMsgLen bounds the rendering of one message in a timeline line.
 const maxMsgLen = 200
 
-// String renders the kept events as a timeline; see Timeline.
+// String renders the kept events as a timeline; see Timeline. A line in
+// parentheses comes first when WithLimit dropped events, and when nothing
+// was recorded and WithMethods names the methods recorded.
 func (r *Recorder) String() string {
 	if r == nil {
 		return "  (nil Recorder)\n"
 	}
-	return Timeline(r.Events())
+	events := r.Events()
+	var b strings.Builder
+	if d := r.Dropped(); d > 0 {
+		fmt.Fprintf(&b, "  (%d earlier events dropped: WithLimit(%d) keeps the newest)\n", d, r.st.limit)
+	}
+	if len(events) == 0 && r.methods != nil {
+		fmt.Fprintf(&b, "  (no events recorded; %s)\n", r.filterNote())
+		return b.String()
+	}
+	b.WriteString(Timeline(events))
+	return b.String()
+}
+
+// filterNote says which methods WithMethods lets r record.
+func (r *Recorder) filterNote() string {
+	if len(r.names) == 0 {
+		return "WithMethods was given no name, so no method is recorded"
+	}
+	q := make([]string, len(r.names))
+	for i, n := range r.names {
+		q[i] = strconv.Quote(n) + nameNote(n)
+	}
+	return "WithMethods records only " + strings.Join(q, ", ")
+}
+
+// nameNote explains, in parentheses, why the WithMethods name n cannot
+// match a method name, "/service/method": it would match in full, or as
+// the name's end ("Service/Method", "Method"). It returns "" for a name
+// that can match.
+func nameNote(n string) string {
+	const hint = `, name methods in full: "/pkg.Service/Method"`
+	full, abs := strings.CutPrefix(n, "/")
+	svc, m, ok := strings.Cut(full, "/")
+	switch {
+	case !ok && !abs && strings.Contains(n, "."):
+		return " (a service? it matches only a method of that name" + hint + ")"
+	case !ok && !abs && n != "":
+		return ""
+	case ok && svc != "" && m != "" && !strings.Contains(m, "/"):
+		return ""
+	}
+	return " (matches no method name" + hint + ")"
 }
 
 // Timeline renders events one per line, in the order given:
