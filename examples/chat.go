@@ -59,12 +59,12 @@ func (c *ChatServer) Register(s *grpc.Server) {
 
 // Messages returns copies of the messages stored in room, in post order,
 // with their room sequence numbers (1, 2, ...). It returns nil for a room
-// nobody posted to.
+// nobody posted to, subscribers or not.
 func (c *ChatServer) Messages(roomName string) []*chatpb.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[roomName]
-	if r == nil {
+	if r == nil || len(r.msgs) == 0 {
 		return nil
 	}
 	out := make([]*chatpb.Message, len(r.msgs))

@@ -171,6 +171,13 @@ func TestMessagesReturnsCopies(t *testing.T) {
 	if got := env.chat.Messages("nobody-posted-here"); got != nil {
 		t.Errorf("Messages of an unknown room = %v, want nil", got)
 	}
+	// A subscriber makes the room, but nobody posted to it yet.
+	ctx, cancel := context.WithCancel(testContext(t))
+	subscribe(ctx, t, env.client, &chatpb.SubscribeRequest{Room: "listened-to"})
+	if got := env.chat.Messages("listened-to"); got != nil {
+		t.Errorf("Messages of a room with a subscriber and no posts = %#v, want nil", got)
+	}
+	cancel()
 	if _, err := env.client.Post(testContext(t), &chatpb.Message{Room: "r", Text: "original"}); err != nil {
 		t.Fatal(err)
 	}

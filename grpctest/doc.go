@@ -82,11 +82,12 @@
 // service on a harness built before this one, which closes after it), the
 // stream gets up to the close timeout for that handler's context to end,
 // as the test's cancel of the front call reaches it; if it has not, the
-// report says to build this harness first. Streams made with t.Context() end before Close
-// (the testing package cancels it first) and are never reported: open a
-// stream with a context of your own (context.Background(), or one you
-// cancel yourself) to have the harness report it if the test leaves it
-// undrained.
+// report says to build this harness first. Streams made with t.Context()
+// end before the Close that t.Cleanup runs (the testing package cancels it
+// first), so that Close does not report them: open a stream with a context
+// of your own (context.Background(), or one you cancel yourself) to have
+// the harness report it if the test leaves it undrained. A Close the test
+// calls itself runs while t.Context() is live, and reports them too.
 //
 // (b) Handlers are counted by method in the harness's own interceptors. A
 // handler still running after Stop and the bound is reported with its
