@@ -100,6 +100,15 @@
 // (a) and (c) off; WithIgnoredGoroutines exempts goroutines meant to
 // outlive the test from (c).
 //
+// The stacks of (b) and (c) come from the goroutine profile, which knows
+// labels, and their full tracebacks (goroutine number, state, creator)
+// from runtime.Stack, which shows labels only with GODEBUG=tracebacklabels=1.
+// Without it, when goroutines of other tests share a reported goroutine's
+// stack (parallel tests with the same leak), the report cannot tell which
+// traceback is its own: it shows one without goroutine numbers, and says
+// so. VerifyTestMain sets the variable for the test binary (unless GODEBUG
+// sets it already); without VerifyTestMain, set it in the environment.
+//
 // # How check (c) is scoped
 //
 // goleak compares all goroutines of the process, so it cannot tell one

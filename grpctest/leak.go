@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -101,8 +102,30 @@ func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 // benign background goroutines ignored. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { grpctest.VerifyTestMain(m) }
+//
+// It also adds tracebacklabels=1 to the binary's GODEBUG, unless GODEBUG
+// sets tracebacklabels already: goroutine tracebacks then show pprof
+// labels, which lets a harness's report show its own goroutine's
+// traceback when goroutines of other tests have the same stack (see the
+// package documentation). Panic tracebacks show them too.
 func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
+	enableTracebackLabels()
 	goleak.VerifyTestMain(m, goleakOptions(opts)...)
+}
+
+// enableTracebackLabels adds tracebacklabels=1 to GODEBUG unless it has a
+// tracebacklabels setting. The runtime reads GODEBUG again when it is set.
+func enableTracebackLabels() {
+	env := os.Getenv("GODEBUG")
+	for _, kv := range strings.Split(env, ",") {
+		if k, _, _ := strings.Cut(strings.TrimSpace(kv), "="); k == "tracebacklabels" {
+			return
+		}
+	}
+	if env != "" {
+		env += ","
+	}
+	os.Setenv("GODEBUG", env+"tracebacklabels=1")
 }
 
 // ---- check (a): client streams
@@ -283,6 +306,11 @@ type goroutineGroup struct {
 	labels map[string]string
 	frames []frame
 	full   string // a full traceback of one of them (state, created by), if found
+	// alike is, when full may be another goroutine's, how many goroutines
+	// have this stack: some are not in the group (another harness's, the
+	// test's own), and without labels in tracebacks they cannot be told
+	// apart. 0 when full is one of the group's.
+	alike int
 }
 
 type frame struct{ fn, loc string }
@@ -388,6 +416,9 @@ func (g goroutineGroup) render(b *strings.Builder, heading string) {
 	b.WriteByte('\n')
 	if g.full != "" {
 		lines := strings.Split(strings.TrimRight(g.full, "\n"), "\n")
+		if g.alike > 0 {
+			anonymize(lines, g.alike)
+		}
 		elided := false
 		for i := 0; i < len(lines); i++ {
 			l := lines[i]
@@ -407,6 +438,24 @@ func (g goroutineGroup) render(b *strings.Builder, heading string) {
 	}
 	for _, f := range g.frames {
 		fmt.Fprintf(b, "    %s\n        %s\n", f.fn, f.loc)
+	}
+}
+
+// anonymize edits the lines of a traceback that may be another
+// goroutine's than the group's (one of alike with the same stack): its
+// goroutine number, and its creator's, would be the wrong ones.
+func anonymize(lines []string, alike int) {
+	if _, rest, ok := strings.Cut(lines[0], " ["); ok {
+		lines[0] = fmt.Sprintf("goroutine ? [%s (one of %d goroutines with this stack, some not this harness's, "+
+			"which tracebacks cannot tell apart: with GODEBUG=tracebacklabels=1, which grpctest.VerifyTestMain sets, "+
+			"the report shows this one's own)", strings.TrimSuffix(rest, ":"), alike)
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "created by ") {
+			if j := strings.LastIndex(l, " in goroutine "); j > 0 {
+				lines[i] = l[:j]
+			}
+		}
 	}
 }
 
@@ -544,7 +593,7 @@ func parseLabels(s string) map[string]string {
 		if err != nil {
 			break
 		}
-		s = strings.TrimPrefix(s[len(k):], ":")
+		s = strings.TrimLeft(strings.TrimPrefix(s[len(k):], ":"), " ")
 		v, err := strconv.QuotedPrefix(s)
 		if err != nil {
 			break
@@ -592,17 +641,53 @@ func withTracebacks(groups []goroutineGroup) []goroutineGroup {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	byKey := make(map[string]string)
+	byKey := make(map[string][]string)
 	for _, tb := range strings.Split(string(buf), "\n\n") {
 		k := tracebackKey(tb)
-		if _, ok := byKey[k]; !ok {
-			byKey[k] = tb
-		}
+		byKey[k] = append(byKey[k], tb)
 	}
 	for i := range groups {
-		groups[i].full = byKey[groups[i].key()]
+		groups[i].full, groups[i].alike = pickTraceback(byKey[groups[i].key()], groups[i])
 	}
 	return groups
+}
+
+// pickTraceback returns, of the tracebacks tbs of goroutines with g's
+// stack, one of g's goroutines', and 0. Tracebacks show labels only with
+// GODEBUG=tracebacklabels=1; then it is the one with g's labels (or none,
+// if they have all exited). Without labels, any is g's when there are no
+// more of them than g has goroutines; when there are more, some are
+// another harness's, or the test's: it returns the first, and how many
+// there are, for render to say it may be another's.
+func pickTraceback(tbs []string, g goroutineGroup) (string, int) {
+	labelled := false
+	for _, tb := range tbs {
+		l, ok := tracebackLabels(tb)
+		if ok && maps.Equal(l, g.labels) {
+			return tb, 0
+		}
+		labelled = labelled || ok
+	}
+	switch {
+	case len(tbs) == 0 || labelled:
+		return "", 0
+	case len(tbs) <= g.count:
+		return tbs[0], 0
+	}
+	return tbs[0], len(tbs)
+}
+
+// tracebackLabels returns the labels a traceback's first line shows with
+// GODEBUG=tracebacklabels=1:
+//
+//	goroutine 7 [chan receive labels:{"k": "v", "k2": "v2"}]:
+func tracebackLabels(tb string) (map[string]string, bool) {
+	head, _, _ := strings.Cut(tb, "\n")
+	_, set, ok := strings.Cut(head, " labels:{")
+	if !ok {
+		return nil, false
+	}
+	return parseLabels("{" + strings.TrimSuffix(set, "]:")), true
 }
 
 // tracebackKey computes goroutineGroup.key for one goroutine of a

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -87,6 +89,110 @@ func TestLabelledFindsGoroutinesOfOneHarnessOnly(t *testing.T) {
 	if got := awaitLabelled(c, time.Now(), func(goroutineGroup) bool { return false }); len(got) != 0 {
 		t.Errorf("labelled(%s) = %+v, want none", c, got)
 	}
+}
+
+// Two harnesses' goroutines with the same stack: a report must not show
+// the other's goroutine as its own. Without labels in tracebacks it says
+// that it cannot tell them apart, and keeps no goroutine number; with
+// GODEBUG=tracebacklabels=1 it shows its own.
+func TestTracebackOfGoroutinesAlikeIsNotAnothersAsOurs(t *testing.T) {
+	run := strconv.FormatInt(labelRuns.Add(1), 10)
+	a, b := "alike-a-"+run, "alike-b-"+run
+	release := make(chan struct{})
+	var parked sync.WaitGroup
+	defer func() {
+		close(release)
+		parked.Wait()
+	}()
+	ids := make(map[string]string) // harness: goroutine number
+	for _, id := range []string{b, a} {
+		got := make(chan string)
+		pprof.Do(context.Background(), pprof.Labels(labelHarness, id), func(context.Context) {
+			parked.Add(1)
+			go func() {
+				defer parked.Done()
+				parkWithID(got, release)
+			}()
+		})
+		ids[id] = <-got
+	}
+	render := func() (goroutineGroup, string) {
+		t.Helper()
+		groups := awaitLabelled(a, time.Now(), func(goroutineGroup) bool { return false })
+		if len(groups) != 1 || groups[0].count != 1 {
+			t.Fatalf("labelled(%s) = %+v, want one group of 1", a, groups)
+		}
+		var sb strings.Builder
+		groups[0].render(&sb, "")
+		return groups[0], sb.String()
+	}
+
+	setTracebackLabels(t, "0") // as without VerifyTestMain
+	g, out := render()
+	if g.alike != 2 || !strings.Contains(out, "goroutine ? [chan receive] (one of 2 goroutines with this stack, some not this harness's") {
+		t.Errorf("two goroutines alike, alike = %d; the report does not say it cannot tell them apart:\n%s", g.alike, out)
+	}
+	for _, id := range ids {
+		if strings.Contains(out, "goroutine "+id+" ") || strings.Contains(out, "in goroutine ") {
+			t.Errorf("the report names a goroutine number, which may be another harness's:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "created by github.com/streamtest/streamtest/grpctest.TestTracebackOfGoroutinesAlikeIsNotAnothersAsOurs") {
+		t.Errorf("the report lost the goroutine's creator:\n%s", out)
+	}
+
+	setTracebackLabels(t, "1")
+	g, out = render()
+	if g.alike != 0 || !strings.HasPrefix(g.full, "goroutine "+ids[a]+" [") {
+		t.Errorf("with tracebacklabels=1, alike = %d and the traceback is not harness %s's goroutine %s:\n%s", g.alike, a, ids[a], out)
+	}
+}
+
+// setTracebackLabels sets tracebacklabels in GODEBUG to v for the rest of
+// the test, keeping GODEBUG's other settings.
+func setTracebackLabels(t *testing.T, v string) {
+	var kept []string
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if k, _, _ := strings.Cut(kv, "="); k != "" && k != "tracebacklabels" {
+			kept = append(kept, kv)
+		}
+	}
+	t.Setenv("GODEBUG", strings.Join(append(kept, "tracebacklabels="+v), ","))
+}
+
+// VerifyTestMain turns labels in tracebacks on, unless GODEBUG says
+// otherwise.
+func TestEnableTracebackLabels(t *testing.T) {
+	for _, tc := range []struct{ env, want string }{
+		{"", "tracebacklabels=1"},
+		{"panicnil=1", "panicnil=1,tracebacklabels=1"},
+		{"tracebacklabels=0", "tracebacklabels=0"},
+		{"panicnil=1, tracebacklabels=0", "panicnil=1, tracebacklabels=0"},
+		{"tracebacklabels=1", "tracebacklabels=1"},
+	} {
+		t.Setenv("GODEBUG", tc.env)
+		enableTracebackLabels()
+		if got := os.Getenv("GODEBUG"); got != tc.want {
+			t.Errorf("GODEBUG=%q: after enableTracebackLabels %q, want %q", tc.env, got, tc.want)
+		}
+	}
+	t.Setenv("GODEBUG", "")
+	enableTracebackLabels()
+	pprof.Do(context.Background(), pprof.Labels("streamtest.test", "on"), func(context.Context) {
+		buf := make([]byte, 256)
+		if head, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), "\n"); !strings.Contains(head, `labels:{"streamtest.test": "on"}`) {
+			t.Errorf("with GODEBUG=%s, a traceback begins %q, without the goroutine's labels", os.Getenv("GODEBUG"), head)
+		}
+	})
+}
+
+// parkWithID sends its goroutine's number, then waits for release.
+func parkWithID(id chan<- string, release <-chan struct{}) {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	n, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	id <- n
+	<-release
 }
 
 func parkForLabelTest(started chan<- struct{}, release <-chan struct{}) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,8 +336,9 @@ func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
 				interop.DoClientStreaming(ctx, c)
 				interop.DoCancelAfterFirstResponse(ctx, c)
 				interop.DoLargeUnaryCall(ctx, c)
+				var leak *leakOnce
 				if leaky {
-					leak := &leakOnce{release: release}
+					leak = &leakOnce{release: release}
 					extra := grpctest.NewServer(spy, service(leak), grpctest.WithCloseTimeout(100*time.Millisecond))
 					if _, err := client(extra).EmptyCall(ctx, &testgrpc.Empty{}); err != nil {
 						t.Fatal(err)
@@ -343,9 +346,16 @@ func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
 				}
 				spy.End()
 				if leaky {
-					spy.Want(t, 1, "goroutine(s) started during this harness's life",
+					r := spy.Want(t, 1, "goroutine(s) started during this harness's life",
 						"1 goroutine(s) like this one, started by handler "+emptyCallName,
 						"grpctest_test.(*leakOnce).EmptyCall")
+					// The other leaky harnesses' goroutines have the same
+					// stack: the report must not show one of them as its own.
+					// It shows its own, or none when it cannot tell.
+					own := "goroutine " + leak.goid.Load().(string) + " [chan receive"
+					if !strings.Contains(r.Msg, own) && !strings.Contains(r.Msg, "goroutine ? [chan receive] (one of ") {
+						t.Errorf("the report shows another goroutine than this harness's (%s):\n%s", own, r.Msg)
+					}
 				} else {
 					spy.WantClean(t)
 				}
@@ -356,14 +366,31 @@ func TestLeakCheckIsScopedToItsHarness(t *testing.T) {
 }
 
 // leakOnce's EmptyCall leaves a goroutine running until release is closed.
+// Its goid is that goroutine's number.
 type leakOnce struct {
 	testgrpc.UnimplementedTestServiceServer
 	release chan struct{}
+	goid    atomic.Value // string
 }
 
 func (h *leakOnce) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
-	go func() { <-h.release }()
+	started := make(chan struct{})
+	go func() {
+		h.goid.Store(goroutineNumber())
+		close(started)
+		<-h.release
+	}()
+	<-started
 	return &testgrpc.Empty{}, nil
+}
+
+// goroutineNumber returns the number of the calling goroutine, as
+// tracebacks show it.
+func goroutineNumber() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	n, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return n
 }
 
 // A goroutine keeps its own labels across a call through a harness
