@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -56,5 +57,30 @@ func TestEmptyRequestWithACompressorIsSent(t *testing.T) {
 		if e.Side == recorder.Client && e.Kind == recorder.Send && e.Err != nil {
 			t.Errorf("client Send recorded with %v, but the server received the request\n%s", e.Err, srv.Recorder())
 		}
+	}
+}
+
+// With a compressor registered, gRPC adds grpc-accept-encoding to every
+// call; the timeline leaves it out with the other keys gRPC adds to every
+// call, so a call that sets no metadata shows none.
+func TestTimelineHidesAcceptEncoding(t *testing.T) {
+	srv := grpctest.NewServer(t, interopService)
+	c := testgrpc.NewTestServiceClient(srv.Conn())
+	if _, err := c.EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(ev []recorder.Event) bool { return len(ev) >= 2 && ev[len(ev)-1].Kind == recorder.End }); err != nil {
+		t.Fatal(err)
+	}
+	accepted := false
+	for _, e := range srv.Recorder().Events() {
+		accepted = accepted || e.Kind == recorder.Begin && e.Side == recorder.Server && len(e.MD.Get("grpc-accept-encoding")) > 0
+		if line := recorder.Timeline([]recorder.Event{e}); strings.Contains(line, "md{") {
+			t.Errorf("the %s %s of a call that set no metadata shows some (gRPC added %v): "+
+				"if gRPC now adds a key to every call, add it to transportKeys in recorder/timeline.go:\n%s", e.Side, e.Kind, e.MD, line)
+		}
+	}
+	if !accepted {
+		t.Errorf("the server's Begin has no grpc-accept-encoding though gzip is registered: the test no longer tests what it says\n%s", srv.Recorder())
 	}
 }

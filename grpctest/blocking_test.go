@@ -201,9 +201,9 @@ func TestGoWithNilFunction(t *testing.T) {
 // sendUntilBlocked opens FullDuplexCall on a harness with static windows of
 // w bytes against a handler that never reads, and probes it with messages
 // of the given payload size.
-func sendUntilBlocked(t *testing.T, spy *spytb.TB, w int32, size int) (n int, framed int) {
+func sendUntilBlocked(t *testing.T, spy *spytb.TB, w int32, size int, opts ...grpctest.Option) (n int, framed int) {
 	t.Helper()
-	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithStaticWindow(w))
+	srv := grpctest.NewServer(spy, service(silentHandler{}), append(opts, grpctest.WithStaticWindow(w))...)
 	stream, err := client(srv).FullDuplexCall(spy.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -218,25 +218,33 @@ func sendUntilBlocked(t *testing.T, spy *spytb.TB, w int32, size int) (n int, fr
 // up (the Send that exhausts the quota still returns).
 func predicted(w int32, framed int) int { return (int(w) + 65536 + framed - 1) / framed }
 
+// The formula holds over TCP as on bufconn: flow control bounds what the
+// sender writes, and the receiving transport reads the socket whether or
+// not the handler reads.
 func TestSendUntilBlockedFollowsTheStaticWindow(t *testing.T) {
-	for _, tc := range []struct {
-		window int32
-		size   int
-		want   int
-	}{
-		{64 * 1024, 1024, 127}, // the case of the package doc
-		{64 * 1024, 100, 1203},
-		{256 * 1024, 4000, 82},
-	} {
-		spy := spytb.New(t)
-		n, framed := sendUntilBlocked(t, spy, tc.window, tc.size)
-		if n != tc.want || n != predicted(tc.window, framed) {
-			t.Errorf("window %d, %d-byte payloads: %d Sends before blocking, want %d (formula: %d).\n"+
-				"If gRPC was upgraded, its flow control changed (the per-stream write quota is 64 KiB in grpc-go v1.85): "+
-				"update the formula in doc.go and ExampleSendUntilBlocked", tc.window, tc.size, n, tc.want, predicted(tc.window, framed))
+	for _, net := range []struct {
+		name string
+		opts []grpctest.Option
+	}{{"bufconn", nil}, {"tcp", []grpctest.Option{grpctest.WithTCP()}}} {
+		for _, tc := range []struct {
+			window int32
+			size   int
+			want   int
+		}{
+			{64 * 1024, 1024, 127}, // the case of the package doc
+			{64 * 1024, 100, 1203},
+			{256 * 1024, 4000, 82},
+		} {
+			spy := spytb.New(t)
+			n, framed := sendUntilBlocked(t, spy, tc.window, tc.size, net.opts...)
+			if n != tc.want || n != predicted(tc.window, framed) {
+				t.Errorf("%s, window %d, %d-byte payloads: %d Sends before blocking, want %d (formula: %d).\n"+
+					"If gRPC was upgraded, its flow control changed (the per-stream write quota is 64 KiB in grpc-go v1.85): "+
+					"update the formula in doc.go and ExampleSendUntilBlocked", net.name, tc.window, tc.size, n, tc.want, predicted(tc.window, framed))
+			}
+			spy.End() // the blocked Send is released: its stream's context ends
+			spy.WantClean(t)
 		}
-		spy.End() // the blocked Send is released: its stream's context ends
-		spy.WantClean(t)
 	}
 }
 

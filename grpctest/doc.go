@@ -235,10 +235,10 @@
 // backpressure, fill the window with SendUntilBlocked and then assert
 // that the next Send is blocked, or check the count SendUntilBlocked
 // returns against the formula below: SendUntilBlocked counts a Send as
-// blocked when it has not returned within d, so on a slow machine, or
-// against a peer that reads, a Send that was merely slow ends it early
-// with a larger count than the window allows, and only a check of the
-// count catches that.
+// blocked when it has not returned within d, so on a slow machine a Send
+// that was merely slow ends it early, with a smaller count than the window
+// allows, and against a peer that reads the count can exceed it; only a
+// check of the count catches either.
 //
 // A call still blocked when the test ends must not leak. Its cleanup hands
 // it to the oldest open harness of the same test, whose Close ends every

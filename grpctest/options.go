@@ -123,8 +123,8 @@ func WithBufferSize(n int) Option {
 // client the code under test builds itself with grpc.NewClient(s.Addr())
 // is the code's to close; its calls are recorded on the server side only.
 // WithBufferSize does not apply. The flow-control formula of
-// SendUntilBlocked does not hold over TCP: the kernel's socket buffers
-// hold bytes too.
+// SendUntilBlocked holds over TCP as on bufconn: flow control bounds what
+// the sender writes, whatever the socket buffers could hold.
 func WithTCP() Option {
 	return func(c *config) { c.tcp = true }
 }

@@ -50,7 +50,8 @@
 // interceptor around WrapClientStream create the stream with a context
 // from TagContext.
 //
-// A call that gRPC retries (a service config's retryPolicy or hedging) is
+// A call that gRPC retries (a service config's retryPolicy; grpc-go v1.85
+// does not implement hedgingPolicy) is
 // one client half, and the server sees each attempt as a call of its own:
 // they are server halves of the same Call, each with its Begin, and from
 // the second on the Begin's metadata holds grpc-previous-rpc-attempts.

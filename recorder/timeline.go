@@ -80,7 +80,8 @@ func nameNote(n string) string {
 // where detail is the message in compact text form for Send and Recv (with
 // the time the call blocked, when it blocked for BlockedAfter or more), the
 // metadata for Begin, Header and Trailer (without the keys gRPC adds to
-// every call: :authority, content-type, user-agent), and the status for End.
+// every call: :authority, content-type, user-agent, and grpc-accept-encoding
+// once a compressor is registered), and the status for End.
 // Long messages and long status messages are cut short (Event.Err keeps
 // all of it). Assertion failures print it.
 func Timeline(events []Event) string {
@@ -153,10 +154,13 @@ func formatStatus(err error) string {
 	return st.Code().String() + ": " + strconv.Quote(cut(st.Message()))
 }
 
-// transportKeys are metadata keys that gRPC itself adds to every call. The
-// timeline leaves them out (Event.MD keeps them): they say nothing about the
-// call, and user-agent changes with every gRPC release.
-var transportKeys = map[string]bool{":authority": true, "content-type": true, "user-agent": true}
+// transportKeys are metadata keys that gRPC itself adds to every call
+// (grpc-accept-encoding: to every call of a binary that registered a
+// compressor, such as by importing grpc/encoding/gzip). The timeline leaves
+// them out (Event.MD keeps them): they say nothing about the call, and
+// user-agent changes with every gRPC release. Tests in recorder and e2e
+// fail if gRPC adds another.
+var transportKeys = map[string]bool{":authority": true, "content-type": true, "user-agent": true, "grpc-accept-encoding": true}
 
 func formatMD(md metadata.MD) string {
 	keys := make([]string, 0, len(md))

@@ -2,7 +2,10 @@ package recorder_test
 
 import (
 	"errors"
+	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +160,55 @@ func BenchmarkTimeline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = recorder.Timeline(ev)
+	}
+}
+
+// The timeline leaves out the metadata gRPC adds to every call, so a call
+// that sets none shows none. If a gRPC upgrade adds a key to every call,
+// this fails and names it.
+func TestTimelineShowsNoMetadataOfACallThatSetsNone(t *testing.T) {
+	for _, n := range []network{bufnet, tcp} {
+		t.Run(n.String(), func(t *testing.T) {
+			rec := recorder.New()
+			p := newPair(t, n, rec, rec, registerEcho)
+			ctx := ctxT(t)
+			c := testpb.NewTestServiceClient(p.conn)
+			if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{Payload: payload("u")}); err != nil {
+				t.Fatal(err)
+			}
+			stream, err := c.FullDuplexCall(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(&testpb.StreamingOutputCallRequest{Payload: payload("s")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Recv(); err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Recv(); err != io.EOF {
+				t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+			}
+			if err := rec.Wait(ctx, allEnded); err != nil {
+				t.Fatal(err)
+			}
+			wantNoMetadataShown(t, rec)
+		})
+	}
+}
+
+// wantNoMetadataShown fails if the timeline of rec, whose calls set no
+// metadata, shows any.
+func wantNoMetadataShown(t *testing.T, rec *recorder.Recorder) {
+	t.Helper()
+	for _, e := range rec.Events() {
+		if line := recorder.Timeline([]recorder.Event{e}); strings.Contains(line, "md{") {
+			keys := slices.Sorted(maps.Keys(e.MD))
+			t.Errorf("the %s %s of a call that set no metadata shows some: gRPC adds to every call the keys %q.\n"+
+				"If a gRPC upgrade added one, add it to transportKeys in recorder/timeline.go:\n%s", e.Side, e.Kind, keys, line)
+		}
 	}
 }
