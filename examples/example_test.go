@@ -96,7 +96,7 @@ func ExampleChatServer_Talk() {
 	// end of stream: EOF
 	// messages: true
 	// order: true
-	// t.Errorf: grpctest: messages differ: mismatch (-want +got):
+	// t.Errorf: grpctest: messages differ: want[0] and got[0]: mismatch (-want +got):
 	// wrong seq: false
 }
 

@@ -177,8 +177,11 @@
 //
 // AssertMessages compares messages with cmp.Diff and protocmp.Transform
 // and prints "mismatch (-want +got):" and the timeline of the test's open
-// harnesses (in a subtest without one, of the nearest enclosing test's);
-// when the lengths differ, it first says "want N messages, got
+// harnesses (in a subtest without one, of the nearest enclosing test's).
+// Lists of the same length are diffed pair by pair ("want[1] and got[1]:
+// mismatch (-want +got):"), so the equal messages add nothing, and the
+// report names the messages that are in another order ("want[1] is
+// got[2]"). When the lengths differ, it first says "want N messages, got
 // M" and lists the messages of want and of got that the other list does
 // not match in order (aligned as a longest common subsequence of equal
 // messages; the diff pairs messages by likeness, so a message that
@@ -188,7 +191,8 @@
 // summary so that a diff of large payloads stays short and fast: length,
 // hash, and the offset of the first byte that differs from the other side
 // with the bytes around it (or the first bytes, when there is nothing to
-// compare them with).
+// compare them with). Shorter ones that both hold printable text are
+// shown as strings, not byte by byte.
 //
 // AssertOrder checks that steps match recorded events in increasing Seq,
 // events in between allowed, each step taking the earliest event after the

@@ -17,11 +17,14 @@ import (
 
 // AssertMessages reports whether got equals want, message by message,
 // compared with cmp and protocmp.Transform (so proto messages compare by
-// content). On failure it prints a (-want +got) diff and the timeline of
-// the test's open harnesses; when the lengths differ, first a line "want N
-// messages, got M" and which messages of want and of got the other list
-// does not match, in order (a longest common subsequence of equal
-// messages). A typed nil message, such as a call that
+// content). On failure it prints (-want +got) diffs and the timeline of
+// the test's open harnesses. When the lengths are equal, each pair that
+// differs gets a diff of its own (at most five), after a line naming the
+// messages of want that got has at another index; when they differ, a line
+// "want N messages, got M", which messages of want and of got the other
+// list does not match, in order (a longest common subsequence of equal
+// messages), and a diff of the lists. Short bytes fields that hold text
+// are shown as text, long ones as a summary. A typed nil message, such as a call that
 // failed returns, equals only a nil message of its type, never an empty
 // one.
 //
@@ -77,6 +80,15 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if len(opts) == 0 && protoEqual(want, got) {
 		return true
 	}
+	if len(want) == len(got) {
+		if d, ok := pairDiffs(want, got, opts); ok {
+			if d == "" {
+				return true
+			}
+			t.Errorf("grpctest: messages differ: %s%s%s", d, nilNote(want, got), timelines(t))
+			return false
+		}
+	}
 	d, err := diff(want, got, opts)
 	if err != nil {
 		t.Errorf("grpctest: cannot compare the messages: %v\n"+
@@ -88,6 +100,76 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	}
 	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s", countNote(want, got, opts), d, nilNote(want, got), timelines(t))
 	return false
+}
+
+// pairDiffs compares two lists of the same length message by message and
+// describes the pairs that differ, each with its own (-want +got) diff, so
+// that the equal ones add nothing to the report: "" if none differs. A
+// message of want that got has at another index (and the reverse) is
+// named, as messages in another order are a common failure. ok is false
+// if cmp cannot compare a pair: the caller diffs the lists whole, and
+// reports that.
+func pairDiffs(want, got []any, opts []cmp.Option) (d string, ok bool) {
+	eq := equal
+	if len(opts) > 0 {
+		eq = func(w, g any) bool { return cmpEqual(w, g, opts) }
+	}
+	var b strings.Builder
+	var differ []int
+	var err error
+	diffs := make(map[int]string)
+	for i := range want {
+		if eq(want[i], got[i]) {
+			continue
+		}
+		var d string
+		if want[i] == nil || got[i] == nil {
+			// cmp shows a nil any as nothing at all.
+			d = fmt.Sprintf("- %s\n+ %s\n", nilOrShort(want[i]), nilOrShort(got[i]))
+		} else if d, err = diff(want[i], got[i], opts); err != nil {
+			return "", false
+		}
+		if d != "" {
+			differ = append(differ, i)
+			diffs[i] = d
+		}
+	}
+	if len(differ) == 0 {
+		return "", true
+	}
+	switch {
+	case len(want) == 1:
+	case len(differ) == 1:
+		fmt.Fprintf(&b, "1 of %d messages differs (the others are equal)\n", len(want))
+	case len(differ) < len(want):
+		fmt.Fprintf(&b, "%d of %d messages differ (the others are equal)\n", len(differ), len(want))
+	default:
+		fmt.Fprintf(&b, "all %d messages differ\n", len(want))
+	}
+	// Moved messages: each differing want[i] that equals a differing
+	// got[j], within the comparisons countNote allows.
+	if len(differ) > 1 && len(differ)*len(differ) <= maxAlignWith {
+		var moved []string
+		for _, i := range differ {
+			for _, j := range differ {
+				if i != j && eq(want[i], got[j]) {
+					moved = append(moved, fmt.Sprintf("want[%d] is got[%d]", i, j))
+					break
+				}
+			}
+		}
+		if len(moved) > 0 {
+			fmt.Fprintf(&b, "in another order: %s\n", strings.Join(moved, ", "))
+		}
+	}
+	for k, i := range differ {
+		if k == maxListed {
+			fmt.Fprintf(&b, "… and %d more differing messages\n", len(differ)-maxListed)
+			break
+		}
+		fmt.Fprintf(&b, "want[%d] and got[%d]: mismatch (-want +got):\n%s", i, i, diffs[i])
+	}
+	return strings.TrimRight(b.String(), "\n"), true
 }
 
 // plural renders n things: "1 message", "2 messages".
@@ -298,6 +380,14 @@ func timelines(t testing.TB) string {
 }
 
 // short renders a message on one line, cut to a readable length.
+// nilOrShort is short, and "nil" for nil.
+func nilOrShort(m any) string {
+	if m == nil {
+		return "nil"
+	}
+	return short(m)
+}
+
 func short(m any) string {
 	var s string
 	if pm, ok := m.(proto.Message); ok {

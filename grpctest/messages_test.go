@@ -48,7 +48,7 @@ func TestAssertMessagesReportsDiffAndTimeline(t *testing.T) {
 	if grpctest.AssertMessages(spy, want, got) {
 		t.Errorf("AssertMessages returned true on different messages")
 	}
-	spy.Want(t, 1, "messages differ: mismatch (-want +got):", "-", "+", "recorded timeline:", unaryCall)
+	spy.Want(t, 1, "messages differ: want[0] and got[0]: mismatch (-want +got):", "-", "+", "recorded timeline:", unaryCall)
 }
 
 func TestRequireMessagesFailsNow(t *testing.T) {
@@ -135,7 +135,7 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 	// Equal lengths: no count line.
 	spy := spytb.New(t)
 	grpctest.AssertMessages(spy, []any{p("a")}, []any{p("b")})
-	spy.Want(t, 1, "grpctest: messages differ: mismatch (-want +got):")
+	spy.Want(t, 1, "grpctest: messages differ: want[0] and got[0]: mismatch (-want +got):")
 
 	// The alignment compares with the options given.
 	spy = spytb.New(t)
@@ -149,6 +149,53 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 // without options, and with messages that are not protos: the common head
 // and tail are set aside before the quadratic alignment, which alone would
 // be too costly at these lengths.
+// Lists of the same length are diffed pair by pair: the equal pairs add
+// nothing, messages in another order are named, short text in bytes shows
+// as text, and at most five pairs are diffed.
+func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
+	p := func(s string) any { return &testgrpc.Payload{Body: []byte(s)} }
+	spy := spytb.New(t)
+	if grpctest.AssertMessages(spy, []any{p("feature 1|a"), p("feature 2|b"), p("feature 3|c")}, []any{p("feature 1|a"), p("feature 3|c"), p("feature 2|b")}) {
+		t.Fatal("AssertMessages passed messages in another order")
+	}
+	r := spy.Want(t, 1, "grpctest: messages differ: 2 of 3 messages differ (the others are equal)\n"+
+		"in another order: want[1] is got[2], want[2] is got[1]\n"+
+		"want[1] and got[1]: mismatch (-want +got):\n",
+		`Inverse(text, string("feature 2|b"))`, `Inverse(text, string("feature 3|c"))`,
+		"want[2] and got[2]: mismatch (-want +got):\n")
+	if strings.Contains(r.Msg, "want[0]") || strings.Contains(r.Msg, "feature 1|a") {
+		t.Errorf("the report shows the equal pair:\n%s", r.Msg)
+	}
+
+	// Bytes that are not text stay bytes.
+	spy = spytb.New(t)
+	grpctest.AssertMessages(spy, []any{p("\x00\x01")}, []any{p("\x00\x02")})
+	if r := spy.Want(t, 1, "messages differ: want[0] and got[0]: mismatch (-want +got):", "0x01,", "0x02,"); strings.Contains(r.Msg, "text") {
+		t.Errorf("bytes that are not text are shown as text:\n%s", r.Msg)
+	}
+
+	// Many differing pairs: five diffs, then a count.
+	var want, got []any
+	for i := range 8 {
+		want = append(want, p(fmt.Sprint("w", i)))
+		got = append(got, p(fmt.Sprint("g", i)))
+	}
+	spy = spytb.New(t)
+	grpctest.AssertMessages(spy, want, got)
+	r = spy.Want(t, 1, "all 8 messages differ\n", "want[4] and got[4]", "… and 3 more differing messages")
+	if strings.Contains(r.Msg, "want[5]") || strings.Contains(r.Msg, "in another order") {
+		t.Errorf("the report diffs more than five pairs, or finds an order that is not there:\n%s", r.Msg)
+	}
+
+	// With cmp options, pairs equal under them are equal.
+	spy = spytb.New(t)
+	grpctest.AssertMessagesWith(spy,
+		[]any{&testgrpc.SimpleRequest{ResponseSize: 1}, &testgrpc.SimpleRequest{ResponseSize: 2, FillUsername: true}},
+		[]any{&testgrpc.SimpleRequest{ResponseSize: 9}, &testgrpc.SimpleRequest{ResponseSize: 9}},
+		protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "response_size"))
+	spy.Want(t, 1, "1 of 2 messages differs (the others are equal)\nwant[1] and got[1]: mismatch (-want +got):", "fill_username")
+}
+
 func TestAssertMessagesNamesALostMessageInALongList(t *testing.T) {
 	const n = 300
 	var want, got, wantText, gotText []any

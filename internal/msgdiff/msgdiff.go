@@ -1,12 +1,15 @@
 // Package msgdiff compares messages for the assertions of grpctest and the
 // scripts of fakes: cmp with protocmp.Transform, NaN equal to NaN (as in
-// proto.Equal), large bytes fields compared and shown as a summary, and a
+// proto.Equal), large bytes fields compared and shown as a summary, short
+// ones that hold text shown as strings, and a
 // caller's own cmp options, with a fallback when they clash with ours.
 package msgdiff
 
 import (
 	"crypto/sha256"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -73,6 +76,30 @@ func summarizeBigBytes() cmp.Option {
 		}))
 }
 
+// textBytes shows bytes values that both hold short printable text as
+// strings, in diffs: cmp would list them byte by byte in hex. Values
+// longer than bigBytes are summarizeBigBytes's.
+func textBytes() cmp.Option {
+	return cmp.FilterValues(
+		func(x, y []byte) bool {
+			return len(x) <= bigBytes && len(y) <= bigBytes && printable(x) && printable(y)
+		},
+		cmp.Transformer("text", func(b []byte) string { return string(b) }))
+}
+
+// printable reports whether b is UTF-8 text of printable characters,
+// newlines and tabs.
+func printable(b []byte) bool {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) && r != '\n' && r != '\t' && r != '\r' {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
 // firstDifference returns the offset of the first byte where x and y
 // differ (the length of the shorter one if it is a prefix of the other),
 // and false if they are equal.
@@ -103,7 +130,7 @@ func options(opts []cmp.Option, extra ...cmp.Option) (full, fallback []cmp.Optio
 // options), large bytes fields summarized; a panic of cmp (unexported fields, bad
 // options) comes back as an error.
 func Diff(want, got any, opts []cmp.Option) (string, error) {
-	full, fallback := options(opts, summarizeBigBytes())
+	full, fallback := options(opts, summarizeBigBytes(), textBytes())
 	d, err := tryDiff(want, got, full)
 	if err != nil {
 		d, err = tryDiff(want, got, fallback)
