@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/streamtest/streamtest/internal/textbytes"
 )
 
 // BlockedAfter is how long a Send or Recv must have been inside SendMsg or
@@ -201,7 +203,8 @@ func formatMD(md metadata.MD) string {
 
 // FormatMessage renders a message on one line: a proto message in compact
 // text form with fields in declaration order, then extensions
-// (`{room:"go" text:"hi"}`, bytes longer than 16 shown as their length),
+// (`{room:"go" text:"hi"}`; bytes longer than 16 shown as their length,
+// unless they hold text: then quoted, the first 64 bytes of it),
 // anything else with %v and its line breaks escaped. The output is
 // deterministic and cut short after 200 characters.
 func FormatMessage(m any) string {
@@ -348,6 +351,30 @@ func writeField(b *strings.Builder, fd protoreflect.FieldDescriptor, v protorefl
 	}
 }
 
+// textBytes is how much of a bytes value that holds text the timeline
+// shows.
+const textBytes = 64
+
+// writeBytes renders a bytes value: quoted if it is short (16 bytes or
+// less) or text (cut after textBytes bytes, with its length), else its
+// length.
+func writeBytes(b *strings.Builder, bs []byte) {
+	switch {
+	case len(bs) <= 16:
+		b.WriteString(strconv.Quote(string(bs)))
+	case !textbytes.Printable(bs):
+		fmt.Fprintf(b, "<%d bytes>", len(bs))
+	case len(bs) <= textBytes:
+		b.WriteString(strconv.Quote(string(bs)))
+	default:
+		n := textBytes
+		for n > 0 && !utf8.RuneStart(bs[n]) {
+			n--
+		}
+		fmt.Fprintf(b, "%s… <%d bytes>", strconv.Quote(string(bs[:n])), len(bs))
+	}
+}
+
 func writeValue(b *strings.Builder, fd protoreflect.FieldDescriptor, v protoreflect.Value) {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
@@ -355,12 +382,7 @@ func writeValue(b *strings.Builder, fd protoreflect.FieldDescriptor, v protorefl
 	case protoreflect.StringKind:
 		b.WriteString(strconv.Quote(v.String()))
 	case protoreflect.BytesKind:
-		bs := v.Bytes()
-		if len(bs) > 16 {
-			fmt.Fprintf(b, "<%d bytes>", len(bs))
-		} else {
-			b.WriteString(strconv.Quote(string(bs)))
-		}
+		writeBytes(b, v.Bytes())
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
 			b.WriteString(string(ev.Name()))

@@ -8,8 +8,6 @@ package msgdiff
 import (
 	"crypto/sha256"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -18,6 +16,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/streamtest/streamtest/internal/protowalk"
+	"github.com/streamtest/streamtest/internal/textbytes"
 )
 
 // bigBytes is the length from which a bytes value is compared and shown
@@ -82,22 +81,9 @@ func summarizeBigBytes() cmp.Option {
 func textBytes() cmp.Option {
 	return cmp.FilterValues(
 		func(x, y []byte) bool {
-			return len(x) <= bigBytes && len(y) <= bigBytes && printable(x) && printable(y)
+			return len(x) <= bigBytes && len(y) <= bigBytes && textbytes.Printable(x) && textbytes.Printable(y)
 		},
 		cmp.Transformer("text", func(b []byte) string { return string(b) }))
-}
-
-// printable reports whether b is UTF-8 text of printable characters,
-// newlines and tabs.
-func printable(b []byte) bool {
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) && r != '\n' && r != '\t' && r != '\r' {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }
 
 // firstDifference returns the offset of the first byte where x and y
