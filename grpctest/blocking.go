@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,8 +35,9 @@ type Pending[T any] struct {
 	panicStack []byte
 	exited     bool // fn ended its goroutine without returning (runtime.Goexit)
 
-	reported  atomic.Bool // the panic or the exit was reported
-	cleanedUp atomic.Bool // the test's cleanup has run: t may no longer be used
+	reported  atomic.Bool   // the panic or the exit was reported
+	cleanedUp atomic.Bool   // the test's cleanup has run: t may no longer be used
+	goid      atomic.Uint64 // the number of the goroutine that runs fn, once it runs
 }
 
 // blocker is what a harness needs of a Pending it adopts.
@@ -90,6 +93,7 @@ func start[T any](t testing.TB, what, where string, fn func() (T, error)) *Pendi
 
 func (p *Pending[T]) run(fn func() (T, error)) {
 	defer close(p.done)
+	p.goid.Store(goroutineID())
 	returned := false
 	defer func() {
 		if returned {
@@ -194,8 +198,9 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 }
 
 // Wait waits up to timeout for the call to return and returns its result.
-// If it is still blocked after timeout, the test fails and Wait returns the
-// zero T and an error wrapping ErrStillBlocked.
+// If it is still blocked after timeout, the test fails, with the stack of
+// the goroutine that runs the call, and Wait returns the zero T and an
+// error wrapping ErrStillBlocked.
 func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 	p.t.Helper()
 	select {
@@ -211,7 +216,7 @@ func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 		p.finish()
 		return p.val, p.err
 	case <-timer.C:
-		p.t.Errorf("grpctest: %s still blocked after %v%s", p.describe(), timeout, timelines(p.t))
+		p.t.Errorf("grpctest: %s still blocked after %v%s%s", p.describe(), timeout, blockedIn(p.goid.Load()), timelines(p.t))
 		var zero T
 		return zero, fmt.Errorf("%w after %v (%s)", ErrStillBlocked, timeout, p.describe())
 	}
@@ -305,6 +310,56 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 	t.Errorf("grpctest.SendUntilBlocked: %d Sends all returned within %v each: nothing blocked; "+
 		"the peer is reading, or the windows are not static (use WithStaticWindow)", MaxSendUntilBlocked, d)
 	return MaxSendUntilBlocked
+}
+
+// goroutineID returns the number of the calling goroutine, as tracebacks
+// show it.
+func goroutineID() uint64 {
+	var buf [64]byte
+	s := string(buf[:runtime.Stack(buf[:], false)])
+	s, _, _ = strings.Cut(strings.TrimPrefix(s, "goroutine "), " ")
+	id, _ := strconv.ParseUint(s, 10, 64)
+	return id
+}
+
+// blockedIn renders where goroutine id is, for the report of a call still
+// blocked: its traceback without the frames of grpctest that run the call,
+// after ", in:"; "" if it is not found (it returned meanwhile).
+func blockedIn(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	head := "goroutine " + strconv.FormatUint(id, 10) + " ["
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, tb := range strings.Split(string(buf), "\n\n") {
+		if !strings.HasPrefix(tb, head) {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
+		var b strings.Builder
+		b.WriteString(", in:\n  ")
+		b.WriteString(lines[0])
+		for i := 1; i+1 < len(lines); i += 2 {
+			fn, loc := lines[i], lines[i+1]
+			if strings.HasPrefix(fn, "created by ") || strings.HasPrefix(fn, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
+				continue // the frames that run the call, and who started them
+			}
+			b.WriteString("\n  ")
+			b.WriteString(fn)
+			b.WriteString("\n  ")
+			b.WriteString(loc)
+		}
+		return b.String()
+	}
+	return ""
 }
 
 // caller returns file:line of the function skip frames up from caller's

@@ -419,17 +419,7 @@ func (g goroutineGroup) render(b *strings.Builder, heading string) {
 		if g.alike > 0 {
 			anonymize(lines, g.alike)
 		}
-		elided := false
-		for i := 0; i < len(lines); i++ {
-			l := lines[i]
-			if dispatchFrame(l) && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-				if !elided {
-					b.WriteString("    ... (gRPC and grpctest dispatch frames elided)\n")
-					elided = true
-				}
-				i++
-				continue
-			}
+		for _, l := range elideDispatch(lines) {
 			b.WriteString("    ")
 			b.WriteString(l)
 			b.WriteByte('\n')
@@ -467,6 +457,27 @@ var dispatchFrames = []string{
 	"google.golang.org/grpc.NewServer.chain",
 	"github.com/streamtest/streamtest/grpctest.(*Server).",
 	"github.com/streamtest/streamtest/recorder.",
+}
+
+// elideDispatch returns the lines of a traceback without the dispatch
+// frames (a function line and its location line each), with one line in
+// their place that says so.
+func elideDispatch(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	elided := false
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if dispatchFrame(l) && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			if !elided {
+				out = append(out, "... (gRPC and grpctest dispatch frames elided)")
+				elided = true
+			}
+			i++
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func dispatchFrame(line string) bool {

@@ -65,10 +65,14 @@ func TestHandlerPanicIsReported(t *testing.T) {
 		t.Fatalf("%d reports, want one per panic:\n%s", len(rs), spy.Text())
 	}
 	for i, method := range []string{"/grpc.testing.TestService/UnaryCall", "/grpc.testing.TestService/FullDuplexCall"} {
-		for _, want := range []string{"the handler of " + method + " panicked: assignment to entry in nil map", "panic_test.go:"} {
+		for _, want := range []string{"the handler of " + method + " panicked: assignment to entry in nil map", "panic_test.go:",
+			"... (gRPC and grpctest dispatch frames elided)"} {
 			if !strings.Contains(rs[i].Msg, want) {
 				t.Errorf("report %d lacks %q:\n%s", i, want, rs[i].Msg)
 			}
+		}
+		if strings.Contains(rs[i].Msg, "\ngoogle.golang.org/grpc.(*Server).") || strings.Contains(rs[i].Msg, "\ngithub.com/streamtest/streamtest/recorder.") {
+			t.Errorf("report %d shows the frames that dispatch the call:\n%s", i, rs[i].Msg)
 		}
 	}
 }

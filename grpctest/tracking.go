@@ -147,10 +147,12 @@ type handlerPanic struct {
 // GODEBUG=panicnil=1, which recover has stopped: reported alike.
 func (s *Server) recoverHandler(method string, p any, err *error) {
 	stack := string(debug.Stack())
-	// From the panic on: the frames above it are this function's.
+	// From the panic on: the frames above it are this function's. The
+	// frames that dispatch the call to the handler say nothing.
 	if i := strings.Index(stack, "\npanic("); i >= 0 {
 		stack = stack[i+1:]
 	}
+	stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
 	what := fmt.Sprintf("panicked: %v", p)
 	if p == nil {
 		what = "did not return: it called runtime.Goexit (t.FailNow or t.Fatal in a handler?) or panicked with nil"
