@@ -216,6 +216,13 @@
 // them before the timeline, and the harnesses' timelines say that nothing
 // was recorded, and why, when that is so.
 //
+// Some events are recorded on another goroutine than the call that
+// causes them (a canceled call's client End, the peer's Recv of a message
+// just sent, the server's End after the client has its response), so
+// AssertOrder right after the call can run before them. AssertOrderWithin
+// waits up to d for the steps to be there, re-checking as each event is
+// recorded, and returns as soon as they are.
+//
 // AssertNever checks the opposite: that no recorded event matches any of
 // its steps (no call ended Internal, the server never received a request
 // of a refused call). It lists every event that matches; a recorder that

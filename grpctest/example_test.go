@@ -97,6 +97,24 @@ func ExampleAssertOrder() {
 	// true
 }
 
+// A canceled call's End is recorded on another goroutine: wait for it.
+func ExampleAssertOrderWithin() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	stream.Send(&testgrpc.StreamingOutputCallRequest{})
+	cancel()
+
+	ok := grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
+		grpctest.ClientSends(nil), grpctest.Ends(codes.Canceled))
+	fmt.Println(ok)
+	// Output:
+	// true
+}
+
 func ExampleGo() {
 	t := newExampleT()
 	defer t.end()

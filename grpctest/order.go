@@ -1,11 +1,13 @@
 package grpctest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -159,25 +161,88 @@ func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
 	}
 }
 
+// AssertOrderWithin is AssertOrder for events that may still be on their
+// way: it waits up to d for the recorded events to contain steps in order
+// (checking again as each event is recorded, with Recorder.Wait), returns
+// true as soon as they do, and reports as AssertOrder does if they do not
+// within d. Some events are recorded on another goroutine than the call
+// that causes them: the client's End of a canceled call (context.AfterFunc),
+// the peer's Recv of a message just sent, a server's End after the client
+// has its response. AssertOrder right after the call can miss them;
+// AssertOrderWithin waits for them, and no longer. A d <= 0 is reported as
+// a misuse.
+//
+//	cancel()
+//	grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
+//		grpctest.Ends(codes.Canceled), grpctest.Ends(codes.Canceled))
+func AssertOrderWithin(t testing.TB, r *recorder.Recorder, d time.Duration, steps ...Step) bool {
+	t.Helper()
+	return assertOrderWithin(t, r, d, steps)
+}
+
+// RequireOrderWithin is AssertOrderWithin followed by t.FailNow on failure.
+func RequireOrderWithin(t testing.TB, r *recorder.Recorder, d time.Duration, steps ...Step) {
+	t.Helper()
+	if !assertOrderWithin(t, r, d, steps) {
+		t.FailNow()
+	}
+}
+
+func assertOrderWithin(t testing.TB, r *recorder.Recorder, d time.Duration, steps []Step) bool {
+	t.Helper()
+	if !checkSteps(t, "AssertOrderWithin", r, steps, "the expected events, e.g. Ends(codes.Canceled)") {
+		return false
+	}
+	if d <= 0 {
+		t.Errorf("grpctest.AssertOrderWithin: d = %v: pass how long to wait for the events, e.g. 5*time.Second (AssertOrder waits for nothing)", d)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = r.Wait(ctx, func(events []recorder.Event) bool {
+		_, i := matchOrder(events, steps)
+		return i < 0
+	}) // the check below reports what is missing
+	return checkOrder(t, r, steps, d)
+}
+
 func assertOrder(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	t.Helper()
 	if !checkSteps(t, "AssertOrder", r, steps, "the expected events, e.g. ClientSends(req), ServerReceives(req)") {
 		return false
 	}
+	return checkOrder(t, r, steps, 0)
+}
+
+// checkOrder reports whether r's events contain steps in order, and if
+// not, why; waited is how long AssertOrderWithin waited for them.
+func checkOrder(t testing.TB, r *recorder.Recorder, steps []Step, waited time.Duration) bool {
+	t.Helper()
 	events := r.Events()
 	dropped := r.Dropped()
-	matched := make([]int, 0, len(steps)) // index in events of each matched step
+	matched, i := matchOrder(events, steps)
+	if i < 0 {
+		return true
+	}
+	t.Errorf("%s", orderFailure(events, dropped, r.Methods(), waited, steps, matched, i))
+	return false
+}
+
+// matchOrder matches steps to events in order, each step to the earliest
+// event after the previous step's: it returns the index in events of each
+// step matched, and the index of the first step not matched, or -1.
+func matchOrder(events []recorder.Event, steps []Step) (matched []int, missing int) {
+	matched = make([]int, 0, len(steps))
 	pos := 0
 	for i, st := range steps {
 		j := find(events, pos, st)
 		if j < 0 {
-			t.Errorf("%s", orderFailure(events, dropped, r.Methods(), steps, matched, i))
-			return false
+			return matched, i
 		}
 		matched = append(matched, j)
 		pos = j + 1
 	}
-	return true
+	return matched, -1
 }
 
 // checkSteps reports a misuse of fn, an assertion over r's events: a nil
@@ -249,7 +314,7 @@ func find(events []recorder.Event, from int, st Step) int {
 	return -1
 }
 
-func orderFailure(events []recorder.Event, dropped uint64, filter []string, steps []Step, matched []int, i int) string {
+func orderFailure(events []recorder.Event, dropped uint64, filter []string, waited time.Duration, steps []Step, matched []int, i int) string {
 	var b strings.Builder
 	st := steps[i]
 	// A recorder that dropped events is likely the cause: say so first.
@@ -260,15 +325,19 @@ func orderFailure(events []recorder.Event, dropped uint64, filter []string, step
 				dropped, len(events))
 		}
 	}
+	within := ""
+	if waited > 0 {
+		within = fmt.Sprintf(" within %v", waited)
+	}
 	from := 0
 	if i == 0 {
-		fmt.Fprintf(&b, "grpctest: order: step 1 of %d, %s, not found in the %d recorded events\n", len(steps), st, len(events))
+		fmt.Fprintf(&b, "grpctest: order: step 1 of %d, %s, not found%s in the %d recorded events\n", len(steps), st, within, len(events))
 		droppedNote()
 	} else {
 		prev := events[matched[i-1]]
 		from = matched[i-1] + 1
-		fmt.Fprintf(&b, "grpctest: order: step %d of %d, %s, not found after event %d (%s, matched by step %d, %s)\n",
-			i+1, len(steps), st, prev.Seq, describeEvent(prev), i, steps[i-1])
+		fmt.Fprintf(&b, "grpctest: order: step %d of %d, %s, not found%s after event %d (%s, matched by step %d, %s)\n",
+			i+1, len(steps), st, within, prev.Seq, describeEvent(prev), i, steps[i-1])
 		droppedNote()
 		b.WriteString("matched so far:\n")
 		for k, j := range matched {

@@ -644,3 +644,55 @@ func TestStepsCompareAnyByContents(t *testing.T) {
 	}
 	spy.Want(t, 1, "ClientSends", `"c"`)
 }
+
+// AssertOrderWithin waits for events still to come, returns as soon as they
+// are recorded, and reports as AssertOrder does when they do not come.
+func TestAssertOrderWithin(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	req := &testgrpc.SimpleRequest{ResponseSize: 3}
+	steps := []grpctest.Step{grpctest.ClientSends(req), grpctest.ServerReceives(req), grpctest.Ends(codes.OK), grpctest.Ends(codes.OK)}
+	waiting := grpctest.Go(t, func() (bool, error) {
+		return grpctest.AssertOrderWithin(spy, srv.Recorder(), time.Minute, steps...), nil
+	})
+	if !waiting.AssertBlocked(blockFor) {
+		t.Fatal("AssertOrderWithin returned before the call was made")
+	}
+	if _, err := client(srv).UnaryCall(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := waiting.Wait(10 * time.Second); !ok || err != nil {
+		t.Errorf("AssertOrderWithin = %v, %v once the events were recorded, want true", ok, err)
+	}
+	spy.WantClean(t)
+
+	// Events that never come: the report says how long it waited.
+	spy = spytb.New(t)
+	if grpctest.AssertOrderWithin(spy, srv.Recorder(), blockFor, grpctest.ClientSends(req), grpctest.Ends(codes.Internal)) {
+		t.Error("AssertOrderWithin passed on an End that never happened")
+	}
+	spy.Want(t, 1, "grpctest: order: step 2 of 2, Ends(Internal), not found within 50ms after event 2 (client send", "recorded timeline:")
+	if !spy.Run(func() { grpctest.RequireOrderWithin(spy, srv.Recorder(), blockFor, grpctest.Ends(codes.Internal)) }).FailedNow {
+		t.Error("RequireOrderWithin did not stop the test")
+	}
+	spy.Want(t, 2, "step 1 of 1, Ends(Internal), not found within 50ms in the")
+
+	// Misuse.
+	for _, tc := range []struct {
+		name string
+		call func(*spytb.TB) bool
+		want string
+	}{
+		{"d <= 0", func(s *spytb.TB) bool {
+			return grpctest.AssertOrderWithin(s, srv.Recorder(), 0, grpctest.Ends(codes.OK))
+		}, "grpctest.AssertOrderWithin: d = 0s: pass how long to wait"},
+		{"nil recorder", func(s *spytb.TB) bool { return grpctest.AssertOrderWithin(s, nil, time.Second, grpctest.Ends(codes.OK)) }, "grpctest.AssertOrderWithin: the recorder is nil"},
+		{"no steps", func(s *spytb.TB) bool { return grpctest.AssertOrderWithin(s, srv.Recorder(), time.Second) }, "grpctest.AssertOrderWithin: no steps given"},
+	} {
+		s := spytb.New(t)
+		if tc.call(s) {
+			t.Errorf("%s: AssertOrderWithin returned true", tc.name)
+		}
+		s.Want(t, 1, tc.want)
+	}
+}
