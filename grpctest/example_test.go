@@ -97,24 +97,6 @@ func ExampleAssertOrder() {
 	// true
 }
 
-// A canceled call's End is recorded on another goroutine: wait for it.
-func ExampleAssertOrderWithin() {
-	t := newExampleT()
-	defer t.end()
-
-	srv := grpctest.NewServer(t, registerInterop)
-	ctx, cancel := context.WithCancel(t.Context())
-	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
-	stream.Send(&testgrpc.StreamingOutputCallRequest{})
-	cancel()
-
-	ok := grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
-		grpctest.ClientSends(nil), grpctest.Ends(codes.Canceled))
-	fmt.Println(ok)
-	// Output:
-	// true
-}
-
 func ExampleGo() {
 	t := newExampleT()
 	defer t.end()
@@ -201,6 +183,24 @@ func ExampleMsgs() {
 	defer t.end()
 	sent := []*testgrpc.Payload{{Body: []byte("a")}, {Body: []byte("b")}}
 	fmt.Println(grpctest.AssertMessages(t, []any{&testgrpc.Payload{Body: []byte("a")}, &testgrpc.Payload{Body: []byte("b")}}, grpctest.Msgs(sent)))
+	// Output:
+	// true
+}
+
+// A canceled call's End is recorded on another goroutine: wait for it.
+func ExampleAssertOrderWithin() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	stream.Send(&testgrpc.StreamingOutputCallRequest{})
+	cancel()
+
+	ok := grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
+		grpctest.ClientSends(nil), grpctest.Ends(codes.Canceled))
+	fmt.Println(ok)
 	// Output:
 	// true
 }

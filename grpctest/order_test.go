@@ -686,7 +686,9 @@ func TestAssertOrderWithin(t *testing.T) {
 		{"d <= 0", func(s *spytb.TB) bool {
 			return grpctest.AssertOrderWithin(s, srv.Recorder(), 0, grpctest.Ends(codes.OK))
 		}, "grpctest.AssertOrderWithin: d = 0s: pass how long to wait"},
-		{"nil recorder", func(s *spytb.TB) bool { return grpctest.AssertOrderWithin(s, nil, time.Second, grpctest.Ends(codes.OK)) }, "grpctest.AssertOrderWithin: the recorder is nil"},
+		{"nil recorder", func(s *spytb.TB) bool {
+			return grpctest.AssertOrderWithin(s, nil, time.Second, grpctest.Ends(codes.OK))
+		}, "grpctest.AssertOrderWithin: the recorder is nil"},
 		{"no steps", func(s *spytb.TB) bool { return grpctest.AssertOrderWithin(s, srv.Recorder(), time.Second) }, "grpctest.AssertOrderWithin: no steps given"},
 	} {
 		s := spytb.New(t)
