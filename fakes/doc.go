@@ -27,9 +27,11 @@
 // message type that is not a proto message is copied by assignment, so
 // slices, maps and pointers within it stay shared), and safety for one
 // sender and one receiver at a time. The test plays the
-// peer with the test-side methods (Push/CloseSend/Cancel/End and Next for a
-// ServerStream, Respond/RespondHeader/RespondTrailer/Finish and Next for a
-// ClientStream).
+// peer with the test-side methods (Push/CloseSend/Cancel/End, Next and
+// WaitHeader for a ServerStream, Respond/RespondHeader/RespondTrailer/Finish
+// and Next for a ClientStream). WaitHeader is how a test knows that a
+// handler it runs on a goroutine got as far as sending its header (a watch
+// handler that has subscribed), as Next is for its responses.
 //
 // By default Send never blocks (the buffer is unlimited), so a handler can
 // be called synchronously. WithSendBuffer(n) makes Send block while n sent

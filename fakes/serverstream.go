@@ -237,6 +237,41 @@ func (s *ServerStream[Req, Res]) Header() metadata.MD {
 	return s.p.header.Copy()
 }
 
+// WaitHeader waits until the handler has sent its header (SendHeader, or
+// its first Send) and returns it (a copy), as a client's stream.Header
+// does: a test uses it to know that the handler got that far, such as a
+// watch handler that sends its header once it has subscribed. If the
+// stream ends first (End), it returns what the handler gave SetHeader,
+// which a real server sends with the status; after Cancel, a status with
+// codes.Canceled; if ctx ends first, ctx.Err(). A nil ctx is an error
+// (codes.InvalidArgument).
+func (s *ServerStream[Req, Res]) WaitHeader(ctx context.Context) (metadata.MD, error) {
+	if !s.usable() {
+		return nil, errZeroServerStream
+	}
+	if ctx == nil {
+		return nil, nilContextErr("ServerStream.WaitHeader")
+	}
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		switch {
+		case p.headerSent || s.ended:
+			return p.header.Copy(), nil
+		case s.canceled:
+			return nil, s.doneErrLocked()
+		case p.bad != nil:
+			return nil, p.bad
+		case p.ctx.Err() != nil: // the context NewServerStream was given ended
+			return nil, p.ctxErr()
+		}
+		if err := p.waitLocked(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
 // Trailer returns what the handler gave SetTrailer so far (a copy).
 func (s *ServerStream[Req, Res]) Trailer() metadata.MD {
 	if !s.usable() {

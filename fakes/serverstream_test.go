@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	"google.golang.org/grpc/metadata"
@@ -485,4 +486,85 @@ func TestServerStreamReportsTheFirstMisuse(t *testing.T) {
 	if !strings.Contains(err.Error(), "Push got a nil") || strings.Contains(err.Error(), "Push after CloseSend") {
 		t.Errorf("Recv = %v; want it to name the first misuse (Push got a nil), not the later one", err)
 	}
+}
+
+// WaitHeader waits for the header the handler sends, as a client's
+// stream.Header does, and returns at once when the stream ends.
+func TestServerStreamWaitHeader(t *testing.T) {
+	md := metadata.Pairs("room", "lobby")
+	wait := func(s *fakes.ServerStream[dupReq, dupRes]) *grpctest.Pending[metadata.MD] {
+		return grpctest.Go(t, func() (metadata.MD, error) { return s.WaitHeader(t.Context()) })
+	}
+	check := func(name string, p *grpctest.Pending[metadata.MD], want metadata.MD) {
+		t.Helper()
+		got, err := p.Wait(waitLimit)
+		if err != nil || !cmp.Equal(got, want) {
+			t.Errorf("%s: WaitHeader = %v, %v; want %v, nil", name, got, err, want)
+		}
+	}
+
+	s := newDuplex(t)
+	h := wait(s)
+	if !h.AssertBlocked(stillBlocked) {
+		t.FailNow()
+	}
+	if err := s.SendHeader(md); err != nil {
+		t.Fatal(err)
+	}
+	check("SendHeader", h, md)
+
+	s = newDuplex(t)
+	h = wait(s)
+	if err := s.SetHeader(md); err != nil {
+		t.Fatal(err)
+	}
+	if !h.AssertBlocked(stillBlocked) {
+		t.Fatal("WaitHeader returned on SetHeader, which sends nothing")
+	}
+	if err := s.Send(res(1)); err != nil {
+		t.Fatal(err)
+	}
+	check("the first Send", h, md)
+
+	s = newDuplex(t)
+	h = wait(s)
+	if err := s.SetHeader(md); err != nil {
+		t.Fatal(err)
+	}
+	s.End(status.Error(codes.NotFound, "no room"))
+	check("End without a header sent", h, md) // sent with the status
+
+	s = newDuplex(t)
+	h = wait(s)
+	s.Cancel()
+	_, err := h.Wait(waitLimit)
+	wantCode(t, err, codes.Canceled)
+
+	// The stream's own context ends: no busy wait, a Canceled status.
+	parent, cancel := context.WithCancel(t.Context())
+	s = fakes.NewServerStream[dupReq, dupRes](parent)
+	h = wait(s)
+	cancel()
+	_, err = h.Wait(waitLimit)
+	wantCode(t, err, codes.Canceled)
+
+	// The caller's context ends first.
+	ctx, cancelWait := context.WithCancel(t.Context())
+	s = newDuplex(t)
+	cw := grpctest.Go(t, func() (metadata.MD, error) { return s.WaitHeader(ctx) })
+	cancelWait()
+	if _, err := cw.Wait(waitLimit); err != context.Canceled {
+		t.Errorf("WaitHeader after its context ended: %v, want context.Canceled", err)
+	}
+
+	// Misuse.
+	var nilCtx context.Context // a bug in the test
+	_, err = newDuplex(t).WaitHeader(nilCtx)
+	wantCode(t, err, codes.InvalidArgument)
+	if !strings.Contains(err.Error(), "ServerStream.WaitHeader: ctx is nil") {
+		t.Errorf("WaitHeader(nil) = %v; want it to name the nil context", err)
+	}
+	var zero fakes.ServerStream[dupReq, dupRes]
+	_, err = zero.WaitHeader(t.Context())
+	wantCode(t, err, codes.FailedPrecondition)
 }
