@@ -61,6 +61,36 @@ func TestRecipeFakeServerStreamTalk(t *testing.T) {
 		grpctest.Ends(codes.OK))
 }
 
+// Drive a watch handler (server streaming, runs until the client leaves)
+// with a fake stream: WaitHeader says when it has subscribed, so what is
+// posted after it must reach it; Cancel is the client leaving.
+func TestRecipeFakeWatch(t *testing.T) {
+	ctx := testContext(t)
+	chat := examples.NewChatServer()
+	stream := fakes.NewServerStream[chatpb.SubscribeRequest, chatpb.Message](ctx)
+	watch := grpctest.GoErr(t, func() error {
+		return chat.Subscribe(&chatpb.SubscribeRequest{Room: "lobby", SkipBacklog: true}, stream)
+	})
+	if _, err := stream.WaitHeader(ctx); err != nil { // subscribed: no sleep, no retry loop
+		t.Fatalf("WaitHeader: %v", err)
+	}
+	if _, err := chat.Post(ctx, &chatpb.Message{Room: "lobby", Text: "after"}); err != nil {
+		t.Fatalf("Post: %v", err)
+	}
+	got, err := stream.Next(ctx)
+	if err != nil {
+		t.Fatalf("Next: %v", err)
+	}
+	grpctest.AssertMessages(t, []any{&chatpb.Message{Room: "lobby", Text: "after", Seq: 1}}, []any{got})
+
+	stream.Cancel() // the client leaves: the handler must return
+	_, err = watch.Wait(testTimeout)
+	stream.End(err)
+	if status.Code(err) != codes.Canceled {
+		t.Errorf("Subscribe returned %v after the client left, want Canceled", err)
+	}
+}
+
 // Call the Upload handler synchronously with a fake stream: push, CloseSend,
 // then check what SendAndClose sent.
 func TestRecipeFakeServerStreamUpload(t *testing.T) {

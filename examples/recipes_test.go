@@ -153,6 +153,25 @@ func TestRecipeNever(t *testing.T) {
 	grpctest.AssertOrder(t, s.Recorder(), grpctest.ServerReceives(bad), grpctest.Ends(codes.InvalidArgument))
 }
 
+// AssertOrderWithin: events recorded on another goroutine than the call
+// that causes them. The client's End of a canceled call is recorded when
+// gRPC notices the cancel, and the server's when the handler returns:
+// wait for both, no longer than needed.
+func TestRecipeOrderWithin(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register)
+	ctx, cancel := context.WithCancel(testContext(t))
+	stream, err := chatpb.NewChatClient(s.Conn()).Subscribe(ctx, &chatpb.SubscribeRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if _, err := stream.Header(); err != nil { // subscribed
+		t.Fatalf("Header: %v", err)
+	}
+	cancel()
+	grpctest.AssertOrderWithin(t, s.Recorder(), testTimeout,
+		grpctest.Ends(codes.Canceled), grpctest.Ends(codes.Canceled))
+}
+
 // What an order mismatch reports: the step not found, what matched, and
 // the nearest miss as a diff.
 func TestRecipeOrderMismatch(t *testing.T) {
