@@ -347,15 +347,23 @@ func blockedIn(id uint64) string {
 		var b strings.Builder
 		b.WriteString(", in:\n  ")
 		b.WriteString(lines[0])
-		for i := 1; i+1 < len(lines); i += 2 {
-			fn, loc := lines[i], lines[i+1]
-			if strings.HasPrefix(fn, "created by ") || strings.HasPrefix(fn, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
-				continue // the frames that run the call, and who started them
+		for i := 1; i < len(lines); i++ {
+			l := lines[i]
+			// A frame is a function line and its location line, which
+			// starts with a tab; other lines ("...N frames elided...")
+			// stand alone.
+			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+				loc := lines[i+1]
+				i++
+				if strings.HasPrefix(l, "created by ") || strings.HasPrefix(l, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
+					continue // the frames that run the call, and who started them
+				}
+				b.WriteString("\n  ")
+				b.WriteString(l)
+				l = loc
 			}
 			b.WriteString("\n  ")
-			b.WriteString(fn)
-			b.WriteString("\n  ")
-			b.WriteString(loc)
+			b.WriteString(l)
 		}
 		return b.String()
 	}

@@ -356,3 +356,30 @@ func TestWaitZeroOnAReturnedCall(t *testing.T) {
 	spy.End()
 	spy.WantClean(t)
 }
+
+// A call blocked deep down (more than the 100 frames a traceback shows):
+// the report still leaves out the frames that run the call, and keeps the
+// runtime's note of the frames it elided.
+func TestWaitReportOfADeepStack(t *testing.T) {
+	spy := spytb.New(t)
+	release := make(chan struct{})
+	p := grpctest.Go(spy, func() (int, error) { recurseThenWait(150, release); return 0, nil })
+	p.Wait(blockFor)
+	close(release)
+	if _, err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r := spy.Want(t, 1, "still blocked after 50ms, in:\n  goroutine ", "grpctest_test.recurseThenWait", "frames elided")
+	if strings.Contains(r.Msg, "grpctest.(*Pending") || strings.Contains(r.Msg, "created by") {
+		t.Errorf("the stack shows the frames that run the call:\n%s", r.Msg)
+	}
+}
+
+// recurseThenWait calls itself n times, then waits for release.
+func recurseThenWait(n int, release <-chan struct{}) {
+	if n == 0 {
+		<-release
+		return
+	}
+	recurseThenWait(n-1, release)
+}

@@ -103,11 +103,13 @@ func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 //
 //	func TestMain(m *testing.M) { grpctest.VerifyTestMain(m) }
 //
-// It also adds tracebacklabels=1 to the binary's GODEBUG, unless GODEBUG
-// sets tracebacklabels already: goroutine tracebacks then show pprof
-// labels, which lets a harness's report show its own goroutine's
-// traceback when goroutines of other tests have the same stack (see the
-// package documentation). Panic tracebacks show them too.
+// It also adds tracebacklabels=1 to the binary's GODEBUG (os.Setenv),
+// unless GODEBUG sets tracebacklabels already: goroutine tracebacks then
+// show pprof labels, which lets a harness's report show its own
+// goroutine's traceback when goroutines of other tests have the same stack
+// (see the package documentation). Panic tracebacks show them too, and
+// processes the tests start inherit the setting, as they inherit the rest
+// of the environment.
 func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 	enableTracebackLabels()
 	goleak.VerifyTestMain(m, goleakOptions(opts)...)
@@ -115,10 +117,12 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 
 // enableTracebackLabels adds tracebacklabels=1 to GODEBUG unless it has a
 // tracebacklabels setting. The runtime reads GODEBUG again when it is set.
+// The settings are split as the runtime splits them: " tracebacklabels=1"
+// (with a space) is not one, for the runtime or here.
 func enableTracebackLabels() {
 	env := os.Getenv("GODEBUG")
 	for _, kv := range strings.Split(env, ",") {
-		if k, _, _ := strings.Cut(strings.TrimSpace(kv), "="); k == "tracebacklabels" {
+		if k, _, _ := strings.Cut(kv, "="); k == "tracebacklabels" {
 			return
 		}
 	}
@@ -437,8 +441,8 @@ func (g goroutineGroup) render(b *strings.Builder, heading string) {
 func anonymize(lines []string, alike int) {
 	if _, rest, ok := strings.Cut(lines[0], " ["); ok {
 		lines[0] = fmt.Sprintf("goroutine ? [%s (one of %d goroutines with this stack, some not this harness's, "+
-			"which tracebacks cannot tell apart: with GODEBUG=tracebacklabels=1, which grpctest.VerifyTestMain sets, "+
-			"the report shows this one's own)", strings.TrimSuffix(rest, ":"), alike)
+			"which tracebacks tell apart only with GODEBUG=tracebacklabels=1: grpctest.VerifyTestMain sets it "+
+			"unless GODEBUG has a tracebacklabels setting already)", strings.TrimSuffix(rest, ":"), alike)
 	}
 	for i, l := range lines {
 		if strings.HasPrefix(l, "created by ") {

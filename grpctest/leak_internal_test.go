@@ -129,7 +129,7 @@ func TestTracebackOfGoroutinesAlikeIsNotAnothersAsOurs(t *testing.T) {
 
 	setTracebackLabels(t, "0") // as without VerifyTestMain
 	g, out := render()
-	if g.alike != 2 || !strings.Contains(out, "goroutine ? [chan receive] (one of 2 goroutines with this stack, some not this harness's") {
+	if g.alike != 2 || !strings.Contains(out, "goroutine ? [") || !strings.Contains(out, "] (one of 2 goroutines with this stack, some not this harness's") {
 		t.Errorf("two goroutines alike, alike = %d; the report does not say it cannot tell them apart:\n%s", g.alike, out)
 	}
 	for _, id := range ids {
@@ -146,6 +146,25 @@ func TestTracebackOfGoroutinesAlikeIsNotAnothersAsOurs(t *testing.T) {
 	if g.alike != 0 || !strings.HasPrefix(g.full, "goroutine "+ids[a]+" [") {
 		t.Errorf("with tracebacklabels=1, alike = %d and the traceback is not harness %s's goroutine %s:\n%s", g.alike, a, ids[a], out)
 	}
+}
+
+// godebugAtStart is GODEBUG as the test binary got it, before TestMain.
+var godebugAtStart = os.Getenv("GODEBUG")
+
+// VerifyTestMain, which this package's TestMain calls, turns labels in
+// tracebacks on.
+func TestVerifyTestMainTurnsOnTracebackLabels(t *testing.T) {
+	for _, kv := range strings.Split(godebugAtStart, ",") {
+		if strings.HasPrefix(kv, "tracebacklabels=") {
+			t.Skipf("GODEBUG=%s sets tracebacklabels: VerifyTestMain leaves it", godebugAtStart)
+		}
+	}
+	pprof.Do(context.Background(), pprof.Labels("streamtest.test", "main"), func(context.Context) {
+		buf := make([]byte, 256)
+		if head, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), "\n"); !strings.Contains(head, `labels:{"streamtest.test": "main"}`) {
+			t.Errorf("under VerifyTestMain (GODEBUG=%s), a traceback begins %q, without the goroutine's labels", os.Getenv("GODEBUG"), head)
+		}
+	})
 }
 
 // setTracebackLabels sets tracebacklabels in GODEBUG to v for the rest of
@@ -167,8 +186,8 @@ func TestEnableTracebackLabels(t *testing.T) {
 		{"", "tracebacklabels=1"},
 		{"panicnil=1", "panicnil=1,tracebacklabels=1"},
 		{"tracebacklabels=0", "tracebacklabels=0"},
-		{"panicnil=1, tracebacklabels=0", "panicnil=1, tracebacklabels=0"},
 		{"tracebacklabels=1", "tracebacklabels=1"},
+		{"panicnil=1, tracebacklabels=1", "panicnil=1, tracebacklabels=1,tracebacklabels=1"}, // " tracebacklabels" is no setting for the runtime
 	} {
 		t.Setenv("GODEBUG", tc.env)
 		enableTracebackLabels()

@@ -85,7 +85,7 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 			if d == "" {
 				return true
 			}
-			t.Errorf("grpctest: messages differ: %s%s%s", d, nilNote(want, got), timelines(t))
+			t.Errorf("grpctest: messages differ: %s%s", d, timelines(t))
 			return false
 		}
 	}
@@ -128,6 +128,8 @@ func pairDiffs(want, got []any, opts []cmp.Option) (d string, ok bool) {
 			d = fmt.Sprintf("- %s\n+ %s\n", nilOrShort(want[i]), nilOrShort(got[i]))
 		} else if d, err = diff(want[i], got[i], opts); err != nil {
 			return "", false
+		} else if d != "" && (typedNil(want[i]) || typedNil(got[i])) {
+			d += nilNote([]any{want[i]}, []any{got[i]})[1:] + "\n"
 		}
 		if d != "" {
 			differ = append(differ, i)
@@ -379,15 +381,19 @@ func timelines(t testing.TB) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// short renders a message on one line, cut to a readable length.
-// nilOrShort is short, and "nil" for nil.
+// nilOrShort is short, with "nil" for nil and "(*pb.T)(nil)" for a typed
+// nil message (which short would show as an empty message).
 func nilOrShort(m any) string {
-	if m == nil {
+	switch {
+	case m == nil:
 		return "nil"
+	case typedNil(m):
+		return fmt.Sprintf("(%T)(nil)", m)
 	}
 	return short(m)
 }
 
+// short renders a message on one line, cut to a readable length.
 func short(m any) string {
 	var s string
 	if pm, ok := m.(proto.Message); ok {

@@ -187,6 +187,20 @@ func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
 		t.Errorf("the report diffs more than five pairs, or finds an order that is not there:\n%s", r.Msg)
 	}
 
+	// A typed nil message is shown as one, not as an empty message, and
+	// text in bytes is still compared as bytes: nil and empty differ.
+	spy = spytb.New(t)
+	grpctest.AssertMessages(spy, []any{nil, &testgrpc.Empty{}}, []any{(*testgrpc.Empty)(nil), &testgrpc.Empty{}})
+	if r := spy.Want(t, 1, "want[0] and got[0]: mismatch (-want +got):\n- nil\n+ (*grpc_testing.Empty)(nil)"); strings.Contains(r.Msg, "@invalid") {
+		t.Errorf("the report explains an @invalid it does not show:\n%s", r.Msg)
+	}
+	type raw struct{ Data []byte }
+	spy = spytb.New(t)
+	if grpctest.AssertMessages(spy, []any{raw{nil}}, []any{raw{[]byte{}}}) {
+		t.Error("a nil []byte field equals an empty one")
+	}
+	spy.Want(t, 1, "want[0] and got[0]")
+
 	// With cmp options, pairs equal under them are equal.
 	spy = spytb.New(t)
 	grpctest.AssertMessagesWith(spy,

@@ -77,11 +77,14 @@ func summarizeBigBytes() cmp.Option {
 
 // textBytes shows bytes values that both hold short printable text as
 // strings, in diffs: cmp would list them byte by byte in hex. Values
-// longer than bigBytes are summarizeBigBytes's.
+// longer than bigBytes are summarizeBigBytes's; two empty ones are left to
+// cmp, which tells a nil slice from an empty one (as strings they would be
+// equal).
 func textBytes() cmp.Option {
 	return cmp.FilterValues(
 		func(x, y []byte) bool {
-			return len(x) <= bigBytes && len(y) <= bigBytes && textbytes.Printable(x) && textbytes.Printable(y)
+			return (len(x) > 0 || len(y) > 0) && len(x) <= bigBytes && len(y) <= bigBytes &&
+				textbytes.Printable(x) && textbytes.Printable(y)
 		},
 		cmp.Transformer("text", func(b []byte) string { return string(b) }))
 }
@@ -113,11 +116,18 @@ func options(opts []cmp.Option, extra ...cmp.Option) (full, fallback []cmp.Optio
 }
 
 // Diff is cmp.Diff with the options of a comparison of messages (see
-// options), large bytes fields summarized; a panic of cmp (unexported fields, bad
-// options) comes back as an error.
+// options), large bytes fields summarized and text in short ones shown as
+// text; a panic of cmp (unexported fields, bad options) comes back as an
+// error. A caller's option on []byte (a cmp.Comparer, cmpopts.EquateEmpty)
+// clashes with the text one: the diff is then tried without it, before
+// the fallback without any of ours.
 func Diff(want, got any, opts []cmp.Option) (string, error) {
 	full, fallback := options(opts, summarizeBigBytes(), textBytes())
 	d, err := tryDiff(want, got, full)
+	if err != nil {
+		noText, _ := options(opts, summarizeBigBytes())
+		d, err = tryDiff(want, got, noText)
+	}
 	if err != nil {
 		d, err = tryDiff(want, got, fallback)
 	}

@@ -171,3 +171,30 @@ func TestSameWithAnUntypedDynamicMessage(t *testing.T) {
 		}
 	}
 }
+
+// Text in bytes is shown as text, but compared as bytes: a nil slice and
+// an empty one still differ, and a caller's option on []byte costs the
+// text view only, not the rest of the options (NaN equal to NaN).
+func TestTextBytesKeepBytesSemantics(t *testing.T) {
+	type raw struct {
+		F float64
+		B []byte
+		S string
+	}
+	if d, err := msgdiff.Diff(raw{B: nil}, raw{B: []byte{}}, nil); err != nil || d == "" {
+		t.Errorf("Diff of a nil and an empty []byte = %q, %v; want a difference", d, err)
+	}
+	if d, err := msgdiff.Diff([]byte(nil), []byte{}, nil); err != nil || d == "" {
+		t.Errorf("Diff of a nil and an empty []byte message = %q, %v; want a difference", d, err)
+	}
+	d, err := msgdiff.Diff(raw{F: math.NaN(), B: []byte("abc"), S: "a"}, raw{F: math.NaN(), B: []byte("abd"), S: "b"},
+		[]cmp.Option{cmp.Comparer(func(x, y []byte) bool { return string(x) == string(y) })})
+	if err != nil || !strings.Contains(d, `"a"`) {
+		t.Fatalf("Diff with a []byte option = %q, %v; want the S difference", d, err)
+	}
+	for _, l := range strings.Split(d, "\n") {
+		if strings.Contains(l, "NaN") && (strings.HasPrefix(l, "-") || strings.HasPrefix(l, "+")) {
+			t.Errorf("with a caller's []byte option, NaN no longer equals NaN:\n%s", d)
+		}
+	}
+}
