@@ -330,16 +330,7 @@ func blockedIn(id uint64) string {
 		return ""
 	}
 	head := "goroutine " + strconv.FormatUint(id, 10) + " ["
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) || len(buf) >= 64<<20 {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, tb := range strings.Split(string(buf), "\n\n") {
+	for _, tb := range allTracebacks() {
 		if !strings.HasPrefix(tb, head) {
 			continue
 		}

@@ -640,13 +640,9 @@ func awaitLabelled(id string, deadline time.Time, held func(goroutineGroup) bool
 	}
 }
 
-// withTracebacks adds to each group the full traceback of one goroutine
-// with the same stack, taken from runtime.Stack: it shows the goroutine's
-// state and where it was created.
-func withTracebacks(groups []goroutineGroup) []goroutineGroup {
-	if len(groups) == 0 {
-		return groups
-	}
+// allTracebacks returns the traceback of every goroutine (runtime.Stack),
+// one per element, from a dump of at most 64 MiB.
+func allTracebacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -656,8 +652,18 @@ func withTracebacks(groups []goroutineGroup) []goroutineGroup {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+	return strings.Split(string(buf), "\n\n")
+}
+
+// withTracebacks adds to each group the full traceback of one goroutine
+// with the same stack, taken from runtime.Stack: it shows the goroutine's
+// state and where it was created.
+func withTracebacks(groups []goroutineGroup) []goroutineGroup {
+	if len(groups) == 0 {
+		return groups
+	}
 	byKey := make(map[string][]string)
-	for _, tb := range strings.Split(string(buf), "\n\n") {
+	for _, tb := range allTracebacks() {
 		k := tracebackKey(tb)
 		byKey[k] = append(byKey[k], tb)
 	}

@@ -207,10 +207,7 @@ func TestEnableTracebackLabels(t *testing.T) {
 
 // parkWithID sends its goroutine's number, then waits for release.
 func parkWithID(id chan<- string, release <-chan struct{}) {
-	buf := make([]byte, 64)
-	buf = buf[:runtime.Stack(buf, false)]
-	n, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
-	id <- n
+	id <- strconv.FormatUint(goroutineID(), 10)
 	<-release
 }
 
