@@ -141,9 +141,12 @@ func (p *Pending[T]) finish() {
 // cleanup runs when the test ends. A call that returned is done with (its
 // panic reported). A call still blocked is handed to the test's oldest open
 // harness, whose Close ends every stream and then waits for the call,
-// bounded, reporting it if it never returns. Without a harness the call is
-// left to return when whatever it waits on ends; VerifyTestMain catches it
-// if that never happens.
+// bounded, reporting it if it never returns. With an open harness of an
+// enclosing test, whose Close comes later, the call is left to return
+// then. With no harness at all, the call gets DefaultCloseTimeout to
+// return (the test's context has ended: a call on a stream made with it
+// returns at once), and is reported, with its stack, if it does not: what
+// it waits on would outlive the test.
 func (p *Pending[T]) cleanup() {
 	p.t.Helper()
 	select {
@@ -154,6 +157,19 @@ func (p *Pending[T]) cleanup() {
 	}
 	if hs := harnessesOf(p.t); len(hs) > 0 && hs[0].adopt(p) {
 		return
+	}
+	if testName(p.t) != "" && len(harnessesOfEnclosing(p.t)) == 0 {
+		timer := time.NewTimer(DefaultCloseTimeout)
+		defer timer.Stop()
+		select {
+		case <-p.done:
+			p.finish()
+			return
+		case <-timer.C:
+			p.t.Errorf("grpctest: %s was still blocked %v after the test ended, and no harness of this test or of an enclosing one "+
+				"can end what it waits on: end it before the test returns (cancel its context, finish its stream); it is left running%s",
+				p.describe(), DefaultCloseTimeout, blockedIn(p.goid.Load()))
+		}
 	}
 	p.cleanedUp.Store(true)
 	select {

@@ -255,10 +255,13 @@
 // it to the oldest open harness of the same test, whose Close ends every
 // stream and connection and then waits for the call (bounded), reporting
 // it if it never returns: so a Send or Recv left blocked on a harness
-// stream is released and awaited. Without a harness of the same test (a
-// harness of a parent test, a stream of your own) the call is left to
-// return when what it waits on ends, and VerifyTestMain catches it if that
-// never happens.
+// stream is released and awaited. With a harness of an enclosing test
+// only, the call is left to return when that harness closes. With no
+// harness at all (a fake stream, a stream of your own), the call gets
+// DefaultCloseTimeout to return: the test's context has ended, so a call on
+// a stream made with it returns at once. One still blocked then is
+// reported, with its stack, and left running: what it waits on would have
+// outlived the test.
 //
 // # Deterministic flow control
 //
