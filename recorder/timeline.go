@@ -113,7 +113,7 @@ func detail(e Event) string {
 	var parts []string
 	switch e.Kind {
 	case Begin, Header, Trailer:
-		if md := formatMD(e.MD); md != "" {
+		if md := FormatMetadata(e.MD); md != "" {
 			parts = append(parts, md)
 		}
 	case Send, Recv:
@@ -164,7 +164,12 @@ func formatStatus(err error) string {
 // fail if gRPC adds another.
 var transportKeys = map[string]bool{":authority": true, "content-type": true, "user-agent": true, "grpc-accept-encoding": true}
 
-func formatMD(md metadata.MD) string {
+// FormatMetadata renders metadata on one line as the timeline shows it:
+// keys sorted, values quoted, md{k:"v" k2:["a" "b"]}, without the keys
+// gRPC adds to every call (:authority, content-type, user-agent,
+// grpc-accept-encoding); "" if nothing is left. For renderers of events of
+// one's own, as FormatMessage is for messages.
+func FormatMetadata(md metadata.MD) string {
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		if !transportKeys[k] {

@@ -217,3 +217,20 @@ func wantNoMetadataShown(t *testing.T, rec *recorder.Recorder) {
 		}
 	}
 }
+
+func TestFormatMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		md   metadata.MD
+		want string
+	}{
+		{nil, ""},
+		{metadata.Pairs("content-type", "application/grpc", "user-agent", "grpc-go/1.85.0", ":authority", "x", "grpc-accept-encoding", "gzip"), ""},
+		{metadata.Pairs("b", "2", "a", "1", "content-type", "application/grpc"), `md{a:"1" b:"2"}`},
+		{metadata.Pairs("k", "x", "k", "y z"), `md{k:["x" "y z"]}`},
+		{metadata.Pairs("bin-bin", "\x00\x01"), `md{bin-bin:"\x00\x01"}`},
+	} {
+		if got := recorder.FormatMetadata(tc.md); got != tc.want {
+			t.Errorf("FormatMetadata(%v) = %s, want %s", tc.md, got, tc.want)
+		}
+	}
+}

@@ -249,8 +249,8 @@ func TestMermaidLineKinds(t *testing.T) {
 		{recorder.Event{Seq: 3, Side: recorder.Client, Kind: recorder.Recv, Msg: &chatpb.Ack{Id: "1"}, Elapsed: 2 * time.Millisecond}, `S-->>C: 3 recv {id:"1"} (blocked 2ms)`},
 		{recorder.Event{Seq: 4, Side: recorder.Server, Kind: recorder.Recv, Err: canceled}, "Note over S: 4 recv error Canceled: context canceled"}, // nothing crossed
 		{recorder.Event{Seq: 4, Side: recorder.Client, Kind: recorder.Send, Msg: &chatpb.Ack{Id: "1"}, Err: canceled}, `Note over C: 4 send {id:"1"} error Canceled: context canceled`},
-		{recorder.Event{Seq: 5, Side: recorder.Server, Kind: recorder.Header, MD: metadata.Pairs("b", "2", "a", "1")}, "Note over S: 5 header a=1 b=2"},
-		{recorder.Event{Seq: 6, Side: recorder.Client, Kind: recorder.Trailer}, "Note over C: 6 trailer (none)"},
+		{recorder.Event{Seq: 5, Side: recorder.Server, Kind: recorder.Header, MD: metadata.Pairs("b", "2", "a", "1", "content-type", "application/grpc")}, "Note over S: 5 header md{a:\"1\" b:\"2\"}"},
+		{recorder.Event{Seq: 6, Side: recorder.Client, Kind: recorder.Trailer}, "Note over C: 6 trailer"},
 		{recorder.Event{Seq: 7, CallID: 3, Side: recorder.Server, Kind: recorder.End, Err: canceled}, "Note over S: 7 end call 3 Canceled: context canceled"},
 		{recorder.Event{Seq: 8, CallID: 3, Side: recorder.Client, Kind: recorder.End}, "Note over C: 8 end call 3 OK"},
 	} {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +52,7 @@ func mermaidLine(e recorder.Event) string {
 	case recorder.Begin:
 		return fmt.Sprintf("Note over %s: %s", self, mermaidText(fmt.Sprintf("%s call %d %s", label, e.CallID, shortMethod(e.Method))))
 	case recorder.Header, recorder.Trailer:
-		return fmt.Sprintf("Note over %s: %s", self, mermaidText(label+" "+formatMD(e)))
+		return fmt.Sprintf("Note over %s: %s", self, mermaidText(strings.TrimSpace(label+" "+recorder.FormatMetadata(e.MD))))
 	case recorder.End:
 		return fmt.Sprintf("Note over %s: %s", self, mermaidText(fmt.Sprintf("%s call %d %s", label, e.CallID, statusText(e.Err))))
 	case recorder.Send:
@@ -102,23 +101,6 @@ func statusText(err error) string {
 		return st.Code().String()
 	}
 	return st.Code().String() + ": " + st.Message()
-}
-
-// formatMD renders the metadata of e as sorted key=value pairs.
-func formatMD(e recorder.Event) string {
-	if len(e.MD) == 0 {
-		return "(none)"
-	}
-	keys := make([]string, 0, len(e.MD))
-	for k := range e.MD {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var pairs []string
-	for _, k := range keys {
-		pairs = append(pairs, k+"="+strings.Join(e.MD[k], ","))
-	}
-	return strings.Join(pairs, " ")
 }
 
 // mermaidEscaper keeps label text from being read as Mermaid syntax:
