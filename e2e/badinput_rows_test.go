@@ -396,16 +396,17 @@ func badInputs() []badInput {
 		}},
 		{"`Pending.Wait(0)` on a call that has not returned", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
-			release := make(chan struct{})
+			release, started := make(chan struct{}), make(chan struct{})
 			spy.Run(func() {
-				p := grpctest.GoErr(spy, func() error { <-release; return nil })
+				p := grpctest.GoErr(spy, func() error { close(started); <-release; return nil })
+				<-started // so that the report has its stack
 				_, err = p.Wait(0)
 			})
 			close(release)
 			if !errors.Is(err, grpctest.ErrStillBlocked) {
 				t.Errorf("Wait(0) = %v, want ErrStillBlocked", err)
 			}
-			return "returns " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "still blocked after 0s"))
+			return "returns " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "still blocked after 0s, in:\n  goroutine "))
 		}},
 		{"`t.FailNow` (or `require`) inside the function given to `grpctest.Go`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error

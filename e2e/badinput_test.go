@@ -121,7 +121,8 @@ const (
 )
 
 // code renders a message as Markdown code spans, one per line, up to the
-// recorded timeline (which follows every assertion failure) and at most
+// recorded timeline (which follows every assertion failure) or a
+// goroutine's stack (after ", in:", which says which), and at most
 // maxLines lines. File:line positions are blanked, and the non-breaking
 // spaces go-cmp and the double spaces prototext put in at random made
 // single plain spaces, so the table does not change from run to run or
@@ -137,6 +138,10 @@ func code(s string) string {
 			spans = append(spans, "…")
 			break
 		}
+		stack := false
+		if before, ok := strings.CutSuffix(line, ", in:"); ok {
+			line, stack = before+", in: (the goroutine's stack)", true
+		}
 		line = fileLine.ReplaceAllString(line, ".go:N")
 		line = innerSpace.ReplaceAllString(line, "$1 ") // prototext spaces fields at random
 		if len(line) > maxLineSize {
@@ -149,6 +154,9 @@ func code(s string) string {
 			line = "`" + line + "`"
 		}
 		spans = append(spans, line)
+		if stack {
+			break
+		}
 	}
 	return strings.Join(spans, "<br>")
 }
