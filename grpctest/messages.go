@@ -122,6 +122,10 @@ func pairDiffs(want, got []any, opts []cmp.Option) (d string, ok bool) {
 		if eq(want[i], got[i]) {
 			continue
 		}
+		if len(diffs) == maxListed {
+			differ = append(differ, i) // counted, not shown: no diff to make
+			continue
+		}
 		var d string
 		if want[i] == nil || got[i] == nil {
 			// cmp shows a nil any as nothing at all.
