@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // Script is what the fake server does in one call of one method: steps run
@@ -86,7 +88,12 @@ func (st scriptStep) String() string {
 	case stepRecv, stepSend:
 		return fmt.Sprintf("%s(%s)", name, formatMsg(st.msg))
 	case stepSendHeader, stepSetTrailer:
-		return fmt.Sprintf("%s(%v)", name, st.md)
+		// Not %v: grpc's metadata.MD redacts itself when printed so.
+		md := recorder.FormatMetadata(st.md)
+		if md == "" {
+			md = "md{}"
+		}
+		return fmt.Sprintf("%s(%s)", name, md)
 	case stepSleep:
 		return fmt.Sprintf("%s(%v)", name, st.d)
 	case stepReturn:

@@ -235,9 +235,9 @@ func TestServerStepsNotReachedAreReported(t *testing.T) {
 func TestServerExpectedCallNotMadeIsReported(t *testing.T) {
 	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
-	srv.Expect(fullDuplex).Recv(req(1)).RecvEOF()
+	srv.Expect(fullDuplex).Recv(req(1)).SendHeader(metadata.Pairs("watch", "on")).SetTrailer(nil).RecvEOF()
 	spy.End()
-	spy.WantText(t, "expected 1 call(s), got 0", "step 1 Recv", "step 2 RecvEOF")
+	spy.WantText(t, "expected 1 call(s), got 0", "step 1 Recv", `step 2 SendHeader(md{watch:"on"})`, "step 3 SetTrailer(md{})", "step 4 RecvEOF")
 }
 
 // The report of an expected call not made says what its script holds even

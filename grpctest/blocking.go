@@ -45,6 +45,7 @@ type blocker interface {
 	doneChan() <-chan struct{}
 	describe() string
 	finish()
+	stack() string // ", in:" and the stack of the call's goroutine, or ""
 }
 
 // Go runs fn on a new goroutine and returns at once; the result tells
@@ -124,6 +125,8 @@ func (p *Pending[T]) describe() string {
 }
 
 func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
+
+func (p *Pending[T]) stack() string { return blockedIn(p.goid.Load()) }
 
 // finish reports a panic or an exit of fn once, while t may still be used.
 func (p *Pending[T]) finish() {

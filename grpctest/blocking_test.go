@@ -130,7 +130,8 @@ func TestCloseReportsAPendingCallItCannotRelease(t *testing.T) {
 	close(release)
 	<-p.Done()
 	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams",
-		"not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open)")
+		"not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open)",
+		"before the test returns, in:\n  goroutine ", "TestCloseReportsAPendingCallItCannotRelease")
 }
 
 func TestPendingReportsPanic(t *testing.T) {

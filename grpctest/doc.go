@@ -191,8 +191,9 @@
 // summary so that a diff of large payloads stays short and fast: length,
 // hash, and the offset of the first byte that differs from the other side
 // with the bytes around it (or the first bytes, when there is nothing to
-// compare them with). Shorter ones that both hold printable text are
-// shown as strings, not byte by byte.
+// compare them with). Shorter ones that both hold text (printable but for
+// at most one character in eight, shown escaped) are shown as quoted
+// strings, not byte by byte.
 //
 // AssertOrder checks that steps match recorded events in increasing Seq,
 // events in between allowed, each step taking the earliest event after the

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -226,7 +227,11 @@ func checkOrder(t testing.TB, r *recorder.Recorder, steps []Step, waited time.Du
 	if i < 0 {
 		return true
 	}
-	t.Errorf("%s", orderFailure(events, dropped, r.Methods(), waited, steps, matched, i))
+	timeline := recorder.Timeline(events)
+	if len(events) == 0 {
+		timeline = r.String() // says why, when WithMethods is the reason
+	}
+	t.Errorf("%s", orderFailure(events, dropped, r.Methods(), waited, timeline, steps, matched, i))
 	return false
 }
 
@@ -316,7 +321,7 @@ func find(events []recorder.Event, from int, st Step) int {
 	return -1
 }
 
-func orderFailure(events []recorder.Event, dropped uint64, filter []string, waited time.Duration, steps []Step, matched []int, i int) string {
+func orderFailure(events []recorder.Event, dropped uint64, filter []string, waited time.Duration, timeline string, steps []Step, matched []int, i int) string {
 	var b strings.Builder
 	st := steps[i]
 	// A recorder that dropped events is likely the cause: say so first.
@@ -384,20 +389,29 @@ func orderFailure(events []recorder.Event, dropped uint64, filter []string, wait
 		}
 		b.WriteString(nearestEnds(evs, f, after, restricted))
 	}
-	if filter != nil {
+	if filter != nil && len(events) > 0 { // with none, the timeline says it
 		fmt.Fprintf(&b, "the recorder records only the calls of the methods WithMethods names: %q\n", filter)
 	}
-	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
+	fmt.Fprintf(&b, "recorded timeline:\n%s", timeline)
 	return strings.TrimRight(b.String(), "\n")
 }
 
 // nearest finds, among events of the step's side and kind, the one whose
 // message differs least from the step's (shortest diff).
 func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, bool) {
+	// A message of the step's own type is nearer than any of another type,
+	// whose diff is short only because it lists the differing types.
+	sameType := false
+	for _, e := range events {
+		if st.sameKind(e) && messageType(e.Msg) == messageType(st.msg) {
+			sameType = true
+			break
+		}
+	}
 	var best recorder.Event
 	bestDiff := ""
 	for _, e := range events {
-		if !st.sameKind(e) {
+		if !st.sameKind(e) || sameType && messageType(e.Msg) != messageType(st.msg) {
 			continue
 		}
 		d, err := diff(st.msg, emptyIfNil(e.Msg), nil)
@@ -409,6 +423,17 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 		}
 	}
 	return best, bestDiff, bestDiff != ""
+}
+
+// messageType names the type of a message: its proto full name, or its Go
+// type for other messages, so that a typed nil is of its type.
+func messageType(m any) string {
+	if pm, ok := m.(proto.Message); ok {
+		if d := pm.ProtoReflect().Descriptor(); d != nil {
+			return string(d.FullName())
+		}
+	}
+	return fmt.Sprintf("%T", m)
 }
 
 // maxNearestEnds bounds the End events a failed Ends step lists.
@@ -442,16 +467,52 @@ func nearestEnds(events []recorder.Event, from int, after uint64, restricted boo
 		ofCall, earlier = " of the call", "its earlier End events"
 	}
 	if l := list(events[from:]); l != "" {
-		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n", ofCall, afterText, l)
+		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n%s", ofCall, afterText, l, notEnded(events))
 	}
 	if l := list(events[:from]); l != "" {
-		return fmt.Sprintf("no End event%s%s; %s: %s\n", ofCall, afterText, earlier, l)
+		return fmt.Sprintf("no End event%s%s; %s: %s\n%s", ofCall, afterText, earlier, l, notEnded(events))
 	}
 	none := "no End event was recorded: no call had ended"
 	if restricted {
 		none = "the call has no End event: it had not ended"
 	}
-	return none + " when AssertOrder read the recorder (end the call, or wait for its End with Recorder.Wait, before asserting)\n"
+	return none + " when AssertOrder read the recorder (end the call before asserting, or wait for its End with AssertOrderWithin)\n"
+}
+
+// notEnded names the call halves of events that began and have no End
+// (yet), and says that an End may still be on its way: a canceled call's
+// client End and a server's End are recorded on other goroutines than the
+// test's. "" if every half ended.
+func notEnded(events []recorder.Event) string {
+	type half struct {
+		id   uint64
+		side recorder.Side
+	}
+	var open []half
+	for _, e := range events {
+		h := half{e.CallID, e.Side}
+		switch e.Kind {
+		case recorder.Begin:
+			open = append(open, h)
+		case recorder.End:
+			if i := slices.Index(open, h); i >= 0 {
+				open = slices.Delete(open, i, i+1)
+			}
+		}
+	}
+	if len(open) == 0 {
+		return ""
+	}
+	var parts []string
+	for i, h := range open {
+		if i == maxNearestEnds {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("call %d %s", h.id, h.side))
+	}
+	return fmt.Sprintf("not ended yet when AssertOrder read the recorder: %s; an End is recorded when the call ends, "+
+		"on another goroutine for a canceled call's client and for a server: AssertOrderWithin waits for it\n", strings.Join(parts, ", "))
 }
 
 // endStatus renders the status of an End event: its code, and its message

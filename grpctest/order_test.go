@@ -293,7 +293,91 @@ func TestAssertOrderShowsNearestEnds(t *testing.T) {
 	if grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK)) {
 		t.Errorf("AssertOrder returned true on an empty recorder")
 	}
-	spy.Want(t, 1, "no End event was recorded", "Recorder.Wait")
+	spy.Want(t, 1, "no End event was recorded", "AssertOrderWithin")
+
+	// A call still open: named, with where its End would come from.
+	spy = spytb.New(t)
+	srv = grpctest.NewServer(spy, interopService)
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Canceled)) {
+		t.Errorf("AssertOrder found an End of a call not canceled")
+	}
+	spy.Want(t, 1, "nearest: the End events end with other codes: event ",
+		"not ended yet when AssertOrder read the recorder: call 2 client, call 2 server; ", "AssertOrderWithin waits for it")
+}
+
+// textEcho echoes request payloads: UnaryCall in a SimpleResponse,
+// FullDuplexCall in a StreamingOutputCallResponse per request.
+type textEcho struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (textEcho) UnaryCall(_ context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	return &testgrpc.SimpleResponse{Payload: req.GetPayload()}, nil
+}
+
+func (textEcho) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: req.GetPayload()}); err != nil {
+			return err
+		}
+	}
+}
+
+// The nearest miss of a message step is a message of the step's type, if
+// there is one: a message of another type only looks near because its
+// diff lists the differing types and little else.
+func TestAssertOrderNearestIsOfTheStepsType(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(textEcho{}))
+	text := func(s string) *testgrpc.Payload { return &testgrpc.Payload{Body: []byte(s)} }
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&testgrpc.StreamingOutputCallRequest{Payload: text("ack cpu=0.10 host=a")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{Payload: text("x")}); err != nil {
+		t.Fatal(err)
+	}
+	want := &testgrpc.StreamingOutputCallResponse{Payload: text("ack cpu=0.10 host=b")}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientReceives(want)) {
+		t.Fatal("AssertOrder found a response that was not received")
+	}
+	r := spy.Want(t, 1, "nearest event of that kind, event ", fullDuplex, `"ack cpu=0.10 host=a"`, `"ack cpu=0.10 host=b"`)
+	if strings.Contains(r.Msg, "SimpleResponse") {
+		t.Errorf("the nearest miss is a message of another type:\n%s", r.Msg)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
 }
 
 // A recorder that dropped events (WithLimit) is the likely cause of a step
@@ -340,7 +424,24 @@ func TestFailuresNameTheRecordersMethods(t *testing.T) {
 	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(nil)) {
 		t.Fatalf("AssertOrder found a ClientSends in a recorder that records nothing:\n%s", rec)
 	}
-	spy.Want(t, 1, fmt.Sprintf("the recorder records only the calls of the methods WithMethods names: [%q]\nrecorded timeline:\n  (no events recorded)", typo))
+	spy.Want(t, 1, fmt.Sprintf("recorded timeline:\n  (no events recorded; WithMethods records only %q)", typo))
+
+	// A service's name: the timeline says that it matches no method.
+	spy = spytb.New(t)
+	grpctest.AssertOrder(spy, recorder.New(recorder.WithMethods("grpc.testing.TestService")), grpctest.Ends(codes.OK))
+	spy.Want(t, 1, `(no events recorded; WithMethods records only "grpc.testing.TestService" (a service? it matches only a method of that name`)
+
+	// Events of the methods recorded, but not the step's: the failure
+	// names the methods.
+	spy = spytb.New(t)
+	rec = recorder.New(recorder.WithMethods("UnaryCall"))
+	srv = grpctest.NewServer(spy, interopService, grpctest.WithRecorder(rec))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	interop.DoPingPong(t.Context(), client(srv))
+	grpctest.AssertOrder(spy, rec, grpctest.ClientSends(&testgrpc.StreamingOutputCallRequest{}))
+	spy.Want(t, 1, `the recorder records only the calls of the methods WithMethods names: ["UnaryCall"]`)
 	spy = spytb.New(t)
 	if grpctest.AssertMessages(spy, []any{&testgrpc.StreamingOutputCallRequest{ResponseType: testgrpc.PayloadType_COMPRESSABLE}}, nil) {
 		t.Fatal("AssertMessages passed on a missing message")

@@ -209,7 +209,8 @@ func FormatMetadata(md metadata.MD) string {
 // FormatMessage renders a message on one line: a proto message in compact
 // text form with fields in declaration order, then extensions
 // (`{room:"go" text:"hi"}`; bytes longer than 16 shown as their length,
-// unless they hold text: then quoted, the first 64 bytes of it),
+// unless they hold text, printable but for at most one character in
+// eight: then quoted, the first 64 bytes of it),
 // anything else with %v and its line breaks escaped. The output is
 // deterministic and cut short after 200 characters.
 func FormatMessage(m any) string {
@@ -367,7 +368,7 @@ func writeBytes(b *strings.Builder, bs []byte) {
 	switch {
 	case len(bs) <= 16:
 		b.WriteString(strconv.Quote(string(bs)))
-	case !textbytes.Printable(bs):
+	case !textbytes.Text(bs):
 		fmt.Fprintf(b, "<%d bytes>", len(bs))
 	case len(bs) <= textBytes:
 		b.WriteString(strconv.Quote(string(bs)))

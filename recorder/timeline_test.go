@@ -62,11 +62,13 @@ func TestFormatMessage(t *testing.T) {
 		{(*testpb.Payload)(nil), "<nil grpc.testing.Payload>"},
 		{&testpb.Payload{}, "{}"},
 		{&testpb.Payload{Type: testpb.PayloadType_COMPRESSABLE, Body: make([]byte, 17)}, "{body:<17 bytes>}"},
-		{&testpb.Payload{Body: []byte("feature 17|a\tb\nc")}, `{body:"feature 17|a\tb\nc"}`},                                                       // text: shown
-		{&testpb.Payload{Body: []byte(strings.Repeat("ab", 32))}, `{body:"` + strings.Repeat("ab", 32) + `"}`},                                     // 64 bytes of text
-		{&testpb.Payload{Body: []byte(strings.Repeat("é", 40))}, `{body:"` + strings.Repeat("é", 32) + `"… <80 bytes>}`},                           // cut between runes
-		{&testpb.Payload{Body: []byte("feature 17|abcdef\x00")}, "{body:<18 bytes>}"},                                                              // not printable
-		{&testpb.Payload{Body: []byte{0xff, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p'}}, "{body:<17 bytes>}"}, // not UTF-8
+		{&testpb.Payload{Body: []byte("feature 17|a\tb\nc")}, `{body:"feature 17|a\tb\nc"}`},                                                                   // text: shown
+		{&testpb.Payload{Body: []byte(strings.Repeat("ab", 32))}, `{body:"` + strings.Repeat("ab", 32) + `"}`},                                                 // 64 bytes of text
+		{&testpb.Payload{Body: []byte(strings.Repeat("é", 40))}, `{body:"` + strings.Repeat("é", 32) + `"… <80 bytes>}`},                                       // cut between runes
+		{&testpb.Payload{Body: []byte("feature 17|abcdef\x00")}, `{body:"feature 17|abcdef\x00"}`},                                                             // text with a stray NUL: quoted
+		{&testpb.Payload{Body: []byte("feat\x00\x01\x02 17|abcdef")}, "{body:<17 bytes>}"},                                                                     // not text: 3 in 17 are not printable
+		{&testpb.Payload{Body: []byte{0xff, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p'}}, `{body:"\xffabcdefghijklmnop"}`}, // one byte not UTF-8: escaped
+		{&testpb.Payload{Body: []byte{0xff, 0xfe, 0xfd, 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q'}}, "{body:<17 bytes>}"},           // not UTF-8
 		{&testpb.SimpleRequest{ResponseSize: 3, FillUsername: true}, "{response_size:3 fill_username:true}"},
 		{st, `{fields:{"a":{string_value:"x"} "b":{number_value:2} "list":{list_value:{values:[{bool_value:true} {null_value:NULL_VALUE}]}}}}`},
 		{42, "42"},

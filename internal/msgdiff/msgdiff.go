@@ -84,7 +84,7 @@ func textBytes() cmp.Option {
 	return cmp.FilterValues(
 		func(x, y []byte) bool {
 			return (len(x) > 0 || len(y) > 0) && len(x) <= bigBytes && len(y) <= bigBytes &&
-				textbytes.Printable(x) && textbytes.Printable(y)
+				textbytes.Text(x) && textbytes.Text(y)
 		},
 		cmp.Transformer("text", func(b []byte) string { return string(b) }))
 }

@@ -1,5 +1,5 @@
 // Package textbytes tells bytes that hold text from other bytes, for the
-// timeline and the diffs, which show the first as text.
+// timeline and the diffs, which show the first as (quoted) text.
 package textbytes
 
 import (
@@ -7,15 +7,19 @@ import (
 	"unicode/utf8"
 )
 
-// Printable reports whether b is UTF-8 text of printable characters,
-// newlines, tabs and carriage returns. An empty b is.
-func Printable(b []byte) bool {
+// Text reports whether b reads as text: UTF-8 whose characters are
+// printable, newlines, tabs and carriage returns, but for at most one in
+// eight (a stray NUL, a control character, a byte that is not UTF-8), which
+// quoting shows escaped. An empty b is text.
+func Text(b []byte) bool {
+	runes, other := 0, 0
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
+		runes++
 		if r == utf8.RuneError && n <= 1 || !unicode.IsPrint(r) && r != '\n' && r != '\t' && r != '\r' {
-			return false
+			other++
 		}
 		b = b[n:]
 	}
-	return true
+	return other*8 <= runes
 }
