@@ -60,7 +60,10 @@ func RequireMessages(t testing.TB, want, got []any) {
 
 // AssertMessagesWith is AssertMessages with extra cmp options, for instance
 // protocmp.IgnoreFields or cmpopts.EquateEmpty, or the options that
-// messages other than protos need.
+// messages other than protos need. The options see a proto message as
+// protocmp.Transform makes it, a map of its fields: options that name the
+// fields of the generated Go struct (cmpopts.IgnoreFields) never apply to
+// it, and the failure says so.
 func AssertMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) bool {
 	t.Helper()
 	return assertMessages(t, want, got, opts)
@@ -85,7 +88,7 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 			if d == "" {
 				return true
 			}
-			t.Errorf("grpctest: messages differ: %s%s", d, timelines(t))
+			t.Errorf("grpctest: messages differ: %s%s%s", d, structOptionsNote(want, got, opts), timelines(t))
 			return false
 		}
 	}
@@ -98,8 +101,26 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if d == "" {
 		return true
 	}
-	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s", countNote(want, got, opts), d, nilNote(want, got), timelines(t))
+	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", countNote(want, got, opts), d, nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
 	return false
+}
+
+// structOptionsNote explains, when opts hold cmpopts options that name the
+// fields of Go structs (IgnoreFields, IgnoreUnexported) and the messages
+// are protos, that those options never apply: protocmp.Transform turns a
+// proto message into a map of its fields before any option sees it.
+func structOptionsNote(want, got []any, opts []cmp.Option) string {
+	if !slices.ContainsFunc(append(want[:len(want):len(want)], got...), func(m any) bool { _, ok := m.(proto.Message); return ok }) {
+		return ""
+	}
+	for _, o := range opts {
+		if s := fmt.Sprint(o); strings.Contains(s, "cmpopts.structFilter") || strings.Contains(s, "cmpopts.unexportedFilter") {
+			return "\n(cmpopts.IgnoreFields and cmpopts.IgnoreUnexported name the fields of Go structs, but proto messages are compared " +
+				"as protocmp.Transform makes them, maps of their fields, so those options never apply to them: " +
+				"use protocmp.IgnoreFields(&pb.M{}, \"field_name\") and protocmp's other options)"
+		}
+	}
+	return ""
 }
 
 // pairDiffs compares two lists of the same length message by message and

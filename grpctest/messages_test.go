@@ -201,6 +201,18 @@ func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
 	}
 	spy.Want(t, 1, "want[0] and got[0]")
 
+	// Options on the generated struct never apply to a proto: the failure
+	// says so, and what to use.
+	spy = spytb.New(t)
+	grpctest.AssertMessagesWith(spy, []any{&testgrpc.SimpleResponse{OauthScope: "a"}}, []any{&testgrpc.SimpleResponse{OauthScope: "b"}},
+		cmpopts.IgnoreFields(testgrpc.SimpleResponse{}, "OauthScope"))
+	spy.Want(t, 1, "oauth_scope", "(cmpopts.IgnoreFields and cmpopts.IgnoreUnexported name the fields of Go structs", `use protocmp.IgnoreFields(&pb.M{}, "field_name")`)
+	spy = spytb.New(t)
+	grpctest.AssertMessagesWith(spy, []any{&testgrpc.SimpleResponse{OauthScope: "a"}}, []any{&testgrpc.SimpleResponse{OauthScope: "b"}}, cmpopts.EquateEmpty())
+	if r := spy.Want(t, 1, "oauth_scope"); strings.Contains(r.Msg, "cmpopts.IgnoreFields") {
+		t.Errorf("the note on struct options comes without one:\n%s", r.Msg)
+	}
+
 	// With cmp options, pairs equal under them are equal.
 	spy = spytb.New(t)
 	grpctest.AssertMessagesWith(spy,

@@ -84,8 +84,9 @@ func nameNote(n string) string {
 // metadata for Begin, Header and Trailer (without the keys gRPC adds to
 // every call: :authority, content-type, user-agent, and grpc-accept-encoding
 // once a compressor is registered), and the status for End.
-// Long messages and long status messages are cut short (Event.Err keeps
-// all of it). Assertion failures print it.
+// Long messages and long status messages are cut short, and of an error
+// of several lines only the first is shown, with a count of the others
+// (Event.Err keeps all of it). Assertion failures print it.
 func Timeline(events []Event) string {
 	if len(events) == 0 {
 		return "  (no events recorded)\n"
@@ -142,18 +143,33 @@ func roundDuration(d time.Duration) time.Duration {
 	return d
 }
 
+// formatStatus renders the status of err: its code and message, of which
+// the first line only, with a count of the others (a message of several
+// lines, such as a diff, is the report's to show, not the timeline's).
 func formatStatus(err error) string {
 	if err == nil {
 		return "OK"
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return oneLine(cut(err.Error()))
+		first, more := firstLine(err.Error())
+		return oneLine(cut(first)) + more
 	}
 	if st.Message() == "" {
 		return st.Code().String()
 	}
-	return st.Code().String() + ": " + strconv.Quote(cut(st.Message()))
+	first, more := firstLine(st.Message())
+	return st.Code().String() + ": " + strconv.Quote(cut(first)) + more
+}
+
+// firstLine returns the first line of s and, if there are more, a note
+// of how many: " (+N lines)".
+func firstLine(s string) (string, string) {
+	first, rest, ok := strings.Cut(strings.TrimRight(s, "\r\n"), "\n")
+	if !ok {
+		return first, ""
+	}
+	return strings.TrimSuffix(first, "\r"), fmt.Sprintf(" (+%d lines)", strings.Count(rest, "\n")+1)
 }
 
 // transportKeys are metadata keys that gRPC itself adds to every call

@@ -101,8 +101,9 @@ func withExtension() *descriptorpb.FeatureSet {
 }
 
 // Whatever the events hold, the timeline has one line per event: line
-// breaks in values of no proto type and in errors that are not statuses
-// are escaped (a status's message is quoted already).
+// breaks in values of no proto type are escaped, and of an error or a
+// status message of several lines it shows the first, with a count of the
+// others (a diff in a status is the report's to show).
 func TestTimelineOneLinePerEvent(t *testing.T) {
 	events := []recorder.Event{
 		{Seq: 1, CallID: 1, Method: "/a.B/C", Kind: recorder.Send, Msg: "line1\nline2"},
@@ -124,7 +125,7 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 			t.Errorf("a long error is not cut short after 200 characters: %s", line)
 		}
 	}
-	for _, want := range []string{`line1\nline2`, `bad\r\nthing`, `Internal: "x\ny"`, `plain\nerror`} {
+	for _, want := range []string{`line1\nline2`, "error: bad (+1 lines)\n", `Internal: "x" (+1 lines)` + "\n", "plain (+1 lines)\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("timeline lacks %s:\n%s", want, got)
 		}
