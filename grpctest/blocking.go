@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +22,9 @@ var ErrStillBlocked = errors.New("grpctest: call still blocked")
 
 // Pending is a call running on its own goroutine, started by Go or GoErr,
 // about which a test asserts whether it has returned: AssertBlocked, Wait,
-// Done. A call still blocked when the test ends is left to return when its
-// stream ends; see "Blocking" in the package doc.
+// Done. A call still blocked when the test ends is awaited by the test's
+// harness, or left to return and checked by VerifyTestMain; see
+// "Blocking" in the package doc.
 type Pending[T any] struct {
 	t     testing.TB
 	where string // file:line of the Go or GoErr call
@@ -144,12 +147,11 @@ func (p *Pending[T]) finish() {
 // cleanup runs when the test ends. A call that returned is done with (its
 // panic reported). A call still blocked is handed to the test's oldest open
 // harness, whose Close ends every stream and then waits for the call,
-// bounded, reporting it if it never returns. With an open harness of an
-// enclosing test, whose Close comes later, the call is left to return
-// then. With no harness at all, the call gets DefaultCloseTimeout to
-// return (the test's context has ended: a call on a stream made with it
-// returns at once), and is reported, with its stack, if it does not: what
-// it waits on would outlive the test.
+// bounded, reporting it if it never returns. Without a harness of the
+// test, the call is left to return when what it waits on ends (a cleanup
+// registered before Go, which runs after this one, or a parent test, may
+// end it), and noted: VerifyTestMain reports it, with its test and its
+// stack, if it is still blocked when all tests have run.
 func (p *Pending[T]) cleanup() {
 	p.t.Helper()
 	select {
@@ -161,19 +163,7 @@ func (p *Pending[T]) cleanup() {
 	if hs := harnessesOf(p.t); len(hs) > 0 && hs[0].adopt(p) {
 		return
 	}
-	if testName(p.t) != "" && len(harnessesOfEnclosing(p.t)) == 0 {
-		timer := time.NewTimer(DefaultCloseTimeout)
-		defer timer.Stop()
-		select {
-		case <-p.done:
-			p.finish()
-			return
-		case <-timer.C:
-			p.t.Errorf("grpctest: %s was still blocked %v after the test ended, and no harness of this test or of an enclosing one "+
-				"can end what it waits on: end it before the test returns (cancel its context, finish its stream); it is left running%s",
-				p.describe(), DefaultCloseTimeout, blockedIn(p.goid.Load()))
-		}
-	}
+	noteLeftBlocked(testName(p.t), p)
 	p.cleanedUp.Store(true)
 	select {
 	case <-p.done:
@@ -329,6 +319,68 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 	t.Errorf("grpctest.SendUntilBlocked: %d Sends all returned within %v each: nothing blocked; "+
 		"the peer is reading, or the windows are not static (use WithStaticWindow)", MaxSendUntilBlocked, d)
 	return MaxSendUntilBlocked
+}
+
+// leftBlocked holds the calls tests left blocked without a harness to end
+// them, for VerifyTestMain to report those that never returned.
+var leftBlocked struct {
+	sync.Mutex
+	calls []leftCall
+}
+
+type leftCall struct {
+	test string
+	b    blocker
+}
+
+// noteLeftBlocked notes that test left the call b blocked, and forgets the
+// calls noted before that have returned since.
+func noteLeftBlocked(test string, b blocker) {
+	leftBlocked.Lock()
+	defer leftBlocked.Unlock()
+	leftBlocked.calls = slices.DeleteFunc(leftBlocked.calls, func(c leftCall) bool {
+		select {
+		case <-c.b.doneChan():
+			return true
+		default:
+			return false
+		}
+	})
+	leftBlocked.calls = append(leftBlocked.calls, leftCall{test, b})
+}
+
+// reportLeftBlocked waits up to d in all for the calls tests left blocked
+// to return, writes a report of each that has not to w, with its test and
+// its stack, and says whether there was one. It forgets the calls it saw.
+func reportLeftBlocked(w io.Writer, d time.Duration) bool {
+	leftBlocked.Lock()
+	calls := leftBlocked.calls
+	leftBlocked.calls = nil
+	leftBlocked.Unlock()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	expired := false
+	found := false
+	for _, c := range calls {
+		if !expired {
+			select {
+			case <-c.b.doneChan():
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		select {
+		case <-c.b.doneChan():
+			continue
+		default:
+		}
+		found = true
+		fmt.Fprintf(w, "grpctest: %s: %s was still blocked when all tests had run: nothing the test ended released it "+
+			"(its harness, had it one, would have ended its streams and awaited it); end what it waits on before the test returns "+
+			"(cancel its context, finish its stream)%s\n", c.test, c.b.describe(), c.b.stack())
+	}
+	return found
 }
 
 // goroutineID returns the number of the calling goroutine, as tracebacks

@@ -384,36 +384,3 @@ func recurseThenWait(n int, release <-chan struct{}) {
 	}
 	recurseThenWait(n-1, release)
 }
-
-// A call left blocked by a test with no harness is reported at the end of
-// that test, with its stack, unless it returns once the test's context
-// ends, or a harness of an enclosing test will end it.
-func TestGoLeftBlockedWithoutAHarness(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-
-	spy := spytb.New(t)
-	grpctest.GoErr(spy, func() error { <-release; return nil })
-	spy.End()
-	r := spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "was still blocked 1s after the test ended, and no harness",
-		"it is left running, in:\n  goroutine ", "TestGoLeftBlockedWithoutAHarness")
-	if strings.Contains(r.Msg, "grpctest.(*Pending") {
-		t.Errorf("the stack shows the frames that run the call:\n%s", r.Msg)
-	}
-
-	// Waiting on the test's context: it ends before the cleanups.
-	spy = spytb.New(t)
-	ctx := spy.Context()
-	grpctest.GoErr(spy, func() error { <-ctx.Done(); return ctx.Err() })
-	spy.End()
-	spy.WantClean(t)
-
-	// A harness of the enclosing test will end it: left to that harness.
-	grpctest.NewServer(t, interopService)
-	t.Run("child", func(t *testing.T) {
-		spy := spytb.New(t)
-		grpctest.GoErr(spy, func() error { <-release; return nil })
-		spy.End()
-		spy.WantClean(t)
-	})
-}

@@ -256,13 +256,12 @@
 // it to the oldest open harness of the same test, whose Close ends every
 // stream and connection and then waits for the call (bounded), reporting
 // it if it never returns: so a Send or Recv left blocked on a harness
-// stream is released and awaited. With a harness of an enclosing test
-// only, the call is left to return when that harness closes. With no
-// harness at all (a fake stream, a stream of your own), the call gets
-// DefaultCloseTimeout to return: the test's context has ended, so a call on
-// a stream made with it returns at once. One still blocked then is
-// reported, with its stack, and left running: what it waits on would have
-// outlived the test.
+// stream is released and awaited. Without a harness of the same test (a
+// fake stream, a stream of your own, a harness of a parent test) the call
+// is left to return when what it waits on ends: a cleanup registered
+// before Go (cleanups run last first), or the parent test, may end it.
+// VerifyTestMain reports, with the test's name and the call's stack, each
+// such call still blocked when all tests have run, and fails the binary.
 //
 // # Deterministic flow control
 //

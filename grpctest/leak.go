@@ -110,9 +110,26 @@ func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 // (see the package documentation). Panic tracebacks show them too, and
 // processes the tests start inherit the setting, as they inherit the rest
 // of the environment.
+//
+// Before it looks for goroutines it reports the calls of Go, GoErr and
+// SendUntilBlocked that a test left blocked with no harness to end them
+// and that are still blocked (after DefaultCloseTimeout), naming the test
+// and with the call's stack, and fails the binary; this it does even when
+// a test failed, where goleak looks for goroutines only if all passed.
 func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 	enableTracebackLabels()
-	goleak.VerifyTestMain(m, goleakOptions(opts)...)
+	goleak.VerifyTestMain(blockedCalls{m}, goleakOptions(opts)...)
+}
+
+// blockedCalls runs the tests, then reports the calls they left blocked.
+type blockedCalls struct{ m *testing.M }
+
+func (b blockedCalls) Run() int {
+	code := b.m.Run()
+	if reportLeftBlocked(os.Stderr, DefaultCloseTimeout) && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // enableTracebackLabels adds tracebacklabels=1 to GODEBUG unless it has a

@@ -106,11 +106,11 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 }
 
 // structOptionsNote explains, when opts hold cmpopts options that name the
-// fields of Go structs (IgnoreFields, IgnoreUnexported) and the messages
-// are protos, that those options never apply: protocmp.Transform turns a
+// fields of Go structs (IgnoreFields, IgnoreUnexported) and every message
+// is a proto, that those options never apply: protocmp.Transform turns a
 // proto message into a map of its fields before any option sees it.
 func structOptionsNote(want, got []any, opts []cmp.Option) string {
-	if !slices.ContainsFunc(append(want[:len(want):len(want)], got...), func(m any) bool { _, ok := m.(proto.Message); return ok }) {
+	if !allProto(want) || !allProto(got) { // the options may be for the other values
 		return ""
 	}
 	for _, o := range opts {
@@ -144,7 +144,16 @@ func pairDiffs(want, got []any, opts []cmp.Option) (d string, ok bool) {
 			continue
 		}
 		if len(diffs) == maxListed {
-			differ = append(differ, i) // counted, not shown: no diff to make
+			// Counted, not shown: no diff to make, but for values cmp
+			// may not be able to compare (protos it always can).
+			_, wp := want[i].(proto.Message)
+			_, gp := got[i].(proto.Message)
+			if !wp || !gp {
+				if _, err := diff(want[i], got[i], opts); err != nil {
+					return "", false
+				}
+			}
+			differ = append(differ, i)
 			continue
 		}
 		var d string

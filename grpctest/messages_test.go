@@ -213,6 +213,29 @@ func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
 		t.Errorf("the note on struct options comes without one:\n%s", r.Msg)
 	}
 
+	// Not only protos: the note would be wrong, the options may be for the
+	// other values.
+	type event struct {
+		Name string
+		seen bool
+	}
+	spy = spytb.New(t)
+	grpctest.AssertMessagesWith(spy, []any{&testgrpc.Empty{}, event{Name: "a"}}, []any{&testgrpc.Empty{}, event{Name: "b"}}, cmpopts.IgnoreUnexported(event{}))
+	if r := spy.Want(t, 1, "want[1] and got[1]"); strings.Contains(r.Msg, "never apply") {
+		t.Errorf("the note on struct options comes with values the options apply to:\n%s", r.Msg)
+	}
+
+	// Past the five pairs diffed, a pair cmp cannot compare is still found.
+	want, got = nil, nil
+	for i := range 6 {
+		want = append(want, p(fmt.Sprint("w", i)))
+		got = append(got, p(fmt.Sprint("g", i)))
+	}
+	want, got = append(want, event{Name: "x"}), append(got, event{Name: "x"})
+	spy = spytb.New(t)
+	grpctest.AssertMessages(spy, want, got)
+	spy.Want(t, 1, "grpctest: cannot compare the messages", "cmpopts.IgnoreUnexported")
+
 	// With cmp options, pairs equal under them are equal.
 	spy = spytb.New(t)
 	grpctest.AssertMessagesWith(spy,

@@ -387,7 +387,7 @@ func orderFailure(events []recorder.Event, dropped uint64, filter []string, wait
 		if i > 0 {
 			after = events[matched[i-1]].Seq
 		}
-		b.WriteString(nearestEnds(evs, f, after, restricted))
+		b.WriteString(nearestEnds(evs, f, after, restricted, waited))
 	}
 	if filter != nil && len(events) > 0 { // with none, the timeline says it
 		fmt.Fprintf(&b, "the recorder records only the calls of the methods WithMethods names: %q\n", filter)
@@ -443,7 +443,7 @@ const maxNearestEnds = 4
 // for their code: those of events[from:] (after after, the Seq of the event
 // the previous step matched, if not 0), or if there are none, the earlier
 // ones. restricted says events are those of the step's call only.
-func nearestEnds(events []recorder.Event, from int, after uint64, restricted bool) string {
+func nearestEnds(events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration) string {
 	list := func(evs []recorder.Event) string {
 		var parts []string
 		for _, e := range evs {
@@ -467,14 +467,17 @@ func nearestEnds(events []recorder.Event, from int, after uint64, restricted boo
 		ofCall, earlier = " of the call", "its earlier End events"
 	}
 	if l := list(events[from:]); l != "" {
-		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n%s", ofCall, afterText, l, notEnded(events))
+		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n%s", ofCall, afterText, l, notEnded(events, waited))
 	}
 	if l := list(events[:from]); l != "" {
-		return fmt.Sprintf("no End event%s%s; %s: %s\n%s", ofCall, afterText, earlier, l, notEnded(events))
+		return fmt.Sprintf("no End event%s%s; %s: %s\n%s", ofCall, afterText, earlier, l, notEnded(events, waited))
 	}
 	none := "no End event was recorded: no call had ended"
 	if restricted {
 		none = "the call has no End event: it had not ended"
+	}
+	if waited > 0 {
+		return fmt.Sprintf("%s %v after AssertOrderWithin began (end or cancel the call)\n", none, waited)
 	}
 	return none + " when AssertOrder read the recorder (end the call before asserting, or wait for its End with AssertOrderWithin)\n"
 }
@@ -483,7 +486,7 @@ func nearestEnds(events []recorder.Event, from int, after uint64, restricted boo
 // (yet), and says that an End may still be on its way: a canceled call's
 // client End and a server's End are recorded on other goroutines than the
 // test's. "" if every half ended.
-func notEnded(events []recorder.Event) string {
+func notEnded(events []recorder.Event, waited time.Duration) string {
 	type half struct {
 		id   uint64
 		side recorder.Side
@@ -510,6 +513,9 @@ func notEnded(events []recorder.Event) string {
 			break
 		}
 		parts = append(parts, fmt.Sprintf("call %d %s", h.id, h.side))
+	}
+	if waited > 0 {
+		return fmt.Sprintf("still not ended %v after AssertOrderWithin began: %s (end or cancel the call)\n", waited, strings.Join(parts, ", "))
 	}
 	return fmt.Sprintf("not ended yet when AssertOrder read the recorder: %s; an End is recorded when the call ends, "+
 		"on another goroutine for a canceled call's client and for a server: AssertOrderWithin waits for it\n", strings.Join(parts, ", "))

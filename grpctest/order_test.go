@@ -778,6 +778,18 @@ func TestAssertOrderWithin(t *testing.T) {
 	}
 	spy.Want(t, 2, "step 1 of 1, Ends(Internal), not found within 50ms in the")
 
+	// An End that does not come: the report does not suggest waiting.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if _, err := client(srv).FullDuplexCall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spy = spytb.New(t)
+	grpctest.AssertOrderWithin(spy, srv.Recorder(), blockFor, grpctest.Ends(codes.Canceled))
+	if r := spy.Want(t, 1, "still not ended 50ms after AssertOrderWithin began: call 2 client", "(end or cancel the call)"); strings.Contains(r.Msg, "AssertOrderWithin waits") {
+		t.Errorf("AssertOrderWithin's failure recommends AssertOrderWithin:\n%s", r.Msg)
+	}
+
 	// Misuse.
 	for _, tc := range []struct {
 		name string

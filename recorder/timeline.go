@@ -162,14 +162,17 @@ func formatStatus(err error) string {
 	return st.Code().String() + ": " + strconv.Quote(cut(first)) + more
 }
 
-// firstLine returns the first line of s and, if there are more, a note
-// of how many: " (+N lines)".
+// firstLine returns the first line of s that is not blank and, if more
+// lines follow it, a note of how many: " (+1 line)", " (+N lines)".
 func firstLine(s string) (string, string) {
-	first, rest, ok := strings.Cut(strings.TrimRight(s, "\r\n"), "\n")
+	first, rest, ok := strings.Cut(strings.Trim(s, "\r\n"), "\n")
 	if !ok {
 		return first, ""
 	}
-	return strings.TrimSuffix(first, "\r"), fmt.Sprintf(" (+%d lines)", strings.Count(rest, "\n")+1)
+	if n := strings.Count(rest, "\n") + 1; n > 1 {
+		return strings.TrimSuffix(first, "\r"), fmt.Sprintf(" (+%d lines)", n)
+	}
+	return strings.TrimSuffix(first, "\r"), " (+1 line)"
 }
 
 // transportKeys are metadata keys that gRPC itself adds to every call

@@ -111,6 +111,10 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 		{Seq: 3, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: status.Error(codes.Internal, "x\ny")},
 		{Seq: 4, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: errors.New("plain\nerror")},
 	}
+	blank := []recorder.Event{ // leading blank lines are skipped
+		{Seq: 7, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: status.Error(codes.Unavailable, "\n\nboom\nsecond\nthird\n")},
+		{Seq: 8, CallID: 1, Method: "/a.B/C", Kind: recorder.Recv, Err: errors.New("\r\nfirst\r\nsecond")},
+	}
 	got := recorder.Timeline(events)
 	if n := strings.Count(got, "\n"); n != len(events) {
 		t.Errorf("%d events rendered in %d lines:\n%s", len(events), n, got)
@@ -125,7 +129,9 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 			t.Errorf("a long error is not cut short after 200 characters: %s", line)
 		}
 	}
-	for _, want := range []string{`line1\nline2`, "error: bad (+1 lines)\n", `Internal: "x" (+1 lines)` + "\n", "plain (+1 lines)\n"} {
+	got += recorder.Timeline(blank)
+	for _, want := range []string{`line1\nline2`, "error: bad (+1 line)\n", `Internal: "x" (+1 line)` + "\n", "plain (+1 line)\n",
+		`Unavailable: "boom" (+2 lines)` + "\n", "error: first (+1 line)\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("timeline lacks %s:\n%s", want, got)
 		}
