@@ -220,7 +220,7 @@ func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
 		seen bool
 	}
 	spy = spytb.New(t)
-	grpctest.AssertMessagesWith(spy, []any{&testgrpc.Empty{}, event{Name: "a"}}, []any{&testgrpc.Empty{}, event{Name: "b"}}, cmpopts.IgnoreUnexported(event{}))
+	grpctest.AssertMessagesWith(spy, []any{&testgrpc.Empty{}, event{Name: "a", seen: true}}, []any{&testgrpc.Empty{}, event{Name: "b", seen: true}}, cmpopts.IgnoreUnexported(event{}))
 	if r := spy.Want(t, 1, "want[1] and got[1]"); strings.Contains(r.Msg, "never apply") {
 		t.Errorf("the note on struct options comes with values the options apply to:\n%s", r.Msg)
 	}
@@ -231,7 +231,7 @@ func TestAssertMessagesDiffsOnlyThePairsThatDiffer(t *testing.T) {
 		want = append(want, p(fmt.Sprint("w", i)))
 		got = append(got, p(fmt.Sprint("g", i)))
 	}
-	want, got = append(want, event{Name: "x"}), append(got, event{Name: "x"})
+	want, got = append(want, event{Name: "x", seen: true}), append(got, event{Name: "x", seen: true})
 	spy = spytb.New(t)
 	grpctest.AssertMessages(spy, want, got)
 	spy.Want(t, 1, "grpctest: cannot compare the messages", "cmpopts.IgnoreUnexported")
