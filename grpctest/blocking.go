@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,17 +37,25 @@ type Pending[T any] struct {
 	panicStack []byte
 	exited     bool // fn ended its goroutine without returning (runtime.Goexit)
 
-	reported  atomic.Bool   // the panic or the exit was reported
-	cleanedUp atomic.Bool   // the test's cleanup has run: t may no longer be used
-	goid      atomic.Uint64 // the number of the goroutine that runs fn, once it runs
+	reported atomic.Bool   // the panic or the exit was reported
+	goid     atomic.Uint64 // the number of the goroutine that runs fn, once it runs
+
+	// mu orders the end of fn (done closed) against the test's cleanup:
+	// either the cleanup sees done closed and reports a panic through t,
+	// or fn's end sees cleanedUp, after which t may no longer be used.
+	mu        sync.Mutex
+	cleanedUp bool
 }
 
-// blocker is what a harness needs of a Pending it adopts.
+// blocker is what a harness needs of a Pending it adopts, and
+// VerifyTestMain of one a test left blocked.
 type blocker interface {
 	doneChan() <-chan struct{}
 	describe() string
 	finish()
-	stack() string // ", in:" and the stack of the call's goroutine, or ""
+	stack() string       // ", in:" and the stack of the call's goroutine, or ""
+	goroutine() uint64   // the number of the call's goroutine, 0 if unknown
+	lateFailure() string // a panic or Goexit not reported (once), or ""
 }
 
 // Go runs fn on a new goroutine and returns at once; the result tells
@@ -96,28 +103,31 @@ func start[T any](t testing.TB, what, where string, fn func() (T, error)) *Pendi
 }
 
 func (p *Pending[T]) run(fn func() (T, error)) {
-	defer close(p.done)
 	p.goid.Store(goroutineID())
 	returned := false
 	defer func() {
-		if returned {
-			return
-		}
-		if r := recover(); r != nil {
-			p.panicVal, p.panicStack = r, debug.Stack()
-			p.err = fmt.Errorf("grpctest: %s panicked: %v", p.describe(), r)
-			if p.cleanedUp.Load() {
-				// The test is over and nobody can report it: crash as an
-				// unrecovered panic would.
-				panic(r)
+		var r any
+		if !returned {
+			if r = recover(); r != nil {
+				p.panicVal, p.panicStack = r, debug.Stack()
+				p.err = fmt.Errorf("grpctest: %s panicked: %v", p.describe(), r)
+			} else {
+				// runtime.Goexit (or panic(nil) under GODEBUG=panicnil=1):
+				// fn gave no result, and the zero T with a nil error would
+				// read as one.
+				p.exited = true
+				p.err = fmt.Errorf("grpctest: %s did not return: its goroutine exited (runtime.Goexit)", p.describe())
 			}
-			return
 		}
-		// runtime.Goexit (or panic(nil) under GODEBUG=panicnil=1): fn
-		// gave no result, and the zero T with a nil error would read as
-		// one.
-		p.exited = true
-		p.err = fmt.Errorf("grpctest: %s did not return: its goroutine exited (runtime.Goexit)", p.describe())
+		p.mu.Lock()
+		close(p.done)
+		late := p.cleanedUp
+		p.mu.Unlock()
+		if late && r != nil && !verifyingMain.Load() {
+			// The test is over, and no VerifyTestMain will report it:
+			// crash as an unrecovered panic would.
+			panic(r)
+		}
 	}()
 	p.val, p.err = fn()
 	returned = true
@@ -130,6 +140,22 @@ func (p *Pending[T]) describe() string {
 func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
 
 func (p *Pending[T]) stack() string { return blockedIn(p.goid.Load()) }
+
+func (p *Pending[T]) goroutine() uint64 { return p.goid.Load() }
+
+// lateFailure describes, once, a panic or an exit of fn that came after
+// the test's cleanup, when t could no longer report it. Call it once done
+// is closed.
+func (p *Pending[T]) lateFailure() string {
+	switch {
+	case p.panicVal != nil && p.reported.CompareAndSwap(false, true):
+		return fmt.Sprintf("%s panicked after its test had ended: %v\n%s", p.describe(), p.panicVal, p.panicStack)
+	case p.exited && p.reported.CompareAndSwap(false, true):
+		return fmt.Sprintf("%s ended its goroutine with runtime.Goexit after its test had ended "+
+			"(t.FailNow, t.Fatal and require's assertions do that: call them on the test's goroutine)", p.describe())
+	}
+	return ""
+}
 
 // finish reports a panic or an exit of fn once, while t may still be used.
 func (p *Pending[T]) finish() {
@@ -163,13 +189,17 @@ func (p *Pending[T]) cleanup() {
 	if hs := harnessesOf(p.t); len(hs) > 0 && hs[0].adopt(p) {
 		return
 	}
-	noteLeftBlocked(testName(p.t), p)
-	p.cleanedUp.Store(true)
+	p.mu.Lock()
 	select {
 	case <-p.done:
+		p.mu.Unlock()
 		p.finish()
+		return
 	default:
 	}
+	p.cleanedUp = true
+	p.mu.Unlock()
+	noteLeftBlocked(testName(p.t), p)
 }
 
 // AssertBlocked reports whether the call is still running after d. If it
@@ -322,7 +352,8 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 }
 
 // leftBlocked holds the calls tests left blocked without a harness to end
-// them, for VerifyTestMain to report those that never returned.
+// them, for VerifyTestMain to report those that never returned, and those
+// that panicked or called runtime.Goexit after their test had ended.
 var leftBlocked struct {
 	sync.Mutex
 	calls []leftCall
@@ -331,54 +362,103 @@ var leftBlocked struct {
 type leftCall struct {
 	test string
 	b    blocker
+	late string // the call's late failure, taken while pruning
 }
 
+// verifyingMain is set while VerifyTestMain runs the tests: a call that
+// panics after its test has ended is then reported by VerifyTestMain
+// instead of crashing the binary.
+var verifyingMain atomic.Bool
+
+// maxLeftStacks bounds the stacks VerifyTestMain prints of calls left
+// blocked; the others are counted.
+const maxLeftStacks = 20
+
 // noteLeftBlocked notes that test left the call b blocked, and forgets the
-// calls noted before that have returned since.
+// calls noted before that have returned since, unless they failed late.
 func noteLeftBlocked(test string, b blocker) {
 	leftBlocked.Lock()
 	defer leftBlocked.Unlock()
-	leftBlocked.calls = slices.DeleteFunc(leftBlocked.calls, func(c leftCall) bool {
+	kept := leftBlocked.calls[:0]
+	for _, c := range leftBlocked.calls {
 		select {
 		case <-c.b.doneChan():
-			return true
+			if c.late == "" {
+				c.late = c.b.lateFailure()
+			}
+			if c.late == "" {
+				continue
+			}
 		default:
-			return false
 		}
-	})
-	leftBlocked.calls = append(leftBlocked.calls, leftCall{test, b})
+		kept = append(kept, c)
+	}
+	clear(leftBlocked.calls[len(kept):])
+	leftBlocked.calls = append(kept, leftCall{test: test, b: b})
 }
 
-// reportLeftBlocked waits up to d in all for the calls tests left blocked
-// to return, writes a report of each that has not to w, with its test and
-// its stack, and says whether there was one. It forgets the calls it saw.
-func reportLeftBlocked(w io.Writer, d time.Duration) bool {
+// reportLeftBlocked takes the noted calls of the tests only accepts (nil:
+// all), waits up to d in all for those still blocked to return, and writes
+// to w a report of each that has not, with its test and its stack (at most
+// maxLeftStacks stacks), and of each that panicked or called
+// runtime.Goexit after its test had ended. It says whether it wrote one.
+func reportLeftBlocked(w io.Writer, d time.Duration, only func(test string) bool) bool {
 	leftBlocked.Lock()
-	calls := leftBlocked.calls
-	leftBlocked.calls = nil
+	var calls, kept []leftCall
+	for _, c := range leftBlocked.calls {
+		if only == nil || only(c.test) {
+			calls = append(calls, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	leftBlocked.calls = kept
 	leftBlocked.Unlock()
+	if len(calls) == 0 {
+		return false
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	expired := false
-	found := false
 	for _, c := range calls {
-		if !expired {
-			select {
-			case <-c.b.doneChan():
-				continue
-			case <-timer.C:
-				expired = true
-			}
-		}
 		select {
 		case <-c.b.doneChan():
+		case <-timer.C:
+			timer.Reset(0) // the time is up: look at the others without waiting
+		}
+	}
+	var dump map[uint64]string // taken once, for every stack
+	found, stacks, unshown := false, 0, 0
+	for _, c := range calls {
+		select {
+		case <-c.b.doneChan():
+			late := c.late
+			if late == "" {
+				late = c.b.lateFailure()
+			}
+			if late != "" {
+				found = true
+				fmt.Fprintf(w, "grpctest: %s: %s\n", c.test, late)
+			}
 			continue
 		default:
 		}
 		found = true
+		where := ""
+		if stacks < maxLeftStacks {
+			if dump == nil {
+				dump = tracebacksByID()
+			}
+			where = renderBlocked(dump[c.b.goroutine()])
+			stacks++
+		} else {
+			unshown++
+		}
 		fmt.Fprintf(w, "grpctest: %s: %s was still blocked when all tests had run: nothing the test ended released it "+
 			"(its harness, had it one, would have ended its streams and awaited it); end what it waits on before the test returns "+
-			"(cancel its context, finish its stream)%s\n", c.test, c.b.describe(), c.b.stack())
+			"(cancel its context, finish its stream)%s\n", c.test, c.b.describe(), where)
+	}
+	if unshown > 0 {
+		fmt.Fprintf(w, "grpctest: (%d of the calls above are reported without their stacks)\n", unshown)
 	}
 	return found
 }
@@ -394,42 +474,62 @@ func goroutineID() uint64 {
 }
 
 // blockedIn renders where goroutine id is, for the report of a call still
-// blocked: its traceback without the frames of grpctest that run the call,
-// after ", in:"; "" if it is not found (it returned meanwhile).
+// blocked (see renderBlocked); "" if it is not found (it returned
+// meanwhile).
 func blockedIn(id uint64) string {
 	if id == 0 {
 		return ""
 	}
 	head := "goroutine " + strconv.FormatUint(id, 10) + " ["
 	for _, tb := range allTracebacks() {
-		if !strings.HasPrefix(tb, head) {
-			continue
+		if strings.HasPrefix(tb, head) {
+			return renderBlocked(tb)
 		}
-		lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
-		var b strings.Builder
-		b.WriteString(", in:\n  ")
-		b.WriteString(lines[0])
-		for i := 1; i < len(lines); i++ {
-			l := lines[i]
-			// A frame is a function line and its location line, which
-			// starts with a tab; other lines ("...N frames elided...")
-			// stand alone.
-			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-				loc := lines[i+1]
-				i++
-				if strings.HasPrefix(l, "created by ") || strings.HasPrefix(l, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
-					continue // the frames that run the call, and who started them
-				}
-				b.WriteString("\n  ")
-				b.WriteString(l)
-				l = loc
+	}
+	return ""
+}
+
+// tracebacksByID returns the traceback of every goroutine by its number.
+func tracebacksByID() map[uint64]string {
+	out := make(map[uint64]string)
+	for _, tb := range allTracebacks() {
+		n, _, _ := strings.Cut(strings.TrimPrefix(tb, "goroutine "), " ")
+		if id, err := strconv.ParseUint(n, 10, 64); err == nil {
+			out[id] = tb
+		}
+	}
+	return out
+}
+
+// renderBlocked renders the traceback tb of a blocked call's goroutine
+// after ", in:", without the frames of grpctest that run the call; "" for
+// no traceback.
+func renderBlocked(tb string) string {
+	if tb == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
+	var b strings.Builder
+	b.WriteString(", in:\n  ")
+	b.WriteString(lines[0])
+	for i := 1; i < len(lines); i++ {
+		l := lines[i]
+		// A frame is a function line and its location line, which starts
+		// with a tab; other lines ("...N frames elided...") stand alone.
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			loc := lines[i+1]
+			i++
+			if strings.HasPrefix(l, "created by ") || strings.HasPrefix(l, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
+				continue // the frames that run the call, and who started them
 			}
 			b.WriteString("\n  ")
 			b.WriteString(l)
+			l = loc
 		}
-		return b.String()
+		b.WriteString("\n  ")
+		b.WriteString(l)
 	}
-	return ""
+	return b.String()
 }
 
 // caller returns file:line of the function skip frames up from caller's

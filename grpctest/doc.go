@@ -239,7 +239,9 @@
 // A panic in the call is reported through t: by the Wait or AssertBlocked
 // that sees it, or else at the end of the test, printed at
 // the line of the Go or GoErr call (at the NewServer line if the call was
-// still blocked then and the harness's Close awaited it).
+// still blocked then and the harness's Close awaited it). One that comes
+// after the test's cleanups, of a call left blocked, is VerifyTestMain's
+// to report (see below).
 //
 // What blocks a Send is flow control, and it takes more than one message:
 // a Send that crosses gRPC's write quota still returns (see Deterministic
@@ -261,7 +263,11 @@
 // is left to return when what it waits on ends: a cleanup registered
 // before Go (cleanups run last first), or the parent test, may end it.
 // VerifyTestMain reports, with the test's name and the call's stack, each
-// such call still blocked when all tests have run, and fails the binary.
+// such call still blocked when all tests have run, and each that panicked
+// or called runtime.Goexit once its test had ended, and fails the binary.
+// Without VerifyTestMain, nothing reports such a call by its test: goleak
+// sees its goroutine, if all tests passed; a late panic crashes the
+// binary; a late Goexit goes unseen.
 //
 // # Deterministic flow control
 //

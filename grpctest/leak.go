@@ -111,11 +111,15 @@ func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 // processes the tests start inherit the setting, as they inherit the rest
 // of the environment.
 //
-// Before it looks for goroutines it reports the calls of Go, GoErr and
-// SendUntilBlocked that a test left blocked with no harness to end them
-// and that are still blocked (after DefaultCloseTimeout), naming the test
-// and with the call's stack, and fails the binary; this it does even when
-// a test failed, where goleak looks for goroutines only if all passed.
+// When the tests have run, it first reports the calls of Go, GoErr and
+// SendUntilBlocked that a test left blocked with no harness to end them:
+// those still blocked (after DefaultCloseTimeout in all), naming the test
+// and with the call's stack, and those that panicked or called
+// runtime.Goexit after their test had ended (without VerifyTestMain, such
+// a panic crashes the binary, and such a Goexit goes unseen). Any of these
+// fails the binary, even when a test failed. goleak then looks for
+// goroutines only if the tests passed and there was no such report (the
+// calls' goroutines would be reported twice).
 func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 	enableTracebackLabels()
 	goleak.VerifyTestMain(blockedCalls{m}, goleakOptions(opts)...)
@@ -125,8 +129,9 @@ func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
 type blockedCalls struct{ m *testing.M }
 
 func (b blockedCalls) Run() int {
+	verifyingMain.Store(true)
 	code := b.m.Run()
-	if reportLeftBlocked(os.Stderr, DefaultCloseTimeout) && code == 0 {
+	if reportLeftBlocked(os.Stderr, DefaultCloseTimeout, nil) && code == 0 {
 		code = 1
 	}
 	return code

@@ -165,14 +165,19 @@ func formatStatus(err error) string {
 // firstLine returns the first line of s that is not blank and, if more
 // lines follow it, a note of how many: " (+1 line)", " (+N lines)".
 func firstLine(s string) (string, string) {
-	first, rest, ok := strings.Cut(strings.Trim(s, "\r\n"), "\n")
-	if !ok {
+	lines := strings.Split(strings.TrimRight(s, " \t\r\n"), "\n")
+	for len(lines) > 1 && strings.TrimSpace(lines[0]) == "" {
+		lines = lines[1:]
+	}
+	first := strings.TrimSuffix(lines[0], "\r")
+	switch n := len(lines) - 1; n {
+	case 0:
 		return first, ""
+	case 1:
+		return first, " (+1 line)"
+	default:
+		return first, fmt.Sprintf(" (+%d lines)", n)
 	}
-	if n := strings.Count(rest, "\n") + 1; n > 1 {
-		return strings.TrimSuffix(first, "\r"), fmt.Sprintf(" (+%d lines)", n)
-	}
-	return strings.TrimSuffix(first, "\r"), " (+1 line)"
 }
 
 // transportKeys are metadata keys that gRPC itself adds to every call

@@ -114,6 +114,7 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 	blank := []recorder.Event{ // leading blank lines are skipped
 		{Seq: 7, CallID: 1, Method: "/a.B/C", Kind: recorder.End, Err: status.Error(codes.Unavailable, "\n\nboom\nsecond\nthird\n")},
 		{Seq: 8, CallID: 1, Method: "/a.B/C", Kind: recorder.Recv, Err: errors.New("\r\nfirst\r\nsecond")},
+		{Seq: 9, CallID: 1, Method: "/a.B/C", Kind: recorder.Recv, Err: errors.New(" \t\nboom\nx")},
 	}
 	got := recorder.Timeline(events)
 	if n := strings.Count(got, "\n"); n != len(events) {
@@ -131,7 +132,7 @@ func TestTimelineOneLinePerEvent(t *testing.T) {
 	}
 	got += recorder.Timeline(blank)
 	for _, want := range []string{`line1\nline2`, "error: bad (+1 line)\n", `Internal: "x" (+1 line)` + "\n", "plain (+1 line)\n",
-		`Unavailable: "boom" (+2 lines)` + "\n", "error: first (+1 line)\n"} {
+		`Unavailable: "boom" (+2 lines)` + "\n", "error: first (+1 line)\n", "error: boom (+1 line)\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("timeline lacks %s:\n%s", want, got)
 		}
