@@ -40,9 +40,10 @@ type Pending[T any] struct {
 	reported atomic.Bool   // the panic or the exit was reported
 	goid     atomic.Uint64 // the number of the goroutine that runs fn, once it runs
 
-	// mu orders the end of fn (done closed) against the test's cleanup:
-	// either the cleanup sees done closed and reports a panic through t,
-	// or fn's end sees cleanedUp, after which t may no longer be used.
+	// mu orders the end of fn (done closed) against the test's giving the
+	// call up (its cleanup, or its harness that waited in vain): either
+	// that sees done closed and reports a panic through t, or fn's end
+	// sees cleanedUp, after which t may no longer be used.
 	mu        sync.Mutex
 	cleanedUp bool
 }
@@ -56,6 +57,9 @@ type blocker interface {
 	stack() string       // ", in:" and the stack of the call's goroutine, or ""
 	goroutine() uint64   // the number of the call's goroutine, 0 if unknown
 	lateFailure() string // a panic or Goexit not reported (once), or ""
+	// abandon hands the call, which its test's harness reported still
+	// blocked, to VerifyTestMain for a panic or Goexit that may come later.
+	abandon(test string)
 }
 
 // Go runs fn on a new goroutine and returns at once; the result tells
@@ -199,7 +203,21 @@ func (p *Pending[T]) cleanup() {
 	}
 	p.cleanedUp = true
 	p.mu.Unlock()
-	noteLeftBlocked(testName(p.t), p)
+	noteLeftBlocked(testName(p.t), p, false)
+}
+
+func (p *Pending[T]) abandon(test string) {
+	p.mu.Lock()
+	select {
+	case <-p.done:
+		p.mu.Unlock()
+		p.finish()
+		return
+	default:
+	}
+	p.cleanedUp = true
+	p.mu.Unlock()
+	noteLeftBlocked(test, p, true)
 }
 
 // AssertBlocked reports whether the call is still running after d. If it
@@ -360,9 +378,10 @@ var leftBlocked struct {
 }
 
 type leftCall struct {
-	test string
-	b    blocker
-	late string // the call's late failure, taken while pruning
+	test     string
+	b        blocker
+	late     string // the call's late failure, taken while pruning
+	reported bool   // its harness has reported it still blocked
 }
 
 // verifyingMain is set while VerifyTestMain runs the tests: a call that
@@ -374,9 +393,10 @@ var verifyingMain atomic.Bool
 // blocked; the others are counted.
 const maxLeftStacks = 20
 
-// noteLeftBlocked notes that test left the call b blocked, and forgets the
-// calls noted before that have returned since, unless they failed late.
-func noteLeftBlocked(test string, b blocker) {
+// noteLeftBlocked notes that test left the call b blocked (reported: and
+// its harness has reported it so), and forgets the calls noted before that
+// have returned since, unless they failed late.
+func noteLeftBlocked(test string, b blocker, reported bool) {
 	leftBlocked.Lock()
 	defer leftBlocked.Unlock()
 	kept := leftBlocked.calls[:0]
@@ -394,7 +414,7 @@ func noteLeftBlocked(test string, b blocker) {
 		kept = append(kept, c)
 	}
 	clear(leftBlocked.calls[len(kept):])
-	leftBlocked.calls = append(kept, leftCall{test: test, b: b})
+	leftBlocked.calls = append(kept, leftCall{test: test, b: b, reported: reported})
 }
 
 // reportLeftBlocked takes the noted calls of the tests only accepts (nil:
@@ -441,6 +461,9 @@ func reportLeftBlocked(w io.Writer, d time.Duration, only func(test string) bool
 			}
 			continue
 		default:
+		}
+		if c.reported {
+			continue // its test failed on it already
 		}
 		found = true
 		where := ""

@@ -240,8 +240,9 @@
 // that sees it, or else at the end of the test, printed at
 // the line of the Go or GoErr call (at the NewServer line if the call was
 // still blocked then and the harness's Close awaited it). One that comes
-// after the test's cleanups, of a call left blocked, is VerifyTestMain's
-// to report (see below).
+// later (the call was left blocked, or its harness gave up waiting for
+// it), when t can no longer report it, is VerifyTestMain's to report (see
+// below).
 //
 // What blocks a Send is flow control, and it takes more than one message:
 // a Send that crosses gRPC's write quota still returns (see Deterministic

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/streamtest/streamtest/internal/spytb"
 )
 
@@ -123,5 +125,31 @@ func TestVerifyTestMainFailsTheBinaryOnACallLeftBlocked(t *testing.T) {
 		if want := "grpctest: TestVerifyTestMainFailsTheBinaryOnACallLeftBlocked: the call started by GoErr at leftblocked_internal_test.go:"; !bytes.Contains(out, []byte(want)) {
 			t.Errorf("%s: the output lacks %q:\n%s", mode, want, out)
 		}
+	}
+}
+
+// A call the harness reported still blocked after Close is not reported
+// again by VerifyTestMain; but a panic it ends with later is.
+func TestVerifyTestMainReportsALatePanicOfAnAdoptedCall(t *testing.T) {
+	if !verifyingMain.Load() {
+		t.Skip("TestMain does not run VerifyTestMain")
+	}
+	release, never := make(chan struct{}), make(chan struct{})
+	defer close(never)
+	spy := spytb.New(t)
+	NewServer(spy, func(*grpc.Server) {}, WithCloseTimeout(50*time.Millisecond))
+	p := GoErr(spy, func() error { <-release; panic("late boom after adopt") })
+	GoErr(spy, func() error { <-never; return nil })
+	spy.End()
+	spy.Want(t, 2, "after Close ended the harness's streams")
+	close(release)
+	<-p.Done()
+
+	var out bytes.Buffer
+	if !reportLeftBlocked(&out, 10*time.Millisecond, ownCalls(t)) {
+		t.Fatal("reportLeftBlocked reported nothing")
+	}
+	if got := out.String(); !strings.Contains(got, "panicked after its test had ended: late boom after adopt") || strings.Contains(got, "still blocked") {
+		t.Errorf("want the late panic reported, and the call still blocked not reported again:\n%s", got)
 	}
 }
