@@ -193,20 +193,16 @@ func (p *Pending[T]) cleanup() {
 	if hs := harnessesOf(p.t); len(hs) > 0 && hs[0].adopt(p) {
 		return
 	}
-	p.mu.Lock()
-	select {
-	case <-p.done:
-		p.mu.Unlock()
-		p.finish()
-		return
-	default:
-	}
-	p.cleanedUp = true
-	p.mu.Unlock()
-	noteLeftBlocked(testName(p.t), p, false)
+	p.giveUp(testName(p.t), false)
 }
 
-func (p *Pending[T]) abandon(test string) {
+func (p *Pending[T]) abandon(test string) { p.giveUp(test, true) }
+
+// giveUp ends the test's watch over the call: if it has returned, its
+// panic is reported through t; else t is no longer used for it, and it is
+// noted for VerifyTestMain (reported: its harness has reported it still
+// blocked).
+func (p *Pending[T]) giveUp(test string, reported bool) {
 	p.mu.Lock()
 	select {
 	case <-p.done:
@@ -217,7 +213,7 @@ func (p *Pending[T]) abandon(test string) {
 	}
 	p.cleanedUp = true
 	p.mu.Unlock()
-	noteLeftBlocked(test, p, true)
+	noteLeftBlocked(test, p, reported)
 }
 
 // AssertBlocked reports whether the call is still running after d. If it
