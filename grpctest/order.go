@@ -143,7 +143,8 @@ func InCall(id uint64, step Step) Step {
 // events with their status), and the timeline; and, if the recorder
 // dropped events (recorder.WithLimit), says so right after its first line,
 // and if it records only some methods (recorder.WithMethods), names them
-// before the timeline.
+// before the timeline (which, when nothing was recorded, says so and which
+// names cannot match a method).
 //
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),
@@ -170,8 +171,9 @@ func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
 // that causes them: the client's End of a canceled call (context.AfterFunc),
 // the peer's Recv of a message just sent, a server's End after the client
 // has its response. AssertOrder right after the call can miss them;
-// AssertOrderWithin waits for them, and no longer. A d <= 0 is reported as
-// a misuse.
+// AssertOrderWithin waits for them, and no longer; a failing one takes all
+// of d, as events that would satisfy the steps could still come. A d <= 0
+// is reported as a misuse.
 //
 //	cancel()
 //	grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
