@@ -54,7 +54,6 @@ type blocker interface {
 	doneChan() <-chan struct{}
 	describe() string
 	finish()
-	stack() string       // ", in:" and the stack of the call's goroutine, or ""
 	goroutine() uint64   // the number of the call's goroutine, 0 if unknown
 	lateFailure() string // a panic or Goexit not reported (once), or ""
 	// abandon hands the call, which its test's harness reported still
@@ -142,8 +141,6 @@ func (p *Pending[T]) describe() string {
 }
 
 func (p *Pending[T]) doneChan() <-chan struct{} { return p.done }
-
-func (p *Pending[T]) stack() string { return blockedIn(p.goid.Load()) }
 
 func (p *Pending[T]) goroutine() uint64 { return p.goid.Load() }
 
@@ -269,7 +266,7 @@ func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 		p.finish()
 		return p.val, p.err
 	case <-timer.C:
-		p.t.Errorf("grpctest: %s still blocked after %v%s%s", p.describe(), timeout, blockedIn(p.goid.Load()), timelines(p.t))
+		p.t.Errorf("grpctest: %s still blocked after %v%s%s", p.describe(), timeout, blockedIn(p.goroutine()), timelines(p.t))
 		var zero T
 		return zero, fmt.Errorf("%w after %v (%s)", ErrStillBlocked, timeout, p.describe())
 	}
@@ -486,10 +483,16 @@ func reportLeftBlocked(w io.Writer, d time.Duration, only func(test string) bool
 // show it.
 func goroutineID() uint64 {
 	var buf [64]byte
-	s := string(buf[:runtime.Stack(buf[:], false)])
-	s, _, _ = strings.Cut(strings.TrimPrefix(s, "goroutine "), " ")
-	id, _ := strconv.ParseUint(s, 10, 64)
+	id, _ := tracebackID(string(buf[:runtime.Stack(buf[:], false)]))
 	return id
+}
+
+// tracebackID returns the goroutine number of a traceback, which begins
+// "goroutine 7 [".
+func tracebackID(tb string) (uint64, bool) {
+	n, _, _ := strings.Cut(strings.TrimPrefix(tb, "goroutine "), " ")
+	id, err := strconv.ParseUint(n, 10, 64)
+	return id, err == nil
 }
 
 // blockedIn renders where goroutine id is, for the report of a call still
@@ -499,21 +502,14 @@ func blockedIn(id uint64) string {
 	if id == 0 {
 		return ""
 	}
-	head := "goroutine " + strconv.FormatUint(id, 10) + " ["
-	for _, tb := range allTracebacks() {
-		if strings.HasPrefix(tb, head) {
-			return renderBlocked(tb)
-		}
-	}
-	return ""
+	return renderBlocked(tracebacksByID()[id])
 }
 
 // tracebacksByID returns the traceback of every goroutine by its number.
 func tracebacksByID() map[uint64]string {
 	out := make(map[uint64]string)
 	for _, tb := range allTracebacks() {
-		n, _, _ := strings.Cut(strings.TrimPrefix(tb, "goroutine "), " ")
-		if id, err := strconv.ParseUint(n, 10, 64); err == nil {
+		if id, ok := tracebackID(tb); ok {
 			out[id] = tb
 		}
 	}
@@ -528,27 +524,11 @@ func renderBlocked(tb string) string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
-	var b strings.Builder
-	b.WriteString(", in:\n  ")
-	b.WriteString(lines[0])
-	for i := 1; i < len(lines); i++ {
-		l := lines[i]
-		// A frame is a function line and its location line, which starts
-		// with a tab; other lines ("...N frames elided...") stand alone.
-		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-			loc := lines[i+1]
-			i++
-			if strings.HasPrefix(l, "created by ") || strings.HasPrefix(l, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:") {
-				continue // the frames that run the call, and who started them
-			}
-			b.WriteString("\n  ")
-			b.WriteString(l)
-			l = loc
-		}
-		b.WriteString("\n  ")
-		b.WriteString(l)
+	// Not the frames that run the call, nor who started them.
+	runsCall := func(fn, loc string) bool {
+		return strings.HasPrefix(fn, "created by ") || strings.HasPrefix(fn, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:")
 	}
-	return b.String()
+	return ", in:\n  " + strings.Join(dropFrames(lines, runsCall, ""), "\n  ")
 }
 
 // caller returns file:line of the function skip frames up from caller's

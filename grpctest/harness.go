@@ -620,7 +620,7 @@ func (s *Server) awaitAdopted() {
 		case <-timer.C:
 			s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
 				"what it waits for is not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open); "+
-				"end it (cancel its context) before the test returns%s", p.describe(), s.cfg.closeTimeout, p.stack())
+				"end it (cancel its context) before the test returns%s", p.describe(), s.cfg.closeTimeout, blockedIn(p.goroutine()))
 			p.abandon(s.name) // a panic it ends with later is VerifyTestMain's to report
 			// Later ones are reported without waiting again.
 			timer.Reset(0)

@@ -486,22 +486,32 @@ var dispatchFrames = []string{
 }
 
 // elideDispatch returns the lines of a traceback without the dispatch
-// frames (a function line and its location line each), with one line in
-// their place that says so.
+// frames, with one line in their place that says so.
 func elideDispatch(lines []string) []string {
+	return dropFrames(lines, func(fn, _ string) bool { return dispatchFrame(fn) }, "... (gRPC and grpctest dispatch frames elided)")
+}
+
+// dropFrames returns the lines of a traceback without the frames that drop
+// selects; a frame is a function line and its location line, which starts
+// with a tab. Other lines (the goroutine's header, "...N frames
+// elided...") stand alone and are kept. A marker, if not "", takes the
+// place of the first frame dropped.
+func dropFrames(lines []string, drop func(fn, loc string) bool, marker string) []string {
 	out := make([]string, 0, len(lines))
-	elided := false
+	marked := false
 	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if dispatchFrame(l) && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-			if !elided {
-				out = append(out, "... (gRPC and grpctest dispatch frames elided)")
-				elided = true
-			}
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			fn, loc := lines[i], lines[i+1]
 			i++
+			if !drop(fn, loc) {
+				out = append(out, fn, loc)
+			} else if marker != "" && !marked {
+				out = append(out, marker)
+				marked = true
+			}
 			continue
 		}
-		out = append(out, l)
+		out = append(out, lines[i])
 	}
 	return out
 }
