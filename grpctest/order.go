@@ -229,11 +229,7 @@ func checkOrder(t testing.TB, r *recorder.Recorder, steps []Step, waited time.Du
 	if i < 0 {
 		return true
 	}
-	timeline := recorder.Timeline(events)
-	if len(events) == 0 {
-		timeline = r.String() // says why, when WithMethods is the reason
-	}
-	t.Errorf("%s", orderFailure(events, dropped, r.Methods(), waited, timeline, steps, matched, i))
+	t.Errorf("%s", orderFailure(r, events, dropped, waited, steps, matched, i))
 	return false
 }
 
@@ -323,7 +319,7 @@ func find(events []recorder.Event, from int, st Step) int {
 	return -1
 }
 
-func orderFailure(events []recorder.Event, dropped uint64, filter []string, waited time.Duration, timeline string, steps []Step, matched []int, i int) string {
+func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64, waited time.Duration, steps []Step, matched []int, i int) string {
 	var b strings.Builder
 	st := steps[i]
 	// A recorder that dropped events is likely the cause: say so first.
@@ -391,10 +387,16 @@ func orderFailure(events []recorder.Event, dropped uint64, filter []string, wait
 		}
 		b.WriteString(nearestEnds(evs, f, after, restricted, waited))
 	}
-	if filter != nil && len(events) > 0 { // with none, the timeline says it
+	if len(events) == 0 {
+		// The recorder's own rendering says why, when WithMethods is the
+		// reason.
+		fmt.Fprintf(&b, "recorded timeline:\n%s", r.String())
+		return strings.TrimRight(b.String(), "\n")
+	}
+	if filter := r.Methods(); filter != nil {
 		fmt.Fprintf(&b, "the recorder records only the calls of the methods WithMethods names: %q\n", filter)
 	}
-	fmt.Fprintf(&b, "recorded timeline:\n%s", timeline)
+	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
 	return strings.TrimRight(b.String(), "\n")
 }
 
