@@ -47,33 +47,11 @@ func mayHoldExtensions(md protoreflect.MessageDescriptor) bool {
 // unresolvedExtensions reports whether m, or a message within it, holds an
 // extension field whose type GlobalTypes does not know.
 func unresolvedExtensions(m protoreflect.Message) bool {
-	found := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.IsExtension() {
-			if _, err := protoregistry.GlobalTypes.FindExtensionByNumber(fd.ContainingMessage().FullName(), fd.Number()); err != nil {
-				found = true
-				return false
-			}
+	return protowalk.SetFields(m, func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		if !fd.IsExtension() {
+			return false
 		}
-		switch {
-		case fd.IsList():
-			if fd.Message() != nil {
-				l := v.List()
-				for i := 0; i < l.Len() && !found; i++ {
-					found = unresolvedExtensions(l.Get(i).Message())
-				}
-			}
-		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					found = unresolvedExtensions(mv.Message())
-					return !found
-				})
-			}
-		case fd.Message() != nil:
-			found = unresolvedExtensions(v.Message())
-		}
-		return !found
+		_, err := protoregistry.GlobalTypes.FindExtensionByNumber(fd.ContainingMessage().FullName(), fd.Number())
+		return err != nil
 	})
-	return found
 }

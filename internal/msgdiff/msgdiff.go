@@ -190,31 +190,11 @@ func mayHoldAny(m protoreflect.Message) bool {
 	if !protowalk.Extendable.Reaches(md) {
 		return false
 	}
-	found := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		sub := fd.Message()
-		switch {
-		case sub == nil:
-		case fd.IsExtension() && fieldsHoldAny.Reaches(sub):
-			found = true
-		case fd.IsMap():
-			if vd := fd.MapValue().Message(); vd != nil {
-				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
-					found = mayHoldAny(e.Message())
-					return !found
-				})
-			}
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && !found; i++ {
-				found = mayHoldAny(l.Get(i).Message())
-			}
-		default:
-			found = mayHoldAny(v.Message())
-		}
-		return !found
+	// An extension set in m, or in a message within it, whose type can
+	// hold an Any.
+	return protowalk.SetFields(m, func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+		return fd.IsExtension() && fd.Message() != nil && fieldsHoldAny.Reaches(fd.Message())
 	})
-	return found
 }
 
 // Equal is cmp.Equal with the options of a comparison of messages (see

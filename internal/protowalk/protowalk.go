@@ -57,3 +57,36 @@ func (p *Property) walk(md protoreflect.MessageDescriptor, seen map[protoreflect
 	}
 	return false
 }
+
+// SetFields reports whether visit returns true for a field set in m, or
+// in a message set within m at any depth (in a singular field, a list, or
+// a map's values). visit sees a field before the messages in it.
+func SetFields(m protoreflect.Message, visit func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool) bool {
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if visit(fd, v) {
+			found = true
+			return false
+		}
+		switch {
+		case fd.IsList():
+			if fd.Message() != nil {
+				l := v.List()
+				for i := 0; i < l.Len() && !found; i++ {
+					found = SetFields(l.Get(i).Message(), visit)
+				}
+			}
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					found = SetFields(mv.Message(), visit)
+					return !found
+				})
+			}
+		case fd.Message() != nil:
+			found = SetFields(v.Message(), visit)
+		}
+		return !found
+	})
+	return found
+}

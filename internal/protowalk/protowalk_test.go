@@ -41,3 +41,34 @@ func TestReaches(t *testing.T) {
 		}
 	}
 }
+
+// SetFields finds a field set at any depth, through singular message
+// fields, lists and maps' values, and stops at the first match.
+func TestSetFields(t *testing.T) {
+	// Struct.fields (a map) → Value.list_value (singular) → ListValue.values
+	// (a list) → Value.struct_value → Struct.fields → Value.string_value.
+	s, err := structpb.NewStruct(map[string]any{"a": []any{1.0, map[string]any{"b": "needle"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits := 0
+	is := func(want string) func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		return func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			visits++
+			return fd.Kind() == protoreflect.StringKind && v.String() == want
+		}
+	}
+	if !protowalk.SetFields(s.ProtoReflect(), is("needle")) {
+		t.Error("SetFields did not find the string set four messages down")
+	}
+	found := visits
+	visits = 0
+	if protowalk.SetFields(s.ProtoReflect(), is("hay")) {
+		t.Error("SetFields found a string that is not set")
+	}
+	// Struct.fields; a: list_value, values; 1.0: number_value; the
+	// struct_value, its fields, b: string_value.
+	if visits != 7 || found != visits {
+		t.Errorf("SetFields visited %d fields to find the needle and %d in all, want 7 and 7 (the needle is the last)", found, visits)
+	}
+}
