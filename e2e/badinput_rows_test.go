@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -369,6 +370,47 @@ func badInputs() []badInput {
 				fakes.NewServer(spy).Expect(talkMethod).Sleep(-1).Times(0)
 			})
 			return reportCell(spy.Want(t, 1, "negative"))
+		}},
+		{"scripted fake server: `SendFunc` or `RecvFunc` with a function of another signature", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).RecvAny().SendFunc(func(m *chatpb.Message) string { return m.GetText() }).Times(0)
+			})
+			return "reported at the line of the step, naming the signature wanted: " +
+				reportCell(spy.Want(t, 1, "step 2 SendFunc", "func(*chatpb.Message) string", "want a func(*chatpb.Message) *chatpb.Message"))
+		}},
+		{"scripted fake server: `RecvFunc(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).RecvFunc(nil).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "RecvFunc(nil)", "want a func(*chatpb.Message) error"))
+		}},
+		{"scripted fake server: `SendFunc` before any step that receives a request", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).SendFunc(func(m *chatpb.Message) *chatpb.Message { return m }).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 SendFunc", "no request to reply to"))
+		}},
+		{"scripted fake server: `RecvWith` with `cmpopts.IgnoreFields` (which never applies to a proto message)", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).RecvWith(chatMsg, cmpopts.IgnoreFields(chatpb.Message{}, "Text")).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 RecvWith", "never apply", "protocmp.IgnoreFields"))
+		}},
+		{"scripted fake server: a `SendFunc` function that returns nil, or panics, when the call runs", "", func(t *testing.T, spy *spytb.TB) string {
+			var err1, err2 error
+			spy.Run(func() {
+				fake := fakes.NewServer(spy)
+				fake.Expect(postMethod).RecvAny().SendFunc(func(*chatpb.Message) *chatpb.Ack { return nil })
+				fake.Expect(postMethod).RecvAny().SendFunc(func(*chatpb.Message) *chatpb.Ack { panic("boom") })
+				chat := chatpb.NewChatClient(fake.Conn())
+				_, err1 = chat.Post(t.Context(), chatMsg)
+				_, err2 = chat.Post(t.Context(), chatMsg)
+				fake.Close()
+			})
+			wantErr(t, "a reply of nil", err1, codes.FailedPrecondition, "the function returned a nil *chatpb.Ack")
+			wantErr(t, "a reply that panics", err2, codes.FailedPrecondition, "the function panicked: boom")
+			r := spy.Want(t, 1, "not used as scripted (2 problem(s))", "returned a nil", "panicked: boom", "badinput_rows_test.go:")
+			return "the call fails: " + errCell(err1) + "; at Close: " + reportCell(r)
 		}},
 		{"scripted fake server: `Expect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {

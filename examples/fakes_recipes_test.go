@@ -5,6 +5,7 @@ package examples_test
 // a real one, down to a server that hangs.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/streamtest/streamtest/examples"
 	"github.com/streamtest/streamtest/examples/chatpb"
@@ -355,4 +357,85 @@ func TestRecipeScriptMismatch(t *testing.T) {
 		`"hi"`, `"bye"`,
 		"timeline:")
 	t.Logf("what the failure says:\n%s", report)
+}
+
+// tagged is client code under test that makes up an ID for each message
+// (in Payload) and matches each echo to its message by that ID, as clients
+// that deduplicate or retry do. A test cannot know the IDs in advance.
+func tagged(ctx context.Context, chat chatpb.ChatClient, texts ...string) ([]string, error) {
+	stream, err := chat.Talk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var echoed []string
+	for i, text := range texts {
+		id := fmt.Appendf(nil, "%d-%d", time.Now().UnixNano(), i)
+		if err := stream.Send(&chatpb.Message{Room: "lobby", Text: text, Payload: id}); err != nil {
+			break // the status comes from Recv
+		}
+		echo, err := stream.Recv()
+		if err != nil {
+			return echoed, err
+		}
+		if !bytes.Equal(echo.GetPayload(), id) {
+			return echoed, fmt.Errorf("echo of %q carries ID %q, want %q", text, echo.GetPayload(), id)
+		}
+		echoed = append(echoed, echo.GetText())
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		return echoed, fmt.Errorf("after the echoes: %v, want the end of the stream", err)
+	}
+	return echoed, nil
+}
+
+// Requests with a field the test cannot know (an ID the client made up):
+// RecvWith compares everything else, RecvFunc checks what equality cannot
+// say, and SendFunc makes the echo from the request, ID and all.
+func TestRecipeScriptedServerEchoesClientIDs(t *testing.T) {
+	echo := func(m *chatpb.Message) *chatpb.Message {
+		return &chatpb.Message{Room: m.GetRoom(), Text: m.GetText(), Payload: m.GetPayload(), Seq: 1}
+	}
+	hasID := func(m *chatpb.Message) error {
+		if len(m.GetPayload()) == 0 {
+			return errors.New("the message carries no ID")
+		}
+		return nil
+	}
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Talk_FullMethodName).
+		RecvWith(&chatpb.Message{Room: "lobby", Text: "hi"}, protocmp.IgnoreFields(&chatpb.Message{}, "payload")).
+		SendFunc(echo).
+		RecvFunc(hasID).
+		SendFunc(echo).
+		RecvEOF()
+
+	got, err := tagged(testContext(t), chatpb.NewChatClient(fake.Conn()), "hi", "there")
+	if err != nil {
+		t.Fatalf("tagged: %v", err)
+	}
+	grpctest.AssertMessages(t, []any{"hi", "there"}, grpctest.Msgs(got))
+}
+
+// The same script against a broken client that sends no ID: the RecvFunc
+// step rejects the message, the client gets FailedPrecondition with the
+// check's error, and the test is told at the end.
+func TestRecipeScriptedCheckRejects(t *testing.T) {
+	spy := newSpy(t)
+	fake := fakes.NewServer(spy)
+	fake.Expect(chatpb.Chat_Talk_FullMethodName).
+		RecvFunc(func(m *chatpb.Message) error {
+			if len(m.GetPayload()) == 0 {
+				return errors.New("the message carries no ID")
+			}
+			return nil
+		}).
+		Send(&chatpb.Message{Room: "lobby", Text: "hi", Seq: 1})
+
+	_, err := say(testContext(t), chatpb.NewChatClient(fake.Conn()), &chatpb.Message{Room: "lobby", Text: "hi"}) // no ID
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "the message carries no ID") {
+		t.Errorf("say without an ID: %v, want FailedPrecondition naming the check's error", err)
+	}
+	fake.Close()
+	wantReport(t, spy, "step 1 RecvFunc", "the check rejected the request: the message carries no ID", `text:"hi"`)
 }

@@ -53,7 +53,10 @@
 // from protoregistry into the registered Go types, so any service whose
 // generated code is linked into the test can be faked without writing a
 // handler. Each Expect adds a Script for one call (or Times(n) calls);
-// steps run in order. A step that does not match ends the call with
+// steps run in order. Requests are compared with a message (Recv), with cmp
+// options too (RecvWith), or checked by a function (RecvFunc); responses
+// are given (Send) or made from the last request (SendFunc), for a client
+// that makes up IDs. A step that does not match ends the call with
 // codes.FailedPrecondition and a message naming the step, want and got (a
 // protocmp diff). When the test ends, mismatches, steps not reached,
 // expected calls not made and unexpected calls are reported with t.Errorf,

@@ -1,17 +1,20 @@
 package fakes_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
@@ -158,4 +161,28 @@ func ExampleFailAfter() {
 	// attempt 1: 2 responses so far, then Unavailable
 	// attempt 2: 4 responses so far, then Unavailable
 	// attempt 3: 5 responses in all, done
+}
+
+// Script a server for a client that makes up a request ID and checks that
+// the response carries it back: RecvWith ignores the field the test cannot
+// know, and SendFunc makes the response from the request.
+func ExampleScript_SendFunc() {
+	t := &exampleTB{} // in a test: the test's t
+	defer t.done()
+
+	fake := fakes.NewServer(t)
+	fake.Expect("/grpc.testing.TestService/UnaryCall").
+		RecvWith(&testpb.SimpleRequest{ResponseSize: 8},
+			protocmp.IgnoreFields(&testpb.SimpleRequest{}, "payload")). // the request ID
+		SendFunc(func(req *testpb.SimpleRequest) *testpb.SimpleResponse {
+			return &testpb.SimpleResponse{Payload: req.GetPayload()} // echo it
+		})
+
+	// The client under test.
+	id := []byte(fmt.Sprintf("req-%d", time.Now().UnixNano()))
+	res, err := testpb.NewTestServiceClient(fake.Conn()).UnaryCall(context.Background(),
+		&testpb.SimpleRequest{ResponseSize: 8, Payload: &testpb.Payload{Body: id}})
+	fmt.Println(err, bytes.Equal(res.GetPayload().GetBody(), id))
+	// Output:
+	// <nil> true
 }

@@ -3,15 +3,18 @@ package fakes
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -24,6 +27,11 @@ import (
 //		Send(&chatpb.Message{Room: "r", Text: "hi", Seq: 1}).
 //		RecvEOF().
 //		Return(nil)
+//
+// Recv compares a request with a message given; RecvWith does so with cmp
+// options (to ignore a field the test cannot know, such as an ID the client
+// makes up), RecvFunc with a function of the test's. SendFunc makes a
+// response from the last request received (to echo that ID).
 //
 // A script without Return or Hang ends the call with OK after its last
 // step. Each step method checks its argument against the method's
@@ -68,13 +76,26 @@ const (
 	stepSleep
 	stepHang
 	stepReturn
+	stepRecvWith
+	stepRecvFunc
+	stepSendFunc
 )
 
-var stepNames = [...]string{"Recv", "RecvAny", "RecvEOF", "Send", "SendHeader", "SetTrailer", "Sleep", "Hang", "Return"}
+var stepNames = [...]string{"Recv", "RecvAny", "RecvEOF", "Send", "SendHeader", "SetTrailer", "Sleep", "Hang", "Return",
+	"RecvWith", "RecvFunc", "SendFunc"}
+
+// recvKinds are the steps that receive a request; sendKinds those that
+// send a response.
+var (
+	recvKinds = []stepKind{stepRecv, stepRecvAny, stepRecvWith, stepRecvFunc}
+	sendKinds = []stepKind{stepSend, stepSendFunc}
+)
 
 type scriptStep struct {
 	kind  stepKind
 	msg   proto.Message
+	opts  []cmp.Option  // RecvWith's
+	fn    reflect.Value // RecvFunc's check, SendFunc's reply
 	md    metadata.MD
 	d     time.Duration
 	err   error
@@ -87,6 +108,10 @@ func (st scriptStep) String() string {
 	switch st.kind {
 	case stepRecv, stepSend:
 		return fmt.Sprintf("%s(%s)", name, formatMsg(st.msg))
+	case stepRecvWith:
+		return fmt.Sprintf("%s(%s, %d cmp option(s))", name, formatMsg(st.msg), len(st.opts))
+	case stepRecvFunc, stepSendFunc:
+		return fmt.Sprintf("%s(%s)", name, st.fn.Type())
 	case stepSendHeader, stepSetTrailer:
 		// Not %v: grpc's metadata.MD redacts itself when printed so.
 		md := recorder.FormatMetadata(st.md)
@@ -123,8 +148,8 @@ func (sc *Script) Recv(want any) *Script {
 	return sc.add(stepRecv, func(st *scriptStep) string {
 		m, msg := sc.checkMsg("Recv", want, sc.md.Input())
 		st.msg = m
-		if msg == "" && !sc.md.IsStreamingClient() && sc.countLocked(stepRecv, stepRecvAny) >= 1 {
-			msg = "the method is not client-streaming: it has exactly one request"
+		if msg == "" {
+			msg = sc.oneRequest()
 		}
 		return msg
 	})
@@ -134,12 +159,7 @@ func (sc *Script) Recv(want any) *Script {
 // is a mismatch.
 func (sc *Script) RecvAny() *Script {
 	sc.s.t.Helper()
-	return sc.add(stepRecvAny, func(*scriptStep) string {
-		if !sc.md.IsStreamingClient() && sc.countLocked(stepRecv, stepRecvAny) >= 1 {
-			return "the method is not client-streaming: it has exactly one request"
-		}
-		return ""
-	})
+	return sc.add(stepRecvAny, func(*scriptStep) string { return sc.oneRequest() })
 }
 
 // RecvEOF expects the client to have half-closed: no request is left. A
@@ -155,8 +175,93 @@ func (sc *Script) Send(msg any) *Script {
 	return sc.add(stepSend, func(st *scriptStep) string {
 		m, bad := sc.checkMsg("Send", msg, sc.md.Output())
 		st.msg = m
-		if bad == "" && !sc.md.IsStreamingServer() && sc.countLocked(stepSend) >= 1 {
-			bad = "the method is not server-streaming: it has exactly one response"
+		if bad == "" {
+			bad = sc.oneResponse()
+		}
+		return bad
+	})
+}
+
+// RecvWith expects the next request to equal want as compared with
+// protocmp and opts, as grpctest.AssertMessagesWith compares: for a request
+// with fields the test cannot know, such as an ID or a timestamp the
+// client makes up,
+//
+//	RecvWith(&pb.Req{Text: "hi"}, protocmp.IgnoreFields(&pb.Req{}, "request_id"))
+//
+// want must be of the method's request type. The options see a proto
+// message as protocmp.Transform makes it, a map of its fields:
+// cmpopts.IgnoreFields and cmpopts.IgnoreUnexported, which name the fields
+// of Go structs, never apply, and are a misuse here.
+func (sc *Script) RecvWith(want any, opts ...cmp.Option) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecvWith, func(st *scriptStep) string {
+		m, msg := sc.checkMsg("RecvWith", want, sc.md.Input())
+		st.msg = m
+		st.opts = append([]cmp.Option(nil), opts...)
+		if msg == "" && msgdiff.StructOptions(opts) {
+			msg = "RecvWith got cmpopts.IgnoreFields or cmpopts.IgnoreUnexported, which name the fields of Go structs; " +
+				"proto messages are compared as maps of their fields, so they would never apply: use protocmp.IgnoreFields(&pb.M{}, \"field_name\")"
+		}
+		if msg == "" {
+			msg = sc.oneRequest()
+		}
+		return msg
+	})
+}
+
+// RecvFunc expects a request and passes it to check, which returns nil if
+// it is a request the call may get, or an error saying what is wrong with
+// it: a mismatch, reported with the error and the request. check is a
+// func(*pb.Req) error, where *pb.Req is the method's request type (or an
+// interface it implements, such as proto.Message); a check that panics is
+// a mismatch too, reported with its stack. Use it for what equality cannot
+// say ("a request ID is set", "the offset is past the last one"), or to
+// keep a request for a later SendFunc or for the test.
+//
+// The check runs while the call's handler waits, once per call of the
+// script (calls may run at once): it reports through its error, not with
+// t.FailNow or a testify require function, which a check that does is
+// reported as calling.
+func (sc *Script) RecvFunc(check any) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecvFunc, func(st *scriptStep) string {
+		fn, bad := sc.checkFunc("RecvFunc", check, reflect.TypeFor[error]())
+		st.fn = fn
+		if bad == "" {
+			bad = sc.oneRequest()
+		}
+		return bad
+	})
+}
+
+// SendFunc sends the response that reply makes from the last request the
+// call received (by an earlier Recv, RecvAny, RecvWith or RecvFunc step):
+// for responses that echo what the client made up, such as a request ID.
+// reply is a func(*pb.Req) *pb.Res, where *pb.Req is the method's request
+// type (or an interface it implements, such as proto.Message) and *pb.Res
+// its response type (or an interface such as proto.Message, the message
+// then checked when the call runs).
+//
+//	Recv(...).SendFunc(func(req *pb.Req) *pb.Res { return &pb.Res{RequestId: req.GetRequestId()} })
+//
+// A reply that returns nil or a message of another type, panics or calls
+// runtime.Goexit (t.FailNow) ends the call with codes.FailedPrecondition,
+// and Close reports it. Like RecvFunc's check, it runs once per call of
+// the script, and calls may run at once. A response
+// computed from every request, or from state the service keeps, is a job
+// for a handler of the test's own on a grpctest.NewServer.
+func (sc *Script) SendFunc(reply any) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepSendFunc, func(st *scriptStep) string {
+		fn, bad := sc.checkFunc("SendFunc", reply, nil)
+		st.fn = fn
+		if bad == "" && sc.countLocked(recvKinds...) == 0 {
+			bad = "SendFunc before any step that receives a request: there is no request to reply to; " +
+				"add a Recv, RecvAny, RecvWith or RecvFunc step first, or use Send"
+		}
+		if bad == "" {
+			bad = sc.oneResponse()
 		}
 		return bad
 	})
@@ -215,7 +320,7 @@ func (sc *Script) Return(err error) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepReturn, func(st *scriptStep) string {
 		st.err = err
-		if err == nil && !sc.md.IsStreamingServer() && sc.countLocked(stepSend) == 0 {
+		if err == nil && !sc.md.IsStreamingServer() && sc.countLocked(sendKinds...) == 0 {
 			return "Return(nil) before the response: the method is not server-streaming, a call that ends OK sends exactly one response; " +
 				"add Send(response) first, or Return an error"
 		}
@@ -273,6 +378,71 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 	return sc
 }
 
+// oneRequest says why one more step that receives a request is a misuse
+// (a method without client streaming has exactly one request), "" if it
+// is not.
+func (sc *Script) oneRequest() string {
+	if !sc.md.IsStreamingClient() && sc.countLocked(recvKinds...) >= 1 {
+		return "the method is not client-streaming: it has exactly one request"
+	}
+	return ""
+}
+
+// oneResponse says why one more step that sends a response is a misuse
+// (a method without server streaming has exactly one response), "" if it
+// is not.
+func (sc *Script) oneResponse() string {
+	if !sc.md.IsStreamingServer() && sc.countLocked(sendKinds...) >= 1 {
+		return "the method is not server-streaming: it has exactly one response"
+	}
+	return ""
+}
+
+// checkFunc checks that f is a function of one argument that takes the
+// method's request and returns one value: out (RecvFunc's error), or, if
+// out is nil, the method's response (SendFunc's). It returns f, or a
+// description of what is wrong that names the signature wanted.
+func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value, string) {
+	in := goType(sc.md.Input())
+	res := goType(sc.md.Output())
+	want := fmt.Sprintf("func(%s) error", in)
+	if out == nil {
+		want = fmt.Sprintf("func(%s) %s", in, res)
+	}
+	v := reflect.ValueOf(f)
+	switch {
+	case f == nil:
+		return reflect.Value{}, fmt.Sprintf("%s(nil): want a %s", step, want)
+	case v.Kind() != reflect.Func:
+		return reflect.Value{}, fmt.Sprintf("%s got a %T, which is not a function: want a %s", step, f, want)
+	case v.IsNil():
+		return reflect.Value{}, fmt.Sprintf("%s got a nil %T: want a %s", step, f, want)
+	}
+	ft := v.Type()
+	ok := ft.NumIn() == 1 && !ft.IsVariadic() && ft.NumOut() == 1 && in.AssignableTo(ft.In(0))
+	switch {
+	case !ok:
+	case out != nil:
+		ok = ft.Out(0) == out
+	default:
+		// The response type itself, or an interface it implements (the
+		// message is checked when the call runs).
+		r := ft.Out(0)
+		ok = r == res || r.Kind() == reflect.Interface && res.Implements(r)
+	}
+	if !ok {
+		return reflect.Value{}, fmt.Sprintf("%s got a %s: want a %s, for %s", step, ft, want, sc.method)
+	}
+	return v, ""
+}
+
+// goType is the Go type of the messages of d that requests are decoded
+// into (see messageType): the generated type registered for it, else
+// *dynamicpb.Message.
+func goType(d protoreflect.MessageDescriptor) reflect.Type {
+	return reflect.TypeOf(messageType(d).Zero().Interface())
+}
+
 // countLocked counts the script's steps of the given kinds.
 func (sc *Script) countLocked(kinds ...stepKind) int {
 	n := 0
@@ -290,7 +460,7 @@ func (sc *Script) countLocked(kinds ...stepKind) int {
 // returns a copy of it, or a description of what is wrong.
 func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescriptor) (proto.Message, string) {
 	what := "request"
-	if step == "Send" {
+	if strings.HasPrefix(step, "Send") {
 		what = "response"
 	}
 	pm, ok := m.(proto.Message)

@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -198,16 +202,27 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	ctx := ss.Context()
 	inType := messageType(sc.md.Input())
-	sent := 0 // Send steps done
+	sent := 0              // Send steps done
+	var last proto.Message // the last request received, for SendFunc
 	for i, st := range run.steps {
 		where := fmt.Sprintf("%s (call %d of %d): step %d %s at %s", sc.name(), run.n, run.of, i+1, stepNames[st.kind], st.where)
 		var err error
-		mismatch := ""
+		var mismatch, detail string // detail: more for Close's report than for the status
 		switch st.kind {
-		case stepRecv, stepRecvAny, stepRecvEOF:
-			mismatch, err = recvStep(ss, inType, st)
+		case stepRecv, stepRecvAny, stepRecvEOF, stepRecvWith, stepRecvFunc:
+			var got proto.Message
+			got, mismatch, detail, err = recvStep(ss, inType, st)
+			if got != nil {
+				last = got
+			}
 		case stepSend:
 			err = ss.SendMsg(st.msg)
+		case stepSendFunc:
+			var m proto.Message
+			m, mismatch, detail = sc.reply(st, last)
+			if mismatch == "" {
+				err = ss.SendMsg(m)
+			}
 		case stepSendHeader:
 			err = ss.SendHeader(st.md)
 		case stepSetTrailer:
@@ -225,7 +240,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		switch {
 		case mismatch != "":
 			msg := fmt.Sprintf("fakes: %s: %s", where, mismatch)
-			s.fail(run, msg)
+			s.fail(run, msg+detail)
 			return status.Error(codes.FailedPrecondition, msg)
 		case err != nil && ctx.Err() == nil && st.kind == stepSendHeader:
 			// The script itself is wrong: SendHeader after a Send.
@@ -240,7 +255,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			s.stop(run, why)
 			return err
 		}
-		if st.kind == stepSend {
+		if st.kind == stepSend || st.kind == stepSendFunc {
 			sent++
 		}
 		s.progress(run, i+1)
@@ -265,36 +280,148 @@ func noResponse(sc *Script, sent int, where string) string {
 		"a call that ends OK sends exactly one response; add a Send step, or Return an error", where)
 }
 
-// recvStep runs a Recv, RecvAny or RecvEOF step: it returns what does not
-// match the step, or the error that ended the call.
-func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (mismatch string, err error) {
-	got := inType.New().Interface()
+// recvStep runs a step that receives: Recv, RecvAny, RecvEOF, RecvWith
+// or RecvFunc. It returns the request received (nil if none), what does
+// not match the step (and detail, for Close's report only), or the error
+// that ended the call.
+func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (got proto.Message, mismatch, detail string, err error) {
+	got = inType.New().Interface()
 	err = ss.RecvMsg(got)
 	eof := errors.Is(err, io.EOF)
 	switch {
 	case eof && st.kind == stepRecvEOF:
-		return "", nil
-	case eof && st.kind == stepRecv:
-		return fmt.Sprintf("want request %s, got the end of the requests (the client half-closed)", formatMsg(st.msg)), nil
+		return nil, "", "", nil
+	case eof && (st.kind == stepRecv || st.kind == stepRecvWith):
+		return nil, fmt.Sprintf("want request %s, got the end of the requests (the client half-closed)", formatMsg(st.msg)), "", nil
 	case eof:
-		return "want a request, got the end of the requests (the client half-closed)", nil
+		return nil, "want a request, got the end of the requests (the client half-closed)", "", nil
 	case err != nil:
-		return "", err
+		return nil, "", "", err
 	case st.kind == stepRecvEOF:
-		return fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), nil
-	case st.kind == stepRecv:
+		return got, fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), "", nil
+	case (st.kind == stepRecv || st.kind == stepRecvWith) && len(st.opts) == 0:
 		if msgdiff.Same(st.msg, got) {
-			return "", nil
+			return got, "", "", nil
 		}
-		d, err := msgdiff.Diff(st.msg, got, nil)
-		if err != nil {
-			d = err.Error()
-		}
-		if d != "" {
-			return "request mismatch (-want +got):\n" + d, nil
+		return got, requestDiff(st.msg, got, nil), "", nil
+	case st.kind == stepRecvWith:
+		return got, requestDiff(st.msg, got, st.opts), "", nil
+	case st.kind == stepRecvFunc:
+		out, how, stack := call(st.fn, got)
+		switch {
+		case how == panicked:
+			return got, fmt.Sprintf("the check panicked: %v; got request %s", out, formatMsg(got)), stack, nil
+		case how == exited:
+			return got, fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, formatMsg(got)), "", nil
+		case out != nil:
+			return got, fmt.Sprintf("the check rejected the request: %v; got request %s", out, formatMsg(got)), "", nil
 		}
 	}
-	return "", nil
+	return got, "", "", nil
+}
+
+// requestDiff describes how got differs from want, compared with protocmp
+// and opts: "" if it does not.
+func requestDiff(want, got proto.Message, opts []cmp.Option) string {
+	d, err := msgdiff.Diff(want, got, opts)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("cannot compare the request with the step's: %v; got request %s", err, formatMsg(got))
+	case d != "":
+		return "request mismatch (-want +got):\n" + d
+	}
+	return ""
+}
+
+// reply runs a SendFunc step's function on the last request received,
+// and returns the response it made, or what is wrong with it (and
+// detail, for Close's report only).
+func (sc *Script) reply(st scriptStep, last proto.Message) (m proto.Message, mismatch, detail string) {
+	out, how, stack := call(st.fn, last)
+	switch how {
+	case panicked:
+		return nil, fmt.Sprintf("the function panicked: %v; the request was %s", out, formatMsg(last)), stack
+	case exited:
+		return nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), ""
+	}
+	want := sc.md.Output().FullName()
+	pm, ok := out.(proto.Message)
+	bad := ""
+	switch {
+	case out == nil:
+		bad = fmt.Sprintf("the function returned nil: want a %s", want)
+	case !ok:
+		bad = fmt.Sprintf("the function returned a %T, which is not a proto message: want a %s", out, want)
+	case !pm.ProtoReflect().IsValid():
+		bad = fmt.Sprintf("the function returned a nil %T: want a %s", out, want)
+	case pm.ProtoReflect().Descriptor().FullName() != want:
+		bad = fmt.Sprintf("the function returned a %s (%T), but the response type of %s is %s",
+			pm.ProtoReflect().Descriptor().FullName(), out, sc.method, want)
+	}
+	if bad != "" {
+		return nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), ""
+	}
+	return pm, "", ""
+}
+
+// outcome is how a function of the test's that a step called ended.
+type outcome int
+
+const (
+	returned outcome = iota
+	panicked
+	exited // runtime.Goexit: t.FailNow, a testify require function
+)
+
+// goexitHint explains a function of the test's that called runtime.Goexit.
+const goexitHint = "called runtime.Goexit (t.FailNow, t.Fatal or a testify require function?), " +
+	"which must not be called on the call's goroutine"
+
+// call calls fn, a function of one argument and one result that
+// Script.checkFunc accepted, with arg, on a goroutine of its own, so that
+// neither a panic nor runtime.Goexit in it takes the fake's handler down
+// (a handler that exits leaves its client waiting forever). If fn panics,
+// out is what it panicked with and stack the frames from the panic to fn's
+// call (each on a line of its own, indented as a part of Close's report;
+// "" if there are none).
+func call(fn reflect.Value, arg proto.Message) (out any, how outcome, stack string) {
+	done := make(chan struct{})
+	how = exited
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				out, how, stack = r, panicked, panicStack()
+			}
+		}()
+		out = fn.Call([]reflect.Value{reflect.ValueOf(arg)})[0].Interface()
+		how = returned
+	}()
+	<-done
+	return out, how, stack
+}
+
+// panicStack returns, inside a deferred function recovering a panic of a
+// function called by call, the stack from the panic to that function:
+// runtime's frames and those of the fake server's handler cut off.
+func panicStack() string {
+	lines := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
+	from, to := 1, len(lines) // 0 is "goroutine N [running]:"
+	for i := 1; i+1 < len(lines); i += 2 {
+		fn := lines[i]
+		switch {
+		case strings.HasPrefix(fn, "panic("):
+			from = i + 2
+		case strings.HasPrefix(fn, "reflect.Value.call("), strings.HasPrefix(fn, "reflect.Value.Call("):
+			if to == len(lines) && i > from {
+				to = i
+			}
+		}
+	}
+	if from >= to {
+		return ""
+	}
+	return "\n\t\t" + strings.Join(lines[from:to], "\n\t\t")
 }
 
 func (s *Server) progress(run *callRun, done int) {

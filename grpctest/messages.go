@@ -113,14 +113,12 @@ func structOptionsNote(want, got []any, opts []cmp.Option) string {
 	if !allProto(want) || !allProto(got) { // the options may be for the other values
 		return ""
 	}
-	for _, o := range opts {
-		if s := fmt.Sprint(o); strings.Contains(s, "cmpopts.structFilter") || strings.Contains(s, "cmpopts.unexportedFilter") {
-			return "\n(cmpopts.IgnoreFields and cmpopts.IgnoreUnexported name the fields of Go structs, but proto messages are compared " +
-				"as protocmp.Transform makes them, maps of their fields, so those options never apply to them: " +
-				"use protocmp.IgnoreFields(&pb.M{}, \"field_name\") and protocmp's other options)"
-		}
+	if !msgdiff.StructOptions(opts) {
+		return ""
 	}
-	return ""
+	return "\n(cmpopts.IgnoreFields and cmpopts.IgnoreUnexported name the fields of Go structs, but proto messages are compared " +
+		"as protocmp.Transform makes them, maps of their fields, so those options never apply to them: " +
+		"use protocmp.IgnoreFields(&pb.M{}, \"field_name\") and protocmp's other options)"
 }
 
 // pairDiffs compares two lists of the same length message by message and

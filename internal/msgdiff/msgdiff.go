@@ -8,6 +8,7 @@ package msgdiff
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -195,6 +196,19 @@ func mayHoldAny(m protoreflect.Message) bool {
 	return protowalk.SetFields(m, func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
 		return fd.IsExtension() && fd.Message() != nil && fieldsHoldAny.Reaches(fd.Message())
 	})
+}
+
+// StructOptions reports whether opts hold cmpopts options that name the
+// fields of Go structs (IgnoreFields, IgnoreUnexported): they never apply
+// to proto messages, which protocmp.Transform turns into maps of their
+// fields before any option sees them.
+func StructOptions(opts []cmp.Option) bool {
+	for _, o := range opts {
+		if s := fmt.Sprint(o); strings.Contains(s, "cmpopts.structFilter") || strings.Contains(s, "cmpopts.unexportedFilter") {
+			return true
+		}
+	}
+	return false
 }
 
 // Equal is cmp.Equal with the options of a comparison of messages (see

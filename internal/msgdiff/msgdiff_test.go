@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -195,6 +197,28 @@ func TestTextBytesKeepBytesSemantics(t *testing.T) {
 	for _, l := range strings.Split(d, "\n") {
 		if strings.Contains(l, "NaN") && (strings.HasPrefix(l, "-") || strings.HasPrefix(l, "+")) {
 			t.Errorf("with a caller's []byte option, NaN no longer equals NaN:\n%s", d)
+		}
+	}
+}
+
+// StructOptions finds the cmpopts options that name Go struct fields,
+// alone or among others, and nothing else.
+func TestStructOptions(t *testing.T) {
+	type s struct{ A, b int }
+	_ = s{b: 0}
+	for _, tc := range []struct {
+		name string
+		opts []cmp.Option
+		want bool
+	}{
+		{"none", nil, false},
+		{"protocmp.IgnoreFields", []cmp.Option{protocmp.IgnoreFields(&descriptorpb.FileDescriptorProto{}, "name")}, false},
+		{"cmpopts.EquateEmpty", []cmp.Option{cmpopts.EquateEmpty()}, false},
+		{"cmpopts.IgnoreFields", []cmp.Option{cmpopts.IgnoreFields(s{}, "A")}, true},
+		{"cmpopts.IgnoreUnexported among others", []cmp.Option{cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(s{})}, true},
+	} {
+		if got := msgdiff.StructOptions(tc.opts); got != tc.want {
+			t.Errorf("%s: StructOptions = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,325 @@
+package fakes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/internal/spytb"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+// tagged returns a unary request that carries id in its payload, as a
+// client that makes up request IDs sends them.
+func tagged(id string, size int32) *testpb.SimpleRequest {
+	return &testpb.SimpleRequest{ResponseSize: size, Payload: &testpb.Payload{Body: []byte(id)}}
+}
+
+// echoID is a SendFunc reply: the response carries the request's ID.
+func echoID(req *testpb.SimpleRequest) *testpb.SimpleResponse {
+	return &testpb.SimpleResponse{Payload: &testpb.Payload{Body: req.GetPayload().GetBody()}}
+}
+
+// lookup is client code under test: it makes up a request ID, as real
+// clients do, and checks that the response carries it back.
+func lookup(ctx context.Context, client testpb.TestServiceClient, size int32) error {
+	id := fmt.Sprintf("req-%d", rand.Uint64())
+	res, err := client.UnaryCall(ctx, tagged(id, size))
+	if err != nil {
+		return err
+	}
+	if got := string(res.GetPayload().GetBody()); got != id {
+		return fmt.Errorf("response for request %q, want %q", got, id)
+	}
+	return nil
+}
+
+// A request ID the test cannot know: RecvWith ignores it, SendFunc echoes it.
+func TestServerRecvWithAndSendFuncEchoAnID(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).
+		RecvWith(&testpb.SimpleRequest{ResponseSize: 3}, protocmp.IgnoreFields(&testpb.SimpleRequest{}, "payload")).
+		SendFunc(echoID).
+		Times(2)
+	client := testpb.NewTestServiceClient(srv.Conn())
+	for range 2 {
+		if err := lookup(t.Context(), client, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close()
+	spy.WantClean(t)
+}
+
+// RecvWith still compares what its options leave: a field they do not
+// ignore fails the step, with a diff.
+func TestServerRecvWithMismatch(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).
+		RecvWith(&testpb.SimpleRequest{ResponseSize: 3}, protocmp.IgnoreFields(&testpb.SimpleRequest{}, "payload")).
+		SendFunc(echoID)
+	err := lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 4)
+	wantCode(t, err, codes.FailedPrecondition)
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "step 1 RecvWith") || !strings.Contains(msg, "response_size") {
+		t.Errorf("status message = %q; want it to name step 1 RecvWith and the field", msg)
+	}
+	srv.Close()
+	spy.Want(t, 1, "not used as scripted", "step 1 RecvWith", "request mismatch (-want +got)", "ignored",
+		`"response_size": int32(3)`, `"response_size": int32(4)`, "timeline:")
+}
+
+// Options cmp refuses (two comparers for the same type) fail the step
+// with cmp's reason, not a panic in the fake's handler.
+func TestServerRecvWithOptionsCmpRefuses(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	same := cmp.Comparer(func(a, b int32) bool { return true })
+	srv.Expect(unaryCall).RecvWith(&testpb.SimpleRequest{ResponseSize: 3}, same, same).SendFunc(echoID)
+	wantCode(t, lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 3), codes.FailedPrecondition)
+	srv.Close()
+	spy.Want(t, 1, "step 1 RecvWith", "cannot compare the request with the step's", "ambiguous set of applicable options", "got request {")
+}
+
+// Close's report of a call not made describes the new steps.
+func TestServerFuncStepsDescribed(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).
+		RecvWith(&testpb.SimpleRequest{ResponseSize: 3}, protocmp.IgnoreFields(&testpb.SimpleRequest{}, "payload")).
+		SendFunc(echoID)
+	srv.Expect(streamingIn).RecvFunc(func(*testpb.StreamingInputCallRequest) error { return nil })
+	srv.Close()
+	spy.Want(t, 1, "expected 1 call(s), got 0",
+		"step 1 RecvWith({response_size:3}, 1 cmp option(s))",
+		"step 2 SendFunc(func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse)",
+		"step 1 RecvFunc(func(*grpc_testing.StreamingInputCallRequest) error)")
+}
+
+// The same request and options through Recv (no options) fail, so the
+// ignored field is what made TestServerRecvWithAndSendFuncEchoAnID pass.
+func TestServerRecvWithoutTheOptionsFails(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{ResponseSize: 3}).SendFunc(echoID)
+	wantCode(t, lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 3), codes.FailedPrecondition)
+	srv.Close()
+	spy.Want(t, 1, "step 1 Recv", "request mismatch", "payload")
+}
+
+// RecvFunc passes the request to the check, which may keep it; an error
+// it returns fails the step, with the error and the request.
+func TestServerRecvFunc(t *testing.T) {
+	t.Run("accepts", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		var seen []string
+		srv.Expect(fullDuplex).
+			RecvFunc(func(r *dupReq) error { seen = append(seen, fmt.Sprint(len(r.GetResponseParameters()))); return nil }).
+			Send(res(1)).
+			RecvFunc(func(m proto.Message) error {
+				seen = append(seen, string(m.ProtoReflect().Descriptor().Name()))
+				return nil
+			}).
+			RecvEOF()
+		if _, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1, 2), req(3)); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		spy.WantClean(t)
+		wantMsgs(t, []string{"2", "StreamingOutputCallRequest"}, seen)
+	})
+	t.Run("rejects", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).RecvFunc(func(r *dupReq) error {
+			if len(r.GetResponseParameters()) > 1 {
+				return errors.New("one response at a time, please")
+			}
+			return nil
+		}).Send(res(1))
+		_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1, 2))
+		wantCode(t, err, codes.FailedPrecondition)
+		if msg := status.Convert(err).Message(); !strings.Contains(msg, "one response at a time, please") {
+			t.Errorf("status message = %q; want the check's error", msg)
+		}
+		srv.Close()
+		spy.Want(t, 1, "step 1 RecvFunc at script_func_test.go:",
+			"the check rejected the request: one response at a time, please", "got request {", "size:2", "script_func_test.go")
+	})
+	t.Run("panics", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).RecvFunc(func(r *dupReq) error {
+			_ = r.GetResponseParameters()[5] // the check's own bug
+			return nil
+		})
+		_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+		wantCode(t, err, codes.FailedPrecondition)
+		if msg := status.Convert(err).Message(); strings.Contains(msg, "TestServerRecvFunc.func") {
+			t.Errorf("status message = %q; want the stack in Close's report only", msg)
+		}
+		srv.Close()
+		r := spy.Want(t, 1, "step 1 RecvFunc", "the check panicked: runtime error: index out of range [5] with length 1",
+			"fakes_test.TestServerRecvFunc.func3.1(", "script_func_test.go:")
+		if strings.Contains(r.Msg, "reflect.Value") || strings.Contains(r.Msg, "runtime/panic.go") || strings.Contains(r.Msg, "fakes.(*Server).run") {
+			t.Errorf("the panic's stack keeps frames around the check's own:\n%s", r.Msg)
+		}
+	})
+}
+
+// A check that calls t.FailNow (runtime.Goexit) on the call's goroutine
+// would leave the fake's handler gone and its client waiting forever; the
+// step fails instead, saying why.
+func TestServerRecvFuncGoexit(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest) error { runtime.Goexit(); return nil }).SendFunc(echoID)
+	err := lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1)
+	wantCode(t, err, codes.FailedPrecondition)
+	srv.Close()
+	spy.Want(t, 1, "step 1 RecvFunc", "the check called runtime.Goexit", "it reports through the error it returns")
+}
+
+// What a SendFunc's function returns is checked when the call runs, as a
+// Send step's message is when the script is built.
+func TestServerSendFuncBadReply(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply any
+		want  []string
+	}{
+		{"nil", func(*testpb.SimpleRequest) proto.Message { return nil },
+			[]string{"step 2 SendFunc", "the function returned nil: want a grpc.testing.SimpleResponse", "the request was {"}},
+		{"typed nil", func(*testpb.SimpleRequest) *testpb.SimpleResponse { return nil },
+			[]string{"the function returned a nil *grpc_testing.SimpleResponse"}},
+		{"another type", func(*testpb.SimpleRequest) proto.Message { return &testpb.SimpleRequest{} },
+			[]string{"the function returned a grpc.testing.SimpleRequest (*grpc_testing.SimpleRequest), but the response type of " + unaryCall + " is grpc.testing.SimpleResponse"}},
+		{"not a proto", func(*testpb.SimpleRequest) any { return "hello" },
+			[]string{"the function returned a string, which is not a proto message"}},
+		{"panic", func(*testpb.SimpleRequest) *testpb.SimpleResponse { panic("no reply for you") },
+			[]string{"the function panicked: no reply for you", "script_func_test.go:"}},
+		{"Goexit", func(*testpb.SimpleRequest) *testpb.SimpleResponse { runtime.Goexit(); return nil },
+			[]string{"the function called runtime.Goexit (t.FailNow, t.Fatal or a testify require function?)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			srv.Expect(unaryCall).RecvAny().SendFunc(tc.reply)
+			_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), tagged("a", 1))
+			wantCode(t, err, codes.FailedPrecondition)
+			srv.Close()
+			spy.Want(t, 1, append([]string{"not used as scripted"}, tc.want...)...)
+		})
+	}
+}
+
+// SendFunc on a stream answers each request in turn, with the last one
+// received.
+func TestServerSendFuncOnAStream(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	echoSizes := func(r *dupReq) *dupRes {
+		return res(r.GetResponseParameters()[0].GetSize())
+	}
+	srv.Expect(fullDuplex).
+		RecvAny().SendFunc(echoSizes).
+		RecvAny().SendFunc(echoSizes).SendFunc(echoSizes).
+		RecvEOF()
+	got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(4), req(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*dupRes{res(4), res(7), res(7)}, got)
+	srv.Close()
+	spy.WantClean(t)
+}
+
+// Misuse of the new steps is reported at the line of the step, naming the
+// signature wanted.
+func TestServerFuncStepMisuse(t *testing.T) {
+	var nilFunc func(*testpb.SimpleRequest) error
+	for _, tc := range []struct {
+		name  string
+		build func(sc *fakes.Script)
+		want  []string
+	}{
+		{"RecvFunc(nil)", func(sc *fakes.Script) { sc.RecvFunc(nil) },
+			[]string{"step 1 RecvFunc", "RecvFunc(nil): want a func(*grpc_testing.SimpleRequest) error"}},
+		{"RecvFunc of a typed nil func", func(sc *fakes.Script) { sc.RecvFunc(nilFunc) },
+			[]string{"RecvFunc got a nil func(*grpc_testing.SimpleRequest) error"}},
+		{"RecvFunc of a non-function", func(sc *fakes.Script) { sc.RecvFunc(42) },
+			[]string{"RecvFunc got a int, which is not a function: want a func(*grpc_testing.SimpleRequest) error"}},
+		{"RecvFunc of the wrong request type", func(sc *fakes.Script) { sc.RecvFunc(func(*dupReq) error { return nil }) },
+			[]string{"RecvFunc got a func(*grpc_testing.StreamingOutputCallRequest) error: want a func(*grpc_testing.SimpleRequest) error, for " + unaryCall}},
+		{"RecvFunc returning bool", func(sc *fakes.Script) { sc.RecvFunc(func(*testpb.SimpleRequest) bool { return true }) },
+			[]string{"RecvFunc got a func(*grpc_testing.SimpleRequest) bool"}},
+		{"RecvFunc with two results", func(sc *fakes.Script) {
+			sc.RecvFunc(func(*testpb.SimpleRequest) (bool, error) { return true, nil })
+		}, []string{"RecvFunc got a func(*grpc_testing.SimpleRequest) (bool, error)"}},
+		{"a second RecvFunc on a unary method", func(sc *fakes.Script) { sc.RecvAny().RecvFunc(func(any) error { return nil }) },
+			[]string{"step 2 RecvFunc", "not client-streaming"}},
+		{"SendFunc before any request", func(sc *fakes.Script) { sc.SendFunc(echoID) },
+			[]string{"step 1 SendFunc", "no request to reply to", "add a Recv, RecvAny, RecvWith or RecvFunc step first"}},
+		{"SendFunc after RecvEOF only", func(sc *fakes.Script) {
+			sc.RecvEOF().SendFunc(echoID)
+		}, []string{"step 2 SendFunc", "no request to reply to"}},
+		{"SendFunc of the wrong response type", func(sc *fakes.Script) {
+			sc.RecvAny().SendFunc(func(*testpb.SimpleRequest) *dupRes { return nil })
+		}, []string{"SendFunc got a func(*grpc_testing.SimpleRequest) *grpc_testing.StreamingOutputCallResponse: want a func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse"}},
+		{"SendFunc of a variadic func", func(sc *fakes.Script) {
+			sc.RecvAny().SendFunc(func(...*testpb.SimpleRequest) *testpb.SimpleResponse { return nil })
+		}, []string{"SendFunc got a func(...*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse"}},
+		{"SendFunc(nil)", func(sc *fakes.Script) { sc.RecvAny().SendFunc(nil) },
+			[]string{"step 2 SendFunc", "SendFunc(nil): want a func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse"}},
+		{"a Send and a SendFunc on a unary method", func(sc *fakes.Script) {
+			sc.RecvAny().Send(&testpb.SimpleResponse{}).SendFunc(echoID)
+		}, []string{"step 3 SendFunc", "not server-streaming"}},
+		{"RecvWith of the wrong type", func(sc *fakes.Script) { sc.RecvWith(req(1)) },
+			[]string{"step 1 RecvWith", "grpc.testing.StreamingOutputCallRequest", "grpc.testing.SimpleRequest"}},
+		{"RecvWith(nil)", func(sc *fakes.Script) { sc.RecvWith(nil) },
+			[]string{"RecvWith(nil): want a grpc.testing.SimpleRequest"}},
+		{"RecvWith with cmpopts.IgnoreFields", func(sc *fakes.Script) {
+			sc.RecvWith(&testpb.SimpleRequest{}, cmpopts.IgnoreFields(testpb.SimpleRequest{}, "Payload"))
+		}, []string{"step 1 RecvWith", "cmpopts.IgnoreFields", "never apply", "protocmp.IgnoreFields"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			sc := srv.Expect(unaryCall)
+			tc.build(sc)
+			sc.Times(0)
+			r := spy.Want(t, 1, tc.want...)
+			if !strings.Contains(r.Msg, "script_func_test.go") {
+				t.Errorf("the misuse is not reported at the test's line:\n%s", r.Msg)
+			}
+		})
+	}
+}
+
+// Return(nil) may follow a SendFunc on a unary method: it is the one
+// response.
+func TestServerSendFuncIsTheOneResponse(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvAny().SendFunc(echoID).Return(nil)
+	if err := lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	spy.WantClean(t)
+}
