@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -322,4 +323,43 @@ func TestServerSendFuncIsTheOneResponse(t *testing.T) {
 	}
 	srv.Close()
 	spy.WantClean(t)
+}
+
+// Calls a client makes at once may reach the server in any order, so one
+// script per call would fail at random. One script for all of them, with
+// Times(n), a check and a reply made from each request, does not.
+func TestServerConcurrentCallsOneScript(t *testing.T) {
+	const n = 8
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	srv.Expect(unaryCall).
+		RecvFunc(func(r *testpb.SimpleRequest) error {
+			mu.Lock()
+			defer mu.Unlock()
+			id := string(r.GetPayload().GetBody())
+			if seen[id] {
+				return fmt.Errorf("request %s sent twice", id)
+			}
+			seen[id] = true
+			return nil
+		}).
+		SendFunc(echoID).
+		Times(n)
+	client := testpb.NewTestServiceClient(srv.Conn())
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- lookup(t.Context(), client, 1) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	srv.Close()
+	spy.WantClean(t)
+	if len(seen) != n {
+		t.Errorf("the check saw %d distinct requests, want %d", len(seen), n)
+	}
 }

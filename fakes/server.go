@@ -44,7 +44,10 @@ import (
 // answers every method through grpc.UnknownServiceHandler.
 //
 // A call runs the first Script of its method (in Expect order) that has
-// calls left (Times). A step that does not match what the client did ends
+// calls left (Times). Calls that the client makes at once may arrive in
+// any order, so a script per call would fail at random: script them as
+// one, with Times(n), and let RecvFunc check and SendFunc answer each
+// request. A step that does not match what the client did ends
 // the call with codes.FailedPrecondition and a message naming the step, the
 // want and the got (a protocmp diff); a call with no Script left ends with
 // codes.FailedPrecondition too. At Close (registered with t.Cleanup), every
