@@ -248,9 +248,9 @@ func (sc *Script) RecvFunc(check any) *Script {
 // A reply that returns nil or a message of another type, panics or calls
 // runtime.Goexit (t.FailNow) ends the call with codes.FailedPrecondition,
 // and Close reports it. Like RecvFunc's check, it runs once per call of
-// the script, and calls may run at once. A response
-// computed from every request, or from state the service keeps, is a job
-// for a handler of the test's own on a grpctest.NewServer.
+// the script, and calls may run at once. A response computed from every
+// request, or from state the service keeps, is a job for a handler of the
+// test's own on a grpctest.NewServer.
 func (sc *Script) SendFunc(reply any) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSendFunc, func(st *scriptStep) string {
