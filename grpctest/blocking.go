@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/streamtest/streamtest/internal/goid"
 )
 
 // ErrStillBlocked is the error Pending.Wait returns (wrapped, with the
@@ -106,7 +107,7 @@ func start[T any](t testing.TB, what, where string, fn func() (T, error)) *Pendi
 }
 
 func (p *Pending[T]) run(fn func() (T, error)) {
-	p.goid.Store(goroutineID())
+	p.goid.Store(goid.ID())
 	returned := false
 	defer func() {
 		var r any
@@ -479,22 +480,6 @@ func reportLeftBlocked(w io.Writer, d time.Duration, only func(test string) bool
 	return found
 }
 
-// goroutineID returns the number of the calling goroutine, as tracebacks
-// show it.
-func goroutineID() uint64 {
-	var buf [64]byte
-	id, _ := tracebackID(string(buf[:runtime.Stack(buf[:], false)]))
-	return id
-}
-
-// tracebackID returns the goroutine number of a traceback, which begins
-// "goroutine 7 [".
-func tracebackID(tb string) (uint64, bool) {
-	n, _, _ := strings.Cut(strings.TrimPrefix(tb, "goroutine "), " ")
-	id, err := strconv.ParseUint(n, 10, 64)
-	return id, err == nil
-}
-
 // blockedIn renders where goroutine id is, for the report of a call still
 // blocked (see renderBlocked); "" if it is not found (it returned
 // meanwhile).
@@ -509,7 +494,7 @@ func blockedIn(id uint64) string {
 func tracebacksByID() map[uint64]string {
 	out := make(map[uint64]string)
 	for _, tb := range allTracebacks() {
-		if id, ok := tracebackID(tb); ok {
+		if id, ok := goid.FromTraceback(tb); ok {
 			out[id] = tb
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/streamtest/streamtest/internal/goid"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -207,7 +209,7 @@ func TestEnableTracebackLabels(t *testing.T) {
 
 // parkWithID sends its goroutine's number, then waits for release.
 func parkWithID(id chan<- string, release <-chan struct{}) {
-	id <- strconv.FormatUint(goroutineID(), 10)
+	id <- strconv.FormatUint(goid.ID(), 10)
 	<-release
 }
 

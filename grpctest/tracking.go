@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/internal/goid"
 )
 
 // handlerBegin counts a handler of method as running and labels its
@@ -43,7 +44,7 @@ func (s *Server) handlerBegin(ctx context.Context, method string) (context.Conte
 	if s.handlerGoroutines == nil {
 		s.handlerGoroutines = make(map[uint64]string)
 	}
-	s.handlerGoroutines[goid()] = method
+	s.handlerGoroutines[goid.ID()] = method
 	s.mu.Unlock()
 	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
 	saved := swapLabels(pprof.WithLabels(s.serverLabels, labels))
@@ -53,7 +54,7 @@ func (s *Server) handlerBegin(ctx context.Context, method string) (context.Conte
 func (s *Server) handlerEnd(method string, saved savedLabels) {
 	saved.restore()
 	s.mu.Lock()
-	delete(s.handlerGoroutines, goid())
+	delete(s.handlerGoroutines, goid.ID())
 	s.handlers[method]--
 	s.running--
 	if s.running == 0 {
@@ -491,25 +492,10 @@ func sameTB(a, b testing.TB) (same bool) {
 	return a == b
 }
 
-// goid returns the id of the calling goroutine, read from the first line of
-// its stack ("goroutine 42 [running]:"). The harness needs it only to tell
-// a Close called from inside one of its handlers.
-func goid() uint64 {
-	var buf [40]byte
-	n := runtime.Stack(buf[:], false)
-	rest, ok := strings.CutPrefix(string(buf[:n]), "goroutine ")
-	if !ok {
-		return 0
-	}
-	id, _, _ := strings.Cut(rest, " ")
-	v, _ := strconv.ParseUint(id, 10, 64)
-	return v
-}
-
 // inHandler returns the method of this harness's handler running on the
 // calling goroutine, if any.
 func (s *Server) inHandler() (string, bool) {
-	id := goid()
+	id := goid.ID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.handlerGoroutines[id]
