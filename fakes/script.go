@@ -222,7 +222,11 @@ func (sc *Script) RecvWith(want any, opts ...cmp.Option) *Script {
 // The check runs while the call's handler waits, once per call of the
 // script (calls may run at once): it reports through its error, not with
 // t.FailNow or a testify require function, which a check that does is
-// reported as calling.
+// reported as calling. A call that ends while its check runs (the client
+// canceled, or its deadline passed) ends during the step, as during a
+// Sleep, whatever the check returns; a check still running then is left to
+// run, and the harness's leak check reports it if it has not returned by
+// Close.
 func (sc *Script) RecvFunc(check any) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepRecvFunc, func(st *scriptStep) string {
@@ -248,9 +252,10 @@ func (sc *Script) RecvFunc(check any) *Script {
 // A reply that returns nil or a message of another type, panics or calls
 // runtime.Goexit (t.FailNow) ends the call with codes.FailedPrecondition,
 // and Close reports it. Like RecvFunc's check, it runs once per call of
-// the script, and calls may run at once. A response computed from every
-// request, or from state the service keeps, is a job for a handler of the
-// test's own on a grpctest.NewServer.
+// the script, calls may run at once, and a call that ends while it runs
+// ends during the step. A response computed from every request, or from
+// state the service keeps, is a job for a handler of the test's own on a
+// grpctest.NewServer.
 func (sc *Script) SendFunc(reply any) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSendFunc, func(st *scriptStep) string {

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -18,7 +21,9 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -361,5 +366,104 @@ func TestServerConcurrentCallsOneScript(t *testing.T) {
 	spy.WantClean(t)
 	if len(seen) != n {
 		t.Errorf("the check saw %d distinct requests, want %d", len(seen), n)
+	}
+}
+
+// A check still running when its call ends (the client's deadline passed)
+// does not hold the call: the step ends with the call, named in Close's
+// report, whatever the check returns later.
+func TestServerFuncOutlastsItsCall(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	release := make(chan struct{})
+	srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest) error { <-release; return nil }).SendFunc(echoID)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond) // the behaviour under test: a deadline
+	defer cancel()
+	wantCode(t, lookup(ctx, testpb.NewTestServiceClient(srv.Conn()), 1), codes.DeadlineExceeded)
+	// The handler returns without waiting for the check.
+	serverEnd := func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	}
+	wctx, wcancel := context.WithTimeout(t.Context(), waitLimit)
+	defer wcancel()
+	if err := srv.Recorder().Wait(wctx, serverEnd); err != nil {
+		t.Fatalf("the handler did not end with its call: %v\n%s", err, srv.Recorder())
+	}
+	close(release) // the check returns nil now: too late
+	srv.Close()
+	spy.Want(t, 1, "did not complete its script", "ended during step 1 RecvFunc", "DeadlineExceeded",
+		"the call ended while the step's function ran", "steps not reached", "step 2 SendFunc")
+}
+
+// A function still running at Close is the harness's leak report, with
+// its stack, and no hint to exempt the goroutine fakes runs it on.
+func TestServerFuncStillRunningAtClose(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy, grpctest.WithCloseTimeout(100*time.Millisecond))
+	release, entered := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	srv.Expect(fullDuplex).RecvFunc(func(*dupReq) error { close(entered); <-release; return nil })
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	cancel() // the call ends; the check stays blocked
+	srv.Close()
+	spy.WantText(t, "goroutine(s) started during this harness's life still running", "started by handler "+fullDuplex,
+		"TestServerFuncStillRunningAtClose.func1(", "script_func_test.go:",
+		"not used as scripted", "ended during step 1 RecvFunc", "Canceled", "the call ended while the step's function ran")
+	if strings.Contains(spy.Text(), "WithIgnoredGoroutines") {
+		t.Errorf("the leak report offers to exempt the goroutine:\n%s", spy.Text())
+	}
+}
+
+// Close called from inside a step's function would wait for itself: it is
+// reported and does nothing, and the call goes on.
+func TestServerCloseInsideFunc(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest) error { srv.Close(); return nil }).SendFunc(echoID)
+	if err := lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1); err != nil {
+		t.Fatal(err)
+	}
+	spy.Want(t, 1, "Server.Close called from inside the function of a RecvFunc or SendFunc step", "would wait for the call that runs the function")
+	srv.Close()
+	spy.Want(t, 1) // nothing more
+}
+
+// The stack of a panic shows the test's frames from the first panic on,
+// down to the check: a check that re-panics in a defer, and one that calls
+// its helper through reflect.
+func TestServerFuncPanicStack(t *testing.T) {
+	validate := func(r *testpb.SimpleRequest) error { panic("in the helper") }
+	for _, tc := range []struct {
+		name  string
+		check any
+		want  []string
+	}{
+		{"re-panic", func(*testpb.SimpleRequest) error {
+			defer func() { panic(fmt.Sprint("again: ", recover())) }()
+			panic("first")
+		}, []string{"the check panicked: again: first", "TestServerFuncPanicStack.func2.1(", "TestServerFuncPanicStack.func2("}},
+		{"reflect inside", func(r *testpb.SimpleRequest) error {
+			return reflect.ValueOf(validate).Call([]reflect.Value{reflect.ValueOf(r)})[0].Interface().(error)
+		}, []string{"the check panicked: in the helper", "TestServerFuncPanicStack.func1(", "TestServerFuncPanicStack.func3("}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			srv.Expect(unaryCall).RecvFunc(tc.check).SendFunc(echoID)
+			wantCode(t, lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1), codes.FailedPrecondition)
+			srv.Close()
+			r := spy.Want(t, 1, append([]string{", in:"}, tc.want...)...)
+			if strings.Contains(r.Msg, "fakes.(*Server)") || strings.Contains(r.Msg, "debug.Stack") {
+				t.Errorf("the stack keeps frames of the library or of the recovery:\n%s", r.Msg)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -63,7 +65,8 @@ type Server struct {
 	mu         sync.Mutex
 	scripts    []*Script
 	unexpected []string
-	closing    bool // Close has begun: it ends the calls still running
+	closing    bool            // Close has begun: it ends the calls still running
+	inFunc     map[uint64]bool // goroutines running a step's function (see call)
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames (and a closure's) would sit between a report
@@ -123,9 +126,18 @@ func (s *Server) Harness() *grpctest.Server { return s.h }
 // by NewServer; call it earlier to check before the test ends. Its reports,
 // the harness's included (grpctest.Server.Close), are printed at the test's
 // NewServer line when t.Cleanup runs it, at the test's Close line when the
-// test calls it.
+// test calls it. Close called from inside a RecvFunc or SendFunc function
+// would wait for itself: it is reported with t.Errorf and does nothing.
 func (s *Server) Close() {
 	s.t.Helper()
+	s.mu.Lock()
+	inFunc := s.inFunc[goid.ID()]
+	s.mu.Unlock()
+	if inFunc {
+		s.t.Errorf("fakes: Server.Close called from inside the function of a RecvFunc or SendFunc step: Close waits for every call to end, " +
+			"so it would wait for the call that runs the function. Return from the function and let the test (or t.Cleanup) close the server.")
+		return
+	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closeDone {
@@ -214,7 +226,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		switch st.kind {
 		case stepRecv, stepRecvAny, stepRecvEOF, stepRecvWith, stepRecvFunc:
 			var got proto.Message
-			got, mismatch, detail, err = recvStep(ss, inType, st)
+			got, mismatch, detail, err = s.recvStep(ss, inType, st)
 			if got != nil {
 				last = got
 			}
@@ -222,8 +234,8 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			err = ss.SendMsg(st.msg)
 		case stepSendFunc:
 			var m proto.Message
-			m, mismatch, detail = sc.reply(st, last)
-			if mismatch == "" {
+			m, mismatch, detail, err = sc.reply(ctx, st, last)
+			if mismatch == "" && err == nil {
 				err = ss.SendMsg(m)
 			}
 		case stepSendHeader:
@@ -252,8 +264,12 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			return status.Error(codes.FailedPrecondition, msg)
 		case err != nil:
 			why := err.Error()
-			if c := status.Code(err); st.kind == stepSleep && (c == codes.Canceled || c == codes.DeadlineExceeded) {
+			c := status.Code(err)
+			switch ctxEnd := c == codes.Canceled || c == codes.DeadlineExceeded; {
+			case ctxEnd && st.kind == stepSleep:
 				why += " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
+			case ctxEnd && (st.kind == stepRecvFunc || st.kind == stepSendFunc) && ctx.Err() != nil:
+				why += " (the call ended while the step's function ran: the function, left running, is reported by the leak check if it has not returned by Close)"
 			}
 			s.stop(run, why)
 			return err
@@ -287,7 +303,7 @@ func noResponse(sc *Script, sent int, where string) string {
 // or RecvFunc. It returns the request received (nil if none), what does
 // not match the step (and detail, for Close's report only), or the error
 // that ended the call.
-func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (got proto.Message, mismatch, detail string, err error) {
+func (s *Server) recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (got proto.Message, mismatch, detail string, err error) {
 	got = inType.New().Interface()
 	err = ss.RecvMsg(got)
 	eof := errors.Is(err, io.EOF)
@@ -310,8 +326,10 @@ func recvStep(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptSt
 	case st.kind == stepRecvWith:
 		return got, requestDiff(st.msg, got, st.opts), "", nil
 	case st.kind == stepRecvFunc:
-		out, how, stack := call(st.fn, got)
+		out, how, stack := s.call(ss.Context(), st.fn, got)
 		switch {
+		case how == abandoned:
+			return got, "", "", funcAbandoned(ss.Context())
 		case how == panicked:
 			return got, fmt.Sprintf("the check panicked: %v; got request %s", out, formatMsg(got)), stack, nil
 		case how == exited:
@@ -339,13 +357,15 @@ func requestDiff(want, got proto.Message, opts []cmp.Option) string {
 // reply runs a SendFunc step's function on the last request received,
 // and returns the response it made, or what is wrong with it (and
 // detail, for Close's report only).
-func (sc *Script) reply(st scriptStep, last proto.Message) (m proto.Message, mismatch, detail string) {
-	out, how, stack := call(st.fn, last)
+func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) (m proto.Message, mismatch, detail string, err error) {
+	out, how, stack := sc.s.call(ctx, st.fn, last)
 	switch how {
+	case abandoned:
+		return nil, "", "", funcAbandoned(ctx)
 	case panicked:
-		return nil, fmt.Sprintf("the function panicked: %v; the request was %s", out, formatMsg(last)), stack
+		return nil, fmt.Sprintf("the function panicked: %v; the request was %s", out, formatMsg(last)), stack, nil
 	case exited:
-		return nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), ""
+		return nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), "", nil
 	}
 	want := sc.md.Output().FullName()
 	pm, ok := out.(proto.Message)
@@ -362,69 +382,115 @@ func (sc *Script) reply(st scriptStep, last proto.Message) (m proto.Message, mis
 			pm.ProtoReflect().Descriptor().FullName(), out, sc.method, want)
 	}
 	if bad != "" {
-		return nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), ""
+		return nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
 	}
-	return pm, "", ""
+	return pm, "", "", nil
+}
+
+// funcAbandoned is the error of a step whose function the call did not
+// wait for: the call's context ended while it ran.
+func funcAbandoned(ctx context.Context) error {
+	return status.FromContextError(ctx.Err()).Err()
 }
 
 // outcome is how a function of the test's that a step called ended.
 type outcome int
 
 const (
-	returned outcome = iota
-	panicked
-	exited // runtime.Goexit: t.FailNow, a testify require function
+	returned  outcome = iota
+	panicked          // out is what it panicked with
+	exited            // runtime.Goexit: t.FailNow, a testify require function
+	abandoned         // the call ended (its client canceled) while it ran
 )
 
 // goexitHint explains a function of the test's that called runtime.Goexit.
 const goexitHint = "called runtime.Goexit (t.FailNow, t.Fatal or a testify require function?), " +
 	"which must not be called on the call's goroutine"
 
+// funcRun is one run of a step's function, by runFunc.
+type funcRun struct {
+	done  chan struct{} // closed when the function has ended
+	out   any
+	how   outcome
+	stack string
+}
+
 // call calls fn, a function of one argument and one result that
 // Script.checkFunc accepted, with arg, on a goroutine of its own, so that
 // neither a panic nor runtime.Goexit in it takes the fake's handler down
-// (a handler that exits leaves its client waiting forever). If fn panics,
-// out is what it panicked with and stack the frames from the panic to fn's
-// call (each on a line of its own, indented as a part of Close's report;
-// "" if there are none).
-func call(fn reflect.Value, arg proto.Message) (out any, how outcome, stack string) {
-	done := make(chan struct{})
-	how = exited
-	go func() {
-		defer close(done)
-		defer func() {
-			if r := recover(); r != nil {
-				out, how, stack = r, panicked, panicStack()
-			}
-		}()
-		out = fn.Call([]reflect.Value{reflect.ValueOf(arg)})[0].Interface()
-		how = returned
-	}()
-	<-done
-	return out, how, stack
+// (a handler that exits leaves its client waiting forever). It waits for
+// fn to end, or for ctx, the call's context: a function still running when
+// the call ends (its client canceled, or its deadline passed), or that
+// returns after that, is abandoned, as the call is; one still running is
+// left to run.
+//
+// If fn panics, out is what it panicked with and stack the frames from the
+// panic to fn's call, after ", in:" (each on a line of its own, indented
+// as a part of Close's report; "" if there are none).
+func (s *Server) call(ctx context.Context, fn reflect.Value, arg proto.Message) (out any, how outcome, stack string) {
+	r := &funcRun{done: make(chan struct{})}
+	go s.runFunc(r, fn, arg)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, abandoned, ""
+	}
+	if r.how == returned && ctx.Err() != nil {
+		return nil, abandoned, ""
+	}
+	return r.out, r.how, r.stack
 }
 
-// panicStack returns, inside a deferred function recovering a panic of a
-// function called by call, the stack from the panic to that function:
-// runtime's frames and those of the fake server's handler cut off.
+// runFunc runs fn(arg) for call, noting its goroutine for Close. A method,
+// not a closure: panicStack looks for its frame.
+func (s *Server) runFunc(r *funcRun, fn reflect.Value, arg proto.Message) {
+	id := goid.ID()
+	s.mu.Lock()
+	if s.inFunc == nil {
+		s.inFunc = make(map[uint64]bool)
+	}
+	s.inFunc[id] = true
+	s.mu.Unlock()
+	r.how = exited // unless it returns or panics
+	defer func() {
+		s.mu.Lock()
+		delete(s.inFunc, id)
+		s.mu.Unlock()
+		close(r.done)
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			r.out, r.how, r.stack = v, panicked, panicStack()
+		}
+	}()
+	r.out = fn.Call([]reflect.Value{reflect.ValueOf(arg)})[0].Interface()
+	r.how = returned
+}
+
+// runFuncFrame begins the traceback line of runFunc's frame.
+const runFuncFrame = "github.com/streamtest/streamtest/fakes.(*Server).runFunc("
+
+// panicStack returns, inside a deferred function of runFunc recovering a
+// panic, the frames from the first panic to the call of the step's
+// function, after ", in:": neither runtime's frames nor the library's.
 func panicStack() string {
 	lines := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
-	from, to := 1, len(lines) // 0 is "goroutine N [running]:"
-	for i := 1; i+1 < len(lines); i += 2 {
-		fn := lines[i]
-		switch {
-		case strings.HasPrefix(fn, "panic("):
+	from, to := -1, -1 // line 0 is "goroutine N [running]:"; then a function line and a location line per frame
+	for i := 1; i+1 < len(lines) && to < 0; i += 2 {
+		switch fn := lines[i]; {
+		case from < 0 && strings.HasPrefix(fn, "panic("):
 			from = i + 2
-		case strings.HasPrefix(fn, "reflect.Value.call("), strings.HasPrefix(fn, "reflect.Value.Call("):
-			if to == len(lines) && i > from {
-				to = i
-			}
+		case strings.HasPrefix(fn, runFuncFrame):
+			to = i
 		}
 	}
-	if from >= to {
+	for to-2 >= from && from >= 0 && (strings.HasPrefix(lines[to-2], "reflect.Value.call(") || strings.HasPrefix(lines[to-2], "reflect.Value.Call(")) {
+		to -= 2
+	}
+	if from < 0 || to <= from {
 		return ""
 	}
-	return "\n\t\t" + strings.Join(lines[from:to], "\n\t\t")
+	return ", in:\n\t\t" + strings.Join(lines[from:to], "\n\t\t")
 }
 
 func (s *Server) progress(run *callRun, done int) {

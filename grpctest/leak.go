@@ -841,14 +841,33 @@ func leakHints(groups []goroutineGroup) string {
 // function (the outermost frame outside the standard library and gRPC),
 // which names this goroutine and no other. Exempting where it blocks
 // instead (io.(*pipe).read, a library's wait) would hide every goroutine
-// blocked there. "" if there is none.
+// blocked there. "" if there is none, or if it is one of this module's
+// (such as the goroutine fakes runs a script's function on): those run a
+// test's code for one call and are never meant to outlive it.
 func (g goroutineGroup) topFunction() string {
 	for i := len(g.frames) - 1; i >= 0; i-- {
 		if fn := g.frames[i].fn; !standardLibrary(fn) && !strings.HasPrefix(fn, "google.golang.org/grpc") {
+			if ownLibrary(fn) {
+				return ""
+			}
 			return fn
 		}
 	}
 	return ""
+}
+
+// ownLibrary reports whether fn, a full function name, is of one of this
+// module's packages, not counting their tests.
+func ownLibrary(fn string) bool {
+	rest, ok := strings.CutPrefix(fn, "github.com/streamtest/streamtest/")
+	if !ok {
+		return false
+	}
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	pkg, _, _ := strings.Cut(rest, ".")
+	return !strings.HasSuffix(pkg, "_test")
 }
 
 // standardLibrary reports whether fn, a full function name, is of the

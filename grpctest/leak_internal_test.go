@@ -367,3 +367,22 @@ func TestGroupsInMergesRecordsOfTheSameFrames(t *testing.T) {
 		t.Errorf("groups of %v goroutines, want [2 1 1]:\n%+v", counts, groups)
 	}
 }
+
+// The module's own goroutines run a test's code for one call: never an
+// exemption to offer. Its tests' functions, and other modules', may be.
+func TestOwnLibrary(t *testing.T) {
+	for fn, want := range map[string]bool{
+		"github.com/streamtest/streamtest/fakes.(*Server).runFunc":           true,
+		"github.com/streamtest/streamtest/grpctest.(*Pending[...]).run":      true,
+		"github.com/streamtest/streamtest/internal/goid.ID":                  true,
+		"github.com/streamtest/streamtest/fakes_test.TestX.func1":            false,
+		"github.com/streamtest/streamtest/examples/demo_test.worker":         false,
+		"example.com/app/cache.(*Cache).refresh":                             false,
+		"github.com/streamtest/streamtestother/fakes.(*Server).runFunc":      false,
+		"google.golang.org/grpc/internal/transport.(*http2Server).keepalive": false,
+	} {
+		if got := ownLibrary(fn); got != want {
+			t.Errorf("ownLibrary(%q) = %v, want %v", fn, got, want)
+		}
+	}
+}
