@@ -27,8 +27,12 @@ import (
 // given to NewClientStream ends, Recv fails with its status
 // (codes.Canceled or codes.DeadlineExceeded) and Send returns io.EOF; Send
 // after the code received the end of the stream returns io.EOF (see
-// Finish) and Send after CloseSend an error, as grpc's do; a nil message is an error, not a
-// panic; messages are deep-copied on their way through.
+// Finish) and Send after CloseSend an error, as grpc's do; a nil message
+// is an error, not a panic; a Send that fails with an error other than
+// io.EOF (after CloseSend, a nil message) ends the stream, as grpc's
+// does: Recv returns the responses already given, then that error, the
+// Context ends, and responses the test gives after that are dropped; messages
+// are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under
 // test) while the test uses the test-side methods from others. Make it
@@ -51,10 +55,11 @@ type ClientStream[Req, Res any] struct {
 	cancelView context.CancelFunc
 
 	// guarded by p.mu
-	finished  bool // Finish called
-	responded bool // the one response of a method without server streaming was given: the call's result
-	sawEnd    bool // a Recv returned the end of the stream (of the call): Send returns io.EOF
-	received  bool // a Recv returned a response
+	finished  bool  // Finish called
+	responded bool  // the one response of a method without server streaming was given: the call's result
+	sawEnd    bool  // a Recv returned the end of the stream (of the call): Send returns io.EOF
+	received  bool  // a Recv returned a response
+	sendErr   error // a Send failed with this error, not io.EOF: the stream ended with it
 }
 
 // callEndedLocked reports whether the code under test received the one
@@ -149,6 +154,9 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 			p.misuseLocked("Respond got a %T with no message type at position %d; make it with dynamicpb.NewMessage", r, i)
 			return
 		}
+		if c.sendErr != nil {
+			continue // the code's stream has ended (a Send failed): nothing more reaches it, as from a real server
+		}
 		p.headerSent = true
 		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
 		if !c.serverStreams {
@@ -238,7 +246,7 @@ func (c *ClientStream[Req, Res]) Finish(err error) {
 		return
 	}
 	c.finished = true
-	if !c.responded {
+	if !c.responded && c.sendErr == nil {
 		p.in.closed = true
 		p.in.err = rpcErr(err)
 	}
@@ -410,6 +418,27 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	err := k.sendLocked(m)
+	_, injected := p.cfg.failAt[p.calls]
+	if err != nil && !errors.Is(err, io.EOF) && !injected && p.bad == nil && c.sendErr == nil {
+		// grpc's SendMsg ends the stream with any error of its own but
+		// io.EOF (which says the status is for RecvMsg): RecvMsg returns
+		// what was received, then this error, and the stream's context
+		// ends. (An error WithFailAt injects stands for one of a stream
+		// further in, which ends nothing.)
+		c.sendErr = err
+		if !p.in.closed {
+			p.in.closed = true
+			p.in.err = err
+		}
+		c.cancelView()
+		p.broadcastLocked()
+	}
+	return err
+}
+
+func (k *clientCore[Req, Res]) sendLocked(m any) error {
+	c, p := k.c, k.c.p
 	if err := p.beginLocked(); err != nil {
 		return err
 	}

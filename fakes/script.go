@@ -49,7 +49,8 @@ import (
 // Close reports it.
 //
 // Build a script before the client makes the call it describes; the steps
-// of a call are fixed when the call arrives.
+// of a call are fixed when the call arrives, and a step added to the
+// script after that is a misuse.
 type Script struct {
 	s      *Server
 	method string
@@ -272,11 +273,18 @@ func (sc *Script) SendFunc(reply any) *Script {
 	})
 }
 
-// SendHeader sends the response header md.
+// SendHeader sends the response header md. It comes before the first
+// Send (which sends the header), once.
 func (sc *Script) SendHeader(md metadata.MD) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSendHeader, func(st *scriptStep) string {
 		st.md = md.Copy()
+		switch {
+		case sc.countLocked(sendKinds...) > 0:
+			return "SendHeader after a Send: the first response sends the header; put SendHeader before the first Send"
+		case sc.countLocked(stepSendHeader) > 0:
+			return "a second SendHeader: the header is sent once; merge the metadata into one SendHeader"
+		}
 		return ""
 	})
 }
@@ -366,6 +374,9 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 	bad := ""
 	if sc.s.closing {
 		bad = "the fake server is closed (Close ran): the step would never run; script every step before Close"
+	} else if n := len(sc.calls); n > 0 {
+		bad = fmt.Sprintf("a step added after %d call(s) of the script arrived: a call's steps are fixed when it arrives, "+
+			"so the step would not run in them; script every step before the client makes the call", n)
 	} else if sc.final {
 		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
 	} else if fill != nil {

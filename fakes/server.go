@@ -203,7 +203,11 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 			sc.calls = append(sc.calls, run)
 			return sc, run, ""
 		}
-		used = append(used, fmt.Sprintf("%s expected %d call(s), all made", sc.name(), sc.times))
+		if sc.times == 0 {
+			used = append(used, fmt.Sprintf("%s expects no call (Times(0))", sc.name()))
+		} else {
+			used = append(used, fmt.Sprintf("%s expected %d call(s), all made", sc.name(), sc.times))
+		}
 	}
 	why := fmt.Sprintf("fakes: unexpected call to %s: no Expect for it", method)
 	if len(used) > 0 {

@@ -327,7 +327,7 @@ func TestServerTimes(t *testing.T) {
 		srv.Expect(unaryCall).Times(0)
 		wantCode(t, call(t, srv), codes.FailedPrecondition)
 		spy.End()
-		spy.WantText(t, "unexpected call to "+unaryCall, "expected 0 call(s)")
+		spy.WantText(t, "unexpected call to "+unaryCall, "expects no call (Times(0))")
 	})
 	t.Run("scripts in order", func(t *testing.T) {
 		srv := fakes.NewServer(t)
@@ -441,14 +441,61 @@ func TestServerSleep(t *testing.T) {
 	wantMsgs(t, []*dupRes{res(1)}, got)
 }
 
-func TestServerScriptErrorIsReported(t *testing.T) {
+// A header can be sent once, before the first response: a SendHeader
+// after a Send, or a second one, is a misuse, reported at its line and
+// dropped (the call runs without it).
+func TestServerLateSendHeaderIsAMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(sc *fakes.Script)
+		want  string
+	}{
+		{"after a Send", func(sc *fakes.Script) { sc.Send(res(1)).SendHeader(metadata.Pairs("late", "1")) }, "SendHeader after a Send"},
+		{"twice", func(sc *fakes.Script) {
+			sc.SendHeader(metadata.Pairs("a", "1")).SendHeader(metadata.Pairs("b", "2")).Send(res(1))
+		}, "a second SendHeader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			tc.build(srv.Expect(fullDuplex))
+			spy.Want(t, 1, "step 2 SendHeader", tc.want)
+			if _, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn())); err != nil {
+				t.Fatalf("the call, without the step: %v", err)
+			}
+			srv.Close()
+			spy.Want(t, 1) // nothing more
+		})
+	}
+}
+
+// Steps added once a call of the script has arrived would run in none of
+// the calls already made: a misuse, reported at the step's line.
+func TestServerStepAfterTheCallArrived(t *testing.T) {
 	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
-	srv.Expect(fullDuplex).Send(res(1)).SendHeader(metadata.Pairs("late", "1"))
-	_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()))
-	wantCode(t, err, codes.FailedPrecondition)
-	spy.End()
-	spy.WantText(t, "step 2 SendHeader")
+	sc := srv.Expect(fullDuplex).Recv(req(1)).Send(res(1))
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	sc.Recv(req(2)).Send(res(2)) // too late: the call has its steps
+	spy.Want(t, 2, "step 3 Recv", "added after 1 call(s) of the script arrived", "would not run", "script every step before the client makes the call")
+	spy.Want(t, 2, "step 3 Send", "added after 1 call(s)")
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv after the script's last step: %v, want io.EOF", err)
+	}
+	srv.Close()
+	spy.Want(t, 2)
 }
 
 func TestServerMisuseAtThePointOfMisuse(t *testing.T) {

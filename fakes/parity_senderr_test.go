@@ -1,0 +1,112 @@
+package fakes_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/fakes"
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
+
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+// waitingService's FullDuplexCall ends only when its call does: the
+// client's stream ends by what the client does, not by the server.
+type waitingService struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (waitingService) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) error {
+	<-st.Context().Done()
+	return status.FromContextError(st.Context().Err()).Err()
+}
+
+// A Send that fails with an error of the stream's own (not io.EOF) ends a
+// real grpc-go client stream: its Recv returns that error at once, and its
+// Context ends. Client code that, after a failed Send, calls Recv for the
+// status must not hang on the fake where it would not on a real stream.
+func TestFailedSendEndsTheStreamAsGRPCs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(st grpc.BidiStreamingClient[dupReq, dupRes]) error
+	}{
+		{"Send after CloseSend", func(st grpc.BidiStreamingClient[dupReq, dupRes]) error {
+			if err := st.CloseSend(); err != nil {
+				return err
+			}
+			return st.Send(req(1))
+		}},
+		{"SendMsg of a message the codec cannot marshal", func(st grpc.BidiStreamingClient[dupReq, dupRes]) error {
+			return st.SendMsg("not a proto message")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			outcome := func(st grpc.BidiStreamingClient[dupReq, dupRes]) (sendCode, recvCode codes.Code, ctxEnded bool) {
+				t.Helper()
+				sendErr := tc.fail(st)
+				if sendErr == nil {
+					t.Fatalf("the Send did not fail")
+				}
+				recv := grpctest.Go(t, func() (*dupRes, error) { return st.Recv() })
+				_, recvErr := recv.Wait(waitLimit)
+				return status.Code(sendErr), status.Code(recvErr), st.Context().Err() != nil
+			}
+
+			srv := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, waitingService{}) })
+			real, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			realSend, realRecv, realCtx := outcome(real)
+
+			rec := recorder.New()
+			fake := fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithMethod(fullDuplex), fakes.WithRecorder(rec))
+			fakeSend, fakeRecv, fakeCtx := outcome(fake)
+			fake.Respond(res(1)) // the server answers late: nothing reaches the ended stream
+			fake.Finish(nil)
+
+			if realSend != fakeSend || realRecv != fakeRecv || realCtx != fakeCtx {
+				t.Errorf("real: Send %v, then Recv %v, Context ended %v; fake: Send %v, then Recv %v, Context ended %v",
+					realSend, realRecv, realCtx, fakeSend, fakeRecv, fakeCtx)
+			}
+			if realRecv != realSend {
+				t.Errorf("real Recv after the failed Send = %v, want the Send's %v", realRecv, realSend)
+			}
+			var ends []recorder.Event
+			for _, e := range rec.Events() {
+				if e.Kind == recorder.End {
+					ends = append(ends, e)
+				}
+			}
+			if len(ends) != 1 || status.Code(ends[0].Err) != fakeSend {
+				t.Errorf("fake's recorded Ends %v, want one with %v\n%s", ends, fakeSend, rec)
+			}
+		})
+	}
+}
+
+// The fake does not wait: the Recv after the failed Send returns at once,
+// without a deadline to end it.
+func TestFailedSendRecvDoesNotWait(t *testing.T) {
+	fake := fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithMethod(fullDuplex))
+	if err := fake.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.Send(req(1)); status.Code(err) != codes.Internal {
+		t.Fatalf("Send after CloseSend = %v, want Internal", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := fake.Next(ctx); err == nil {
+		t.Errorf("Next found a request the failed Send did not send")
+	}
+	if _, err := grpctest.Go(t, func() (*dupRes, error) { return fake.Recv() }).Wait(waitLimit); status.Code(err) != codes.Internal {
+		t.Errorf("Recv after the failed Send = %v, want its Internal", err)
+	}
+}
