@@ -412,6 +412,26 @@ func badInputs() []badInput {
 			r := spy.Want(t, 1, "not used as scripted (2 problem(s))", "returned a nil", "panicked: boom", "badinput_rows_test.go:")
 			return "the call fails: " + errCell(err1) + "; at Close: " + reportCell(r)
 		}},
+		{"scripted fake server: call counts that cannot both hold (`MaxTimes(2).MinTimes(3)`)", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).RecvAny().MaxTimes(2).MinTimes(3).Times(0)
+			})
+			return "reported, and the count left as it was: " + reportCell(spy.Want(t, 1, "MinTimes(3)", "cannot both hold"))
+		}},
+		{"scripted fake server: a step added after a call of its script arrived", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				fake := fakes.NewServer(spy)
+				sc := fake.Expect(postMethod).RecvAny().SendFunc(func(*chatpb.Message) *chatpb.Ack { return &chatpb.Ack{Id: "1"} })
+				_, err = chatpb.NewChatClient(fake.Conn()).Post(t.Context(), chatMsg)
+				sc.Return(nil)
+				fake.Close()
+			})
+			if err != nil {
+				t.Errorf("the call: %v, want its scripted response", err)
+			}
+			return "reported at the line of the step, and the step dropped: " + reportCell(spy.Want(t, 1, "step 3 Return", "after 1 call(s) of the script arrived"))
+		}},
 		{"scripted fake server: `Expect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fake := fakes.NewServer(spy)

@@ -58,11 +58,14 @@ type Script struct {
 	where  string                        // file:line of Expect
 
 	// guarded by s.mu
-	steps    []scriptStep
-	rejected int // step method calls reported as misuse, their steps dropped
-	times    int
-	final    bool       // Return or Hang added: no step may follow
-	calls    []*callRun // calls that used this script, in order
+	steps       []scriptStep
+	rejected    int        // step method calls reported as misuse, their steps dropped
+	min, max    int        // how many calls are expected (Times and friends); max < 0: no bound
+	allowCancel bool       // AllowCancel: a call its client cancels need not complete
+	minSet      bool       // MinTimes or Times gave min, MaxTimes leaves it
+	maxSet      bool       // MaxTimes or Times gave max, MinTimes leaves it
+	final       bool       // Return or Hang added: no step may follow
+	calls       []*callRun // calls that used this script, in order
 }
 
 type stepKind int
@@ -133,12 +136,15 @@ func (st scriptStep) String() string {
 
 // callRun is the progress of one call that runs a script.
 type callRun struct {
-	n       int          // 1-based number among the script's calls
-	of      int          // the script's Times when the call arrived
+	name    string       // "call 2 of 3": the call among the script's, when it arrived (see callName)
 	steps   []scriptStep // the steps fixed when the call arrived
 	done    int          // steps completed
 	stopped string       // why the call ended during step done+1 (an error there), "" if it did not
-	failed  string       // a mismatch (already the complete message), "" if none
+	// ctxEnded: the call ended with its context (its client canceled, its
+	// deadline passed, or Close ended it); endedBeforeClose: run's watch
+	// of the context saw it end before Close began.
+	ctxEnded, endedBeforeClose bool
+	failed                     string // a mismatch (already the complete message), "" if none
 }
 
 // Recv expects the next request to equal want (compared with protocmp);
@@ -250,6 +256,19 @@ func (sc *Script) RecvFunc(check any) *Script {
 //
 //	Recv(...).SendFunc(func(req *pb.Req) *pb.Res { return &pb.Res{RequestId: req.GetRequestId()} })
 //
+// reply may also be a func(*pb.Req) (*pb.Res, error), to answer some
+// requests with an error: a non-nil error ends the call with it as the
+// handler's result, as Return(err) would (its response is not sent, and
+// the steps after the SendFunc do not run), and the call counts as having
+// completed its script.
+//
+//	RecvAny().SendFunc(func(req *pb.GetRequest) (*pb.Item, error) {
+//		if req.GetId() == "missing" {
+//			return nil, status.Error(codes.NotFound, "no such item")
+//		}
+//		return &pb.Item{Id: req.GetId()}, nil
+//	}).MaxTimes(10)
+//
 // A reply that returns nil or a message of another type, panics or calls
 // runtime.Goexit (t.FailNow) ends the call with codes.FailedPrecondition,
 // and Close reports it. Like RecvFunc's check, it runs once per call of
@@ -346,18 +365,114 @@ func (sc *Script) Return(err error) *Script {
 // more are unexpected calls. Times(0) expects no call at all.
 func (sc *Script) Times(n int) *Script {
 	sc.s.t.Helper()
+	return sc.setTimes("Times", n, func() { sc.min, sc.max, sc.minSet, sc.maxSet = n, n, true, true })
+}
+
+// MinTimes says the scripted call is expected at least n times: Close
+// reports fewer calls. Without MaxTimes there is no upper bound: every
+// later call of the method runs this script (a Script after it for the
+// same method gets none).
+func (sc *Script) MinTimes(n int) *Script {
+	sc.s.t.Helper()
+	return sc.setTimes("MinTimes", n, func() {
+		sc.min, sc.minSet = n, true
+		if !sc.maxSet {
+			sc.max = -1
+		}
+	})
+}
+
+// MaxTimes says the scripted call is expected at most n times: more are
+// unexpected calls, or go to the next Script of the method. Without
+// MinTimes there is no lower bound: no call at all is fine. For a client
+// that makes a number of calls that depends on timing (one that stops
+// fanning out at the first error), MaxTimes (or MinTimes and MaxTimes)
+// with RecvFunc and SendFunc scripts them all.
+func (sc *Script) MaxTimes(n int) *Script {
+	sc.s.t.Helper()
+	return sc.setTimes("MaxTimes", n, func() {
+		sc.max, sc.maxSet = n, true
+		if !sc.minSet {
+			sc.min = 0
+		}
+	})
+}
+
+// AnyTimes says the scripted call may be made any number of times, none
+// included: every call of the method runs this script (a Script after it
+// for the same method gets none), and Close reports no missing call.
+func (sc *Script) AnyTimes() *Script {
+	sc.s.t.Helper()
+	return sc.setTimes("AnyTimes", 0, func() { sc.min, sc.max, sc.minSet, sc.maxSet = 0, -1, true, true })
+}
+
+// AllowCancel says that a call of the script may end before it completes
+// its steps because its client canceled it or its deadline passed: Close
+// does not report such a call. It is for clients that cancel calls they
+// no longer need, such as the rest of a fan-out after its first error
+// (errgroup.WithContext). A mismatch is still reported. The fake cannot
+// always tell a client's cancel from Close ending a call the client left
+// running, and reports neither; the harness's checks report a client left
+// waiting on such a call, or a stream it never finished.
+func (sc *Script) AllowCancel() *Script {
+	sc.s.t.Helper()
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
+	sc.allowCancel = true
+	return sc
+}
+
+// setTimes checks n and the server's state for the call-count method
+// name, then applies set, reporting a misuse with t.Errorf instead.
+func (sc *Script) setTimes(name string, n int, set func()) *Script {
+	t := sc.s.t
+	t.Helper()
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	call := fmt.Sprintf("%s(%d)", name, n)
+	if name == "AnyTimes" {
+		call = "AnyTimes()"
+	}
 	switch {
 	case n < 0:
-		sc.s.t.Errorf("fakes: %s: Times(%d): n must be >= 0", sc.name(), n)
+		t.Errorf("fakes: %s: %s: n must be >= 0", sc.name(), call)
 		return sc
 	case sc.s.closing && sc.md != nil:
-		sc.s.t.Errorf("fakes: %s: Times(%d) after Close: the fake server is closed and has checked the calls", sc.name(), n)
+		t.Errorf("fakes: %s: %s after Close: the fake server is closed and has checked the calls", sc.name(), call)
 		return sc
 	}
-	sc.times = n
+	min, max, minSet, maxSet := sc.min, sc.max, sc.minSet, sc.maxSet
+	set()
+	if sc.max >= 0 && sc.min > sc.max {
+		t.Errorf("fakes: %s: %s: at least %d and at most %d call(s) cannot both hold", sc.name(), call, sc.min, sc.max)
+		sc.min, sc.max, sc.minSet, sc.maxSet = min, max, minSet, maxSet
+	}
 	return sc
+}
+
+// takesCallLocked reports whether another call may run sc.
+func (sc *Script) takesCallLocked() bool { return sc.max < 0 || len(sc.calls) < sc.max }
+
+// expected describes how many calls sc expects, for messages.
+func (sc *Script) expected() string {
+	switch {
+	case sc.min == sc.max:
+		return fmt.Sprintf("%d call(s)", sc.min)
+	case sc.max < 0:
+		return fmt.Sprintf("at least %d call(s)", sc.min)
+	case sc.min == 0:
+		return fmt.Sprintf("at most %d call(s)", sc.max)
+	}
+	return fmt.Sprintf("%d to %d calls", sc.min, sc.max)
+}
+
+// callNameLocked names the n-th call of sc in messages: "call 2 of 3"
+// when sc expects a number of calls, "call 2" when a range.
+func (sc *Script) callNameLocked(n int) string {
+	if sc.min == sc.max {
+		return fmt.Sprintf("call %d of %d", n, sc.max)
+	}
+	return fmt.Sprintf("call %d", n)
 }
 
 // add appends a step after fill has checked and completed it; fill returns
@@ -415,15 +530,15 @@ func (sc *Script) oneResponse() string {
 }
 
 // checkFunc checks that f is a function of one argument that takes the
-// method's request and returns one value: out (RecvFunc's error), or, if
-// out is nil, the method's response (SendFunc's). It returns f, or a
+// method's request and returns out (RecvFunc's error), or, if out is nil,
+// the method's response and maybe an error (SendFunc's). It returns f, or a
 // description of what is wrong that names the signature wanted.
 func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value, string) {
 	in := goType(sc.md.Input())
 	res := goType(sc.md.Output())
 	want := fmt.Sprintf("func(%s) error", in)
 	if out == nil {
-		want = fmt.Sprintf("func(%s) %s", in, res)
+		want = fmt.Sprintf("func(%s) %s or a func(%s) (%s, error)", in, res, in, res)
 	}
 	v := reflect.ValueOf(f)
 	switch {
@@ -435,16 +550,17 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 		return reflect.Value{}, fmt.Sprintf("%s got a nil %T: want a %s", step, f, want)
 	}
 	ft := v.Type()
-	ok := ft.NumIn() == 1 && !ft.IsVariadic() && ft.NumOut() == 1 && in.AssignableTo(ft.In(0))
+	ok := ft.NumIn() == 1 && !ft.IsVariadic() && in.AssignableTo(ft.In(0))
 	switch {
 	case !ok:
 	case out != nil:
-		ok = ft.Out(0) == out
+		ok = ft.NumOut() == 1 && ft.Out(0) == out
 	default:
 		// The response type itself, or an interface it implements (the
-		// message is checked when the call runs).
+		// message is checked when the call runs), and maybe an error.
 		r := ft.Out(0)
-		ok = r == res || r.Kind() == reflect.Interface && res.Implements(r)
+		ok = (ft.NumOut() == 1 || ft.NumOut() == 2 && ft.Out(1) == reflect.TypeFor[error]()) &&
+			(r == res || r.Kind() == reflect.Interface && res.Implements(r))
 	}
 	if !ok {
 		return reflect.Value{}, fmt.Sprintf("%s got a %s: want a %s, for %s", step, ft, want, sc.method)

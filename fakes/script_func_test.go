@@ -467,3 +467,224 @@ func TestServerFuncPanicStack(t *testing.T) {
 		})
 	}
 }
+
+// fetch is client code under test: it looks up ids at once, one unary
+// call each, and stops at the first error, canceling the calls still
+// running, so how many calls reach the server depends on timing.
+func fetch(ctx context.Context, client testpb.TestServiceClient, ids ...string) (map[string]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		id, got string
+		err     error
+	}
+	results := make(chan result, len(ids))
+	for _, id := range ids {
+		go func() {
+			res, err := client.UnaryCall(ctx, tagged(id, 1))
+			results <- result{id, string(res.GetPayload().GetBody()), err}
+		}()
+	}
+	got := map[string]string{}
+	var first error
+	for range ids {
+		r := <-results
+		if r.err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", r.id, r.err)
+			cancel()
+		}
+		got[r.id] = r.got
+	}
+	return got, first
+}
+
+// One script for every call of a fan-out: SendFunc answers each request,
+// with an error for one of them, and MaxTimes allows the calls the client
+// canceled before they reached the server.
+func TestServerSendFuncErrorAndMaxTimes(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).
+		RecvAny().
+		SendFunc(func(r *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			if string(r.GetPayload().GetBody()) == "b3" {
+				return nil, status.Error(codes.NotFound, "no b3")
+			}
+			return echoID(r), nil
+		}).
+		MaxTimes(6).
+		AllowCancel() // fetch cancels the calls still running after the first error
+	_, err := fetch(t.Context(), testpb.NewTestServiceClient(srv.Conn()), "b1", "b2", "b3", "b4", "b5", "b6")
+	if status.Code(err) != codes.NotFound || !strings.HasPrefix(err.Error(), "b3: ") {
+		t.Errorf("fetch = %v, want b3's NotFound", err)
+	}
+	srv.Close()
+	spy.WantClean(t) // however many of the six calls reached the server
+}
+
+// The error of a SendFunc ends a stream as Return would: the steps after
+// it do not run, and the call counts as complete.
+func TestServerSendFuncErrorEndsAStream(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).
+		RecvAny().
+		SendFunc(func(*dupReq) (*dupRes, error) { return res(1), nil }).
+		RecvAny().
+		SendFunc(func(r *dupReq) (*dupRes, error) { return nil, errors.New("plain error") }).
+		RecvEOF().
+		Send(res(9))
+	got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1), req(2))
+	wantCode(t, err, codes.Unknown) // a handler's error that is not a status
+	if !strings.Contains(err.Error(), "plain error") {
+		t.Errorf("exchange = %v, want the function's error", err)
+	}
+	wantMsgs(t, []*dupRes{res(1)}, got)
+	srv.Close()
+	spy.WantClean(t)
+}
+
+// The ranges of calls: what Close reports, and how calls are named.
+func TestServerCallCounts(t *testing.T) {
+	unary := func(t *testing.T, srv *fakes.Server, n int) {
+		t.Helper()
+		for range n {
+			if _, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{}); err != nil &&
+				status.Code(err) != codes.FailedPrecondition {
+				t.Fatal(err)
+			}
+		}
+	}
+	script := func(srv *fakes.Server) *fakes.Script {
+		return srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{})
+	}
+	for _, tc := range []struct {
+		name  string
+		set   func(sc *fakes.Script)
+		calls int
+		want  []string // in the one report; none if nil
+	}{
+		{"MinTimes met", func(sc *fakes.Script) { sc.MinTimes(2) }, 3, nil},
+		{"MinTimes short", func(sc *fakes.Script) { sc.MinTimes(2) }, 1, []string{"expected at least 2 call(s), got 1"}},
+		{"MaxTimes met", func(sc *fakes.Script) { sc.MaxTimes(2) }, 2, nil},
+		{"MaxTimes none", func(sc *fakes.Script) { sc.MaxTimes(2) }, 0, nil},
+		{"MaxTimes over", func(sc *fakes.Script) { sc.MaxTimes(2) }, 3, []string{"unexpected call", "expected at most 2 call(s), 2 made"}},
+		{"range short", func(sc *fakes.Script) { sc.MinTimes(1).MaxTimes(3) }, 0, []string{"expected 1 to 3 calls, got 0"}},
+		{"range met, either order", func(sc *fakes.Script) { sc.MaxTimes(3).MinTimes(1) }, 2, nil},
+		{"AnyTimes none", func(sc *fakes.Script) { sc.AnyTimes() }, 0, nil},
+		{"AnyTimes many", func(sc *fakes.Script) { sc.AnyTimes() }, 5, nil},
+		{"Times after AnyTimes", func(sc *fakes.Script) { sc.AnyTimes().Times(1) }, 2, []string{"unexpected call", "expected 1 call(s), all made"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			tc.set(script(srv))
+			unary(t, srv, tc.calls)
+			srv.Close()
+			if tc.want == nil {
+				spy.WantClean(t)
+				return
+			}
+			spy.Want(t, 1, tc.want...)
+		})
+	}
+}
+
+// A call of a script that expects a range is named without a total.
+func TestServerCallNamedInARange(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{ResponseSize: 1}).Send(&testpb.SimpleResponse{}).MaxTimes(3)
+	_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{ResponseSize: 2})
+	wantCode(t, err, codes.FailedPrecondition)
+	srv.Close()
+	r := spy.Want(t, 1, "(call 1): step 1 Recv")
+	if strings.Contains(r.Msg, "call 1 of") {
+		t.Errorf("a call of a range is named with a total:\n%s", r.Msg)
+	}
+}
+
+// Call counts that cannot hold, or are negative, are misuses.
+func TestServerCallCountMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(sc *fakes.Script)
+		want []string
+	}{
+		{"MinTimes above MaxTimes", func(sc *fakes.Script) { sc.MaxTimes(2).MinTimes(3) }, []string{"MinTimes(3)", "at least 3 and at most 2 call(s) cannot both hold"}},
+		{"MaxTimes below MinTimes", func(sc *fakes.Script) { sc.MinTimes(3).MaxTimes(2) }, []string{"MaxTimes(2)", "cannot both hold"}},
+		{"negative MinTimes", func(sc *fakes.Script) { sc.MinTimes(-1) }, []string{"MinTimes(-1): n must be >= 0"}},
+		{"negative MaxTimes", func(sc *fakes.Script) { sc.MaxTimes(-2) }, []string{"MaxTimes(-2): n must be >= 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			sc := srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{})
+			tc.set(sc)
+			spy.Want(t, 1, tc.want...)
+			sc.Times(0) // the script expects no call: the test makes none
+		})
+	}
+}
+
+// cancelAfterFirst is client code that gives up on a FullDuplexCall after
+// its first response, and waits for nothing more.
+func cancelAfterFirst(t *testing.T, srv *fakes.Server, first *dupReq) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A call its client cancels before the script completes is reported,
+// naming the step, without blaming Close when the fake can tell (it waits
+// for a canceled unary call's server half to end); with AllowCancel it is
+// not reported at all, but a mismatch still is.
+func TestServerAllowCancel(t *testing.T) {
+	t.Run("reported", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy, grpctest.WithCloseTimeout(100*time.Millisecond))
+		entered, release := make(chan struct{}), make(chan struct{})
+		defer close(release)
+		srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest) error { close(entered); <-release; return nil }).SendFunc(echoID)
+		ctx, cancel := context.WithCancel(t.Context())
+		call := grpctest.GoErr(t, func() error { return lookup(ctx, testpb.NewTestServiceClient(srv.Conn()), 1) })
+		<-entered
+		cancel()
+		if _, err := call.Wait(waitLimit); status.Code(err) != codes.Canceled {
+			t.Fatalf("the call: %v, want Canceled", err)
+		}
+		srv.Close()                                                        // right after the client's cancel
+		spy.WantText(t, "still running", "TestServerAllowCancel.func1.1(") // the check, still blocked
+		r := spy.Want(t, 2, "did not complete its script", "ended during step 1 RecvFunc", "Canceled")
+		if strings.Contains(r.Msg, "Close had begun") {
+			t.Errorf("the report blames Close for the client's cancel:\n%s", r.Msg)
+		}
+	})
+	t.Run("allowed", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Recv(req(2)).Send(res(2)).AllowCancel()
+		cancelAfterFirst(t, srv, req(1))
+		srv.Close()
+		spy.WantClean(t)
+	})
+	t.Run("mismatch still reported", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).AllowCancel()
+		_, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(2))
+		wantCode(t, err, codes.FailedPrecondition)
+		srv.Close()
+		spy.Want(t, 1, "step 1 Recv", "request mismatch")
+	})
+}

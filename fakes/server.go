@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -48,8 +49,9 @@ import (
 // A call runs the first Script of its method (in Expect order) that has
 // calls left (Times). Calls that the client makes at once may arrive in
 // any order, so a script per call would fail at random: script them as
-// one, with Times(n), and let RecvFunc check and SendFunc answer each
-// request. A step that does not match what the client did ends
+// one, with Times(n) (or MaxTimes, if the client stops early), and let
+// RecvFunc check and SendFunc answer each request (and AllowCancel, if
+// the client cancels the calls it no longer needs). A step that does not match what the client did ends
 // the call with codes.FailedPrecondition and a message naming the step, the
 // want and the got (a protocmp diff); a call with no Script left ends with
 // codes.FailedPrecondition too. At Close (registered with t.Cleanup), every
@@ -144,11 +146,53 @@ func (s *Server) Close() {
 		return
 	}
 	s.closeDone = true
+	s.awaitClientEnds()
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
 	s.h.Close()
 	s.verify()
+}
+
+// clientEndsBound bounds how long Close waits for the server halves of
+// calls their clients have ended (see awaitClientEnds).
+const clientEndsBound = time.Second
+
+// awaitClientEnds waits, before Close begins, for the server half of every
+// call whose client half has ended to end too. A client's cancel reaches
+// the server a moment after the client returns: without the wait, a test
+// that closes the fake right after its client canceled would find such a
+// call ended during Close, and Close could not tell that the client ended
+// it (see stop). Each step honours the call's context, so the wait is
+// short; it is bounded all the same. Without a recorder there is nothing
+// to wait on.
+func (s *Server) awaitClientEnds() {
+	r := s.h.Recorder()
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clientEndsBound)
+	defer cancel()
+	_ = r.Wait(ctx, func(evs []recorder.Event) bool {
+		const clientEnded, serverBegan, serverEnded = 1, 2, 4
+		state := map[uint64]int{}
+		for _, e := range evs {
+			switch {
+			case e.Kind == recorder.End && e.Side == recorder.Client:
+				state[e.CallID] |= clientEnded
+			case e.Kind == recorder.Begin && e.Side == recorder.Server:
+				state[e.CallID] |= serverBegan
+			case e.Kind == recorder.End && e.Side == recorder.Server:
+				state[e.CallID] |= serverEnded
+			}
+		}
+		for _, st := range state {
+			if st == clientEnded|serverBegan {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Expect adds a Script for one call of fullMethod ("/pkg.Service/Method")
@@ -159,7 +203,7 @@ func (s *Server) Close() {
 // an Expect after Close.
 func (s *Server) Expect(fullMethod string) *Script {
 	s.t.Helper()
-	sc := &Script{s: s, method: fullMethod, where: callerLine(2), times: 1}
+	sc := &Script{s: s, method: fullMethod, where: callerLine(2), min: 1, max: 1}
 	md, problem := lookupMethod(fullMethod)
 	if problem != "" {
 		s.t.Errorf("fakes: Expect(%q): %s", fullMethod, problem)
@@ -198,15 +242,18 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 		if sc.method != method {
 			continue
 		}
-		if len(sc.calls) < sc.times {
-			run := &callRun{n: len(sc.calls) + 1, of: sc.times, steps: append([]scriptStep(nil), sc.steps...)}
+		if sc.takesCallLocked() {
+			run := &callRun{name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...)}
 			sc.calls = append(sc.calls, run)
 			return sc, run, ""
 		}
-		if sc.times == 0 {
-			used = append(used, fmt.Sprintf("%s expects no call (Times(0))", sc.name()))
-		} else {
-			used = append(used, fmt.Sprintf("%s expected %d call(s), all made", sc.name(), sc.times))
+		switch {
+		case sc.max == 0:
+			used = append(used, fmt.Sprintf("%s expects no call", sc.name()))
+		case sc.min == sc.max:
+			used = append(used, fmt.Sprintf("%s expected %s, all made", sc.name(), sc.expected()))
+		default:
+			used = append(used, fmt.Sprintf("%s expected %s, %d made", sc.name(), sc.expected(), len(sc.calls)))
 		}
 	}
 	why := fmt.Sprintf("fakes: unexpected call to %s: no Expect for it", method)
@@ -220,11 +267,21 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 // run runs the steps of one call.
 func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	ctx := ss.Context()
+	// Whether the call's context ended before Close began, which Close
+	// does not know once it has begun (see stop).
+	stopWatch := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		if !s.closing {
+			run.endedBeforeClose = true
+		}
+		s.mu.Unlock()
+	})
+	defer stopWatch()
 	inType := messageType(sc.md.Input())
 	sent := 0              // Send steps done
 	var last proto.Message // the last request received, for SendFunc
 	for i, st := range run.steps {
-		where := fmt.Sprintf("%s (call %d of %d): step %d %s at %s", sc.name(), run.n, run.of, i+1, stepNames[st.kind], st.where)
+		where := fmt.Sprintf("%s (%s): step %d %s at %s", sc.name(), run.name, i+1, stepNames[st.kind], st.where)
 		var err error
 		var mismatch, detail string // detail: more for Close's report than for the status
 		switch st.kind {
@@ -238,7 +295,12 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			err = ss.SendMsg(st.msg)
 		case stepSendFunc:
 			var m proto.Message
-			m, mismatch, detail, err = sc.reply(ctx, st, last)
+			var result error
+			m, result, mismatch, detail, err = sc.reply(ctx, st, last)
+			if result != nil { // the function ends the call, as Return(result)
+				s.progress(run, len(run.steps))
+				return result
+			}
 			if mismatch == "" && err == nil {
 				err = ss.SendMsg(m)
 			}
@@ -275,7 +337,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			case ctxEnd && (st.kind == stepRecvFunc || st.kind == stepSendFunc) && ctx.Err() != nil:
 				why += " (the call ended while the step's function ran: the function, left running, is reported by the leak check if it has not returned by Close)"
 			}
-			s.stop(run, why)
+			s.stop(ctx, run, why)
 			return err
 		}
 		if st.kind == stepSend || st.kind == stepSendFunc {
@@ -283,7 +345,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		}
 		s.progress(run, i+1)
 	}
-	end := fmt.Sprintf("%s (call %d of %d): after the last step (no Return or Hang)", sc.name(), run.n, run.of)
+	end := fmt.Sprintf("%s (%s): after the last step (no Return or Hang)", sc.name(), run.name)
 	if msg := noResponse(sc, sent, end); msg != "" {
 		s.fail(run, msg)
 		return status.Error(codes.FailedPrecondition, msg)
@@ -330,16 +392,16 @@ func (s *Server) recvStep(ss grpc.ServerStream, inType protoreflect.MessageType,
 	case st.kind == stepRecvWith:
 		return got, requestDiff(st.msg, got, st.opts), "", nil
 	case st.kind == stepRecvFunc:
-		out, how, stack := s.call(ss.Context(), st.fn, got)
+		r := s.call(ss.Context(), st.fn, got)
 		switch {
-		case how == abandoned:
+		case r.how == abandoned:
 			return got, "", "", funcAbandoned(ss.Context())
-		case how == panicked:
-			return got, fmt.Sprintf("the check panicked: %v; got request %s", out, formatMsg(got)), stack, nil
-		case how == exited:
+		case r.how == panicked:
+			return got, fmt.Sprintf("the check panicked: %v; got request %s", r.out, formatMsg(got)), r.stack, nil
+		case r.how == exited:
 			return got, fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, formatMsg(got)), "", nil
-		case out != nil:
-			return got, fmt.Sprintf("the check rejected the request: %v; got request %s", out, formatMsg(got)), "", nil
+		case r.out != nil:
+			return got, fmt.Sprintf("the check rejected the request: %v; got request %s", r.out, formatMsg(got)), "", nil
 		}
 	}
 	return got, "", "", nil
@@ -358,37 +420,41 @@ func requestDiff(want, got proto.Message, opts []cmp.Option) string {
 	return ""
 }
 
-// reply runs a SendFunc step's function on the last request received,
-// and returns the response it made, or what is wrong with it (and
-// detail, for Close's report only).
-func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) (m proto.Message, mismatch, detail string, err error) {
-	out, how, stack := sc.s.call(ctx, st.fn, last)
-	switch how {
+// reply runs a SendFunc step's function on the last request received.
+// It returns the response it made, or the error it returned instead (the
+// call's result), or what is wrong with what it did (and detail, for
+// Close's report only), or the error that ended the call while it ran.
+func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) (m proto.Message, result error, mismatch, detail string, err error) {
+	r := sc.s.call(ctx, st.fn, last)
+	switch r.how {
 	case abandoned:
-		return nil, "", "", funcAbandoned(ctx)
+		return nil, nil, "", "", funcAbandoned(ctx)
 	case panicked:
-		return nil, fmt.Sprintf("the function panicked: %v; the request was %s", out, formatMsg(last)), stack, nil
+		return nil, nil, fmt.Sprintf("the function panicked: %v; the request was %s", r.out, formatMsg(last)), r.stack, nil
 	case exited:
-		return nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), "", nil
+		return nil, nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), "", nil
+	}
+	if r.err != nil {
+		return nil, r.err, "", "", nil
 	}
 	want := sc.md.Output().FullName()
-	pm, ok := out.(proto.Message)
+	pm, ok := r.out.(proto.Message)
 	bad := ""
 	switch {
-	case out == nil:
+	case r.out == nil:
 		bad = fmt.Sprintf("the function returned nil: want a %s", want)
 	case !ok:
-		bad = fmt.Sprintf("the function returned a %T, which is not a proto message: want a %s", out, want)
+		bad = fmt.Sprintf("the function returned a %T, which is not a proto message: want a %s", r.out, want)
 	case !pm.ProtoReflect().IsValid():
-		bad = fmt.Sprintf("the function returned a nil %T: want a %s", out, want)
+		bad = fmt.Sprintf("the function returned a nil %T: want a %s", r.out, want)
 	case pm.ProtoReflect().Descriptor().FullName() != want:
 		bad = fmt.Sprintf("the function returned a %s (%T), but the response type of %s is %s",
-			pm.ProtoReflect().Descriptor().FullName(), out, sc.method, want)
+			pm.ProtoReflect().Descriptor().FullName(), r.out, sc.method, want)
 	}
 	if bad != "" {
-		return nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
+		return nil, nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
 	}
-	return pm, "", "", nil
+	return pm, nil, "", "", nil
 }
 
 // funcAbandoned is the error of a step whose function the call did not
@@ -414,7 +480,8 @@ const goexitHint = "called runtime.Goexit (t.FailNow, t.Fatal or a testify requi
 // funcRun is one run of a step's function, by runFunc.
 type funcRun struct {
 	done  chan struct{} // closed when the function has ended
-	out   any
+	out   any           // its result, or what it panicked with
+	err   error         // its second result, an error, if it has one (SendFunc's)
 	how   outcome
 	stack string
 }
@@ -431,18 +498,18 @@ type funcRun struct {
 // If fn panics, out is what it panicked with and stack the frames from the
 // panic to fn's call, after ", in:" (each on a line of its own, indented
 // as a part of Close's report; "" if there are none).
-func (s *Server) call(ctx context.Context, fn reflect.Value, arg proto.Message) (out any, how outcome, stack string) {
+func (s *Server) call(ctx context.Context, fn reflect.Value, arg proto.Message) *funcRun {
 	r := &funcRun{done: make(chan struct{})}
 	go s.runFunc(r, fn, arg)
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		return nil, abandoned, ""
+		return &funcRun{how: abandoned}
 	}
 	if r.how == returned && ctx.Err() != nil {
-		return nil, abandoned, ""
+		return &funcRun{how: abandoned}
 	}
-	return r.out, r.how, r.stack
+	return r
 }
 
 // runFunc runs fn(arg) for call, noting its goroutine for Close. A method,
@@ -467,7 +534,11 @@ func (s *Server) runFunc(r *funcRun, fn reflect.Value, arg proto.Message) {
 			r.out, r.how, r.stack = v, panicked, panicStack()
 		}
 	}()
-	r.out = fn.Call([]reflect.Value{reflect.ValueOf(arg)})[0].Interface()
+	results := fn.Call([]reflect.Value{reflect.ValueOf(arg)})
+	r.out = results[0].Interface()
+	if len(results) == 2 {
+		r.err, _ = results[1].Interface().(error)
+	}
 	r.how = returned
 }
 
@@ -509,19 +580,26 @@ func (s *Server) fail(run *callRun, msg string) {
 	s.mu.Unlock()
 }
 
-// stop records why run ended before its script was complete.
+// stop records why run, whose context is ctx, ended before its script
+// was complete.
 //
 // Close ends every call still running (it closes the client connections
-// first): a call that ends once Close has begun may have been canceled by
-// its client just before, or ended by Close, and the server cannot tell
-// which. Its reason says so, instead of blaming the client.
-func (s *Server) stop(run *callRun, why string) {
+// first): a call whose context ends once Close has begun may have been
+// canceled by its client just before, or ended by Close. Unless run's
+// watch saw the context end before Close began, the reason says that
+// Close may have ended the call, instead of blaming the client.
+func (s *Server) stop(ctx context.Context, run *callRun, why string) {
 	s.mu.Lock()
-	if s.closing {
+	defer s.mu.Unlock()
+	ended := ctx.Err() != nil
+	if d, ok := ctx.Deadline(); ended && ok && !time.Now().Before(d) {
+		why += " (the call's deadline had passed)"
+	}
+	run.ctxEnded = ended
+	if s.closing && !(ended && run.endedBeforeClose) {
 		why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
 	}
 	run.stopped = why
-	s.mu.Unlock()
 }
 
 // verify reports everything that did not go as scripted.
@@ -534,6 +612,10 @@ func (s *Server) verify() {
 			switch {
 			case run.failed != "":
 				problems = append(problems, run.failed)
+			case run.done < len(run.steps) && run.ctxEnded && sc.allowCancel:
+				// Its client canceled it, or its deadline passed: allowed.
+				// (Or Close ended it, if the client never finished it: the
+				// harness's checks report a client left waiting.)
 			case run.done < len(run.steps):
 				// run.done steps completed: the call ended during the next
 				// one, or was still in it at Close.
@@ -543,13 +625,13 @@ func (s *Server) verify() {
 				if why == "" {
 					how, why = "was still in", "still running at Close"
 				}
-				problems = append(problems, fmt.Sprintf("%s (call %d of %d): did not complete its script: the call %s step %d %s (%s): %s%s",
-					sc.name(), run.n, run.of, how, run.done+1, st, st.where, why, notReached(run.steps, run.done)))
+				problems = append(problems, fmt.Sprintf("%s (%s): did not complete its script: the call %s step %d %s (%s): %s%s",
+					sc.name(), run.name, how, run.done+1, st, st.where, why, notReached(run.steps, run.done)))
 			}
 		}
-		if n := len(sc.calls); n < sc.times {
-			problems = append(problems, fmt.Sprintf("%s: expected %d call(s), got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s",
-				sc.name(), sc.times, n, sc.missingSteps()))
+		if n := len(sc.calls); n < sc.min {
+			problems = append(problems, fmt.Sprintf("%s: expected %s, got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s",
+				sc.name(), sc.expected(), n, sc.missingSteps()))
 		}
 	}
 	problems = append(problems, s.unexpected...)
