@@ -578,5 +578,15 @@ func (k *clientCore[Req, Res]) Trailer() metadata.MD {
 	if !c.finished && !c.callEndedLocked() {
 		return nil
 	}
-	return p.trailer.Copy()
+	md := p.trailer.Copy()
+	if !p.headerSent && len(md.Get("content-type")) == 0 {
+		// A trailers-only response (no header, no message): grpc-go's
+		// server puts its content-type there, and the client's Trailer
+		// shows it.
+		if md == nil {
+			md = metadata.MD{}
+		}
+		md.Set("content-type", "application/grpc")
+	}
+	return md
 }
