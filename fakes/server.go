@@ -25,6 +25,7 @@ import (
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/msgdiff"
+	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -69,6 +70,7 @@ type Server struct {
 	unexpected []string
 	closing    bool            // Close has begun: it ends the calls still running
 	inFunc     map[uint64]bool // goroutines running a step's function (see call)
+	stopWarn   func()          // cancels the warning before go test's -timeout (timeoutwarn)
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames (and a closure's) would sit between a report
@@ -99,6 +101,10 @@ type Server struct {
 //
 // Keep FailAfter for a real server (grpctest.NewServer with the service's
 // handlers), which has no script to complete.
+//
+// A test still running shortly before go test's -timeout is told, on
+// standard error, which step each call is in and which expected calls
+// were not made, besides what the harness tells (grpctest.NewServer).
 func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
 	t.Helper() // reports made by the Close t.Cleanup runs are printed at the caller's line
 	s := &Server{t: t}
@@ -107,8 +113,33 @@ func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
 	if s.h == nil {
 		return nil // NewServer reported why
 	}
+	s.stopWarn = timeoutwarn.Schedule(t, "fakes", "the fake server", s.stuckReport)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// stuckReport describes the calls of a test that has run until shortly
+// before go test's -timeout (see timeoutwarn): the step each call still
+// running is in, and the calls expected and not made yet.
+func (s *Server) stuckReport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, sc := range s.scripts {
+		for _, run := range sc.calls {
+			if run.done < len(run.steps) && run.stopped == "" && run.failed == "" {
+				st := run.steps[run.done]
+				fmt.Fprintf(&b, "  %s (%s) is in step %d %s (%s)\n", sc.name(), run.name, run.done+1, st, st.where)
+			}
+		}
+		if n := len(sc.calls); n < sc.min {
+			fmt.Fprintf(&b, "  %s expects %s, %d made so far\n", sc.name(), sc.expected(), n)
+		}
+	}
+	if b.Len() == 0 {
+		return "  no call is in a step, and every expected call was made"
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // Conn returns the harness's client connection to the fake.
@@ -146,6 +177,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closeDone = true
+	s.stopWarn()
 	s.awaitClientEnds()
 	s.mu.Lock()
 	s.closing = true

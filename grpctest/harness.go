@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -72,6 +73,8 @@ type Server struct {
 	// once.go instead of at the test's NewServer line.
 	closeMu   sync.Mutex
 	closeDone bool
+
+	stopWarn func() // cancels the warning before go test's -timeout (timeoutwarn)
 }
 
 var harnessIDs atomic.Uint64
@@ -92,6 +95,13 @@ var harnessIDs atomic.Uint64
 // under test, and the panic goes on to it untouched. A panic on a
 // goroutine the handler started is beyond any interceptor and crashes the
 // binary as usual.
+//
+// A test still running shortly before go test's -timeout ends the test
+// binary (a tenth of the time left, at most 5s before) gets, on standard
+// error, what the harness sees: the handlers still running, the client
+// streams not finished and the end of the recorded timeline. The
+// timeout's goroutine dump alone does not say what happened. (t must be
+// a *testing.T, or have its Deadline method.)
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
 	t.Helper()
 	cfg := buildConfig(opts)
@@ -166,8 +176,51 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	}
 	s.conn = conn
 	addOpen(s)
+	s.stopWarn = timeoutwarn.Schedule(t, "grpctest", "its harness", s.stuckReport)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// stuckTimeline is how many of the last recorded events stuckReport shows.
+const stuckTimeline = 60
+
+// stuckReport describes what the harness sees of a test that has run
+// until shortly before go test's -timeout (see timeoutwarn): the handlers
+// still running, the client streams not finished, and the end of the
+// timeline.
+func (s *Server) stuckReport() string {
+	var b strings.Builder
+	s.mu.Lock()
+	var running []string
+	for m, n := range s.handlers {
+		if n > 0 {
+			running = append(running, fmt.Sprintf("%s (%d)", m, n))
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(running)
+	if len(running) == 0 {
+		b.WriteString("  no handler is running\n")
+	} else {
+		fmt.Fprintf(&b, "  handlers still running: %s\n", strings.Join(running, ", "))
+	}
+	open := s.openStreams()
+	slices.SortFunc(open, func(a, b *trackedStream) int { return strings.Compare(a.origin, b.origin) })
+	for _, ts := range open {
+		fmt.Fprintf(&b, "  client stream %s opened at %s not finished\n", ts.method, ts.origin)
+	}
+	if s.rec == nil {
+		return strings.TrimRight(b.String(), "\n")
+	}
+	evs := s.rec.Events()
+	if n := len(evs); n > stuckTimeline {
+		fmt.Fprintf(&b, "  timeline (the last %d of %d events):\n", stuckTimeline, n)
+		evs = evs[n-stuckTimeline:]
+	} else {
+		b.WriteString("  timeline:\n")
+	}
+	b.WriteString(recorder.Timeline(evs))
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // inLabels runs f on a new goroutine carrying the labels of ctx and waits
@@ -358,6 +411,9 @@ func (s *Server) Close() {
 func (s *Server) close() {
 	t := s.t
 	t.Helper()
+	if s.stopWarn != nil {
+		s.stopWarn()
+	}
 	removeOpen(s)
 	s.mu.Lock()
 	s.closed = true
