@@ -432,6 +432,18 @@ func badInputs() []badInput {
 			}
 			return "reported at the line of the step, and the step dropped: " + reportCell(spy.Want(t, 1, "step 3 Return", "after 1 call(s) of the script arrived"))
 		}},
+		{"scripted fake server: `RecvEach` on a method without client streaming", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).RecvEach(func(*chatpb.Message) error { return nil }).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 RecvEach", "not client-streaming"))
+		}},
+		{"scripted fake server: `Metadata(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).Metadata(nil).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "Metadata: no key to expect"))
+		}},
 		{"scripted fake server: `Expect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fake := fakes.NewServer(spy)

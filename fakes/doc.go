@@ -53,13 +53,15 @@
 // from protoregistry into the registered Go types, so any service whose
 // generated code is linked into the test can be faked without writing a
 // handler. Each Expect adds a Script for one call (or Times(n) calls);
-// steps run in order. Requests are compared with a message (Recv), with cmp
-// options too (RecvWith), or checked by a function (RecvFunc); responses
-// are given (Send) or made from the last request (SendFunc, which may
-// answer with an error instead), for a client that makes up IDs or fans
-// out. How many calls a script takes is Times(n), or a range (MinTimes,
-// MaxTimes, AnyTimes); AllowCancel lets the client cancel calls it no
-// longer needs. A step that does not match ends the call with
+// steps run in order. Requests are compared with a message (Recv), with
+// cmp options too (RecvWith), or checked by a function (RecvFunc, or
+// RecvEach for every request until the client half-closes), and the
+// request metadata by Metadata; responses are given (Send) or made from
+// the last request (SendFunc, which may answer with an error instead),
+// for a client that makes up IDs or fans out. How many calls a script
+// takes is Times(n), or a range (MinTimes, MaxTimes, AnyTimes);
+// AllowCancel lets the client cancel calls it no longer needs. A step
+// that does not match ends the call with
 // codes.FailedPrecondition and a message naming the step, want and got (a
 // protocmp diff). When the test ends, mismatches, steps not reached,
 // expected calls not made and unexpected calls are reported with t.Errorf,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,13 +60,15 @@ type Script struct {
 
 	// guarded by s.mu
 	steps       []scriptStep
-	rejected    int        // step method calls reported as misuse, their steps dropped
-	min, max    int        // how many calls are expected (Times and friends); max < 0: no bound
-	allowCancel bool       // AllowCancel: a call its client cancels need not complete
-	minSet      bool       // MinTimes or Times gave min, MaxTimes leaves it
-	maxSet      bool       // MaxTimes or Times gave max, MinTimes leaves it
-	final       bool       // Return or Hang added: no step may follow
-	calls       []*callRun // calls that used this script, in order
+	rejected    int         // step method calls reported as misuse, their steps dropped
+	min, max    int         // how many calls are expected (Times and friends); max < 0: no bound
+	allowCancel bool        // AllowCancel: a call its client cancels need not complete
+	wantMD      metadata.MD // Metadata: what the request metadata must hold
+	mdWhere     string      // file:line of the first Metadata call
+	minSet      bool        // MinTimes or Times gave min, MaxTimes leaves it
+	maxSet      bool        // MaxTimes or Times gave max, MinTimes leaves it
+	final       bool        // Return or Hang added: no step may follow
+	calls       []*callRun  // calls that used this script, in order
 }
 
 type stepKind int
@@ -83,15 +86,16 @@ const (
 	stepRecvWith
 	stepRecvFunc
 	stepSendFunc
+	stepRecvEach
 )
 
 var stepNames = [...]string{"Recv", "RecvAny", "RecvEOF", "Send", "SendHeader", "SetTrailer", "Sleep", "Hang", "Return",
-	"RecvWith", "RecvFunc", "SendFunc"}
+	"RecvWith", "RecvFunc", "SendFunc", "RecvEach"}
 
 // recvKinds are the steps that receive a request; sendKinds those that
 // send a response.
 var (
-	recvKinds = []stepKind{stepRecv, stepRecvAny, stepRecvWith, stepRecvFunc}
+	recvKinds = []stepKind{stepRecv, stepRecvAny, stepRecvWith, stepRecvFunc, stepRecvEach}
 	sendKinds = []stepKind{stepSend, stepSendFunc}
 )
 
@@ -114,7 +118,7 @@ func (st scriptStep) String() string {
 		return fmt.Sprintf("%s(%s)", name, formatMsg(st.msg))
 	case stepRecvWith:
 		return fmt.Sprintf("%s(%s, %d cmp option(s))", name, formatMsg(st.msg), len(st.opts))
-	case stepRecvFunc, stepSendFunc:
+	case stepRecvFunc, stepSendFunc, stepRecvEach:
 		return fmt.Sprintf("%s(%s)", name, st.fn.Type())
 	case stepSendHeader, stepSetTrailer:
 		// Not %v: grpc's metadata.MD redacts itself when printed so.
@@ -137,6 +141,7 @@ func (st scriptStep) String() string {
 // callRun is the progress of one call that runs a script.
 type callRun struct {
 	name    string       // "call 2 of 3": the call among the script's, when it arrived (see callName)
+	wantMD  metadata.MD  // the script's Metadata when the call arrived
 	steps   []scriptStep // the steps fixed when the call arrived
 	done    int          // steps completed
 	stopped string       // why the call ended during step done+1 (an error there), "" if it did not
@@ -241,6 +246,31 @@ func (sc *Script) RecvFunc(check any) *Script {
 		st.fn = fn
 		if bad == "" {
 			bad = sc.oneRequest()
+		}
+		return bad
+	})
+}
+
+// RecvEach passes every request the client sends to check, until the
+// client half-closes: any number of requests, none included, then the end
+// of the requests, as RecvEOF expects. check is as RecvFunc's, and an
+// error it returns for a request is a mismatch, naming the request's
+// number. For an upload of a number of chunks the test does not fix:
+//
+//	var total int
+//	srv.Expect(method).
+//		RecvEach(func(c *pb.Chunk) error { total += len(c.GetData()); return nil }).
+//		SendFunc(func(*pb.Chunk) *pb.Summary { return &pb.Summary{Bytes: int64(total)} })
+//
+// A SendFunc after it gets the last request (nil if there was none). No
+// step that receives a request may follow it.
+func (sc *Script) RecvEach(check any) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepRecvEach, func(st *scriptStep) string {
+		fn, bad := sc.checkFunc("RecvEach", check, reflect.TypeFor[error]())
+		st.fn = fn
+		if bad == "" && !sc.md.IsStreamingClient() {
+			bad = "the method is not client-streaming: it has exactly one request; use RecvFunc"
 		}
 		return bad
 	})
@@ -406,6 +436,45 @@ func (sc *Script) AnyTimes() *Script {
 	return sc.setTimes("AnyTimes", 0, func() { sc.min, sc.max, sc.minSet, sc.maxSet = 0, -1, true, true })
 }
 
+// Metadata expects the call's request metadata to hold want: each key of
+// want with want's values, in order; other keys may be there too (gRPC
+// adds some of its own). Keys match in lower case, as gRPC sends them. It
+// is checked when the call arrives, before the first step: a call without
+// it ends with codes.FailedPrecondition, and Close reports the keys that
+// differ and the metadata the call had. Calling it again adds keys.
+//
+//	srv.Expect(method).Metadata(metadata.Pairs("authorization", "Bearer t0k3n")).RecvAny()...
+func (sc *Script) Metadata(want metadata.MD) *Script {
+	t := sc.s.t
+	t.Helper()
+	where := callerLine(2)
+	if sc.md == nil {
+		return sc // Expect already reported the unknown method
+	}
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	bad := ""
+	switch {
+	case len(want) == 0:
+		bad = "no key to expect: give the metadata the call must hold"
+	case sc.s.closing:
+		bad = "the fake server is closed (Close ran): the check would never run; script it before Close"
+	case len(sc.calls) > 0:
+		bad = fmt.Sprintf("added after %d call(s) of the script arrived, which it would not check; script it before the client makes the call", len(sc.calls))
+	}
+	if bad != "" {
+		t.Errorf("fakes: %s: Metadata: %s", sc.name(), bad)
+		return sc
+	}
+	if sc.wantMD == nil {
+		sc.wantMD, sc.mdWhere = metadata.MD{}, where
+	}
+	for k, vs := range want {
+		sc.wantMD.Append(k, vs...) // lower-cases k
+	}
+	return sc
+}
+
 // AllowCancel says that a call of the script may end before it completes
 // its steps because its client canceled it or its deadline passed: Close
 // does not report such a call. It is for clients that cancel calls they
@@ -494,6 +563,8 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 			"so the step would not run in them; script every step before the client makes the call", n)
 	} else if sc.final {
 		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
+	} else if slices.Contains(recvKinds, kind) && sc.countLocked(stepRecvEach) > 0 {
+		bad = "a step that receives a request after RecvEach, which receives every request the client sends"
 	} else if fill != nil {
 		bad = fill(&st)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -687,4 +688,143 @@ func TestServerAllowCancel(t *testing.T) {
 		srv.Close()
 		spy.Want(t, 1, "step 1 Recv", "request mismatch")
 	})
+}
+
+// uploadChunks is client code under test: it streams chunks on a
+// StreamingInputCall and returns the server's summary.
+func uploadChunks(ctx context.Context, client testpb.TestServiceClient, chunks ...string) (*testpb.StreamingInputCallResponse, error) {
+	stream, err := client.StreamingInputCall(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range chunks {
+		if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte(c)}}); err != nil {
+			break // the status comes from CloseAndRecv
+		}
+	}
+	return stream.CloseAndRecv()
+}
+
+// RecvEach takes any number of requests, none included, and a SendFunc
+// after it answers from what the check kept.
+func TestServerRecvEach(t *testing.T) {
+	for _, chunks := range [][]string{{"ab", "cde", "f"}, nil} {
+		t.Run(fmt.Sprint(len(chunks), " chunks"), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			total := 0
+			srv.Expect(streamingIn).
+				RecvEach(func(r *testpb.StreamingInputCallRequest) error { total += len(r.GetPayload().GetBody()); return nil }).
+				SendFunc(func(last *testpb.StreamingInputCallRequest) *testpb.StreamingInputCallResponse {
+					return &testpb.StreamingInputCallResponse{AggregatedPayloadSize: int32(total)}
+				})
+			sum, err := uploadChunks(t.Context(), testpb.NewTestServiceClient(srv.Conn()), chunks...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, c := range chunks {
+				want += len(c)
+			}
+			if int(sum.GetAggregatedPayloadSize()) != want {
+				t.Errorf("summary %v, want %d bytes", sum, want)
+			}
+			srv.Close()
+			spy.WantClean(t)
+		})
+	}
+}
+
+// A request RecvEach's check rejects is a mismatch naming its number.
+func TestServerRecvEachRejects(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(streamingIn).
+		RecvEach(func(r *testpb.StreamingInputCallRequest) error {
+			if len(r.GetPayload().GetBody()) == 0 {
+				return errors.New("an empty chunk")
+			}
+			return nil
+		}).
+		Send(&testpb.StreamingInputCallResponse{})
+	_, err := uploadChunks(t.Context(), testpb.NewTestServiceClient(srv.Conn()), "a", "b", "", "c")
+	wantCode(t, err, codes.FailedPrecondition)
+	srv.Close()
+	spy.Want(t, 1, "step 1 RecvEach", "request 3: the check rejected the request: an empty chunk")
+}
+
+// The request metadata a script expects: present, absent, different.
+func TestServerMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sent metadata.MD
+		want []string // in the one report; none if nil
+	}{
+		{"held", metadata.Pairs("authorization", "Bearer t0k3n", "x-tenant", "blue"), nil},
+		{"missing", metadata.Pairs("x-tenant", "blue"), []string{"Metadata at script_func_test.go:", `authorization: want ["Bearer t0k3n"], got none`, `the call's metadata: md{x-tenant:"blue"}`}},
+		{"different", metadata.Pairs("authorization", "Bearer other"), []string{`authorization: want ["Bearer t0k3n"], got ["Bearer other"]`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			srv.Expect(unaryCall).
+				Metadata(metadata.MD{"Authorization": {"Bearer t0k3n"}}). // keys match in lower case
+				RecvAny().
+				Send(&testpb.SimpleResponse{})
+			ctx := metadata.NewOutgoingContext(t.Context(), tc.sent)
+			_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(ctx, &testpb.SimpleRequest{})
+			srv.Close()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				spy.WantClean(t)
+				return
+			}
+			wantCode(t, err, codes.FailedPrecondition)
+			spy.Want(t, 1, tc.want...)
+		})
+	}
+}
+
+// Misuse of RecvEach and Metadata is reported at its line.
+func TestServerRecvEachAndMetadataMisuse(t *testing.T) {
+	count := func(*testpb.StreamingInputCallRequest) error { return nil }
+	for _, tc := range []struct {
+		name   string
+		method string
+		build  func(sc *fakes.Script)
+		want   []string
+	}{
+		{"RecvEach on a unary method", unaryCall, func(sc *fakes.Script) { sc.RecvEach(func(*testpb.SimpleRequest) error { return nil }) },
+			[]string{"step 1 RecvEach", "not client-streaming", "use RecvFunc"}},
+		{"a Recv after RecvEach", streamingIn, func(sc *fakes.Script) { sc.RecvEach(count).RecvAny() },
+			[]string{"step 2 RecvAny", "after RecvEach, which receives every request"}},
+		{"RecvEach(nil)", streamingIn, func(sc *fakes.Script) { sc.RecvEach(nil) },
+			[]string{"RecvEach(nil): want a func(*grpc_testing.StreamingInputCallRequest) error"}},
+		{"Metadata(nil)", unaryCall, func(sc *fakes.Script) { sc.Metadata(nil) },
+			[]string{"Metadata: no key to expect"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			sc := srv.Expect(tc.method)
+			tc.build(sc)
+			sc.Times(0)
+			spy.Want(t, 1, tc.want...)
+		})
+	}
+}
+
+// Metadata added once a call of the script arrived would check none of
+// the calls made: a misuse.
+func TestServerMetadataAfterTheCallArrived(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	sc := srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{})
+	if _, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	sc.Metadata(metadata.Pairs("k", "v"))
+	spy.Want(t, 1, "Metadata: added after 1 call(s) of the script arrived")
 }

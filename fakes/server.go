@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -275,7 +278,7 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 			continue
 		}
 		if sc.takesCallLocked() {
-			run := &callRun{name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...)}
+			run := &callRun{name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...), wantMD: sc.wantMD.Copy()}
 			sc.calls = append(sc.calls, run)
 			return sc, run, ""
 		}
@@ -309,6 +312,14 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		s.mu.Unlock()
 	})
 	defer stopWatch()
+	if len(run.wantMD) > 0 {
+		got, _ := metadata.FromIncomingContext(ctx)
+		if d := metadataMismatch(run.wantMD, got); d != "" {
+			msg := fmt.Sprintf("fakes: %s (%s): Metadata at %s: %s", sc.name(), run.name, sc.mdWhere, d)
+			s.fail(run, msg)
+			return status.Error(codes.FailedPrecondition, msg)
+		}
+	}
 	inType := messageType(sc.md.Input())
 	sent := 0              // Send steps done
 	var last proto.Message // the last request received, for SendFunc
@@ -323,6 +334,8 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			if got != nil {
 				last = got
 			}
+		case stepRecvEach:
+			last, _, mismatch, detail, err = s.recvEach(ss, inType, st)
 		case stepSend:
 			err = ss.SendMsg(st.msg)
 		case stepSendFunc:
@@ -424,19 +437,72 @@ func (s *Server) recvStep(ss grpc.ServerStream, inType protoreflect.MessageType,
 	case st.kind == stepRecvWith:
 		return got, requestDiff(st.msg, got, st.opts), "", nil
 	case st.kind == stepRecvFunc:
-		r := s.call(ss.Context(), st.fn, got)
-		switch {
-		case r.how == abandoned:
-			return got, "", "", funcAbandoned(ss.Context())
-		case r.how == panicked:
-			return got, fmt.Sprintf("the check panicked: %v; got request %s", r.out, formatMsg(got)), r.stack, nil
-		case r.how == exited:
-			return got, fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, formatMsg(got)), "", nil
-		case r.out != nil:
-			return got, fmt.Sprintf("the check rejected the request: %v; got request %s", r.out, formatMsg(got)), "", nil
-		}
+		mismatch, detail, err = s.check(ss.Context(), st, got)
+		return got, mismatch, detail, err
 	}
 	return got, "", "", nil
+}
+
+// metadataMismatch describes how the request metadata got lacks want
+// (see Script.Metadata): "" if it does not.
+func metadataMismatch(want, got metadata.MD) string {
+	keys := slices.Sorted(maps.Keys(want))
+	var bad []string
+	for _, k := range keys {
+		switch g := got[k]; {
+		case len(g) == 0:
+			bad = append(bad, fmt.Sprintf("%s: want %q, got none", k, want[k]))
+		case !slices.Equal(g, want[k]):
+			bad = append(bad, fmt.Sprintf("%s: want %q, got %q", k, want[k], g))
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	have := recorder.FormatMetadata(got)
+	if have == "" {
+		have = "none but gRPC's own"
+	}
+	return fmt.Sprintf("request metadata mismatch: %s (the call's metadata: %s)", strings.Join(bad, "; "), have)
+}
+
+// check runs the check of a RecvFunc or RecvEach step on a request got:
+// it returns what is wrong with it (and detail, for Close's report only),
+// or the error that ended the call while the check ran.
+func (s *Server) check(ctx context.Context, st scriptStep, got proto.Message) (mismatch, detail string, err error) {
+	r := s.call(ctx, st.fn, got)
+	switch {
+	case r.how == abandoned:
+		return "", "", funcAbandoned(ctx)
+	case r.how == panicked:
+		return fmt.Sprintf("the check panicked: %v; got request %s", r.out, formatMsg(got)), r.stack, nil
+	case r.how == exited:
+		return fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, formatMsg(got)), "", nil
+	case r.out != nil:
+		return fmt.Sprintf("the check rejected the request: %v; got request %s", r.out, formatMsg(got)), "", nil
+	}
+	return "", "", nil
+}
+
+// recvEach runs a RecvEach step: it checks every request until the end of
+// the requests. It returns the last request (nil if none), what does not
+// match (and detail, for Close's report only), or the error that ended
+// the call.
+func (s *Server) recvEach(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (last proto.Message, n int, mismatch, detail string, err error) {
+	for {
+		got := inType.New().Interface()
+		err := ss.RecvMsg(got)
+		if errors.Is(err, io.EOF) {
+			return last, n, "", "", nil
+		}
+		if err != nil {
+			return last, n, "", "", err
+		}
+		last, n = got, n+1
+		if mismatch, detail, err := s.check(ss.Context(), st, got); mismatch != "" || err != nil {
+			return last, n, fmt.Sprintf("request %d: %s", n, mismatch), detail, err
+		}
+	}
 }
 
 // requestDiff describes how got differs from want, compared with protocmp
@@ -566,7 +632,11 @@ func (s *Server) runFunc(r *funcRun, fn reflect.Value, arg proto.Message) {
 			r.out, r.how, r.stack = v, panicked, panicStack()
 		}
 	}()
-	results := fn.Call([]reflect.Value{reflect.ValueOf(arg)})
+	in := reflect.ValueOf(arg)
+	if arg == nil { // a SendFunc after a RecvEach that received nothing
+		in = reflect.Zero(fn.Type().In(0))
+	}
+	results := fn.Call([]reflect.Value{in})
 	r.out = results[0].Interface()
 	if len(results) == 2 {
 		r.err, _ = results[1].Interface().(error)
