@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // ClientStream is an in-memory client stream for testing code that uses a
@@ -28,10 +29,11 @@ import (
 // (codes.Canceled or codes.DeadlineExceeded) and Send returns io.EOF; Send
 // after the code received the end of the stream returns io.EOF (see
 // Finish) and Send after CloseSend an error, as grpc's do; a nil message
-// is an error, not a panic; a Send that fails with an error other than
-// io.EOF (after CloseSend, a nil message) ends the stream, as grpc's
-// does: Recv returns the responses already given, then that error, the
-// Context ends, and responses the test gives after that are dropped; messages
+// is an error, not a panic; a Send that fails where grpc's SendMsg fails
+// (after CloseSend, a message that is not a proto) ends the stream, as
+// grpc's does: Recv returns the responses already given, then that
+// error, later Sends return io.EOF, the Context ends, Header and Next stop
+// waiting, and responses the test gives after that are dropped; messages
 // are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under
@@ -293,7 +295,7 @@ func (c *ClientStream[Req, Res]) Next(ctx context.Context) (*Req, error) {
 	p := c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, err := p.takeLocked(ctx, &p.out, true, func() bool { return c.sawEnd })
+	m, err := p.takeLocked(ctx, &p.out, true, func() bool { return c.sawEnd || c.sendErr != nil })
 	if err != nil {
 		return nil, err
 	}
@@ -418,14 +420,14 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	err := k.sendLocked(m)
-	_, injected := p.cfg.failAt[p.calls]
-	if err != nil && !errors.Is(err, io.EOF) && !injected && p.bad == nil && c.sendErr == nil {
-		// grpc's SendMsg ends the stream with any error of its own but
-		// io.EOF (which says the status is for RecvMsg): RecvMsg returns
+	ends, err := k.sendLocked(m)
+	if err != nil && ends && c.sendErr == nil {
+		// grpc's SendMsg ends the stream with the errors of its own (but
+		// io.EOF, which says the status is for RecvMsg): RecvMsg returns
 		// what was received, then this error, and the stream's context
-		// ends. (An error WithFailAt injects stands for one of a stream
-		// further in, which ends nothing.)
+		// ends. The fake's stricter checks (a nil message, a proto of
+		// another type, which grpc sends) and an error WithFailAt injects
+		// (one of a stream further in) end nothing.
 		c.sendErr = err
 		if !p.in.closed {
 			p.in.closed = true
@@ -437,42 +439,46 @@ func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	return err
 }
 
-func (k *clientCore[Req, Res]) sendLocked(m any) error {
+// sendLocked is SendMsg; ends says that err is an error grpc's SendMsg
+// ends the stream with.
+func (k *clientCore[Req, Res]) sendLocked(m any) (ends bool, err error) {
 	c, p := k.c, k.c.p
 	if err := p.beginLocked(); err != nil {
-		return err
+		return false, err
 	}
 	req, ok := m.(*Req)
 	if !ok {
-		return typeErr("SendMsg", m, (*Req)(nil))
+		_, isProto := m.(proto.Message)
+		return !isProto, typeErr("SendMsg", m, (*Req)(nil)) // grpc's codec cannot marshal it
 	}
 	if req == nil {
-		return nilErr("Send", req)
+		return false, nilErr("Send", req)
 	}
 	if untyped(req) {
-		return untypedErr("Send", req)
+		return false, untypedErr("Send", req)
 	}
 	if p.out.closed { // checked first, as grpc's does
-		return status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
+		return true, status.Error(codes.Internal, "fakes: SendMsg called after CloseSend")
 	}
 	if p.ctx.Err() != nil {
-		return c.contextEOF()
+		return false, c.contextEOF()
 	}
 	// After Finish, a Send that would block, or that comes after the code saw
-	// the end, returns io.EOF as grpc's does: the status is for Recv to report.
-	if c.sawEnd || (c.finished && p.cfg.buffer >= 0 && p.out.unread() >= p.cfg.buffer) {
-		return io.EOF
+	// the end (or after a Send ended the stream), returns io.EOF as grpc's
+	// does: the status is for Recv to report.
+	if c.sawEnd || c.sendErr != nil || (c.finished && p.cfg.buffer >= 0 && p.out.unread() >= p.cfg.buffer) {
+		return false, io.EOF
 	}
-	err := p.putLocked(&p.out, cloneMsg(req), func() error {
-		if c.finished || c.sawEnd {
+	err = p.putLocked(&p.out, cloneMsg(req), func() error {
+		if c.finished || c.sawEnd || c.sendErr != nil {
 			return io.EOF
 		}
 		return nil
 	})
 	if err != nil && p.bad == nil && p.ctx.Err() != nil {
-		return c.contextEOF() // a blocked Send the context ended, as above
+		return false, c.contextEOF() // a blocked Send the context ended, as above
 	}
-	return err
+	return false, err
 }
 
 // contextEOF is what Send returns once the stream's context has ended:
@@ -545,7 +551,7 @@ func (k *clientCore[Req, Res]) waitHeader() {
 	c, p := k.c, k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.bad == nil && !p.headerSent && !c.finished && p.ctx.Err() == nil {
+	for p.bad == nil && !p.headerSent && !c.finished && c.sendErr == nil && p.ctx.Err() == nil {
 		_ = p.waitLocked(p.ctx)
 	}
 }

@@ -2,11 +2,14 @@ package fakes_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/fakes"
@@ -47,15 +50,18 @@ func TestFailedSendEndsTheStreamAsGRPCs(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			outcome := func(st grpc.BidiStreamingClient[dupReq, dupRes]) (sendCode, recvCode codes.Code, ctxEnded bool) {
+			outcome := func(st grpc.BidiStreamingClient[dupReq, dupRes]) (sendCode, recvCode codes.Code, ctxEnded bool, nextSend error) {
 				t.Helper()
 				sendErr := tc.fail(st)
 				if sendErr == nil {
 					t.Fatalf("the Send did not fail")
 				}
+				if _, err := grpctest.Go(t, func() (metadata.MD, error) { return st.Header() }).Wait(waitLimit); err != nil && status.Code(err) == codes.Unknown {
+					t.Errorf("Header after the failed Send: %v", err) // still waiting: Wait's own error
+				}
 				recv := grpctest.Go(t, func() (*dupRes, error) { return st.Recv() })
 				_, recvErr := recv.Wait(waitLimit)
-				return status.Code(sendErr), status.Code(recvErr), st.Context().Err() != nil
+				return status.Code(sendErr), status.Code(recvErr), st.Context().Err() != nil, st.Send(req(2))
 			}
 
 			srv := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, waitingService{}) })
@@ -63,17 +69,23 @@ func TestFailedSendEndsTheStreamAsGRPCs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			realSend, realRecv, realCtx := outcome(real)
+			realSend, realRecv, realCtx, realNext := outcome(real)
 
 			rec := recorder.New()
 			fake := fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithMethod(fullDuplex), fakes.WithRecorder(rec))
-			fakeSend, fakeRecv, fakeCtx := outcome(fake)
+			fakeSend, fakeRecv, fakeCtx, fakeNext := outcome(fake)
+			if _, err := fake.Next(t.Context()); !errors.Is(err, io.EOF) {
+				t.Errorf("the test's Next after the stream ended: %v, want io.EOF (the code sends nothing more)", err)
+			}
 			fake.Respond(res(1)) // the server answers late: nothing reaches the ended stream
 			fake.Finish(nil)
 
 			if realSend != fakeSend || realRecv != fakeRecv || realCtx != fakeCtx {
 				t.Errorf("real: Send %v, then Recv %v, Context ended %v; fake: Send %v, then Recv %v, Context ended %v",
 					realSend, realRecv, realCtx, fakeSend, fakeRecv, fakeCtx)
+			}
+			if errors.Is(realNext, io.EOF) != errors.Is(fakeNext, io.EOF) || status.Code(realNext) != status.Code(fakeNext) {
+				t.Errorf("a Send after the failed one: real %v, fake %v; want the same", realNext, fakeNext)
 			}
 			if realRecv != realSend {
 				t.Errorf("real Recv after the failed Send = %v, want the Send's %v", realRecv, realSend)

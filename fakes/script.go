@@ -140,16 +140,21 @@ func (st scriptStep) String() string {
 
 // callRun is the progress of one call that runs a script.
 type callRun struct {
-	name    string       // "call 2 of 3": the call among the script's, when it arrived (see callName)
-	wantMD  metadata.MD  // the script's Metadata when the call arrived
-	steps   []scriptStep // the steps fixed when the call arrived
-	done    int          // steps completed
-	stopped string       // why the call ended during step done+1 (an error there), "" if it did not
-	// ctxEnded: the call ended with its context (its client canceled, its
-	// deadline passed, or Close ended it); endedBeforeClose: run's watch
-	// of the context saw it end before Close began.
-	ctxEnded, endedBeforeClose bool
-	failed                     string // a mismatch (already the complete message), "" if none
+	name       string       // "call 2 of 3": the call among the script's, when it arrived (see callName)
+	wantMD     metadata.MD  // the script's Metadata when the call arrived
+	steps      []scriptStep // the steps fixed when the call arrived
+	done       int          // steps completed
+	stopped    string       // why the call ended during step done+1 (an error there), "" if it did not
+	clientHint string       // said of stopped if the client ended the call (see Server.stop)
+	// clientEnded: the call ended with its context, by its client (it
+	// canceled, or its deadline passed); duringClose: it ended once Close
+	// had begun, and may have been ended by Close; ctxEnded: it ended with
+	// its context; endedBeforeClose: run's watch of the context saw it end
+	// before Close began. See Server.stop.
+	clientEnded, duringClose, ctxEnded, endedBeforeClose bool
+	callID                                               uint64 // the recorder's, if hasID
+	hasID                                                bool
+	failed                                               string // a mismatch (already the complete message), "" if none
 }
 
 // Recv expects the next request to equal want (compared with protocmp);
@@ -349,12 +354,12 @@ func (sc *Script) SetTrailer(md metadata.MD) *Script {
 
 // Sleep waits d before the next step (a timer, not a sleeping goroutine).
 // It expects the client to wait d: if the client cancels the call, or its
-// deadline passes, before d is up, the wait and the call end at once and the
-// script is not completed, so Close reports the call, naming the Sleep. A
-// Sleep that ends before the client gives up passes. Sleep is for a slow
-// server that the client waits for; to test a client's timeout or cancel,
-// script the steps before it and end the script with Hang, which a cancel
-// completes.
+// deadline passes, before d is up, the wait and the call end at once and
+// the script is not completed, so Close reports the call, naming the
+// Sleep (unless AllowCancel). A Sleep that ends before the client gives up
+// passes. Sleep is for a slow server that the client waits for; to test a
+// client's timeout or cancel, script the steps before it and end the
+// script with Hang, which a cancel completes.
 func (sc *Script) Sleep(d time.Duration) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSleep, func(st *scriptStep) string {
@@ -479,10 +484,12 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // its steps because its client canceled it or its deadline passed: Close
 // does not report such a call. It is for clients that cancel calls they
 // no longer need, such as the rest of a fan-out after its first error
-// (errgroup.WithContext). A mismatch is still reported. The fake cannot
-// always tell a client's cancel from Close ending a call the client left
-// running, and reports neither; the harness's checks report a client left
-// waiting on such a call, or a stream it never finished.
+// (errgroup.WithContext). A mismatch is still reported, and so is a call
+// that Close ended: one the client left running. Telling the two apart
+// takes the harness's recorder (how the client half ended): without it
+// (grpctest.WithoutRecorder, or a WithMethods that leaves the method out),
+// a call the client canceled just before Close may be reported as one
+// Close ended, with a note that says so.
 func (sc *Script) AllowCancel() *Script {
 	sc.s.t.Helper()
 	sc.s.mu.Lock()
@@ -621,7 +628,7 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 		return reflect.Value{}, fmt.Sprintf("%s got a nil %T: want a %s", step, f, want)
 	}
 	ft := v.Type()
-	ok := ft.NumIn() == 1 && !ft.IsVariadic() && in.AssignableTo(ft.In(0))
+	ok := ft.NumIn() == 1 && !ft.IsVariadic() && in.AssignableTo(ft.In(0)) && ft.NumOut() > 0
 	switch {
 	case !ok:
 	case out != nil:

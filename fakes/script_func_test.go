@@ -828,3 +828,94 @@ func TestServerMetadataAfterTheCallArrived(t *testing.T) {
 	sc.Metadata(metadata.Pairs("k", "v"))
 	spy.Want(t, 1, "Metadata: added after 1 call(s) of the script arrived")
 }
+
+// AllowCancel does not hide a call that Close ended while its client was
+// still waiting: the client did not cancel it.
+func TestServerAllowCancelStillReportsWhatCloseEnded(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).
+		Recv(req(1)).
+		SendHeader(metadata.Pairs("k", "v")).
+		Sleep(time.Hour). // the behaviour under test: a call still running at Close
+		Send(res(1)).
+		AllowCancel()
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Header(); err != nil { // the script is past SendHeader
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(t, func() (*dupRes, error) { return stream.Recv() })
+	srv.Close()
+	if _, err := recv.Wait(waitLimit); status.Code(err) != codes.Canceled {
+		t.Errorf("the call Close ended: %v, want Canceled", err)
+	}
+	r := spy.Want(t, 2, "did not complete its script", "ended during step 3 Sleep", "Close had begun when the call ended")
+	if strings.Contains(r.Msg, "the client canceled, or its deadline passed, during the Sleep") {
+		t.Errorf("the report blames the client for what Close may have done:\n%s", r.Msg)
+	}
+	spy.WantText(t, "was never finished") // the harness's report of the stream: open at Close
+}
+
+// The status a client call gets when its ClientConn closes under it: how
+// the fake tells a call Close ended from one its client canceled. A new
+// grpc-go that words it otherwise fails this test, not users' tests.
+func TestClientConnClosingMessage(t *testing.T) {
+	spy := spytb.New(t) // the harness reports the stream open at Close
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).SendHeader(metadata.Pairs("k", "v")).Hang()
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Header(); err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(t, func() (*dupRes, error) { return stream.Recv() })
+	srv.Close()
+	const want = "grpc: the client connection is closing" // fakes' closingMessage
+	if _, err := recv.Wait(waitLimit); status.Code(err) != codes.Canceled || status.Convert(err).Message() != want {
+		t.Errorf("Recv when the ClientConn closed: %v; want Canceled, %q", err, want)
+	}
+	for _, e := range srv.Recorder().Events() {
+		if e.Kind == recorder.End && e.Side == recorder.Client && status.Convert(e.Err).Message() != want {
+			t.Errorf("the recorded client End: %v; want %q", e.Err, want)
+		}
+	}
+	spy.WantText(t, "was never finished")
+}
+
+// deep recurses n times, then panics.
+func deep(n int) int {
+	if n == 0 {
+		panic("at the bottom")
+	}
+	return deep(n-1) + 1
+}
+
+// A panic deep in a check (a traceback of over 100 frames, which elides
+// some) still shows the stack.
+func TestServerFuncDeepPanicStack(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest) error { deep(200); return nil }).SendFunc(echoID)
+	wantCode(t, lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1), codes.FailedPrecondition)
+	srv.Close()
+	spy.Want(t, 1, "the check panicked: at the bottom", ", in:", "fakes_test.deep(", "TestServerFuncDeepPanicStack.func1(")
+}
+
+// A SendFunc of a function with no result is a misuse, not a panic.
+func TestServerSendFuncWithoutAResult(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvAny().SendFunc(func(*testpb.SimpleRequest) {}).Times(0)
+	spy.Want(t, 1, "step 2 SendFunc", "SendFunc got a func(*grpc_testing.SimpleRequest): want a func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse")
+}

@@ -74,6 +74,7 @@ type Server struct {
 	closing    bool            // Close has begun: it ends the calls still running
 	inFunc     map[uint64]bool // goroutines running a step's function (see call)
 	stopWarn   func()          // cancels the warning before go test's -timeout (timeoutwarn)
+	running    int             // calls in run: awaitClientEnds waits only if some are
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames (and a closure's) would sit between a report
@@ -199,12 +200,15 @@ const clientEndsBound = time.Second
 // that closes the fake right after its client canceled would find such a
 // call ended during Close, and Close could not tell that the client ended
 // it (see stop). Each step honours the call's context, so the wait is
-// short; it is bounded all the same. Without a recorder there is nothing
-// to wait on.
+// short; it is bounded all the same. Without a recorder, or a call of a
+// method it does not record, there is nothing to wait on.
 func (s *Server) awaitClientEnds() {
 	r := s.h.Recorder()
-	if r == nil {
-		return
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	if r == nil || running == 0 {
+		return // nothing to wait for, nor to decode the timeline for
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clientEndsBound)
 	defer cancel()
@@ -302,6 +306,17 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 // run runs the steps of one call.
 func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	ctx := ss.Context()
+	s.mu.Lock()
+	s.running++
+	if r := s.h.Recorder(); r != nil {
+		run.callID, run.hasID = r.ServerCallID(ctx)
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+	}()
 	// Whether the call's context ended before Close began, which Close
 	// does not know once it has begun (see stop).
 	stopWatch := context.AfterFunc(ctx, func() {
@@ -374,15 +389,15 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			s.fail(run, msg)
 			return status.Error(codes.FailedPrecondition, msg)
 		case err != nil:
-			why := err.Error()
+			why, clientHint := err.Error(), ""
 			c := status.Code(err)
 			switch ctxEnd := c == codes.Canceled || c == codes.DeadlineExceeded; {
 			case ctxEnd && st.kind == stepSleep:
-				why += " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
-			case ctxEnd && (st.kind == stepRecvFunc || st.kind == stepSendFunc) && ctx.Err() != nil:
+				clientHint = " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
+			case ctxEnd && (st.kind == stepRecvFunc || st.kind == stepSendFunc || st.kind == stepRecvEach) && ctx.Err() != nil:
 				why += " (the call ended while the step's function ran: the function, left running, is reported by the leak check if it has not returned by Close)"
 			}
-			s.stop(ctx, run, why)
+			s.stop(ctx, run, why, clientHint)
 			return err
 		}
 		if st.kind == stepSend || st.kind == stepSendFunc {
@@ -649,23 +664,26 @@ const runFuncFrame = "github.com/streamtest/streamtest/fakes.(*Server).runFunc("
 
 // panicStack returns, inside a deferred function of runFunc recovering a
 // panic, the frames from the first panic to the call of the step's
-// function, after ", in:": neither runtime's frames nor the library's.
+// function, after ", in:": neither runtime's frames nor the library's. A
+// frame is a function line and a location line (indented); a traceback of
+// over 100 frames has a line saying how many it elides between them.
 func panicStack() string {
 	lines := strings.Split(strings.TrimSpace(string(debug.Stack())), "\n")
-	from, to := -1, -1 // line 0 is "goroutine N [running]:"; then a function line and a location line per frame
-	for i := 1; i+1 < len(lines) && to < 0; i += 2 {
+	from, to := -1, -1 // line 0 is "goroutine N [running]:"
+	for i := 1; i < len(lines) && to < 0; i++ {
 		switch fn := lines[i]; {
+		case strings.HasPrefix(fn, "\t"): // a location
 		case from < 0 && strings.HasPrefix(fn, "panic("):
 			from = i + 2
 		case strings.HasPrefix(fn, runFuncFrame):
 			to = i
 		}
 	}
-	for to-2 >= from && from >= 0 && (strings.HasPrefix(lines[to-2], "reflect.Value.call(") || strings.HasPrefix(lines[to-2], "reflect.Value.Call(")) {
-		to -= 2
-	}
 	if from < 0 || to <= from {
 		return ""
+	}
+	for to-2 > from && (strings.HasPrefix(lines[to-2], "reflect.Value.call(") || strings.HasPrefix(lines[to-2], "reflect.Value.Call(")) {
+		to -= 2
 	}
 	return ", in:\n\t\t" + strings.Join(lines[from:to], "\n\t\t")
 }
@@ -687,45 +705,87 @@ func (s *Server) fail(run *callRun, msg string) {
 //
 // Close ends every call still running (it closes the client connections
 // first): a call whose context ends once Close has begun may have been
-// canceled by its client just before, or ended by Close. Unless run's
-// watch saw the context end before Close began, the reason says that
-// Close may have ended the call, instead of blaming the client.
-func (s *Server) stop(ctx context.Context, run *callRun, why string) {
+// canceled by its client just before (a cancel reaches the server a
+// moment later), or ended by Close. If run's watch saw the context end
+// before Close began, the client ended it; else verify asks the recorder
+// how the client half ended (see clientEndedLate). clientHint is said of a
+// call its client ended (and not of one Close may have ended).
+func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ended := ctx.Err() != nil
 	if d, ok := ctx.Deadline(); ended && ok && !time.Now().Before(d) {
 		why += " (the call's deadline had passed)"
 	}
+	run.clientEnded = ended && (!s.closing || run.endedBeforeClose)
+	run.duringClose = s.closing && !run.clientEnded
 	run.ctxEnded = ended
-	if s.closing && !(ended && run.endedBeforeClose) {
-		why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
+	run.stopped, run.clientHint = why, clientHint
+}
+
+// closingMessage is the status message of a client call that the closing
+// of its ClientConn ended (grpc-go's ErrClientConnClosing, which is
+// deprecated for use in code; TestClientConnClosingMessage pins it).
+const closingMessage = "grpc: the client connection is closing"
+
+// clientEndedLate finds, among the calls that ended with their context
+// once Close had begun, those whose client half the recorder shows ended
+// by the client (canceled, or past its deadline) rather than by Close
+// closing its connection, and marks them as ended by their client.
+// s.mu must be held.
+func (s *Server) clientEndedLate() {
+	var late []*callRun
+	for _, sc := range s.scripts {
+		for _, run := range sc.calls {
+			if run.duringClose && run.ctxEnded && run.hasID {
+				late = append(late, run)
+			}
+		}
 	}
-	run.stopped = why
+	r := s.h.Recorder()
+	if len(late) == 0 || r == nil {
+		return
+	}
+	ends := map[uint64]error{}
+	for _, e := range r.Events() {
+		if e.Kind == recorder.End && e.Side == recorder.Client {
+			ends[e.CallID] = e.Err
+		}
+	}
+	for _, run := range late {
+		err, ok := ends[run.callID]
+		if ok && err != nil && status.Convert(err).Message() != closingMessage {
+			run.clientEnded, run.duringClose = true, false
+		}
+	}
 }
 
 // verify reports everything that did not go as scripted.
 func (s *Server) verify() {
 	s.t.Helper() // as every frame between the report and Close (see closeMu)
 	s.mu.Lock()
+	s.clientEndedLate()
 	var problems []string
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
 			switch {
 			case run.failed != "":
 				problems = append(problems, run.failed)
-			case run.done < len(run.steps) && run.ctxEnded && sc.allowCancel:
+			case run.done < len(run.steps) && run.clientEnded && sc.allowCancel:
 				// Its client canceled it, or its deadline passed: allowed.
-				// (Or Close ended it, if the client never finished it: the
-				// harness's checks report a client left waiting.)
 			case run.done < len(run.steps):
 				// run.done steps completed: the call ended during the next
 				// one, or was still in it at Close.
 				st := run.steps[run.done]
 				how := "ended during"
 				why := run.stopped
-				if why == "" {
+				switch {
+				case why == "":
 					how, why = "was still in", "still running at Close"
+				case run.duringClose:
+					why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
+				default:
+					why += run.clientHint
 				}
 				problems = append(problems, fmt.Sprintf("%s (%s): did not complete its script: the call %s step %d %s (%s): %s%s",
 					sc.name(), run.name, how, run.done+1, st, st.where, why, notReached(run.steps, run.done)))

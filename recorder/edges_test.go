@@ -551,3 +551,79 @@ func TestCallIDOfAStream(t *testing.T) {
 		t.Errorf("a nil Recorder found a CallID")
 	}
 }
+
+// idsHandler's FullDuplexCall and UnaryCall send what ServerCallID says
+// of their call, for each of recs, on ids.
+type idsHandler struct {
+	testpb.UnimplementedTestServiceServer
+	recs []*recorder.Recorder
+	ids  chan []string
+}
+
+func (h idsHandler) note(ctx context.Context) {
+	var got []string
+	for _, r := range h.recs {
+		id, ok := r.ServerCallID(ctx)
+		got = append(got, fmt.Sprint(id, ok))
+	}
+	h.ids <- got
+}
+
+func (h idsHandler) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	h.note(ctx)
+	return &testpb.SimpleResponse{}, nil
+}
+
+func (h idsHandler) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) error {
+	h.note(st.Context())
+	return nil
+}
+
+// ServerCallID is CallID's twin on the server side: the id of the call a
+// handler serves, the same as its client half's, for each Recorder that
+// records it, and none for a Recorder that does not.
+func TestServerCallID(t *testing.T) {
+	outer, inner, other := recorder.New(), recorder.New(), recorder.New()
+	h := idsHandler{recs: []*recorder.Recorder{outer, inner, other, nil}, ids: make(chan []string, 1)}
+	sopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(outer.UnaryServerInterceptor(), inner.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(outer.StreamServerInterceptor(), inner.StreamServerInterceptor()),
+	}
+	p := newPairOpts(t, bufnet, sopts, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, h) }, outer.DialOptions()...)
+	c := testpb.NewTestServiceClient(p.conn)
+
+	st, err := c.FullDuplexCall(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientID, ok := outer.CallID(st.Context())
+	if !ok {
+		t.Fatal("no CallID for the stream")
+	}
+	got := <-h.ids
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(clientID, true); got[0] != want {
+		t.Errorf("outer's ServerCallID in the stream handler = %s, want %s (its client half's)", got[0], want)
+	}
+	if got[1] == "0 false" || got[2] != "0 false" || got[3] != "0 false" {
+		t.Errorf("ServerCallID of inner, other, nil = %v; want an id for inner (which records the server half), none for other and nil", got[1:])
+	}
+
+	if _, err := c.UnaryCall(ctxT(t), &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	got = <-h.ids
+	calls := outer.Calls()
+	if want := fmt.Sprint(calls[len(calls)-1].ID(), true); got[0] != want {
+		t.Errorf("outer's ServerCallID in the unary handler = %s, want %s\n%s", got[0], want, outer)
+	}
+	//lint:ignore SA1012 a nil context is the misuse under test
+	if _, ok := outer.ServerCallID(nil); ok {
+		t.Error("ServerCallID(nil) found a call")
+	}
+	if _, ok := outer.ServerCallID(context.Background()); ok {
+		t.Error("ServerCallID of a context no handler got found a call")
+	}
+}

@@ -219,6 +219,28 @@ type transportStream struct {
 	inner grpc.ServerTransportStream
 }
 
+// ServerCallID returns the CallID under which r records the call whose
+// handler has context ctx (the context a handler gets, or stream.Context()
+// of its stream, when r's server interceptors record the call), and
+// whether r records that call: the server-side twin of CallID. With it a
+// handler, or a fake server, can find its own call in Calls or Events.
+func (r *Recorder) ServerCallID(ctx context.Context) (uint64, bool) {
+	if r == nil || ctx == nil {
+		return 0, false
+	}
+	// Each recorder that records the call wraps the transport stream in
+	// the context (see begin); another interceptor may wrap it too, or
+	// put its own there, which ends the search.
+	ts, _ := grpc.ServerTransportStreamFromContext(ctx).(*transportStream)
+	for ts != nil {
+		if ts.sc.r == r {
+			return ts.sc.info.id, true
+		}
+		ts, _ = ts.inner.(*transportStream)
+	}
+	return 0, false
+}
+
 func (t *transportStream) Method() string {
 	if t.inner == nil {
 		return t.sc.call.method
