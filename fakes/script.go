@@ -268,7 +268,10 @@ func (sc *Script) RecvFunc(check any) *Script {
 //		SendFunc(func(*pb.Chunk) *pb.Summary { return &pb.Summary{Bytes: int64(total)} })
 //
 // A SendFunc after it gets the last request (nil if there was none). No
-// step that receives a request may follow it.
+// step that receives a request may follow it. The steps after it run once
+// the client has half-closed: a bidi client that waits for an answer
+// before it half-closes waits forever (and the script with it) — script
+// such a conversation with RecvFunc and SendFunc steps, one per request.
 func (sc *Script) RecvEach(check any) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepRecvEach, func(st *scriptStep) string {
