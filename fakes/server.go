@@ -394,7 +394,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			switch ctxEnd := c == codes.Canceled || c == codes.DeadlineExceeded; {
 			case ctxEnd && st.kind == stepSleep:
 				clientHint = " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
-			case ctxEnd && (st.kind == stepRecvFunc || st.kind == stepSendFunc || st.kind == stepRecvEach) && ctx.Err() != nil:
+			case errors.As(err, new(abandonedErr)):
 				why += " (the call ended while the step's function ran: the function, left running, is reported by the leak check if it has not returned by Close)"
 			}
 			s.stop(ctx, run, why, clientHint)
@@ -573,8 +573,14 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 // funcAbandoned is the error of a step whose function the call did not
 // wait for: the call's context ended while it ran.
 func funcAbandoned(ctx context.Context) error {
-	return status.FromContextError(ctx.Err()).Err()
+	return abandonedErr{status.FromContextError(ctx.Err()).Err()}
 }
+
+// abandonedErr is the context's status, for a call that ended while a
+// step's function ran (see funcAbandoned).
+type abandonedErr struct{ error }
+
+func (e abandonedErr) Unwrap() error { return e.error }
 
 // outcome is how a function of the test's that a step called ended.
 type outcome int
