@@ -520,11 +520,11 @@ func (sc *Script) setTimes(name string, n int, set func()) *Script {
 		t.Errorf("fakes: %s: %s after Close: the fake server is closed and has checked the calls", sc.name(), call)
 		return sc
 	}
-	min, max, minSet, maxSet := sc.min, sc.max, sc.minSet, sc.maxSet
+	oldMin, oldMax, oldMinSet, oldMaxSet := sc.min, sc.max, sc.minSet, sc.maxSet
 	set()
 	if sc.max >= 0 && sc.min > sc.max {
 		t.Errorf("fakes: %s: %s: at least %d and at most %d call(s) cannot both hold", sc.name(), call, sc.min, sc.max)
-		sc.min, sc.max, sc.minSet, sc.maxSet = min, max, minSet, maxSet
+		sc.min, sc.max, sc.minSet, sc.maxSet = oldMin, oldMax, oldMinSet, oldMaxSet
 	}
 	return sc
 }
