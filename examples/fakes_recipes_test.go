@@ -439,3 +439,84 @@ func TestRecipeScriptedCheckRejects(t *testing.T) {
 	fake.Close()
 	wantReport(t, spy, "step 1 RecvFunc", "the check rejected the request: the message carries no ID", `text:"hi"`)
 }
+
+// postAll is client code under test: it posts messages at once, one Post
+// each, with the user's token in the request metadata, and gives up on
+// the rest at the first error (as errgroup.WithContext does), so how many
+// Posts reach the server depends on timing.
+func postAll(ctx context.Context, chat chatpb.ChatClient, token string, msgs ...*chatpb.Message) error {
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token))
+	defer cancel()
+	errs := make(chan error, len(msgs))
+	for _, m := range msgs {
+		go func() {
+			_, err := chat.Post(ctx, m)
+			errs <- err
+		}()
+	}
+	var first error
+	for range msgs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// One script for a fan-out: Metadata checks every call's token, SendFunc
+// answers each request (with an error for one of them), MaxTimes allows the
+// Posts the client gave up on before they reached the server, and
+// AllowCancel the ones it canceled on their way.
+func TestRecipeScriptedFanOut(t *testing.T) {
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Post_FullMethodName).
+		Metadata(metadata.Pairs("authorization", "Bearer t0k3n")).
+		RecvAny().
+		SendFunc(func(m *chatpb.Message) (*chatpb.Ack, error) {
+			if m.GetText() == "spam" {
+				return nil, status.Error(codes.InvalidArgument, "no spam")
+			}
+			return &chatpb.Ack{Id: m.GetText()}, nil
+		}).
+		MaxTimes(4).
+		AllowCancel()
+	chat := chatpb.NewChatClient(fake.Conn())
+
+	msgs := []*chatpb.Message{{Room: "r", Text: "a"}, {Room: "r", Text: "spam"}, {Room: "r", Text: "b"}, {Room: "r", Text: "c"}}
+	if err := postAll(testContext(t), chat, "t0k3n", msgs...); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("postAll with spam: %v, want InvalidArgument", err)
+	}
+}
+
+// An upload of any number of messages: RecvEach checks each one and
+// keeps count, and SendFunc answers with the summary once the client
+// half-closes.
+func TestRecipeScriptedUpload(t *testing.T) {
+	var count, size int64
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Upload_FullMethodName).
+		RecvEach(func(m *chatpb.Message) error {
+			if m.GetRoom() == "" {
+				return errors.New("a message without a room")
+			}
+			count, size = count+1, size+int64(len(m.GetText()))
+			return nil
+		}).
+		SendFunc(func(*chatpb.Message) *chatpb.Summary { return &chatpb.Summary{Count: count, Bytes: size} })
+
+	stream, err := chatpb.NewChatClient(fake.Conn()).Upload(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"one", "two", "three"} {
+		if err := stream.Send(&chatpb.Message{Room: "r", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := stream.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpctest.AssertMessages(t, []any{&chatpb.Summary{Count: 3, Bytes: 11}}, []any{sum})
+}
