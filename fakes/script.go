@@ -462,9 +462,18 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
 	bad := ""
+	var empty []string
+	for k, vs := range want {
+		if len(vs) == 0 {
+			empty = append(empty, k)
+		}
+	}
+	slices.Sort(empty)
 	switch {
 	case len(want) == 0:
 		bad = "no key to expect: give the metadata the call must hold"
+	case len(empty) > 0:
+		bad = fmt.Sprintf("no value for %s: give the values the call must send", strings.Join(empty, ", "))
 	case sc.s.closing:
 		bad = "the fake server is closed (Close ran): the check would never run; script it before Close"
 	case len(sc.calls) > 0:
@@ -490,9 +499,11 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // (errgroup.WithContext). A mismatch is still reported, and so is a call
 // that Close ended: one the client left running. Telling the two apart
 // takes the harness's recorder (how the client half ended): without it
-// (grpctest.WithoutRecorder, or a WithMethods that leaves the method out),
-// a call the client canceled just before Close may be reported as one
-// Close ended, with a note that says so.
+// (grpctest.WithoutRecorder, a WithMethods that leaves the method out, or
+// a server interceptor inside it that replaces the call's
+// grpc.ServerTransportStream: see recorder.Recorder.ServerCallID), a call
+// the client canceled just before Close may be reported as one Close
+// ended, with a note that says so.
 func (sc *Script) AllowCancel() *Script {
 	sc.s.t.Helper()
 	sc.s.mu.Lock()

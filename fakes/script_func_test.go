@@ -919,3 +919,81 @@ func TestServerSendFuncWithoutAResult(t *testing.T) {
 	srv.Expect(unaryCall).RecvAny().SendFunc(func(*testpb.SimpleRequest) {}).Times(0)
 	spy.Want(t, 1, "step 2 SendFunc", "SendFunc got a func(*grpc_testing.SimpleRequest): want a func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse")
 }
+
+// A RecvEach check the call does not wait for (its client canceled) ends
+// the call during the step, as any step: AllowCancel allows it, and
+// without it the report says so, with no empty mismatch.
+func TestServerRecvEachAbandoned(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprint("AllowCancel ", allow), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			entered, release := make(chan struct{}), make(chan struct{})
+			sc := srv.Expect(streamingIn).
+				RecvEach(func(*testpb.StreamingInputCallRequest) error { close(entered); <-release; return nil }).
+				Send(&testpb.StreamingInputCallResponse{})
+			if allow {
+				sc.AllowCancel()
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			stream, err := testpb.NewTestServiceClient(srv.Conn()).StreamingInputCall(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(&testpb.StreamingInputCallRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			cancel()
+			serverEnd := func(evs []recorder.Event) bool {
+				return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+			}
+			wctx, wcancel := context.WithTimeout(t.Context(), waitLimit)
+			defer wcancel()
+			if err := srv.Recorder().Wait(wctx, serverEnd); err != nil {
+				t.Fatalf("the handler did not end with its call: %v", err)
+			}
+			close(release)
+			srv.Close()
+			if allow {
+				spy.WantClean(t)
+				return
+			}
+			r := spy.Want(t, 1, "ended during step 1 RecvEach", "Canceled", "the call ended while the step's function ran")
+			if strings.Contains(r.Msg, "request 1: ") {
+				t.Errorf("the report has an empty mismatch:\n%s", r.Msg)
+			}
+		})
+	}
+}
+
+// A SendFunc after a RecvEach that received nothing gets the request an
+// earlier step received.
+func TestServerRecvEachKeepsTheLastRequest(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	var got string
+	srv.Expect(streamingIn).
+		Recv(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("first")}}).
+		RecvEach(func(*testpb.StreamingInputCallRequest) error { return nil }).
+		SendFunc(func(last *testpb.StreamingInputCallRequest) *testpb.StreamingInputCallResponse {
+			got = string(last.GetPayload().GetBody())
+			return &testpb.StreamingInputCallResponse{}
+		})
+	if _, err := uploadChunks(t.Context(), testpb.NewTestServiceClient(srv.Conn()), "first"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	spy.WantClean(t)
+	if got != "first" {
+		t.Errorf("SendFunc got %q, want the Recv's request, first", got)
+	}
+}
+
+// A Metadata key with no value would check nothing: a misuse.
+func TestServerMetadataKeyWithoutValue(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Metadata(metadata.MD{"authorization": nil, "x": {}}).RecvAny().Send(&testpb.SimpleResponse{}).Times(0)
+	spy.Want(t, 1, "Metadata: no value for authorization, x")
+}

@@ -350,7 +350,11 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 				last = got
 			}
 		case stepRecvEach:
-			last, _, mismatch, detail, err = s.recvEach(ss, inType, st)
+			var got proto.Message
+			got, _, mismatch, detail, err = s.recvEach(ss, inType, st)
+			if got != nil {
+				last = got
+			}
 		case stepSend:
 			err = ss.SendMsg(st.msg)
 		case stepSendFunc:
@@ -514,8 +518,12 @@ func (s *Server) recvEach(ss grpc.ServerStream, inType protoreflect.MessageType,
 			return last, n, "", "", err
 		}
 		last, n = got, n+1
-		if mismatch, detail, err := s.check(ss.Context(), st, got); mismatch != "" || err != nil {
-			return last, n, fmt.Sprintf("request %d: %s", n, mismatch), detail, err
+		mismatch, detail, err := s.check(ss.Context(), st, got)
+		switch {
+		case err != nil:
+			return last, n, "", "", err
+		case mismatch != "":
+			return last, n, fmt.Sprintf("request %d: %s", n, mismatch), detail, nil
 		}
 	}
 }

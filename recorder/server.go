@@ -224,6 +224,10 @@ type transportStream struct {
 // of its stream, when r's server interceptors record the call), and
 // whether r records that call: the server-side twin of CallID. With it a
 // handler, or a fake server, can find its own call in Calls or Events.
+// It finds the call through the grpc.ServerTransportStream that r's
+// interceptor puts in the handler's context: behind an interceptor
+// further in that puts one of its own there
+// (grpc.NewContextWithServerTransportStream), it finds none.
 func (r *Recorder) ServerCallID(ctx context.Context) (uint64, bool) {
 	if r == nil || ctx == nil {
 		return 0, false
