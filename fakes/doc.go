@@ -57,7 +57,8 @@
 // cmp options too (RecvWith), or checked by a function (RecvFunc, or
 // RecvEach for every request until the client half-closes), and the
 // request metadata by Metadata; responses are given (Send) or made from
-// the last request (SendFunc, which may answer with an error instead),
+// the last request (SendFunc, which may answer with several responses, or
+// an error instead),
 // for a client that makes up IDs or fans out. How many calls a script
 // takes is Times(n), or a range (MinTimes, MaxTimes, AnyTimes);
 // AllowCancel lets the client cancel calls it no longer needs. A step

@@ -298,7 +298,11 @@ func (sc *Script) RecvEach(check any) *Script {
 // requests with an error: a non-nil error ends the call with it as the
 // handler's result, as Return(err) would (its response is not sent, and
 // the steps after the SendFunc do not run), and the call counts as having
-// completed its script.
+// completed its script. And it may return a []*pb.Res instead of one
+// response, to send a stream of responses made from one request (a
+// download that resumes from the offset the request gives): each is
+// sent in order, none if the slice is empty. On a method without server
+// streaming the slice must hold exactly one.
 //
 //	RecvAny().SendFunc(func(req *pb.GetRequest) (*pb.Item, error) {
 //		if req.GetId() == "missing" {
@@ -630,7 +634,7 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 	res := goType(sc.md.Output())
 	want := fmt.Sprintf("func(%s) error", in)
 	if out == nil {
-		want = fmt.Sprintf("func(%s) %s or a func(%s) (%s, error)", in, res, in, res)
+		want = fmt.Sprintf("func(%s) %s or a func(%s) (%s, error) (or []%s for several responses)", in, res, in, res, res)
 	}
 	v := reflect.ValueOf(f)
 	switch {
@@ -649,8 +653,12 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 		ok = ft.NumOut() == 1 && ft.Out(0) == out
 	default:
 		// The response type itself, or an interface it implements (the
-		// message is checked when the call runs), and maybe an error.
+		// message is checked when the call runs), or a slice of either,
+		// and maybe an error.
 		r := ft.Out(0)
+		if r.Kind() == reflect.Slice {
+			r = r.Elem()
+		}
 		ok = (ft.NumOut() == 1 || ft.NumOut() == 2 && ft.Out(1) == reflect.TypeFor[error]()) &&
 			(r == res || r.Kind() == reflect.Interface && res.Implements(r))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
@@ -996,4 +997,104 @@ func TestServerMetadataKeyWithoutValue(t *testing.T) {
 	srv := fakes.NewServer(spy)
 	srv.Expect(unaryCall).Metadata(metadata.MD{"authorization": nil, "x": {}}).RecvAny().Send(&testpb.SimpleResponse{}).Times(0)
 	spy.Want(t, 1, "Metadata: no value for authorization, x")
+}
+
+// sizes is a SendFunc reply for StreamingOutputCall: one response per
+// size the request asks for.
+func sizes(r *testpb.StreamingOutputCallRequest) []*testpb.StreamingOutputCallResponse {
+	var out []*testpb.StreamingOutputCallResponse
+	for _, p := range r.GetResponseParameters() {
+		out = append(out, res(p.GetSize()))
+	}
+	return out
+}
+
+// readAll is client code under test: a StreamingOutputCall read to its end.
+func readAll(ctx context.Context, client testpb.TestServiceClient, r *testpb.StreamingOutputCallRequest) ([]*dupRes, error) {
+	stream, err := client.StreamingOutputCall(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var got []*dupRes
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		got = append(got, m)
+	}
+}
+
+// A SendFunc that returns a slice sends a stream of responses made from
+// one request: all of them, or none.
+func TestServerSendFuncSlice(t *testing.T) {
+	for _, n := range []int32{3, 0} {
+		t.Run(fmt.Sprint(n, " responses"), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			srv.Expect(streamingOut).RecvAny().SendFunc(sizes)
+			r := &testpb.StreamingOutputCallRequest{}
+			var want []*dupRes
+			for i := range n {
+				r.ResponseParameters = append(r.ResponseParameters, &testpb.ResponseParameters{Size: i + 1})
+				want = append(want, res(i+1))
+			}
+			got, err := readAll(t.Context(), testpb.NewTestServiceClient(srv.Conn()), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMsgs(t, want, got)
+			srv.Close()
+			spy.WantClean(t)
+		})
+	}
+}
+
+// What is wrong with a slice a SendFunc returns fails the step, naming
+// the response.
+func TestServerSendFuncSliceBad(t *testing.T) {
+	t.Run("a nil response", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(streamingOut).RecvAny().SendFunc(func(*testpb.StreamingOutputCallRequest) []*dupRes { return []*dupRes{res(1), nil} })
+		got, err := readAll(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+		wantCode(t, err, codes.FailedPrecondition)
+		if len(got) != 0 {
+			t.Errorf("the client got %d responses before the failure, want none: the step sends nothing when one is bad", len(got))
+		}
+		srv.Close()
+		spy.Want(t, 1, "step 2 SendFunc", "the function's response 1 is a nil *grpc_testing.StreamingOutputCallResponse")
+	})
+	t.Run("several on a unary method", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(unaryCall).RecvAny().SendFunc(func(*testpb.SimpleRequest) []*testpb.SimpleResponse {
+			return []*testpb.SimpleResponse{{}, {}}
+		})
+		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
+		wantCode(t, err, codes.FailedPrecondition)
+		srv.Close()
+		spy.Want(t, 1, "the function returned 2 responses, but "+unaryCall+" is not server-streaming: it has exactly one")
+	})
+	t.Run("an error", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(streamingOut).RecvAny().SendFunc(func(*testpb.StreamingOutputCallRequest) ([]*dupRes, error) {
+			return nil, status.Error(codes.OutOfRange, "past the end")
+		})
+		_, err := readAll(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+		wantCode(t, err, codes.OutOfRange)
+		srv.Close()
+		spy.WantClean(t)
+	})
+	t.Run("a slice of another type", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(streamingOut).RecvAny().SendFunc(func(*testpb.StreamingOutputCallRequest) []*testpb.SimpleResponse { return nil }).Times(0)
+		spy.Want(t, 1, "SendFunc got a func(*grpc_testing.StreamingOutputCallRequest) []*grpc_testing.SimpleResponse",
+			"(or []*grpc_testing.StreamingOutputCallResponse for several responses)")
+	})
 }

@@ -358,14 +358,17 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		case stepSend:
 			err = ss.SendMsg(st.msg)
 		case stepSendFunc:
-			var m proto.Message
+			var ms []proto.Message
 			var result error
-			m, result, mismatch, detail, err = sc.reply(ctx, st, last)
+			ms, result, mismatch, detail, err = sc.reply(ctx, st, last)
 			if result != nil { // the function ends the call, as Return(result)
 				s.progress(run, len(run.steps))
 				return result
 			}
-			if mismatch == "" && err == nil {
+			for _, m := range ms {
+				if mismatch != "" || err != nil {
+					break
+				}
 				err = ss.SendMsg(m)
 			}
 		case stepSendHeader:
@@ -542,10 +545,11 @@ func requestDiff(want, got proto.Message, opts []cmp.Option) string {
 }
 
 // reply runs a SendFunc step's function on the last request received.
-// It returns the response it made, or the error it returned instead (the
-// call's result), or what is wrong with what it did (and detail, for
-// Close's report only), or the error that ended the call while it ran.
-func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) (m proto.Message, result error, mismatch, detail string, err error) {
+// It returns the responses it made (one, or those of the slice it
+// returned), or the error it returned instead (the call's result), or
+// what is wrong with what it did (and detail, for Close's report only),
+// or the error that ended the call while it ran.
+func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) (ms []proto.Message, result error, mismatch, detail string, err error) {
 	r := sc.s.call(ctx, st.fn, last)
 	switch r.how {
 	case abandoned:
@@ -558,24 +562,42 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 	if r.err != nil {
 		return nil, r.err, "", "", nil
 	}
+	outs := []any{r.out}
+	if v := reflect.ValueOf(r.out); st.fn.Type().Out(0).Kind() == reflect.Slice {
+		outs = outs[:0]
+		for i := range v.Len() {
+			outs = append(outs, v.Index(i).Interface())
+		}
+		if n := len(outs); n != 1 && !sc.md.IsStreamingServer() {
+			return nil, nil, fmt.Sprintf("the function returned %d responses, but %s is not server-streaming: it has exactly one; the request was %s",
+				n, sc.method, formatMsg(last)), "", nil
+		}
+	}
 	want := sc.md.Output().FullName()
-	pm, ok := r.out.(proto.Message)
-	bad := ""
-	switch {
-	case r.out == nil:
-		bad = fmt.Sprintf("the function returned nil: want a %s", want)
-	case !ok:
-		bad = fmt.Sprintf("the function returned a %T, which is not a proto message: want a %s", r.out, want)
-	case !pm.ProtoReflect().IsValid():
-		bad = fmt.Sprintf("the function returned a nil %T: want a %s", r.out, want)
-	case pm.ProtoReflect().Descriptor().FullName() != want:
-		bad = fmt.Sprintf("the function returned a %s (%T), but the response type of %s is %s",
-			pm.ProtoReflect().Descriptor().FullName(), r.out, sc.method, want)
+	for i, out := range outs {
+		what := "the function returned"
+		if len(outs) != 1 || st.fn.Type().Out(0).Kind() == reflect.Slice {
+			what = fmt.Sprintf("the function's response %d is", i)
+		}
+		pm, ok := out.(proto.Message)
+		bad := ""
+		switch {
+		case out == nil:
+			bad = fmt.Sprintf("%s nil: want a %s", what, want)
+		case !ok:
+			bad = fmt.Sprintf("%s a %T, which is not a proto message: want a %s", what, out, want)
+		case !pm.ProtoReflect().IsValid():
+			bad = fmt.Sprintf("%s a nil %T: want a %s", what, out, want)
+		case pm.ProtoReflect().Descriptor().FullName() != want:
+			bad = fmt.Sprintf("%s a %s (%T), but the response type of %s is %s",
+				what, pm.ProtoReflect().Descriptor().FullName(), out, sc.method, want)
+		}
+		if bad != "" {
+			return nil, nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
+		}
+		ms = append(ms, pm)
 	}
-	if bad != "" {
-		return nil, nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
-	}
-	return pm, nil, "", "", nil
+	return ms, nil, "", "", nil
 }
 
 // funcAbandoned is the error of a step whose function the call did not
