@@ -58,11 +58,10 @@
 // RecvEach for every request until the client half-closes), and the
 // request metadata by Metadata; responses are given (Send) or made from
 // the last request (SendFunc, which may answer with several responses, or
-// an error instead),
-// for a client that makes up IDs or fans out. How many calls a script
-// takes is Times(n), or a range (MinTimes, MaxTimes, AnyTimes);
-// AllowCancel lets the client cancel calls it no longer needs. A step
-// that does not match ends the call with
+// an error instead), for a client that makes up IDs or fans out. How many
+// calls a script takes is Times(n), or a range (MinTimes, MaxTimes,
+// AnyTimes); AllowCancel lets the client cancel calls it no longer needs.
+// A step that does not match ends the call with
 // codes.FailedPrecondition and a message naming the step, want and got (a
 // protocmp diff). When the test ends, mismatches, steps not reached,
 // expected calls not made and unexpected calls are reported with t.Errorf,
