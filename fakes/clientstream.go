@@ -343,11 +343,20 @@ func (c *ClientStream[Req, Res]) CloseAndRecv() (*Res, error) {
 		return nil, err
 	}
 	m, err := c.Recv()
-	if errors.Is(err, io.EOF) {
-		return nil, status.Error(codes.Internal, "fakes: CloseAndRecv: no response left to receive: the stream finished (Finish(nil)) "+
-			"without one, or the code received it already; Respond with one before Finish")
+	if !errors.Is(err, io.EOF) {
+		return m, err
 	}
-	return m, err
+	c.p.mu.Lock()
+	received := c.received
+	c.p.mu.Unlock()
+	if received {
+		return nil, io.EOF // a second CloseAndRecv, after the response: as grpc's
+	}
+	// A stream of a method the fake does not know to be client-streaming
+	// (no WithMethod) finished without a response: grpc's client would
+	// get codes.Internal, a cardinality violation.
+	return nil, status.Error(codes.Internal, "fakes: CloseAndRecv: the stream finished (Finish(nil)) without a response; "+
+		"Respond with one before Finish")
 }
 
 // Header waits for the response header: it returns what RespondHeader gave
@@ -392,7 +401,7 @@ func (c *ClientStream[Req, Res]) Context() context.Context {
 	if !c.usable() {
 		return canceledContext
 	}
-	return c.cs.Context()
+	return c.view
 }
 
 // SendMsg is Send for a message given as any; it must be a *Req.
@@ -414,7 +423,11 @@ func (c *ClientStream[Req, Res]) RecvMsg(m any) error {
 // clientCore implements grpc.ClientStream on the pipe; a recorder wraps it.
 type clientCore[Req, Res any] struct{ c *ClientStream[Req, Res] }
 
-func (k *clientCore[Req, Res]) Context() context.Context { return k.c.view }
+// Context is the context a recorder's wrapper watches for the end of
+// the call: the context the stream was made with, as grpc's interceptors
+// get the call's (ClientStream.Context, which the code sees, also ends
+// when the stream does, as a real stream's).
+func (k *clientCore[Req, Res]) Context() context.Context { return k.c.p.ctx }
 
 func (k *clientCore[Req, Res]) SendMsg(m any) error {
 	c, p := k.c, k.c.p

@@ -122,3 +122,52 @@ func TestFailedSendRecvDoesNotWait(t *testing.T) {
 		t.Errorf("Recv after the failed Send = %v, want its Internal", err)
 	}
 }
+
+// With WithRecorder, a stream that a Send ended records its End when the
+// code's Recv returns the error, after the responses it received, as the
+// recorder does on a real stream.
+func TestFailedSendEndRecordedAsGRPCs(t *testing.T) {
+	rec := recorder.New()
+	fake := fakes.NewClientStream[dupReq, dupRes](t.Context(), fakes.WithMethod(fullDuplex), fakes.WithRecorder(rec))
+	fake.Respond(res(1))
+	if err := fake.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.Send(req(2)); status.Code(err) != codes.Internal {
+		t.Fatalf("Send after CloseSend: %v, want Internal", err)
+	}
+	if _, err := fake.Recv(); err != nil {
+		t.Fatalf("Recv of the response given before: %v", err)
+	}
+	if _, err := fake.Recv(); status.Code(err) != codes.Internal {
+		t.Fatalf("Recv after the response: %v, want the Send's Internal", err)
+	}
+	grpctest.AssertOrder(t, rec, grpctest.ClientReceives(res(1)), grpctest.Ends(codes.Internal))
+}
+
+// A second CloseAndRecv, after the one response, returns io.EOF, as grpc's.
+func TestSecondCloseAndRecvAsGRPCs(t *testing.T) {
+	fake := fakes.NewClientStream[testpb.StreamingInputCallRequest, testpb.StreamingInputCallResponse](t.Context(), fakes.WithMethod(streamingIn))
+	fake.Respond(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 1})
+	if _, err := fake.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	fakeErr := func() error { _, err := fake.CloseAndRecv(); return err }()
+
+	srv := fakes.NewServer(t)
+	srv.Expect(streamingIn).RecvEOF().Send(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 1})
+	real, err := testpb.NewTestServiceClient(srv.Conn()).StreamingInputCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := real.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	_, realErr := real.CloseAndRecv()
+	if !errors.Is(realErr, io.EOF) || !errors.Is(fakeErr, io.EOF) {
+		t.Errorf("a second CloseAndRecv: real %v, fake %v; want io.EOF from both", realErr, fakeErr)
+	}
+}

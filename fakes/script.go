@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/metadata"
@@ -152,6 +154,7 @@ type callRun struct {
 	// its context; endedBeforeClose: run's watch of the context saw it end
 	// before Close began. See Server.stop.
 	clientEnded, duringClose, ctxEnded, endedBeforeClose bool
+	dropped                                              bool   // its client got Unavailable (see Server.clientEnds)
 	callID                                               uint64 // the recorder's, if hasID
 	hasID                                                bool
 	failed                                               string // a mismatch (already the complete message), "" if none
@@ -231,8 +234,11 @@ func (sc *Script) RecvWith(want any, opts ...cmp.Option) *Script {
 // it is a request the call may get, or an error saying what is wrong with
 // it: a mismatch, reported with the error and the request. check is a
 // func(*pb.Req) error, where *pb.Req is the method's request type (or an
-// interface it implements, such as proto.Message); a check that panics is
-// a mismatch too, reported with its stack. Use it for what equality cannot
+// interface it implements, such as proto.Message), or takes the call's
+// context first, func(ctx context.Context, req *pb.Req) error, for the
+// request metadata (metadata.FromIncomingContext) or to see the call end
+// (ctx.Done); a check that panics is a mismatch too, reported with its
+// stack. Use it for what equality cannot
 // say ("a request ID is set", "the offset is past the last one"), or to
 // keep a request for a later SendFunc or for the test.
 //
@@ -293,6 +299,9 @@ func (sc *Script) RecvEach(check any) *Script {
 // then checked when the call runs).
 //
 //	Recv(...).SendFunc(func(req *pb.Req) *pb.Res { return &pb.Res{RequestId: req.GetRequestId()} })
+//
+// Like RecvFunc's check, reply may take the call's context first (to
+// answer by the request metadata, or to wait for the call to end).
 //
 // reply may also be a func(*pb.Req) (*pb.Res, error), to answer some
 // requests with an error: a non-nil error ends the call with it as the
@@ -500,8 +509,9 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // its steps because its client canceled it or its deadline passed: Close
 // does not report such a call. It is for clients that cancel calls they
 // no longer need, such as the rest of a fan-out after its first error
-// (errgroup.WithContext). A mismatch is still reported, and so is a call
-// that Close ended: one the client left running. Telling the two apart
+// (errgroup.WithContext). A mismatch is still reported, and so are a call
+// whose connection broke (Disconnect: its client got Unavailable) and a
+// call that Close ended: one the client left running. Telling these apart
 // takes the harness's recorder (how the client half ended): without it
 // (grpctest.WithoutRecorder, a WithMethods that leaves the method out, or
 // a server interceptor inside it that replaces the call's
@@ -646,7 +656,10 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 		return reflect.Value{}, fmt.Sprintf("%s got a nil %T: want a %s", step, f, want)
 	}
 	ft := v.Type()
-	ok := ft.NumIn() == 1 && !ft.IsVariadic() && in.AssignableTo(ft.In(0)) && ft.NumOut() > 0
+	// The request, after the call's context if the function takes it.
+	n := ft.NumIn()
+	ok := (n == 1 || n == 2 && ft.In(0) == reflect.TypeFor[context.Context]()) &&
+		!ft.IsVariadic() && in.AssignableTo(ft.In(n-1)) && ft.NumOut() > 0
 	switch {
 	case !ok:
 	case out != nil:
@@ -663,7 +676,8 @@ func (sc *Script) checkFunc(step string, f any, out reflect.Type) (reflect.Value
 			(r == res || r.Kind() == reflect.Interface && res.Implements(r))
 	}
 	if !ok {
-		return reflect.Value{}, fmt.Sprintf("%s got a %s: want a %s, for %s", step, ft, want, sc.method)
+		return reflect.Value{}, fmt.Sprintf("%s got a %s: want a %s (with a context.Context before the request if it needs the call's), for %s",
+			step, ft, want, sc.method)
 	}
 	return v, ""
 }
@@ -719,8 +733,20 @@ func formatMsg(m proto.Message) string {
 	if s == "" {
 		return "{}"
 	}
+	if len(s) > maxMsgText {
+		// A large bytes field would fill the client's status message and
+		// Close's report: the timeline has the whole request.
+		cut := maxMsgText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return fmt.Sprintf("{%s… (%d more bytes of text; the timeline has it all)}", s[:cut], len(s)-cut)
+	}
 	return "{" + s + "}"
 }
+
+// maxMsgText is how much of a message's text form formatMsg shows.
+const maxMsgText = 300
 
 // name names the script in messages: Expect("/m") at file:line.
 func (sc *Script) name() string {

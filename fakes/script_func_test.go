@@ -273,7 +273,7 @@ func TestServerFuncStepMisuse(t *testing.T) {
 		{"RecvFunc of a non-function", func(sc *fakes.Script) { sc.RecvFunc(42) },
 			[]string{"RecvFunc got a int, which is not a function: want a func(*grpc_testing.SimpleRequest) error"}},
 		{"RecvFunc of the wrong request type", func(sc *fakes.Script) { sc.RecvFunc(func(*dupReq) error { return nil }) },
-			[]string{"RecvFunc got a func(*grpc_testing.StreamingOutputCallRequest) error: want a func(*grpc_testing.SimpleRequest) error, for " + unaryCall}},
+			[]string{"RecvFunc got a func(*grpc_testing.StreamingOutputCallRequest) error: want a func(*grpc_testing.SimpleRequest) error", "for " + unaryCall}},
 		{"RecvFunc returning bool", func(sc *fakes.Script) { sc.RecvFunc(func(*testpb.SimpleRequest) bool { return true }) },
 			[]string{"RecvFunc got a func(*grpc_testing.SimpleRequest) bool"}},
 		{"RecvFunc with two results", func(sc *fakes.Script) {
@@ -417,10 +417,11 @@ func TestServerFuncStillRunningAtClose(t *testing.T) {
 	cancel() // the call ends; the check stays blocked
 	srv.Close()
 	spy.WantText(t, "goroutine(s) started during this harness's life still running", "started by handler "+fullDuplex,
+		"a function of a fakes script step (RecvFunc, RecvEach or SendFunc) still running after its call ended",
 		"TestServerFuncStillRunningAtClose.func1(", "script_func_test.go:",
 		"not used as scripted", "ended during step 1 RecvFunc", "Canceled", "the call ended while the step's function ran")
-	if strings.Contains(spy.Text(), "WithIgnoredGoroutines") {
-		t.Errorf("the leak report offers to exempt the goroutine:\n%s", spy.Text())
+	if text := spy.Text(); strings.Contains(text, "WithIgnoredGoroutines") || strings.Contains(text, "make each goroutine a handler starts") {
+		t.Errorf("the leak report offers to exempt the goroutine, or blames the handler:\n%s", text)
 	}
 }
 
@@ -1097,4 +1098,153 @@ func TestServerSendFuncSliceBad(t *testing.T) {
 		spy.Want(t, 1, "SendFunc got a func(*grpc_testing.StreamingOutputCallRequest) []*grpc_testing.SimpleResponse",
 			"(or []*grpc_testing.StreamingOutputCallResponse for several responses)")
 	})
+}
+
+// A large request is shown cut short where a step rejects it: in the
+// client's status message and in Close's report (the timeline has it all).
+func TestServerRejectedLargeRequestIsCut(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(streamingIn).
+		RecvEach(func(*testpb.StreamingInputCallRequest) error { return errors.New("bad checksum") }).
+		Send(&testpb.StreamingInputCallResponse{})
+	_, err := uploadChunks(t.Context(), testpb.NewTestServiceClient(srv.Conn()), string(make([]byte, 64<<10)))
+	wantCode(t, err, codes.FailedPrecondition)
+	if n := len(err.Error()); n > 2000 {
+		t.Errorf("the status message is %d bytes long; want the request cut short", n)
+	}
+	srv.Close()
+	r := spy.Want(t, 1, "the check rejected the request: bad checksum", "more bytes of text; the timeline has it all")
+	if i := strings.Index(r.Msg, "timeline:"); i > 4000 {
+		t.Errorf("the report before the timeline is %d bytes long; want the request cut short", i)
+	}
+}
+
+// A function that takes the call's context answers by the request
+// metadata: one script for calls with an old token and a new one, in any
+// order.
+func TestServerFuncWithContextAnswersByMetadata(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).
+		RecvAny().
+		SendFunc(func(ctx context.Context, r *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			if tok := md.Get("authorization"); len(tok) != 1 || tok[0] != "Bearer new" {
+				return nil, status.Errorf(codes.Unauthenticated, "token %q", tok)
+			}
+			return echoID(r), nil
+		}).
+		Times(4)
+	client := testpb.NewTestServiceClient(srv.Conn())
+	errs := make(chan error, 4)
+	for _, tok := range []string{"old", "new", "old", "new"} {
+		go func() {
+			ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+			errs <- lookup(ctx, client, 1)
+		}()
+	}
+	codesSeen := map[codes.Code]int{}
+	for range 4 {
+		codesSeen[status.Code(<-errs)]++
+	}
+	if codesSeen[codes.OK] != 2 || codesSeen[codes.Unauthenticated] != 2 {
+		t.Errorf("codes %v, want two OK and two Unauthenticated", codesSeen)
+	}
+	srv.Close()
+	spy.WantClean(t)
+}
+
+// A function that takes the call's context can wait for the call to end:
+// a test can see that the client canceled the calls it no longer needed.
+func TestServerFuncWithContextSeesTheCancel(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	canceled := make(chan string, 6)
+	srv.Expect(unaryCall).
+		RecvAny().
+		SendFunc(func(ctx context.Context, r *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			id := string(r.GetPayload().GetBody())
+			if id == "b1" {
+				return nil, status.Error(codes.NotFound, "no b1")
+			}
+			<-ctx.Done() // the others answer only when their call ends
+			canceled <- id
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}).
+		MaxTimes(3).
+		AllowCancel()
+	_, err := fetch(t.Context(), testpb.NewTestServiceClient(srv.Conn()), "b1", "b2", "b3")
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("fetch = %v, want b1's NotFound", err)
+	}
+	srv.Close() // waits for the functions' goroutines, the handlers' (a leak check)
+	var ids []string
+	for len(canceled) > 0 {
+		ids = append(ids, <-canceled)
+	}
+	// The calls that reached the server before the cancel saw it; the
+	// others never reached it.
+	for _, id := range ids {
+		if id != "b2" && id != "b3" {
+			t.Errorf("a canceled call of %s, want b2 or b3", id)
+		}
+	}
+	spy.WantClean(t)
+}
+
+// The context must come first, and be a context.Context.
+func TestServerFuncContextMisuse(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvFunc(func(*testpb.SimpleRequest, context.Context) error { return nil }).Times(0)
+	spy.Want(t, 1, "RecvFunc got a func(*grpc_testing.SimpleRequest, context.Context) error", "with a context.Context before the request")
+}
+
+// A call whose connection broke (Disconnect) is not a cancel: the report
+// says the client got Unavailable, and AllowCancel does not hide it.
+func TestServerDisconnectIsNotACancel(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprint("AllowCancel ", allow), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			sc := srv.Expect(fullDuplex).Recv(req(1)).SendHeader(metadata.Pairs("k", "v")).Recv(req(2))
+			if allow {
+				sc.AllowCancel()
+			}
+			stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(req(1)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Header(); err != nil {
+				t.Fatal(err)
+			}
+			srv.Harness().Disconnect()
+			if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {
+				t.Fatalf("Recv after Disconnect: %v, want Unavailable", err)
+			}
+			srv.Close()
+			r := spy.Want(t, 1, "ended during step 3 Recv", "the client got Unavailable: the call's connection broke, as Disconnect breaks it")
+			if strings.Contains(r.Msg, "Close had begun") {
+				t.Errorf("the report blames Close:\n%s", r.Msg)
+			}
+		})
+	}
+}
+
+// A script after one with no bound on its calls gets none: the report of
+// its missing calls says why.
+func TestServerScriptAfterAnUnboundedOne(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{}).AnyTimes()
+	srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{Username: "never"})
+	if _, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	spy.Want(t, 1, "expected 1 call(s), got 0", "earlier for the same method, takes every call: it has no MaxTimes")
 }

@@ -649,7 +649,7 @@ type funcRun struct {
 // as a part of Close's report; "" if there are none).
 func (s *Server) call(ctx context.Context, fn reflect.Value, arg proto.Message) *funcRun {
 	r := &funcRun{done: make(chan struct{})}
-	go s.runFunc(r, fn, arg)
+	go s.runFunc(ctx, r, fn, arg)
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -663,7 +663,7 @@ func (s *Server) call(ctx context.Context, fn reflect.Value, arg proto.Message) 
 
 // runFunc runs fn(arg) for call, noting its goroutine for Close. A method,
 // not a closure: panicStack looks for its frame.
-func (s *Server) runFunc(r *funcRun, fn reflect.Value, arg proto.Message) {
+func (s *Server) runFunc(ctx context.Context, r *funcRun, fn reflect.Value, arg proto.Message) {
 	id := goid.ID()
 	s.mu.Lock()
 	if s.inFunc == nil {
@@ -683,11 +683,16 @@ func (s *Server) runFunc(r *funcRun, fn reflect.Value, arg proto.Message) {
 			r.out, r.how, r.stack = v, panicked, panicStack()
 		}
 	}()
+	ft := fn.Type()
 	in := reflect.ValueOf(arg)
 	if arg == nil { // a SendFunc after a RecvEach that received nothing
-		in = reflect.Zero(fn.Type().In(0))
+		in = reflect.Zero(ft.In(ft.NumIn() - 1))
 	}
-	results := fn.Call([]reflect.Value{in})
+	args := []reflect.Value{in}
+	if ft.NumIn() == 2 { // the call's context first (see Script.checkFunc)
+		args = []reflect.Value{reflect.ValueOf(&ctx).Elem(), in}
+	}
+	results := fn.Call(args)
 	r.out = results[0].Interface()
 	if len(results) == 2 {
 		r.err, _ = results[1].Interface().(error)
@@ -744,7 +749,7 @@ func (s *Server) fail(run *callRun, msg string) {
 // canceled by its client just before (a cancel reaches the server a
 // moment later), or ended by Close. If run's watch saw the context end
 // before Close began, the client ended it; else verify asks the recorder
-// how the client half ended (see clientEndedLate). clientHint is said of a
+// how the client half ended (see clientEnds). clientHint is said of a
 // call its client ended (and not of one Close may have ended).
 func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string) {
 	s.mu.Lock()
@@ -764,22 +769,23 @@ func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string)
 // deprecated for use in code; TestClientConnClosingMessage pins it).
 const closingMessage = "grpc: the client connection is closing"
 
-// clientEndedLate finds, among the calls that ended with their context
-// once Close had begun, those whose client half the recorder shows ended
-// by the client (canceled, or past its deadline) rather than by Close
-// closing its connection, and marks them as ended by their client.
+// clientEnds asks the recorder how the client half of each call that
+// ended with its context ended: a call that ended once Close had begun is
+// its client's doing (canceled, or past its deadline) unless the closing
+// of its ClientConn ended its client half, and a call whose client got
+// Unavailable lost its connection (Disconnect), which no client chose.
 // s.mu must be held.
-func (s *Server) clientEndedLate() {
-	var late []*callRun
+func (s *Server) clientEnds() {
+	var ended []*callRun
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
-			if run.duringClose && run.ctxEnded && run.hasID {
-				late = append(late, run)
+			if run.ctxEnded && run.hasID {
+				ended = append(ended, run)
 			}
 		}
 	}
 	r := s.h.Recorder()
-	if len(late) == 0 || r == nil {
+	if len(ended) == 0 || r == nil {
 		return
 	}
 	ends := map[uint64]error{}
@@ -788,9 +794,13 @@ func (s *Server) clientEndedLate() {
 			ends[e.CallID] = e.Err
 		}
 	}
-	for _, run := range late {
+	for _, run := range ended {
 		err, ok := ends[run.callID]
-		if ok && err != nil && status.Convert(err).Message() != closingMessage {
+		switch st := status.Convert(err); {
+		case !ok || err == nil:
+		case st.Code() == codes.Unavailable:
+			run.clientEnded, run.duringClose, run.dropped = false, false, true
+		case run.duringClose && st.Message() != closingMessage:
 			run.clientEnded, run.duringClose = true, false
 		}
 	}
@@ -800,7 +810,7 @@ func (s *Server) clientEndedLate() {
 func (s *Server) verify() {
 	s.t.Helper() // as every frame between the report and Close (see closeMu)
 	s.mu.Lock()
-	s.clientEndedLate()
+	s.clientEnds()
 	var problems []string
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
@@ -820,6 +830,8 @@ func (s *Server) verify() {
 					how, why = "was still in", "still running at Close"
 				case run.duringClose:
 					why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
+				case run.dropped:
+					why += " (the client got Unavailable: the call's connection broke, as Disconnect breaks it)"
 				default:
 					why += run.clientHint
 				}
@@ -828,8 +840,8 @@ func (s *Server) verify() {
 			}
 		}
 		if n := len(sc.calls); n < sc.min {
-			problems = append(problems, fmt.Sprintf("%s: expected %s, got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s",
-				sc.name(), sc.expected(), n, sc.missingSteps()))
+			problems = append(problems, fmt.Sprintf("%s: expected %s, got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s%s",
+				sc.name(), sc.expected(), n, s.takenBefore(sc), sc.missingSteps()))
 		}
 	}
 	problems = append(problems, s.unexpected...)
@@ -846,6 +858,22 @@ func (s *Server) verify() {
 		fmt.Fprintf(&b, "\ntimeline:\n%s", r)
 	}
 	s.t.Errorf("%s", b.String())
+}
+
+// takenBefore notes, for a script that got fewer calls than it expects,
+// an earlier script of its method with no bound on its calls (MinTimes or
+// AnyTimes without MaxTimes), which takes every call; "" if there is
+// none. s.mu must be held.
+func (s *Server) takenBefore(sc *Script) string {
+	for _, other := range s.scripts {
+		if other == sc {
+			return ""
+		}
+		if other.method == sc.method && other.max < 0 {
+			return fmt.Sprintf("; %s, earlier for the same method, takes every call: it has no MaxTimes", other.name())
+		}
+	}
+	return ""
 }
 
 // messageType returns the Go type registered for d, so that decoded

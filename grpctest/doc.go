@@ -146,7 +146,10 @@
 // every fourth leaking on purpose, and each reports exactly its own leak
 // (go test -race -count=10: no false report). Not covered by check (c),
 // and left to VerifyNoLeaks or VerifyTestMain: goroutines the test body
-// starts itself, those that NewServer's register function starts (a
+// starts itself, or the client code under test that it calls (a fan-out
+// whose goroutines outlive it: VerifyNoLeaks, registered first, catches
+// them in a test that is not parallel), those that NewServer's register
+// function starts (a
 // service's janitor or watch loop lives as long as the service, which the
 // test may stop in a cleanup of its own, registered before NewServer and
 // so run after Close), callbacks of time.AfterFunc (they run on goroutines

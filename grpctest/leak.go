@@ -811,15 +811,22 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 // leakHints says how to fix the leaks of groups, by who started them.
 func leakHints(groups []goroutineGroup) string {
 	var by [3]bool
-	serving := false
+	serving, scriptFunc := false, false
 	for _, g := range groups {
-		if g.servesCall() {
+		switch {
+		case g.servesCall():
 			serving = true
-			continue
+		case g.runsScriptFunc():
+			scriptFunc = true
+		default:
+			by[g.startedBy()] = true
 		}
-		by[g.startedBy()] = true
 	}
 	var hints []string
+	if scriptFunc {
+		hints = append(hints, "a function of a fakes script step (RecvFunc, RecvEach or SendFunc) still running after its call ended: "+
+			"make it return when the call ends (give it the call's context as its first parameter and watch ctx.Done())")
+	}
 	if serving {
 		hints = append(hints, "a goroutine still serving a call outside the handler: code that gRPC runs on the call's goroutine outside the harness's interceptors "+
 			"(an interceptor set with grpc.UnaryInterceptor or grpc.StreamInterceptor, a stats handler's HandleRPC, a codec), "+
@@ -854,6 +861,15 @@ func (g goroutineGroup) topFunction() string {
 		}
 	}
 	return ""
+}
+
+// scriptFuncRunner is the function fakes runs a script step's function on.
+const scriptFuncRunner = "github.com/streamtest/streamtest/fakes.(*Server).runFunc"
+
+// runsScriptFunc reports whether g's goroutines run the function of a
+// fakes script step (see scriptFuncRunner).
+func (g goroutineGroup) runsScriptFunc() bool {
+	return slices.ContainsFunc(g.frames, func(f frame) bool { return f.fn == scriptFuncRunner })
 }
 
 // ownLibrary reports whether fn, a full function name, is of one of this
