@@ -395,8 +395,9 @@ func (c *ClientStream[Req, Res]) CloseSend() error {
 // Context returns the stream's context: derived from the one given to
 // NewClientStream, and canceled, as a real stream's, once the code has
 // received the end of the call (Recv returned io.EOF or the call's error,
-// or the one response of a method without server streaming). An error
-// WithFailAt injects is not the end: the stream stays usable.
+// or the one response of a method without server streaming), or a Send
+// ended the stream. An error WithFailAt injects is not the end: the
+// stream stays usable.
 func (c *ClientStream[Req, Res]) Context() context.Context {
 	if !c.usable() {
 		return canceledContext
