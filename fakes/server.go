@@ -770,16 +770,20 @@ func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string)
 const closingMessage = "grpc: the client connection is closing"
 
 // clientEnds asks the recorder how the client half of each call that
-// ended with its context ended: a call that ended once Close had begun is
-// its client's doing (canceled, or past its deadline) unless the closing
-// of its ClientConn ended its client half, and a call whose client got
-// Unavailable lost its connection (Disconnect), which no client chose.
+// ended with its context, or once Close had begun, ended: such a call is
+// its client's doing if the client half ended canceled or past its
+// deadline, but not by the closing of its ClientConn, and a call whose
+// client got Unavailable lost its connection (Disconnect), which no
+// client chose.
 // s.mu must be held.
 func (s *Server) clientEnds() {
 	var ended []*callRun
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
-			if run.ctxEnded && run.hasID {
+			// A call its client canceled before its handler began can
+			// also end during Close without its context ending: its
+			// handler meets the closing transport instead.
+			if run.hasID && (run.ctxEnded || run.duringClose) {
 				ended = append(ended, run)
 			}
 		}
@@ -800,7 +804,7 @@ func (s *Server) clientEnds() {
 		case !ok || err == nil:
 		case st.Code() == codes.Unavailable:
 			run.clientEnded, run.duringClose, run.dropped = false, false, true
-		case run.duringClose && st.Message() != closingMessage:
+		case run.duringClose && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) && st.Message() != closingMessage:
 			run.clientEnded, run.duringClose = true, false
 		}
 	}
