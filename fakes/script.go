@@ -735,14 +735,42 @@ func formatMsg(m proto.Message) string {
 	}
 	if len(s) > maxMsgText {
 		// A large bytes field would fill the client's status message and
-		// Close's report: the timeline has the whole request.
+		// Close's report. Cut at a rune, and before an escape it would
+		// split (\x00, \").
 		cut := maxMsgText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
-		return fmt.Sprintf("{%s… (%d more bytes of text; the timeline has it all)}", s[:cut], len(s)-cut)
+		cut = escapeStart(s, cut)
+		return fmt.Sprintf("{%s… (%d more bytes of text)}", s[:cut], len(s)-cut)
 	}
 	return "{" + s + "}"
+}
+
+// escapeStart returns cut, or the start of the escape in prototext's
+// output s (\", \\, \n, \x00, \000, \u0000) that cut would split.
+func escapeStart(s string, cut int) int {
+	for i := 0; i < cut; i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			continue
+		}
+		n := 2
+		switch c := s[i+1]; {
+		case c == 'x':
+			n = 4
+		case c >= '0' && c <= '7':
+			n = 4
+		case c == 'u':
+			n = 6
+		case c == 'U':
+			n = 10
+		}
+		if i+n > cut {
+			return i
+		}
+		i += n - 1
+	}
+	return cut
 }
 
 // maxMsgText is how much of a message's text form formatMsg shows.

@@ -577,7 +577,7 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 	for i, out := range outs {
 		what := "the function returned"
 		if len(outs) != 1 || st.fn.Type().Out(0).Kind() == reflect.Slice {
-			what = fmt.Sprintf("the function's response %d is", i)
+			what = fmt.Sprintf("the function's response %d of %d is", i+1, len(outs))
 		}
 		pm, ok := out.(proto.Message)
 		bad := ""
@@ -802,8 +802,8 @@ func (s *Server) clientEnds() {
 		err, ok := ends[run.callID]
 		switch st := status.Convert(err); {
 		case !ok || err == nil:
-		case st.Code() == codes.Unavailable:
-			run.clientEnded, run.duringClose, run.dropped = false, false, true
+		case st.Code() == codes.Unavailable && !run.duringClose:
+			run.clientEnded, run.dropped = false, true
 		case run.duringClose && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) && st.Message() != closingMessage:
 			run.clientEnded, run.duringClose = true, false
 		}
