@@ -584,10 +584,7 @@ func (k *clientCore[Req, Res]) Header() (metadata.MD, error) {
 	case !p.headerSent:
 		return nil, nil
 	}
-	md := p.header.Copy()
-	if len(md.Get("content-type")) == 0 {
-		md.Set("content-type", "application/grpc") // as every grpc-go server sends
-	}
+	md := withContentType(p.header)
 	return md, nil
 }
 
@@ -598,14 +595,20 @@ func (k *clientCore[Req, Res]) Trailer() metadata.MD {
 	if !c.finished && !c.callEndedLocked() {
 		return nil
 	}
-	md := p.trailer.Copy()
-	if !p.headerSent && len(md.Get("content-type")) == 0 {
+	if !p.headerSent {
 		// A trailers-only response (no header, no message): grpc-go's
 		// server puts its content-type there, and the client's Trailer
 		// shows it.
-		if md == nil {
-			md = metadata.MD{}
-		}
+		return withContentType(p.trailer)
+	}
+	return p.trailer.Copy()
+}
+
+// withContentType returns a copy of md with the content-type every
+// grpc-go server sends, unless md has one.
+func withContentType(md metadata.MD) metadata.MD {
+	md = md.Copy()
+	if len(md.Get("content-type")) == 0 {
 		md.Set("content-type", "application/grpc")
 	}
 	return md
