@@ -191,14 +191,12 @@ const stuckTimeline = 60
 func (s *Server) stuckReport() string {
 	var b strings.Builder
 	s.mu.Lock()
-	var running []string
-	for m, n := range s.handlers {
-		if n > 0 {
-			running = append(running, fmt.Sprintf("%s (%d)", m, n))
-		}
-	}
+	counts := s.runningHandlersLocked()
 	s.mu.Unlock()
-	slices.Sort(running)
+	var running []string
+	for _, m := range sortedKeys(counts) {
+		running = append(running, fmt.Sprintf("%s (%d)", m, counts[m]))
+	}
 	if len(running) == 0 {
 		b.WriteString("  no handler is running\n")
 	} else {
@@ -624,13 +622,19 @@ func (s *Server) stop() map[string]int {
 	if s.running == 0 {
 		return nil
 	}
-	stuck := make(map[string]int)
+	return s.runningHandlersLocked()
+}
+
+// runningHandlersLocked returns how many handlers of each method are
+// running. s.mu must be held.
+func (s *Server) runningHandlersLocked() map[string]int {
+	running := make(map[string]int)
 	for m, n := range s.handlers {
 		if n > 0 {
-			stuck[m] = n
+			running[m] = n
 		}
 	}
-	return stuck
+	return running
 }
 
 func (s *Server) idleChan() <-chan struct{} {
