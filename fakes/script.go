@@ -105,7 +105,7 @@ type scriptStep struct {
 	kind  stepKind
 	msg   proto.Message
 	opts  []cmp.Option  // RecvWith's
-	fn    reflect.Value // RecvFunc's check, SendFunc's reply
+	fn    reflect.Value // RecvFunc's and RecvEach's check, SendFunc's reply
 	md    metadata.MD
 	d     time.Duration
 	err   error
@@ -142,23 +142,31 @@ func (st scriptStep) String() string {
 
 // callRun is the progress of one call that runs a script.
 type callRun struct {
-	name       string       // "call 2 of 3": the call among the script's, when it arrived (see callName)
+	name       string       // "call 2 of 3": the call among the script's, when it arrived (see callNameLocked)
 	wantMD     metadata.MD  // the script's Metadata when the call arrived
 	steps      []scriptStep // the steps fixed when the call arrived
 	done       int          // steps completed
 	stopped    string       // why the call ended during step done+1 (an error there), "" if it did not
 	clientHint string       // said of stopped if the client ended the call (see Server.stop)
-	// clientEnded: the call ended with its context, by its client (it
-	// canceled, or its deadline passed); duringClose: it ended once Close
-	// had begun, and may have been ended by Close; ctxEnded: it ended with
-	// its context; endedBeforeClose: run's watch of the context saw it end
-	// before Close began. See Server.stop.
-	clientEnded, duringClose, ctxEnded, endedBeforeClose bool
-	dropped                                              bool   // its client got Unavailable (see Server.clientEnds)
-	callID                                               uint64 // the recorder's, if hasID
-	hasID                                                bool
-	failed                                               string // a mismatch (already the complete message), "" if none
+	endedBy    endCause     // who ended the call, if stopped (see Server.stop and Server.clientEnds)
+	// endedBeforeClose: run's watch of the call's context saw it end
+	// before Close began.
+	endedBeforeClose bool
+	callID           uint64 // the recorder's, if hasID
+	hasID            bool
+	failed           string // a mismatch (already the complete message), "" if none
 }
+
+// endCause is who ended a call that stopped before its script was
+// complete.
+type endCause int
+
+const (
+	endOwn        endCause = iota // an error of the call's own, before Close, with its context live
+	endClient                     // its client: it canceled, or its deadline passed
+	endMaybeClose                 // it ended once Close had begun: Close may have ended it
+	endDropped                    // its connection broke (its client got Unavailable: Disconnect)
+)
 
 // Recv expects the next request to equal want (compared with protocmp);
 // want must be of the method's request type. A different request, or the
@@ -291,8 +299,9 @@ func (sc *Script) RecvEach(check any) *Script {
 }
 
 // SendFunc sends the response that reply makes from the last request the
-// call received (by an earlier Recv, RecvAny, RecvWith or RecvFunc step):
-// for responses that echo what the client made up, such as a request ID.
+// call received (by an earlier Recv, RecvAny, RecvWith, RecvFunc or
+// RecvEach step): for responses that echo what the client made up, such
+// as a request ID.
 // reply is a func(*pb.Req) *pb.Res, where *pb.Req is the method's request
 // type (or an interface it implements, such as proto.Message) and *pb.Res
 // its response type (or an interface such as proto.Message, the message

@@ -351,7 +351,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			}
 		case stepRecvEach:
 			var got proto.Message
-			got, _, mismatch, detail, err = s.recvEach(ss, inType, st)
+			got, mismatch, detail, err = s.recvEach(ss, inType, st)
 			if got != nil {
 				last = got
 			}
@@ -510,23 +510,23 @@ func (s *Server) check(ctx context.Context, st scriptStep, got proto.Message) (m
 // the requests. It returns the last request (nil if none), what does not
 // match (and detail, for Close's report only), or the error that ended
 // the call.
-func (s *Server) recvEach(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (last proto.Message, n int, mismatch, detail string, err error) {
-	for {
+func (s *Server) recvEach(ss grpc.ServerStream, inType protoreflect.MessageType, st scriptStep) (last proto.Message, mismatch, detail string, err error) {
+	for n := 1; ; n++ {
 		got := inType.New().Interface()
 		err := ss.RecvMsg(got)
 		if errors.Is(err, io.EOF) {
-			return last, n, "", "", nil
+			return last, "", "", nil
 		}
 		if err != nil {
-			return last, n, "", "", err
+			return last, "", "", err
 		}
-		last, n = got, n+1
+		last = got
 		mismatch, detail, err := s.check(ss.Context(), st, got)
 		switch {
 		case err != nil:
-			return last, n, "", "", err
+			return last, "", "", err
 		case mismatch != "":
-			return last, n, fmt.Sprintf("request %d: %s", n, mismatch), detail, nil
+			return last, fmt.Sprintf("request %d: %s", n, mismatch), detail, nil
 		}
 	}
 }
@@ -758,9 +758,12 @@ func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string)
 	if d, ok := ctx.Deadline(); ended && ok && !time.Now().Before(d) {
 		why += " (the call's deadline had passed)"
 	}
-	run.clientEnded = ended && (!s.closing || run.endedBeforeClose)
-	run.duringClose = s.closing && !run.clientEnded
-	run.ctxEnded = ended
+	switch {
+	case ended && (!s.closing || run.endedBeforeClose):
+		run.endedBy = endClient
+	case s.closing:
+		run.endedBy = endMaybeClose
+	}
 	run.stopped, run.clientHint = why, clientHint
 }
 
@@ -783,7 +786,7 @@ func (s *Server) clientEnds() {
 			// A call its client canceled before its handler began can
 			// also end during Close without its context ending: its
 			// handler meets the closing transport instead.
-			if run.hasID && (run.ctxEnded || run.duringClose) {
+			if run.hasID && (run.endedBy == endClient || run.endedBy == endMaybeClose) {
 				ended = append(ended, run)
 			}
 		}
@@ -802,10 +805,10 @@ func (s *Server) clientEnds() {
 		err, ok := ends[run.callID]
 		switch st := status.Convert(err); {
 		case !ok || err == nil:
-		case st.Code() == codes.Unavailable && !run.duringClose:
-			run.clientEnded, run.dropped = false, true
-		case run.duringClose && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) && st.Message() != closingMessage:
-			run.clientEnded, run.duringClose = true, false
+		case st.Code() == codes.Unavailable && run.endedBy == endClient:
+			run.endedBy = endDropped
+		case run.endedBy == endMaybeClose && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) && st.Message() != closingMessage:
+			run.endedBy = endClient
 		}
 	}
 }
@@ -821,7 +824,7 @@ func (s *Server) verify() {
 			switch {
 			case run.failed != "":
 				problems = append(problems, run.failed)
-			case run.done < len(run.steps) && run.clientEnded && sc.allowCancel:
+			case run.done < len(run.steps) && run.endedBy == endClient && sc.allowCancel:
 				// Its client canceled it, or its deadline passed: allowed.
 			case run.done < len(run.steps):
 				// run.done steps completed: the call ended during the next
@@ -832,9 +835,9 @@ func (s *Server) verify() {
 				switch {
 				case why == "":
 					how, why = "was still in", "still running at Close"
-				case run.duringClose:
+				case run.endedBy == endMaybeClose:
 					why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
-				case run.dropped:
+				case run.endedBy == endDropped:
 					why += " (the client got Unavailable: the call's connection broke, as Disconnect breaks it)"
 				default:
 					why += run.clientHint
