@@ -9,11 +9,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -117,9 +115,9 @@ func (st scriptStep) String() string {
 	name := stepNames[st.kind]
 	switch st.kind {
 	case stepRecv, stepSend:
-		return fmt.Sprintf("%s(%s)", name, formatMsg(st.msg))
+		return fmt.Sprintf("%s(%s)", name, recorder.FormatMessage(st.msg))
 	case stepRecvWith:
-		return fmt.Sprintf("%s(%s, %d cmp option(s))", name, formatMsg(st.msg), len(st.opts))
+		return fmt.Sprintf("%s(%s, %d cmp option(s))", name, recorder.FormatMessage(st.msg), len(st.opts))
 	case stepRecvFunc, stepSendFunc, stepRecvEach:
 		return fmt.Sprintf("%s(%s)", name, st.fn.Type())
 	case stepSendHeader, stepSetTrailer:
@@ -732,58 +730,6 @@ func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescript
 	}
 	return proto.Clone(pm), ""
 }
-
-// formatMsg renders m on one line for failure messages.
-func formatMsg(m proto.Message) string {
-	if m == nil {
-		return "<nil>"
-	}
-	s := prototext.MarshalOptions{}.Format(m)
-	if s == "" {
-		return "{}"
-	}
-	if len(s) > maxMsgText {
-		// A large bytes field would fill the client's status message and
-		// Close's report. Cut at a rune, and before an escape it would
-		// split (\x00, \").
-		cut := maxMsgText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		cut = escapeStart(s, cut)
-		return fmt.Sprintf("{%s… (%d more bytes of text)}", s[:cut], len(s)-cut)
-	}
-	return "{" + s + "}"
-}
-
-// escapeStart returns cut, or the start of the escape in prototext's
-// output s (\", \\, \n, \x00, \000, \u0000) that cut would split.
-func escapeStart(s string, cut int) int {
-	for i := 0; i < cut; i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			continue
-		}
-		n := 2
-		switch c := s[i+1]; {
-		case c == 'x':
-			n = 4
-		case c >= '0' && c <= '7':
-			n = 4
-		case c == 'u':
-			n = 6
-		case c == 'U':
-			n = 10
-		}
-		if i+n > cut {
-			return i
-		}
-		i += n - 1
-	}
-	return cut
-}
-
-// maxMsgText is how much of a message's text form formatMsg shows.
-const maxMsgText = 300
 
 // name names the script in messages: Expect("/m") at file:line.
 func (sc *Script) name() string {

@@ -444,13 +444,13 @@ func (s *Server) recvStep(ss grpc.ServerStream, inType protoreflect.MessageType,
 	case eof && st.kind == stepRecvEOF:
 		return nil, "", "", nil
 	case eof && (st.kind == stepRecv || st.kind == stepRecvWith):
-		return nil, fmt.Sprintf("want request %s, got the end of the requests (the client half-closed)", formatMsg(st.msg)), "", nil
+		return nil, fmt.Sprintf("want request %s, got the end of the requests (the client half-closed)", recorder.FormatMessage(st.msg)), "", nil
 	case eof:
 		return nil, "want a request, got the end of the requests (the client half-closed)", "", nil
 	case err != nil:
 		return nil, "", "", err
 	case st.kind == stepRecvEOF:
-		return got, fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", formatMsg(got)), "", nil
+		return got, fmt.Sprintf("want the end of the requests (the client half-closes), got another request %s", recorder.FormatMessage(got)), "", nil
 	case (st.kind == stepRecv || st.kind == stepRecvWith) && len(st.opts) == 0:
 		if msgdiff.Same(st.msg, got) {
 			return got, "", "", nil
@@ -497,11 +497,11 @@ func (s *Server) check(ctx context.Context, st scriptStep, got proto.Message) (m
 	case r.how == abandoned:
 		return "", "", funcAbandoned(ctx)
 	case r.how == panicked:
-		return fmt.Sprintf("the check panicked: %v; got request %s", r.out, formatMsg(got)), r.stack, nil
+		return fmt.Sprintf("the check panicked: %v; got request %s", r.out, recorder.FormatMessage(got)), r.stack, nil
 	case r.how == exited:
-		return fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, formatMsg(got)), "", nil
+		return fmt.Sprintf("the check %s: it reports through the error it returns; got request %s", goexitHint, recorder.FormatMessage(got)), "", nil
 	case r.out != nil:
-		return fmt.Sprintf("the check rejected the request: %v; got request %s", r.out, formatMsg(got)), "", nil
+		return fmt.Sprintf("the check rejected the request: %v; got request %s", r.out, recorder.FormatMessage(got)), "", nil
 	}
 	return "", "", nil
 }
@@ -537,7 +537,7 @@ func requestDiff(want, got proto.Message, opts []cmp.Option) string {
 	d, err := msgdiff.Diff(want, got, opts)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("cannot compare the request with the step's: %v; got request %s", err, formatMsg(got))
+		return fmt.Sprintf("cannot compare the request with the step's: %v; got request %s", err, recorder.FormatMessage(got))
 	case d != "":
 		return "request mismatch (-want +got):\n" + d
 	}
@@ -555,9 +555,9 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 	case abandoned:
 		return nil, nil, "", "", funcAbandoned(ctx)
 	case panicked:
-		return nil, nil, fmt.Sprintf("the function panicked: %v; the request was %s", r.out, formatMsg(last)), r.stack, nil
+		return nil, nil, fmt.Sprintf("the function panicked: %v; the request was %s", r.out, recorder.FormatMessage(last)), r.stack, nil
 	case exited:
-		return nil, nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, formatMsg(last)), "", nil
+		return nil, nil, fmt.Sprintf("the function %s; the request was %s", goexitHint, recorder.FormatMessage(last)), "", nil
 	}
 	if r.err != nil {
 		return nil, r.err, "", "", nil
@@ -570,7 +570,7 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 		}
 		if n := len(outs); n != 1 && !sc.md.IsStreamingServer() {
 			return nil, nil, fmt.Sprintf("the function returned %d responses, but %s is not server-streaming: it has exactly one; the request was %s",
-				n, sc.method, formatMsg(last)), "", nil
+				n, sc.method, recorder.FormatMessage(last)), "", nil
 		}
 	}
 	want := sc.md.Output().FullName()
@@ -593,7 +593,7 @@ func (sc *Script) reply(ctx context.Context, st scriptStep, last proto.Message) 
 				what, pm.ProtoReflect().Descriptor().FullName(), out, sc.method, want)
 		}
 		if bad != "" {
-			return nil, nil, fmt.Sprintf("%s; the request was %s", bad, formatMsg(last)), "", nil
+			return nil, nil, fmt.Sprintf("%s; the request was %s", bad, recorder.FormatMessage(last)), "", nil
 		}
 		ms = append(ms, pm)
 	}
