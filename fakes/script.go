@@ -494,10 +494,8 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 		bad = "no key to expect: give the metadata the call must hold"
 	case len(empty) > 0:
 		bad = fmt.Sprintf("no value for %s: give the values the call must send", strings.Join(empty, ", "))
-	case sc.s.closing:
-		bad = "the fake server is closed (Close ran): the check would never run; script it before Close"
-	case len(sc.calls) > 0:
-		bad = fmt.Sprintf("added after %d call(s) of the script arrived, which it would not check; script it before the client makes the call", len(sc.calls))
+	default:
+		bad = sc.lateLocked("check")
 	}
 	if bad != "" {
 		t.Errorf("fakes: %s: Metadata: %s", sc.name(), bad)
@@ -597,17 +595,14 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 	}
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
-	bad := ""
-	if sc.s.closing {
-		bad = "the fake server is closed (Close ran): the step would never run; script every step before Close"
-	} else if n := len(sc.calls); n > 0 {
-		bad = fmt.Sprintf("a step added after %d call(s) of the script arrived: a call's steps are fixed when it arrives, "+
-			"so the step would not run in them; script every step before the client makes the call", n)
-	} else if sc.final {
+	bad := sc.lateLocked("step")
+	switch {
+	case bad != "":
+	case sc.final:
 		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
-	} else if slices.Contains(recvKinds, kind) && sc.countLocked(stepRecvEach) > 0 {
+	case slices.Contains(recvKinds, kind) && sc.countLocked(stepRecvEach) > 0:
 		bad = "a step that receives a request after RecvEach, which receives every request the client sends"
-	} else if fill != nil {
+	case fill != nil:
 		bad = fill(&st)
 	}
 	if bad != "" {
@@ -620,6 +615,20 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 		sc.final = true
 	}
 	return sc
+}
+
+// lateLocked says why adding a step or check (what) to sc now is a
+// misuse, "" if it is not: Close ran, or a call of the script arrived,
+// whose steps and checks were fixed then.
+func (sc *Script) lateLocked(what string) string {
+	if sc.s.closing {
+		return fmt.Sprintf("the fake server is closed (Close ran): the %s would never run; script every step before Close", what)
+	}
+	if n := len(sc.calls); n > 0 {
+		return fmt.Sprintf("added after %d call(s) of the script arrived: a call's steps are fixed when it arrives, "+
+			"so the %s would not run in them; script every step before the client makes the call", n, what)
+	}
+	return ""
 }
 
 // oneRequest says why one more step that receives a request is a misuse
