@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -128,6 +129,42 @@ func badInputs() []badInput {
 			wantErr(t, "Recv after Respond(nil)", err, codes.FailedPrecondition, "Respond", "nil")
 			spy.WantClean(t)
 			return "the code's next `Recv` fails: " + errCell(err)
+		}},
+		{"fakes `ServerStream.SendHeader` with an upper-case key (a `metadata.MD` literal)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				err = fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context()).SendHeader(metadata.MD{"X-Id": {"1"}})
+			})
+			wantErr(t, "SendHeader", err, codes.Internal, "X-Id", "[0-9a-z-_.]")
+			return errCell(err)
+		}},
+		{"fakes `ServerStream.SetTrailer` with a line break in a value", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				s := fakes.NewServerStream[chatpb.Message, chatpb.Message](t.Context())
+				s.SetTrailer(metadata.Pairs("x-id", "a\nb"))
+				s.End(nil)
+				_, err = s.Next(t.Context())
+			})
+			wantErr(t, "Next after End", err, codes.Internal, "x-id", "SetTrailer")
+			spy.WantClean(t)
+			return "the stream ends with what a grpc-go client gets: " + errCell(err)
+		}},
+		{"fakes `ClientStream.RespondTrailer` with an upper-case key", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				err = fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()).RespondTrailer(metadata.MD{"X-Id": {"1"}})
+			})
+			if err == nil || !strings.Contains(err.Error(), "X-Id") {
+				t.Fatalf("RespondTrailer: %v; want an error naming the key", err)
+			}
+			return errCell(err)
+		}},
+		{"scripted fake server: `SetTrailer` with an upper-case key", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).SetTrailer(metadata.MD{"X-Id": {"1"}}).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 SetTrailer", "X-Id", "which gRPC refuses"))
 		}},
 		{"`grpctest.AssertMessages(t, []any{nil}, got)`", "", func(t *testing.T, spy *spytb.TB) string {
 			var ok bool

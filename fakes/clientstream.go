@@ -176,7 +176,9 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 // RespondHeader sends the response header that the code's Header() returns
 // (grpc's ClientStream interface takes the name Header). It returns an error
 // if the header was already sent, by RespondHeader or by the first Respond,
-// or the stream was finished.
+// or the stream was finished, and for metadata a grpc-go server cannot
+// send (a key not in [0-9a-z-_.], a value that is not printable ASCII under
+// a key without -bin).
 func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	if !c.usable() {
 		return errZeroClientStream
@@ -190,6 +192,9 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	case c.finished:
 		return errors.New("fakes: RespondHeader after Finish: send the header before finishing the stream")
 	}
+	if problem, _, _ := mdProblem(md); problem != "" {
+		return errors.New("fakes: RespondHeader: " + problem + ": a grpc-go server cannot send it (its SendHeader fails)")
+	}
 	joinMD(&p.header, md)
 	p.headerSent = true
 	p.broadcastLocked()
@@ -198,8 +203,10 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 
 // RespondTrailer merges md into the trailer that the code's Trailer()
 // returns once the stream has finished. It returns an error after Finish,
-// and on a method without server streaming after Respond, whose one
-// response is the call's result: set the trailer first.
+// on a method without server streaming after Respond, whose one response
+// is the call's result (set the trailer first), and for metadata gRPC
+// refuses (as RespondHeader), which a grpc-go client would get as
+// codes.Internal in place of the call's status.
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	if !c.usable() {
 		return errZeroClientStream
@@ -213,6 +220,9 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 			"set the trailer before Respond", p.cfg.method)
 	case c.finished:
 		return errors.New("fakes: RespondTrailer after Finish: set the trailer before finishing the stream")
+	}
+	if problem, key, inValue := mdProblem(md); problem != "" {
+		return fmt.Errorf("fakes: RespondTrailer: %s: a grpc-go server sends it, and its client ends the call with codes.Internal (%s) in place of the status", problem, clientTrailerErr(key, inValue))
 	}
 	joinMD(&p.trailer, md)
 	return nil

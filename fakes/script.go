@@ -357,6 +357,8 @@ func (sc *Script) SendHeader(md metadata.MD) *Script {
 	return sc.add(stepSendHeader, func(st *scriptStep) string {
 		st.md = md.Copy()
 		switch {
+		case scriptMDProblem(md) != "":
+			return scriptMDProblem(md)
 		case sc.countLocked(sendKinds...) > 0:
 			return "SendHeader after a Send: the first response sends the header; put SendHeader before the first Send"
 		case sc.countLocked(stepSendHeader) > 0:
@@ -371,7 +373,7 @@ func (sc *Script) SetTrailer(md metadata.MD) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSetTrailer, func(st *scriptStep) string {
 		st.md = md.Copy()
-		return ""
+		return scriptMDProblem(md)
 	})
 }
 

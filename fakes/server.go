@@ -390,9 +390,16 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			msg := fmt.Sprintf("fakes: %s: %s", where, mismatch)
 			s.fail(run, msg+detail)
 			return status.Error(codes.FailedPrecondition, msg)
-		case err != nil && ctx.Err() == nil && st.kind == stepSendHeader:
-			// The script itself is wrong: SendHeader after a Send.
+		case err != nil && ctx.Err() == nil && st.kind == stepSendHeader && status.Code(err) == codes.Internal:
+			// The script is wrong, not the call: the builder rejects a
+			// SendHeader after a Send and metadata gRPC refuses, so here a
+			// function of the script sent the header (grpc.SendHeader), or
+			// the client does not take a header that large. A transport
+			// that closes fails SendHeader with another code.
 			msg := fmt.Sprintf("fakes: %s: %v", where, err)
+			if strings.Contains(err.Error(), "called multiple times") {
+				msg += " (a function of the script sent the header before this step with grpc.SendHeader; send it from one place)"
+			}
 			s.fail(run, msg)
 			return status.Error(codes.FailedPrecondition, msg)
 		case err != nil:

@@ -162,7 +162,8 @@ func (s *ServerStream[Req, Res]) Cancel() {
 // End records that the handler returned err, ending the stream like a real
 // server does: the handler's context is canceled, later Send and Recv fail
 // with codes.Canceled, and Next returns the unread responses, then io.EOF
-// (err == nil) or err. With WithRecorder it records End with err's status.
+// (err == nil) or err (codes.Internal if the trailer has metadata gRPC
+// refuses; see SetTrailer). With WithRecorder it records End with err's status.
 // Only the first End or Cancel counts.
 //
 //	err := srv.FullDuplexCall(stream)
@@ -179,6 +180,12 @@ func (s *ServerStream[Req, Res]) End(err error) {
 		err = rpcErr(err)
 		p.out.closed = true
 		p.out.err = err
+		if problem, key, inValue := mdProblem(p.trailer); problem != "" {
+			// grpc-go logs such a trailer and sends it; its client ends
+			// the call with Internal in place of the handler's status.
+			p.out.err = status.Error(codes.Internal, "fakes: "+clientTrailerErr(key, inValue)+
+				": the handler's trailer (SetTrailer) has metadata gRPC refuses; a client gets this in place of the handler's status")
+		}
 	}
 	p.mu.Unlock()
 	s.cancel()
@@ -314,8 +321,10 @@ func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
 	return m, nil
 }
 
-// SetHeader merges md into the header to send. It fails once the header has
-// been sent or the stream has ended, as grpc's does.
+// SetHeader merges md into the header to send. As grpc's, it fails
+// (codes.Internal) once the header has been sent, or for metadata gRPC
+// refuses (a key not in [0-9a-z-_.], a value that is not printable ASCII
+// under a key without -bin), and fails after the stream has ended.
 func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error {
 	if !s.usable() {
 		return errZeroServerStream
@@ -324,7 +333,8 @@ func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error {
 }
 
 // SendHeader sends the header (merged with md); it fails if the header was
-// already sent or the stream has ended.
+// already sent, md has metadata gRPC refuses (as SetHeader) or the stream
+// has ended.
 func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error {
 	if !s.usable() {
 		return errZeroServerStream
@@ -333,6 +343,9 @@ func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error {
 }
 
 // SetTrailer merges md into the trailer; ignored after the stream ended.
+// Metadata gRPC refuses (as SetHeader) is taken, as grpc-go takes it after
+// logging an error; then, as its client does, Next ends with
+// codes.Internal in place of End's error.
 func (s *ServerStream[Req, Res]) SetTrailer(md metadata.MD) {
 	if !s.usable() {
 		return
@@ -426,6 +439,9 @@ func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
 	if md.Len() == 0 {
 		return nil
 	}
+	if problem, _, _ := mdProblem(md); problem != "" {
+		return status.Error(codes.Internal, "fakes: SetHeader: "+problem)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := s.doneErrLocked(); err != nil {
@@ -440,6 +456,9 @@ func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
 
 func (c *serverCore[Req, Res]) SendHeader(md metadata.MD) error {
 	s, p := c.s, c.s.p
+	if problem, _, _ := mdProblem(md); problem != "" {
+		return status.Error(codes.Internal, "fakes: SendHeader: "+problem)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := s.doneErrLocked(); err != nil {

@@ -1,0 +1,63 @@
+package fakes
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// mdProblem checks md as grpc-go's server stream checks a header or
+// trailer, and returns "" if gRPC takes it. Otherwise it returns grpc's
+// words for the first problem in key order, the key, and whether the key's
+// value (not the key) is the problem. gRPC fails SetHeader and SendHeader
+// with such metadata (codes.Internal); a trailer it logs and sends, and the
+// client ends the call with codes.Internal in place of the handler's
+// status (clientTrailerErr).
+func mdProblem(md metadata.MD) (problem, key string, inValue bool) {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case k == "":
+			return "there is an empty key in the header", k, false
+		case k[0] != ':' && strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "": // gRPC skips a pseudo-header's key
+			return fmt.Sprintf("header key %q contains illegal characters not in [0-9a-z-_.]", k), k, false
+		case strings.HasSuffix(k, "-bin"):
+			continue
+		}
+		for _, v := range md[k] {
+			if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+				return fmt.Sprintf("header key %q contains value with non-printable ASCII characters", k), k, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// clientTrailerErr is what a grpc-go client gets for a trailer with key
+// whose name (or value, if inValue) gRPC refuses: its HTTP/2 reader's
+// words, in a status with codes.Internal.
+func clientTrailerErr(key string, inValue bool) string {
+	if inValue {
+		return fmt.Sprintf("invalid header field value for %q", key)
+	}
+	return fmt.Sprintf("invalid header field name %q", key)
+}
+
+// scriptMDProblem says why a script's SendHeader or SetTrailer step with
+// md is a misuse, "" if it is not.
+func scriptMDProblem(md metadata.MD) string {
+	problem, _, inValue := mdProblem(md)
+	switch {
+	case problem == "":
+		return ""
+	case inValue:
+		return problem + ", which gRPC refuses: values are printable ASCII unless the key ends in -bin"
+	}
+	return problem + ", which gRPC refuses (metadata.Pairs and Append lower-case keys)"
+}
