@@ -35,7 +35,10 @@ import (
 // response from the last request received (to echo that ID).
 //
 // A script without Return or Hang ends the call with OK after its last
-// step. Each step method checks its argument against the method's
+// step. Requests the client sent that no step received are dropped then,
+// as a real server drops them when its handler returns: a script that
+// should see that the client sends nothing more says so with RecvEOF (or
+// RecvEach), where another request is a mismatch. Each step method checks its argument against the method's
 // descriptor at once (a message of the wrong type, a second request on a
 // method without client streaming, a step after Return, Return(nil) before
 // the one response of a method without server streaming...) and reports a
