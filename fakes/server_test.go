@@ -3,6 +3,7 @@ package fakes_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"google.golang.org/protobuf/proto"
 	"io"
 	"strings"
@@ -632,4 +633,31 @@ func TestServerReturnNilWithoutTheOneResponse(t *testing.T) {
 
 	srv.Close()
 	spy.Want(t, 2, "not used as scripted (1 problem(s))", "after the last step", "without a response")
+}
+
+// A request no step receives is dropped when the script ends, as a real
+// server drops it; RecvEOF is how a script says the client sends nothing
+// more, and then the request is a mismatch.
+func TestServerUnreadRequest(t *testing.T) {
+	for _, withEOF := range []bool{false, true} {
+		t.Run(fmt.Sprint("RecvEOF=", withEOF), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			sc := srv.Expect(fullDuplex).Recv(req(1)).Send(res(1))
+			if withEOF {
+				sc.RecvEOF()
+			}
+			got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1), req(2))
+			srv.Close()
+			if !withEOF {
+				if err != nil || len(got) != 1 {
+					t.Errorf("exchange: %d response(s), %v; want the one response, OK", len(got), err)
+				}
+				spy.WantClean(t)
+				return
+			}
+			wantCode(t, err, codes.FailedPrecondition)
+			spy.Want(t, 1, "step 3 RecvEOF", "want the end of the requests (the client half-closes), got another request {response_parameters:[{size:2}]}")
+		})
+	}
 }
