@@ -160,6 +160,12 @@ func badInputs() []badInput {
 			}
 			return errCell(err)
 		}},
+		{"scripted fake server: `Do(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).Do(nil).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 Do", "Do(nil)"))
+		}},
 		{"scripted fake server: `SetTrailer` with an upper-case key", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fakes.NewServer(spy).Expect(postMethod).SetTrailer(metadata.MD{"X-Id": {"1"}}).Times(0)

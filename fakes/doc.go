@@ -58,7 +58,9 @@
 // RecvEach for every request until the client half-closes), and the
 // request metadata by Metadata; responses are given (Send) or made from
 // the last request (SendFunc, which may answer with several responses, or
-// an error instead), for a client that makes up IDs or fans out. How many
+// an error instead), for a client that makes up IDs or fans out; Do runs
+// a function of the test's between steps (to wait for the test's signal
+// before the next event of a watch). How many
 // calls a script takes is Times(n), or a range (MinTimes, MaxTimes,
 // AnyTimes); AllowCancel lets the client cancel calls it no longer needs.
 // A step that does not match ends the call with

@@ -90,10 +90,11 @@ const (
 	stepRecvFunc
 	stepSendFunc
 	stepRecvEach
+	stepDo
 )
 
 var stepNames = [...]string{"Recv", "RecvAny", "RecvEOF", "Send", "SendHeader", "SetTrailer", "Sleep", "Hang", "Return",
-	"RecvWith", "RecvFunc", "SendFunc", "RecvEach"}
+	"RecvWith", "RecvFunc", "SendFunc", "RecvEach", "Do"}
 
 // recvKinds are the steps that receive a request; sendKinds those that
 // send a response.
@@ -106,7 +107,7 @@ type scriptStep struct {
 	kind  stepKind
 	msg   proto.Message
 	opts  []cmp.Option  // RecvWith's
-	fn    reflect.Value // RecvFunc's and RecvEach's check, SendFunc's reply
+	fn    reflect.Value // RecvFunc's and RecvEach's check, SendFunc's reply, Do's f
 	md    metadata.MD
 	d     time.Duration
 	err   error
@@ -121,7 +122,7 @@ func (st scriptStep) String() string {
 		return fmt.Sprintf("%s(%s)", name, recorder.FormatMessage(st.msg))
 	case stepRecvWith:
 		return fmt.Sprintf("%s(%s, %d cmp option(s))", name, recorder.FormatMessage(st.msg), len(st.opts))
-	case stepRecvFunc, stepSendFunc, stepRecvEach:
+	case stepRecvFunc, stepSendFunc, stepRecvEach, stepDo:
 		return fmt.Sprintf("%s(%s)", name, st.fn.Type())
 	case stepSendHeader, stepSetTrailer:
 		// Not %v: grpc's metadata.MD redacts itself when printed so.
@@ -350,6 +351,44 @@ func (sc *Script) SendFunc(reply any) *Script {
 			bad = sc.oneResponse()
 		}
 		return bad
+	})
+}
+
+// Do runs f, a function of the test's, as a step: it gets the call's
+// context, and the script goes on when f returns nil. It is for what a
+// script cannot say with a message: wait for the test to let it go on
+// (a watch that sends its next event when the test has changed the
+// state), count or log the step, or see that the call ends.
+//
+//	next := make(chan struct{})
+//	srv.Expect(watch).RecvAny().Send(first).
+//		Do(func(ctx context.Context) error {
+//			select {
+//			case <-next: // the test has checked the first event
+//				return nil
+//			case <-ctx.Done(): // the client gave up
+//				return ctx.Err()
+//			}
+//		}).
+//		Send(second).Hang()
+//
+// A non-nil error ends the call with it as the handler's result, as
+// Return(err) would: the steps after it do not run, and the call counts
+// as having completed its script. f returning once the call's context
+// has ended counts as the call ending during the step (reported unless
+// AllowCancel, as a cancel during any step is). Like SendFunc's reply, f
+// runs on a goroutine of its own, once per call of the script: a panic
+// or runtime.Goexit (t.FailNow) in it ends the call with
+// codes.FailedPrecondition, and Close reports it; an f still running
+// when the call ends is left to the leak check. A nil f is a misuse.
+func (sc *Script) Do(f func(ctx context.Context) error) *Script {
+	sc.s.t.Helper()
+	return sc.add(stepDo, func(st *scriptStep) string {
+		if f == nil {
+			return "Do(nil): want a func(context.Context) error"
+		}
+		st.fn = reflect.ValueOf(f)
+		return ""
 	})
 }
 

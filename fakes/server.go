@@ -371,6 +371,13 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 				}
 				err = ss.SendMsg(m)
 			}
+		case stepDo:
+			var result error
+			result, mismatch, detail, err = s.do(ctx, st)
+			if result != nil { // the function ends the call, as Return(result)
+				s.progress(run, len(run.steps))
+				return result
+			}
 		case stepSendHeader:
 			err = ss.SendHeader(st.md)
 		case stepSetTrailer:
@@ -551,6 +558,23 @@ func requestDiff(want, got proto.Message, opts []cmp.Option) string {
 	return ""
 }
 
+// do runs a Do step's function. It returns the error the function ended
+// the call with, what went wrong in it (and detail, for Close's report
+// only), or the error that ended the call while it ran.
+func (s *Server) do(ctx context.Context, st scriptStep) (result error, mismatch, detail string, err error) {
+	r := s.call(ctx, st.fn, nil)
+	switch r.how {
+	case abandoned:
+		return nil, "", "", funcAbandoned(ctx)
+	case panicked:
+		return nil, fmt.Sprintf("the function panicked: %v", r.out), r.stack, nil
+	case exited:
+		return nil, "the function " + goexitHint, "", nil
+	}
+	result, _ = r.out.(error)
+	return result, "", "", nil
+}
+
 // reply runs a SendFunc step's function on the last request received.
 // It returns the responses it made (one, or those of the slice it
 // returned), or the error it returned instead (the call's result), or
@@ -642,8 +666,8 @@ type funcRun struct {
 	stack string
 }
 
-// call calls fn, a function of one argument and one result that
-// Script.checkFunc accepted, with arg, on a goroutine of its own, so that
+// call calls fn, a function that Script.checkFunc accepted, with arg
+// (or Do's, with the context alone), on a goroutine of its own, so that
 // neither a panic nor runtime.Goexit in it takes the fake's handler down
 // (a handler that exits leaves its client waiting forever). It waits for
 // fn to end, or for ctx, the call's context: a function still running when
@@ -691,13 +715,17 @@ func (s *Server) runFunc(ctx context.Context, r *funcRun, fn reflect.Value, arg 
 		}
 	}()
 	ft := fn.Type()
-	in := reflect.ValueOf(arg)
-	if arg == nil { // a SendFunc after a RecvEach that received nothing
-		in = reflect.Zero(ft.In(ft.NumIn() - 1))
-	}
-	args := []reflect.Value{in}
-	if ft.NumIn() == 2 { // the call's context first (see Script.checkFunc)
-		args = []reflect.Value{reflect.ValueOf(&ctx).Elem(), in}
+	ctxArg := reflect.ValueOf(&ctx).Elem()
+	args := []reflect.Value{ctxArg} // Do's function takes the context alone
+	if ft.NumIn() != 1 || ft.In(0) != ctxArg.Type() {
+		in := reflect.ValueOf(arg)
+		if arg == nil { // a SendFunc after a RecvEach that received nothing
+			in = reflect.Zero(ft.In(ft.NumIn() - 1))
+		}
+		args = []reflect.Value{in}
+		if ft.NumIn() == 2 { // the call's context first (see Script.checkFunc)
+			args = []reflect.Value{ctxArg, in}
+		}
 	}
 	results := fn.Call(args)
 	r.out = results[0].Interface()
