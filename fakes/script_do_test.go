@@ -164,4 +164,3 @@ func TestServerDoNil(t *testing.T) {
 		t.Errorf("%d reports, want only the misuse:\n%s", n, spy.Text())
 	}
 }
-
