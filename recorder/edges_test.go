@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 
@@ -625,5 +626,34 @@ func TestServerCallID(t *testing.T) {
 	}
 	if _, ok := outer.ServerCallID(context.Background()); ok {
 		t.Error("ServerCallID of a context no handler got found a call")
+	}
+}
+
+// A message nested deeper than proto.Unmarshal's default recursion limit
+// (10,000) is recorded as a copy, not as an error: Marshal has no limit,
+// so the recorder's own bytes must decode whatever it marshaled.
+func TestDeepMessageIsRecorded(t *testing.T) {
+	rec := recorder.New()
+	srv := func(_ any, ss grpc.ServerStream) error {
+		return ss.RecvMsg(new(structpb.Value)) // fails: too deep for gRPC's decoder
+	}
+	p := newPairOpts(t, bufnet, append(rec.ServerOptions(), grpc.UnknownServiceHandler(srv)), func(*grpc.Server) {}, rec.DialOptions()...)
+	v := structpb.NewStringValue("leaf")
+	for range 6000 { // two message levels each
+		v = structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{v}})
+	}
+	_ = p.conn.Invoke(ctxT(t), "/deep.Svc/Call", v, new(structpb.Value))
+	sends := 0
+	for _, e := range rec.Events() {
+		if e.Side != recorder.Client || e.Kind != recorder.Send {
+			continue
+		}
+		sends++
+		if m, ok := e.Msg.(*structpb.Value); !ok || !proto.Equal(m, v) {
+			t.Errorf("client Send recorded a %T, want a copy of the 12,001-level *structpb.Value sent: %v", e.Msg, e.Err)
+		}
+	}
+	if sends != 1 {
+		t.Errorf("%d client Sends recorded, want 1:\n%s", sends, rec)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -477,7 +478,9 @@ func (r *Recorder) decode(recs []record, cache map[uint64]any) []Event {
 
 func decodeMsg(typ protoreflect.MessageType, b []byte) any {
 	m := typ.New().Interface()
-	if err := (proto.UnmarshalOptions{AllowPartial: true, Merge: true}).Unmarshal(b, m); err != nil {
+	// No recursion limit: Marshal has none, so a message nested deeper
+	// than Unmarshal's default (10,000) must still decode.
+	if err := (proto.UnmarshalOptions{AllowPartial: true, Merge: true, RecursionLimit: math.MaxInt}).Unmarshal(b, m); err != nil {
 		// Bytes we marshaled ourselves always decode; this would be a bug.
 		return fmt.Errorf("recorder: cannot decode recorded %s: %w", typ.Descriptor().FullName(), err)
 	}
