@@ -189,6 +189,11 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		start := r.now()
 		send := event{call: call, side: Client, kind: Send, at: start}.withMsg(req, nil)
 		send.strict, send.err = clientMarshalCheck(req, send.pm != nil, opts)
+		if send.err == nil && ctx.Err() != nil {
+			// gRPC fails the call without sending it. (A context that
+			// ends later, while gRPC sends, cannot be told from here.)
+			send.err = status.FromContextError(ctx.Err()).Err()
+		}
 		begin, seq := r.add(event{call: call, side: Client, kind: Begin, at: start, md: requestMD(ctx)}, send)
 
 		uc.hopt.HeaderAddr = &uc.header

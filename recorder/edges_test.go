@@ -657,3 +657,45 @@ func TestDeepMessageIsRecorded(t *testing.T) {
 		t.Errorf("%d client Sends recorded, want 1:\n%s", sends, rec)
 	}
 }
+
+// A unary call whose context has ended before it is made is not sent:
+// its request is recorded as a Send that failed with the context's status,
+// and Requests has none.
+func TestUnaryNotSentAfterTheContextEnded(t *testing.T) {
+	for _, end := range []string{"canceled", "deadline passed"} {
+		t.Run(end, func(t *testing.T) {
+			rec := recorder.New()
+			p := newPair(t, bufnet, rec, rec, registerEcho)
+			ctx, cancel := context.WithCancel(context.Background())
+			want := codes.Canceled
+			if end == "deadline passed" {
+				ctx, cancel = context.WithDeadline(context.Background(), time.Unix(1, 0))
+				want = codes.DeadlineExceeded
+			}
+			cancel()
+			_, err := testpb.NewTestServiceClient(p.conn).UnaryCall(ctx, &testpb.SimpleRequest{Payload: payload("never sent")})
+			if status.Code(err) != want {
+				t.Fatalf("UnaryCall: %v, want %v", err, want)
+			}
+			calls := rec.Calls()
+			if len(calls) != 1 {
+				t.Fatalf("%d calls recorded, want 1:\n%s", len(calls), rec)
+			}
+			var sends []recorder.Event
+			for _, e := range calls[0].Events() {
+				if e.Side == recorder.Server {
+					t.Errorf("the server half of a call never sent was recorded:\n%s", rec)
+				}
+				if e.Kind == recorder.Send {
+					sends = append(sends, e)
+				}
+			}
+			if len(sends) != 1 || status.Code(sends[0].Err) != want {
+				t.Errorf("want one Send that failed with %v:\n%s", want, rec)
+			}
+			if n := len(calls[0].Requests()); n != 0 {
+				t.Errorf("Requests() has %d message(s), want 0:\n%s", n, rec)
+			}
+		})
+	}
+}
