@@ -570,6 +570,11 @@ func (r *Recorder) Reset() {
 // never holds again. Give such a Wait a context with a deadline, and make
 // the condition hold on what is left (count with Dropped, or Reset before
 // the calls it waits for).
+//
+// cond must not modify the messages of the events it gets: Wait decodes
+// each message once, and every evaluation of cond gets the same copy (not
+// the recorder's record, which no one can change). Take Events or Calls
+// for messages of your own.
 func (r *Recorder) Wait(ctx context.Context, cond func(events []Event) bool) error {
 	switch {
 	case r == nil:

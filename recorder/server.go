@@ -77,7 +77,7 @@ func (sc *serverCall) setHeader(md metadata.MD) {
 	case sc.headerRec.ok:
 		sc.r.amend(sc.call, Header, sc.headerRec, func(rec *record) { rec.md = metadata.Join(rec.md, md) })
 	default:
-		sc.recordHeaderLocked(md) // the header had nothing to record before
+		sc.recordHeaderLocked(md.Copy()) // the header had nothing to record before; md is the caller's
 	}
 }
 
