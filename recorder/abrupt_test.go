@@ -516,3 +516,41 @@ func TestSendFailingBeforeTheCancelReachesTheDerivedContext(t *testing.T) {
 		t.Errorf("client End %v, want Canceled\n%s", end.Err, rec)
 	}
 }
+
+// Through StreamClientInterceptor too, a SendMsg that makes gRPC end the
+// call (a message over the size limit) ends the recorded call with its
+// error before it returns, as WrapClientStream's does: the caller's
+// context, which the interceptor watches, is not canceled by gRPC (and
+// context.Background() cannot end), and a later cancel does not turn the
+// End into Canceled.
+func TestInterceptedStreamEndsWithTheSendError(t *testing.T) {
+	for _, name := range []string{"cancelable context", "context.Background"} {
+		t.Run(name, func(t *testing.T) {
+			rec := recorder.New()
+			p := newPair(t, bufnet, rec, rec, registerEcho)
+			ctx, cancel := context.WithCancel(ctxT(t))
+			if name == "context.Background" {
+				ctx = context.Background()
+			}
+			st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx, grpc.MaxCallSendMsgSize(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			big := &testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: make([]byte, 1000)}}
+			if err := st.Send(big); status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("Send: %v, want ResourceExhausted", err)
+			}
+			e, ok := endOf(rec, recorder.Client)
+			if !ok || status.Code(e.Err) != codes.ResourceExhausted {
+				t.Errorf("client End right after the failed Send: %v (found: %v), want ResourceExhausted\n%s", e.Err, ok, rec)
+			}
+			cancel()
+			if _, err := st.Recv(); status.Code(err) != codes.ResourceExhausted {
+				t.Errorf("Recv: %v, want ResourceExhausted (gRPC's end of the call)", err)
+			}
+			if c := rec.Calls()[0]; status.Code(c.Err()) != codes.ResourceExhausted {
+				t.Errorf("Call.Err() = %v, want ResourceExhausted\n%s", c.Err(), rec)
+			}
+		})
+	}
+}

@@ -237,7 +237,7 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if !r.records(method) {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		w := &clientStream{}
+		w := &clientStream{intercepted: true}
 		w.info = callInfo{id: r.ids.Add(1), method: method}
 		call := &w.info
 		begin := r.now()
@@ -391,6 +391,7 @@ type clientStream struct {
 	info          callInfo  // the call half, allocated with its wrapper
 	call          *callInfo // &info
 	serverStreams bool
+	intercepted   bool            // made by StreamClientInterceptor, which watches the caller's context
 	ctx           context.Context // the context watched for the call's end, if it can end
 	stop          func() bool
 	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
@@ -415,7 +416,20 @@ func (w *clientStream) SendMsg(m any) error {
 	err := w.ClientStream.SendMsg(m)
 	elapsed := w.r.now() - start
 	w.r.finish(w.call, Send, i, seq, elapsed, err)
-	if err != nil && w.ctx != nil {
+	if err != nil && w.intercepted && !errors.Is(err, io.EOF) && w.ClientStream.Context().Err() != nil {
+		// gRPC ended the call with this error (it does for every SendMsg
+		// error but io.EOF) and canceled its stream's context, which the
+		// interceptor does not watch: it watches the caller's, which may
+		// never end. The End is recorded now, with the error, as below.
+		// (gRPC's Context commits the call to its attempt, which no longer
+		// matters once the call has ended; an error from a stream further
+		// in that leaves gRPC's context alone does not end the call.)
+		sendErr := err
+		w.sendErr.Store(&sendErr)
+		if !w.recvs.inProgress() {
+			w.end(err, false, nil)
+		}
+	} else if err != nil && w.ctx != nil {
 		if cerr := w.contextErr(); cerr != nil {
 			if !errors.Is(err, io.EOF) {
 				// gRPC ended the call with an error of SendMsg's own (a

@@ -62,8 +62,11 @@
 // a call without server streaming has received its one response, or when
 // the call's context is canceled or past its deadline (noticed with
 // context.AfterFunc: no goroutine waits per call; a deadline that the
-// service config's "timeout" sets counts). A SendMsg that fails because
-// the context ended returns after the End is recorded, unless a RecvMsg is
+// service config's "timeout" sets counts), or when a SendMsg fails with
+// an error of its own, other than io.EOF (a message over the size limit,
+// one that cannot be marshaled), with which gRPC ends the call. A SendMsg
+// that fails because the context ended, or with such an error, returns
+// after the End is recorded, unless a RecvMsg is
 // in progress on another goroutine: the End then comes with what that
 // RecvMsg returns, as follows. If a RecvMsg is in
 // progress when the context ends, gRPC makes it return soon after (with the
