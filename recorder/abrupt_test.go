@@ -554,3 +554,108 @@ func TestInterceptedStreamEndsWithTheSendError(t *testing.T) {
 		})
 	}
 }
+
+// notFoundServer's StreamingOutputCall fails at once: a trailers-only
+// response.
+type notFoundServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (notFoundServer) StreamingOutputCall(*testpb.StreamingOutputCallRequest, testpb.TestService_StreamingOutputCallServer) error {
+	return status.Error(codes.NotFound, "no such thing")
+}
+
+// With WrapClientStream, Header on a trailers-only response makes gRPC end
+// the stream and cancel its context, which the wrapper watches: the End
+// is still the status Recv returns, not Canceled, whether Recv comes at
+// once or later.
+func TestWrappedStreamHeaderOfATrailersOnlyResponse(t *testing.T) {
+	for _, later := range []bool{false, true} {
+		t.Run(fmt.Sprint("Recv later: ", later), func(t *testing.T) {
+			rec := recorder.New()
+			ci, si := ownInterceptors(rec, true)
+			p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)},
+				func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, notFoundServer{}) },
+				grpc.WithStreamInterceptor(ci))
+			ctx := ctxT(t)
+			st, err := testpb.NewTestServiceClient(p.conn).StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if md, err := st.Header(); md != nil || err != nil {
+				t.Fatalf("Header: %v, %v; want nil, nil (gRPC's sign of a trailers-only response)", md, err)
+			}
+			if later {
+				// The code does something else before Recv. Meanwhile no
+				// client End is recorded: it waits for Recv's status (at
+				// most a second, then it is the context's).
+				wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				err := rec.Wait(wctx, func(ev []recorder.Event) bool { _, ok := findEnd(ev, recorder.Client); return ok })
+				cancel()
+				if err == nil {
+					t.Errorf("a client End was recorded before Recv:\n%s", rec)
+				}
+			}
+			if _, err := st.Recv(); status.Code(err) != codes.NotFound {
+				t.Fatalf("Recv: %v, want NotFound", err)
+			}
+			e, ok := endOf(rec, recorder.Client)
+			if !ok || status.Code(e.Err) != codes.NotFound {
+				t.Errorf("client End %v (found: %v), want NotFound, what Recv returned\n%s", e.Err, ok, rec)
+			}
+		})
+	}
+}
+
+// findEnd returns the End of side in ev, if any.
+func findEnd(ev []recorder.Event, side recorder.Side) (recorder.Event, bool) {
+	for _, e := range ev {
+		if e.Side == side && e.Kind == recorder.End {
+			return e, true
+		}
+	}
+	return recorder.Event{}, false
+}
+
+// silentServer's StreamingOutputCall sends nothing, not even a header,
+// until its call ends.
+type silentServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (silentServer) StreamingOutputCall(_ *testpb.StreamingOutputCallRequest, st testpb.TestService_StreamingOutputCallServer) error {
+	<-st.Context().Done()
+	return st.Context().Err()
+}
+
+// With WrapClientStream, a cancel while Header waits also makes gRPC's
+// Header return nil, nil: the call's End is still recorded, Canceled,
+// though the code never calls Recv.
+func TestWrappedStreamCanceledDuringHeader(t *testing.T) {
+	rec := recorder.New()
+	ci, si := ownInterceptors(rec, true)
+	p := newPairOpts(t, bufnet, []grpc.ServerOption{grpc.StreamInterceptor(si)},
+		func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, silentServer{}) },
+		grpc.WithStreamInterceptor(ci))
+	ctx, cancel := context.WithCancel(ctxT(t))
+	st, err := testpb.NewTestServiceClient(p.conn).StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cancel once the server has the call, so that Header is waiting.
+	if err := rec.Wait(ctxT(t), func(ev []recorder.Event) bool {
+		return slices.ContainsFunc(ev, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.Recv })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go cancel()
+	if md, err := st.Header(); md != nil || err != nil {
+		t.Fatalf("Header: %v, %v; want nil, nil", md, err)
+	}
+	if err := rec.Wait(ctxT(t), func(ev []recorder.Event) bool { _, ok := findEnd(ev, recorder.Client); return ok }); err != nil {
+		t.Fatalf("no client End: %v\n%s", err, rec)
+	}
+	if e, _ := endOf(rec, recorder.Client); status.Code(e.Err) != codes.Canceled {
+		t.Errorf("client End %v, want Canceled\n%s", e.Err, rec)
+	}
+}

@@ -338,7 +338,35 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 	}
 	w.sends.wait(w.grace)
 	w.recvs.wait(w.grace)
+	if w.noHeader.Load() && !w.intercepted && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// gRPC's Header found the stream over without a header, and
+		// ended it, canceling the watched context (WrapClientStream's):
+		// a trailers-only response, whose status the next RecvMsg
+		// returns at once. Wait for that End, with the same bound (the
+		// caller may have canceled during Header, and never call RecvMsg).
+		w.awaitEnd(w.grace)
+	}
 	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
+}
+
+// awaitEnd waits until the End is recorded, or for grace.
+func (w *clientStream) awaitEnd(grace time.Duration) {
+	w.endMu.Lock()
+	if w.ended.Load() {
+		w.endMu.Unlock()
+		return
+	}
+	if w.endWait == nil {
+		w.endWait = make(chan struct{})
+	}
+	ch := w.endWait
+	w.endMu.Unlock()
+	t := time.NewTimer(grace)
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+	t.Stop()
 }
 
 // inFlight counts the calls of one method (SendMsg, RecvMsg) in progress
@@ -405,6 +433,8 @@ type clientStream struct {
 	sendErr          atomic.Pointer[error] // a SendMsg error other than io.EOF with which gRPC ended the call
 	endMu            sync.Mutex            // held while the End is recorded
 	ended            atomic.Bool           // End event recorded (set under endMu, once it is)
+	endWait          chan struct{}         // closed when the End is recorded, if awaitEnd made it (under endMu)
+	noHeader         atomic.Bool           // gRPC's Header returned nil, nil: it ended the stream (see contextEnded)
 	sends, recvs     inFlight              // SendMsg and RecvMsg calls in progress (see contextEnded)
 }
 
@@ -527,7 +557,15 @@ func (w *clientStream) CloseSend() error {
 }
 
 func (w *clientStream) Header() (metadata.MD, error) {
+	// Counted as a receive in progress: gRPC's Header may end the call (a
+	// trailers-only response) and cancel its context, which contextEnded
+	// then sees, and must wait for what Header returns.
+	w.recvs.enter()
 	md, err := w.ClientStream.Header()
+	if md == nil && err == nil {
+		w.noHeader.Store(true)
+	}
+	w.recvs.leave()
 	if err == nil {
 		w.recordHeaderMD(w.r.now(), md)
 	}
@@ -572,7 +610,12 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 		return
 	}
 	// Set once the End is in: whoever sees it set may rely on the End.
-	defer w.ended.Store(true)
+	defer func() {
+		w.ended.Store(true)
+		if w.endWait != nil {
+			close(w.endWait)
+		}
+	}()
 	now := w.r.now()
 	var es [3]event
 	n := 0
