@@ -19,7 +19,9 @@
 // default 64 KiB), or with WithTCP on a loopback TCP listener whose
 // address Addr gives to code that dials one, and connects to it with
 // grpc.NewClient(Target) and insecure credentials. One recorder.Recorder records both sides unless
-// WithoutRecorder; WithRecorder supplies your own. Dial opens more
+// WithoutRecorder; WithRecorder supplies your own (recorder.WithMethods to
+// leave out a handler that calls grpc.SetSendCompressor, which fails under
+// the recorder's server interceptors: see the recorder package). Dial opens more
 // connections. Everything is closed by Close, which NewServer registers
 // with t.Cleanup. The harness uses t only through testing.TB methods, so a
 // wrapping TB sees every failure.

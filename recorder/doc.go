@@ -85,6 +85,16 @@
 // interceptor's; with no such interceptor the program crashes, as gRPC
 // lets it).
 //
+// To record the header and trailer a handler sets through its context
+// (grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer), in causal order, the
+// server interceptors put a grpc.ServerTransportStream of the recorder's
+// own in the handler's context, around gRPC's. Two experimental gRPC
+// functions need gRPC's own there and fail under the recorder:
+// grpc.SetSendCompressor and grpc.ClientSupportedCompressors return
+// "failed to fetch the stream from the given context" (WrapServerStream's
+// Context too). A test of a handler that calls them records the client
+// side only (DialOptions), or leaves the method out (WithMethods).
+//
 // Interceptors do not see everything gRPC does after them. A unary
 // request that exceeds the client's send limit (grpc.MaxCallSendMsgSize,
 // the service config's maxRequestMessageBytes) is recorded as a Send that
