@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -90,7 +91,15 @@ func WithMethods(names ...string) Option {
 	}
 }
 
-var recorderIDs atomic.Uint64
+// recorderIDs numbers the recorders of this process, from a random start:
+// a call-id header names its recorder by number, and a server recorded in
+// another process (whose recorders count from a start of their own) must
+// not take a call of its client's for one of its own.
+var recorderIDs = func() *atomic.Uint64 {
+	var n atomic.Uint64
+	n.Store(uint64(rand.Uint32()))
+	return &n
+}()
 
 // New returns an empty Recorder.
 func New(opts ...Option) *Recorder {
