@@ -42,7 +42,7 @@ func TestTalkEchoes(t *testing.T) {
 	grpctest.RequireOrder(t, s.Recorder(),
 		grpctest.ClientSends(hi), grpctest.ServerReceives(hi),
 		grpctest.ServerSends(reply), grpctest.ClientReceives(reply),
-		grpctest.Ends(codes.OK))
+		grpctest.ClientEnds(codes.OK))
 }
 
 // README: by hand

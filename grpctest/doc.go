@@ -209,7 +209,10 @@
 // sends it, both in a step and recorded for a Send of one (AssertMessages,
 // by contrast, keeps a typed nil apart from an empty message: it is what a
 // failed call returns). ClientCloses matches
-// CloseSend, Ends(code) the End of either side with that code. A failure
+// CloseSend, Ends(code) the End of either side with that code, and
+// ClientEnds(code) and ServerEnds(code) the End of that side (a server
+// half can end OK while its client gets an error: ClientEnds(codes.OK)
+// says the call succeeded for the client). A failure
 // names the step not found and the event after which it was searched,
 // lists the steps matched so far, says when the step matches an earlier
 // event (wrong order), shows a (-want +got) diff against the nearest event

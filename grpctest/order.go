@@ -88,12 +88,29 @@ func (closeStep) String() string { return "ClientCloses()" }
 // ClientCloses matches the client half-closing the stream (CloseSend).
 func ClientCloses() Step { return closeStep{} }
 
-type endStep struct{ code codes.Code }
+// endStep matches End events with a status code: of one side, if sided.
+type endStep struct {
+	code  codes.Code
+	side  recorder.Side
+	sided bool
+}
 
 func (s endStep) Match(e recorder.Event) bool {
-	return e.Kind == recorder.End && status.Code(e.Err) == s.code
+	return e.Kind == recorder.End && s.ofSide(e) && status.Code(e.Err) == s.code
 }
-func (s endStep) String() string { return "Ends(" + s.code.String() + ")" }
+
+// ofSide reports whether e is of the step's side (any, if it has none).
+func (s endStep) ofSide(e recorder.Event) bool { return !s.sided || e.Side == s.side }
+
+func (s endStep) String() string {
+	switch {
+	case !s.sided:
+		return "Ends(" + s.code.String() + ")"
+	case s.side == recorder.Client:
+		return "ClientEnds(" + s.code.String() + ")"
+	}
+	return "ServerEnds(" + s.code.String() + ")"
+}
 
 // Ends matches the End event of either side with status code code
 // (codes.OK for a call that succeeded). The two sides of one call need not
@@ -102,7 +119,25 @@ func (s endStep) String() string { return "Ends(" + s.code.String() + ")" }
 // DeadlineExceeded or Canceled, whichever it notices first. One
 // Ends(codes.DeadlineExceeded) step matches the client's End; two, one for
 // each side, would fail whenever the server's ended Canceled.
-func Ends(code codes.Code) Step { return endStep{code} }
+//
+// To say that the call succeeded as its client saw it, use ClientEnds: a
+// server half can end OK while its client gets an error (a response over
+// the client's receive limit, an interceptor of the client's that fails
+// the call).
+func Ends(code codes.Code) Step { return endStep{code: code} }
+
+// ClientEnds matches the End of a call's client half with status code
+// code: the status the client code got (codes.OK: the call succeeded).
+func ClientEnds(code codes.Code) Step {
+	return endStep{code: code, side: recorder.Client, sided: true}
+}
+
+// ServerEnds matches the End of a call's server half with status code
+// code: the status the handler returned (with the recorder's server
+// interceptors, Internal for a handler that panicked).
+func ServerEnds(code codes.Code) Step {
+	return endStep{code: code, side: recorder.Server, sided: true}
+}
 
 // callStep is a step that matches events of one call only.
 type callStep struct {
@@ -385,7 +420,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		if i > 0 {
 			after = events[matched[i-1]].Seq
 		}
-		b.WriteString(nearestEnds(evs, f, after, restricted, waited))
+		b.WriteString(nearestEnds(st, evs, f, after, restricted, waited))
 	}
 	if len(events) == 0 {
 		// The recorder's own rendering says why, when WithMethods is the
@@ -447,11 +482,11 @@ const maxNearestEnds = 4
 // for their code: those of events[from:] (after after, the Seq of the event
 // the previous step matched, if not 0), or if there are none, the earlier
 // ones. restricted says events are those of the step's call only.
-func nearestEnds(events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration) string {
+func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration) string {
 	list := func(evs []recorder.Event) string {
 		var parts []string
 		for _, e := range evs {
-			if e.Kind != recorder.End {
+			if e.Kind != recorder.End || !st.ofSide(e) {
 				continue
 			}
 			if len(parts) == maxNearestEnds {
@@ -466,22 +501,30 @@ func nearestEnds(events []recorder.Event, from int, after uint64, restricted boo
 	if after > 0 {
 		afterText = fmt.Sprintf(" after event %d", after)
 	}
-	ofCall, earlier := "", "earlier End events"
+	end, half := "End", "call"
+	if st.sided {
+		end, half = st.side.String()+" End", "call's "+st.side.String()+" half"
+	}
+	ofCall, earlier := "", "earlier "+end+" events"
 	if restricted {
-		ofCall, earlier = " of the call", "its earlier End events"
+		ofCall, earlier = " of the call", "its earlier "+end+" events"
 	}
 	if l := list(events[from:]); l != "" {
-		return fmt.Sprintf("nearest: the End events%s%s end with other codes: %s\n%s", ofCall, afterText, l, notEnded(events, waited))
+		return fmt.Sprintf("nearest: the %s events%s%s end with other codes: %s\n%s", end, ofCall, afterText, l, notEnded(events, waited))
 	}
 	if l := list(events[:from]); l != "" {
-		return fmt.Sprintf("no End event%s%s; %s: %s\n%s", ofCall, afterText, earlier, l, notEnded(events, waited))
+		return fmt.Sprintf("no %s event%s%s; %s: %s\n%s", end, ofCall, afterText, earlier, l, notEnded(events, waited))
 	}
-	none := "no End event was recorded: no call had ended"
+	none := fmt.Sprintf("no %s event was recorded: no %s had ended", end, half)
 	if restricted {
 		none = "the call has no End event: it had not ended"
+		if st.sided {
+			none = fmt.Sprintf("the call has no %s event: its %s half had not ended", end, st.side)
+		}
 	}
 	if waited > 0 {
-		return fmt.Sprintf("%s %v after AssertOrderWithin began (end or cancel the call)\n", none, waited)
+		return fmt.Sprintf("%s %v after AssertOrderWithin began (end or cancel the call; a server half ends only when its handler returns, "+
+			"which a handler that does not watch its context may never do)\n", none, waited)
 	}
 	return none + " when AssertOrder read the recorder (end the call before asserting, or wait for its End with AssertOrderWithin)\n"
 }

@@ -196,6 +196,8 @@ func TestStepStrings(t *testing.T) {
 		{grpctest.ClientReceives("text"), `ClientReceives("text")`},
 		{grpctest.ClientCloses(), "ClientCloses()"},
 		{grpctest.Ends(codes.DeadlineExceeded), "Ends(DeadlineExceeded)"},
+		{grpctest.ClientEnds(codes.OK), "ClientEnds(OK)"},
+		{grpctest.ServerEnds(codes.Internal), "ServerEnds(Internal)"},
 	} {
 		// prototext spacing varies by build on purpose: compare without it.
 		if got := tc.step.String(); strings.ReplaceAll(got, " ", "") != strings.ReplaceAll(tc.want, " ", "") {
@@ -810,4 +812,61 @@ func TestAssertOrderWithin(t *testing.T) {
 		}
 		s.Want(t, 1, tc.want)
 	}
+}
+
+// A call whose server half ends OK while its client gets an error (a
+// response over the client's receive limit): Ends(OK) matches the
+// server's End, ClientEnds and ServerEnds tell the halves apart, and a
+// failed ClientEnds lists only client Ends as its nearest misses.
+func TestClientEndsAndServerEnds(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	req := &testgrpc.SimpleRequest{ResponseSize: 2048}
+	_, err := client(srv).UnaryCall(t.Context(), req, grpc.MaxCallRecvMsgSize(1024))
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("UnaryCall: %v, want ResourceExhausted", err)
+	}
+	r := srv.Recorder()
+	waitFor(t, r, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	for _, steps := range [][]grpctest.Step{
+		{grpctest.ClientSends(req), grpctest.Ends(codes.OK)},
+		{grpctest.ClientSends(req), grpctest.ServerEnds(codes.OK)},
+		{grpctest.ClientSends(req), grpctest.ClientEnds(codes.ResourceExhausted)},
+	} {
+		if !grpctest.AssertOrder(spy, r, steps...) {
+			t.Errorf("AssertOrder(%v) returned false", steps)
+		}
+	}
+	spy.WantClean(t)
+
+	if grpctest.AssertOrder(spy, r, grpctest.ClientSends(req), grpctest.ClientEnds(codes.OK)) {
+		t.Errorf("AssertOrder(ClientEnds(OK)) returned true for a call whose client got ResourceExhausted")
+	}
+	rep := spy.Want(t, 1, "ClientEnds(OK)", "nearest: the client End events after event 2 end with other codes: event ", " client end ResourceExhausted")
+	if strings.Contains(rep.Msg, "server end OK") {
+		t.Errorf("the nearest misses of ClientEnds list the server's End:\n%s", rep.Msg)
+	}
+	if grpctest.AssertOrder(spy, r, grpctest.ServerEnds(codes.ResourceExhausted)) {
+		t.Errorf("AssertOrder(ServerEnds(ResourceExhausted)) returned true for a server half that ended OK")
+	}
+	spy.Want(t, 2, "ServerEnds(ResourceExhausted)", "nearest: the server End events end with other codes: event ", " server end OK")
+}
+
+// A ClientEnds step of a call whose client half has not ended says so,
+// naming the half.
+func TestClientEndsOfAnOpenCall(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := srv.Recorder().CallID(stream.Context())
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.InCall(id, grpctest.ClientEnds(codes.OK))) {
+		t.Errorf("AssertOrder returned true for a call still open")
+	}
+	spy.Want(t, 1, "the call has no client End event: its client half had not ended")
+	cancel()
 }
