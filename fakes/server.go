@@ -29,6 +29,7 @@ import (
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
+	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -897,7 +898,7 @@ func (s *Server) verify() {
 		fmt.Fprintf(&b, "\n  %d. %s", i+1, p)
 	}
 	if r := s.h.Recorder(); r != nil {
-		fmt.Fprintf(&b, "\ntimeline:\n%s", r)
+		fmt.Fprintf(&b, "\ntimeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	s.t.Errorf("%s", b.String())
 }

@@ -218,7 +218,9 @@
 // event (wrong order), shows a (-want +got) diff against the nearest event
 // of the same side and kind (for Ends, lists the End events after the
 // previous step's event with their status, or says that no call had ended
-// yet), and prints the timeline. When the recorder dropped events
+// yet), and prints the timeline (over 200 events, cut down to the first
+// 20, the last 40 and those around the events the failure is about; every
+// failure that prints a timeline cuts it so). When the recorder dropped events
 // (recorder.WithLimit), the failure says so right after its first line,
 // before the diff: the events the steps look for may be among them. When
 // it records only some methods (recorder.WithMethods), the failure names

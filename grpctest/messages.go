@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/internal/msgdiff"
+	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -408,7 +409,7 @@ func timelines(t testing.TB) string {
 			continue
 		}
 		shown = append(shown, s.rec)
-		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", s.rec.String())
+		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(s.rec.String()))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -43,10 +44,12 @@ func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	events := r.Events()
 	var b strings.Builder
 	n := 0
+	var focus []uint64
 	for _, e := range events {
 		for _, st := range steps {
 			if st.Match(e) {
 				n++
+				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "  event %d (%s) matches %s\n", e.Seq, describeEvent(e), st)
 				break
 			}
@@ -58,13 +61,13 @@ func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	}
 	if n > 0 {
 		t.Errorf("grpctest: never: %d of the %d recorded events match %s, which must not happen:\n%srecorded timeline:\n%s",
-			n, len(events), strings.Join(names, " or "), b.String(), strings.TrimRight(recorder.Timeline(events), "\n"))
+			n, len(events), strings.Join(names, " or "), b.String(), strings.TrimRight(tlwindow.Cut(recorder.Timeline(events), focus...), "\n"))
 		return false
 	}
 	if d := r.Dropped(); d > 0 {
 		t.Errorf("grpctest: never: %d earlier events were dropped by WithLimit, so AssertNever cannot tell whether one matched %s; "+
 			"raise the limit, or Reset the recorder just before the calls\nrecorded timeline (the newest %d):\n%s",
-			d, strings.Join(names, " or "), len(events), strings.TrimRight(recorder.Timeline(events), "\n"))
+			d, strings.Join(names, " or "), len(events), strings.TrimRight(tlwindow.Cut(recorder.Timeline(events)), "\n"))
 		return false
 	}
 	return true

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -370,12 +371,14 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		within = fmt.Sprintf(" within %v", waited)
 	}
 	from := 0
+	var focus []uint64 // the events the failure is about, for tlwindow.Cut
 	if i == 0 {
 		fmt.Fprintf(&b, "grpctest: order: step 1 of %d, %s, not found%s in the %d recorded events\n", len(steps), st, within, len(events))
 		droppedNote()
 	} else {
 		prev := events[matched[i-1]]
 		from = matched[i-1] + 1
+		focus = append(focus, prev.Seq)
 		fmt.Fprintf(&b, "grpctest: order: step %d of %d, %s, not found%s after event %d (%s, matched by step %d, %s)\n",
 			i+1, len(steps), st, within, prev.Seq, describeEvent(prev), i, steps[i-1])
 		droppedNote()
@@ -412,6 +415,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	case messageStep:
 		if st.msg != nil {
 			if e, d, ok := nearest(near, st); ok {
+				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
 			}
 		}
@@ -431,7 +435,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	if filter := r.Methods(); filter != nil {
 		fmt.Fprintf(&b, "the recorder records only the calls of the methods WithMethods names: %q\n", filter)
 	}
-	fmt.Fprintf(&b, "recorded timeline:\n%s", recorder.Timeline(events))
+	fmt.Fprintf(&b, "recorded timeline:\n%s", tlwindow.Cut(recorder.Timeline(events), focus...))
 	return strings.TrimRight(b.String(), "\n")
 }
 

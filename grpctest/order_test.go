@@ -870,3 +870,46 @@ func TestClientEndsOfAnOpenCall(t *testing.T) {
 	spy.Want(t, 1, "the call has no client End event: its client half had not ended")
 	cancel()
 }
+
+// A failure over a long timeline shows it cut down: the first and last
+// events, and those around the event the previous step matched, with the
+// runs left out counted.
+func TestAssertOrderCutsALongTimeline(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	stream, err := client(srv).StreamingInputCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]*testgrpc.StreamingInputCallRequest, 300)
+	for i := range reqs {
+		reqs[i] = &testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte(fmt.Sprint(i))}}
+		if err := stream.Send(reqs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Recorder()
+	waitFor(t, r, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	var sent recorder.Event
+	for _, e := range r.Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.Send && proto.Equal(e.Msg.(proto.Message), reqs[150]) {
+			sent = e
+		}
+	}
+	if grpctest.AssertOrder(spy, r, grpctest.ClientSends(reqs[150]), grpctest.ServerSends(&testgrpc.StreamingInputCallResponse{AggregatedPayloadSize: 999})) {
+		t.Fatal("AssertOrder returned true")
+	}
+	rep := spy.Want(t, 1, "events: the first 20, the last 40 and those around the events in question are shown", "events left out")
+	if !strings.Contains(rep.Msg, fmt.Sprintf("\n%5d  call 1", sent.Seq)) {
+		t.Errorf("the cut timeline leaves out event %d, which the first step matched:\n%s", sent.Seq, rep.Msg)
+	}
+	if strings.Contains(rep.Msg, fmt.Sprintf("\n%5d  call 1", sent.Seq-60)) {
+		t.Errorf("the cut timeline shows event %d, far from the events in question:\n%s", sent.Seq-60, rep.Msg)
+	}
+	if n := strings.Count(rep.Msg, "\n"); n > 200 {
+		t.Errorf("the report has %d lines, want the timeline cut short", n)
+	}
+}
