@@ -803,6 +803,21 @@ func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string)
 	run.stopped, run.clientHint = why, clientHint
 }
 
+// halfClosedLocked reports whether the recorder shows the client of call
+// id half-closing (a CloseSend that did not fail). s.mu must be held.
+func (s *Server) halfClosedLocked(id uint64) bool {
+	r := s.h.Recorder()
+	if r == nil {
+		return true // cannot tell: say nothing
+	}
+	for _, e := range r.Events() {
+		if e.CallID == id && e.Side == recorder.Client && e.Kind == recorder.CloseSend && e.Err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // closingMessage is the status message of a client call that the closing
 // of its ClientConn ended (grpc-go's ErrClientConnClosing, which is
 // deprecated for use in code; TestClientConnClosingMessage pins it).
@@ -877,6 +892,10 @@ func (s *Server) verify() {
 					why += " (the client got Unavailable: the call's connection broke, as Disconnect breaks it)"
 				default:
 					why += run.clientHint
+				}
+				if (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosedLocked(run.callID) {
+					why += "; the step waits for the client to half-close, and it never did (no CloseSend): " +
+						"call CloseSend, or CloseAndRecv, once the requests are sent"
 				}
 				problems = append(problems, fmt.Sprintf("%s (%s): did not complete its script: the call %s step %d %s (%s): %s%s",
 					sc.name(), run.name, how, run.done+1, st, st.where, why, notReached(run.steps, run.done)))

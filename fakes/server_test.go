@@ -661,3 +661,36 @@ func TestServerUnreadRequest(t *testing.T) {
 		})
 	}
 }
+
+// A call left waiting in RecvEOF because its client never half-closed is
+// reported with a note that says so; one waiting in a Recv for a request
+// the client never sent is not.
+func TestServerClientNeverHalfClosed(t *testing.T) {
+	for _, step := range []string{"RecvEOF", "Recv"} {
+		t.Run(step, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy, grpctest.WithCloseTimeout(100*time.Millisecond))
+			chunk := &testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}
+			sc := srv.Expect(streamingIn).Recv(chunk)
+			if step == "RecvEOF" {
+				sc.RecvEOF()
+			} else {
+				sc.Recv(chunk)
+			}
+			sc.Send(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 1})
+			stream, err := testpb.NewTestServiceClient(srv.Conn()).StreamingInputCall(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(chunk); err != nil {
+				t.Fatal(err)
+			}
+			srv.Close() // the test forgot CloseSend
+			r := spy.Want(t, 2, "did not complete its script", "step 2 "+step) // and the harness reports the stream left open
+			note := strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
+			if note != (step == "RecvEOF") {
+				t.Errorf("the note on CloseSend is there: %v, want %v:\n%s", note, step == "RecvEOF", r.Msg)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package grpctest_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // A handler that closes the harness from a goroutine it starts: that
@@ -229,4 +231,39 @@ func TestStuckHandlerUnderWaitForHandlersIsReportedOnce(t *testing.T) {
 	spy.End()
 	// As TestLeakCheckReportsHandlerThatNeverReturns: exactly one report, the handler.
 	spy.Want(t, 1, "handler "+fullDuplex+" did not return after Stop")
+}
+
+// A client-streaming stream left open without CloseSend, which its
+// handler waits for, is reported with a note that says so; one the client
+// half-closed but did not drain is reported without it (the server ended
+// it: its status was waiting for a Recv).
+func TestUnfinishedStreamNotHalfClosed(t *testing.T) {
+	for _, halfClose := range []bool{false, true} {
+		t.Run(fmt.Sprint("CloseSend=", halfClose), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := grpctest.NewServer(spy, interopService)
+			stream, err := client(srv).StreamingInputCall(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(&testgrpc.StreamingInputCallRequest{Payload: &testgrpc.Payload{Body: []byte("x")}}); err != nil {
+				t.Fatal(err)
+			}
+			if halfClose {
+				if err := stream.CloseSend(); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, srv.Recorder(), func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+			}
+			spy.End()
+			r := spy.Want(t, 1, "client stream "+streamingIn, "was never finished")
+			note := strings.Contains(r.Msg, "its client never half-closed it (no CloseSend), and a handler that reads the requests until io.EOF waits for that")
+			if note == halfClose {
+				t.Errorf("the note on CloseSend is there: %v, want %v:\n%s", note, !halfClose, r.Msg)
+			}
+			if halfClose && !strings.Contains(r.Msg, "the server ended it with OK") {
+				t.Errorf("want the note that the server had ended it:\n%s", r.Msg)
+			}
+		})
+	}
 }

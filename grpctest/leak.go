@@ -168,6 +168,9 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		// of another harness's handler, still running.
 		ends                     []recorder.Event
 		dropped, hedged, foreign int
+		// notHalfClosed counts the client-streaming streams the server
+		// had not ended and the client never half-closed.
+		notHalfClosed int
 	}
 	groups := make(map[key]*group)
 	for _, ts := range open {
@@ -191,6 +194,8 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		}
 		if isEnded {
 			g.ends = append(g.ends, e)
+		} else if ts.clientStreams && !ts.halfClosed.Load() {
+			g.notHalfClosed++
 		}
 	}
 	keys := make([]key, 0, len(groups))
@@ -203,9 +208,24 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 	for _, k := range keys {
 		g := groups[k]
 		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
-			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s",
-			k.method, k.origin, g.n, serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s%s",
+			k.method, k.origin, g.n, halfCloseNote(g.n, g.notHalfClosed), serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
 	}
+}
+
+// halfCloseNote says, for n client-streaming streams opened at one line,
+// how many the client never half-closed while the server had not ended
+// them: a handler that reads requests until io.EOF waits for CloseSend.
+func halfCloseNote(n, notHalfClosed int) string {
+	which := "its client never half-closed it"
+	switch {
+	case notHalfClosed == 0:
+		return ""
+	case n > 1:
+		which = fmt.Sprintf("the client never half-closed %d of them", notHalfClosed)
+	}
+	return fmt.Sprintf("; %s (no CloseSend), and a handler that reads the requests until io.EOF waits for that: "+
+		"call CloseSend, or CloseAndRecv, once the requests are sent", which)
 }
 
 // foreignNote says, for n streams opened at one line, how many were opened

@@ -209,7 +209,7 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 		// a stream is not taken for finished while it is open.
 		deadline = time.Now().Add(*t)
 	}
-	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, deadline: deadline}
+	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, clientStreams: desc.ClientStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
 	id, _ := pprof.Label(ctx, labelHarness)
 	ts.otherHarness = ts.handlerCtx && id != s.id
@@ -269,6 +269,16 @@ type trackedStream struct {
 	// opened: a larger number at Close means its connection was dropped.
 	disconnects int
 	done        atomic.Bool
+	// clientStreams: the method is client-streaming; halfClosed: the
+	// client called CloseSend (for Close's report of a stream left open).
+	clientStreams bool
+	halfClosed    atomic.Bool
+}
+
+// CloseSend notes the half-close, for Close's report of streams left open.
+func (ts *trackedStream) CloseSend() error {
+	ts.halfClosed.Store(true)
+	return ts.ClientStream.CloseSend()
 }
 
 func (ts *trackedStream) finish() {
