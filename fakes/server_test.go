@@ -685,7 +685,7 @@ func TestServerClientNeverHalfClosed(t *testing.T) {
 			if err := stream.Send(chunk); err != nil {
 				t.Fatal(err)
 			}
-			srv.Close() // the test forgot CloseSend
+			srv.Close()                                                        // the test forgot CloseSend
 			r := spy.Want(t, 2, "did not complete its script", "step 2 "+step) // and the harness reports the stream left open
 			note := strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
 			if note != (step == "RecvEOF") {
