@@ -685,8 +685,9 @@ func TestServerClientNeverHalfClosed(t *testing.T) {
 			if err := stream.Send(chunk); err != nil {
 				t.Fatal(err)
 			}
-			srv.Close()                                                        // the test forgot CloseSend
-			r := spy.Want(t, 2, "did not complete its script", "step 2 "+step) // and the harness reports the stream left open
+			srv.Close() // the test forgot CloseSend
+			// The harness reports the stream left open too.
+			r := spy.Want(t, 2, "did not complete its script", "step 2 "+step)
 			note := strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
 			if note != (step == "RecvEOF") {
 				t.Errorf("the note on CloseSend is there: %v, want %v:\n%s", note, step == "RecvEOF", r.Msg)
