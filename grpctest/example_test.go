@@ -173,7 +173,7 @@ func ExampleServer_Close() {
 
 	t.end() // the test ends: Close runs
 	// Output:
-	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC); its client never half-closed it (no CloseSend), and a handler that reads the requests until io.EOF waits for that: call CloseSend, or CloseAndRecv, once the requests are sent
+	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:170 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 }
 
 // A typed slice (here what a fake stream sent) goes through Msgs to be

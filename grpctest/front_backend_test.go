@@ -2,6 +2,7 @@ package grpctest_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,4 +85,63 @@ func TestStreamOfAnotherHarnessHandlerStillRunning(t *testing.T) {
 	cancel()
 	spy.End()
 	spy.Want(t, 1)
+}
+
+// waitingBackend's StreamingOutputCall sends nothing until its call ends.
+type waitingBackend struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (waitingBackend) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, st testgrpc.TestService_StreamingOutputCallServer) error {
+	<-st.Context().Done()
+	return nil
+}
+
+// gateway's FullDuplexCall relays from a backend on another harness, but
+// opens the backend stream with a context of its own: the cancel of its
+// call never reaches the backend, and it stays blocked in the backend's
+// Recv.
+type gateway struct {
+	testgrpc.UnimplementedTestServiceServer
+	backend *grpctest.Server
+	opened  chan struct{}
+}
+
+func (g *gateway) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	st, err := client(g.backend).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		return err
+	}
+	close(g.opened)
+	_, err = st.Recv()
+	return err
+}
+
+// A handler stuck in a call to another harness carries that harness's
+// labels while it waits there: its own harness's report still shows where
+// it is blocked, found by its goroutine number.
+func TestStuckHandlerBlockedInAnotherHarness(t *testing.T) {
+	spy := spytb.New(t)
+	b := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, waitingBackend{}) },
+		grpctest.WithCloseTimeout(50*time.Millisecond))
+	g := &gateway{backend: b, opened: make(chan struct{})}
+	f := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, g) },
+		grpctest.WithCloseTimeout(50*time.Millisecond))
+	ctx, cancel := context.WithCancel(spy.Context())
+	if _, err := client(f).FullDuplexCall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-g.opened
+	cancel()
+	f.Close() // the gateway's handler is still blocked in the backend's Recv
+	r := spy.Want(t, 1, "handler /grpc.testing.TestService/FullDuplexCall did not return after Stop",
+		"where a handler goroutine is blocked (in a call to another harness, whose labels it carries meanwhile):",
+		"(*gateway).FullDuplexCall(")
+	if strings.Contains(r.Msg, "where 1 handler goroutine(s) are blocked") {
+		t.Errorf("the report shows the stack twice:\n%s", r.Msg)
+	}
+	// The backend closes: the gateway's Recv fails, and its handler
+	// returns. The backend reports the stream the gateway left open.
+	spy.End()
+	spy.Want(t, 2, "client stream /grpc.testing.TestService/StreamingOutputCall opened at front_backend_test.go:", "was never finished")
 }

@@ -645,19 +645,54 @@ func (s *Server) idleChan() <-chan struct{} {
 
 func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 	s.t.Helper()
+	var byID map[uint64]string // tracebacks by goroutine number, if needed
 	for _, m := range sortedKeys(stuck) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "grpctest: handler %s did not return after Stop (%d still running; waited %v for GracefulStop, then %v after Stop): "+
 			"a handler must return once its context is done; select on ctx.Done() (unary) or stream.Context().Done() wherever it blocks",
 			m, stuck[m], s.cfg.closeTimeout, s.cfg.closeTimeout)
+		found := false
 		for _, g := range stacks {
 			if g.labels[labelMethod] == m {
 				b.WriteString("\n")
 				g.render(&b, fmt.Sprintf("where %d handler goroutine(s) are blocked:", g.count))
+				found = true
 			}
 		}
-		s.t.Errorf("%s", b.String())
+		if !found {
+			// A handler blocked in a call to another harness (a front
+			// service's handler waiting on its backend) carries that
+			// harness's labels meanwhile: found by its goroutine number.
+			if byID == nil {
+				byID = tracebacksByID()
+			}
+			for _, id := range s.handlerIDs(m) {
+				if tb := byID[id]; tb != "" {
+					lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
+					b.WriteString("\n  where a handler goroutine is blocked (in a call to another harness, whose labels it carries meanwhile):\n")
+					for _, l := range elideDispatch(lines) {
+						b.WriteString("    " + l + "\n")
+					}
+				}
+			}
+		}
+		s.t.Errorf("%s", strings.TrimRight(b.String(), "\n"))
 	}
+}
+
+// handlerIDs returns the goroutine numbers of this harness's running
+// handlers of method m, in increasing order.
+func (s *Server) handlerIDs(m string) []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []uint64
+	for id, method := range s.handlerGoroutines {
+		if method == m {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // awaitAdopted waits, bounded, for the Pending calls of this test that were

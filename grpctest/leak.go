@@ -168,8 +168,9 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		// of another harness's handler, still running.
 		ends                     []recorder.Event
 		dropped, hedged, foreign int
-		// notHalfClosed counts the client-streaming streams the server
-		// had not ended and the client never half-closed.
+		// notHalfClosed counts the client-streaming (not bidirectional)
+		// streams the server had not ended and the client never
+		// half-closed.
 		notHalfClosed int
 	}
 	groups := make(map[key]*group)
@@ -194,7 +195,7 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		}
 		if isEnded {
 			g.ends = append(g.ends, e)
-		} else if ts.clientStreams && !ts.halfClosed.Load() {
+		} else if ts.clientStreams && !ts.serverStreams && !ts.halfClosed.Load() {
 			g.notHalfClosed++
 		}
 	}
@@ -213,7 +214,8 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 	}
 }
 
-// halfCloseNote says, for n client-streaming streams opened at one line,
+// halfCloseNote says, for n client-streaming streams opened at one line
+// (not bidirectional ones, whose handlers may answer as they go),
 // how many the client never half-closed while the server had not ended
 // them: a handler that reads requests until io.EOF waits for CloseSend.
 func halfCloseNote(n, notHalfClosed int) string {
