@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"google.golang.org/protobuf/proto"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -683,6 +685,12 @@ func TestServerClientNeverHalfClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := stream.Send(chunk); err != nil {
+				t.Fatal(err)
+			}
+			// The script has the chunk: it waits in its step 2.
+			if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+				return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.Recv })
+			}); err != nil {
 				t.Fatal(err)
 			}
 			srv.Close() // the test forgot CloseSend

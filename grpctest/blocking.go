@@ -1,12 +1,14 @@
 package grpctest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,8 +252,9 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 
 // Wait waits up to timeout for the call to return and returns its result.
 // If it is still blocked after timeout, the test fails, with the stack of
-// the goroutine that runs the call, and Wait returns the zero T and an
-// error wrapping ErrStillBlocked.
+// the goroutine that runs the call and those of the test's harnesses'
+// handlers still running (the other side of a deadlock), and Wait returns
+// the zero T and an error wrapping ErrStillBlocked.
 func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 	p.t.Helper()
 	select {
@@ -267,7 +270,7 @@ func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 		p.finish()
 		return p.val, p.err
 	case <-timer.C:
-		p.t.Errorf("grpctest: %s still blocked after %v%s%s", p.describe(), timeout, blockedIn(p.goroutine()), timelines(p.t))
+		p.t.Errorf("grpctest: %s still blocked after %v%s%s%s", p.describe(), timeout, blockedIn(p.goroutine()), runningHandlers(p.t), timelines(p.t))
 		var zero T
 		return zero, fmt.Errorf("%w after %v (%s)", ErrStillBlocked, timeout, p.describe())
 	}
@@ -488,6 +491,50 @@ func blockedIn(id uint64) string {
 		return ""
 	}
 	return renderBlocked(tracebacksByID()[id])
+}
+
+// maxHandlerStacks bounds the handler stacks runningHandlers shows.
+const maxHandlerStacks = 4
+
+// runningHandlers shows where the running handlers of t's harnesses are,
+// for a report of a call still blocked: the other side of a deadlock. ""
+// if none runs.
+func runningHandlers(t testing.TB) string {
+	hs := harnessesOf(t)
+	if len(hs) == 0 {
+		hs = harnessesOfEnclosing(t)
+	}
+	type handler struct {
+		method string
+		id     uint64
+	}
+	var running []handler
+	for _, s := range hs {
+		s.mu.Lock()
+		for id, m := range s.handlerGoroutines {
+			running = append(running, handler{m, id})
+		}
+		s.mu.Unlock()
+	}
+	if len(running) == 0 {
+		return ""
+	}
+	slices.SortFunc(running, func(a, b handler) int { return cmp.Compare(a.id, b.id) })
+	byID := tracebacksByID()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nthe harness's handlers still running (%d):", len(running))
+	for i, h := range running {
+		if i == maxHandlerStacks {
+			fmt.Fprintf(&b, "\n  … and %d more", len(running)-i)
+			break
+		}
+		tb := byID[h.id]
+		if tb == "" {
+			continue // it has just returned
+		}
+		fmt.Fprintf(&b, "\n  %s%s", h.method, strings.ReplaceAll(renderBlocked(tb), "\n  ", "\n    "))
+	}
+	return b.String()
 }
 
 // tracebacksByID returns the traceback of every goroutine by its number.

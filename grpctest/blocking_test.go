@@ -87,6 +87,12 @@ func TestWaitReportsACallStillBlocked(t *testing.T) {
 	if strings.Contains(r.Msg, "grpctest.(*Pending") || strings.Contains(r.Msg, "created by") {
 		t.Errorf("the stack shows the frames that run the call:\n%s", r.Msg)
 	}
+	// And where the other side is: the harness's handler, still running,
+	// waits for a request (a deadlock would show both sides).
+	if !strings.Contains(r.Msg, "the harness's handlers still running (1):\n  /grpc.testing.TestService/FullDuplexCall, in:\n    goroutine ") ||
+		!strings.Contains(r.Msg, "interop.(*testServer).FullDuplexCall(") {
+		t.Errorf("the report does not show the running handler's stack:\n%s", r.Msg)
+	}
 	// The test ends with the Recv still blocked: the stream's context ends,
 	// Recv returns, and nothing else is reported.
 	spy.End()
