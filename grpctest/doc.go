@@ -44,13 +44,18 @@
 //     one): ClientConn.Close runs the client's stats handlers
 //     (ConnEnd) and its resolver's and balancer's Close, and one that
 //     blocks is reported with its stack and left running;
-//  3. GracefulStop, bounded by the close timeout (WithCloseTimeout, default
+//  3. with WithTCP, wait, bounded by the close timeout, for the
+//     connections to Addr that the harness did not make (code under test
+//     dialed them) to be closed by their clients, and report those still
+//     open: a grpc.ClientConn the code never closed, whose goroutines
+//     outlive the test;
+//  4. GracefulStop, bounded by the close timeout (WithCloseTimeout, default
 //     1s); if it has not returned, Stop, and wait for the handlers with the
 //     same bound;
-//  4. close the listener;
-//  5. wait, bounded, for the Pending calls the test left blocked (see
+//  5. close the listener;
+//  6. wait, bounded, for the Pending calls the test left blocked (see
 //     Blocking);
-//  6. report the handlers that panicked (the harness recovers their
+//  7. report the handlers that panicked (the harness recovers their
 //     panics: see NewServer), then (a) unfinished client streams; (b)
 //     handlers still running; (c) goroutines left running.
 //

@@ -427,7 +427,12 @@ func (s *Server) close() {
 		unfinished = s.openStreams()
 		ended = s.serverEnds(unfinished)
 	}
+	var outside []*trackedConn
+	if !s.cfg.noLeakCheck {
+		outside = s.outsideConns()
+	}
 	connsHeld := s.closeConns(conns)
+	s.reportOutsideConns(outside)
 	stuck := s.stop()
 	s.lis.Close()
 	s.awaitAdopted()
@@ -559,6 +564,65 @@ func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
 	}
 	s.t.Errorf("%s", b.String())
 	return true
+}
+
+// outsideConns returns the server ends of the connections to Addr that
+// no client of the harness made: code under test dialed them.
+func (s *Server) outsideConns() []*trackedConn {
+	if s.Addr() == "" {
+		return nil // bufconn: only the harness's clients can dial it
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	own := make(map[string]bool)
+	for c := range s.netConns {
+		if !c.accepted {
+			own[c.LocalAddr().String()] = true
+		}
+	}
+	var out []*trackedConn
+	for c := range s.netConns {
+		if c.accepted && !own[c.RemoteAddr().String()] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reportOutsideConns waits, bounded by the close timeout, for the
+// connections that code under test made to Addr to go away (gRPC's server
+// closes its end once the client has closed its), and reports those that
+// do not: a grpc.ClientConn the code never closed, whose goroutines (and
+// reconnects) outlive the test.
+func (s *Server) reportOutsideConns(conns []*trackedConn) {
+	s.t.Helper()
+	if len(conns) == 0 {
+		return
+	}
+	timer := time.NewTimer(s.cfg.closeTimeout)
+	defer timer.Stop()
+	var open []string
+	for _, c := range conns {
+		select {
+		case <-c.released:
+			continue
+		case <-timer.C:
+			timer.Reset(0) // waited enough: the rest get no more time
+		}
+		select {
+		case <-c.released:
+		default:
+			open = append(open, c.RemoteAddr().String())
+		}
+	}
+	if len(open) == 0 {
+		return
+	}
+	slices.Sort(open)
+	s.t.Errorf("grpctest: %d client connection(s) to Addr() %s that the harness did not make were still open %v after Close began (from %s): "+
+		"the code under test did not Close a grpc.ClientConn it made for this address, and its goroutines (which reconnect) outlive the test; "+
+		"close it before the test returns (defer conn.Close(), or t.Cleanup registered after NewServer)",
+		len(open), s.Addr(), s.cfg.closeTimeout, strings.Join(open, ", "))
 }
 
 // stop stops the server: GracefulStop bounded by the close timeout, then

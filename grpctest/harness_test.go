@@ -499,6 +499,7 @@ func TestWithTCP(t *testing.T) {
 	if _, err := testgrpc.NewTestServiceClient(own).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
 		t.Fatalf("EmptyCall on the test's own client after Disconnect: %v", err)
 	}
+	own.Close() // before the test ends (spy.End below), as a test's defer would
 	// Recorded: both sides of the harness's calls, the server side of the
 	// other client's.
 	sides := map[string][]recorder.Side{}
@@ -548,4 +549,35 @@ func TestStreamWhoseSendReturnedEOFIsReported(t *testing.T) {
 	}
 	spy.End()
 	spy.Want(t, 1, "client stream "+fullDuplex, "was never finished", "the server ended it with NotFound")
+}
+
+// A grpc.ClientConn that code under test made to Addr and never closed is
+// reported when the harness closes, naming the address; one closed before
+// the test ends, or by a cleanup registered after NewServer, is not.
+func TestClientConnLeftOpenToAddr(t *testing.T) {
+	for _, how := range []string{"closed", "closed by a cleanup", "left open"} {
+		t.Run(how, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := grpctest.NewServer(spy, interopService, grpctest.WithTCP(), grpctest.WithCloseTimeout(100*time.Millisecond))
+			cc, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close() // after the harness's Close, in case it was left open
+			interop.DoEmptyUnaryCall(t.Context(), testgrpc.NewTestServiceClient(cc))
+			switch how {
+			case "closed":
+				cc.Close()
+			case "closed by a cleanup":
+				spy.Cleanup(func() { cc.Close() })
+			}
+			spy.End()
+			if how != "left open" {
+				spy.WantClean(t)
+				return
+			}
+			spy.Want(t, 1, "1 client connection(s) to Addr() "+srv.Addr()+" that the harness did not make were still open 100ms after Close began (from 127.0.0.1:",
+				"did not Close a grpc.ClientConn")
+		})
+	}
 }

@@ -332,7 +332,7 @@ func (s *Server) dial(ctx context.Context, owner *clientRef) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.track(c), nil
+	return s.track(c, false), nil
 }
 
 // clientRef is a ClientConn of the harness (set once grpc.NewClient has
@@ -343,8 +343,8 @@ type clientRef struct {
 	dialed atomic.Bool
 }
 
-func (s *Server) track(c net.Conn) *trackedConn {
-	tc := &trackedConn{Conn: c, s: s, released: make(chan struct{})}
+func (s *Server) track(c net.Conn, accepted bool) *trackedConn {
+	tc := &trackedConn{Conn: c, s: s, released: make(chan struct{}), accepted: accepted}
 	s.mu.Lock()
 	s.netConns[tc] = struct{}{}
 	s.mu.Unlock()
@@ -359,6 +359,7 @@ type trackedConn struct {
 	s        *Server
 	once     sync.Once
 	released chan struct{}
+	accepted bool // the server's end; else the end of a client of the harness
 }
 
 func (c *trackedConn) untrack() {
@@ -412,7 +413,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.s.track(c), nil
+	return l.s.track(c, true), nil
 }
 
 // ---- the open harnesses of each test, so Pending and the assertions can
