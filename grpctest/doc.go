@@ -217,7 +217,9 @@
 // CloseSend, Ends(code) the End of either side with that code, and
 // ClientEnds(code) and ServerEnds(code) the End of that side (a server
 // half can end OK while its client gets an error: ClientEnds(codes.OK)
-// says the call succeeded for the client). A failure
+// says the call succeeded for the client). With(step, opts...) compares a
+// message step's message with cmp options too, as AssertMessagesWith
+// does (protocmp.IgnoreFields for a field the test cannot know). A failure
 // names the step not found and the event after which it was searched,
 // lists the steps matched so far, says when the step matches an earlier
 // event (wrong order), shows a (-want +got) diff against the nearest event

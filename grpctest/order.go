@@ -10,10 +10,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
@@ -35,6 +37,7 @@ type messageStep struct {
 	side recorder.Side
 	kind recorder.Kind
 	msg  any
+	opts []cmp.Option // With's
 }
 
 func (s messageStep) sameKind(e recorder.Event) bool {
@@ -42,15 +45,71 @@ func (s messageStep) sameKind(e recorder.Event) bool {
 }
 
 func (s messageStep) Match(e recorder.Event) bool {
-	return s.sameKind(e) && (s.msg == nil || equal(s.msg, emptyIfNil(e.Msg)))
+	if !s.sameKind(e) || s.msg == nil {
+		return s.sameKind(e)
+	}
+	if len(s.opts) > 0 {
+		return cmpEqual(s.msg, emptyIfNil(e.Msg), s.opts)
+	}
+	return equal(s.msg, emptyIfNil(e.Msg))
 }
 
 func (s messageStep) String() string {
-	if s.msg == nil {
+	switch {
+	case s.msg == nil:
 		return s.name + "(any message)"
+	case len(s.opts) > 0:
+		return fmt.Sprintf("With(%s(%s), %d cmp option(s))", s.name, short(s.msg), len(s.opts))
 	}
 	return s.name + "(" + short(s.msg) + ")"
 }
+
+// With returns step, a message step (ClientSends, ServerReceives,
+// ServerSends, ClientReceives, or one of them in InCall), comparing its
+// message with the cmp options opts too, as AssertMessagesWith does: to
+// ignore a field the test cannot know, such as an ID or a timestamp the
+// code makes up, or to compare floats within a margin.
+//
+//	grpctest.With(grpctest.ServerSends(&pb.Ack{Seq: 2}),
+//		protocmp.IgnoreFields(&pb.Ack{}, "sent_at"))
+//
+// A failure's nearest-miss diff uses the options too. With on a step that
+// compares no message (Ends, ClientCloses, a nil msg), on a nil step, or
+// with cmpopts.IgnoreFields or IgnoreUnexported on a proto message (which
+// never apply to one: use protocmp's options), gives a step that
+// AssertOrder and AssertNever report as a misuse.
+func With(step Step, opts ...cmp.Option) Step {
+	switch st := step.(type) {
+	case nil:
+		return badStep{"With(nil, ...)", "With needs a message step"}
+	case callStep:
+		inner := With(st.step, opts...)
+		if b, ok := inner.(badStep); ok {
+			return b
+		}
+		return callStep{st.id, inner}
+	case messageStep:
+		_, isProto := st.msg.(proto.Message)
+		switch {
+		case st.msg == nil:
+			return badStep{"With(" + st.String() + ", ...)", "the step matches any message: there is no message for the options to compare"}
+		case isProto && msgdiff.StructOptions(opts):
+			return badStep{"With(" + st.String() + ", ...)", "cmpopts.IgnoreFields and cmpopts.IgnoreUnexported name the fields of Go structs, " +
+				"but proto messages are compared as protocmp.Transform makes them, maps of their fields, so those options never apply: " +
+				"use protocmp.IgnoreFields(&pb.M{}, \"field_name\") and protocmp's other options"}
+		}
+		st.opts = append(slices.Clip(st.opts), opts...)
+		return st
+	}
+	return badStep{"With(" + step.String() + ", ...)", "the step compares no message: With is for ClientSends, ServerReceives, ServerSends and ClientReceives"}
+}
+
+// badStep is a step With could not make: it matches nothing, and
+// AssertOrder and AssertNever report it as a misuse.
+type badStep struct{ name, why string }
+
+func (s badStep) Match(recorder.Event) bool { return false }
+func (s badStep) String() string            { return s.name }
 
 // ClientSends matches the client sending msg (a Send event of the client
 // side that did not fail). Messages compare as in AssertMessages, except
@@ -58,25 +117,25 @@ func (s messageStep) String() string {
 // its type, as gRPC sends it, on either side. A nil msg matches any
 // message.
 func ClientSends(msg any) Step {
-	return messageStep{"ClientSends", recorder.Client, recorder.Send, emptyIfNil(msg)}
+	return messageStep{"ClientSends", recorder.Client, recorder.Send, emptyIfNil(msg), nil}
 }
 
 // ServerReceives matches the server receiving msg (nil: any message; a
 // typed nil: an empty one).
 func ServerReceives(msg any) Step {
-	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, emptyIfNil(msg)}
+	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, emptyIfNil(msg), nil}
 }
 
 // ServerSends matches the server sending msg (nil: any message; a typed
 // nil: an empty one).
 func ServerSends(msg any) Step {
-	return messageStep{"ServerSends", recorder.Server, recorder.Send, emptyIfNil(msg)}
+	return messageStep{"ServerSends", recorder.Server, recorder.Send, emptyIfNil(msg), nil}
 }
 
 // ClientReceives matches the client receiving msg (nil: any message; a
 // typed nil: an empty one).
 func ClientReceives(msg any) Step {
-	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, emptyIfNil(msg)}
+	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, emptyIfNil(msg), nil}
 }
 
 type closeStep struct{}
@@ -303,6 +362,10 @@ func checkSteps(t testing.TB, fn string, r *recorder.Recorder, steps []Step, wan
 			t.Errorf("grpctest.%s: step %d is nil", fn, i+1)
 			return false
 		}
+		if b, ok := st.(badStep); ok {
+			t.Errorf("grpctest.%s: step %d, %s: %s", fn, i+1, b.name, b.why)
+			return false
+		}
 		for cs, ok := st.(callStep); ok; cs, ok = cs.step.(callStep) {
 			if cs.id == 0 {
 				t.Errorf("grpctest.%s: step %d, %s: call ids start at 1; 0 is what Recorder.CallID returns for a context "+
@@ -457,7 +520,7 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 		if !st.sameKind(e) || sameType && messageType(e.Msg) != messageType(st.msg) {
 			continue
 		}
-		d, err := diff(st.msg, emptyIfNil(e.Msg), nil)
+		d, err := diff(st.msg, emptyIfNil(e.Msg), st.opts)
 		if err != nil || d == "" {
 			continue
 		}

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -197,6 +199,7 @@ func TestStepStrings(t *testing.T) {
 		{grpctest.ClientCloses(), "ClientCloses()"},
 		{grpctest.Ends(codes.DeadlineExceeded), "Ends(DeadlineExceeded)"},
 		{grpctest.ClientEnds(codes.OK), "ClientEnds(OK)"},
+		{grpctest.With(grpctest.ServerSends(&testgrpc.Empty{}), protocmp.IgnoreEmptyMessages()), "With(ServerSends(*grpc_testing.Empty{}), 1 cmp option(s))"},
 		{grpctest.ServerEnds(codes.Internal), "ServerEnds(Internal)"},
 	} {
 		// prototext spacing varies by build on purpose: compare without it.
@@ -911,5 +914,68 @@ func TestAssertOrderCutsALongTimeline(t *testing.T) {
 	}
 	if n := strings.Count(rep.Msg, "\n"); n > 200 {
 		t.Errorf("the report has %d lines, want the timeline cut short", n)
+	}
+}
+
+// With compares a step's message with cmp options: a field the test
+// cannot know is ignored, and the nearest miss's diff ignores it too.
+func TestWithComparesWithOptions(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	sent := &testgrpc.SimpleRequest{ResponseSize: 3, Payload: &testgrpc.Payload{Body: []byte(fmt.Sprint(time.Now().UnixNano()))}}
+	if _, err := client(srv).UnaryCall(t.Context(), sent); err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Recorder()
+	waitFor(t, r, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	ignorePayload := protocmp.IgnoreFields(&testgrpc.SimpleRequest{}, "payload")
+	want := &testgrpc.SimpleRequest{ResponseSize: 3}
+	if !grpctest.AssertOrder(spy, r, grpctest.With(grpctest.ClientSends(want), ignorePayload), grpctest.With(grpctest.ServerReceives(want), ignorePayload)) {
+		t.Errorf("AssertOrder with the payload ignored returned false")
+	}
+	id := r.Calls()[0].ID()
+	if !grpctest.AssertOrder(spy, r, grpctest.With(grpctest.InCall(id, grpctest.ClientSends(want)), ignorePayload)) {
+		t.Errorf("AssertOrder with InCall inside With returned false")
+	}
+	spy.WantClean(t)
+	if grpctest.AssertOrder(spy, r, grpctest.ClientSends(want)) {
+		t.Errorf("AssertOrder without the option returned true")
+	}
+	spy.Want(t, 1, "ClientSends(")
+	if grpctest.AssertOrder(spy, r, grpctest.With(grpctest.ClientSends(&testgrpc.SimpleRequest{ResponseSize: 4}), ignorePayload)) {
+		t.Errorf("AssertOrder with another response size returned true")
+	}
+	rep := spy.Want(t, 2, "With(ClientSends(", "1 cmp option(s))", "mismatch (-want +got)", "response_size")
+	if strings.Contains(rep.Msg, "payload") && strings.Contains(rep.Msg[:strings.Index(rep.Msg, "recorded timeline:")], "body") {
+		t.Errorf("the nearest miss's diff shows the ignored payload:\n%s", rep.Msg)
+	}
+}
+
+// With on a step it cannot apply to gives a step that AssertOrder reports
+// as a misuse.
+func TestWithMisuse(t *testing.T) {
+	msg := &testgrpc.SimpleRequest{ResponseSize: 1}
+	for _, tc := range []struct {
+		name string
+		step grpctest.Step
+		want string
+	}{
+		{"Ends", grpctest.With(grpctest.Ends(codes.OK), protocmp.IgnoreEmptyMessages()), "step 1, With(Ends(OK), ...): the step compares no message"},
+		{"any message", grpctest.With(grpctest.ClientSends(nil), protocmp.IgnoreEmptyMessages()), "the step matches any message"},
+		{"nil", grpctest.With(nil), "With(nil, ...): With needs a message step"},
+		{"struct options", grpctest.With(grpctest.ClientSends(msg), cmpopts.IgnoreFields(testgrpc.SimpleRequest{}, "Payload")), "use protocmp.IgnoreFields"},
+		{"in a call", grpctest.With(grpctest.InCall(1, grpctest.ClientCloses()), protocmp.IgnoreEmptyMessages()), "the step compares no message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			if grpctest.AssertOrder(spy, recorder.New(), tc.step) {
+				t.Errorf("AssertOrder returned true")
+			}
+			spy.Want(t, 1, "grpctest.AssertOrder: ", tc.want)
+			if grpctest.AssertNever(spy, recorder.New(), tc.step) {
+				t.Errorf("AssertNever returned true")
+			}
+			spy.Want(t, 2, "grpctest.AssertNever: ", tc.want)
+		})
 	}
 }
