@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -519,4 +520,111 @@ func TestRecipeScriptedUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpctest.AssertMessages(t, []any{&chatpb.Summary{Count: 3, Bytes: 11}}, []any{sum})
+}
+
+// latest is client code under test: it follows a room and keeps its
+// newest message for readers on other goroutines, telling seen of each
+// one it takes. It returns when the subscription ends.
+type latest struct {
+	mu  sync.Mutex
+	msg *chatpb.Message
+}
+
+func (l *latest) get() *chatpb.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.msg
+}
+
+func (l *latest) follow(ctx context.Context, chat chatpb.ChatClient, room string, seen chan<- int64) error {
+	stream, err := chat.Subscribe(ctx, &chatpb.SubscribeRequest{Room: room})
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.msg = m
+		l.mu.Unlock()
+		seen <- m.GetSeq()
+	}
+}
+
+// A watch stepped by the test: Do holds the script until the test has
+// checked the client's state after the first event, and only then sends
+// the second. ServerEnds says how the server half ended (the client's
+// cancel completes Hang).
+func TestRecipeScriptedWatchStepByStep(t *testing.T) {
+	first := &chatpb.Message{Room: "lobby", Text: "hello", Seq: 1}
+	second := &chatpb.Message{Room: "lobby", Text: "again", Seq: 2}
+	next := make(chan struct{})
+	fake := fakes.NewServer(t)
+	fake.Expect(chatpb.Chat_Subscribe_FullMethodName).
+		Recv(&chatpb.SubscribeRequest{Room: "lobby"}).
+		Send(first).
+		Do(func(ctx context.Context) error {
+			select {
+			case <-next: // the test has checked the first event
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}).
+		Send(second).
+		Hang()
+
+	var l latest
+	seen := make(chan int64, 2)
+	ctx, cancel := context.WithCancel(testContext(t))
+	follow := grpctest.GoErr(t, func() error { return l.follow(ctx, chatpb.NewChatClient(fake.Conn()), "lobby", seen) })
+
+	if seq := <-seen; seq != 1 {
+		t.Fatalf("first event seen: %d, want 1", seq)
+	}
+	grpctest.AssertMessages(t, []any{first}, []any{l.get()}) // the second is not on its way yet
+	close(next)
+	if seq := <-seen; seq != 2 {
+		t.Fatalf("second event seen: %d, want 2", seq)
+	}
+	grpctest.AssertMessages(t, []any{second}, []any{l.get()})
+
+	cancel()
+	if _, err := follow.Wait(testTimeout); status.Code(err) != codes.Canceled {
+		t.Errorf("follow after cancel: %v, want Canceled", err)
+	}
+	grpctest.AssertOrderWithin(t, fake.Recorder(), testTimeout,
+		grpctest.ClientReceives(second), grpctest.ClientEnds(codes.Canceled), grpctest.ServerEnds(codes.Canceled))
+}
+
+// A step whose message has a field the test does not care to know (the
+// sequence number the server gives each echo): With compares the rest,
+// with protocmp.IgnoreFields.
+func TestRecipeOrderIgnoringAField(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register)
+	ctx := testContext(t)
+	stream, err := chatpb.NewChatClient(s.Conn()).Talk(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&chatpb.Message{Room: "go", User: "ana", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
+	// The echo's Seq is the server's to choose: the step ignores it.
+	ignoreSeq := protocmp.IgnoreFields(&chatpb.Message{}, "seq")
+	grpctest.AssertOrder(t, s.Recorder(),
+		grpctest.ClientSends(&chatpb.Message{Room: "go", User: "ana", Text: "hi"}),
+		grpctest.With(grpctest.ClientReceives(&chatpb.Message{Room: "go", User: "ana", Text: "hi"}), ignoreSeq),
+		grpctest.ClientEnds(codes.OK))
 }
