@@ -338,7 +338,8 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 	}
 	w.sends.wait(w.grace)
 	w.recvs.wait(w.grace)
-	if w.noHeader.Load() && !w.intercepted && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	w.headers.wait(w.grace)
+	if w.noHeader.Load() && !w.intercepted && w.sendErr.Load() == nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// gRPC's Header found the stream over without a header, and
 		// ended it, canceling the watched context (WrapClientStream's):
 		// a trailers-only response, whose status the next RecvMsg
@@ -436,6 +437,7 @@ type clientStream struct {
 	endWait          chan struct{}         // closed when the End is recorded, if awaitEnd made it (under endMu)
 	noHeader         atomic.Bool           // gRPC's Header returned nil, nil: it ended the stream (see contextEnded)
 	sends, recvs     inFlight              // SendMsg and RecvMsg calls in progress (see contextEnded)
+	headers          inFlight              // Header calls in progress (see contextEnded; they record no End)
 }
 
 func (w *clientStream) SendMsg(m any) error {
@@ -557,15 +559,16 @@ func (w *clientStream) CloseSend() error {
 }
 
 func (w *clientStream) Header() (metadata.MD, error) {
-	// Counted as a receive in progress: gRPC's Header may end the call (a
-	// trailers-only response) and cancel its context, which contextEnded
-	// then sees, and must wait for what Header returns.
-	w.recvs.enter()
+	// Counted apart from RecvMsg (which records an End; Header does not):
+	// gRPC's Header may end the call (a trailers-only response) and cancel
+	// its context, which contextEnded then sees, and must wait for what
+	// Header returns.
+	w.headers.enter()
 	md, err := w.ClientStream.Header()
 	if md == nil && err == nil {
 		w.noHeader.Store(true)
 	}
-	w.recvs.leave()
+	w.headers.leave()
 	if err == nil {
 		w.recordHeaderMD(w.r.now(), md)
 	}

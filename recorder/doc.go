@@ -75,7 +75,11 @@
 // first: a stream canceled while its RecvMsg waits records the failed Recv
 // and then End, every time. (What a RecvMsg called after the End returns,
 // a message gRPC had buffered or an error again, is recorded after the
-// End.) The End's error is a status error (see Call.Err). The server side
+// End.) Through WrapClientStream, whose watched context is gRPC's stream
+// context, a Header that finds the call over without a header (a
+// trailers-only response, or a cancel while Header waits) makes the End
+// wait, at most a second, for the status the next RecvMsg returns. The
+// End's error is a status error (see Call.Err). The server side
 // ends when the handler returns. Under the recorder's server interceptors,
 // a handler that panics (or calls runtime.Goexit) ends with Internal,
 // "the handler did not return" (WrapServerStream's users record the End
