@@ -223,8 +223,11 @@ func (s callStep) String() string {
 // nil, and AssertOrder reports it; so it does an id of 0, which CallID
 // returns for a context of no recorded call.
 func InCall(id uint64, step Step) Step {
-	if step == nil {
+	switch step.(type) {
+	case nil:
 		return nil
+	case badStep: // a misuse of With: reported as it is
+		return step
 	}
 	return callStep{id, step}
 }
@@ -362,7 +365,11 @@ func checkSteps(t testing.TB, fn string, r *recorder.Recorder, steps []Step, wan
 			t.Errorf("grpctest.%s: step %d is nil", fn, i+1)
 			return false
 		}
-		if b, ok := st.(badStep); ok {
+		inner := st
+		for cs, ok := inner.(callStep); ok; cs, ok = inner.(callStep) {
+			inner = cs.step
+		}
+		if b, ok := inner.(badStep); ok {
 			t.Errorf("grpctest.%s: step %d, %s: %s", fn, i+1, b.name, b.why)
 			return false
 		}

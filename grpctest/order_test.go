@@ -965,6 +965,8 @@ func TestWithMisuse(t *testing.T) {
 		{"nil", grpctest.With(nil), "With(nil, ...): With needs a message step"},
 		{"struct options", grpctest.With(grpctest.ClientSends(msg), cmpopts.IgnoreFields(testgrpc.SimpleRequest{}, "Payload")), "use protocmp.IgnoreFields"},
 		{"in a call", grpctest.With(grpctest.InCall(1, grpctest.ClientCloses()), protocmp.IgnoreEmptyMessages()), "the step compares no message"},
+		{"InCall around it", grpctest.InCall(1, grpctest.With(grpctest.ClientSends(nil), protocmp.IgnoreEmptyMessages())), "the step matches any message"},
+		{"InCall around struct options", grpctest.InCall(1, grpctest.With(grpctest.ClientSends(msg), cmpopts.IgnoreFields(testgrpc.SimpleRequest{}, "Payload"))), "use protocmp.IgnoreFields"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
