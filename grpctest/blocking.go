@@ -523,15 +523,17 @@ func runningHandlers(t testing.TB) string {
 	byID := tracebacksByID()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nthe harness's handlers still running (%d):", len(running))
+	shown := 0
 	for i, h := range running {
-		if i == maxHandlerStacks {
-			fmt.Fprintf(&b, "\n  … and %d more", len(running)-i)
-			break
-		}
 		tb := byID[h.id]
 		if tb == "" {
 			continue // it has just returned
 		}
+		if shown == maxHandlerStacks {
+			fmt.Fprintf(&b, "\n  … and at most %d more", len(running)-i)
+			break
+		}
+		shown++
 		fmt.Fprintf(&b, "\n  %s%s", h.method, strings.ReplaceAll(renderBlocked(tb), "\n  ", "\n    "))
 	}
 	return b.String()

@@ -44,11 +44,13 @@
 //     one): ClientConn.Close runs the client's stats handlers
 //     (ConnEnd) and its resolver's and balancer's Close, and one that
 //     blocks is reported with its stack and left running;
-//  3. with WithTCP, wait, bounded by the close timeout, for the
-//     connections to Addr that the harness did not make (code under test
-//     dialed them) to be closed by their clients, and report those still
-//     open: a grpc.ClientConn the code never closed, whose goroutines
-//     outlive the test;
+//  3. with WithClientConnCheck (and WithTCP), wait, bounded by the close
+//     timeout, for the connections to Addr that the harness did not make
+//     (code under test dialed them) to be closed by their clients, and
+//     report those still open: a grpc.ClientConn the code never closed,
+//     whose goroutines outlive the test (a cleanup registered before
+//     NewServer runs after Close: a connection it closes is reported, which
+//     is why the check is not on by default);
 //  4. GracefulStop, bounded by the close timeout (WithCloseTimeout, default
 //     1s); if it has not returned, Stop, and wait for the handlers with the
 //     same bound;

@@ -428,7 +428,7 @@ func (s *Server) close() {
 		ended = s.serverEnds(unfinished)
 	}
 	var outside []*trackedConn
-	if !s.cfg.noLeakCheck {
+	if s.cfg.connCheck {
 		outside = s.outsideConns()
 	}
 	connsHeld := s.closeConns(conns)
@@ -621,7 +621,7 @@ func (s *Server) reportOutsideConns(conns []*trackedConn) {
 	slices.Sort(open)
 	s.t.Errorf("grpctest: %d client connection(s) to Addr() %s that the harness did not make were still open %v after Close began (from %s): "+
 		"the code under test did not Close a grpc.ClientConn it made for this address, and its goroutines (which reconnect) outlive the test; "+
-		"close it before the test returns (defer conn.Close(), or t.Cleanup registered after NewServer)",
+		"close it before the test returns (defer conn.Close(), or t.Cleanup registered after NewServer) (WithClientConnCheck)",
 		len(open), s.Addr(), s.cfg.closeTimeout, strings.Join(open, ", "))
 }
 

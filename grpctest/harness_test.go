@@ -551,14 +551,15 @@ func TestStreamWhoseSendReturnedEOFIsReported(t *testing.T) {
 	spy.Want(t, 1, "client stream "+fullDuplex, "was never finished", "the server ended it with NotFound")
 }
 
-// A grpc.ClientConn that code under test made to Addr and never closed is
-// reported when the harness closes, naming the address; one closed before
-// the test ends, or by a cleanup registered after NewServer, is not.
+// WithClientConnCheck: a grpc.ClientConn that code under test made to
+// Addr and never closed is reported when the harness closes, naming the
+// address; one closed before the test ends, or by a cleanup registered
+// after NewServer, is not.
 func TestClientConnLeftOpenToAddr(t *testing.T) {
 	for _, how := range []string{"closed", "closed by a cleanup", "left open"} {
 		t.Run(how, func(t *testing.T) {
 			spy := spytb.New(t)
-			srv := grpctest.NewServer(spy, interopService, grpctest.WithTCP(), grpctest.WithCloseTimeout(100*time.Millisecond))
+			srv := grpctest.NewServer(spy, interopService, grpctest.WithTCP(), grpctest.WithClientConnCheck(), grpctest.WithCloseTimeout(100*time.Millisecond))
 			cc, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				t.Fatal(err)
@@ -579,5 +580,44 @@ func TestClientConnLeftOpenToAddr(t *testing.T) {
 			spy.Want(t, 1, "1 client connection(s) to Addr() "+srv.Addr()+" that the harness did not make were still open 100ms after Close began (from 127.0.0.1:",
 				"did not Close a grpc.ClientConn")
 		})
+	}
+}
+
+// Without WithClientConnCheck, a connection that a cleanup registered
+// before NewServer closes (a service the test shuts down itself) is not
+// reported, and Close does not wait for it (found by a review, when the
+// check was on by default).
+func TestClientConnClosedByAnEarlierCleanup(t *testing.T) {
+	spy := spytb.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	spy.Cleanup(cancel) // stops the service, after the harnesses' Close
+	backend := grpctest.NewServer(spy, interopService, grpctest.WithTCP())
+	grpctest.NewServer(spy, func(s *grpc.Server) {
+		conn, err := grpc.NewClient(backend.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		context.AfterFunc(ctx, func() { conn.Close() }) // the service's shutdown closes its backend conn
+		if _, err := testgrpc.NewTestServiceClient(conn).EmptyCall(ctx, &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		testgrpc.RegisterTestServiceServer(s, interop.NewTestServer())
+	})
+	spy.End()
+	spy.WantClean(t)
+}
+
+// WithClientConnCheck needs WithTCP, and contradicts WithoutLeakCheck.
+func TestWithClientConnCheckMisuse(t *testing.T) {
+	for _, tc := range []struct {
+		opts []grpctest.Option
+		want string
+	}{
+		{[]grpctest.Option{grpctest.WithClientConnCheck()}, "WithClientConnCheck without WithTCP"},
+		{[]grpctest.Option{grpctest.WithTCP(), grpctest.WithClientConnCheck(), grpctest.WithoutLeakCheck()}, "WithClientConnCheck and WithoutLeakCheck both given"},
+	} {
+		spy := spytb.New(t)
+		spy.Run(func() { grpctest.NewServer(spy, interopService, tc.opts...) })
+		spy.Want(t, 1, "grpctest.NewServer: ", tc.want)
 	}
 }

@@ -32,6 +32,7 @@ type config struct {
 	noRec        bool // WithoutRecorder was given
 	bufSize      int
 	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
+	connCheck    bool  // WithClientConnCheck
 	window       int32 // 0: gRPC's dynamic flow control
 	noLeakCheck  bool
 	ignored      []string // WithIgnoredGoroutines
@@ -129,6 +130,20 @@ func WithTCP() Option {
 	return func(c *config) { c.tcp = true }
 }
 
+// WithClientConnCheck makes Close report the connections to Addr (so
+// with WithTCP) that the harness did not make and that are still open when
+// Close begins, after it has waited up to the close timeout for their
+// clients to close them: a grpc.ClientConn that the code under test made
+// and never closed, whose goroutines (which reconnect) outlive the test
+// and would otherwise surface only as goleak's anonymous report at the end
+// of the binary. It is off by default because Close cannot see a
+// connection that a cleanup registered before NewServer closes (a service
+// the test shuts down in a cleanup of its own): such a cleanup runs after
+// Close, and the connection would be reported.
+func WithClientConnCheck() Option {
+	return func(c *config) { c.connCheck = true }
+}
+
 // WithStaticWindow fixes the HTTP/2 flow-control windows, stream and
 // connection level, on both sides to bytes and turns off gRPC's dynamic
 // window (BDP) estimation, so that when a Send blocks follows from the
@@ -200,6 +215,12 @@ func buildConfig(opts []Option) *config {
 	}
 	if c.withRec && c.noRec {
 		c.fail("WithRecorder and WithoutRecorder both given: choose one")
+	}
+	if c.connCheck && !c.tcp {
+		c.fail("WithClientConnCheck without WithTCP: only the harness's own clients can dial a bufconn listener, so there is nothing to check")
+	}
+	if c.connCheck && c.noLeakCheck {
+		c.fail("WithClientConnCheck and WithoutLeakCheck both given: choose one")
 	}
 	return c
 }
