@@ -14,6 +14,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/examples"
@@ -671,6 +672,9 @@ func badInputs() []badInput {
 		{"`grpctest.WithServerOptions(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithServerOptions(nil), "WithServerOptions", "nil")
 		}},
+		{"`grpctest.WithClientConnCheck()` without `WithTCP`", "", func(t *testing.T, spy *spytb.TB) string {
+			return fatalOption(t, spy, grpctest.WithClientConnCheck(), "WithClientConnCheck without WithTCP")
+		}},
 		{"a nil `grpctest.Option`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, nil, "option 0 is nil")
 		}},
@@ -796,6 +800,17 @@ func badInputs() []badInput {
 		{"`grpctest.AssertOrder` with a nil step", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() { grpctest.AssertOrder(spy, recorder.New(), grpctest.Ends(codes.OK), nil) })
 			return "returns false; " + reportCell(spy.Want(t, 1, "step 2 is nil"))
+		}},
+		{"`grpctest.With` on a step without a message (`Ends`), or with `cmpopts.IgnoreFields` on a proto, also inside `InCall`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				grpctest.AssertOrder(spy, recorder.New(), grpctest.With(grpctest.Ends(codes.OK), protocmp.IgnoreEmptyMessages()))
+			})
+			r := spy.Want(t, 1, "step 1, With(Ends(OK), ...): the step compares no message")
+			spy.Run(func() {
+				grpctest.AssertNever(spy, recorder.New(), grpctest.InCall(1, grpctest.With(grpctest.ClientSends(chatMsg), cmpopts.IgnoreFields(chatpb.Message{}, "Text"))))
+			})
+			spy.Want(t, 2, "grpctest.AssertNever: ", "use protocmp.IgnoreFields")
+			return "returns false; " + reportCell(r) + " (an `AssertNever` too)"
 		}},
 		{"`grpctest.AssertNever` with a nil recorder, no steps or a nil step", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() { grpctest.AssertNever(spy, nil, grpctest.Ends(codes.Internal)) })

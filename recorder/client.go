@@ -520,7 +520,7 @@ func (w *clientStream) contextErr() error {
 
 func (w *clientStream) RecvMsg(m any) error {
 	w.recvs.enter()
-	defer w.recvs.leave()
+	defer w.leaveRecv()
 	start := w.r.now()
 	err := w.ClientStream.RecvMsg(m)
 	now := w.r.now()
@@ -539,6 +539,21 @@ func (w *clientStream) RecvMsg(m any) error {
 		w.end(err, true, &event{call: w.call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err})
 	}
 	return err
+}
+
+// leaveRecv ends a RecvMsg. If a SendMsg through the interceptor made
+// gRPC end the call while this RecvMsg was in progress, it left the End
+// to it; a RecvMsg that returned a message records none, so the End is
+// recorded now. (The leave comes before the load of sendErr: SendMsg
+// stores sendErr before it looks at recvs, so one of the two sees the
+// other; end records once.)
+func (w *clientStream) leaveRecv() {
+	w.recvs.leave()
+	if w.intercepted && !w.recvs.inProgress() {
+		if p := w.sendErr.Load(); p != nil && !w.ended.Load() {
+			w.end(*p, false, nil)
+		}
+	}
 }
 
 // CloseSend takes its Seq when it is called, like SendMsg: the server can
