@@ -336,16 +336,18 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 	if w.ended.Load() {
 		return
 	}
-	w.sends.wait(w.grace)
-	w.recvs.wait(w.grace)
-	w.headers.wait(w.grace)
+	// One bound for all the waits: the End comes at most w.grace late.
+	deadline := time.Now().Add(w.grace)
+	w.sends.wait(time.Until(deadline))
+	w.recvs.wait(time.Until(deadline))
+	w.headers.wait(time.Until(deadline))
 	if w.noHeader.Load() && !w.intercepted && w.sendErr.Load() == nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// gRPC's Header found the stream over without a header, and
 		// ended it, canceling the watched context (WrapClientStream's):
 		// a trailers-only response, whose status the next RecvMsg
 		// returns at once. Wait for that End, with the same bound (the
 		// caller may have canceled during Header, and never call RecvMsg).
-		w.awaitEnd(w.grace)
+		w.awaitEnd(time.Until(deadline))
 	}
 	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
 }
