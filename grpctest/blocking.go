@@ -504,22 +504,14 @@ func runningHandlers(t testing.TB) string {
 	if len(hs) == 0 {
 		hs = harnessesOfEnclosing(t)
 	}
-	type handler struct {
-		method string
-		id     uint64
-	}
-	var running []handler
+	var running []handlerGoroutine
 	for _, s := range hs {
-		s.mu.Lock()
-		for id, m := range s.handlerGoroutines {
-			running = append(running, handler{m, id})
-		}
-		s.mu.Unlock()
+		running = append(running, s.runningHandlerGoroutines()...)
 	}
 	if len(running) == 0 {
 		return ""
 	}
-	slices.SortFunc(running, func(a, b handler) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(running, func(a, b handlerGoroutine) int { return cmp.Compare(a.id, b.id) })
 	byID := tracebacksByID()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nthe harness's handlers still running (%d):", len(running))

@@ -1,6 +1,7 @@
 package grpctest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -732,11 +733,8 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 			}
 			for _, id := range s.handlerIDs(m) {
 				if tb := byID[id]; tb != "" {
-					lines := strings.Split(strings.TrimRight(tb, "\n"), "\n")
-					b.WriteString("\n  where a handler goroutine is blocked (in a call to another harness, whose labels it carries meanwhile):\n")
-					for _, l := range elideDispatch(lines) {
-						b.WriteString("    " + l + "\n")
-					}
+					b.WriteString("\n")
+					goroutineGroup{count: 1, full: tb}.render(&b, "where a handler goroutine is blocked (in a call to another harness, whose labels it carries meanwhile):")
 				}
 			}
 		}
@@ -744,18 +742,35 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 	}
 }
 
+// handlerGoroutine is a running handler of a harness: its method and the
+// number of its goroutine.
+type handlerGoroutine struct {
+	method string
+	id     uint64
+}
+
+// runningHandlerGoroutines returns this harness's running handlers, in
+// increasing goroutine number.
+func (s *Server) runningHandlerGoroutines() []handlerGoroutine {
+	s.mu.Lock()
+	out := make([]handlerGoroutine, 0, len(s.handlerGoroutines))
+	for id, m := range s.handlerGoroutines {
+		out = append(out, handlerGoroutine{m, id})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b handlerGoroutine) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
 // handlerIDs returns the goroutine numbers of this harness's running
 // handlers of method m, in increasing order.
 func (s *Server) handlerIDs(m string) []uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var ids []uint64
-	for id, method := range s.handlerGoroutines {
-		if method == m {
-			ids = append(ids, id)
+	for _, h := range s.runningHandlerGoroutines() {
+		if h.method == m {
+			ids = append(ids, h.id)
 		}
 	}
-	slices.Sort(ids)
 	return ids
 }
 

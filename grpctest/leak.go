@@ -141,26 +141,30 @@ func (b blockedCalls) Run() int {
 // tracebackLabelsOn reports whether goroutine tracebacks show labels:
 // GODEBUG's last tracebacklabels setting is 1.
 func tracebackLabelsOn() bool {
-	on := false
-	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") { // as enableTracebackLabels splits it
+	v, _ := tracebackLabelsSetting()
+	return v == "1"
+}
+
+// tracebackLabelsSetting returns the value of GODEBUG's last
+// tracebacklabels setting, and whether it has one. The settings are split
+// as the runtime splits them: " tracebacklabels=1" (with a space) is not
+// one, for the runtime or here.
+func tracebackLabelsSetting() (value string, set bool) {
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
 		if k, v, _ := strings.Cut(kv, "="); k == "tracebacklabels" {
-			on = v == "1"
+			value, set = v, true
 		}
 	}
-	return on
+	return value, set
 }
 
 // enableTracebackLabels adds tracebacklabels=1 to GODEBUG unless it has a
 // tracebacklabels setting. The runtime reads GODEBUG again when it is set.
-// The settings are split as the runtime splits them: " tracebacklabels=1"
-// (with a space) is not one, for the runtime or here.
 func enableTracebackLabels() {
-	env := os.Getenv("GODEBUG")
-	for _, kv := range strings.Split(env, ",") {
-		if k, _, _ := strings.Cut(kv, "="); k == "tracebacklabels" {
-			return
-		}
+	if _, set := tracebackLabelsSetting(); set {
+		return
 	}
+	env := os.Getenv("GODEBUG")
 	if env != "" {
 		env += ","
 	}

@@ -365,20 +365,18 @@ func checkSteps(t testing.TB, fn string, r *recorder.Recorder, steps []Step, wan
 			t.Errorf("grpctest.%s: step %d is nil", fn, i+1)
 			return false
 		}
-		inner := st
-		for cs, ok := inner.(callStep); ok; cs, ok = inner.(callStep) {
-			inner = cs.step
-		}
-		if b, ok := inner.(badStep); ok {
-			t.Errorf("grpctest.%s: step %d, %s: %s", fn, i+1, b.name, b.why)
-			return false
-		}
+		inner := st // the step inside any InCall
 		for cs, ok := st.(callStep); ok; cs, ok = cs.step.(callStep) {
 			if cs.id == 0 {
 				t.Errorf("grpctest.%s: step %d, %s: call ids start at 1; 0 is what Recorder.CallID returns for a context "+
 					"of no recorded call (check its ok)", fn, i+1, st)
 				return false
 			}
+			inner = cs.step
+		}
+		if b, ok := inner.(badStep); ok {
+			t.Errorf("grpctest.%s: step %d, %s: %s", fn, i+1, b.name, b.why)
+			return false
 		}
 	}
 	return true
