@@ -398,9 +398,10 @@ func (sc *Script) SendHeader(md metadata.MD) *Script {
 	sc.s.t.Helper()
 	return sc.add(stepSendHeader, func(st *scriptStep) string {
 		st.md = md.Copy()
+		if bad := scriptMDProblem(md); bad != "" {
+			return bad
+		}
 		switch {
-		case scriptMDProblem(md) != "":
-			return scriptMDProblem(md)
 		case sc.countLocked(sendKinds...) > 0:
 			return "SendHeader after a Send: the first response sends the header; put SendHeader before the first Send"
 		case sc.countLocked(stepSendHeader) > 0:

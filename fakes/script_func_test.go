@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
@@ -1016,17 +1015,7 @@ func readAll(ctx context.Context, client testpb.TestServiceClient, r *testpb.Str
 	if err != nil {
 		return nil, err
 	}
-	var got []*dupRes
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		got = append(got, m)
-	}
+	return recvAll(stream)
 }
 
 // A SendFunc that returns a slice sends a stream of responses made from

@@ -46,7 +46,13 @@ func exchange(ctx context.Context, client testpb.TestServiceClient, reqs ...*dup
 	if err := stream.CloseSend(); err != nil {
 		return nil, err
 	}
-	var got []*dupRes
+	return recvAll(stream)
+}
+
+// recvAll receives from stream until it ends: the responses, and nil for
+// io.EOF or the error that ended it.
+func recvAll[M any](stream interface{ Recv() (*M, error) }) ([]*M, error) {
+	var got []*M
 	for {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {

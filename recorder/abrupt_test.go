@@ -39,12 +39,7 @@ func (hangServer) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) err
 
 // endOf returns the End of side recorded for the first call, if any.
 func endOf(rec *recorder.Recorder, side recorder.Side) (recorder.Event, bool) {
-	for _, e := range rec.Events() {
-		if e.Side == side && e.Kind == recorder.End {
-			return e, true
-		}
-	}
-	return recorder.Event{}, false
+	return findEnd(rec.Events(), side)
 }
 
 // A deadline that the service config gives the method is the call's
