@@ -803,14 +803,14 @@ func (s *Server) stop(ctx context.Context, run *callRun, why, clientHint string)
 	run.stopped, run.clientHint = why, clientHint
 }
 
-// halfClosedLocked reports whether the recorder shows the client of call
-// id half-closing (a CloseSend that did not fail). s.mu must be held.
-func (s *Server) halfClosedLocked(id uint64) bool {
-	r := s.h.Recorder()
-	if r == nil {
-		return true // cannot tell: say nothing
+// halfClosed reports whether the recorded events show the client of call
+// id half-closing (a CloseSend that did not fail); true without a recorder
+// (it cannot tell: say nothing).
+func (s *Server) halfClosed(id uint64, events func() []recorder.Event) bool {
+	if s.h.Recorder() == nil {
+		return true
 	}
-	for _, e := range r.Events() {
+	for _, e := range events() {
 		if e.CallID == id && e.Side == recorder.Client && e.Kind == recorder.CloseSend && e.Err == nil {
 			return true
 		}
@@ -829,8 +829,8 @@ const closingMessage = "grpc: the client connection is closing"
 // deadline, but not by the closing of its ClientConn, and a call whose
 // client got Unavailable lost its connection (Disconnect), which no
 // client chose.
-// s.mu must be held.
-func (s *Server) clientEnds() {
+// events returns the recorded events. s.mu must be held.
+func (s *Server) clientEnds(events func() []recorder.Event) {
 	var ended []*callRun
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
@@ -847,7 +847,7 @@ func (s *Server) clientEnds() {
 		return
 	}
 	ends := map[uint64]error{}
-	for _, e := range r.Events() {
+	for _, e := range events() {
 		if e.Kind == recorder.End && e.Side == recorder.Client {
 			ends[e.CallID] = e.Err
 		}
@@ -868,7 +868,15 @@ func (s *Server) clientEnds() {
 func (s *Server) verify() {
 	s.t.Helper() // as every frame between the report and Close (see closeMu)
 	s.mu.Lock()
-	s.clientEnds()
+	// The recorded events, decoded once for clientEnds and halfClosed.
+	var evs []recorder.Event
+	events := func() []recorder.Event {
+		if evs == nil && s.h.Recorder() != nil {
+			evs = s.h.Recorder().Events()
+		}
+		return evs
+	}
+	s.clientEnds(events)
 	var problems []string
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
@@ -893,7 +901,7 @@ func (s *Server) verify() {
 				default:
 					why += run.clientHint
 				}
-				if (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosedLocked(run.callID) {
+				if (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosed(run.callID, events) {
 					why += "; the step waits for the client to half-close, and it never did (no CloseSend): " +
 						"call CloseSend, or CloseAndRecv, once the requests are sent"
 				}
