@@ -675,6 +675,9 @@ func badInputs() []badInput {
 		{"`grpctest.WithClientConnCheck()` without `WithTCP`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithClientConnCheck(), "WithClientConnCheck without WithTCP")
 		}},
+		{"`grpctest.WithBufferSize(n)` with `WithTCP`", "", func(t *testing.T, spy *spytb.TB) string {
+			return fatalOptions(t, spy, []grpctest.Option{grpctest.WithTCP(), grpctest.WithBufferSize(1 << 20)}, "WithBufferSize(1048576) with WithTCP")
+		}},
 		{"a nil `grpctest.Option`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, nil, "option 0 is nil")
 		}},
@@ -902,8 +905,14 @@ func sendNilReal(t *testing.T, spy *spytb.TB, send func(chatpb.Chat_TalkClient) 
 // stop the test with t.Fatalf naming it.
 func fatalOption(t *testing.T, spy *spytb.TB, opt grpctest.Option, subs ...string) string {
 	t.Helper()
+	return fatalOptions(t, spy, []grpctest.Option{opt}, subs...)
+}
+
+// fatalOptions is fatalOption for options that do not go together.
+func fatalOptions(t *testing.T, spy *spytb.TB, opts []grpctest.Option, subs ...string) string {
+	t.Helper()
 	var srv *grpctest.Server
-	o := spy.Run(func() { srv = grpctest.NewServer(spy, chatService, opt) })
+	o := spy.Run(func() { srv = grpctest.NewServer(spy, chatService, opts...) })
 	if !o.FailedNow || srv != nil {
 		t.Errorf("NewServer with a bad option: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
 	}

@@ -32,8 +32,9 @@ import (
 // is an error, not a panic; a Send that fails where grpc's SendMsg fails
 // (after CloseSend, a message that is not a proto) ends the stream, as
 // grpc's does: Recv returns the responses already given, then that
-// error, later Sends return io.EOF, the Context ends, Header and Next stop
-// waiting, and responses the test gives after that are dropped; messages
+// error, later Sends return io.EOF (after CloseSend: the same error again,
+// as grpc's), the Context ends, Header and Next stop waiting, and
+// responses the test gives after that are dropped; messages
 // are deep-copied on their way through.
 //
 // It is safe for one goroutine sending and one receiving (the code under

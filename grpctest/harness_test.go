@@ -607,7 +607,8 @@ func TestClientConnClosedByAnEarlierCleanup(t *testing.T) {
 	spy.WantClean(t)
 }
 
-// WithClientConnCheck needs WithTCP, and contradicts WithoutLeakCheck.
+// WithClientConnCheck needs WithTCP, and contradicts WithoutLeakCheck;
+// WithBufferSize has no meaning with WithTCP.
 func TestWithClientConnCheckMisuse(t *testing.T) {
 	for _, tc := range []struct {
 		opts []grpctest.Option
@@ -615,6 +616,7 @@ func TestWithClientConnCheckMisuse(t *testing.T) {
 	}{
 		{[]grpctest.Option{grpctest.WithClientConnCheck()}, "WithClientConnCheck without WithTCP"},
 		{[]grpctest.Option{grpctest.WithTCP(), grpctest.WithClientConnCheck(), grpctest.WithoutLeakCheck()}, "WithClientConnCheck and WithoutLeakCheck both given"},
+		{[]grpctest.Option{grpctest.WithBufferSize(1 << 20), grpctest.WithTCP()}, "WithBufferSize(1048576) with WithTCP: the buffer size is bufconn's"},
 	} {
 		spy := spytb.New(t)
 		spy.Run(func() { grpctest.NewServer(spy, interopService, tc.opts...) })

@@ -22,7 +22,7 @@ import (
 // the test's open harnesses. When the lengths are equal, each pair that
 // differs gets a diff of its own (at most five), after a line naming the
 // messages of want that got has at another index; when they differ, a line
-// "want N messages, got M", which messages of want and of got the other
+// such as "want 3 messages, got 2", which messages of want and of got the other
 // list does not match, in order (a longest common subsequence of equal
 // messages), and a diff of the lists. Short bytes fields that hold text
 // are shown as text, long ones as a summary. A typed nil message, such as a call that

@@ -31,6 +31,7 @@ type config struct {
 	withRec      bool // WithRecorder was given
 	noRec        bool // WithoutRecorder was given
 	bufSize      int
+	bufSizeSet   bool  // WithBufferSize was given
 	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
 	connCheck    bool  // WithClientConnCheck
 	window       int32 // 0: gRPC's dynamic flow control
@@ -105,14 +106,15 @@ func WithoutRecorder() Option {
 }
 
 // WithBufferSize sets the size in bytes of the bufconn buffer between client
-// and server (default DefaultBufferSize). It does not apply WithTCP.
+// and server (default DefaultBufferSize). A TCP connection has the kernel's
+// buffers instead: WithBufferSize with WithTCP is reported as a misuse.
 func WithBufferSize(n int) Option {
 	return func(c *config) {
 		if n <= 0 {
 			c.fail("WithBufferSize(%d): the buffer size must be positive", n)
 			return
 		}
-		c.bufSize = n
+		c.bufSize, c.bufSizeSet = n, true
 	}
 }
 
@@ -218,6 +220,9 @@ func buildConfig(opts []Option) *config {
 	}
 	if c.connCheck && !c.tcp {
 		c.fail("WithClientConnCheck without WithTCP: only the harness's own clients can dial a bufconn listener, so there is nothing to check")
+	}
+	if c.bufSizeSet && c.tcp {
+		c.fail("WithBufferSize(%d) with WithTCP: the buffer size is bufconn's, and a TCP connection has the kernel's buffers: choose one", c.bufSize)
 	}
 	if c.connCheck && c.noLeakCheck {
 		c.fail("WithClientConnCheck and WithoutLeakCheck both given: choose one")
