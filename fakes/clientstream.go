@@ -230,9 +230,13 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 }
 
 // Finish ends the server's half: after the queued responses the code's Recv
-// returns io.EOF (err == nil) or err, converted as grpc converts a handler's
-// error (status errors are kept, context errors map to their codes, others
-// become codes.Unknown). Only the first call counts.
+// returns io.EOF (err == nil) or err. The error Recv returns reads as the
+// status a real client gets from a handler that returned err (its text,
+// status.Code and status.FromError: status errors are kept, context errors
+// map to their codes, others become codes.Unknown), and errors.Is finds err
+// in it. A real client's error never holds the server's Go error, so code
+// that must work against a real server should tell errors apart by
+// status.Code. Only the first call counts.
 //
 // On a method without server streaming, Respond's one response is already
 // the call's result, OK, and a Finish after it changes nothing the code's

@@ -2,6 +2,7 @@ package fakes
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -199,18 +200,43 @@ func untypedErr(op string, m any) error {
 	return status.Errorf(codes.InvalidArgument, "fakes: %s: a %T with no message type cannot be sent; make it with dynamicpb.NewMessage", op, m)
 }
 
-// rpcErr converts err as grpc converts a handler's error into the call's
-// status: status errors are kept, context errors map to Canceled and
-// DeadlineExceeded, anything else becomes codes.Unknown.
+// rpcErr is err as the other end of a stream gets it: the status grpc
+// makes of a handler's error (status errors are kept, context errors map to
+// Canceled and DeadlineExceeded, a wrapped status keeps its code, anything
+// else becomes codes.Unknown), and err itself for errors.Is and errors.As.
+// An error that is a status already is returned as it is.
 func rpcErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err
 	}
-	return status.FromContextError(err).Err()
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err)
+	}
+	return &peerErr{st: st, err: err}
 }
+
+// peerErr is a test's error (Finish's, End's) as the code at the other end
+// of a fake stream gets it. It reads as the status grpc would deliver (its
+// Error text, GRPCStatus for status.Code and status.FromError, errors.Is
+// with another status error), and it unwraps to the test's error, so that
+// errors.Is(err, yours) holds, as the contract has Recv return Finish's
+// error. A real client never gets the server's Go error: code under test
+// that must work against a real server tells errors apart by status.Code.
+type peerErr struct {
+	st  *status.Status
+	err error
+}
+
+func (e *peerErr) Error() string              { return e.st.Err().Error() }
+func (e *peerErr) GRPCStatus() *status.Status { return e.st }
+func (e *peerErr) Unwrap() error              { return e.err }
+
+// Is matches another status error as grpc's own status errors do.
+func (e *peerErr) Is(target error) bool { return errors.Is(e.st.Err(), target) }
 
 // cloneMsg returns a copy of m, as the receiver of a real stream would
 // decode it: the sender may reuse m after Send returns. A proto message is

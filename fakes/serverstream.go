@@ -162,8 +162,10 @@ func (s *ServerStream[Req, Res]) Cancel() {
 // End records that the handler returned err, ending the stream like a real
 // server does: the handler's context is canceled, later Send and Recv fail
 // with codes.Canceled, and Next returns the unread responses, then io.EOF
-// (err == nil) or err (codes.Internal if the trailer has metadata gRPC
-// refuses; see SetTrailer). With WithRecorder it records End with err's status.
+// (err == nil) or err as a client gets it (the status grpc makes of it, in
+// which errors.Is still finds err: see ClientStream.Finish), or
+// codes.Internal if the trailer has metadata gRPC refuses (see
+// SetTrailer). With WithRecorder it records End with err's status.
 // Only the first End or Cancel counts.
 //
 //	err := srv.FullDuplexCall(stream)
