@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -280,4 +282,83 @@ func TestClientStreamFailedSendDeliversNothing(t *testing.T) {
 		t.Errorf("recorded client Sends %v, want one that failed with io.EOF:\n%s", sends, rec)
 	}
 	wantMsgs(t, nil, listed)
+}
+
+// Cancel records the server's End after the Recv it made fail, as a real
+// server does: there the End comes when the handler returns, after the
+// Recv. Compared with the events of a real server half canceled in the
+// same Recv.
+func TestCancelRecordsTheEndAfterTheRecvItEnded(t *testing.T) {
+	serverKinds := func(r *recorder.Recorder) []recorder.Kind {
+		var ks []recorder.Kind
+		for _, e := range r.Events() {
+			if e.Side == recorder.Server {
+				ks = append(ks, e.Kind)
+			}
+		}
+		return ks
+	}
+
+	srv := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, recvOnceService{}) })
+	ctx, cancel := context.WithCancel(t.Context())
+	real, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := real.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	serverRecvs := func(n int) func([]recorder.Event) bool {
+		return func(ev []recorder.Event) bool {
+			got := 0
+			for _, e := range ev {
+				if e.Side == recorder.Server && e.Kind == recorder.Recv {
+					got++
+				}
+			}
+			return got >= n
+		}
+	}
+	if err := srv.Recorder().Wait(ctx, serverRecvs(1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the handler waits in its second Recv
+	if err := srv.Recorder().Wait(t.Context(), func(ev []recorder.Event) bool {
+		return slices.ContainsFunc(ev, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := serverKinds(srv.Recorder())
+
+	rec := recorder.New()
+	s := fakes.NewServerStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(rec), fakes.WithMethod(fullDuplex))
+	s.Push(req(1))
+	handler := grpctest.GoErr(t, func() error { return recvOnceService{}.FullDuplexCall(s) })
+	if err := rec.Wait(t.Context(), serverRecvs(1)); err != nil {
+		t.Fatal(err)
+	}
+	for fakes.CallsInProgress(s) == 0 { // the second Recv has begun
+		runtime.Gosched()
+	}
+	s.Cancel()
+	if _, err := handler.Wait(waitLimit); status.Code(err) != codes.Canceled {
+		t.Errorf("the handler returned %v, want Canceled", err)
+	}
+	if got := serverKinds(rec); !slices.Equal(got, want) {
+		t.Errorf("the fake server half recorded %v; a real one %v:\nfake:\n%s\nreal:\n%s", got, want, rec, srv.Recorder())
+	}
+}
+
+// recvOnceService's FullDuplexCall receives until its Recv fails and returns
+// that error.
+type recvOnceService struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (recvOnceService) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) error {
+	for {
+		if _, err := st.Recv(); err != nil {
+			return err
+		}
+	}
 }

@@ -2,6 +2,7 @@ package fakes
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -42,7 +43,16 @@ type ServerStream[Req, Res any] struct {
 	// guarded by p.mu
 	canceled bool
 	ended    bool
+	// With a recorder: the handler's calls in progress (calls), and a
+	// channel Cancel waits on for them to return (idle, closed when calls
+	// drops to 0).
+	calls int
+	idle  chan struct{}
 }
+
+// cancelWait bounds how long Cancel waits for the handler's calls it ended
+// to return before it records the End.
+const cancelWait = time.Second
 
 var (
 	_ grpc.BidiStreamingServer[int, string]   = (*ServerStream[int, string])(nil)
@@ -138,9 +148,11 @@ func (s *ServerStream[Req, Res]) CloseSend() {
 
 // Cancel cancels the stream as a client canceling its call would: the
 // handler's context is canceled, Send and Recv (even blocked ones) return a
-// status with codes.Canceled, and the stream ends (End is recorded with
-// codes.Canceled unless End was called first). Calling it again does
-// nothing.
+// status with codes.Canceled, and the stream ends. With WithRecorder, End
+// is recorded with codes.Canceled (unless End was called first) once the
+// handler's calls in progress have returned, so that their failures come
+// before it, as on a real server; a call the handler makes after that is
+// recorded after the End. Calling it again does nothing.
 func (s *ServerStream[Req, Res]) Cancel() {
 	if !s.usable() {
 		return
@@ -155,7 +167,53 @@ func (s *ServerStream[Req, Res]) Cancel() {
 	p.broadcastLocked()
 	p.mu.Unlock()
 	if first && p.cfg.rec != nil {
+		// A real server records the End when the handler returns, after
+		// the Send or Recv the cancel made fail: so does the fake, for
+		// the calls in progress now.
+		s.awaitCalls()
 		p.cfg.rec.EndServerStream(s.ss, status.Error(codes.Canceled, context.Canceled.Error()))
+	}
+}
+
+// enter counts a handler's call that a recorder records (see awaitCalls);
+// when it reports true, call leave when the call returns.
+func (s *ServerStream[Req, Res]) enter() bool {
+	if s.p.cfg.rec == nil {
+		return false
+	}
+	s.p.mu.Lock()
+	s.calls++
+	s.p.mu.Unlock()
+	return true
+}
+
+func (s *ServerStream[Req, Res]) leave() {
+	s.p.mu.Lock()
+	if s.calls--; s.calls == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.p.mu.Unlock()
+}
+
+// awaitCalls waits, at most cancelWait, until the handler's calls in
+// progress have returned, and so have been recorded.
+func (s *ServerStream[Req, Res]) awaitCalls() {
+	s.p.mu.Lock()
+	if s.calls == 0 {
+		s.p.mu.Unlock()
+		return
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.p.mu.Unlock()
+	timer := time.NewTimer(cancelWait)
+	defer timer.Stop()
+	select {
+	case <-idle:
+	case <-timer.C:
 	}
 }
 
@@ -302,6 +360,9 @@ func (s *ServerStream[Req, Res]) Send(m *Res) error {
 	if m == nil {
 		return s.core.SendMsg(m) // rejected before it reaches a recorder
 	}
+	if s.enter() {
+		defer s.leave()
+	}
 	return s.ss.SendMsg(m)
 }
 
@@ -315,6 +376,9 @@ func (s *ServerStream[Req, Res]) SendAndClose(m *Res) error { return s.Send(m) }
 func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
 	if !s.usable() {
 		return nil, errZeroServerStream
+	}
+	if s.enter() {
+		defer s.leave()
 	}
 	m := new(Req)
 	if err := s.ss.RecvMsg(m); err != nil {
@@ -340,6 +404,9 @@ func (s *ServerStream[Req, Res]) SetHeader(md metadata.MD) error {
 func (s *ServerStream[Req, Res]) SendHeader(md metadata.MD) error {
 	if !s.usable() {
 		return errZeroServerStream
+	}
+	if s.enter() {
+		defer s.leave()
 	}
 	return s.ss.SendHeader(md)
 }
@@ -369,6 +436,9 @@ func (s *ServerStream[Req, Res]) SendMsg(m any) error {
 	if !s.usable() {
 		return errZeroServerStream
 	}
+	if s.enter() {
+		defer s.leave()
+	}
 	return s.ss.SendMsg(m)
 }
 
@@ -376,6 +446,9 @@ func (s *ServerStream[Req, Res]) SendMsg(m any) error {
 func (s *ServerStream[Req, Res]) RecvMsg(m any) error {
 	if !s.usable() {
 		return errZeroServerStream
+	}
+	if s.enter() {
+		defer s.leave()
 	}
 	return s.ss.RecvMsg(m)
 }
