@@ -41,7 +41,11 @@ type config struct {
 
 // Default method names recorded for fake streams without WithMethod.
 const (
+	// DefaultServerMethod is the method a ServerStream records without
+	// WithMethod.
 	DefaultServerMethod = "/fakes.Fake/ServerStream"
+	// DefaultClientMethod is the method a ClientStream records without
+	// WithMethod.
 	DefaultClientMethod = "/fakes.Fake/ClientStream"
 )
 
