@@ -29,7 +29,8 @@ import (
 // (codes.Canceled or codes.DeadlineExceeded) and Send returns io.EOF; Send
 // after the code received the end of the stream returns io.EOF (see
 // Finish) and Send after CloseSend an error, as grpc's do; a nil message
-// is an error, not a panic; a Send that fails where grpc's SendMsg fails
+// is an error (where grpc-go would send an empty message: see the package
+// doc), not a panic; a Send that fails where grpc's SendMsg fails
 // (after CloseSend, a message that is not a proto) ends the stream, as
 // grpc's does: Recv returns the responses already given, then that
 // error, later Sends return io.EOF (after CloseSend: the same error again,

@@ -184,7 +184,7 @@ func nilErr(op string, m any) error {
 	if op == "RecvMsg" {
 		return status.Errorf(codes.InvalidArgument, "fakes: RecvMsg(nil): cannot receive into a nil %T; pass new(T)", m)
 	}
-	return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T cannot be sent; send a message (an empty one is fine)", op, m)
+	return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T cannot be sent (grpc-go would send it as an empty message; a nil is nearly always a bug): send a message, &T{} for an empty one", op, m)
 }
 
 // untyped reports whether m is a proto message with no message type: a

@@ -19,7 +19,8 @@ import (
 // grpc.ClientStreamingServer[Req, Res] and grpc.ServerStreamingServer[Res],
 // so generated handler signatures accept it. It behaves like a real stream:
 // Recv returns io.EOF after CloseSend and the pushed messages; after Cancel
-// Send and Recv fail with codes.Canceled; a nil message is an error, not a
+// Send and Recv fail with codes.Canceled; a nil message is an error (where
+// grpc-go would send an empty message: see the package doc), not a
 // panic; the header is sent once (by SendHeader or the first Send) and
 // SetHeader/SendHeader after that fail; every message is deep-copied on its
 // way through, so neither side can change what the other got.

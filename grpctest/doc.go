@@ -32,7 +32,10 @@
 // transports (it waits for gRPC to close each connection, which gRPC does
 // after marking the transport unusable). Open streams fail with
 // codes.Unavailable, handlers see their context canceled, and the next RPC
-// dials a new transport.
+// of the harness's own clients dials a new transport; a client of the
+// code's own, dialed to Addr, finds out about the drop by itself, so its
+// next RPC may still fail with codes.Unavailable, as after a real network
+// failure.
 //
 // # Teardown
 //

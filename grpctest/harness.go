@@ -323,8 +323,12 @@ func (s *Server) GRPC() *grpc.Server { return s.srv }
 // sides, as a network failure would: open streams fail with
 // codes.Unavailable and running handlers see their context canceled. It
 // returns once gRPC has torn down every dropped transport, client and
-// server side, so the harness stays usable: the next RPC dials a new
-// transport.
+// server side, so the harness stays usable: the next RPC of the harness's
+// own clients (Conn, Dial) dials a new transport. Of a connection that a
+// client of the code's own made to Addr (WithTCP), Disconnect closes the
+// server's end only: that client finds out by itself, as after a real
+// network failure, so an RPC it starts right after Disconnect may still
+// take the dropped transport and fail with codes.Unavailable.
 func (s *Server) Disconnect() {
 	s.t.Helper()
 	s.mu.Lock()

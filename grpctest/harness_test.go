@@ -191,6 +191,34 @@ func TestDisconnectDropsStreamsAndHarnessStaysUsable(t *testing.T) {
 	spy.WantClean(t)
 }
 
+// The harness's own clients' next call after Disconnect succeeds, over
+// TCP as on bufconn: Disconnect returns once their side has torn the
+// transport down, so the call cannot take the dropped one.
+func TestDisconnectNextCallSucceeds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []grpctest.Option
+	}{{"bufconn", nil}, {"tcp", []grpctest.Option{grpctest.WithTCP()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := grpctest.NewServer(t, interopService, tc.opts...)
+			clients := []testgrpc.TestServiceClient{client(srv), testgrpc.NewTestServiceClient(srv.Dial())}
+			for i := range 20 {
+				for j, c := range clients {
+					if _, err := c.EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+						t.Fatalf("round %d, client %d, before Disconnect: %v", i, j, err)
+					}
+				}
+				srv.Disconnect()
+				for j, c := range clients {
+					if _, err := c.EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+						t.Fatalf("round %d, client %d, right after Disconnect: %v", i, j, err)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRecorderOptions(t *testing.T) {
 	t.Run("default records both sides", func(t *testing.T) {
 		srv := grpctest.NewServer(t, interopService)

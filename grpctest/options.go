@@ -124,8 +124,9 @@ func WithBufferSize(n int) Option {
 // harness's own connections (Conn, Dial) go over TCP too; everything else
 // (recording, Disconnect, the leak checks, Close) works as on bufconn. A
 // client the code under test builds itself with grpc.NewClient(s.Addr())
-// is the code's to close; its calls are recorded on the server side only.
-// WithBufferSize does not apply. The flow-control formula of
+// is the code's to close; its calls are recorded on the server side only,
+// and Disconnect closes only the server's end of its connection (see
+// Disconnect). WithBufferSize does not apply. The flow-control formula of
 // SendUntilBlocked holds over TCP as on bufconn: flow control bounds what
 // the sender writes, whatever the socket buffers could hold.
 func WithTCP() Option {
