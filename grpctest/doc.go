@@ -199,7 +199,9 @@
 // got[2]"). When the lengths differ, it first says so ("want 3 messages,
 // got 2") and lists the messages of want and of got that the other list does
 // not match in order (aligned as a longest common subsequence of equal
-// messages; the diff pairs messages by likeness, so a message that
+// messages; lists of the same length get that report too when a message
+// is lost and another added, which shifts the pairs between them; the
+// diff pairs messages by likeness, so a message that
 // changed or moved can be on both lists). AssertMessagesWith takes extra cmp
 // options. Msgs turns a typed slice, such as a fake stream's Responses,
 // into the []any they take. Bytes fields longer than 1 KiB are compared and shown as a

@@ -24,7 +24,10 @@ import (
 // messages of want that got has at another index; when they differ, a line
 // such as "want 3 messages, got 2", which messages of want and of got the other
 // list does not match, in order (a longest common subsequence of equal
-// messages), and a diff of the lists. Short bytes fields that hold text
+// messages), and a diff of the lists. Lists of the same length get that
+// report too when a message is missing and another one added, shifting
+// the pairs in between (a message received twice and the last one never).
+// Short bytes fields that hold text
 // are shown as text, long ones as a summary. A typed nil message, such as a call that
 // failed returns, equals only a nil message of its type, never an empty
 // one.
@@ -84,11 +87,16 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if len(opts) == 0 && protoEqual(want, got) {
 		return true
 	}
-	if len(want) == len(got) {
-		if d, ok := pairDiffs(want, got, opts); ok {
-			if d == "" {
-				return true
-			}
+	var note string
+	if len(want) != len(got) {
+		note = countNote(want, got, opts)
+	} else if d, ok := pairDiffs(want, got, opts); ok {
+		if d == "" {
+			return true
+		}
+		// A lost message and an added one shift every pair between them:
+		// then the lists say more than the pairs (countNote).
+		if note = countNote(want, got, opts); note == "" {
 			t.Errorf("grpctest: messages differ: %s%s%s", d, structOptionsNote(want, got, opts), timelines(t))
 			return false
 		}
@@ -102,7 +110,7 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if d == "" {
 		return true
 	}
-	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", countNote(want, got, opts), d, nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
+	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", note, d, nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
 	return false
 }
 
@@ -229,76 +237,39 @@ const maxListed = 5
 
 // countNote, when want and got differ in length, says so on a line of its
 // own, followed by which messages of want and of got are not matched in
-// order on the other side, found by aligning the two lists: their common head and tail
-// first (a message lost or added in the middle costs no more), then the
-// longest common subsequence of equal messages in what is left, if that
-// is small enough.
+// order on the other side (see align). For lists of the same length it
+// says the same when that tells more than a diff of each pair: when
+// fewer messages are unmatched than pairs differ (the messages after a lost
+// one moved up, as after a duplicate and a drop), and a message of want
+// is not in got at all (else messages only changed places, which
+// pairDiffs names). Otherwise, it returns "".
 func countNote(want, got []any, opts []cmp.Option) string {
-	if len(want) == len(got) {
-		return ""
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "want %s, got %d\n", plural(len(want), "message"), len(got))
-	eq, limit := equal, maxAlign
-	if !allProto(want) || !allProto(got) {
-		limit = maxAlignWith // equal walks them with cmp
-	}
+	eq := equal
 	if len(opts) > 0 {
 		eq = func(w, g any) bool { return cmpEqual(w, g, opts) }
-		limit = maxAlignWith
 	}
-	lo := 0
-	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
-		lo++
-	}
-	hw, hg := len(want), len(got)
-	for hw > lo && hg > lo && eq(want[hw-1], got[hg-1]) {
-		hw--
-		hg--
-	}
-	mw, mg := want[lo:hw], got[lo:hg]
-	if len(mw)*len(mg) > limit {
-		return b.String()
-	}
-	// lcs[i][j]: length of the longest common subsequence of mw[i:] and
-	// mg[j:]; same[i][j]: mw[i] equals mg[j].
-	lcs := make([][]int, len(mw)+1)
-	same := make([][]bool, len(mw))
-	for i := range lcs {
-		lcs[i] = make([]int, len(mg)+1)
-		if i < len(mw) {
-			same[i] = make([]bool, len(mg))
+	missing, extra, aligned := align(want, got, eq, opts)
+	var b strings.Builder
+	if len(want) == len(got) {
+		if !aligned || len(missing) == 0 {
+			return ""
 		}
-	}
-	for i := len(mw) - 1; i >= 0; i-- {
-		for j := len(mg) - 1; j >= 0; j-- {
-			same[i][j] = eq(mw[i], mg[j])
-			if same[i][j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+		differ := 0
+		for i := range want {
+			if !eq(want[i], got[i]) {
+				differ++
 			}
 		}
-	}
-	var missing, extra []int
-	i, j := 0, 0
-	for i < len(mw) || j < len(mg) {
-		switch {
-		case i == len(mw):
-			extra = append(extra, lo+j)
-			j++
-		case j == len(mg):
-			missing = append(missing, lo+i)
-			i++
-		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
-			i++
-			j++
-		case lcs[i+1][j] >= lcs[i][j+1]:
-			missing = append(missing, lo+i)
-			i++
-		default:
-			extra = append(extra, lo+j)
-			j++
+		if differ <= len(missing) || !slices.ContainsFunc(missing, func(i int) bool {
+			return !slices.ContainsFunc(extra, func(j int) bool { return eq(want[i], got[j]) })
+		}) {
+			return ""
+		}
+		fmt.Fprintf(&b, "%d messages each, but not the same ones in order\n", len(want))
+	} else {
+		fmt.Fprintf(&b, "want %s, got %d\n", plural(len(want), "message"), len(got))
+		if !aligned {
+			return b.String()
 		}
 	}
 	list := func(label, name string, idx []int, ms []any) {
@@ -321,6 +292,72 @@ func countNote(want, got []any, opts []cmp.Option) string {
 		b.WriteString("(matched in order, by equality; the diff below pairs messages by likeness: one listed on both sides may have changed or moved)\n")
 	}
 	return b.String()
+}
+
+// align finds which messages of want and of got are not matched in order
+// on the other side, by aligning the two lists: their common head and
+// tail first (a message lost or added in the middle costs no more), then
+// the longest common subsequence of equal messages in what is left, if
+// that is small enough (ok is false if not).
+func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing, extra []int, ok bool) {
+	limit := maxAlign
+	if !allProto(want) || !allProto(got) || len(opts) > 0 {
+		limit = maxAlignWith // eq walks them with cmp
+	}
+	lo := 0
+	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
+		lo++
+	}
+	hw, hg := len(want), len(got)
+	for hw > lo && hg > lo && eq(want[hw-1], got[hg-1]) {
+		hw--
+		hg--
+	}
+	mw, mg := want[lo:hw], got[lo:hg]
+	if len(mw)*len(mg) > limit {
+		return nil, nil, false
+	}
+	// lcs[i][j]: length of the longest common subsequence of mw[i:] and
+	// mg[j:]; same[i][j]: mw[i] equals mg[j].
+	lcs := make([][]int, len(mw)+1)
+	same := make([][]bool, len(mw))
+	for i := range lcs {
+		lcs[i] = make([]int, len(mg)+1)
+		if i < len(mw) {
+			same[i] = make([]bool, len(mg))
+		}
+	}
+	for i := len(mw) - 1; i >= 0; i-- {
+		for j := len(mg) - 1; j >= 0; j-- {
+			same[i][j] = eq(mw[i], mg[j])
+			if same[i][j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < len(mw) || j < len(mg) {
+		switch {
+		case i == len(mw):
+			extra = append(extra, lo+j)
+			j++
+		case j == len(mg):
+			missing = append(missing, lo+i)
+			i++
+		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			missing = append(missing, lo+i)
+			i++
+		default:
+			extra = append(extra, lo+j)
+			j++
+		}
+	}
+	return missing, extra, true
 }
 
 // nilNote explains the "@invalid" of a typed nil message in a diff, if

@@ -372,6 +372,49 @@ func TestCountNoteOfAMovedMessage(t *testing.T) {
 	}
 }
 
+// Lists of the same length where one message came twice and another never
+// (a resume that replays one message too many): every pair after the
+// duplicate differs, but the report names the two messages, as for lists
+// of different lengths, instead of diffing shifted pairs and calling them
+// "in another order". A message that only changed in place, and messages
+// that only swapped places, are still reported pair by pair.
+func TestAssertMessagesNamesADuplicateAndALossInListsOfTheSameLength(t *testing.T) {
+	m := func(i int) any { return &testgrpc.SimpleRequest{ResponseSize: int32(i)} }
+	var want, got []any
+	for i := range 5 {
+		want = append(want, m(i))
+	}
+	for _, i := range []int{0, 1, 1, 2, 3} {
+		got = append(got, m(i))
+	}
+	spy := spytb.New(t)
+	if grpctest.AssertMessages(spy, want, got) {
+		t.Fatal("AssertMessages passed a duplicate and a loss")
+	}
+	r := spy.Want(t, 1, "grpctest: messages differ: 5 messages each, but not the same ones in order\n"+
+		"in want, not matched in order in got:\n  want[4] *grpc_testing.SimpleRequest{response_size:4}\n"+
+		"in got, not matched in order in want:\n  got[2] *grpc_testing.SimpleRequest{response_size:1}\n",
+		"mismatch (-want +got):\n")
+	if strings.Contains(r.Msg, "in another order") || strings.Contains(r.Msg, "want[3] and got[3]") {
+		t.Errorf("the report diffs shifted pairs:\n%s", r.Msg)
+	}
+
+	for _, tc := range []struct {
+		name      string
+		got       []any
+		want, not string
+	}{
+		{"changed in place", []any{m(0), m(1), m(7), m(3), m(4)}, "1 of 5 messages differs", "not the same ones in order"},
+		{"swapped", []any{m(0), m(2), m(1), m(3), m(4)}, "in another order: want[1] is got[2], want[2] is got[1]", "not the same ones in order"},
+	} {
+		spy := spytb.New(t)
+		grpctest.AssertMessages(spy, want, tc.got)
+		if r := spy.Want(t, 1, tc.want); strings.Contains(r.Msg, tc.not) {
+			t.Errorf("%s: the report lists the messages instead of diffing the pairs:\n%s", tc.name, r.Msg)
+		}
+	}
+}
+
 // Harnesses that share a recorder print its timeline once.
 func TestFailureShowsASharedTimelineOnce(t *testing.T) {
 	spy := spytb.New(t)
