@@ -253,7 +253,8 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 // Wait waits up to timeout for the call to return and returns its result.
 // If it is still blocked after timeout, the test fails, with the stack of
 // the goroutine that runs the call and those of the test's harnesses'
-// handlers still running (the other side of a deadlock), and Wait returns
+// handlers still running (the other side of a deadlock) and of the
+// goroutines those handlers started that still run, and Wait returns
 // the zero T and an error wrapping ErrStillBlocked.
 func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 	p.t.Helper()
@@ -497,8 +498,10 @@ func blockedIn(id uint64) string {
 const maxHandlerStacks = 4
 
 // runningHandlers shows where the running handlers of t's harnesses are,
-// for a report of a call still blocked: the other side of a deadlock. ""
-// if none runs.
+// for a report of a call still blocked: the other side of a deadlock; and
+// where the goroutines those handlers started are, which may be the third
+// party (a fan-out blocked on a channel a handler waits on). "" if none
+// runs.
 func runningHandlers(t testing.TB) string {
 	hs := harnessesOf(t)
 	if len(hs) == 0 {
@@ -508,8 +511,9 @@ func runningHandlers(t testing.TB) string {
 	for _, s := range hs {
 		running = append(running, s.runningHandlerGoroutines()...)
 	}
+	started := handlerStarted(hs)
 	if len(running) == 0 {
-		return ""
+		return started
 	}
 	slices.SortFunc(running, func(a, b handlerGoroutine) int { return cmp.Compare(a.id, b.id) })
 	byID := tracebacksByID()
@@ -528,7 +532,38 @@ func runningHandlers(t testing.TB) string {
 		shown++
 		fmt.Fprintf(&b, "\n  %s%s", h.method, strings.ReplaceAll(renderBlocked(tb), "\n  ", "\n    "))
 	}
-	return b.String()
+	return b.String() + started
+}
+
+// handlerStarted shows the goroutines that the handlers of the harnesses
+// hs started and that still run (at most maxHandlerStacks stacks), for
+// runningHandlers; "" if there are none.
+func handlerStarted(hs []*Server) string {
+	var groups []goroutineGroup
+	for _, s := range hs {
+		for _, g := range labelled(s.id) {
+			if g.startedBy() == byHandler && !g.isHandler() && !g.servesCall() && !g.isClientConn() {
+				groups = append(groups, g)
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return ""
+	}
+	total := 0
+	for _, g := range groups {
+		total += g.count
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ngoroutines the handlers started, still running (%d):\n", total)
+	for i, g := range withTracebacks(groups) {
+		if i == maxHandlerStacks {
+			fmt.Fprintf(&b, "  … and %d more stack(s)\n", len(groups)-i)
+			break
+		}
+		g.render(&b, "")
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // tracebacksByID returns the traceback of every goroutine by its number.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
@@ -95,6 +96,53 @@ func TestWaitReportsACallStillBlocked(t *testing.T) {
 	}
 	// The test ends with the Recv still blocked: the stream's context ends,
 	// Recv returns, and nothing else is reported.
+	spy.End()
+	spy.Want(t, 1)
+	<-recv.Done()
+}
+
+// fanOutService's FullDuplexCall starts a goroutine that blocks handing a
+// message on (to a subscriber that never reads it: a fan-out bug) and
+// waits for its call to end. The goroutine leaves when release closes.
+type fanOutService struct {
+	testgrpc.UnimplementedTestServiceServer
+	release chan struct{}
+}
+
+func (f fanOutService) FullDuplexCall(st testgrpc.TestService_FullDuplexCallServer) error {
+	started := make(chan struct{})
+	go fanOutBlocked(make(chan int), started, f.release)
+	<-started
+	<-st.Context().Done()
+	return st.Context().Err()
+}
+
+func fanOutBlocked(subscriber chan int, started, release chan struct{}) {
+	close(started)
+	select {
+	case subscriber <- 1:
+	case <-release:
+	}
+}
+
+// Wait's report of a call still blocked shows, besides the handlers, the
+// goroutines they started that still run: where a fan-out bug blocks.
+func TestWaitReportShowsGoroutinesTheHandlersStarted(t *testing.T) {
+	spy := spytb.New(t)
+	release := make(chan struct{})
+	srv := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, fanOutService{release: release}) })
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(spy, stream.Recv)
+	if _, err := recv.Wait(blockFor); !errors.Is(err, grpctest.ErrStillBlocked) {
+		t.Fatalf("Wait returned %v, want ErrStillBlocked", err)
+	}
+	spy.Want(t, 1, "the harness's handlers still running (1):",
+		"goroutines the handlers started, still running (1):\n  1 goroutine(s) like this one, started by handler /grpc.testing.TestService/FullDuplexCall:\n",
+		"grpctest_test.fanOutBlocked(")
+	close(release)
 	spy.End()
 	spy.Want(t, 1)
 	<-recv.Done()
