@@ -82,7 +82,9 @@
 // releasing a stream. (An io.EOF from SendMsg says the call has ended: a
 // Recv gets its status, and finishes the stream.) Streams that are
 // none of these when Close starts are reported by method and by the line
-// of the test that opened them, with the hint "drain the stream or cancel
+// that opened them (a helper's line is followed by the lines of the test
+// that called it: "room_test.go:24 (in join, called at room_test.go:51)"),
+// with the hint "drain the stream or cancel
 // its context"; when the recorder shows that the server had already ended
 // the call, the report adds with which status and at which event, which a
 // Recv would have returned; when Disconnect dropped the stream's

@@ -333,20 +333,74 @@ func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.E
 }
 
 // callSite names the first caller outside gRPC, generated code and this
-// module's library packages: the line of the test that opened the stream.
+// module's library packages: the line that opened the stream. When that
+// line is not in a test function (a helper of the test's, or the code
+// under test), the lines of the test's files that led to it follow, up to
+// the test function's: "room_test.go:24 (in join, called at
+// room_test.go:51)". A helper's t.Helper mark is the testing package's
+// own, and without them the streams a helper opens for several callers
+// would all be "room_test.go:24".
 func callSite() string {
-	var pcs [32]uintptr
+	var pcs [64]uintptr
 	n := runtime.Callers(3, pcs[:])
 	frames := runtime.CallersFrames(pcs[:n])
+	var site string
+	var callers []string
 	for {
 		f, more := frames.Next()
-		if !skipFrame(f) {
-			return fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+		switch {
+		case site == "":
+			if skipFrame(f) {
+				break
+			}
+			site = fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line)
+			if testFunction(f.Function) {
+				return site
+			}
+			callers = append(callers, "in "+shortFunction(f.Function)+", called at")
+		case strings.HasSuffix(f.File, "_test.go"):
+			callers = append(callers, fmt.Sprintf("%s:%d", filepath.Base(f.File), f.Line))
+			if testFunction(f.Function) || len(callers) == maxCallers {
+				more = false
+			}
 		}
 		if !more {
-			return "(unknown)"
+			break
 		}
 	}
+	switch {
+	case site == "":
+		return "(unknown)"
+	case len(callers) < 2: // no line of a test's file led to it
+		return site
+	}
+	return fmt.Sprintf("%s (%s %s)", site, callers[0], strings.Join(callers[1:], ", "))
+}
+
+// maxCallers bounds the lines callSite gives after the stream's own (the
+// first entry names the function).
+const maxCallers = 4
+
+// testFunction reports whether fn, a function's full name, is a test,
+// benchmark, fuzz test or example function, or a closure within one.
+func testFunction(fn string) bool {
+	name := shortFunction(fn)
+	for _, prefix := range []string{"Test", "Benchmark", "Fuzz", "Example"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// shortFunction returns fn without its package path: "join",
+// "(*fixture).open", "TestRoom.func1".
+func shortFunction(fn string) string {
+	fn = fn[strings.LastIndex(fn, "/")+1:]
+	if _, after, ok := strings.Cut(fn, "."); ok {
+		return after
+	}
+	return fn
 }
 
 func skipFrame(f runtime.Frame) bool {

@@ -47,6 +47,37 @@ func TestLeakCheckReportsUndrainedStream(t *testing.T) {
 	}
 }
 
+// openUndrained is a test's helper that opens a stream and reads one
+// response of two: the stream is left open.
+func openUndrained(t *testing.T, srv *grpctest.Server) {
+	t.Helper()
+	stream, err := client(srv).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{
+		ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stream that a helper opened is reported at the helper's line and at
+// the test's lines that called it, so that streams the same helper opened
+// for two callers are told apart.
+func TestLeakCheckNamesTheLinesThatCalledAHelper(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	_, _, first, _ := runtime.Caller(0)
+	openUndrained(t, srv)
+	openUndrained(t, srv)
+	spy.End()
+	for _, line := range []int{first + 1, first + 2} {
+		spy.Want(t, 2, "client stream "+streamingOut+" opened at leak_test.go:",
+			fmt.Sprintf(" (in openUndrained, called at leak_test.go:%d) was never finished (1 open at Close)", line))
+	}
+}
+
 func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
