@@ -90,7 +90,11 @@
 // the harness's Disconnect they exercise a client's retry, resume and
 // reconnect logic. On the fake server, a fault they inject into a scripted
 // call fails that call's script and is reported at Close; NewServer's doc
-// shows how to script the break instead.
+// shows how to script the break instead. To break a scripted call with
+// Disconnect, as a test of a client's resume, end its script with Hang (a
+// Hang that its call's end ends completes the script) and script the
+// resumed call with an Expect of its own; a Disconnect that ends a call in
+// any other step is reported, AllowCancel or not.
 //
 // # Beyond the core API
 //

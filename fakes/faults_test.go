@@ -472,3 +472,25 @@ func TestScriptedBreakInsteadOfFailAfter(t *testing.T) {
 		spy.WantClean(t)
 	})
 }
+
+// A client's resume logic against the fake server: the script of the call
+// that Disconnect breaks ends with Hang (the call's end is the test's
+// doing, and a Hang ended by its call's end completes the script), and a
+// second script takes the resumed call. Nothing is reported.
+func TestDisconnectOnTheFakeServerExercisesResume(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).Hang()
+	srv.Expect(fullDuplex).Recv(req(2)).Send(res(2)).Recv(req(3)).Send(res(3)).RecvEOF()
+	got, err := resilientPingPong(t.Context(), testpb.NewTestServiceClient(srv.Conn()), []int32{1, 2, 3}, 1, func(i int) {
+		if i == 0 {
+			srv.Harness().Disconnect()
+		}
+	})
+	if err != nil {
+		t.Fatalf("resilientPingPong: %v", err)
+	}
+	wantMsgs(t, []*dupRes{res(1), res(2), res(3)}, got)
+	srv.Close()
+	spy.WantClean(t)
+}

@@ -157,6 +157,10 @@ type callRun struct {
 	callID           uint64 // the recorder's, if hasID
 	hasID            bool
 	failed           string // a mismatch (already the complete message), "" if none
+	// While the call runs: its context, and finished, closed when its
+	// handler returns (see awaitUnseenEnds).
+	ctx      context.Context
+	finished chan struct{}
 }
 
 // endCause is who ended a call that stopped before its script was
@@ -561,13 +565,21 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // no longer need, such as the rest of a fan-out after its first error
 // (errgroup.WithContext). A mismatch is still reported, and so are a call
 // whose connection broke (Disconnect: its client got Unavailable) and a
-// call that Close ended: one the client left running. Telling these apart
-// takes the harness's recorder (how the client half ended): without it
-// (grpctest.WithoutRecorder, a WithMethods that leaves the method out, or
-// a server interceptor inside it that replaces the call's
+// call that Close ended: one the client left running. A client's cancel
+// reaches the server a moment after the client's call returned, so Close
+// first waits, a second at most, for the server half of a call whose
+// client ended to end too: through the harness's recorder, which shows how
+// each client half ended, and for a call whose client it does not see (a
+// client the code dialed to the harness's Addr itself, with
+// grpctest.WithTCP, or grpctest.WithoutRecorder) by waiting for the
+// call's context, unless the call is in a Hang step. Where the recorder
+// does not show how the client half ended (a client of the code's own,
+// grpctest.WithoutRecorder, a WithMethods that leaves the method out, or a
+// server interceptor inside it that replaces the call's
 // grpc.ServerTransportStream: see recorder.Recorder.ServerCallID), a call
-// the client canceled just before Close may be reported as one Close
-// ended, with a note that says so.
+// whose connection broke counts as canceled by its client, and a cancel
+// that takes longer than that second to reach the server is reported as
+// an end Close may have caused, with a note that says so.
 func (sc *Script) AllowCancel() *Script {
 	sc.s.t.Helper()
 	sc.s.mu.Lock()

@@ -15,7 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -1247,4 +1249,53 @@ func TestServerScriptAfterAnUnboundedOne(t *testing.T) {
 	}
 	srv.Close()
 	spy.Want(t, 1, "expected 1 call(s), got 0", "earlier for the same method, takes every call: it has no MaxTimes")
+}
+
+// A client the recorder does not see (one the code dialed to the fake's
+// Addr itself) cancels calls that AllowCancel allows: its cancel reaches
+// the server a moment after the client's calls returned, and Close, right
+// after, waits for it instead of ending the calls itself and reporting
+// them. A fan-out's slow backends, answering only when the client gives
+// up. (Without the wait, about half the runs failed.)
+func TestServerAllowCancelOfAClientTheRecorderDoesNotSee(t *testing.T) {
+	for range 10 {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy, grpctest.WithTCP())
+		srv.Expect(unaryCall).RecvAny().SendFunc(func(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}).MaxTimes(2).AllowCancel()
+		cc, err := grpc.NewClient(srv.Harness().Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		calls := make([]*grpctest.Pending[struct{}], 2)
+		for i := range calls {
+			calls[i] = grpctest.GoErr(t, func() error {
+				_, err := testpb.NewTestServiceClient(cc).UnaryCall(ctx, &testpb.SimpleRequest{})
+				return err
+			})
+		}
+		if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+			n := 0
+			for _, e := range evs {
+				if e.Side == recorder.Server && e.Kind == recorder.Recv {
+					n++
+				}
+			}
+			return n == 2
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		for _, c := range calls {
+			if _, err := c.Wait(waitLimit); status.Code(err) != codes.Canceled {
+				t.Fatalf("a call: %v, want Canceled", err)
+			}
+		}
+		srv.Close()
+		cc.Close()
+		spy.WantClean(t)
+	}
 }
