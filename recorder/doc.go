@@ -48,7 +48,12 @@
 // the same calls, each on both sides: each correlates its own halves and
 // records none of the others' headers. Users who build their own client
 // interceptor around WrapClientStream create the stream with a context
-// from TagContext.
+// from TagContext. A client interceptor that runs inside the recorder's
+// and replaces the outgoing metadata (metadata.NewOutgoingContext, where
+// metadata.AppendToOutgoingContext would keep it) drops the header: the
+// server half then gets an id of its own, and one RPC shows as two Calls.
+// Put the recorder's interceptor after such an interceptor in the chain,
+// or have it append.
 //
 // A call that gRPC retries (a service config's retryPolicy; grpc-go v1.85
 // does not implement hedgingPolicy) is

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/interop"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -325,5 +326,54 @@ func TestCallHeaderFallsBackToTheServerSide(t *testing.T) {
 	}
 	if got := calls[0].Header().Get("sent"); len(got) != 1 || got[0] != "1" {
 		t.Errorf("Call.Header() = %v, want the server's header (sent: 1)\n%s", calls[0].Header(), rec)
+	}
+}
+
+// A client interceptor inside the recorder's that replaces the outgoing
+// metadata drops the call-id header: the server half gets an id of its own
+// and one RPC shows as two Calls, as the package doc says. Put after it in
+// the chain, the recorder's interceptor adds the header to the metadata it
+// made, and the RPC is one Call.
+func TestAnInterceptorThatReplacesTheMetadataSplitsTheCallWhenItRunsInside(t *testing.T) {
+	replace := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", "Bearer t")), method, req, reply, cc, opts...)
+	})
+	register := func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, interop.NewTestServer()) }
+	for _, tc := range []struct {
+		name  string
+		dial  func(rec *recorder.Recorder) []grpc.DialOption
+		calls int
+	}{
+		{"inside the recorder's", func(rec *recorder.Recorder) []grpc.DialOption { return append(rec.DialOptions(), replace) }, 2},
+		{"outside the recorder's", func(rec *recorder.Recorder) []grpc.DialOption {
+			return append([]grpc.DialOption{replace}, rec.DialOptions()...)
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := recorder.New()
+			p := newPairOpts(t, bufnet, rec.ServerOptions(), register, tc.dial(rec)...)
+			if _, err := testpb.NewTestServiceClient(p.conn).EmptyCall(t.Context(), &testpb.Empty{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.Wait(t.Context(), func(evs []recorder.Event) bool {
+				ends := 0
+				for _, e := range evs {
+					if e.Kind == recorder.End {
+						ends++
+					}
+				}
+				return ends == 2 // both halves
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rec.Calls()); got != tc.calls {
+				t.Errorf("%d Calls for one RPC, want %d:\n%s", got, tc.calls, rec)
+			}
+			for _, e := range rec.Events() {
+				if e.Side == recorder.Server && e.Kind == recorder.Begin && e.MD.Get("authorization") == nil {
+					t.Errorf("the server's Begin lacks the interceptor's metadata: %v", e.MD)
+				}
+			}
+		})
 	}
 }
