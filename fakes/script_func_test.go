@@ -1299,3 +1299,43 @@ func TestServerAllowCancelOfAClientTheRecorderDoesNotSee(t *testing.T) {
 		spy.WantClean(t)
 	}
 }
+
+// A call canceled while a step's function runs ends, on the server, with
+// the context's status as a handler returning ctx.Err() ends: its message
+// is "context canceled", not that status's text again.
+func TestAFunctionsCallCanceledEndsWithTheContextsStatus(t *testing.T) {
+	srv := fakes.NewServer(t)
+	srv.Expect(unaryCall).RecvAny().SendFunc(func(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}).AllowCancel()
+	ctx, cancel := context.WithCancel(t.Context())
+	call := grpctest.GoErr(t, func() error {
+		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(ctx, &testpb.SimpleRequest{})
+		return err
+	})
+	serverEnd := func(evs []recorder.Event) (recorder.Event, bool) {
+		for _, e := range evs {
+			if e.Side == recorder.Server && e.Kind == recorder.End {
+				return e, true
+			}
+		}
+		return recorder.Event{}, false
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.Recv })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := call.Wait(waitLimit); status.Code(err) != codes.Canceled {
+		t.Fatalf("the call: %v, want Canceled", err)
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool { _, ok := serverEnd(evs); return ok }); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := serverEnd(srv.Recorder().Events())
+	if st := status.Convert(e.Err); st.Code() != codes.Canceled || st.Message() != "context canceled" {
+		t.Errorf("the server half ended with %v, want Canceled \"context canceled\"", e.Err)
+	}
+}

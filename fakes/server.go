@@ -694,6 +694,11 @@ type abandonedErr struct{ error }
 
 func (e abandonedErr) Unwrap() error { return e.error }
 
+// GRPCStatus is the context's status itself: as a wrapped status, gRPC
+// would send it with the wrapping's text ("rpc error: code = Canceled
+// desc = context canceled") as its message.
+func (e abandonedErr) GRPCStatus() *status.Status { return status.Convert(e.error) }
+
 // outcome is how a function of the test's that a step called ended.
 type outcome int
 
