@@ -233,11 +233,15 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 // Finish ends the server's half: after the queued responses the code's Recv
 // returns io.EOF (err == nil) or err. The error Recv returns reads as the
 // status a real client gets from a handler that returned err (its text,
-// status.Code and status.FromError: status errors are kept, context errors
-// map to their codes, others become codes.Unknown), and errors.Is finds err
-// in it. A real client's error never holds the server's Go error, so code
-// that must work against a real server should tell errors apart by
-// status.Code. Only the first call counts.
+// status.Code and status.FromError: status errors are kept, a wrapped one
+// keeps its code, an error type with a GRPCStatus method gives that
+// status, context errors map to their codes, others become codes.Unknown),
+// and errors.Is and errors.As find err in it, but for an err that is or
+// wraps io.EOF or a context error: those would read as the end of the
+// stream, or as the code's own cancel or deadline. A real client's error
+// never holds the server's Go error, so code that must work against a
+// real server should tell errors apart by status.Code. Only the first
+// call counts.
 //
 // On a method without server streaming, Respond's one response is already
 // the call's result, OK, and a Finish after it changes nothing the code's

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -26,23 +29,45 @@ func (s errService) FullDuplexCall(testpb.TestService_FullDuplexCallServer) erro
 
 var errBackendDown = errors.New("backend down")
 
+// ownStatusErr is an error type of the code's own with a GRPCStatus method.
+type ownStatusErr struct{ room string }
+
+func (e ownStatusErr) Error() string              { return "room " + e.room + " not found" }
+func (e ownStatusErr) GRPCStatus() *status.Status { return status.New(codes.NotFound, "no such room") }
+
+// nilStatusErr has a GRPCStatus method that returns nil.
+type nilStatusErr struct{}
+
+func (nilStatusErr) Error() string              { return "backend down" }
+func (nilStatusErr) GRPCStatus() *status.Status { return nil }
+
 // handlerErrors are errors a handler (or a test playing one) ends a call
-// with, of each kind grpc converts differently.
+// with, of each kind grpc converts differently. found: errors.Is finds the
+// error in what the fake delivers (not io.EOF and context errors, which
+// would read as the end of the stream or the client's own cancel).
 var handlerErrors = []struct {
-	name string
-	err  error
+	name  string
+	err   error
+	found bool
 }{
-	{"plain", errBackendDown},
-	{"wrapped plain", fmt.Errorf("lookup: %w", errBackendDown)},
-	{"status", status.Error(codes.NotFound, "no such room")},
-	{"wrapped status", fmt.Errorf("lookup: %w", status.Error(codes.NotFound, "no such room"))},
-	{"context canceled", context.Canceled},
-	{"deadline", fmt.Errorf("waiting: %w", context.DeadlineExceeded)},
+	{"plain", errBackendDown, true},
+	{"wrapped plain", fmt.Errorf("lookup: %w", errBackendDown), true},
+	{"status", status.Error(codes.NotFound, "no such room"), true},
+	{"wrapped status", fmt.Errorf("lookup: %w", status.Error(codes.NotFound, "no such room")), true},
+	{"own type with GRPCStatus", ownStatusErr{"r1"}, true},
+	{"GRPCStatus nil", nilStatusErr{}, true},
+	{"context canceled", context.Canceled, false},
+	{"deadline", fmt.Errorf("waiting: %w", context.DeadlineExceeded), false},
+	{"EOF", io.EOF, false},
+	{"wrapped EOF", fmt.Errorf("upstream: %w", io.EOF), false},
 }
 
-// The client gets Finish's error as a real client gets a handler's: the
-// same status, code and text, as grpc-go makes them. As the contract has
-// it, it is also Finish's error: errors.Is finds it.
+// The code gets Finish's error (a ClientStream's Recv), and the test End's
+// (a ServerStream's Next), as a real client gets a handler's: the same
+// status, code and text, as grpc-go makes them. As the contract has it,
+// it is also Finish's error: errors.Is finds it, but for io.EOF and
+// context errors. A fake client stream with a recorder records the End a
+// real client records.
 func TestFinishErrorIsTheStatusARealClientGetsAndTheTestsError(t *testing.T) {
 	for _, tc := range handlerErrors {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,48 +77,54 @@ func TestFinishErrorIsTheStatusARealClientGetsAndTheTestsError(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, realErr := real.Recv()
+			if realErr == nil || errors.Is(realErr, io.EOF) {
+				t.Fatalf("real Recv: %v; want the handler's error", realErr)
+			}
 
-			fake := fakes.NewClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
+			rec := recorder.New()
+			fake := fakes.NewClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context(),
+				fakes.WithRecorder(rec), fakes.WithMethod(fullDuplex))
 			fake.Finish(tc.err)
-			_, fakeErr := fake.Recv()
+			_, finishErr := fake.Recv()
+			server := fakes.NewServerStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
+			server.End(tc.err)
+			_, nextErr := server.Next(t.Context())
 
-			if realErr == nil || fakeErr == nil {
-				t.Fatalf("Recv: real %v, fake %v; want both to fail", realErr, fakeErr)
+			for _, got := range []struct {
+				what string
+				err  error
+			}{{"ClientStream's Recv after Finish", finishErr}, {"ServerStream's Next after End", nextErr}} {
+				if got.err == nil || got.err.Error() != realErr.Error() || status.Code(got.err) != status.Code(realErr) {
+					t.Errorf("%s: %v (%v); a real client gets %v (%v)", got.what, got.err, status.Code(got.err), realErr, status.Code(realErr))
+				}
+				if errors.Is(got.err, tc.err) != tc.found {
+					t.Errorf("%s: errors.Is(err, the test's error) = %v, want %v", got.what, !tc.found, tc.found)
+				}
+				if !errors.Is(got.err, realErr) {
+					t.Errorf("%s: errors.Is(err, the real client's status error) = false; want true, as for two equal status errors", got.what)
+				}
 			}
-			if fakeErr.Error() != realErr.Error() {
-				t.Errorf("fake Recv's error reads\n\t%s\nreal's\n\t%s", fakeErr, realErr)
-			}
-			if fc, rc := status.Code(fakeErr), status.Code(realErr); fc != rc {
-				t.Errorf("status.Code: fake %v, real %v", fc, rc)
-			}
-			if !errors.Is(fakeErr, tc.err) {
-				t.Errorf("errors.Is(Recv's error, Finish's error) = false; want true (the contract: Recv returns Finish's error)")
-			}
-			if !errors.Is(fakeErr, realErr) {
-				t.Errorf("errors.Is(fake's error, real's status error) = false; want true, as for two equal status errors")
+			fakeEnd, realEnd := clientEnd(rec), clientEnd(srv.Recorder())
+			if fakeEnd == nil || fakeEnd.Error() != realEnd.Error() || !rpcstatusError(fakeEnd) {
+				t.Errorf("the fake's recorded client End: %#v; a real client's: %v\nfake:\n%s\nreal:\n%s", fakeEnd, realEnd, rec, srv.Recorder())
 			}
 		})
 	}
 }
 
-// A fake ServerStream's Next ends with End's error the same way: the
-// status a real client would get, and the handler's error for errors.Is.
-func TestNextEndsWithTheStatusOfEndsErrorAndTheError(t *testing.T) {
-	for _, tc := range handlerErrors {
-		t.Run(tc.name, func(t *testing.T) {
-			s := fakes.NewServerStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
-			s.End(tc.err)
-			_, err := s.Next(t.Context())
-			want, _ := status.FromError(tc.err)
-			if _, isStatus := status.FromError(tc.err); !isStatus {
-				want = status.FromContextError(tc.err)
-			}
-			if status.Code(err) != want.Code() || err.Error() != want.Err().Error() {
-				t.Errorf("Next = %v; want %v", err, want.Err())
-			}
-			if !errors.Is(err, tc.err) {
-				t.Errorf("errors.Is(Next's error, End's error) = false; want true")
-			}
-		})
+// clientEnd returns the error of the client End r recorded last.
+func clientEnd(r *recorder.Recorder) error {
+	var err error
+	for _, e := range r.Events() {
+		if e.Side == recorder.Client && e.Kind == recorder.End {
+			err = e.Err
+		}
 	}
+	return err
+}
+
+// rpcstatusError reports whether err is an error made by package status,
+// as the contract has a recorded End's.
+func rpcstatusError(err error) bool {
+	return reflect.TypeOf(err) == reflect.TypeOf(status.Error(codes.Unknown, ""))
 }

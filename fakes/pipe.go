@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/streamtest/streamtest/internal/rpcstatus"
 )
 
 // pipe is the engine shared by ServerStream and ClientStream: two message
@@ -201,20 +203,18 @@ func untypedErr(op string, m any) error {
 }
 
 // rpcErr is err as the other end of a stream gets it: the status grpc
-// makes of a handler's error (status errors are kept, context errors map to
-// Canceled and DeadlineExceeded, a wrapped status keeps its code, anything
-// else becomes codes.Unknown), and err itself for errors.Is and errors.As.
-// An error that is a status already is returned as it is.
+// makes of a handler's error (see rpcstatus.Of), and err itself for
+// errors.Is and errors.As, but for an err that is or wraps io.EOF or a
+// context error: errors.Is would find those where a real client's error
+// never holds them, and take the error for the end of the stream, or for
+// the code's own cancel or deadline. A status error is returned as it is.
 func rpcErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+	if err == nil || rpcstatus.IsStatusError(err) {
 		return err
 	}
-	st, ok := status.FromError(err)
-	if !ok {
-		st = status.FromContextError(err)
+	st := rpcstatus.Of(err)
+	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return st.Err()
 	}
 	return &peerErr{st: st, err: err}
 }

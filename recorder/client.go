@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/streamtest/streamtest/internal/rpcstatus"
 )
 
 // CallIDHeader is the request metadata key through which a recording client
@@ -659,19 +661,9 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 	w.r.add(es[:n+1]...)
 }
 
-// endStatus returns err as the final status of a call, as gRPC's server
-// makes it of a handler's error: nil; err itself if it is a status error;
-// the status of one that it wraps; Canceled or DeadlineExceeded for a
-// context error; else codes.Unknown with err's text.
-func endStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
-		return err
-	}
-	if st, ok := status.FromError(err); ok {
-		return st.Err()
-	}
-	return status.FromContextError(err).Err()
-}
+// endStatus returns err as the final status of a call, a status error
+// (nil for OK), as gRPC's server makes it of a handler's error: err itself
+// if it is a status error; the status of one that it wraps, or of an error
+// type with a GRPCStatus method; Canceled or DeadlineExceeded for a context
+// error; else codes.Unknown with err's text.
+func endStatus(err error) error { return rpcstatus.Err(err) }

@@ -377,3 +377,49 @@ func TestAnInterceptorThatReplacesTheMetadataSplitsTheCallWhenItRunsInside(t *te
 		})
 	}
 }
+
+// ownStatusErr is an error type of a handler's own with a GRPCStatus
+// method.
+type ownStatusErr struct{}
+
+func (ownStatusErr) Error() string              { return "room r1 not found" }
+func (ownStatusErr) GRPCStatus() *status.Status { return status.New(codes.NotFound, "no such room") }
+
+type ownStatusServer struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (ownStatusServer) EmptyCall(context.Context, *testpb.Empty) (*testpb.Empty, error) {
+	return nil, ownStatusErr{}
+}
+
+// A handler's error of a type of its own with a GRPCStatus method is
+// recorded as the status gRPC sends, a status error, as the contract has
+// Call.Err: the server half's End reads as the client's.
+func TestEndOfAHandlerErrorWithAGRPCStatusMethodIsAStatusError(t *testing.T) {
+	rec := recorder.New()
+	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, ownStatusServer{}) })
+	_, err := testpb.NewTestServiceClient(p.conn).EmptyCall(t.Context(), &testpb.Empty{})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("EmptyCall: %v, want NotFound", err)
+	}
+	if err := rec.Wait(t.Context(), func(evs []recorder.Event) bool {
+		ends := 0
+		for _, e := range evs {
+			if e.Kind == recorder.End {
+				ends++
+			}
+		}
+		return ends == 2
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rec.Events() {
+		if e.Kind != recorder.End {
+			continue
+		}
+		if _, own := e.Err.(ownStatusErr); own || e.Err.Error() != err.Error() {
+			t.Errorf("%v End: %#v; want the status error the client got, %v", e.Side, e.Err, err)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+// Package rpcstatus converts a handler's error into the status a gRPC
+// client gets, as grpc-go converts it: the recorder records a call's End
+// with it, and the fakes deliver it.
+package rpcstatus
+
+import (
+	"reflect"
+
+	"google.golang.org/grpc/status"
+)
+
+// statusErrType is the type of the errors package status makes.
+var statusErrType = reflect.TypeOf(status.Error(1, ""))
+
+// IsStatusError reports whether err is an error made by package status
+// (status.Error, Status.Err), as it is, not wrapped nor a type of its own
+// with a GRPCStatus method.
+func IsStatusError(err error) bool {
+	return err != nil && reflect.TypeOf(err) == statusErrType
+}
+
+// Of returns the status a client gets when a handler returns err (err
+// must not be nil), as grpc-go makes it: the status of a status error,
+// also of a wrapped one (with the whole error's text as its message) or
+// of an error type with a GRPCStatus method; the code of a context error
+// (Canceled, DeadlineExceeded); codes.Unknown with the error's text for
+// anything else.
+func Of(err error) *status.Status {
+	if st, ok := status.FromError(err); ok {
+		return st
+	}
+	return status.FromContextError(err)
+}
+
+// Err is Of(err).Err(), with err itself when it is a status error already;
+// nil for nil.
+func Err(err error) error {
+	if err == nil || IsStatusError(err) {
+		return err
+	}
+	return Of(err).Err()
+}
