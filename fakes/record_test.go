@@ -333,11 +333,16 @@ func TestCancelRecordsTheEndAfterTheRecvItEnded(t *testing.T) {
 	rec := recorder.New()
 	s := fakes.NewServerStream[dupReq, dupRes](t.Context(), fakes.WithRecorder(rec), fakes.WithMethod(fullDuplex))
 	s.Push(req(1))
-	handler := grpctest.GoErr(t, func() error { return recvOnceService{}.FullDuplexCall(s) })
-	if err := rec.Wait(t.Context(), serverRecvs(1)); err != nil {
-		t.Fatal(err)
-	}
-	for fakes.CallsInProgress(s) == 0 { // the second Recv has begun
+	second := make(chan struct{}) // the first Recv has returned, the second is next
+	handler := grpctest.GoErr(t, func() error {
+		if _, err := s.Recv(); err != nil {
+			return err
+		}
+		close(second)
+		return recvOnceService{}.FullDuplexCall(s)
+	})
+	<-second
+	for fakes.CallsInProgress(s) == 0 { // the second Recv has begun (the first has left)
 		runtime.Gosched()
 	}
 	s.Cancel()
