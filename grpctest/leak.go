@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -382,12 +384,18 @@ func callSite() string {
 const maxCallers = 4
 
 // testFunction reports whether fn, a function's full name, is a test,
-// benchmark, fuzz test or example function, or a closure within one.
+// benchmark, fuzz test or example function: TestXxx and the like, as go
+// test finds them (a closure within one, such as open := func() {...},
+// may be a helper, and a method never is one).
 func testFunction(fn string) bool {
 	name := shortFunction(fn)
+	if strings.ContainsAny(name, ".[") {
+		return false // a closure, a method or a generic function
+	}
 	for _, prefix := range []string{"Test", "Benchmark", "Fuzz", "Example"} {
-		if strings.HasPrefix(name, prefix) {
-			return true
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			r, _ := utf8.DecodeRuneInString(rest)
+			return rest == "" || !unicode.IsLower(r)
 		}
 	}
 	return false

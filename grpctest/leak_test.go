@@ -78,6 +78,27 @@ func TestLeakCheckNamesTheLinesThatCalledAHelper(t *testing.T) {
 	}
 }
 
+// TestEnv is a test fixture whose name starts with Test's letters; its
+// methods are helpers, not tests.
+type TestEnv struct{ srv *grpctest.Server }
+
+func (e TestEnv) open(t *testing.T) { openUndrained(t, e.srv) }
+
+// The lines that called a helper are named for a closure helper in the
+// test and for a method of a fixture too, through any number of helpers.
+func TestLeakCheckNamesTheLinesThatCalledAClosureOrAMethod(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	open := func() { openUndrained(t, srv) }
+	env := TestEnv{srv}
+	_, _, first, _ := runtime.Caller(0)
+	open()
+	env.open(t)
+	spy.End()
+	spy.Want(t, 2, fmt.Sprintf(" (in openUndrained, called at leak_test.go:%d, leak_test.go:%d) was never finished", first-2, first+1))
+	spy.Want(t, 2, " (in openUndrained, called at leak_test.go:", fmt.Sprintf(", leak_test.go:%d) was never finished", first+2)) // through TestEnv.open
+}
+
 func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
