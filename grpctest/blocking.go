@@ -536,13 +536,14 @@ func runningHandlers(t testing.TB) string {
 }
 
 // handlerStarted shows the goroutines that the handlers of the harnesses
-// hs started and that still run (at most maxHandlerStacks stacks), for
-// runningHandlers; "" if there are none.
+// hs started and that still run (at most maxHandlerStacks stacks), but
+// those WithIgnoredGoroutines exempts, for runningHandlers; "" if there
+// are none.
 func handlerStarted(hs []*Server) string {
 	var groups []goroutineGroup
 	for _, s := range hs {
 		for _, g := range labelled(s.id) {
-			if g.startedBy() == byHandler && !g.isHandler() && !g.servesCall() && !g.isClientConn() {
+			if g.startedBy() == byHandler && !g.isHandler() && !g.servesCall() && !g.isClientConn() && !g.has(s.cfg.ignored) {
 				groups = append(groups, g)
 			}
 		}

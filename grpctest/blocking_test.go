@@ -148,6 +148,30 @@ func TestWaitReportShowsGoroutinesTheHandlersStarted(t *testing.T) {
 	<-recv.Done()
 }
 
+// The same report leaves out a goroutine that WithIgnoredGoroutines
+// exempts (a worker a handler starts on first use, meant to outlive it).
+func TestWaitReportLeavesOutIgnoredGoroutines(t *testing.T) {
+	spy := spytb.New(t)
+	release := make(chan struct{})
+	srv := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, fanOutService{release: release}) },
+		grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.fanOutBlocked"))
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := grpctest.Go(spy, stream.Recv)
+	if _, err := recv.Wait(blockFor); !errors.Is(err, grpctest.ErrStillBlocked) {
+		t.Fatalf("Wait returned %v, want ErrStillBlocked", err)
+	}
+	if r := spy.Want(t, 1, "the harness's handlers still running (1):"); strings.Contains(r.Msg, "fanOutBlocked") || strings.Contains(r.Msg, "goroutines the handlers started") {
+		t.Errorf("the report shows an exempted goroutine:\n%s", r.Msg)
+	}
+	close(release)
+	spy.End()
+	spy.Want(t, 1)
+	<-recv.Done()
+}
+
 // A call left blocked is released when its stream ends: by the harness's
 // Close, which adopts it and waits for it.
 func TestPendingIsReleasedWhenTheHarnessCloses(t *testing.T) {
