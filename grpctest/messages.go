@@ -239,10 +239,8 @@ const maxListed = 5
 // own, followed by which messages of want and of got are not matched in
 // order on the other side (see align). For lists of the same length it
 // says the same when that tells more than a diff of each pair: when
-// fewer messages are unmatched than pairs differ (the messages after a lost
-// one moved up, as after a duplicate and a drop), and a message of want
-// is not in got at all (else messages only changed places, which
-// pairDiffs names). Otherwise, it returns "".
+// messages moved one way (see shifted), as the messages after a lost one
+// do when another one is added. Otherwise, it returns "".
 func countNote(want, got []any, opts []cmp.Option) string {
 	eq := equal
 	if len(opts) > 0 {
@@ -251,18 +249,7 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	missing, extra, aligned := align(want, got, eq, opts)
 	var b strings.Builder
 	if len(want) == len(got) {
-		if !aligned || len(missing) == 0 {
-			return ""
-		}
-		differ := 0
-		for i := range want {
-			if !eq(want[i], got[i]) {
-				differ++
-			}
-		}
-		if differ <= len(missing) || !slices.ContainsFunc(missing, func(i int) bool {
-			return !slices.ContainsFunc(extra, func(j int) bool { return eq(want[i], got[j]) })
-		}) {
+		if !aligned || len(missing) == 0 || !shifted(want, got, eq, opts) {
 			return ""
 		}
 		fmt.Fprintf(&b, "%d messages each, but not the same ones in order\n", len(want))
@@ -282,7 +269,7 @@ func countNote(want, got []any, opts []cmp.Option) string {
 				fmt.Fprintf(&b, "\n  … and %d more", len(idx)-maxListed)
 				break
 			}
-			fmt.Fprintf(&b, "\n  %s[%d] %s", name, n, short(ms[n]))
+			fmt.Fprintf(&b, "\n  %s[%d] %s", name, n, nilOrShort(ms[n]))
 		}
 		b.WriteString("\n")
 	}
@@ -292,6 +279,36 @@ func countNote(want, got []any, opts []cmp.Option) string {
 		b.WriteString("(matched in order, by equality; the diff below pairs messages by likeness: one listed on both sides may have changed or moved)\n")
 	}
 	return b.String()
+}
+
+// shifted reports, for lists of the same length, whether a message of
+// want is in got at another index while got's message at the first index
+// is not want's at the second: messages moved one way, as after a lost
+// message and an added one, not swapped (nor changed in place), which
+// pairDiffs reports. false when the lists differ in too many places to
+// compare each with each.
+func shifted(want, got []any, eq func(w, g any) bool, opts []cmp.Option) bool {
+	var differ []int
+	for i := range want {
+		if !eq(want[i], got[i]) {
+			differ = append(differ, i)
+		}
+	}
+	limit := maxAlign
+	if !allProto(want) || !allProto(got) || len(opts) > 0 {
+		limit = maxAlignWith
+	}
+	if len(differ)*len(differ) > limit {
+		return false
+	}
+	for _, i := range differ {
+		for _, j := range differ {
+			if i != j && eq(want[i], got[j]) && !eq(want[j], got[i]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // align finds which messages of want and of got are not matched in order

@@ -406,12 +406,24 @@ func TestAssertMessagesNamesADuplicateAndALossInListsOfTheSameLength(t *testing.
 	}{
 		{"changed in place", []any{m(0), m(1), m(7), m(3), m(4)}, "1 of 5 messages differs", "not the same ones in order"},
 		{"swapped", []any{m(0), m(2), m(1), m(3), m(4)}, "in another order: want[1] is got[2], want[2] is got[1]", "not the same ones in order"},
+		{"swapped and changed", []any{m(0), m(2), m(1), m(3), m(9)}, "in another order: want[1] is got[2], want[2] is got[1]", "not the same ones in order"},
 	} {
 		spy := spytb.New(t)
 		grpctest.AssertMessages(spy, want, tc.got)
 		if r := spy.Want(t, 1, tc.want); strings.Contains(r.Msg, tc.not) {
 			t.Errorf("%s: the report lists the messages instead of diffing the pairs:\n%s", tc.name, r.Msg)
 		}
+	}
+}
+
+// A typed nil message that the lists report as lost is shown as one, not
+// as an empty message.
+func TestAssertMessagesListsALostTypedNilAsOne(t *testing.T) {
+	m := func(i int) any { return &testgrpc.SimpleRequest{ResponseSize: int32(i)} }
+	for _, got := range [][]any{{m(0), m(1), m(1), m(2)}, {m(0), m(1), m(2)}} {
+		spy := spytb.New(t)
+		grpctest.AssertMessages(spy, []any{m(0), m(1), m(2), (*testgrpc.SimpleRequest)(nil)}, got)
+		spy.Want(t, 1, "in want, not matched in order in got:\n  want[3] (*grpc_testing.SimpleRequest)(nil)\n")
 	}
 }
 
