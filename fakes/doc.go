@@ -28,10 +28,11 @@
 // within it stay shared), and safety for one sender and one receiver at a
 // time. They are stricter than grpc-go where what it accepts is nearly
 // always a bug: Send(nil) is an error with codes.InvalidArgument (grpc-go
-// sends a nil message as an empty one; send &T{} for that), and so is a
-// SendMsg of another message type than the stream's (grpc-go sends its
-// bytes). Their errors' texts start with "fakes:" and say what happened;
-// where grpc-go fails too, the code is grpc-go's. The test plays the
+// sends a nil message as an empty one; send &T{} for that), and a SendMsg
+// of another message type than the stream's one with codes.Internal
+// (grpc-go sends its bytes). Their errors' status messages start with
+// "fakes:" and say what happened; where grpc-go fails too, the code is
+// grpc-go's. The test plays the
 // peer with the test-side methods (Push/CloseSend/Cancel/End, Next and
 // WaitHeader for a ServerStream, Respond/RespondHeader/RespondTrailer/Finish
 // and Next for a ClientStream). WaitHeader is how a test knows that a

@@ -126,7 +126,8 @@ func WithBufferSize(n int) Option {
 // client the code under test builds itself with grpc.NewClient(s.Addr())
 // is the code's to close; its calls are recorded on the server side only,
 // and Disconnect closes only the server's end of its connection (see
-// Disconnect). WithBufferSize does not apply. The flow-control formula of
+// Disconnect). WithBufferSize, which sizes bufconn's buffer, is a misuse
+// with it. The flow-control formula of
 // SendUntilBlocked holds over TCP as on bufconn: flow control bounds what
 // the sender writes, whatever the socket buffers could hold.
 func WithTCP() Option {
