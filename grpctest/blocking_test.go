@@ -3,6 +3,7 @@ package grpctest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -126,50 +127,38 @@ func fanOutBlocked(subscriber chan int, started, release chan struct{}) {
 }
 
 // Wait's report of a call still blocked shows, besides the handlers, the
-// goroutines they started that still run: where a fan-out bug blocks.
+// goroutines they started that still run: where a fan-out bug blocks. It
+// leaves out those that WithIgnoredGoroutines exempts (a worker a handler
+// starts on first use, meant to outlive it).
 func TestWaitReportShowsGoroutinesTheHandlersStarted(t *testing.T) {
-	spy := spytb.New(t)
-	release := make(chan struct{})
-	srv := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, fanOutService{release: release}) })
-	stream, err := client(srv).FullDuplexCall(spy.Context())
-	if err != nil {
-		t.Fatal(err)
+	for _, ignored := range []bool{false, true} {
+		t.Run(fmt.Sprint("ignored=", ignored), func(t *testing.T) {
+			spy := spytb.New(t)
+			release := make(chan struct{})
+			opts := []grpctest.Option{}
+			if ignored {
+				opts = append(opts, grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.fanOutBlocked"))
+			}
+			srv := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, fanOutService{release: release}) }, opts...)
+			stream, err := client(srv).FullDuplexCall(spy.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			recv := grpctest.Go(spy, stream.Recv)
+			if _, err := recv.Wait(blockFor); !errors.Is(err, grpctest.ErrStillBlocked) {
+				t.Fatalf("Wait returned %v, want ErrStillBlocked", err)
+			}
+			r := spy.Want(t, 1, "the harness's handlers still running (1):")
+			const started = "goroutines the handlers started, still running (1):\n  1 goroutine(s) like this one, started by handler /grpc.testing.TestService/FullDuplexCall:\n"
+			if shown := strings.Contains(r.Msg, started) && strings.Contains(r.Msg, "grpctest_test.fanOutBlocked("); shown == ignored {
+				t.Errorf("the report shows the goroutine the handler started: %v, want %v:\n%s", shown, !ignored, r.Msg)
+			}
+			close(release)
+			spy.End()
+			spy.Want(t, 1)
+			<-recv.Done()
+		})
 	}
-	recv := grpctest.Go(spy, stream.Recv)
-	if _, err := recv.Wait(blockFor); !errors.Is(err, grpctest.ErrStillBlocked) {
-		t.Fatalf("Wait returned %v, want ErrStillBlocked", err)
-	}
-	spy.Want(t, 1, "the harness's handlers still running (1):",
-		"goroutines the handlers started, still running (1):\n  1 goroutine(s) like this one, started by handler /grpc.testing.TestService/FullDuplexCall:\n",
-		"grpctest_test.fanOutBlocked(")
-	close(release)
-	spy.End()
-	spy.Want(t, 1)
-	<-recv.Done()
-}
-
-// The same report leaves out a goroutine that WithIgnoredGoroutines
-// exempts (a worker a handler starts on first use, meant to outlive it).
-func TestWaitReportLeavesOutIgnoredGoroutines(t *testing.T) {
-	spy := spytb.New(t)
-	release := make(chan struct{})
-	srv := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, fanOutService{release: release}) },
-		grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.fanOutBlocked"))
-	stream, err := client(srv).FullDuplexCall(spy.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv := grpctest.Go(spy, stream.Recv)
-	if _, err := recv.Wait(blockFor); !errors.Is(err, grpctest.ErrStillBlocked) {
-		t.Fatalf("Wait returned %v, want ErrStillBlocked", err)
-	}
-	if r := spy.Want(t, 1, "the harness's handlers still running (1):"); strings.Contains(r.Msg, "fanOutBlocked") || strings.Contains(r.Msg, "goroutines the handlers started") {
-		t.Errorf("the report shows an exempted goroutine:\n%s", r.Msg)
-	}
-	close(release)
-	spy.End()
-	spy.Want(t, 1)
-	<-recv.Done()
 }
 
 // A call left blocked is released when its stream ends: by the harness's
