@@ -19,7 +19,8 @@ import (
 // handler sees err as if the transport had failed; a handler that returns
 // it ends the call with err's status (use a status error, e.g.
 // codes.Unavailable, to exercise a client's retry logic). n = 0 fails the
-// first operation. Only messages count: a RecvMsg that returns io.EOF (the
+// first operation (WithFailAt, for fake streams, counts the other way:
+// WithFailAt(n) fails the n-th call, and only that one). Only messages count: a RecvMsg that returns io.EOF (the
 // client half-closed) or another error, and a SendMsg that fails, let no
 // message through. The handler never gets more than n: a RecvMsg that was
 // waiting while a concurrent SendMsg passed the n-th message returns err,

@@ -138,7 +138,9 @@ func WithSendBuffer(n int) Option {
 // fails; the stream stays usable, so a test can also check that the code
 // under test stops using it (a ClientStream's Header still waits for the
 // header). Several WithFailAt options may be given; for the same n the last
-// one wins. n < 1 or a nil err is a bad option.
+// one wins. n < 1 or a nil err is a bad option. (FailAfter, for a real
+// server's streams, counts the other way: n messages pass, and every
+// operation after them fails; WithFailAt(n) fails the n-th call only.)
 //
 // With WithRecorder, a failed Recv of a ClientStream ends the recorded call,
 // as any RecvMsg error ends a real client's: what the stream does after it
