@@ -41,6 +41,35 @@ type nilStatusErr struct{}
 func (nilStatusErr) Error() string              { return "backend down" }
 func (nilStatusErr) GRPCStatus() *status.Status { return nil }
 
+// okStatusErr has a GRPCStatus method that returns OK.
+type okStatusErr struct{}
+
+func (okStatusErr) Error() string              { return "all good really" }
+func (okStatusErr) GRPCStatus() *status.Status { return status.New(codes.OK, "fine") }
+
+// An error whose GRPCStatus is OK ends the call OK, as grpc ends it: the
+// code's Recv after Finish, and the test's Next after End, return io.EOF.
+func TestAnErrorWithAnOKStatusEndsTheCallOK(t *testing.T) {
+	srv := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, errService{err: okStatusErr{}}) })
+	real, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := real.Recv(); err != io.EOF {
+		t.Errorf("a real client's Recv: %v; want io.EOF", err)
+	}
+	fake := fakes.NewClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
+	fake.Finish(okStatusErr{})
+	if _, err := fake.Recv(); err != io.EOF {
+		t.Errorf("Recv after Finish: %v; want io.EOF", err)
+	}
+	server := fakes.NewServerStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
+	server.End(okStatusErr{})
+	if _, err := server.Next(t.Context()); err != io.EOF {
+		t.Errorf("Next after End: %v; want io.EOF", err)
+	}
+}
+
 // handlerErrors are errors a handler (or a test playing one) ends a call
 // with, of each kind grpc converts differently. found: errors.Is finds the
 // error in what the fake delivers (not io.EOF and context errors, which

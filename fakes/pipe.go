@@ -213,6 +213,9 @@ func rpcErr(err error) error {
 		return err
 	}
 	st := rpcstatus.Of(err)
+	if st.Code() == codes.OK {
+		return nil // an error whose GRPCStatus is OK: grpc ends the call OK
+	}
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return st.Err()
 	}

@@ -24,7 +24,8 @@ func IsStatusError(err error) bool {
 // also of a wrapped one (with the whole error's text as its message) or
 // of an error type with a GRPCStatus method; the code of a context error
 // (Canceled, DeadlineExceeded); codes.Unknown with the error's text for
-// anything else.
+// anything else. An error type whose GRPCStatus is codes.OK gives OK: grpc
+// ends the call OK (its client's Recv returns io.EOF).
 func Of(err error) *status.Status {
 	if st, ok := status.FromError(err); ok {
 		return st
@@ -33,7 +34,7 @@ func Of(err error) *status.Status {
 }
 
 // Err is Of(err).Err(), with err itself when it is a status error already;
-// nil for nil.
+// nil for nil, and for an error whose status is OK.
 func Err(err error) error {
 	if err == nil || IsStatusError(err) {
 		return err

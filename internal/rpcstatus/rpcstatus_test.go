@@ -23,6 +23,11 @@ type ownStatus struct{}
 func (ownStatus) Error() string              { return "room r1 not found" }
 func (ownStatus) GRPCStatus() *status.Status { return status.New(codes.NotFound, "no such room") }
 
+type okStatus struct{}
+
+func (okStatus) Error() string              { return "all good really" }
+func (okStatus) GRPCStatus() *status.Status { return status.New(codes.OK, "fine") }
+
 type nilStatus struct{}
 
 func (nilStatus) Error() string              { return "backend down" }
@@ -74,6 +79,9 @@ func TestErrIsWhatARealClientGets(t *testing.T) {
 	}
 	if rpcstatus.Err(nil) != nil {
 		t.Errorf("Err(nil) is not nil")
+	}
+	if err := rpcstatus.Err(okStatus{}); err != nil {
+		t.Errorf("Err of an error whose GRPCStatus is OK = %v, want nil", err)
 	}
 	se := status.Error(codes.NotFound, "x")
 	if rpcstatus.Err(se) != se {
