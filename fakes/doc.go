@@ -32,10 +32,9 @@
 // of another message type than the stream's one with codes.Internal
 // (grpc-go sends its bytes). Their errors' status messages start with
 // "fakes:" and say what happened; where grpc-go fails too, the code is
-// grpc-go's. The test plays the
-// peer with the test-side methods (Push/CloseSend/Cancel/End, Next and
-// WaitHeader for a ServerStream, Respond/RespondHeader/RespondTrailer/Finish
-// and Next for a ClientStream). WaitHeader is how a test knows that a
+// grpc-go's. The test plays the peer with the test-side methods
+// (Push/CloseSend/Cancel/End, Next and WaitHeader for a ServerStream,
+// Respond/RespondHeader/RespondTrailer/Finish and Next for a ClientStream). WaitHeader is how a test knows that a
 // handler it runs on a goroutine got as far as sending its header (a watch
 // handler that has subscribed), as Next is for its responses.
 //
@@ -95,7 +94,8 @@
 // Disconnect, as a test of a client's resume, end its script with Hang (a
 // Hang that its call's end ends completes the script) and script the
 // resumed call with an Expect of its own; a Disconnect that ends a call in
-// any other step is reported, AllowCancel or not.
+// any other step is reported, AllowCancel or not (unless the recorder does
+// not show how the call's client half ended: see Script.AllowCancel).
 //
 // # Beyond the core API
 //

@@ -20,9 +20,9 @@ import (
 // it ends the call with err's status (use a status error, e.g.
 // codes.Unavailable, to exercise a client's retry logic). n = 0 fails the
 // first operation (WithFailAt, for fake streams, counts the other way:
-// WithFailAt(n) fails the n-th call, and only that one). Only messages count: a RecvMsg that returns io.EOF (the
-// client half-closed) or another error, and a SendMsg that fails, let no
-// message through. The handler never gets more than n: a RecvMsg that was
+// WithFailAt(n) fails the n-th call, and only that one). Only messages
+// count: a RecvMsg that returns io.EOF (the client half-closed) or another
+// error, and a SendMsg that fails, let no message through. The handler never gets more than n: a RecvMsg that was
 // waiting while a concurrent SendMsg passed the n-th message returns err,
 // and the message it read is lost, as in a transport that broke.
 //

@@ -577,9 +577,10 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // grpctest.WithoutRecorder, a WithMethods that leaves the method out, or a
 // server interceptor inside it that replaces the call's
 // grpc.ServerTransportStream: see recorder.Recorder.ServerCallID), a call
-// whose connection broke counts as canceled by its client, and a cancel
-// that takes longer than that second to reach the server is reported as
-// an end Close may have caused, with a note that says so.
+// whose connection broke counts as canceled by its client, and a call
+// whose cancel reached the server too late for that wait (after the
+// second, or before gRPC had started its handler) is reported as one Close
+// may have ended, with a note that says so.
 func (sc *Script) AllowCancel() *Script {
 	sc.s.t.Helper()
 	sc.s.mu.Lock()

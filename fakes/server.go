@@ -183,8 +183,9 @@ func (s *Server) Close() {
 	}
 	s.closeDone = true
 	s.stopWarn()
-	s.awaitClientEnds()
-	s.awaitUnseenEnds()
+	deadline := time.Now().Add(clientEndsBound) // for both waits
+	s.awaitClientEnds(deadline)
+	s.awaitUnseenEnds(deadline)
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
@@ -204,7 +205,7 @@ const clientEndsBound = time.Second
 // it (see stop). Each step honours the call's context, so the wait is
 // short; it is bounded all the same. Without a recorder, or a call of a
 // method it does not record, there is nothing to wait on.
-func (s *Server) awaitClientEnds() {
+func (s *Server) awaitClientEnds(deadline time.Time) {
 	r := s.h.Recorder()
 	s.mu.Lock()
 	running := s.running
@@ -212,7 +213,7 @@ func (s *Server) awaitClientEnds() {
 	if r == nil || running == 0 {
 		return // nothing to wait for, nor to decode the timeline for
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clientEndsBound)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	_ = r.Wait(ctx, func(evs []recorder.Event) bool {
 		const clientEnded, serverBegan, serverEnded = 1, 2, 4
@@ -240,12 +241,12 @@ func (s *Server) awaitClientEnds() {
 // recorder does not see (a client the code dialed to the harness's Addr
 // itself, or no recorder at all): before Close begins, it waits for each
 // call still in a step that Close would cut short (any but Hang) to end
-// or finish, bounded by clientEndsBound in all. A client's cancel reaches
+// or finish, until deadline (awaitClientEnds's too). A client's cancel reaches
 // the server a moment after the client's call returned, and a call whose
 // context ends before Close begins counts as its client's doing (see
 // stop). A call that is still running when the bound passes is reported
 // as it was; only such a test, failing anyway, waits out the bound.
-func (s *Server) awaitUnseenEnds() {
+func (s *Server) awaitUnseenEnds(deadline time.Time) {
 	s.mu.Lock()
 	var waits []*callRun
 	for _, sc := range s.scripts {
@@ -268,7 +269,7 @@ func (s *Server) awaitUnseenEnds() {
 		}
 		waits = slices.DeleteFunc(waits, func(run *callRun) bool { return run.hasID && seen[run.callID] })
 	}
-	timer := time.NewTimer(clientEndsBound)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for _, run := range waits {
 		select {

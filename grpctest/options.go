@@ -177,8 +177,10 @@ func WithoutLeakCheck() Option {
 // "example.com/cache.(*Cache).janitor"). It is for a goroutine meant to
 // outlive the test, such as a process-wide worker that the code starts on
 // first use: check (c) blames it on whichever harness's handler happened
-// to start it. Exempt it from VerifyTestMain too, with
-// goleak.IgnoreAnyFunction. Checks (a) and (b) are unchanged.
+// to start it. Pending.Wait's report of a call still blocked leaves it out
+// of the goroutines the handlers started, too. Exempt it from
+// VerifyTestMain as well, with goleak.IgnoreAnyFunction. Checks (a) and
+// (b) are unchanged.
 func WithIgnoredGoroutines(functions ...string) Option {
 	return func(c *config) {
 		for _, f := range functions {
