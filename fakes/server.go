@@ -240,12 +240,12 @@ func (s *Server) awaitClientEnds(deadline time.Time) {
 // awaitUnseenEnds is awaitClientEnds for the calls whose client the
 // recorder does not see (a client the code dialed to the harness's Addr
 // itself, or no recorder at all): before Close begins, it waits for each
-// call still in a step that Close would cut short (any but Hang) to end
-// or finish, until deadline (awaitClientEnds's too). A client's cancel reaches
-// the server a moment after the client's call returned, and a call whose
-// context ends before Close begins counts as its client's doing (see
-// stop). A call that is still running when the bound passes is reported
-// as it was; only such a test, failing anyway, waits out the bound.
+// call still in a step that Close would cut short (any but Hang) to end or
+// finish, until deadline (awaitClientEnds's too). A client's cancel
+// reaches the server a moment after the client's call returned, and a
+// call whose context ends before Close begins counts as its client's
+// doing (see stop). A call that is still running at the deadline is
+// reported as it was; only such a test, failing anyway, waits it out.
 func (s *Server) awaitUnseenEnds(deadline time.Time) {
 	s.mu.Lock()
 	var waits []*callRun
