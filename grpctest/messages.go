@@ -294,11 +294,7 @@ func shifted(want, got []any, eq func(w, g any) bool, opts []cmp.Option) bool {
 			differ = append(differ, i)
 		}
 	}
-	limit := maxAlign
-	if !allProto(want) || !allProto(got) || len(opts) > 0 {
-		limit = maxAlignWith
-	}
-	if len(differ)*len(differ) > limit {
+	if len(differ)*len(differ) > alignLimit(want, got, opts) {
 		return false
 	}
 	for _, i := range differ {
@@ -311,16 +307,23 @@ func shifted(want, got []any, eq func(w, g any) bool, opts []cmp.Option) bool {
 	return false
 }
 
+// alignLimit is how many comparisons align and shifted may make: fewer
+// when they walk the messages with cmp (options, or messages that are not
+// protos) than with proto.Equal.
+func alignLimit(want, got []any, opts []cmp.Option) int {
+	if !allProto(want) || !allProto(got) || len(opts) > 0 {
+		return maxAlignWith
+	}
+	return maxAlign
+}
+
 // align finds which messages of want and of got are not matched in order
 // on the other side, by aligning the two lists: their common head and
 // tail first (a message lost or added in the middle costs no more), then
 // the longest common subsequence of equal messages in what is left, if
 // that is small enough (ok is false if not).
 func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing, extra []int, ok bool) {
-	limit := maxAlign
-	if !allProto(want) || !allProto(got) || len(opts) > 0 {
-		limit = maxAlignWith // eq walks them with cmp
-	}
+	limit := alignLimit(want, got, opts)
 	lo := 0
 	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
 		lo++
