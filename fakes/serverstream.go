@@ -361,10 +361,7 @@ func (s *ServerStream[Req, Res]) Send(m *Res) error {
 	if m == nil {
 		return s.core.SendMsg(m) // rejected before it reaches a recorder
 	}
-	if s.enter() {
-		defer s.leave()
-	}
-	return s.ss.SendMsg(m)
+	return s.SendMsg(m)
 }
 
 // SendAndClose sends the one response of a client-streaming call. As in
@@ -378,11 +375,8 @@ func (s *ServerStream[Req, Res]) Recv() (*Req, error) {
 	if !s.usable() {
 		return nil, errZeroServerStream
 	}
-	if s.enter() {
-		defer s.leave()
-	}
 	m := new(Req)
-	if err := s.ss.RecvMsg(m); err != nil {
+	if err := s.RecvMsg(m); err != nil {
 		return nil, err
 	}
 	return m, nil
