@@ -251,7 +251,12 @@ func (s *Server) awaitUnseenEnds(deadline time.Time) {
 	var waits []*callRun
 	for _, sc := range s.scripts {
 		for _, run := range sc.calls {
-			if run.finished != nil && run.done < len(run.steps) && run.steps[run.done].kind != stepHang {
+			if run.finished == nil || run.done == len(run.steps) || run.steps[run.done].kind == stepHang {
+				continue
+			}
+			select {
+			case <-run.finished: // it has ended: nothing to wait for, nor to decode the timeline for
+			default:
 				waits = append(waits, run)
 			}
 		}
