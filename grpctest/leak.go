@@ -629,10 +629,12 @@ func dispatchFrame(line string) bool {
 // labelled returns the goroutines carrying the label of harness id, except
 // benign ones, read from the goroutine profile (debug=1 prints labels).
 func labelled(id string) []goroutineGroup {
-	return slices.DeleteFunc(labelledWith(labelHarness, id), func(g goroutineGroup) bool {
-		return g.has(benignFunctions) || g.has(scanFunctions)
-	})
+	return slices.DeleteFunc(labelledWith(labelHarness, id), goroutineGroup.benign)
 }
+
+// benign reports whether g is one of gRPC's benign goroutines or the
+// scan's own, which no leak check reports.
+func (g goroutineGroup) benign() bool { return g.has(benignFunctions) || g.has(scanFunctions) }
 
 // labelledWith returns the goroutines whose label key is value, read from
 // the goroutine profile.
@@ -811,7 +813,7 @@ func withLabelledTracebacks(groups []goroutineGroup, id string) []goroutineGroup
 			continue
 		}
 		g := goroutineGroup{count: 1, labels: labels, frames: tracebackFrames(tb)}
-		if len(g.frames) == 0 || g.has(benignFunctions) || g.has(scanFunctions) {
+		if len(g.frames) == 0 || g.benign() {
 			continue
 		}
 		k := keyOf(g)
