@@ -138,10 +138,7 @@ func structOptionsNote(want, got []any, opts []cmp.Option) string {
 // if cmp cannot compare a pair: the caller diffs the lists whole, and
 // reports that.
 func pairDiffs(want, got []any, opts []cmp.Option) (d string, ok bool) {
-	eq := equal
-	if len(opts) > 0 {
-		eq = func(w, g any) bool { return cmpEqual(w, g, opts) }
-	}
+	eq := equalUnder(opts)
 	var b strings.Builder
 	var differ []int
 	var err error
@@ -242,10 +239,7 @@ const maxListed = 5
 // messages moved one way (see shifted), as the messages after a lost one
 // do when another one is added. Otherwise, it returns "".
 func countNote(want, got []any, opts []cmp.Option) string {
-	eq := equal
-	if len(opts) > 0 {
-		eq = func(w, g any) bool { return cmpEqual(w, g, opts) }
-	}
+	eq := equalUnder(opts)
 	missing, extra, aligned := align(want, got, eq, opts)
 	var b strings.Builder
 	if len(want) == len(got) {
@@ -439,6 +433,15 @@ func equal(want, got any) bool { return msgdiff.Same(want, got) }
 // cmpEqual is msgdiff.Equal: cmp.Equal with protocmp and the package's
 // options; values cmp cannot compare are not equal.
 func cmpEqual(want, got any, opts []cmp.Option) bool { return msgdiff.Equal(want, got, opts) }
+
+// equalUnder returns the comparison of messages that opts make: equal
+// without options, cmpEqual with them.
+func equalUnder(opts []cmp.Option) func(want, got any) bool {
+	if len(opts) == 0 {
+		return equal
+	}
+	return func(want, got any) bool { return cmpEqual(want, got, opts) }
+}
 
 // allProto reports whether every one of ms is a proto message.
 func allProto(ms []any) bool {

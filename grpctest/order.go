@@ -45,10 +45,12 @@ func (s messageStep) sameKind(e recorder.Event) bool {
 }
 
 func (s messageStep) Match(e recorder.Event) bool {
-	if !s.sameKind(e) || s.msg == nil {
-		return s.sameKind(e)
-	}
-	if len(s.opts) > 0 {
+	switch {
+	case !s.sameKind(e):
+		return false
+	case s.msg == nil:
+		return true
+	case len(s.opts) > 0:
 		return cmpEqual(s.msg, emptyIfNil(e.Msg), s.opts)
 	}
 	return equal(s.msg, emptyIfNil(e.Msg))
