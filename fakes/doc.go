@@ -22,19 +22,19 @@
 // generated handler and client code accepts them. They behave like real
 // streams where a test can tell: io.EOF after the peer half-closes,
 // codes.Canceled after a cancel, an error for a Send after the end or a
-// header sent twice, copies of every message on its way through and in
-// every snapshot (deep copies of proto messages; a message type that is not
-// a proto message is copied by assignment, so slices, maps and pointers
-// within it stay shared), and safety for one sender and one receiver at a
-// time. They are stricter than grpc-go where what it accepts is nearly
-// always a bug: Send(nil) is an error with codes.InvalidArgument (grpc-go
-// sends a nil message as an empty one; send &T{} for that), and a SendMsg
-// of another message type than the stream's one with codes.Internal
-// (grpc-go sends its bytes). Their errors' status messages start with
-// "fakes:" and say what happened; where grpc-go fails too, the code is
-// grpc-go's. The test plays the peer with the test-side methods
-// (Push/CloseSend/Cancel/End, Next and WaitHeader for a ServerStream,
-// Respond/RespondHeader/RespondTrailer/Finish and Next for a ClientStream). WaitHeader is how a test knows that a
+// header sent twice, copies of every message on its way through and in every
+// snapshot (deep copies of proto messages; a message type that is not a
+// proto message is copied by assignment, so slices, maps and pointers within
+// it stay shared), and safety for one sender and one receiver at a time.
+// They are stricter than grpc-go where what it accepts is nearly always a
+// bug: Send(nil) is an error with codes.InvalidArgument (grpc-go sends a nil
+// message as an empty one; send &T{} for that), and a SendMsg of another
+// message type than the stream's one with codes.Internal (grpc-go sends its
+// bytes). Their errors' status messages start with "fakes:" and say what
+// happened; where grpc-go fails too, the code is grpc-go's. The test plays
+// the peer with the test-side methods (Push/CloseSend/Cancel/End, Next and
+// WaitHeader for a ServerStream, Respond/RespondHeader/RespondTrailer/Finish
+// and Next for a ClientStream). WaitHeader is how a test knows that a
 // handler it runs on a goroutine got as far as sending its header (a watch
 // handler that has subscribed), as Next is for its responses.
 //

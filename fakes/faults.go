@@ -16,15 +16,16 @@ import (
 // method after n messages: on each matching stream, n messages (sent and
 // received counted together) go through, then the next SendMsg or RecvMsg,
 // and every one after it, returns err without touching the stream, so the
-// handler sees err as if the transport had failed; a handler that returns
-// it ends the call with err's status (use a status error, e.g.
+// handler sees err as if the transport had failed; a handler that returns it
+// ends the call with err's status (use a status error, e.g.
 // codes.Unavailable, to exercise a client's retry logic). n = 0 fails the
 // first operation (WithFailAt, for fake streams, counts the other way:
 // WithFailAt(n) fails the n-th call, and only that one). Only messages
 // count: a RecvMsg that returns io.EOF (the client half-closed) or another
-// error, and a SendMsg that fails, let no message through. The handler never gets more than n: a RecvMsg that was
-// waiting while a concurrent SendMsg passed the n-th message returns err,
-// and the message it read is lost, as in a transport that broke.
+// error, and a SendMsg that fails, let no message through. The handler never
+// gets more than n: a RecvMsg that was waiting while a concurrent SendMsg
+// passed the n-th message returns err, and the message it read is lost, as
+// in a transport that broke.
 //
 // The failure comes only with the handler's next SendMsg or RecvMsg: a
 // handler that makes none (idle in a select until it has news) is never

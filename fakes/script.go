@@ -34,17 +34,17 @@ import (
 // makes up), RecvFunc with a function of the test's. SendFunc makes a
 // response from the last request received (to echo that ID).
 //
-// A script without Return or Hang ends the call with OK after its last
-// step. Requests the client sent that no step received are dropped then,
-// as a real server drops them when its handler returns: a script that
-// should see that the client sends nothing more says so with RecvEOF (or
-// RecvEach), where another request is a mismatch. Each step method checks its argument against the method's
-// descriptor at once (a message of the wrong type, a second request on a
-// method without client streaming, a step after Return, Return(nil) before
-// the one response of a method without server streaming...) and reports a
-// misuse with t.Errorf at that line. The step is dropped: the script runs
-// without it, and if its call is not made, Close's report lists the steps
-// the script has and says how many were rejected.
+// A script without Return or Hang ends the call with OK after its last step.
+// Requests the client sent that no step received are dropped then, as a real
+// server drops them when its handler returns: a script that should see that
+// the client sends nothing more says so with RecvEOF (or RecvEach), where
+// another request is a mismatch. Each step method checks its argument
+// against the method's descriptor at once (a message of the wrong type, a
+// second request on a method without client streaming, a step after Return,
+// Return(nil) before the one response of a method without server
+// streaming...) and reports a misuse with t.Errorf at that line. The step is
+// dropped: the script runs without it, and if its call is not made, Close's
+// report lists the steps the script has and says how many were rejected.
 //
 // On a method without server streaming a call that ends OK sends exactly
 // one response. Return(nil) before the Send is a misuse (reported, and the

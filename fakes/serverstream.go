@@ -79,11 +79,11 @@ func (s *ServerStream[Req, Res]) usable() bool { return s != nil && s.p != nil }
 
 // NewServerStream returns a server stream whose handler-side context is
 // derived from ctx (put request metadata in it with
-// metadata.NewIncomingContext) and, as a real server's, carries the
-// stream: grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer called with
-// it act on the stream, and grpc.Method returns the method (WithMethod). With WithRecorder it records the events a
-// real server stream of the method named by WithMethod would, starting with
-// Begin now.
+// metadata.NewIncomingContext) and, as a real server's, carries the stream:
+// grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer called with it act on
+// the stream, and grpc.Method returns the method (WithMethod). With
+// WithRecorder it records the events a real server stream of the method
+// named by WithMethod would, starting with Begin now.
 func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerStream[Req, Res] {
 	cfg := newConfig(DefaultServerMethod, opts)
 	ctx = cfg.checkContext("NewServerStream", ctx)
