@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -199,6 +200,22 @@ func badInputs() []badInput {
 				spy.WantClean(t)
 				return "returns true"
 			}},
+		{"`grpctest.AssertMessages` or `ClientSends` (any message step) with `new(dynamicpb.Message)` (a dynamic message of no type)", "", func(t *testing.T, spy *spytb.TB) string {
+			var ok bool
+			spy.Run(func() { ok = grpctest.AssertMessages(spy, []any{chatMsg}, []any{new(dynamicpb.Message)}) })
+			if ok {
+				t.Errorf("AssertMessages returned true, want false")
+			}
+			r := spy.Want(t, 1, "cannot compare the messages: got[0] is a *dynamicpb.Message with no message type", "dynamicpb.NewMessage")
+			spy.Run(func() {
+				ok = grpctest.AssertOrder(spy, recorder.New(), grpctest.With(grpctest.ClientSends(new(dynamicpb.Message)), protocmp.IgnoreEmptyMessages()))
+			})
+			if ok {
+				t.Errorf("AssertOrder returned true, want false")
+			}
+			spy.Want(t, 2, "step 1, ClientSends(*dynamicpb.Message of no message type): a *dynamicpb.Message with no message type matches no message")
+			return "returns false; " + reportCell(r) + "; a step with one is reported as a misuse of `AssertOrder`/`AssertNever`"
+		}},
 		{"`grpctest.AssertMessages` on values cmp cannot compare (a struct with unexported fields)", "", func(t *testing.T, spy *spytb.TB) string {
 			type opaque struct{ x int }
 			var ok bool
@@ -488,6 +505,30 @@ func badInputs() []badInput {
 			})
 			return reportCell(spy.Want(t, 1, "Metadata: no key to expect"))
 		}},
+		{"scripted fake server: `Metadata` with a value a gRPC client refuses to send (a line break)", "", func(t *testing.T, spy *spytb.TB) string {
+			md := metadata.Pairs("k", "line\nbreak")
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).Metadata(md).Times(0)
+			})
+			r := spy.Want(t, 1, "Metadata: header key \"k\" contains value with non-printable ASCII characters", "which a gRPC client refuses to send")
+			// The claim, against grpc-go: the call fails before it is sent.
+			srv := grpctest.NewServer(t, chatService)
+			_, err := chatpb.NewChatClient(srv.Conn()).Post(metadata.NewOutgoingContext(t.Context(), md), chatMsg)
+			wantErr(t, "a call with that metadata", err, codes.Internal, "non-printable")
+			return reportCell(r)
+		}},
+		{"scripted fake server: `RecvEOF` before the one request of a unary method", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).RecvEOF().RecvAny().Send(&chatpb.Ack{}).Times(0)
+			})
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "step 1 RecvEOF", "before the request", "not client-streaming"))
+		}},
+		{"scripted fake server: a step that receives a request after `RecvEOF`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(talkMethod).RecvEOF().RecvAny().Times(0)
+			})
+			return "reported at the line of the step: " + reportCell(spy.Want(t, 1, "step 2 RecvAny", "after RecvEOF"))
+		}},
 		{"scripted fake server: `Expect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fake := fakes.NewServer(spy)
@@ -662,6 +703,31 @@ func badInputs() []badInput {
 		}},
 		{"`grpctest.WithBufferSize(-1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithBufferSize(-1), "WithBufferSize(-1)", "positive")
+		}},
+		{"`grpctest.WithBufferSize(1 << 40)` (bufconn would allocate it whole)", "", func(t *testing.T, spy *spytb.TB) string {
+			return fatalOption(t, spy, grpctest.WithBufferSize(1<<40), "WithBufferSize(1099511627776)", "at most 268435456 (256 MiB)")
+		}},
+		{"`grpctest.WithServerOptions` with options `grpc.NewServer` panics on (two `grpc.StreamInterceptor`)", "", func(t *testing.T, spy *spytb.TB) string {
+			si := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				return h(srv, ss)
+			}
+			return fatalOption(t, spy, grpctest.WithServerOptions(grpc.StreamInterceptor(si), grpc.StreamInterceptor(si)),
+				"grpc.NewServer (with the options of WithServerOptions) panicked", "already set")
+		}},
+		{"`grpctest.VerifyNoLeaks(t, nil)` (a nil goleak option)", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() { grpctest.VerifyNoLeaks(spy, goleak.IgnoreCurrent(), nil) })
+			return reportCell(spy.Want(t, 1, "grpctest.VerifyNoLeaks: option 1 is nil"))
+		}},
+		{"`grpctest.NewServer` given the `t` of a test that has ended", "", func(t *testing.T, spy *spytb.TB) string {
+			var endedT *testing.T
+			t.Run("ended", func(st *testing.T) { endedT = st })
+			var srv *grpctest.Server
+			o := spy.Run(func() { srv = grpctest.NewServer(endedTB{spy, endedT}, chatService) })
+			if !o.FailedNow || srv != nil {
+				t.Errorf("NewServer on an ended test: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
+			}
+			return "`NewServer` stops the test: " + reportCell(spy.Want(t, 1, "the test has ended", "nothing would close the harness")) +
+				" (testing itself then panics: a test's t cannot report after it has ended)"
 		}},
 		{"`grpctest.WithCloseTimeout(0)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithCloseTimeout(0), "WithCloseTimeout(0s)", "positive")
@@ -922,6 +988,15 @@ func fatalOptions(t *testing.T, spy *spytb.TB, opts []grpctest.Option, subs ...s
 	}
 	return "`NewServer` stops the test: " + reportCell(r)
 }
+
+// endedTB is the spy with the Context of a test that has ended: as the
+// ended test's own t, minus testing's panic when it is told to fail.
+type endedTB struct {
+	*spytb.TB
+	ended *testing.T
+}
+
+func (e endedTB) Context() context.Context { return e.ended.Context() }
 
 // badFakeOption builds fake streams with a bad option and expects every
 // operation to fail with an error naming it.

@@ -61,3 +61,22 @@ func scriptMDProblem(md metadata.MD) string {
 	}
 	return problem + ", which gRPC refuses (metadata.Pairs and Append lower-case keys)"
 }
+
+// requestMDProblem says why a script's Metadata check with want is a
+// misuse, "" if it is not: a key or value that a gRPC client refuses to
+// send (it fails the call with codes.Internal), so that no call could hold
+// it. Keys are lower-cased first, as Metadata matches them.
+func requestMDProblem(want metadata.MD) string {
+	lower := metadata.MD{}
+	for k, vs := range want {
+		lower.Append(k, vs...)
+	}
+	problem, _, inValue := mdProblem(lower)
+	switch {
+	case problem == "":
+		return ""
+	case inValue:
+		return problem + ", which a gRPC client refuses to send (values are printable ASCII unless the key ends in -bin): no call can hold it"
+	}
+	return problem + ", which a gRPC client refuses to send: no call can hold it"
+}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/streamtest/streamtest/internal/msgdiff"
 	"github.com/streamtest/streamtest/internal/rpcstatus"
 )
 
@@ -192,10 +193,7 @@ func nilErr(op string, m any) error {
 // untyped reports whether m is a proto message with no message type: a
 // dynamicpb.Message not made by dynamicpb.NewMessage. It cannot be copied,
 // marshaled or shown.
-func untyped(m any) bool {
-	pm, ok := m.(proto.Message)
-	return ok && pm.ProtoReflect().Descriptor() == nil
-}
+func untyped(m any) bool { return msgdiff.Untyped(m) }
 
 // untypedErr is the error of a Send of an untyped message.
 func untypedErr(op string, m any) error {

@@ -200,7 +200,12 @@ func (sc *Script) RecvAny() *Script {
 // request instead is a mismatch.
 func (sc *Script) RecvEOF() *Script {
 	sc.s.t.Helper()
-	return sc.add(stepRecvEOF, nil)
+	return sc.add(stepRecvEOF, func(*scriptStep) string {
+		if !sc.md.IsStreamingClient() && sc.countLocked(recvKinds...) == 0 {
+			return "RecvEOF before the request: the method is not client-streaming, so its one request comes first; put a step that receives it (Recv, RecvAny...) before RecvEOF"
+		}
+		return ""
+	})
 }
 
 // Send sends msg, which must be of the method's response type.
@@ -543,6 +548,8 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 		bad = "no key to expect: give the metadata the call must hold"
 	case len(empty) > 0:
 		bad = fmt.Sprintf("no value for %s: give the values the call must send", strings.Join(empty, ", "))
+	case requestMDProblem(want) != "":
+		bad = requestMDProblem(want)
 	default:
 		bad = sc.lateLocked("check")
 	}
@@ -660,6 +667,8 @@ func (sc *Script) add(kind stepKind, fill func(*scriptStep) string) *Script {
 		bad = fmt.Sprintf("a step after %s, which ends the call", stepNames[sc.steps[len(sc.steps)-1].kind])
 	case slices.Contains(recvKinds, kind) && sc.countLocked(stepRecvEach) > 0:
 		bad = "a step that receives a request after RecvEach, which receives every request the client sends"
+	case slices.Contains(recvKinds, kind) && sc.countLocked(stepRecvEOF) > 0:
+		bad = "a step that receives a request after RecvEOF, which expects the client to have sent its last request"
 	case fill != nil:
 		bad = fill(&st)
 	}

@@ -284,9 +284,8 @@ func TestServerFuncStepMisuse(t *testing.T) {
 			[]string{"step 2 RecvFunc", "not client-streaming"}},
 		{"SendFunc before any request", func(sc *fakes.Script) { sc.SendFunc(echoID) },
 			[]string{"step 1 SendFunc", "no request to reply to", "add a Recv, RecvAny, RecvWith or RecvFunc step first"}},
-		{"SendFunc after RecvEOF only", func(sc *fakes.Script) {
-			sc.RecvEOF().SendFunc(echoID)
-		}, []string{"step 2 SendFunc", "no request to reply to"}},
+		{"RecvEOF before the one request", func(sc *fakes.Script) { sc.RecvEOF() },
+			[]string{"step 1 RecvEOF", "before the request", "not client-streaming"}},
 		{"SendFunc of the wrong response type", func(sc *fakes.Script) {
 			sc.RecvAny().SendFunc(func(*testpb.SimpleRequest) *dupRes { return nil })
 		}, []string{"SendFunc got a func(*grpc_testing.SimpleRequest) *grpc_testing.StreamingOutputCallResponse: want a func(*grpc_testing.SimpleRequest) *grpc_testing.SimpleResponse"}},
@@ -318,6 +317,22 @@ func TestServerFuncStepMisuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// On a client-streaming method a script may expect the end of the
+// requests first; a SendFunc after it still has no request to reply to,
+// and a step that receives one after it is a misuse.
+func TestServerStepsAfterRecvEOF(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(streamingIn).RecvEOF().
+		SendFunc(func(*testpb.StreamingInputCallRequest) *testpb.StreamingInputCallResponse { return nil }).
+		Times(0)
+	spy.Want(t, 1, "step 2 SendFunc", "no request to reply to")
+	srv.Expect(streamingIn).RecvEOF().RecvAny().Times(0)
+	spy.Want(t, 2, "step 2 RecvAny", "a step that receives a request after RecvEOF")
+	srv.Expect(streamingIn).RecvEOF().Send(&testpb.StreamingInputCallResponse{}).Times(0)
+	spy.Want(t, 2) // nothing more: a response after the end of the requests is fine
 }
 
 // Return(nil) may follow a SendFunc on a unary method: it is the one
@@ -418,7 +433,7 @@ func TestServerFuncStillRunningAtClose(t *testing.T) {
 	cancel() // the call ends; the check stays blocked
 	srv.Close()
 	spy.WantText(t, "goroutine(s) started during this harness's life still running", "started by handler "+fullDuplex,
-		"a function of a fakes script step (RecvFunc, RecvEach or SendFunc) still running after its call ended",
+		"a function of a fakes script step (RecvFunc, RecvEach, SendFunc or Do) still running after its call ended",
 		"TestServerFuncStillRunningAtClose.func1(", "script_func_test.go:",
 		"not used as scripted", "ended during step 1 RecvFunc", "Canceled", "the call ended while the step's function ran")
 	if text := spy.Text(); strings.Contains(text, "WithIgnoredGoroutines") || strings.Contains(text, "make each goroutine a handler starts") {
@@ -435,7 +450,7 @@ func TestServerCloseInsideFunc(t *testing.T) {
 	if err := lookup(t.Context(), testpb.NewTestServiceClient(srv.Conn()), 1); err != nil {
 		t.Fatal(err)
 	}
-	spy.Want(t, 1, "Server.Close called from inside the function of a RecvFunc or SendFunc step", "would wait for the call that runs the function")
+	spy.Want(t, 1, "Server.Close called from inside the function of a script step (RecvFunc, RecvEach, SendFunc or Do)", "would wait for the call that runs the function")
 	srv.Close()
 	spy.Want(t, 1) // nothing more
 }

@@ -164,15 +164,15 @@ func (s *Server) Harness() *grpctest.Server { return s.h }
 // by NewServer; call it earlier to check before the test ends. Its reports,
 // the harness's included (grpctest.Server.Close), are printed at the test's
 // NewServer line when t.Cleanup runs it, at the test's Close line when the
-// test calls it. Close called from inside a RecvFunc or SendFunc function
-// would wait for itself: it is reported with t.Errorf and does nothing.
+// test calls it. Close called from inside the function of a script step
+// (RecvFunc, RecvEach, SendFunc or Do) would wait for itself: it is reported with t.Errorf and does nothing.
 func (s *Server) Close() {
 	s.t.Helper()
 	s.mu.Lock()
 	inFunc := s.inFunc[goid.ID()]
 	s.mu.Unlock()
 	if inFunc {
-		s.t.Errorf("fakes: Server.Close called from inside the function of a RecvFunc or SendFunc step: Close waits for every call to end, " +
+		s.t.Errorf("fakes: Server.Close called from inside the function of a script step (RecvFunc, RecvEach, SendFunc or Do): Close waits for every call to end, " +
 			"so it would wait for the call that runs the function. Return from the function and let the test (or t.Cleanup) close the server.")
 		return
 	}

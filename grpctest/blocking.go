@@ -363,7 +363,8 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 		}
 	}
 	t.Errorf("grpctest.SendUntilBlocked: %d Sends all returned within %v each: nothing blocked; "+
-		"the peer is reading, or the windows are not static (use WithStaticWindow)", MaxSendUntilBlocked, d)
+		"the peer is reading, or nothing bounds what is in flight: a harness's stream needs WithStaticWindow "+
+		"(gRPC's windows grow otherwise), a fakes stream fakes.WithSendBuffer (unlimited otherwise)", MaxSendUntilBlocked, d)
 	return MaxSendUntilBlocked
 }
 

@@ -383,7 +383,7 @@ func TestSendUntilBlockedReportsNothingBlocking(t *testing.T) {
 	if n != grpctest.MaxSendUntilBlocked {
 		t.Errorf("SendUntilBlocked = %d, want %d", n, grpctest.MaxSendUntilBlocked)
 	}
-	spy.Want(t, 1, "Sends all returned within 1m0s each: nothing blocked")
+	spy.Want(t, 1, "Sends all returned within 1m0s each: nothing blocked", "WithStaticWindow", "fakes.WithSendBuffer")
 }
 
 func TestSendUntilBlockedMisuse(t *testing.T) {

@@ -85,7 +85,10 @@ var harnessIDs atomic.Uint64
 // grpc.NewClient("passthrough:///bufnet", ...) and registers Close with
 // t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
 // one Recorder records both sides. Invalid options fail the test with
-// t.Fatalf.
+// t.Fatalf, and so do server or dial options that grpc.NewServer or
+// grpc.NewClient panics on (two grpc.StreamInterceptor options, say), and
+// a t whose test has ended (t.Context is done), whose cleanups would never
+// run.
 //
 // A handler that panics does not crash the test binary: the harness
 // recovers the panic, the client gets codes.Internal, and Close reports
@@ -105,6 +108,10 @@ var harnessIDs atomic.Uint64
 // a *testing.T, or have its Deadline method.)
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
 	t.Helper()
+	if ended(t) {
+		t.Fatalf("grpctest.NewServer: the test has ended (its Context is done): nothing would close the harness")
+		return nil
+	}
 	cfg := buildConfig(opts)
 	if len(cfg.errs) > 0 {
 		t.Fatalf("grpctest.NewServer: %s", strings.Join(cfg.errs, "; "))
@@ -156,7 +163,11 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 
 	// grpc.NewServer may start stream workers, and Serve starts everything
 	// else on the server side: run both on a labelled goroutine.
-	inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) })
+	if err := inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) }); err != nil {
+		s.lis.Close()
+		t.Fatalf("grpctest.NewServer: grpc.NewServer (with the options of WithServerOptions) %v", err)
+		return nil
+	}
 	if register != nil {
 		// On the test's goroutine, unlabelled: a goroutine that a
 		// service's setup starts (a janitor, a watch loop) lives as long
@@ -180,6 +191,21 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	s.stopWarn = timeoutwarn.Schedule(t, "grpctest", "its harness", s.stuckReport)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// ended reports whether t's test has ended: testing cancels t.Context
+// just before it runs the test's cleanups, and a cleanup registered once
+// they have run never runs. A testing.TB of the user's that cannot say
+// (one that embeds a nil testing.TB, as Example functions build, panics
+// in Context) counts as running.
+func ended(t testing.TB) (yes bool) {
+	defer func() {
+		if recover() != nil {
+			yes = false
+		}
+	}()
+	ctx := t.Context()
+	return ctx != nil && ctx.Err() != nil
 }
 
 // stuckTimeline is how many of the last recorded events stuckReport shows.
@@ -224,15 +250,24 @@ func (s *Server) stuckReport() string {
 
 // inLabels runs f on a new goroutine carrying the labels of ctx and waits
 // for it. Goroutines f starts inherit the labels; the caller's own labels
-// are left alone.
-func inLabels(ctx context.Context, f func()) {
+// are left alone. A panic in f (grpc.NewServer panics on some misuses of its
+// options) is recovered there and returned as an error, for the caller to
+// report on the test's goroutine: left alone on f's goroutine, it would end
+// the test binary with no test named.
+func inLabels(ctx context.Context, f func()) (err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panicked: %v", p)
+			}
+		}()
 		pprof.SetGoroutineLabels(ctx)
 		f()
 	}()
 	<-done
+	return err
 }
 
 func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
@@ -259,13 +294,15 @@ func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	// Connect leaves idle mode here, so the resolver, balancer and transport
 	// goroutines of this channel are created on (and labelled like) this
 	// goroutine instead of the goroutine of the first RPC.
-	inLabels(s.clientLabels, func() {
+	if perr := inLabels(s.clientLabels, func() {
 		cc, err = grpc.NewClient(Target, dopts...)
 		if err == nil {
 			owner.cc.Store(cc)
 			cc.Connect()
 		}
-	})
+	}); perr != nil {
+		return nil, perr
+	}
 	return cc, err
 }
 

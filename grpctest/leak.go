@@ -95,6 +95,10 @@ func goleakOptions(extra []goleak.Option) []goleak.Option {
 // reports the harness's own goroutines.
 func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 	t.Helper()
+	if i := slices.Index(opts, nil); i >= 0 {
+		t.Errorf("grpctest.VerifyNoLeaks: option %d is nil", i)
+		return
+	}
 	if err := goleak.Find(goleakOptions(opts)...); err != nil {
 		t.Errorf("grpctest: goroutines still running at the end of the test (process-wide check; a harness's Close attributes its own leaks to a method):\n%v", err)
 	}
@@ -124,6 +128,12 @@ func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
 // goroutines only if the tests passed and there was no such report (the
 // calls' goroutines would be reported twice).
 func VerifyTestMain(m *testing.M, opts ...goleak.Option) {
+	if m == nil {
+		panic("grpctest.VerifyTestMain: m is nil: pass TestMain's *testing.M")
+	}
+	if i := slices.Index(opts, nil); i >= 0 {
+		panic(fmt.Sprintf("grpctest.VerifyTestMain: option %d is nil", i))
+	}
 	enableTracebackLabels()
 	goleak.VerifyTestMain(blockedCalls{m}, goleakOptions(opts)...)
 }
@@ -986,8 +996,8 @@ func leakHints(groups []goroutineGroup) string {
 	}
 	var hints []string
 	if scriptFunc {
-		hints = append(hints, "a function of a fakes script step (RecvFunc, RecvEach or SendFunc) still running after its call ended: "+
-			"make it return when the call ends (give it the call's context as its first parameter and watch ctx.Done())")
+		hints = append(hints, "a function of a fakes script step (RecvFunc, RecvEach, SendFunc or Do) still running after its call ended: "+
+			"make it return when the call ends: watch ctx.Done() of the call's context (Do's function gets it; the others can take it as their first parameter)")
 	}
 	if serving {
 		hints = append(hints, "a goroutine still serving a call outside the handler: code that gRPC runs on the call's goroutine outside the harness's interceptors "+

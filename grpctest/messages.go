@@ -84,6 +84,10 @@ func RequireMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) {
 
 func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	t.Helper()
+	if where := untypedAt(want, got); where != "" {
+		t.Errorf("grpctest: cannot compare the messages: %s is a *dynamicpb.Message with no message type: make it with dynamicpb.NewMessage%s", where, timelines(t))
+		return false
+	}
 	if len(opts) == 0 && protoEqual(want, got) {
 		return true
 	}
@@ -112,6 +116,18 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	}
 	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", note, d, nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
 	return false
+}
+
+// untypedAt names the first message of want or got that has no message
+// type (msgdiff.Untyped), such as "want[1]", or returns "".
+func untypedAt(want, got []any) string {
+	if i := slices.IndexFunc(want, msgdiff.Untyped); i >= 0 {
+		return fmt.Sprintf("want[%d]", i)
+	}
+	if i := slices.IndexFunc(got, msgdiff.Untyped); i >= 0 {
+		return fmt.Sprintf("got[%d]", i)
+	}
+	return ""
 }
 
 // structOptionsNote explains, when opts hold cmpopts options that name the

@@ -19,6 +19,9 @@ const (
 	DefaultBufferSize = 64 * 1024
 	// DefaultCloseTimeout bounds each waiting step of Close (WithCloseTimeout).
 	DefaultCloseTimeout = time.Second
+	// maxBufferSize bounds WithBufferSize: bufconn allocates the buffer
+	// up front, twice per connection.
+	maxBufferSize = 256 << 20
 	// minStaticWindow is the smallest window grpc-go accepts; smaller ones are
 	// silently ignored by gRPC, so WithStaticWindow rejects them.
 	minStaticWindow = 65535
@@ -106,12 +109,13 @@ func WithoutRecorder() Option {
 }
 
 // WithBufferSize sets the size in bytes of the bufconn buffer between client
-// and server (default DefaultBufferSize). A TCP connection has the kernel's
+// and server (default DefaultBufferSize, at most 256 MiB: bufconn allocates
+// it whole for each direction of each connection). A TCP connection has the kernel's
 // buffers instead: WithBufferSize with WithTCP is reported as a misuse.
 func WithBufferSize(n int) Option {
 	return func(c *config) {
-		if n <= 0 {
-			c.fail("WithBufferSize(%d): the buffer size must be positive", n)
+		if n <= 0 || n > maxBufferSize {
+			c.fail("WithBufferSize(%d): the buffer size must be positive and at most %d (256 MiB): bufconn allocates it whole, for each direction of each connection", n, maxBufferSize)
 			return
 		}
 		c.bufSize, c.bufSizeSet = n, true

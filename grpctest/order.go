@@ -84,6 +84,8 @@ func With(step Step, opts ...cmp.Option) Step {
 	switch st := step.(type) {
 	case nil:
 		return badStep{"With(nil, ...)", "With needs a message step"}
+	case badStep: // a misuse already: reported as it is
+		return st
 	case callStep:
 		inner := With(st.step, opts...)
 		if b, ok := inner.(badStep); ok {
@@ -106,12 +108,23 @@ func With(step Step, opts ...cmp.Option) Step {
 	return badStep{"With(" + step.String() + ", ...)", "the step compares no message: With is for ClientSends, ServerReceives, ServerSends and ClientReceives"}
 }
 
-// badStep is a step With could not make: it matches nothing, and
-// AssertOrder and AssertNever report it as a misuse.
+// badStep is a step that could not be made (a misuse of With, a message
+// with no message type): it matches nothing, and AssertOrder and
+// AssertNever report it as a misuse.
 type badStep struct{ name, why string }
 
 func (s badStep) Match(recorder.Event) bool { return false }
 func (s badStep) String() string            { return s.name }
+
+// newMessageStep is the step of a message constructor, or the badStep of
+// a message with no message type, which could match nothing.
+func newMessageStep(name string, side recorder.Side, kind recorder.Kind, msg any) Step {
+	msg = emptyIfNil(msg)
+	if msgdiff.Untyped(msg) {
+		return badStep{fmt.Sprintf("%s(%T of no message type)", name, msg), "a *dynamicpb.Message with no message type matches no message: make it with dynamicpb.NewMessage"}
+	}
+	return messageStep{name, side, kind, msg, nil}
+}
 
 // ClientSends matches the client sending msg (a Send event of the client
 // side that did not fail). Messages compare as in AssertMessages, except
@@ -119,25 +132,25 @@ func (s badStep) String() string            { return s.name }
 // its type, as gRPC sends it, on either side. A nil msg matches any
 // message.
 func ClientSends(msg any) Step {
-	return messageStep{"ClientSends", recorder.Client, recorder.Send, emptyIfNil(msg), nil}
+	return newMessageStep("ClientSends", recorder.Client, recorder.Send, msg)
 }
 
 // ServerReceives matches the server receiving msg (nil: any message; a
 // typed nil: an empty one).
 func ServerReceives(msg any) Step {
-	return messageStep{"ServerReceives", recorder.Server, recorder.Recv, emptyIfNil(msg), nil}
+	return newMessageStep("ServerReceives", recorder.Server, recorder.Recv, msg)
 }
 
 // ServerSends matches the server sending msg (nil: any message; a typed
 // nil: an empty one).
 func ServerSends(msg any) Step {
-	return messageStep{"ServerSends", recorder.Server, recorder.Send, emptyIfNil(msg), nil}
+	return newMessageStep("ServerSends", recorder.Server, recorder.Send, msg)
 }
 
 // ClientReceives matches the client receiving msg (nil: any message; a
 // typed nil: an empty one).
 func ClientReceives(msg any) Step {
-	return messageStep{"ClientReceives", recorder.Client, recorder.Recv, emptyIfNil(msg), nil}
+	return newMessageStep("ClientReceives", recorder.Client, recorder.Recv, msg)
 }
 
 type closeStep struct{}
@@ -228,7 +241,7 @@ func InCall(id uint64, step Step) Step {
 	switch step.(type) {
 	case nil:
 		return nil
-	case badStep: // a misuse of With: reported as it is
+	case badStep: // a misuse: reported as it is
 		return step
 	}
 	return callStep{id, step}

@@ -8,6 +8,7 @@ package msgdiff
 import (
 	"crypto/sha256"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/google/go-cmp/cmp"
@@ -196,6 +197,20 @@ func mayHoldAny(m protoreflect.Message) bool {
 	return protowalk.SetFields(m, func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
 		return fd.IsExtension() && fd.Message() != nil && fieldsHoldAny.Reaches(fd.Message())
 	})
+}
+
+// Untyped reports whether m is a proto message with no message type: a
+// dynamicpb.Message not made by dynamicpb.NewMessage. It cannot be
+// compared, copied, marshaled or shown.
+func Untyped(m any) bool {
+	pm, ok := m.(proto.Message)
+	if !ok || pm == nil {
+		return false
+	}
+	if v := reflect.ValueOf(pm); v.Kind() == reflect.Pointer && v.IsNil() {
+		return false
+	}
+	return pm.ProtoReflect().Descriptor() == nil
 }
 
 // StructOptions reports whether opts hold cmpopts options that name the
