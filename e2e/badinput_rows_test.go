@@ -718,6 +718,70 @@ func badInputs() []badInput {
 			spy.Run(func() { grpctest.VerifyNoLeaks(spy, goleak.IgnoreCurrent(), nil) })
 			return reportCell(spy.Want(t, 1, "grpctest.VerifyNoLeaks: option 1 is nil"))
 		}},
+		{"the methods of a nil or zero `grpctest.Server`, `grpctest.Pending`, `fakes.Server` or `fakes.Script` (not made by their constructors)", "", func(t *testing.T, spy *spytb.TB) string {
+			var zeroServer grpctest.Server
+			var nilServer *grpctest.Server
+			var zeroPending grpctest.Pending[int]
+			var zeroFake fakes.Server
+			var nilFake *fakes.Server
+			var zeroScript fakes.Script
+			nilServer.Close() // nothing to close: what a failed NewServer returned
+			nilFake.Close()
+			zeroServer.Close()
+			zeroFake.Close()
+			first := ""
+			for _, c := range []struct {
+				f    func()
+				want string
+			}{
+				{func() { zeroServer.Conn() }, "grpctest: Server.Conn called on a nil or zero Server: make one with NewServer"},
+				{func() { nilServer.Dial() }, "grpctest: Server.Dial called on a nil or zero Server"},
+				{func() { zeroServer.Disconnect() }, "grpctest: Server.Disconnect called on a nil or zero Server"},
+				{func() { zeroPending.Done() }, "grpctest: Pending.Done called on a nil or zero Pending: get one from Go or GoErr"},
+				{func() { zeroPending.Wait(time.Second) }, "grpctest: Pending.Wait called on a nil or zero Pending"},
+				{func() { zeroFake.Expect(postMethod) }, "fakes: Server.Expect called on a nil or zero Server: make one with NewServer"},
+				{func() { nilFake.Conn() }, "fakes: Server.Conn called on a nil or zero Server"},
+				{func() { zeroScript.RecvAny() }, "fakes: Script.RecvAny called on a nil or zero Script: get one from Server.Expect"},
+				{func() { (*fakes.Script)(nil).Metadata(metadata.Pairs("k", "v")) }, "fakes: Script.Metadata called on a nil or zero Script"},
+			} {
+				got := panicText(c.f)
+				if !strings.Contains(got, c.want) {
+					t.Errorf("panic %q, want one with %q", got, c.want)
+				}
+				if first == "" {
+					first = got
+				}
+			}
+			spy.WantClean(t)
+			return "`Close` does nothing; every other method panics (there is no test to report to): `" + first + "`"
+		}},
+		{"`grpctest.WithRecorder(new(recorder.Recorder))` (a zero Recorder, not made by `recorder.New`)", "", func(t *testing.T, spy *spytb.TB) string {
+			start := time.Now()
+			rec := new(recorder.Recorder)
+			srv := grpctest.NewServer(spy, chatService, grpctest.WithRecorder(rec))
+			if _, err := chatpb.NewChatClient(srv.Conn()).Post(t.Context(), chatMsg); err != nil {
+				t.Fatal(err)
+			}
+			srv.Close()
+			evs := rec.Events()
+			switch {
+			case len(evs) == 0:
+				t.Errorf("a zero Recorder recorded nothing")
+			case evs[0].Time.Before(start):
+				t.Errorf("a zero Recorder recorded its first event at %v, before the test started (%v)", evs[0].Time, start)
+			}
+			spy.WantClean(t)
+			return "allowed: the zero Recorder is an empty one, as `recorder.New()` returns; its times count from its first use"
+		}},
+		{"the methods of a nil `*recorder.Call`", "", func(t *testing.T, spy *spytb.TB) string {
+			var c *recorder.Call
+			if c.ID() != 0 || c.Method() != "" || c.Events() != nil || c.Requests() != nil || c.Responses() != nil ||
+				c.Header() != nil || c.Trailer() != nil || c.Err() != nil || c.Done() {
+				t.Errorf("a nil Call: ID %d, Method %q, Events %v, Requests %v, Responses %v, Header %v, Trailer %v, Err %v, Done %v; want zero values",
+					c.ID(), c.Method(), c.Events(), c.Requests(), c.Responses(), c.Header(), c.Trailer(), c.Err(), c.Done())
+			}
+			return "a call with no events: ID 0, no messages or metadata, `Err` nil, `Done` false"
+		}},
 		{"`grpctest.NewServer` given the `t` of a test that has ended", "", func(t *testing.T, spy *spytb.TB) string {
 			var endedT *testing.T
 			t.Run("ended", func(st *testing.T) { endedT = st })
@@ -987,6 +1051,17 @@ func fatalOptions(t *testing.T, spy *spytb.TB, opts []grpctest.Option, subs ...s
 		t.Errorf("reported with t.Errorf, want t.Fatalf")
 	}
 	return "`NewServer` stops the test: " + reportCell(r)
+}
+
+// panicText runs f and returns what it panicked with, "" if it returned.
+func panicText(f func()) (text string) {
+	defer func() {
+		if p := recover(); p != nil {
+			text = fmt.Sprint(p)
+		}
+	}()
+	f()
+	return ""
 }
 
 // endedTB is the spy with the Context of a test that has ended: as the

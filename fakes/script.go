@@ -178,6 +178,7 @@ const (
 // want must be of the method's request type. A different request, or the
 // client half-closing instead, is a mismatch.
 func (sc *Script) Recv(want any) *Script {
+	sc.made("Recv")
 	sc.s.t.Helper()
 	return sc.add(stepRecv, func(st *scriptStep) string {
 		m, msg := sc.checkMsg("Recv", want, sc.md.Input())
@@ -192,6 +193,7 @@ func (sc *Script) Recv(want any) *Script {
 // RecvAny expects a request, whatever it is. The client half-closing instead
 // is a mismatch.
 func (sc *Script) RecvAny() *Script {
+	sc.made("RecvAny")
 	sc.s.t.Helper()
 	return sc.add(stepRecvAny, func(*scriptStep) string { return sc.oneRequest() })
 }
@@ -199,6 +201,7 @@ func (sc *Script) RecvAny() *Script {
 // RecvEOF expects the client to have half-closed: no request is left. A
 // request instead is a mismatch.
 func (sc *Script) RecvEOF() *Script {
+	sc.made("RecvEOF")
 	sc.s.t.Helper()
 	return sc.add(stepRecvEOF, func(*scriptStep) string {
 		if !sc.md.IsStreamingClient() && sc.countLocked(recvKinds...) == 0 {
@@ -210,6 +213,7 @@ func (sc *Script) RecvEOF() *Script {
 
 // Send sends msg, which must be of the method's response type.
 func (sc *Script) Send(msg any) *Script {
+	sc.made("Send")
 	sc.s.t.Helper()
 	return sc.add(stepSend, func(st *scriptStep) string {
 		m, bad := sc.checkMsg("Send", msg, sc.md.Output())
@@ -233,6 +237,7 @@ func (sc *Script) Send(msg any) *Script {
 // cmpopts.IgnoreFields and cmpopts.IgnoreUnexported, which name the fields
 // of Go structs, never apply, and are a misuse here.
 func (sc *Script) RecvWith(want any, opts ...cmp.Option) *Script {
+	sc.made("RecvWith")
 	sc.s.t.Helper()
 	return sc.add(stepRecvWith, func(st *scriptStep) string {
 		m, msg := sc.checkMsg("RecvWith", want, sc.md.Input())
@@ -270,6 +275,7 @@ func (sc *Script) RecvWith(want any, opts ...cmp.Option) *Script {
 // run, and the harness's leak check reports it if it has not returned by
 // Close.
 func (sc *Script) RecvFunc(check any) *Script {
+	sc.made("RecvFunc")
 	sc.s.t.Helper()
 	return sc.add(stepRecvFunc, func(st *scriptStep) string {
 		fn, bad := sc.checkFunc("RecvFunc", check, reflect.TypeFor[error]())
@@ -298,6 +304,7 @@ func (sc *Script) RecvFunc(check any) *Script {
 // before it half-closes waits forever (and the script with it) — script
 // such a conversation with RecvFunc and SendFunc steps, one per request.
 func (sc *Script) RecvEach(check any) *Script {
+	sc.made("RecvEach")
 	sc.s.t.Helper()
 	return sc.add(stepRecvEach, func(st *scriptStep) string {
 		fn, bad := sc.checkFunc("RecvEach", check, reflect.TypeFor[error]())
@@ -348,6 +355,7 @@ func (sc *Script) RecvEach(check any) *Script {
 // state the service keeps, is a job for a handler of the test's own on a
 // grpctest.NewServer.
 func (sc *Script) SendFunc(reply any) *Script {
+	sc.made("SendFunc")
 	sc.s.t.Helper()
 	return sc.add(stepSendFunc, func(st *scriptStep) string {
 		fn, bad := sc.checkFunc("SendFunc", reply, nil)
@@ -391,6 +399,7 @@ func (sc *Script) SendFunc(reply any) *Script {
 // codes.FailedPrecondition, and Close reports it; an f still running
 // when the call ends is left to the leak check. A nil f is a misuse.
 func (sc *Script) Do(f func(ctx context.Context) error) *Script {
+	sc.made("Do")
 	sc.s.t.Helper()
 	return sc.add(stepDo, func(st *scriptStep) string {
 		if f == nil {
@@ -404,6 +413,7 @@ func (sc *Script) Do(f func(ctx context.Context) error) *Script {
 // SendHeader sends the response header md. It comes before the first
 // Send (which sends the header), once.
 func (sc *Script) SendHeader(md metadata.MD) *Script {
+	sc.made("SendHeader")
 	sc.s.t.Helper()
 	return sc.add(stepSendHeader, func(st *scriptStep) string {
 		st.md = md.Copy()
@@ -422,6 +432,7 @@ func (sc *Script) SendHeader(md metadata.MD) *Script {
 
 // SetTrailer adds md to the trailer sent with the call's status.
 func (sc *Script) SetTrailer(md metadata.MD) *Script {
+	sc.made("SetTrailer")
 	sc.s.t.Helper()
 	return sc.add(stepSetTrailer, func(st *scriptStep) string {
 		st.md = md.Copy()
@@ -438,6 +449,7 @@ func (sc *Script) SetTrailer(md metadata.MD) *Script {
 // client's timeout or cancel, script the steps before it and end the
 // script with Hang, which a cancel completes.
 func (sc *Script) Sleep(d time.Duration) *Script {
+	sc.made("Sleep")
 	sc.s.t.Helper()
 	return sc.add(stepSleep, func(st *scriptStep) string {
 		st.d = d
@@ -452,6 +464,7 @@ func (sc *Script) Sleep(d time.Duration) *Script {
 // passes, or the server closes): a stream that never ends by itself, with
 // no implied end of responses. It must be the last step.
 func (sc *Script) Hang() *Script {
+	sc.made("Hang")
 	sc.s.t.Helper()
 	return sc.add(stepHang, nil)
 }
@@ -461,6 +474,7 @@ func (sc *Script) Hang() *Script {
 // last step. On a method without server streaming, Return(nil) must follow
 // the Send of the one response; an error may be returned without one.
 func (sc *Script) Return(err error) *Script {
+	sc.made("Return")
 	sc.s.t.Helper()
 	return sc.add(stepReturn, func(st *scriptStep) string {
 		st.err = err
@@ -476,6 +490,7 @@ func (sc *Script) Return(err error) *Script {
 // of n calls of the method runs all the steps. Close reports fewer calls;
 // more are unexpected calls. Times(0) expects no call at all.
 func (sc *Script) Times(n int) *Script {
+	sc.made("Times")
 	sc.s.t.Helper()
 	return sc.setTimes("Times", n, func() { sc.min, sc.max, sc.minSet, sc.maxSet = n, n, true, true })
 }
@@ -485,6 +500,7 @@ func (sc *Script) Times(n int) *Script {
 // later call of the method runs this script (a Script after it for the
 // same method gets none).
 func (sc *Script) MinTimes(n int) *Script {
+	sc.made("MinTimes")
 	sc.s.t.Helper()
 	return sc.setTimes("MinTimes", n, func() {
 		sc.min, sc.minSet = n, true
@@ -501,6 +517,7 @@ func (sc *Script) MinTimes(n int) *Script {
 // fanning out at the first error), MaxTimes (or MinTimes and MaxTimes)
 // with RecvFunc and SendFunc scripts them all.
 func (sc *Script) MaxTimes(n int) *Script {
+	sc.made("MaxTimes")
 	sc.s.t.Helper()
 	return sc.setTimes("MaxTimes", n, func() {
 		sc.max, sc.maxSet = n, true
@@ -514,6 +531,7 @@ func (sc *Script) MaxTimes(n int) *Script {
 // included: every call of the method runs this script (a Script after it
 // for the same method gets none), and Close reports no missing call.
 func (sc *Script) AnyTimes() *Script {
+	sc.made("AnyTimes")
 	sc.s.t.Helper()
 	return sc.setTimes("AnyTimes", 0, func() { sc.min, sc.max, sc.minSet, sc.maxSet = 0, -1, true, true })
 }
@@ -527,6 +545,7 @@ func (sc *Script) AnyTimes() *Script {
 //
 //	srv.Expect(method).Metadata(metadata.Pairs("authorization", "Bearer t0k3n")).RecvAny()...
 func (sc *Script) Metadata(want metadata.MD) *Script {
+	sc.made("Metadata")
 	t := sc.s.t
 	t.Helper()
 	where := callerLine(2)
@@ -589,6 +608,7 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // second, or before gRPC had started its handler) is reported as one Close
 // may have ended, with a note that says so.
 func (sc *Script) AllowCancel() *Script {
+	sc.made("AllowCancel")
 	sc.s.t.Helper()
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
@@ -647,6 +667,14 @@ func (sc *Script) callNameLocked(n int) string {
 		return fmt.Sprintf("call %d of %d", n, sc.max)
 	}
 	return fmt.Sprintf("call %d", n)
+}
+
+// made panics, naming method, if sc was not made by Server.Expect (a nil
+// *Script, or a zero Script): there is no test to report to.
+func (sc *Script) made(method string) {
+	if sc == nil || sc.s == nil {
+		panic("fakes: Script." + method + " called on a nil or zero Script: get one from Server.Expect")
+	}
 }
 
 // add appends a step after fill has checked and completed it; fill returns

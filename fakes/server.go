@@ -148,25 +148,47 @@ func (s *Server) stuckReport() string {
 }
 
 // Conn returns the harness's client connection to the fake.
-func (s *Server) Conn() *grpc.ClientConn { return s.h.Conn() }
+func (s *Server) Conn() *grpc.ClientConn {
+	s.made("Conn")
+	return s.h.Conn()
+}
 
 // Recorder returns the recorder of both sides of every call (nil if the
 // harness was built with grpctest.WithoutRecorder).
-func (s *Server) Recorder() *recorder.Recorder { return s.h.Recorder() }
+func (s *Server) Recorder() *recorder.Recorder {
+	s.made("Recorder")
+	return s.h.Recorder()
+}
 
 // Harness returns the grpctest harness the fake runs on, for Dial and
 // Disconnect.
-func (s *Server) Harness() *grpctest.Server { return s.h }
+func (s *Server) Harness() *grpctest.Server {
+	s.made("Harness")
+	return s.h
+}
+
+// made panics, naming method, if s was not made by NewServer (a nil
+// *Server, or a zero Server): there is no test to report to.
+func (s *Server) made(method string) {
+	if s == nil || s.h == nil {
+		panic("fakes: Server." + method + " called on a nil or zero Server: make one with NewServer")
+	}
+}
 
 // Close closes the harness (client connections first, then the server,
-// waiting for running calls), then reports with t.Errorf everything that
-// did not go as scripted. It is idempotent and registered with t.Cleanup
-// by NewServer; call it earlier to check before the test ends. Its reports,
-// the harness's included (grpctest.Server.Close), are printed at the test's
+// waiting for running calls), then reports with t.Errorf everything that did
+// not go as scripted. It is idempotent and registered with t.Cleanup by
+// NewServer; call it earlier to check before the test ends. Its reports, the
+// harness's included (grpctest.Server.Close), are printed at the test's
 // NewServer line when t.Cleanup runs it, at the test's Close line when the
 // test calls it. Close called from inside the function of a script step
-// (RecvFunc, RecvEach, SendFunc or Do) would wait for itself: it is reported with t.Errorf and does nothing.
+// (RecvFunc, RecvEach, SendFunc or Do) would wait for itself: it is reported
+// with t.Errorf and does nothing. Close of a nil *Server (what NewServer
+// returns when it fails) does nothing.
 func (s *Server) Close() {
+	if s == nil || s.h == nil {
+		return
+	}
 	s.t.Helper()
 	s.mu.Lock()
 	inFunc := s.inFunc[goid.ID()]
@@ -296,6 +318,7 @@ func (s *Server) awaitUnseenEnds(deadline time.Time) {
 // naming what is registered; the returned Script then does nothing. So is
 // an Expect after Close.
 func (s *Server) Expect(fullMethod string) *Script {
+	s.made("Expect")
 	s.t.Helper()
 	sc := &Script{s: s, method: fullMethod, where: callerLine(2), min: 1, max: 1}
 	md, problem := lookupMethod(fullMethod)

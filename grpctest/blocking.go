@@ -222,6 +222,7 @@ func (p *Pending[T]) giveUp(test string, reported bool) {
 // asserts nothing: it is reported as a misuse, and AssertBlocked returns
 // false.
 func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
+	p.made("AssertBlocked")
 	p.t.Helper()
 	if d <= 0 {
 		p.t.Errorf("grpctest: AssertBlocked(%v) on %s: d must be positive: pass how long the call must stay blocked, e.g. 50*time.Millisecond", d, p.describe())
@@ -257,6 +258,7 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 // goroutines those handlers started that still run, and Wait returns
 // the zero T and an error wrapping ErrStillBlocked.
 func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
+	p.made("Wait")
 	p.t.Helper()
 	select {
 	case <-p.done: // a call that has returned is never late, even for timeout 0
@@ -278,7 +280,19 @@ func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 }
 
 // Done returns a channel closed when the call has returned.
-func (p *Pending[T]) Done() <-chan struct{} { return p.done }
+func (p *Pending[T]) Done() <-chan struct{} {
+	p.made("Done")
+	return p.done
+}
+
+// made panics, naming method, if p was not made by Go or GoErr (a nil
+// *Pending, or a zero Pending, whose Done would never close): there is no
+// test to report to.
+func (p *Pending[T]) made(method string) {
+	if p == nil || p.done == nil {
+		panic("grpctest: Pending." + method + " called on a nil or zero Pending: get one from Go or GoErr")
+	}
+}
 
 // MaxSendUntilBlocked bounds SendUntilBlocked: after this many Sends that
 // all returned, it gives up and fails the test (the peer is reading).

@@ -306,13 +306,25 @@ func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	return cc, err
 }
 
+// made panics, naming method, if s was not made by NewServer (a nil
+// *Server, or a zero Server): there is no test to report to.
+func (s *Server) made(method string) {
+	if s == nil || s.t == nil {
+		panic("grpctest: Server." + method + " called on a nil or zero Server: make one with NewServer")
+	}
+}
+
 // Conn returns the shared client connection. It is closed by Close.
-func (s *Server) Conn() *grpc.ClientConn { return s.conn }
+func (s *Server) Conn() *grpc.ClientConn {
+	s.made("Conn")
+	return s.conn
+}
 
 // Dial opens an extra client connection to the server, with the harness's
 // dial options followed by opts. It is closed by Close. A connection that
 // cannot be created fails the test with t.Fatalf.
 func (s *Server) Dial(opts ...grpc.DialOption) *grpc.ClientConn {
+	s.made("Dial")
 	s.t.Helper()
 	for i, o := range opts {
 		if o == nil {
@@ -343,6 +355,7 @@ func (s *Server) Dial(opts ...grpc.DialOption) *grpc.ClientConn {
 // On bufconn (the default) there is no address to dial: it returns "",
 // and Conn or Dial give connections.
 func (s *Server) Addr() string {
+	s.made("Addr")
 	if _, ok := s.lis.(tcpListener); !ok {
 		return ""
 	}
@@ -351,10 +364,16 @@ func (s *Server) Addr() string {
 
 // Recorder returns the recorder of both sides, or nil if the harness was
 // built WithoutRecorder.
-func (s *Server) Recorder() *recorder.Recorder { return s.rec }
+func (s *Server) Recorder() *recorder.Recorder {
+	s.made("Recorder")
+	return s.rec
+}
 
 // GRPC returns the underlying *grpc.Server.
-func (s *Server) GRPC() *grpc.Server { return s.srv }
+func (s *Server) GRPC() *grpc.Server {
+	s.made("GRPC")
+	return s.srv
+}
 
 // Disconnect drops every open transport of the harness at once, on both
 // sides, as a network failure would: open streams fail with
@@ -367,6 +386,7 @@ func (s *Server) GRPC() *grpc.Server { return s.srv }
 // network failure, so an RPC it starts right after Disconnect may still
 // take the dropped transport and fail with codes.Unavailable.
 func (s *Server) Disconnect() {
+	s.made("Disconnect")
 	s.t.Helper()
 	s.mu.Lock()
 	s.drops = append(s.drops, time.Now())
@@ -431,8 +451,12 @@ func (s *Server) Disconnect() {
 // bound is reported with t.Errorf, naming the method.
 //
 // Close called from inside one of the harness's own handlers would wait for
-// itself: it is reported with t.Errorf and does nothing.
+// itself: it is reported with t.Errorf and does nothing. Close of a nil
+// *Server (what NewServer returns when it fails) does nothing.
 func (s *Server) Close() {
+	if s == nil || s.t == nil {
+		return
+	}
 	s.t.Helper()
 	if method, ok := s.inHandler(); ok {
 		s.t.Errorf("grpctest: Server.Close called from inside the handler of %s: Close waits for every handler to return, "+

@@ -5,7 +5,8 @@ import (
 )
 
 // Call is a snapshot of one RPC: the kept events of its client half, its
-// server half, or both when the same Recorder recorded both sides.
+// server half, or both when the same Recorder recorded both sides. A nil
+// *Call is a call with no events: ID 0, no messages, Done false.
 type Call struct {
 	id     uint64
 	method string
@@ -32,18 +33,33 @@ func groupCalls(events []Event) []*Call {
 }
 
 // ID returns the call's id, the CallID of its events.
-func (c *Call) ID() uint64 { return c.id }
+func (c *Call) ID() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.id
+}
 
 // Method returns the full method name of the call.
-func (c *Call) Method() string { return c.method }
+func (c *Call) Method() string {
+	if c == nil {
+		return ""
+	}
+	return c.method
+}
 
 // Events returns the call's events in Seq order.
-func (c *Call) Events() []Event { return append([]Event(nil), c.events...) }
+func (c *Call) Events() []Event {
+	if c == nil {
+		return nil
+	}
+	return append([]Event(nil), c.events...)
+}
 
 // prefer returns the side whose view of the call counts: the client's if it
 // was recorded, else the server's.
 func (c *Call) prefer() Side {
-	if c.sides[Client] {
+	if c == nil || c.sides[Client] {
 		return Client
 	}
 	return Server
@@ -51,6 +67,9 @@ func (c *Call) prefer() Side {
 
 // messages returns the messages of the successful events of one side and kind.
 func (c *Call) messages(side Side, kind Kind) []any {
+	if c == nil {
+		return nil
+	}
 	var out []any
 	for _, e := range c.events {
 		if e.Side == side && e.Kind == kind && e.Err == nil {
@@ -63,7 +82,7 @@ func (c *Call) messages(side Side, kind Kind) []any {
 // Requests returns what the client sent, in order: the client's Sends if the
 // client side was recorded, else what the server received.
 func (c *Call) Requests() []any {
-	if c.sides[Client] {
+	if c.prefer() == Client {
 		return c.messages(Client, Send)
 	}
 	return c.messages(Server, Recv)
@@ -72,13 +91,16 @@ func (c *Call) Requests() []any {
 // Responses returns what the server sent, in order: the server's Sends if the
 // server side was recorded, else what the client received.
 func (c *Call) Responses() []any {
-	if c.sides[Server] {
+	if c != nil && c.sides[Server] {
 		return c.messages(Server, Send)
 	}
 	return c.messages(Client, Recv)
 }
 
 func (c *Call) last(side Side, kind Kind) (Event, bool) {
+	if c == nil {
+		return Event{}, false
+	}
 	for i := len(c.events) - 1; i >= 0; i-- {
 		if e := c.events[i]; e.Side == side && e.Kind == kind {
 			return e, true

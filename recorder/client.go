@@ -64,6 +64,7 @@ func (r *Recorder) tagID(ctx context.Context, id uint64) context.Context {
 // StreamClientInterceptor and UnaryClientInterceptor tag their calls
 // themselves.
 func (r *Recorder) TagContext(ctx context.Context, method string) context.Context {
+	r.ready()
 	if ctx == nil || !r.records(method) {
 		return ctx
 	}
@@ -81,6 +82,7 @@ func (r *Recorder) CallID(ctx context.Context) (uint64, bool) {
 	if r == nil || ctx == nil {
 		return 0, false
 	}
+	r.ready()
 	md, _ := metadata.FromOutgoingContext(ctx)
 	id, i := r.newestTag(md[CallIDHeader])
 	return id, i >= 0
@@ -182,6 +184,7 @@ type unaryCall struct {
 // UnaryClientInterceptor records unary calls made through a ClientConn:
 // Begin, Send, Header, Recv, Trailer and End on the client side.
 func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	r.ready()
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if !r.records(method) {
 			return invoker(ctx, method, req, reply, cc, opts...)
@@ -235,6 +238,7 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // one response, or when the call's context ends (after what a RecvMsg in
 // progress then returns: see the package documentation).
 func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	r.ready()
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if !r.records(method) {
 			return streamer(ctx, desc, cc, method, opts...)
@@ -279,6 +283,7 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 // StreamClientInterceptor, which is given the call's context, leaves
 // retries alone.
 func (r *Recorder) WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream {
+	r.ready()
 	if cs == nil {
 		return nil
 	}

@@ -24,7 +24,8 @@ import (
 // individual interceptors) and read the log with Events, Calls or String.
 //
 // A Recorder is safe for concurrent use by any number of calls. Its zero
-// value is not usable: create one with New.
+// value (a Recorder field, new(Recorder)) is an empty Recorder, as New()
+// with no options returns: its times count from its first use.
 type Recorder struct {
 	id       uint64              // distinguishes this recorder's call-id headers from another's
 	methods  map[string]struct{} // nil: record every method
@@ -33,6 +34,7 @@ type Recorder struct {
 	base     time.Time
 	waiters  atomic.Int32 // Wait calls in progress: read on every event, rarely written
 	serving  atomic.Bool  // a server-side interceptor or wrapper was made: see tag
+	setUp    sync.Once    // sets id and base of a zero Recorder: see ready
 
 	// seq and ids are written by every goroutine that records; each has a
 	// cache line of its own, so that their writes do not slow down the reads
@@ -103,13 +105,27 @@ var recorderIDs = func() *atomic.Uint64 {
 
 // New returns an empty Recorder.
 func New(opts ...Option) *Recorder {
-	r := &Recorder{id: recorderIDs.Add(1), base: time.Now()}
+	r := new(Recorder)
+	r.ready()
 	for _, o := range opts {
 		if o != nil {
 			o(r)
 		}
 	}
 	return r
+}
+
+// ready gives r its id and the base of its times, once: New calls it, and
+// so does every exported method that records or reads, for a zero
+// Recorder. The methods that run per call (TagContext, the Wrap and End
+// functions) pay one atomic load for it; the interceptors are made once.
+func (r *Recorder) ready() {
+	if r == nil {
+		return
+	}
+	r.setUp.Do(func() {
+		r.id, r.base = recorderIDs.Add(1), time.Now()
+	})
 }
 
 // markServing notes that r has made a server-side interceptor or wrapper
@@ -402,6 +418,7 @@ func (r *Recorder) Events() []Event {
 	if r == nil {
 		return nil
 	}
+	r.ready()
 	recs, done := r.snapshot()
 	defer done()
 	return r.decode(recs, nil)

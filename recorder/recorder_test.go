@@ -831,3 +831,47 @@ func TestEventsHandOutMetadataCopies(t *testing.T) {
 		}
 	}
 }
+
+// The zero Recorder is an empty one: its times count from its first use,
+// a Recv that blocked shows for how long, and the two halves of a call
+// share their id.
+func TestZeroRecorderRecordsAsNewDoes(t *testing.T) {
+	before := time.Now()
+	rec := new(recorder.Recorder)
+	p := newPair(t, bufnet, rec, rec, registerEcho)
+	ctx := ctxT(t)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&testpb.StreamingOutputCallRequest{Payload: payload("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
+	if err := rec.Wait(ctx, allEnded); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	calls := rec.Calls()
+	if len(calls) != 1 || calls[0].ID() == 0 {
+		t.Fatalf("calls: %v, want one call with an id", calls)
+	}
+	sides := map[recorder.Side]bool{}
+	for _, e := range rec.Events() {
+		sides[e.Side] = true
+		if e.Time.Before(before) || e.Time.After(after) {
+			t.Errorf("event %d at %v, not between %v and %v", e.Seq, e.Time, before, after)
+		}
+	}
+	if !sides[recorder.Client] || !sides[recorder.Server] {
+		t.Errorf("one call of both sides, but the sides recorded are %v:\n%s", sides, rec)
+	}
+}

@@ -232,6 +232,7 @@ func (r *Recorder) ServerCallID(ctx context.Context) (uint64, bool) {
 	if r == nil || ctx == nil {
 		return 0, false
 	}
+	r.ready()
 	// Each recorder that records the call wraps the transport stream in
 	// the context (see begin); another interceptor may wrap it too, or
 	// put its own there, which ends the search.
@@ -284,6 +285,7 @@ func (t *transportStream) SetTrailer(md metadata.MD) error {
 // UnaryServerInterceptor records unary calls on the server side: Begin,
 // Recv (the request), Header, Send (the response), Trailer and End.
 func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	r.ready()
 	r.markServing()
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if !r.records(info.FullMethod) {
@@ -318,6 +320,7 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // server side of a call ends when the handler returns; End.Err is the
 // handler's status.
 func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	r.ready()
 	r.markServing()
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if !r.records(info.FullMethod) {
@@ -342,6 +345,7 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // once; call EndServerStream with the handler's error when it returns. A
 // method that WithMethods leaves out gets ss back unwrapped.
 func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream {
+	r.ready()
 	if ss == nil {
 		return nil
 	}
