@@ -773,6 +773,43 @@ func badInputs() []badInput {
 			spy.WantClean(t)
 			return "allowed: the zero Recorder is an empty one, as `recorder.New()` returns; its times count from its first use"
 		}},
+		{"a nil `t` given to any function of grpctest or `fakes.NewServer`", "", func(t *testing.T, spy *spytb.TB) string {
+			rec := recorder.New()
+			first := ""
+			for name, f := range map[string]func(){
+				"AssertMessages":      func() { grpctest.AssertMessages(nil, nil, nil) },
+				"RequireMessages":     func() { grpctest.RequireMessages(nil, nil, nil) },
+				"AssertMessagesWith":  func() { grpctest.AssertMessagesWith(nil, nil, nil) },
+				"RequireMessagesWith": func() { grpctest.RequireMessagesWith(nil, nil, nil) },
+				"AssertOrder":         func() { grpctest.AssertOrder(nil, rec, grpctest.Ends(codes.OK)) },
+				"RequireOrder":        func() { grpctest.RequireOrder(nil, rec, grpctest.Ends(codes.OK)) },
+				"AssertOrderWithin":   func() { grpctest.AssertOrderWithin(nil, rec, time.Second, grpctest.Ends(codes.OK)) },
+				"RequireOrderWithin":  func() { grpctest.RequireOrderWithin(nil, rec, time.Second, grpctest.Ends(codes.OK)) },
+				"AssertNever":         func() { grpctest.AssertNever(nil, rec, grpctest.Ends(codes.OK)) },
+				"RequireNever":        func() { grpctest.RequireNever(nil, rec, grpctest.Ends(codes.OK)) },
+				"Go":                  func() { grpctest.Go(nil, func() (int, error) { return 0, nil }) },
+				"GoErr":               func() { grpctest.GoErr(nil, func() error { return nil }) },
+				"SendUntilBlocked": func() {
+					grpctest.SendUntilBlocked(nil, fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()), nil, time.Second)
+				},
+				"NewServer":       func() { grpctest.NewServer(nil, chatService) },
+				"VerifyNoLeaks":   func() { grpctest.VerifyNoLeaks(nil) },
+				"fakes.NewServer": func() { fakes.NewServer(nil) },
+			} {
+				want := "grpctest." + name + ": t is nil: pass the test's t"
+				if strings.HasPrefix(name, "fakes.") {
+					want = name + ": t is nil: pass the test's t"
+				}
+				if got := panicText(f); got != want {
+					t.Errorf("%s(nil, ...) panicked with %q, want %q", name, got, want)
+				}
+				if name == "AssertMessages" {
+					first = want
+				}
+			}
+			spy.WantClean(t)
+			return "panics (there is no test to report to): `" + first + "`"
+		}},
 		{"the methods of a nil `*recorder.Call`", "", func(t *testing.T, spy *spytb.TB) string {
 			var c *recorder.Call
 			if c.ID() != 0 || c.Method() != "" || c.Events() != nil || c.Requests() != nil || c.Responses() != nil ||

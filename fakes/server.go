@@ -111,6 +111,9 @@ type Server struct {
 // standard error, which step each call is in and which expected calls
 // were not made, besides what the harness tells (grpctest.NewServer).
 func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
+	if t == nil {
+		panic("fakes.NewServer: t is nil: pass the test's t")
+	}
 	t.Helper() // reports made by the Close t.Cleanup runs are printed at the caller's line
 	s := &Server{t: t}
 	opts = append(opts[:len(opts):len(opts)], grpctest.WithServerOptions(grpc.UnknownServiceHandler(s.handle)))

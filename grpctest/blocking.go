@@ -78,6 +78,7 @@ type blocker interface {
 // fn, off the test's goroutine (the testing package asks for them on the
 // test's goroutine only). Wait then returns an error.
 func Go[T any](t testing.TB, fn func() (T, error)) *Pending[T] {
+	checkTB(t, "Go")
 	t.Helper()
 	return start(t, "Go", caller(2), fn)
 }
@@ -86,6 +87,7 @@ func Go[T any](t testing.TB, fn func() (T, error)) *Pending[T] {
 //
 //	send := grpctest.GoErr(t, func() error { return stream.Send(m) })
 func GoErr(t testing.TB, fn func() error) *Pending[struct{}] {
+	checkTB(t, "GoErr")
 	t.Helper()
 	var f func() (struct{}, error)
 	if fn != nil {
@@ -311,6 +313,7 @@ const MaxSendUntilBlocked = 100_000
 // The Sends run one after another on one goroutine. A Send that fails, or
 // MaxSendUntilBlocked Sends that all return, fail the test.
 func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next func(i int) M, d time.Duration) int {
+	checkTB(t, "SendUntilBlocked")
 	t.Helper()
 	switch {
 	case s == nil:

@@ -107,6 +107,7 @@ var harnessIDs atomic.Uint64
 // timeout's goroutine dump alone does not say what happened. (t must be
 // a *testing.T, or have its Deadline method.)
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
+	checkTB(t, "NewServer")
 	t.Helper()
 	if ended(t) {
 		t.Fatalf("grpctest.NewServer: the test has ended (its Context is done): nothing would close the harness")

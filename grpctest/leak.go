@@ -94,6 +94,7 @@ func goleakOptions(extra []goleak.Option) []goleak.Option {
 // (cleanups run last first); a deferred call runs before Close and
 // reports the harness's own goroutines.
 func VerifyNoLeaks(t testing.TB, opts ...goleak.Option) {
+	checkTB(t, "VerifyNoLeaks")
 	t.Helper()
 	if i := slices.Index(opts, nil); i >= 0 {
 		t.Errorf("grpctest.VerifyNoLeaks: option %d is nil", i)

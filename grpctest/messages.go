@@ -34,6 +34,7 @@ import (
 //
 //	grpctest.AssertMessages(t, []any{want1, want2}, call.Responses())
 func AssertMessages(t testing.TB, want, got []any) bool {
+	checkTB(t, "AssertMessages")
 	t.Helper()
 	return assertMessages(t, want, got, nil)
 }
@@ -56,6 +57,7 @@ func Msgs[M any](ms []M) []any {
 
 // RequireMessages is AssertMessages followed by t.FailNow on failure.
 func RequireMessages(t testing.TB, want, got []any) {
+	checkTB(t, "RequireMessages")
 	t.Helper()
 	if !assertMessages(t, want, got, nil) {
 		t.FailNow()
@@ -69,6 +71,7 @@ func RequireMessages(t testing.TB, want, got []any) {
 // fields of the generated Go struct (cmpopts.IgnoreFields) never apply to
 // it, and the failure says so.
 func AssertMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) bool {
+	checkTB(t, "AssertMessagesWith")
 	t.Helper()
 	return assertMessages(t, want, got, opts)
 }
@@ -76,9 +79,17 @@ func AssertMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) bool 
 // RequireMessagesWith is AssertMessagesWith followed by t.FailNow on
 // failure.
 func RequireMessagesWith(t testing.TB, want, got []any, opts ...cmp.Option) {
+	checkTB(t, "RequireMessagesWith")
 	t.Helper()
 	if !assertMessages(t, want, got, opts) {
 		t.FailNow()
+	}
+}
+
+// checkTB panics if t is nil, naming fn: there is no test to report to.
+func checkTB(t testing.TB, fn string) {
+	if t == nil {
+		panic("grpctest." + fn + ": t is nil: pass the test's t")
 	}
 }
 

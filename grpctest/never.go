@@ -24,12 +24,14 @@ import (
 // timeline. A recorder that dropped events (recorder.WithLimit) cannot
 // show that none matched: that is a failure too, which says so.
 func AssertNever(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
+	checkTB(t, "AssertNever")
 	t.Helper()
 	return assertNever(t, r, steps)
 }
 
 // RequireNever is AssertNever followed by t.FailNow on failure.
 func RequireNever(t testing.TB, r *recorder.Recorder, steps ...Step) {
+	checkTB(t, "RequireNever")
 	t.Helper()
 	if !assertNever(t, r, steps) {
 		t.FailNow()

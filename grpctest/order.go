@@ -264,12 +264,14 @@ func InCall(id uint64, step Step) Step {
 //		grpctest.ServerSends(res), grpctest.ClientReceives(res),
 //		grpctest.Ends(codes.OK))
 func AssertOrder(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
+	checkTB(t, "AssertOrder")
 	t.Helper()
 	return assertOrder(t, r, steps)
 }
 
 // RequireOrder is AssertOrder followed by t.FailNow on failure.
 func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
+	checkTB(t, "RequireOrder")
 	t.Helper()
 	if !assertOrder(t, r, steps) {
 		t.FailNow()
@@ -292,12 +294,14 @@ func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
 //	grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second,
 //		grpctest.Ends(codes.Canceled), grpctest.Ends(codes.Canceled))
 func AssertOrderWithin(t testing.TB, r *recorder.Recorder, d time.Duration, steps ...Step) bool {
+	checkTB(t, "AssertOrderWithin")
 	t.Helper()
 	return assertOrderWithin(t, r, d, steps)
 }
 
 // RequireOrderWithin is AssertOrderWithin followed by t.FailNow on failure.
 func RequireOrderWithin(t testing.TB, r *recorder.Recorder, d time.Duration, steps ...Step) {
+	checkTB(t, "RequireOrderWithin")
 	t.Helper()
 	if !assertOrderWithin(t, r, d, steps) {
 		t.FailNow()
