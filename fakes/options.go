@@ -22,6 +22,8 @@ import (
 // an error, so a bad option (a negative buffer, a nil error for WithFailAt, a
 // malformed method name) never panics: the stream remembers the problem and
 // every Send, Recv and Next on it returns an error that names the option.
+// Options apply in order: of two that set the same thing (two
+// WithRecorder, two WithSendBuffer), the last counts.
 type Option func(*config)
 
 // streamRecorder is what the fakes need from a *recorder.Recorder.

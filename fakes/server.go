@@ -88,7 +88,9 @@ type Server struct {
 // NewServer starts a scripted fake server on a grpctest harness built with
 // opts (grpctest.NewServer) and registers its Close with t.Cleanup. Server
 // options in opts (e.g. fakes.FailAfter or fakes.Delay interceptors through
-// grpctest.WithServerOptions) apply to the fake's calls.
+// grpctest.WithServerOptions) apply to the fake's calls, but for a
+// grpc.UnknownServiceHandler: the fake serves every call with one of its
+// own, given after opts, which replaces it.
 //
 // A fault such an interceptor injects into a scripted call is a failure of
 // the step it hits: FailAfter's error, or a Delay that outlasts the client's

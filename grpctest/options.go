@@ -11,6 +11,9 @@ import (
 
 // An Option configures a harness built by NewServer. Options are checked when
 // NewServer runs; a bad one fails the test at once with a message naming it.
+// They apply in order: of two that set the same thing (two WithRecorder,
+// two WithBufferSize), the last counts; WithServerOptions and
+// WithDialOptions add up.
 type Option func(*config)
 
 // Defaults of the harness.
@@ -157,7 +160,9 @@ func WithClientConnCheck() Option {
 // window (BDP) estimation, so that when a Send blocks follows from the
 // window alone. See "Deterministic flow control" in the package doc for the
 // formula. gRPC ignores windows below 65535 bytes, so smaller values are
-// rejected.
+// rejected. Window options given with WithServerOptions or WithDialOptions
+// (grpc.InitialWindowSize and the like) come after the harness's and
+// replace them, and the formula no longer holds.
 func WithStaticWindow(bytes int32) Option {
 	return func(c *config) {
 		if bytes < minStaticWindow {
