@@ -46,6 +46,13 @@ import (
 // dropped: the script runs without it, and if its call is not made, Close's
 // report lists the steps the script has and says how many were rejected.
 //
+// On a method without client streaming the fake takes the call's one
+// request before the first step, as the handlers protoc-gen-go-grpc
+// generates do, and waits for the client to half-close: a call with no
+// request or more than one fails with grpc-go's codes.Internal
+// "cardinality violation", whatever the script, and Close reports it. The
+// first step that receives gets the request taken.
+//
 // On a method without server streaming a call that ends OK sends exactly
 // one response. Return(nil) before the Send is a misuse (reported, and the
 // step dropped); a call that reaches the end of a script without a Send
