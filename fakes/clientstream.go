@@ -52,6 +52,9 @@ type ClientStream[Req, Res any] struct {
 	// WithMethod): its one response, once Recv has returned it, ends the
 	// code's call (see callEndedLocked).
 	serverStreams bool
+	// clientStreams is false for a method without client streaming: its
+	// one Send also half-closes the stream, as grpc's does.
+	clientStreams bool
 
 	// view is what Context returns: the stream's context, canceled too
 	// once the code has seen the end of the call, as grpc's is.
@@ -114,7 +117,7 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 	ctx = cfg.checkContext("NewClientStream", ctx)
 	checkTypes[Req, Res](cfg)
 	cli, srv := cfg.streamKind()
-	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv}
+	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv, clientStreams: cli}
 	c.view, c.cancelView = context.WithCancel(ctx)
 	c.core = &clientCore[Req, Res]{c: c}
 	c.cs = c.core
@@ -502,6 +505,9 @@ func (k *clientCore[Req, Res]) sendLocked(m any) (ends bool, err error) {
 	// does: the status is for Recv to report.
 	if c.sawEnd || c.sendErr != nil || (c.finished && p.cfg.buffer >= 0 && p.out.unread() >= p.cfg.buffer) {
 		return false, io.EOF
+	}
+	if !c.clientStreams {
+		p.out.closed = true // the one request ends the requests, as grpc's SendMsg ends them
 	}
 	err = p.putLocked(&p.out, cloneMsg(req), func() error {
 		if c.finished || c.sawEnd || c.sendErr != nil {

@@ -175,8 +175,15 @@ func WithFailAt(n int, err error) Option {
 // recorded then), and a ClientStream on a method without server streaming
 // has exactly one result, its one response or Finish's error: Respond's
 // response is the call's result, returned by Recv without waiting for
-// Finish, and receiving it ends the call (see NewClientStream). A method
-// that is not registered is taken as bidirectional.
+// Finish, and receiving it ends the call (see NewClientStream). On a
+// method without client streaming, a ClientStream's one Send also
+// half-closes it, as grpc's does (a second Send fails with codes.Internal),
+// and a ServerStream's one Push ends the requests (the handler's next Recv
+// returns io.EOF; a second Push is a misuse; a handler whose client pushed
+// none gets grpc's codes.Internal "cardinality violation" from Recv). On a
+// method without server streaming, a ServerStream's Next returns a second
+// response as a grpc client's Recv would: codes.Internal. A method that is
+// not registered is taken as bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
 		if err := checkMethod(fullMethod); err != nil {

@@ -2,6 +2,8 @@ package fakes
 
 import (
 	"context"
+	"errors"
+	"io"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,9 +43,17 @@ type ServerStream[Req, Res any] struct {
 	ss     grpc.ServerStream // the core, or a recorder's wrapper around it
 	core   *serverCore[Req, Res]
 
+	// clientStreams and serverStreams are the method's kind (see
+	// WithMethod): a method without client streaming has exactly one
+	// request, one without server streaming one response.
+	clientStreams, serverStreams bool
+
 	// guarded by p.mu
 	canceled bool
 	ended    bool
+	pushed   bool // a request was pushed (one, without client streaming)
+	received bool // the handler received a request
+	nexted   bool // Next returned a response
 	// With a recorder: the handler's calls in progress (calls), and a
 	// channel Cancel waits on for them to return (idle, closed when calls
 	// drops to 0).
@@ -90,6 +100,7 @@ func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerS
 	checkTypes[Req, Res](cfg)
 	sctx, cancel := context.WithCancel(ctx)
 	s := &ServerStream[Req, Res]{cancel: cancel}
+	s.clientStreams, s.serverStreams = cfg.streamKind()
 	s.core = &serverCore[Req, Res]{s: s}
 	// The handler's context carries the stream, as a real server's does:
 	// grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and grpc.Method
@@ -97,9 +108,8 @@ func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerS
 	s.p = newPipe(grpc.NewContextWithServerTransportStream(sctx, transportStream[Req, Res]{s.core}), cfg)
 	s.ss = s.core
 	if cfg.rec != nil {
-		cli, srv := cfg.streamKind()
 		s.ss = cfg.rec.WrapServerStream(s.core, &grpc.StreamServerInfo{
-			FullMethod: cfg.method, IsClientStream: cli, IsServerStream: srv,
+			FullMethod: cfg.method, IsClientStream: s.clientStreams, IsServerStream: s.serverStreams,
 		})
 	}
 	return s
@@ -109,7 +119,10 @@ func NewServerStream[Req, Res any](ctx context.Context, opts ...Option) *ServerS
 
 // Push queues requests for the handler's Recv, in order. Pushing a nil
 // request, or pushing after CloseSend, is a misuse: the stream fails every
-// later operation with codes.FailedPrecondition naming it.
+// later operation with codes.FailedPrecondition naming it. On a method
+// without client streaming (see WithMethod) the one request also ends the
+// requests, as a grpc client's one Send does: the handler's next Recv
+// returns io.EOF, and a second request is a misuse.
 func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 	if !s.usable() {
 		return
@@ -119,6 +132,9 @@ func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 	defer p.mu.Unlock()
 	for i, r := range reqs {
 		switch {
+		case !s.clientStreams && s.pushed:
+			p.misuseLocked("Push: a second request, but %s is not client-streaming: its call has exactly one request; push once", p.cfg.method)
+			return
 		case p.in.closed:
 			p.misuseLocked("Push after CloseSend: the client half is closed; push every request before CloseSend")
 			return
@@ -130,6 +146,10 @@ func (s *ServerStream[Req, Res]) Push(reqs ...*Req) {
 			return
 		}
 		p.in.msgs = append(p.in.msgs, cloneMsg(r)) // the test may reuse r
+		s.pushed = true
+		if !s.clientStreams {
+			p.in.closed = true
+		}
 	}
 	p.broadcastLocked()
 }
@@ -291,6 +311,12 @@ func (s *ServerStream[Req, Res]) Next(ctx context.Context) (*Res, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.serverStreams && s.nexted {
+		// What a grpc client's RecvMsg returns when a server sends a
+		// second response where the method has one.
+		return nil, status.Error(codes.Internal, "cardinality violation: expected <EOF> for non server-streaming RPCs, but received another message")
+	}
+	s.nexted = true
 	return cloneMsg(m.(*Res)), nil // Responses keeps the original
 }
 
@@ -499,8 +525,14 @@ func (c *serverCore[Req, Res]) RecvMsg(m any) error {
 		if e := s.doneErrLocked(); e != nil {
 			return e
 		}
+		if errors.Is(err, io.EOF) && !s.clientStreams && !s.received {
+			// grpc's words, for a client that half-closed without its
+			// one request.
+			return status.Error(codes.Internal, "cardinality violation: received no request message from non-client-streaming RPC")
+		}
 		return err
 	}
+	s.received = true
 	return copyMsg(dst, v.(*Req))
 }
 
