@@ -77,9 +77,10 @@
 // (a) A client stream opened on the harness is finished when RecvMsg
 // returned an error (io.EOF included), when a call without server streaming
 // received its response, when SendMsg or Header returned an error other
-// than io.EOF, or when its context ended (or the deadline the service
-// config's "timeout" gives it passed): the ways gRPC documents for
-// releasing a stream. (An io.EOF from SendMsg says the call has ended: a
+// than io.EOF, when its context ended (or the deadline the service
+// config's "timeout" gives it passed), or when the test closed the
+// ClientConn it was opened on (Conn's or Dial's, before Close): the ways
+// gRPC documents for releasing a stream. (An io.EOF from SendMsg says the call has ended: a
 // Recv gets its status, and finishes the stream.) Streams that are
 // none of these when Close starts are reported by method and by the line
 // that opened them (a helper's line is followed by the lines of the test

@@ -136,6 +136,33 @@ func TestLeakCheckAcceptsCanceledAndDrainedStreams(t *testing.T) {
 	spy.WantClean(t)
 }
 
+// Closing the ClientConn releases its streams, as gRPC documents: a
+// stream on a connection the test closed is not reported; one on a
+// connection left open still is.
+func TestLeakCheckAcceptsStreamsOfAClosedClientConn(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}, {Size: 2}}}
+	closed, open := srv.Dial(), srv.Dial()
+	for _, cc := range []*grpc.ClientConn{closed, open} {
+		stream, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil { // one of two: not drained
+			t.Fatal(err)
+		}
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "client stream "+streamingOut, "was never finished (1 open at Close)")
+	if strings.Contains(r.Msg, "2 open") {
+		t.Errorf("the stream of the closed connection is reported too:\n%s", r.Msg)
+	}
+}
+
 func TestWithoutLeakCheckDoesNotReportStreams(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService, grpctest.WithoutLeakCheck())

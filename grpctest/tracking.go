@@ -23,6 +23,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -209,7 +210,7 @@ func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamD
 		// a stream is not taken for finished while it is open.
 		deadline = time.Now().Add(*t)
 	}
-	ts := &trackedStream{ClientStream: cs, s: s, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, clientStreams: desc.ClientStreams, deadline: deadline}
+	ts := &trackedStream{ClientStream: cs, s: s, cc: cc, ctx: ctx, method: method, origin: callSite(), serverStreams: desc.ServerStreams, clientStreams: desc.ClientStreams, deadline: deadline}
 	_, ts.handlerCtx = pprof.Label(ctx, labelMethod)
 	id, _ := pprof.Label(ctx, labelHarness)
 	ts.otherHarness = ts.handlerCtx && id != s.id
@@ -237,7 +238,7 @@ func (s *Server) openStreams() []*trackedStream {
 	defer s.mu.Unlock()
 	var open []*trackedStream
 	for ts := range s.streams {
-		if ts.ctx.Err() == nil && !ts.done.Load() && !ts.pastDeadline() {
+		if ts.ctx.Err() == nil && !ts.done.Load() && !ts.pastDeadline() && ts.cc.GetState() != connectivity.Shutdown {
 			open = append(open, ts)
 		}
 	}
@@ -248,11 +249,13 @@ func (s *Server) openStreams() []*trackedStream {
 // the ways gRPC documents as releasing its resources: RecvMsg returned an
 // error (io.EOF included), a call without server streaming received its
 // response, SendMsg or Header returned an error other than io.EOF, or its
-// context ended or the deadline the service config gives it passed
-// (checked at Close).
+// context ended, the deadline the service config gives it passed, or its
+// ClientConn was closed (checked at Close, before Close closes the
+// connections).
 type trackedStream struct {
 	grpc.ClientStream
 	s             *Server
+	cc            *grpc.ClientConn
 	ctx           context.Context
 	method        string
 	origin        string
