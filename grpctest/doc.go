@@ -150,7 +150,14 @@
 //     the runtime's own accessors (see labels.go). A handler that calls out
 //     with a context of its own stays attributed, and a goroutine the test
 //     started (a worker pool) that calls out with a handler's context is not
-//     blamed on that handler.
+//     blamed on that handler. While it is inside the call, the caller is not
+//     taken for a goroutine of the called harness's client; a goroutine of
+//     a handler (the handler's, or one it started) keeps the handler's
+//     harness and method in labels of their own
+//     ("streamtest.outer.harness", "streamtest.outer.method"), so that a
+//     goroutine a handler leaked blocked in a call to another harness (a
+//     front service's relay left reading from its backend) is reported by
+//     the handler's harness, whichever harness closes first.
 //
 // TestEveryGRPCGoroutineCarriesAHarnessLabel pins this: if a gRPC upgrade
 // starts goroutines from somewhere else, it fails and names them.

@@ -2,17 +2,21 @@ package grpctest_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // front is a service whose FullDuplexCall calls a backend on another
@@ -142,6 +146,65 @@ func TestStuckHandlerBlockedInAnotherHarness(t *testing.T) {
 	}
 	// The backend closes: the gateway's Recv fails, and its handler
 	// returns. The backend reports the stream the gateway left open.
+	spy.End()
+	spy.Want(t, 2, "client stream /grpc.testing.TestService/StreamingOutputCall opened at front_backend_test.go:", "was never finished")
+}
+
+// leakyGateway's StreamingOutputCall starts a goroutine that relays from
+// a backend stream opened with a context of its own, and does not stop
+// it when its call ends: the goroutine stays blocked in the backend's
+// Recv until the backend closes.
+type leakyGateway struct {
+	testgrpc.UnimplementedTestServiceServer
+	backend *grpctest.Server
+}
+
+func (g *leakyGateway) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	up, err := client(g.backend).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			if _, err := up.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	<-stream.Context().Done()
+	return nil
+}
+
+// A goroutine a handler started, left blocked in a call to another
+// harness, carries that harness's client labels while it waits there. The
+// handler's harness reports it all the same, whichever harness the test
+// built first. (It went unreported when the backend was built first.)
+func TestLeakedGoroutineBlockedInAnotherHarness(t *testing.T) {
+	spy := spytb.New(t)
+	b := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, waitingBackend{}) },
+		grpctest.WithCloseTimeout(20*time.Millisecond))
+	f := grpctest.NewServer(spy, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, &leakyGateway{backend: b}) },
+		grpctest.WithCloseTimeout(20*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := client(f).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Recorder().Wait(ctx, func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.Begin })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := st.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv after cancel: %v, want Canceled", err)
+	}
+	f.Close()
+	spy.Want(t, 1, "goroutine(s) started during this harness's life still running",
+		"started by handler /grpc.testing.TestService/StreamingOutputCall (it is inside a call to a harness now)",
+		"(*leakyGateway).StreamingOutputCall.func1(")
+	// The backend closes: the goroutine's Recv fails, and it returns. The
+	// backend reports the stream it left open.
 	spy.End()
 	spy.Want(t, 2, "client stream /grpc.testing.TestService/StreamingOutputCall opened at front_backend_test.go:", "was never finished")
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -59,8 +60,13 @@ type Server struct {
 	// handlerGoroutines maps the goroutines running this harness's handlers
 	// to their methods (see Close).
 	handlerGoroutines map[uint64]string
-	running           int
-	idle              chan struct{} // closed while running == 0
+	// handlerLabels holds the label set of each method's handlers, and
+	// labelSets their pointers in handlerLabelSets (see callLabels), which
+	// Close removes.
+	handlerLabels map[string]context.Context
+	labelSets     []unsafe.Pointer
+	running       int
+	idle          chan struct{} // closed while running == 0
 	// drops has one entry per Disconnect call: when it was called, so
 	// that check (a) can tell a stream whose connection was dropped after
 	// it opened, and whether the server had ended it before (Event.Time).
@@ -476,6 +482,7 @@ func (s *Server) Close() {
 func (s *Server) close() {
 	t := s.t
 	t.Helper()
+	defer s.forgetLabelSets()
 	if s.stopWarn != nil {
 		s.stopWarn()
 	}
@@ -542,6 +549,19 @@ func (s *Server) close() {
 	}
 	if !s.cfg.noLeakCheck && len(others) > 0 {
 		reportGoroutines(t, others, time.Since(start))
+	}
+}
+
+// forgetLabelSets takes the label sets of s's handlers out of
+// handlerLabelSets, once Close has checked for the goroutines that carry
+// them.
+func (s *Server) forgetLabelSets() {
+	s.mu.Lock()
+	sets := s.labelSets
+	s.labelSets = nil
+	s.mu.Unlock()
+	for _, p := range sets {
+		handlerLabelSets.Delete(p)
 	}
 }
 

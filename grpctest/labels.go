@@ -23,6 +23,7 @@ package grpctest
 import (
 	"context"
 	"runtime/pprof"
+	"sync"
 	"unsafe"
 )
 
@@ -48,3 +49,34 @@ func swapLabels(ctx context.Context) savedLabels {
 
 // restore gives the calling goroutine back the labels saved by swapLabels.
 func (l savedLabels) restore() { setProfLabel(l.p) }
+
+// handlerLabelSets maps the label set of a harness's handler goroutines
+// (the pointer runtime/pprof keeps for a goroutine, which the goroutines
+// it starts inherit: see handlerBegin) to the handler's harness and method,
+// for callLabels. Only compared, never read through: see above.
+var handlerLabelSets sync.Map // unsafe.Pointer -> *handlerLabel
+
+type handlerLabel struct {
+	harness, method string
+	calls           sync.Map // *Server called -> context.Context: its client labels with these as the outer ones
+}
+
+// callLabels returns the labels a call to s gives its caller while it
+// runs: s's client labels, so that what gRPC starts then is s's. A
+// goroutine of a handler of a harness (the handler, or one it started,
+// whose labels it has not changed) keeps in them the handler's harness
+// and method, as the outer ones: when it leaks blocked in the call, the
+// handler's harness finds it (attribute), though the labels it carries
+// then are s's.
+func (s *Server) callLabels() context.Context {
+	v, ok := handlerLabelSets.Load(getProfLabel())
+	if !ok {
+		return s.clientLabels
+	}
+	h := v.(*handlerLabel)
+	if c, ok := h.calls.Load(s); ok {
+		return c.(context.Context)
+	}
+	c, _ := h.calls.LoadOrStore(s, pprof.WithLabels(s.clientLabels, pprof.Labels(labelOuterHarness, h.harness, labelOuterMethod, h.method)))
+	return c.(context.Context)
+}

@@ -30,6 +30,12 @@ const (
 	labelHarness = "streamtest.harness" // harness id
 	labelSide    = "streamtest.side"    // "server" or "client"
 	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
+	// labelOuterHarness and labelOuterMethod name the harness and method
+	// of the handler a goroutine runs for (the handler's, or one it
+	// started) while it is inside a call to a harness, whose client labels
+	// it carries then (see Server.callLabels).
+	labelOuterHarness = "streamtest.outer.harness"
+	labelOuterMethod  = "streamtest.outer.method"
 	// labelClosing (harness id) marks the goroutines on which Close closes
 	// the client connections; they do not carry labelHarness, as they are
 	// not the harness's to check.
@@ -520,10 +526,19 @@ const (
 	byServer         // the server side, outside any handler
 )
 
+// handlerMethod returns the method of the handler that g runs for (see
+// attribute), "" if none.
+func (g goroutineGroup) handlerMethod() string {
+	if g.has(callerFrames) {
+		return g.labels[labelOuterMethod] // inside a call: its client labels are the called harness's
+	}
+	return g.labels[labelMethod]
+}
+
 // startedBy says who started g: byHandler, byClient or byServer.
 func (g goroutineGroup) startedBy() int {
 	switch {
-	case g.labels[labelMethod] != "":
+	case g.handlerMethod() != "":
 		return byHandler
 	case g.labels[labelSide] == "client":
 		return byClient
@@ -535,6 +550,9 @@ func (g goroutineGroup) startedBy() int {
 func (g goroutineGroup) origin() string {
 	switch g.startedBy() {
 	case byHandler:
+		if g.has(callerFrames) {
+			return "handler " + g.handlerMethod() + " (it is inside a call to a harness now)"
+		}
 		return "handler " + g.labels[labelMethod]
 	case byClient:
 		return "the harness's gRPC client"
@@ -640,7 +658,54 @@ func dispatchFrame(line string) bool {
 // labelled returns the goroutines carrying the label of harness id, except
 // benign ones, read from the goroutine profile (debug=1 prints labels).
 func labelled(id string) []goroutineGroup {
-	return slices.DeleteFunc(labelledWith(labelHarness, id), goroutineGroup.benign)
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return nil
+	}
+	profile := buf.String()
+	groups := groupsIn(profile, labelHarness, id)
+	for _, g := range groupsIn(profile, labelOuterHarness, id) {
+		if g.labels[labelHarness] != id { // else listed already
+			groups = append(groups, g)
+		}
+	}
+	return attribute(id, slices.DeleteFunc(groups, goroutineGroup.benign))
+}
+
+// callerFrames are the harness's client interceptors and stream methods,
+// which give the goroutine that calls them the harness's client labels
+// while the call runs (so that what gRPC starts then is the harness's).
+// A goroutine with one on its stack is a caller inside a call, not a
+// goroutine the harness's client started.
+var callerFrames = []string{
+	"github.com/streamtest/streamtest/grpctest.(*Server).unaryClientInterceptor",
+	"github.com/streamtest/streamtest/grpctest.(*Server).streamClientInterceptor",
+	"github.com/streamtest/streamtest/grpctest.(*trackedStream).RecvMsg",
+	"github.com/streamtest/streamtest/grpctest.(*trackedStream).SendMsg",
+	"github.com/streamtest/streamtest/grpctest.(*trackedStream).Header",
+}
+
+// attribute keeps, of groups (goroutines labelled with harness id, or
+// with id as their outer harness), those that are harness id's to check.
+// A caller inside a call to a harness carries that harness's client
+// labels for the call's length: it is the harness's own (a goroutine a
+// handler of harness id started, or the handler, marked viaCall) when the
+// outer labels name id, whatever harness it calls; it is not the called
+// harness's otherwise (the test's goroutine, or another harness's
+// handler's). A goroutine gRPC started during a call of another harness's
+// handler, which inherits the outer labels, belongs to the harness it
+// carries the labels of.
+func attribute(id string, groups []goroutineGroup) []goroutineGroup {
+	return slices.DeleteFunc(groups, func(g goroutineGroup) bool {
+		inCall := g.has(callerFrames)
+		switch {
+		case inCall && g.labels[labelOuterHarness] == id:
+			return false
+		case inCall:
+			return true
+		}
+		return g.labels[labelHarness] != id
+	})
 }
 
 // benign reports whether g is one of gRPC's benign goroutines or the
@@ -817,7 +882,7 @@ func withLabelledTracebacks(groups []goroutineGroup, id string) []goroutineGroup
 	self := goid.ID() // the scan's own goroutine, which the profile leaves out too
 	for _, tb := range allTracebacks() {
 		labels, ok := tracebackLabels(tb)
-		if !ok || labels[labelHarness] != id {
+		if !ok || (labels[labelHarness] != id && labels[labelOuterHarness] != id) {
 			continue
 		}
 		if n, ok := goid.FromTraceback(tb); ok && n == self {
@@ -838,7 +903,7 @@ func withLabelledTracebacks(groups []goroutineGroup, id string) []goroutineGroup
 		}
 		extra = append(extra, g)
 	}
-	return append(groups, extra...)
+	return append(groups, attribute(id, extra)...)
 }
 
 // tracebackFrames returns the frames of one goroutine of a runtime.Stack
