@@ -1061,7 +1061,7 @@ func (s *Server) verify() {
 				sc.name(), sc.expected(), n, s.takenBefore(sc), sc.missingSteps()))
 		}
 	}
-	problems = append(problems, s.unexpected...)
+	problems = append(problems, collapse(s.unexpected)...)
 	s.mu.Unlock()
 	if len(problems) == 0 {
 		return
@@ -1075,6 +1075,26 @@ func (s *Server) verify() {
 		fmt.Fprintf(&b, "\ntimeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	s.t.Errorf("%s", b.String())
+}
+
+// collapse returns lines with repeats taken out, in the order of their
+// first appearance; a line that came n > 1 times says so: a client that
+// retries an unexpected call in a loop gets one line, not one per call.
+func collapse(lines []string) []string {
+	count := make(map[string]int, len(lines))
+	var out []string
+	for _, l := range lines {
+		if count[l] == 0 {
+			out = append(out, l)
+		}
+		count[l]++
+	}
+	for i, l := range out {
+		if n := count[l]; n > 1 {
+			out[i] = fmt.Sprintf("%s (%d calls like this one)", l, n)
+		}
+	}
+	return out
 }
 
 // takenBefore notes, for a script that got fewer calls than it expects,

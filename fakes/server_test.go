@@ -288,6 +288,31 @@ func TestServerUnexpectedCallIsReported(t *testing.T) {
 	spy.WantText(t, "unexpected call to "+unaryCall, "no Expect for it")
 }
 
+// A client that retries an unexpected call in a loop gets one line in the
+// report, with the count, not one per call.
+func TestServerUnexpectedCallsRepeatedAreCounted(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvAny().Return(status.Error(codes.PermissionDenied, "no"))
+	c := testpb.NewTestServiceClient(srv.Conn())
+	for range 5 {
+		_, err := c.UnaryCall(t.Context(), &testpb.SimpleRequest{})
+		if status.Code(err) == codes.FailedPrecondition {
+			continue
+		}
+		wantCode(t, err, codes.PermissionDenied)
+	}
+	if _, err := c.EmptyCall(t.Context(), &testpb.Empty{}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("EmptyCall: %v, want FailedPrecondition", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "(2 problem(s))", "unexpected call to "+unaryCall+": "+`Expect("`+unaryCall+`")`, "expected 1 call(s), all made (4 calls like this one)",
+		"unexpected call to /grpc.testing.TestService/EmptyCall: no Expect for it\n")
+	if list, _, _ := strings.Cut(r.Msg, "timeline:"); strings.Count(list, "unexpected call to "+unaryCall) != 1 {
+		t.Errorf("the repeated call is listed more than once:\n%s", r.Msg)
+	}
+}
+
 func TestServerTimes(t *testing.T) {
 	call := func(t testing.TB, srv *fakes.Server) error {
 		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
