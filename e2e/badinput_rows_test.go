@@ -567,6 +567,19 @@ func badInputs() []badInput {
 			}
 			return "returns " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "still blocked after 0s, in:\n  goroutine "))
 		}},
+		{"`Pending.Wait(-time.Second)` (a negative timeout)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			release := make(chan struct{})
+			spy.Run(func() {
+				p := grpctest.GoErr(spy, func() error { <-release; return nil })
+				_, err = p.Wait(-time.Second)
+			})
+			close(release)
+			if err == nil || errors.Is(err, grpctest.ErrStillBlocked) {
+				t.Errorf("Wait(-1s) = %v, want an error that is not ErrStillBlocked", err)
+			}
+			return "returns at once: " + errCell(err) + "; " + reportCell(spy.Want(t, 1, "Wait(-1s) on the call started by GoErr", "the timeout is negative"))
+		}},
 		{"`t.FailNow` (or `require`) inside the function given to `grpctest.Go`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {

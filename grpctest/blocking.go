@@ -258,10 +258,24 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 // the goroutine that runs the call and those of the test's harnesses'
 // handlers still running (the other side of a deadlock) and of the
 // goroutines those handlers started that still run, and Wait returns
-// the zero T and an error wrapping ErrStillBlocked.
+// the zero T and an error wrapping ErrStillBlocked. A negative timeout
+// (one computed from a deadline that has passed, say) is a misuse: it is
+// reported, and Wait does not wait: it returns the call's result if the
+// call has returned, else the zero T and an error saying so.
 func (p *Pending[T]) Wait(timeout time.Duration) (T, error) {
 	p.made("Wait")
 	p.t.Helper()
+	if timeout < 0 {
+		p.t.Errorf("grpctest: Wait(%v) on %s: the timeout is negative: pass how long the call may still take, 0 for a call that must have returned", timeout, p.describe())
+		select {
+		case <-p.done:
+			p.finish()
+			return p.val, p.err
+		default:
+		}
+		var zero T
+		return zero, fmt.Errorf("grpctest: Wait(%v) on %s: negative timeout", timeout, p.describe())
+	}
 	select {
 	case <-p.done: // a call that has returned is never late, even for timeout 0
 		p.finish()
