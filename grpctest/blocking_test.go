@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,6 +200,28 @@ func TestCloseReportsAPendingCallItCannotRelease(t *testing.T) {
 	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "still blocked 100ms after Close ended the harness's streams",
 		"not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open)",
 		"before the test returns, in:\n  goroutine ", "TestCloseReportsAPendingCallItCannotRelease")
+}
+
+// A call that Close could not end and that is not blocked but looping (a
+// retry loop that never waits) is said to be running, not blocked.
+func TestCloseReportsAPendingCallThatLoops(t *testing.T) {
+	spy := spytb.New(t)
+	grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(2*blockFor))
+	var stop atomic.Bool
+	p := grpctest.GoErr(spy, func() error {
+		for !stop.Load() {
+			runtime.Gosched()
+		}
+		return nil
+	})
+	spy.End()
+	stop.Store(true)
+	<-p.Done()
+	r := spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "was still running 100ms after Close ended the harness's streams, and not blocked",
+		"so it is looping", "in:\n  goroutine ", "TestCloseReportsAPendingCallThatLoops")
+	if strings.Contains(r.Msg, "still blocked") {
+		t.Errorf("the report says a looping call is blocked:\n%s", r.Msg)
+	}
 }
 
 func TestPendingReportsPanic(t *testing.T) {

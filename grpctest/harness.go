@@ -878,14 +878,29 @@ func (s *Server) awaitAdopted() {
 		case <-p.doneChan():
 			p.finish()
 		case <-timer.C:
-			s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
-				"what it waits for is not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open); "+
-				"end it (cancel its context) before the test returns%s", p.describe(), s.cfg.closeTimeout, blockedIn(p.goroutine()))
+			tb := tracebacksByID()[p.goroutine()]
+			if spinning(tb) {
+				s.t.Errorf("grpctest: %s was still running %v after Close ended the harness's streams, and not blocked: its goroutine is runnable, "+
+					"so it is looping (retrying a call that fails at once, say); make the loop end when the test does (watch a context, or a stop channel)%s",
+					p.describe(), s.cfg.closeTimeout, renderBlocked(tb))
+			} else {
+				s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
+					"what it waits for is not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open); "+
+					"end it (cancel its context) before the test returns%s", p.describe(), s.cfg.closeTimeout, renderBlocked(tb))
+			}
 			p.abandon(s.name) // a panic it ends with later is VerifyTestMain's to report
 			// Later ones are reported without waiting again.
 			timer.Reset(0)
 		}
 	}
+}
+
+// spinning reports whether the goroutine of traceback tb was runnable or
+// running when the traceback was taken ("goroutine 7 [runnable]:"): not
+// blocked on anything.
+func spinning(tb string) bool {
+	_, state, ok := strings.Cut(tb, "[")
+	return ok && (strings.HasPrefix(state, "runnable") || strings.HasPrefix(state, "running"))
 }
 
 // adopt hands a blocked call to the harness, which awaits it after Close.
