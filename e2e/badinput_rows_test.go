@@ -1029,6 +1029,9 @@ func badInputs() []badInput {
 		{"`fakes.FailAfter(\"Talk\", 1, err)` (not a full method name)", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter("Talk", 1, status.Error(codes.Unavailable, "x")), "FailAfter", "Talk")
 		}},
+		{"`fakes.FailAfter(\"Subscribe\", 1, nil)` (two bad arguments)", "", func(t *testing.T, spy *spytb.TB) string {
+			return badInterceptor(t, spy, fakes.FailAfter("Subscribe", 1, nil), "FailAfter", "Subscribe", "; err is nil")
+		}},
 	}
 }
 

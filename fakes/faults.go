@@ -2,6 +2,7 @@ package fakes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -62,15 +63,14 @@ import (
 // from here, so every stream the interceptor sees fails at once with
 // codes.Internal and a message naming the mistake.
 func FailAfter(method string, n int, err error) grpc.StreamServerInterceptor {
-	bad := checkFilter(method)
-	switch {
-	case bad != nil:
-	case n < 0:
-		bad = fmt.Errorf("n = %d, want >= 0 messages to let through", n)
-	case err == nil:
-		bad = fmt.Errorf("err is nil; give the error the operation after %d messages fails with", n)
+	problems := []error{checkFilter(method)} // every one, not the first only
+	if n < 0 {
+		problems = append(problems, fmt.Errorf("n = %d, want >= 0 messages to let through", n))
 	}
-	if bad != nil {
+	if err == nil {
+		problems = append(problems, fmt.Errorf("err is nil; give the error the operation after %d messages fails with", max(n, 0)))
+	}
+	if bad := joinProblems(problems); bad != nil {
 		return misconfigured(fmt.Sprintf("fakes.FailAfter(%q, %d, %v)", method, n, err), bad)
 	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -135,11 +135,11 @@ func (f *failingStream) RecvMsg(m any) error {
 // fails every stream the interceptor sees with codes.Internal naming the
 // mistake.
 func Delay(method string, d time.Duration) grpc.StreamServerInterceptor {
-	bad := checkFilter(method)
-	if bad == nil && d < 0 {
-		bad = fmt.Errorf("d = %v, want >= 0", d)
+	problems := []error{checkFilter(method)}
+	if d < 0 {
+		problems = append(problems, fmt.Errorf("d = %v, want >= 0", d))
 	}
-	if bad != nil {
+	if bad := joinProblems(problems); bad != nil {
 		return misconfigured(fmt.Sprintf("fakes.Delay(%q, %v)", method, d), bad)
 	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -212,6 +212,21 @@ func checkFilter(filter string) error {
 
 // misconfigured is an interceptor that fails every stream with a status
 // naming the misuse.
+// joinProblems joins the problems of a fault's arguments that are not
+// nil into one error, "; " between them; nil if there is none.
+func joinProblems(problems []error) error {
+	var msgs []string
+	for _, p := range problems {
+		if p != nil {
+			msgs = append(msgs, p.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
 func misconfigured(call string, err error) grpc.StreamServerInterceptor {
 	st := status.Errorf(codes.Internal, "%s: %v", call, err)
 	return func(any, grpc.ServerStream, *grpc.StreamServerInfo, grpc.StreamHandler) error {
