@@ -282,7 +282,11 @@ func RequireOrder(t testing.TB, r *recorder.Recorder, steps ...Step) {
 // way: it waits up to d for the recorded events to contain steps in order
 // (checking again as each event is recorded, with Recorder.Wait), returns
 // true as soon as they do, and reports as AssertOrder does if they do not
-// within d. Some events are recorded on another goroutine than the call
+// within d. It doubles as a test's synchronisation point, without a count
+// function over Recorder.Wait: RequireOrderWithin(t, r, 5*time.Second,
+// ServerSends(nil), ServerSends(nil)) waits for the server's second
+// response (nil matches any message), and ServerReceives(nil) twice for
+// the second subscriber's request. Some events are recorded on another goroutine than the call
 // that causes them: the client's End of a canceled call (context.AfterFunc),
 // the peer's Recv of a message just sent, a server's End after the client
 // has its response. AssertOrder right after the call can miss them;
