@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -340,9 +341,19 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 		t.Errorf("grpctest.SendUntilBlocked: d is %v: pass how long a Send must hang to count as blocked, e.g. 100*time.Millisecond", d)
 		return 0
 	}
+	key, comparable := any(s), reflect.TypeOf(s).Comparable()
+	if comparable {
+		if v, ok := sendsLeftBlocked.Load(key); ok {
+			t.Errorf("grpctest.SendUntilBlocked: a Send of an earlier SendUntilBlocked on this stream (at %s) is still blocked: "+
+				"gRPC forbids concurrent Sends; wait for the peer to read what it sent (e.g. Recorder.Wait) before sending more", v.(*leftSend).where)
+			return 0
+		}
+	}
+	left := &leftSend{where: caller(2)}
 	msgs := make(chan M)
 	results := make(chan error, 1)
-	sender := start(t, "SendUntilBlocked", caller(2), func() (struct{}, error) {
+	sender := start(t, "SendUntilBlocked", left.where, func() (struct{}, error) {
+		defer sendsLeftBlocked.CompareAndDelete(key, left) // its Sends are over
 		for m := range msgs {
 			err := s.Send(m)
 			results <- err
@@ -390,6 +401,14 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 			}
 			return i
 		case <-timer.C:
+			if comparable {
+				sendsLeftBlocked.Store(key, left)
+				select {
+				case <-sender.done: // it returned meanwhile: nothing is left blocked
+					sendsLeftBlocked.CompareAndDelete(key, left)
+				default:
+				}
+			}
 			return i
 		}
 	}
@@ -398,6 +417,14 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 		"(gRPC's windows grow otherwise), a fakes stream fakes.WithSendBuffer (unlimited otherwise)", MaxSendUntilBlocked, d)
 	return MaxSendUntilBlocked
 }
+
+// sendsLeftBlocked maps a stream to the SendUntilBlocked that left a Send
+// blocked on it, until that Send returns, so that another SendUntilBlocked
+// on the same stream, which would Send concurrently, is reported.
+var sendsLeftBlocked sync.Map // stream (a comparable one) -> *leftSend
+
+// leftSend is a SendUntilBlocked whose last Send may still be blocked.
+type leftSend struct{ where string }
 
 // leftBlocked holds the calls tests left blocked without a harness to end
 // them, for VerifyTestMain to report those that never returned, and those

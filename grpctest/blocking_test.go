@@ -400,6 +400,32 @@ type neverBlocks struct{}
 
 func (neverBlocks) Send(int) error { return nil }
 
+// A second SendUntilBlocked on a stream whose Send the first left blocked
+// would Send concurrently, which gRPC forbids: it is reported, and sends
+// nothing.
+func TestSendUntilBlockedTwiceOnABlockedStream(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(silentHandler{}), grpctest.WithStaticWindow(64*1024))
+	ctx, cancel := context.WithCancel(spy.Context())
+	stream, err := client(srv).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &testgrpc.StreamingOutputCallRequest{Payload: payload(1024)}
+	next := func(int) *testgrpc.StreamingOutputCallRequest { return msg }
+	if n := grpctest.SendUntilBlocked(spy, stream, next, 200*time.Millisecond); n == 0 {
+		t.Fatalf("the first SendUntilBlocked sent nothing")
+	}
+	if n := grpctest.SendUntilBlocked(spy, stream, next, 200*time.Millisecond); n != 0 {
+		t.Errorf("the second SendUntilBlocked = %d, want 0", n)
+	}
+	spy.Want(t, 1, "grpctest.SendUntilBlocked: a Send of an earlier SendUntilBlocked on this stream (at blocking_test.go:", "is still blocked",
+		"gRPC forbids concurrent Sends")
+	cancel() // the blocked Send returns
+	spy.End()
+	spy.Want(t, 1)
+}
+
 func TestSendUntilBlockedReportsNothingBlocking(t *testing.T) {
 	spy := spytb.New(t)
 	n := grpctest.SendUntilBlocked[int](spy, neverBlocks{}, func(i int) int { return i }, time.Minute)
