@@ -46,12 +46,12 @@ import (
 // dropped: the script runs without it, and if its call is not made, Close's
 // report lists the steps the script has and says how many were rejected.
 //
-// On a method without client streaming the fake takes the call's one
-// request before the first step, as the handlers protoc-gen-go-grpc
-// generates do, and waits for the client to half-close: a call with no
-// request or more than one fails with grpc-go's codes.Internal
-// "cardinality violation", whatever the script, and Close reports it. The
-// first step that receives gets the request taken.
+// The fake checks requests at the steps that receive them, and nowhere
+// else: on a method without client streaming a call that sends a second
+// request passes unless a RecvEOF step follows the step that receives the
+// first (grpc-go fails such a call inside the handler's one RecvMsg, below
+// the interceptors; the fake runs under them, and an extra RecvMsg of its
+// own would be seen by FailAfter, Delay and the recorder as the call's).
 //
 // On a method without server streaming a call that ends OK sends exactly
 // one response. Return(nil) before the Send is a misuse (reported, and the

@@ -421,19 +421,6 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		}
 	}
 	inType := messageType(sc.md.Input())
-	if !sc.md.IsStreamingClient() {
-		one, err := takeRequest(ss, inType)
-		switch {
-		case status.Code(err) == codes.Internal && ctx.Err() == nil:
-			s.fail(run, fmt.Sprintf("fakes: %s (%s): the client did not send exactly one request on a method that is not client-streaming: %v "+
-				"(the call failed with codes.Internal, as grpc-go fails it)", sc.name(), run.name, status.Convert(err).Message()))
-			return err
-		case err != nil:
-			s.stop(ctx, run, err.Error(), "")
-			return err
-		}
-		ss = one
-	}
 	sent := 0              // Send steps done
 	var last proto.Message // the last request received, for SendFunc
 	for i, st := range run.steps {
@@ -530,51 +517,6 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		return status.Error(codes.FailedPrecondition, msg)
 	}
 	return nil
-}
-
-// takenRequest is the server stream of a call of a method that is not
-// client-streaming, its one request taken already (takeRequest): the first
-// RecvMsg gets it, the next ones io.EOF.
-type takenRequest struct {
-	grpc.ServerStream
-	req proto.Message // nil once a RecvMsg took it
-}
-
-func (o *takenRequest) RecvMsg(m any) error {
-	if o.req == nil {
-		return io.EOF
-	}
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return status.Errorf(codes.Internal, "fakes: RecvMsg got a %T, not a proto message", m)
-	}
-	proto.Reset(pm)
-	proto.Merge(pm, o.req)
-	o.req = nil
-	return nil
-}
-
-// takeRequest receives the one request of a call of a method that is not
-// client-streaming before the first step, as the handlers protoc-gen-go-grpc
-// generates do, and then the end of the requests, and fails the call as
-// grpc-go does (codes.Internal, its words) when the client sent none or
-// more than one: a server that a generated service serves checks it
-// whatever its handler does, so a fake must too.
-func takeRequest(ss grpc.ServerStream, inType protoreflect.MessageType) (*takenRequest, error) {
-	req := inType.New().Interface()
-	switch err := ss.RecvMsg(req); {
-	case errors.Is(err, io.EOF):
-		return nil, status.Error(codes.Internal, "cardinality violation: received no request message from non-client-streaming RPC")
-	case err != nil:
-		return nil, err
-	}
-	switch err := ss.RecvMsg(inType.New().Interface()); {
-	case errors.Is(err, io.EOF):
-		return &takenRequest{ServerStream: ss, req: req}, nil
-	case err != nil:
-		return nil, err
-	}
-	return nil, status.Error(codes.Internal, "cardinality violation: received multiple request messages for non-client-streaming RPC")
 }
 
 // noResponse returns the failure of a call at where that is about to end
