@@ -461,6 +461,7 @@ func (r *Recorder) snapshot() ([]record, func()) {
 // decode turns records into events. cache, if not nil, maps Seq to messages
 // decoded earlier (they never change once recorded) and is filled in.
 func (r *Recorder) decode(recs []record, cache map[uint64]any) []Event {
+	r.ready() // r.base, of a zero Recorder that Wait reads first
 	now := time.Since(r.base)
 	out := make([]Event, len(recs))
 	for i := range recs {

@@ -875,3 +875,17 @@ func TestZeroRecorderRecordsAsNewDoes(t *testing.T) {
 		t.Errorf("one call of both sides, but the sides recorded are %v:\n%s", sides, rec)
 	}
 }
+
+// Wait on a zero Recorder while another goroutine makes its interceptors:
+// both set it up, once (the race detector watches its times).
+func TestZeroRecorderWaitWhileInstalled(t *testing.T) {
+	rec := new(recorder.Recorder)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- rec.Wait(ctx, func(evs []recorder.Event) bool { return len(evs) > 0 }) }()
+	_ = rec.DialOptions()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait = %v, want context.Canceled", err)
+	}
+}
