@@ -832,17 +832,6 @@ func badInputs() []badInput {
 			}
 			return "a call with no events: ID 0, no messages or metadata, `Err` nil, `Done` false"
 		}},
-		{"`grpctest.NewServer` given the `t` of a test that has ended", "", func(t *testing.T, spy *spytb.TB) string {
-			var endedT *testing.T
-			t.Run("ended", func(st *testing.T) { endedT = st })
-			var srv *grpctest.Server
-			o := spy.Run(func() { srv = grpctest.NewServer(endedTB{spy, endedT}, chatService) })
-			if !o.FailedNow || srv != nil {
-				t.Errorf("NewServer on an ended test: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
-			}
-			return "`NewServer` stops the test: " + reportCell(spy.Want(t, 1, "the test has ended", "nothing would close the harness")) +
-				" (testing itself then panics: a test's t cannot report after it has ended)"
-		}},
 		{"`grpctest.WithCloseTimeout(0)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithCloseTimeout(0), "WithCloseTimeout(0s)", "positive")
 		}},
@@ -1116,15 +1105,6 @@ func panicText(f func()) (text string) {
 	f()
 	return ""
 }
-
-// endedTB is the spy with the Context of a test that has ended: as the
-// ended test's own t, minus testing's panic when it is told to fail.
-type endedTB struct {
-	*spytb.TB
-	ended *testing.T
-}
-
-func (e endedTB) Context() context.Context { return e.ended.Context() }
 
 // badFakeOption builds fake streams with a bad option and expects every
 // operation to fail with an error naming it.

@@ -92,9 +92,11 @@ var harnessIDs atomic.Uint64
 // t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
 // one Recorder records both sides. Invalid options fail the test with
 // t.Fatalf, and so do server or dial options that grpc.NewServer or
-// grpc.NewClient panics on (two grpc.StreamInterceptor options, say), and
-// a t whose test has ended (t.Context is done), whose cleanups would never
-// run.
+// grpc.NewClient panics on (two grpc.StreamInterceptor options, say).
+// NewServer may be called from a cleanup (testing runs the cleanups that
+// cleanups register), but not with the t of a test that has ended, whose
+// cleanups never run: nothing would close the harness, and the testing
+// package cannot tell the two apart for it.
 //
 // A handler that panics does not crash the test binary: the harness
 // recovers the panic, the client gets codes.Internal, and Close reports
@@ -115,10 +117,6 @@ var harnessIDs atomic.Uint64
 func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Server {
 	checkTB(t, "NewServer")
 	t.Helper()
-	if ended(t) {
-		t.Fatalf("grpctest.NewServer: the test has ended (its Context is done): nothing would close the harness")
-		return nil
-	}
 	cfg := buildConfig(opts)
 	if len(cfg.errs) > 0 {
 		t.Fatalf("grpctest.NewServer: %s", strings.Join(cfg.errs, "; "))
@@ -198,21 +196,6 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	s.stopWarn = timeoutwarn.Schedule(t, "grpctest", "its harness", s.stuckReport)
 	t.Cleanup(s.Close)
 	return s
-}
-
-// ended reports whether t's test has ended: testing cancels t.Context
-// just before it runs the test's cleanups, and a cleanup registered once
-// they have run never runs. A testing.TB of the user's that cannot say
-// (one that embeds a nil testing.TB, as Example functions build, panics
-// in Context) counts as running.
-func ended(t testing.TB) (yes bool) {
-	defer func() {
-		if recover() != nil {
-			yes = false
-		}
-	}()
-	ctx := t.Context()
-	return ctx != nil && ctx.Err() != nil
 }
 
 // stuckTimeline is how many of the last recorded events stuckReport shows.

@@ -651,3 +651,23 @@ func TestWithClientConnCheckMisuse(t *testing.T) {
 		spy.Want(t, 1, "grpctest.NewServer: ", tc.want)
 	}
 }
+
+// A harness made in a cleanup works, and is closed: testing runs the
+// cleanups that cleanups register.
+func TestNewServerInACleanup(t *testing.T) {
+	closed := make(chan struct{})
+	t.Run("sub", func(t *testing.T) {
+		t.Cleanup(func() {
+			srv := grpctest.NewServer(t, interopService)
+			if _, err := client(srv).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+				t.Error(err)
+			}
+			t.Cleanup(func() { close(closed) }) // registered after the harness's Close: runs before it
+		})
+	})
+	select {
+	case <-closed:
+	default:
+		t.Errorf("a cleanup registered in a cleanup did not run")
+	}
+}
