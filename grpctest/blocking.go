@@ -343,7 +343,7 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 	}
 	key, comparable := any(s), reflect.TypeOf(s).Comparable()
 	if comparable {
-		if v, ok := sendsLeftBlocked.Load(key); ok {
+		if v, ok := sendsLeftBlocked.Load(key); ok && !v.(*leftSend).ends(d) {
 			t.Errorf("grpctest.SendUntilBlocked: a Send of an earlier SendUntilBlocked on this stream (at %s) is still blocked: "+
 				"gRPC forbids concurrent Sends; wait for the peer to read what it sent (e.g. Recorder.Wait) before sending more", v.(*leftSend).where)
 			return 0
@@ -402,6 +402,7 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 			return i
 		case <-timer.C:
 			if comparable {
+				left.done = sender.done
 				sendsLeftBlocked.Store(key, left)
 				select {
 				case <-sender.done: // it returned meanwhile: nothing is left blocked
@@ -424,7 +425,23 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 var sendsLeftBlocked sync.Map // stream (a comparable one) -> *leftSend
 
 // leftSend is a SendUntilBlocked whose last Send may still be blocked.
-type leftSend struct{ where string }
+type leftSend struct {
+	where string
+	done  <-chan struct{} // closed when its sender has returned
+}
+
+// ends reports whether the sender of l returns within d: a Send released
+// just before (the peer read) lets its sender return a moment later.
+func (l *leftSend) ends(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-l.done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
 
 // leftBlocked holds the calls tests left blocked without a harness to end
 // them, for VerifyTestMain to report those that never returned, and those
