@@ -66,6 +66,7 @@ type ClientStream[Req, Res any] struct {
 	responded bool  // the one response of a method without server streaming was given: the call's result
 	sawEnd    bool  // a Recv returned the end of the stream (of the call): Send returns io.EOF
 	received  bool  // a Recv returned a response
+	closeSent bool  // the code called CloseSend (the one Send of a method without client streaming ends the requests too)
 	sendErr   error // a Send failed with this error, not io.EOF: the stream ended with it
 }
 
@@ -298,7 +299,7 @@ func (c *ClientStream[Req, Res]) Closed() bool {
 	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return c.p.out.closed
+	return c.closeSent
 }
 
 // Next waits for the next request the code sent that Next has not returned
@@ -580,6 +581,7 @@ func (k *clientCore[Req, Res]) CloseSend() error {
 	p := k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	k.c.closeSent = true
 	p.out.closed = true
 	p.broadcastLocked()
 	return nil

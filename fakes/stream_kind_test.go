@@ -46,6 +46,9 @@ func TestClientStreamOneRequestAsGRPCs(t *testing.T) {
 	if n := len(fake.Sent()); n != 1 {
 		t.Errorf("Sent has %d requests, want 1", n)
 	}
+	if fake.Closed() {
+		t.Errorf("Closed() = true, but the code never called CloseSend")
+	}
 	// The requests have ended: the test reads the one request, then io.EOF.
 	if _, err := fake.Next(t.Context()); err != nil {
 		t.Fatalf("Next: %v", err)
