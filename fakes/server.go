@@ -69,13 +69,17 @@ type Server struct {
 	t testing.TB
 	h *grpctest.Server
 
-	mu         sync.Mutex
-	scripts    []*Script
-	unexpected []string
-	closing    bool            // Close has begun: it ends the calls still running
-	inFunc     map[uint64]bool // goroutines running a step's function (see call)
-	stopWarn   func()          // cancels the warning before go test's -timeout (timeoutwarn)
-	running    int             // calls in run: awaitClientEnds waits only if some are
+	mu      sync.Mutex
+	scripts []*Script
+	// unexpected counts the unexpected calls by what the report says of
+	// them, in the order of their first (a client retrying one in a loop
+	// adds a count, not a line).
+	unexpected      map[string]int
+	unexpectedOrder []string
+	closing         bool            // Close has begun: it ends the calls still running
+	inFunc          map[uint64]bool // goroutines running a step's function (see call)
+	stopWarn        func()          // cancels the warning before go test's -timeout (timeoutwarn)
+	running         int             // calls in run: awaitClientEnds waits only if some are
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames (and a closure's) would sit between a report
@@ -117,7 +121,7 @@ func NewServer(t testing.TB, opts ...grpctest.Option) *Server {
 		panic("fakes.NewServer: t is nil: pass the test's t")
 	}
 	t.Helper() // reports made by the Close t.Cleanup runs are printed at the caller's line
-	s := &Server{t: t}
+	s := &Server{t: t, unexpected: make(map[string]int)}
 	opts = append(opts[:len(opts):len(opts)], grpctest.WithServerOptions(grpc.UnknownServiceHandler(s.handle)))
 	s.h = grpctest.NewServer(t, func(*grpc.Server) {}, opts...)
 	if s.h == nil {
@@ -382,7 +386,10 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 	if len(used) > 0 {
 		why = fmt.Sprintf("fakes: unexpected call to %s: %s", method, strings.Join(used, "; "))
 	}
-	s.unexpected = append(s.unexpected, why)
+	if s.unexpected[why] == 0 {
+		s.unexpectedOrder = append(s.unexpectedOrder, why)
+	}
+	s.unexpected[why]++
 	return nil, nil, why
 }
 
@@ -1003,7 +1010,12 @@ func (s *Server) verify() {
 				sc.name(), sc.expected(), n, s.takenBefore(sc), sc.missingSteps()))
 		}
 	}
-	problems = append(problems, collapse(s.unexpected)...)
+	for _, why := range s.unexpectedOrder {
+		if n := s.unexpected[why]; n > 1 {
+			why = fmt.Sprintf("%s (%d calls like this one)", why, n)
+		}
+		problems = append(problems, why)
+	}
 	s.mu.Unlock()
 	if len(problems) == 0 {
 		return
@@ -1017,26 +1029,6 @@ func (s *Server) verify() {
 		fmt.Fprintf(&b, "\ntimeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	s.t.Errorf("%s", b.String())
-}
-
-// collapse returns lines with repeats taken out, in the order of their
-// first appearance; a line that came n > 1 times says so: a client that
-// retries an unexpected call in a loop gets one line, not one per call.
-func collapse(lines []string) []string {
-	count := make(map[string]int, len(lines))
-	var out []string
-	for _, l := range lines {
-		if count[l] == 0 {
-			out = append(out, l)
-		}
-		count[l]++
-	}
-	for i, l := range out {
-		if n := count[l]; n > 1 {
-			out[i] = fmt.Sprintf("%s (%d calls like this one)", l, n)
-		}
-	}
-	return out
 }
 
 // takenBefore notes, for a script that got fewer calls than it expects,
