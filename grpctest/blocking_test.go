@@ -500,3 +500,48 @@ func recurseThenWait(n int, release <-chan struct{}) {
 	}
 	recurseThenWait(n-1, release)
 }
+
+// gatedSender's first Send after it is armed blocks until release, then
+// closes returned.
+type gatedSender struct {
+	armed    atomic.Bool
+	release  chan struct{}
+	returned chan struct{}
+}
+
+func (g *gatedSender) Send(int) error {
+	if g.armed.CompareAndSwap(true, false) {
+		<-g.release
+		close(g.returned)
+	}
+	return nil
+}
+
+// After the Send an earlier SendUntilBlocked left blocked has returned, a
+// second SendUntilBlocked on the stream is not concurrent: it must not be
+// reported.
+func TestSendUntilBlockedAfterTheBlockedSendReturned(t *testing.T) {
+	falseReports := 0
+	const rounds = 50
+	for range rounds {
+		spy := spytb.New(t)
+		g := &gatedSender{release: make(chan struct{}), returned: make(chan struct{})}
+		g.armed.Store(true)
+		if n := grpctest.SendUntilBlocked[int](spy, g, func(i int) int { return i }, 5*time.Millisecond); n != 0 {
+			t.Fatalf("n = %d", n)
+		}
+		close(g.release)
+		<-g.returned // the blocked Send has returned
+		g.release, g.returned = make(chan struct{}), make(chan struct{})
+		g.armed.Store(true)
+		grpctest.SendUntilBlocked[int](spy, g, func(i int) int { return i }, 5*time.Millisecond)
+		if len(spy.Reports()) > 0 {
+			falseReports++
+		}
+		close(g.release)
+		spy.End()
+	}
+	if falseReports > 0 {
+		t.Errorf("a second SendUntilBlocked after the blocked Send returned was reported as concurrent in %d of %d rounds", falseReports, rounds)
+	}
+}

@@ -150,14 +150,18 @@
 //     the runtime's own accessors (see labels.go). A handler that calls out
 //     with a context of its own stays attributed, and a goroutine the test
 //     started (a worker pool) that calls out with a handler's context is not
-//     blamed on that handler. While it is inside the call, the caller is not
-//     taken for a goroutine of the called harness's client; a goroutine of
-//     a handler (the handler's, or one it started) keeps the handler's
-//     harness and method in labels of their own
-//     ("streamtest.outer.harness", "streamtest.outer.method"), so that a
-//     goroutine a handler leaked blocked in a call to another harness (a
-//     front service's relay left reading from its backend) is reported by
-//     the handler's harness, whichever harness closes first.
+//     blamed on that handler. While it is inside the call, a goroutine of
+//     a harness (a handler's, or one a handler or the harness's client
+//     started) keeps whose it is in labels of their own
+//     ("streamtest.outer.harness", ".side", ".method"), so that a goroutine
+//     a handler leaked blocked in a call to another harness (a front
+//     service's relay left reading from its backend) is reported by the
+//     handler's harness, whichever harness closes first; and a caller that
+//     none of the harnesses labelled (the test's goroutine) is not taken
+//     for a goroutine of the called harness's client. The harness knows a
+//     goroutine by the label set it gave it: one whose handler set labels
+//     of its own (pprof.Do) is not known as the handler's inside such a
+//     call, and a leak of it blocked there is left to VerifyTestMain.
 //
 // TestEveryGRPCGoroutineCarriesAHarnessLabel pins this: if a gRPC upgrade
 // starts goroutines from somewhere else, it fails and names them.

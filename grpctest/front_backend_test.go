@@ -2,11 +2,14 @@ package grpctest_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -207,4 +210,146 @@ func TestLeakedGoroutineBlockedInAnotherHarness(t *testing.T) {
 	// backend reports the stream it left open.
 	spy.End()
 	spy.Want(t, 2, "client stream /grpc.testing.TestService/StreamingOutputCall opened at front_backend_test.go:", "was never finished")
+}
+
+type leakedKey struct{}
+
+// A client interceptor of the code under test that, on its first call,
+// starts a background goroutine (a token refresher, say) which makes a
+// call of its own on the same connection; that call is held in the
+// interceptor (it waits for a signal that never comes before Close). The
+// goroutine was started on the harness's client side: a leak.
+func TestLeakCheckReportsAClientGoroutineBlockedInACall(t *testing.T) {
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(release); wg.Wait() })
+	var once sync.Once
+	inCall := make(chan struct{})
+	ic := func(ctx context.Context, method string, req, reply any, c *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if ctx.Value(leakedKey{}) != nil {
+			close(inCall)
+			<-release // the refresher's call waits here
+			return invoker(ctx, method, req, reply, c, opts...)
+		}
+		once.Do(func() {
+			wg.Add(1)
+			go func() { // started on the client side, inside the call: carries the harness's client labels
+				defer wg.Done()
+				_ = c.Invoke(context.WithValue(context.Background(), leakedKey{}, true), "/grpc.testing.TestService/EmptyCall", &testgrpc.Empty{}, &testgrpc.Empty{})
+			}()
+		})
+		return invoker(ctx, method, req, reply, c, opts...)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(50*time.Millisecond),
+		grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(ic)))
+	if _, err := client(srv).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	<-inCall
+	srv.Close()
+	spy.Want(t, 1, "goroutine(s) started during this harness's life still running", "TestLeakCheckReportsAClientGoroutineBlockedInACall.func")
+}
+
+// retryingGateway's handler starts a goroutine that retries a call to a
+// backend (on another harness) in a loop, until stop: a leak of the
+// handler's harness.
+type retryingGateway struct {
+	testgrpc.UnimplementedTestServiceServer
+	backend *grpctest.Server
+	stop    chan struct{}
+	started chan struct{}
+}
+
+func (g *retryingGateway) EmptyCall(ctx context.Context, _ *testgrpc.Empty) (*testgrpc.Empty, error) {
+	go func() {
+		for {
+			select {
+			case <-g.stop:
+				return
+			default:
+			}
+			st, err := client(g.backend).StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+			if err == nil {
+				_, _ = st.Recv()
+			}
+		}
+	}()
+	close(g.started)
+	return &testgrpc.Empty{}, nil
+}
+
+// The loop is caught at times just inside a call to the backend, before
+// the call gives it the backend's labels or after it gave back its own:
+// it is the handler's all the same. (It went unreported in 5 of 40 rounds
+// when such a caller was taken for none of the harnesses'.)
+func TestLeakCheckReportsAHandlersRetryLoopIntoAClosedHarness(t *testing.T) {
+	missed := 0
+	const rounds = 40
+	for range rounds {
+		spy := spytb.New(t)
+		g := &retryingGateway{stop: make(chan struct{}), started: make(chan struct{})}
+		b := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond))
+		g.backend = b
+		f := grpctest.NewServer(spy, service(g), grpctest.WithCloseTimeout(20*time.Millisecond))
+		b.Close() // the loop's calls now fail at once
+		if _, err := client(f).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		<-g.started
+		f.Close()
+		if len(spy.Reports()) == 0 {
+			missed++
+		}
+		close(g.stop)
+		spy.End()
+	}
+	if missed > 0 {
+		t.Errorf("the handler's leaked retry loop went unreported in %d of %d rounds", missed, rounds)
+	}
+}
+
+// relayTo's EmptyCall calls the backend currently in next.
+type relayTo struct {
+	testgrpc.UnimplementedTestServiceServer
+	next atomic.Pointer[grpctest.Server]
+}
+
+func (r *relayTo) EmptyCall(ctx context.Context, in *testgrpc.Empty) (*testgrpc.Empty, error) {
+	return client(r.next.Load()).EmptyCall(ctx, in)
+}
+
+// A long-lived harness whose handler calls short-lived ones does not keep
+// them (and their recorders) reachable once they have closed. (The label
+// sets of its handler's calls kept every one of them, keyed by *Server.)
+func TestClosedHarnessesAreNotKeptByTheOnesThatCalledThem(t *testing.T) {
+	r := &relayTo{}
+	long := grpctest.NewServer(t, service(r))
+	var ptrs []weak.Pointer[grpctest.Server]
+	for range 5 {
+		t.Run("short", func(t *testing.T) {
+			b := grpctest.NewServer(t, interopService)
+			r.next.Store(b)
+			if _, err := client(long).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
+				t.Fatal(err)
+			}
+			r.next.Store(nil)
+			ptrs = append(ptrs, weak.Make(b))
+		})
+	}
+	alive := 0
+	for range 3 {
+		runtime.GC()
+	}
+	for _, p := range ptrs {
+		if p.Value() != nil {
+			alive++
+		}
+	}
+	// The last one may stay reachable a while longer (through gRPC's
+	// state of the long-lived harness's last call; so it did before the
+	// harnesses kept anything of each other): they must not pile up.
+	if alive > 1 {
+		t.Errorf("%d of %d closed harnesses are kept reachable by the long-lived one that called them", alive, len(ptrs))
+	}
 }

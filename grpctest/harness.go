@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -50,6 +49,9 @@ type Server struct {
 	// these label sets, and goroutines inherit them (see leak.go).
 	serverLabels context.Context
 	clientLabels context.Context
+	// unownedCall is clientLabels marked as a call by a goroutine none of
+	// the harnesses labelled (see enterCall).
+	unownedCall context.Context
 
 	mu       sync.Mutex
 	closed   bool
@@ -60,11 +62,9 @@ type Server struct {
 	// handlerGoroutines maps the goroutines running this harness's handlers
 	// to their methods (see Close).
 	handlerGoroutines map[uint64]string
-	// handlerLabels holds the label set of each method's handlers, and
-	// labelSets their pointers in handlerLabelSets (see callLabels), which
-	// Close removes.
+	// handlerLabels holds the label set of each method's handlers (see
+	// handlerBegin).
 	handlerLabels map[string]context.Context
-	labelSets     []unsafe.Pointer
 	running       int
 	idle          chan struct{} // closed while running == 0
 	// drops has one entry per Disconnect call: when it was called, so
@@ -147,6 +147,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	base := pprof.WithLabels(context.Background(), pprof.Labels(labelHarness, s.id))
 	s.serverLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "server"))
 	s.clientLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "client"))
+	s.unownedCall = pprof.WithLabels(s.clientLabels, pprof.Labels(labelCaller, "unowned"))
 	if !cfg.noRec {
 		s.rec = cfg.rec
 		if s.rec == nil {
@@ -168,7 +169,10 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 
 	// grpc.NewServer may start stream workers, and Serve starts everything
 	// else on the server side: run both on a labelled goroutine.
-	if err := inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) }); err != nil {
+	if err := inLabels(s.serverLabels, func() {
+		registerLabels(&labelOwner{harness: s.id, side: "server"})
+		s.srv = grpc.NewServer(sopts...)
+	}); err != nil {
 		s.lis.Close()
 		t.Fatalf("grpctest.NewServer: grpc.NewServer (with the options of WithServerOptions) %v", err)
 		return nil
@@ -285,6 +289,7 @@ func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	// goroutines of this channel are created on (and labelled like) this
 	// goroutine instead of the goroutine of the first RPC.
 	if perr := inLabels(s.clientLabels, func() {
+		s.registerClientLabels()
 		cc, err = grpc.NewClient(Target, dopts...)
 		if err == nil {
 			owner.cc.Store(cc)
@@ -532,19 +537,6 @@ func (s *Server) close() {
 	}
 	if !s.cfg.noLeakCheck && len(others) > 0 {
 		reportGoroutines(t, others, time.Since(start))
-	}
-}
-
-// forgetLabelSets takes the label sets of s's handlers out of
-// handlerLabelSets, once Close has checked for the goroutines that carry
-// them.
-func (s *Server) forgetLabelSets() {
-	s.mu.Lock()
-	sets := s.labelSets
-	s.labelSets = nil
-	s.mu.Unlock()
-	for _, p := range sets {
-		handlerLabelSets.Delete(p)
 	}
 }
 

@@ -50,33 +50,69 @@ func swapLabels(ctx context.Context) savedLabels {
 // restore gives the calling goroutine back the labels saved by swapLabels.
 func (l savedLabels) restore() { setProfLabel(l.p) }
 
-// handlerLabelSets maps the label set of a harness's handler goroutines
-// (the pointer runtime/pprof keeps for a goroutine, which the goroutines
-// it starts inherit: see handlerBegin) to the handler's harness and method,
-// for callLabels. Only compared, never read through: see above.
-var handlerLabelSets sync.Map // unsafe.Pointer -> *handlerLabel
+// labelSets maps the label sets the harnesses give goroutines (the
+// pointer runtime/pprof keeps for a goroutine, which the goroutines it
+// starts inherit) to whose they are: a harness's server and client sets
+// (see inLabels), the set of each of its handlers' methods (handlerBegin),
+// and the sets enterCall gives a goroutine of a harness while it calls
+// one. Only compared, never read through: see above. A harness's Close
+// takes its sets out (forgetLabelSets).
+var labelSets sync.Map // unsafe.Pointer -> *labelOwner
 
-type handlerLabel struct {
-	harness, method string
-	calls           sync.Map // *Server called -> context.Context: its client labels with these as the outer ones
+// labelOwner is what a goroutine with a registered label set runs for:
+// harness's side (its server, its client), or the handler of method.
+type labelOwner struct {
+	harness, side, method string
+	calls                 sync.Map // harness id called -> context.Context: its client labels with these as the outer ones
 }
 
-// callLabels returns the labels a call to s gives its caller while it
-// runs: s's client labels, so that what gRPC starts then is s's. A
-// goroutine of a handler of a harness (the handler, or one it started,
-// whose labels it has not changed) keeps in them the handler's harness
-// and method, as the outer ones: when it leaks blocked in the call, the
-// handler's harness finds it (attribute), though the labels it carries
-// then are s's.
-func (s *Server) callLabels() context.Context {
-	v, ok := handlerLabelSets.Load(getProfLabel())
+// registerLabels registers the calling goroutine's label set as owner's.
+func registerLabels(owner *labelOwner) { labelSets.LoadOrStore(getProfLabel(), owner) }
+
+// enterCall gives the calling goroutine the labels of a call to s, for the
+// call's length, and returns the labels it had: s's client labels, so that
+// what gRPC starts then is s's. A goroutine whose label set is registered
+// (one of a harness's, or of a handler's) keeps whose it is in labels of
+// their own (the outer ones): when it leaks blocked in the call, its own
+// harness finds it (attribute), though the labels it carries then are s's.
+// Any other caller (the test's goroutine, a goroutine that set labels of
+// its own) is marked as none of the harnesses'.
+func (s *Server) enterCall() savedLabels {
+	v, ok := labelSets.Load(getProfLabel())
 	if !ok {
-		return s.clientLabels
+		return swapLabels(s.unownedCall)
 	}
-	h := v.(*handlerLabel)
-	if c, ok := h.calls.Load(s); ok {
-		return c.(context.Context)
+	o := v.(*labelOwner)
+	if c, ok := o.calls.Load(s.id); ok {
+		return swapLabels(c.(context.Context))
 	}
-	c, _ := h.calls.LoadOrStore(s, pprof.WithLabels(s.clientLabels, pprof.Labels(labelOuterHarness, h.harness, labelOuterMethod, h.method)))
-	return c.(context.Context)
+	c, _ := o.calls.LoadOrStore(s.id, pprof.WithLabels(s.clientLabels, pprof.Labels(
+		labelOuterHarness, o.harness, labelOuterSide, o.side, labelOuterMethod, o.method)))
+	saved := swapLabels(c.(context.Context))
+	registerLabels(o) // a call it makes inside this one keeps the same owner
+	return saved
+}
+
+// registerClientLabels registers s's client label sets, on a goroutine
+// that carries s.clientLabels (see inLabels): those and the ones of a call
+// by a goroutine none of the harnesses labelled (unownedCall), which the
+// goroutines started inside such a call inherit (by an interceptor of the
+// test's, or gRPC): they are s's client's, and a call they make is too.
+func (s *Server) registerClientLabels() {
+	owner := &labelOwner{harness: s.id, side: "client"}
+	registerLabels(owner)
+	pprof.SetGoroutineLabels(s.unownedCall)
+	registerLabels(owner)
+	pprof.SetGoroutineLabels(s.clientLabels)
+}
+
+// forgetLabelSets takes the label sets of s's goroutines out of labelSets,
+// once Close has checked for the goroutines that carry them.
+func (s *Server) forgetLabelSets() {
+	labelSets.Range(func(p, v any) bool {
+		if v.(*labelOwner).harness == s.id {
+			labelSets.Delete(p)
+		}
+		return true
+	})
 }

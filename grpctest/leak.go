@@ -30,12 +30,15 @@ const (
 	labelHarness = "streamtest.harness" // harness id
 	labelSide    = "streamtest.side"    // "server" or "client"
 	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
-	// labelOuterHarness and labelOuterMethod name the harness and method
-	// of the handler a goroutine runs for (the handler's, or one it
-	// started) while it is inside a call to a harness, whose client labels
-	// it carries then (see Server.callLabels).
+	// labelOuterHarness, labelOuterSide and labelOuterMethod say whose a
+	// goroutine of a harness is (the harness, its side, the method of the
+	// handler it runs for) while it is inside a call to a harness, whose
+	// client labels it carries then; labelCaller marks a caller that is
+	// none of the harnesses' (see Server.enterCall).
 	labelOuterHarness = "streamtest.outer.harness"
+	labelOuterSide    = "streamtest.outer.side"
 	labelOuterMethod  = "streamtest.outer.method"
+	labelCaller       = "streamtest.caller"
 	// labelClosing (harness id) marks the goroutines on which Close closes
 	// the client connections; they do not carry labelHarness, as they are
 	// not the harness's to check.
@@ -529,10 +532,18 @@ const (
 // handlerMethod returns the method of the handler that g runs for (see
 // attribute), "" if none.
 func (g goroutineGroup) handlerMethod() string {
-	if g.has(callerFrames) {
-		return g.labels[labelOuterMethod] // inside a call: its client labels are the called harness's
+	if g.inCall() {
+		return g.labels[labelOuterMethod] // its own labels are the called harness's
 	}
 	return g.labels[labelMethod]
+}
+
+// side returns the side of its harness that g runs for.
+func (g goroutineGroup) side() string {
+	if g.inCall() {
+		return g.labels[labelOuterSide]
+	}
+	return g.labels[labelSide]
 }
 
 // startedBy says who started g: byHandler, byClient or byServer.
@@ -540,7 +551,7 @@ func (g goroutineGroup) startedBy() int {
 	switch {
 	case g.handlerMethod() != "":
 		return byHandler
-	case g.labels[labelSide] == "client":
+	case g.side() == "client":
 		return byClient
 	default:
 		return byServer
@@ -550,7 +561,7 @@ func (g goroutineGroup) startedBy() int {
 func (g goroutineGroup) origin() string {
 	switch g.startedBy() {
 	case byHandler:
-		if g.has(callerFrames) {
+		if g.inCall() {
 			return "handler " + g.handlerMethod() + " (it is inside a call to a harness now)"
 		}
 		return "handler " + g.labels[labelMethod]
@@ -688,24 +699,30 @@ var callerFrames = []string{
 // attribute keeps, of groups (goroutines labelled with harness id, or
 // with id as their outer harness), those that are harness id's to check.
 // A caller inside a call to a harness carries that harness's client
-// labels for the call's length: it is the harness's own (a goroutine a
-// handler of harness id started, or the handler, marked viaCall) when the
-// outer labels name id, whatever harness it calls; it is not the called
-// harness's otherwise (the test's goroutine, or another harness's
-// handler's). A goroutine gRPC started during a call of another harness's
-// handler, which inherits the outer labels, belongs to the harness it
-// carries the labels of.
+// labels for the call's length (enterCall): it is harness id's when its
+// outer labels name id, whatever harness it calls, and no harness's when
+// it is marked as none of theirs (the test's goroutine). A goroutine gRPC
+// started during such a call, which inherits those labels, belongs to the
+// harness called; so does a caller caught before its labels were swapped
+// or after they were restored, by the labels it has then.
 func attribute(id string, groups []goroutineGroup) []goroutineGroup {
 	return slices.DeleteFunc(groups, func(g goroutineGroup) bool {
-		inCall := g.has(callerFrames)
-		switch {
-		case inCall && g.labels[labelOuterHarness] == id:
-			return false
-		case inCall:
-			return true
+		if g.inCall() {
+			switch {
+			case g.labels[labelCaller] != "":
+				return true
+			case g.labels[labelOuterHarness] != "":
+				return g.labels[labelOuterHarness] != id
+			}
 		}
 		return g.labels[labelHarness] != id
 	})
+}
+
+// inCall reports whether g is a caller inside a call to a harness, with
+// the labels of the call (see attribute).
+func (g goroutineGroup) inCall() bool {
+	return g.has(callerFrames) && (g.labels[labelCaller] != "" || g.labels[labelOuterHarness] != "")
 }
 
 // benign reports whether g is one of gRPC's benign goroutines or the

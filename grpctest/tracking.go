@@ -47,25 +47,24 @@ func (s *Server) handlerBegin(ctx context.Context, method string) (context.Conte
 	}
 	s.handlerGoroutines[goid.ID()] = method
 	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
-	// One label set per method: its pointer names the handler's harness
-	// and method to callLabels, for the handler's goroutine and the ones
-	// it starts.
+	// One label set per method, registered (labelSets) before any handler
+	// of the method runs with it: its pointer names the handler's harness
+	// and method to enterCall, for the handler's goroutine and the ones it
+	// starts.
 	set, known := s.handlerLabels[method]
+	var saved savedLabels
 	if !known {
 		if s.handlerLabels == nil {
 			s.handlerLabels = make(map[string]context.Context)
 		}
 		set = pprof.WithLabels(s.serverLabels, labels)
 		s.handlerLabels[method] = set
+		saved = swapLabels(set)
+		registerLabels(&labelOwner{harness: s.id, side: "server", method: method})
 	}
 	s.mu.Unlock()
-	saved := swapLabels(set)
-	if !known {
-		p := getProfLabel()
-		handlerLabelSets.Store(p, &handlerLabel{harness: s.id, method: method})
-		s.mu.Lock()
-		s.labelSets = append(s.labelSets, p)
-		s.mu.Unlock()
+	if known {
+		saved = swapLabels(set)
 	}
 	return pprof.WithLabels(ctx, labels), saved
 }
@@ -210,12 +209,12 @@ func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
 // does not take the handler's label, and a handler that calls out with a
 // context of its own keeps its label.
 func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	defer swapLabels(s.callLabels()).restore()
+	defer s.enterCall().restore()
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	saved := swapLabels(s.callLabels())
+	saved := s.enterCall()
 	cs, err := streamer(ctx, desc, cc, method, opts...)
 	saved.restore()
 	if err != nil {
@@ -315,7 +314,7 @@ func (ts *trackedStream) finish() {
 // transport, and may reconnect, inside them.
 
 func (ts *trackedStream) RecvMsg(m any) error {
-	saved := swapLabels(ts.s.callLabels())
+	saved := ts.s.enterCall()
 	err := ts.ClientStream.RecvMsg(m)
 	saved.restore()
 	if err != nil || !ts.serverStreams {
@@ -325,7 +324,7 @@ func (ts *trackedStream) RecvMsg(m any) error {
 }
 
 func (ts *trackedStream) SendMsg(m any) error {
-	saved := swapLabels(ts.s.callLabels())
+	saved := ts.s.enterCall()
 	err := ts.ClientStream.SendMsg(m)
 	saved.restore()
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -335,7 +334,7 @@ func (ts *trackedStream) SendMsg(m any) error {
 }
 
 func (ts *trackedStream) Header() (metadata.MD, error) {
-	saved := swapLabels(ts.s.callLabels())
+	saved := ts.s.enterCall()
 	md, err := ts.ClientStream.Header()
 	saved.restore()
 	if err != nil {
