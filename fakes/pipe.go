@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -129,7 +130,7 @@ func (p *pipe) putLocked(q *queue, m any, stop func() error) error {
 func (p *pipe) unputLocked(q *queue, m any) {
 	for i := len(q.msgs) - 1; i >= q.next; i-- {
 		if q.msgs[i] == m {
-			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
+			q.msgs = slices.Delete(q.msgs, i, i+1)
 			p.broadcastLocked()
 			return
 		}

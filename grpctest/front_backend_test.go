@@ -2,14 +2,12 @@ package grpctest_test
 
 import (
 	"context"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-	"weak"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -306,54 +304,5 @@ func TestLeakCheckReportsAHandlersRetryLoopIntoAClosedHarness(t *testing.T) {
 	}
 	if missed > 0 {
 		t.Errorf("the handler's leaked retry loop went unreported in %d of %d rounds", missed, rounds)
-	}
-}
-
-// relayTo's EmptyCall calls the backend currently in next.
-type relayTo struct {
-	testgrpc.UnimplementedTestServiceServer
-	next atomic.Pointer[grpctest.Server]
-}
-
-func (r *relayTo) EmptyCall(ctx context.Context, in *testgrpc.Empty) (*testgrpc.Empty, error) {
-	return client(r.next.Load()).EmptyCall(ctx, in)
-}
-
-// A long-lived harness whose handler calls short-lived ones does not keep
-// them (and their recorders) reachable once they have closed. (The label
-// sets of its handler's calls kept every one of them, keyed by *Server.)
-func TestClosedHarnessesAreNotKeptByTheOnesThatCalledThem(t *testing.T) {
-	r := &relayTo{}
-	long := grpctest.NewServer(t, service(r))
-	var ptrs []weak.Pointer[grpctest.Server]
-	for range 5 {
-		t.Run("short", func(t *testing.T) {
-			b := grpctest.NewServer(t, interopService)
-			r.next.Store(b)
-			if _, err := client(long).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
-				t.Fatal(err)
-			}
-			r.next.Store(nil)
-			ptrs = append(ptrs, weak.Make(b))
-		})
-	}
-	// What a closed harness's goroutines still hold as they exit keeps it
-	// reachable a little longer, and the last one may stay so (through
-	// gRPC's state of the long-lived harness's last call; so it did before
-	// the harnesses kept anything of each other): collect until at most
-	// one is left, a bounded number of times. Kept ones do not go.
-	alive := len(ptrs)
-	for i := 0; i < 100 && alive > 1; i++ {
-		runtime.GC()
-		runtime.Gosched()
-		alive = 0
-		for _, p := range ptrs {
-			if p.Value() != nil {
-				alive++
-			}
-		}
-	}
-	if alive > 1 {
-		t.Errorf("%d of %d closed harnesses are kept reachable by the long-lived one that called them", alive, len(ptrs))
 	}
 }

@@ -386,3 +386,56 @@ func TestOwnLibrary(t *testing.T) {
 		}
 	}
 }
+
+// relayTo's EmptyCall calls the harness in next.
+type relayTo struct {
+	testgrpc.UnimplementedTestServiceServer
+	next atomic.Pointer[Server]
+}
+
+func (r *relayTo) EmptyCall(ctx context.Context, in *testgrpc.Empty) (*testgrpc.Empty, error) {
+	return testgrpc.NewTestServiceClient(r.next.Load().Conn()).EmptyCall(ctx, in)
+}
+
+// The label sets a harness registers (labelSets) go with its Close, and
+// those of another harness's calls to it name it by id: a long-lived
+// harness whose handler calls short-lived ones keeps nothing of them
+// once they have closed (keyed by *Server, it kept every one).
+func TestLabelSetsKeepNothingOfAClosedHarness(t *testing.T) {
+	r := &relayTo{}
+	long := NewServer(t, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, r) })
+	var ids []string
+	for range 3 {
+		short := NewServer(t, func(s *grpc.Server) { testgrpc.RegisterTestServiceServer(s, interop.NewTestServer()) })
+		r.next.Store(short)
+		if _, err := testgrpc.NewTestServiceClient(long.Conn()).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		short.Close()
+		ids = append(ids, short.id)
+	}
+	r.next.Store(nil)
+	labelSets.Range(func(_, v any) bool {
+		o := v.(*labelOwner)
+		if slices.Contains(ids, o.harness) {
+			t.Errorf("a label set of closed harness %s is still registered: %+v", o.harness, o)
+		}
+		o.calls.Range(func(k, _ any) bool {
+			if _, ok := k.(string); !ok {
+				t.Errorf("a call label set is keyed by a %T, not a harness id: it keeps the harness", k)
+			}
+			return true
+		})
+		return true
+	})
+	open := 0
+	labelSets.Range(func(_, v any) bool {
+		if v.(*labelOwner).harness == long.id {
+			open++
+		}
+		return true
+	})
+	if open == 0 {
+		t.Errorf("the open harness has no label set registered")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -455,7 +456,7 @@ func removeOpen(s *Server) {
 	defer registry.Unlock()
 	for i, o := range registry.open {
 		if o == s {
-			registry.open = append(registry.open[:i], registry.open[i+1:]...)
+			registry.open = slices.Delete(registry.open, i, i+1) // clears the freed slot: a closed harness is not kept
 			return
 		}
 	}
