@@ -353,7 +353,9 @@ func SendUntilBlocked[M any](t testing.TB, s interface{ Send(M) error }, next fu
 	msgs := make(chan M)
 	results := make(chan error, 1)
 	sender := start(t, "SendUntilBlocked", left.where, func() (struct{}, error) {
-		defer sendsLeftBlocked.CompareAndDelete(key, left) // its Sends are over
+		if comparable {
+			defer sendsLeftBlocked.CompareAndDelete(key, left) // its Sends are over
+		}
 		for m := range msgs {
 			err := s.Send(m)
 			results <- err

@@ -49,9 +49,6 @@ type Server struct {
 	// these label sets, and goroutines inherit them (see leak.go).
 	serverLabels context.Context
 	clientLabels context.Context
-	// unownedCall is clientLabels marked as a call by a goroutine none of
-	// the harnesses labelled (see enterCall).
-	unownedCall context.Context
 
 	mu       sync.Mutex
 	closed   bool
@@ -62,11 +59,8 @@ type Server struct {
 	// handlerGoroutines maps the goroutines running this harness's handlers
 	// to their methods (see Close).
 	handlerGoroutines map[uint64]string
-	// handlerLabels holds the label set of each method's handlers (see
-	// handlerBegin).
-	handlerLabels map[string]context.Context
-	running       int
-	idle          chan struct{} // closed while running == 0
+	running           int
+	idle              chan struct{} // closed while running == 0
 	// drops has one entry per Disconnect call: when it was called, so
 	// that check (a) can tell a stream whose connection was dropped after
 	// it opened, and whether the server had ended it before (Event.Time).
@@ -147,7 +141,6 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	base := pprof.WithLabels(context.Background(), pprof.Labels(labelHarness, s.id))
 	s.serverLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "server"))
 	s.clientLabels = pprof.WithLabels(base, pprof.Labels(labelSide, "client"))
-	s.unownedCall = pprof.WithLabels(s.clientLabels, pprof.Labels(labelCaller, "unowned"))
 	if !cfg.noRec {
 		s.rec = cfg.rec
 		if s.rec == nil {
@@ -169,10 +162,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 
 	// grpc.NewServer may start stream workers, and Serve starts everything
 	// else on the server side: run both on a labelled goroutine.
-	if err := inLabels(s.serverLabels, func() {
-		registerLabels(&labelOwner{harness: s.id, side: "server"})
-		s.srv = grpc.NewServer(sopts...)
-	}); err != nil {
+	if err := inLabels(s.serverLabels, func() { s.srv = grpc.NewServer(sopts...) }); err != nil {
 		s.lis.Close()
 		t.Fatalf("grpctest.NewServer: grpc.NewServer (with the options of WithServerOptions) %v", err)
 		return nil
@@ -289,7 +279,6 @@ func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {
 	// goroutines of this channel are created on (and labelled like) this
 	// goroutine instead of the goroutine of the first RPC.
 	if perr := inLabels(s.clientLabels, func() {
-		s.registerClientLabels()
 		cc, err = grpc.NewClient(Target, dopts...)
 		if err == nil {
 			owner.cc.Store(cc)
@@ -470,7 +459,6 @@ func (s *Server) Close() {
 func (s *Server) close() {
 	t := s.t
 	t.Helper()
-	defer s.forgetLabelSets()
 	if s.stopWarn != nil {
 		s.stopWarn()
 	}

@@ -30,15 +30,6 @@ const (
 	labelHarness = "streamtest.harness" // harness id
 	labelSide    = "streamtest.side"    // "server" or "client"
 	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
-	// labelOuterHarness, labelOuterSide and labelOuterMethod say whose a
-	// goroutine of a harness is (the harness, its side, the method of the
-	// handler it runs for) while it is inside a call to a harness, whose
-	// client labels it carries then; labelCaller marks a caller that is
-	// none of the harnesses' (see Server.enterCall).
-	labelOuterHarness = "streamtest.outer.harness"
-	labelOuterSide    = "streamtest.outer.side"
-	labelOuterMethod  = "streamtest.outer.method"
-	labelCaller       = "streamtest.caller"
 	// labelClosing (harness id) marks the goroutines on which Close closes
 	// the client connections; they do not carry labelHarness, as they are
 	// not the harness's to check.
@@ -529,29 +520,12 @@ const (
 	byServer         // the server side, outside any handler
 )
 
-// handlerMethod returns the method of the handler that g runs for (see
-// attribute), "" if none.
-func (g goroutineGroup) handlerMethod() string {
-	if g.inCall() {
-		return g.labels[labelOuterMethod] // its own labels are the called harness's
-	}
-	return g.labels[labelMethod]
-}
-
-// side returns the side of its harness that g runs for.
-func (g goroutineGroup) side() string {
-	if g.inCall() {
-		return g.labels[labelOuterSide]
-	}
-	return g.labels[labelSide]
-}
-
 // startedBy says who started g: byHandler, byClient or byServer.
 func (g goroutineGroup) startedBy() int {
 	switch {
-	case g.handlerMethod() != "":
+	case g.labels[labelMethod] != "":
 		return byHandler
-	case g.side() == "client":
+	case g.labels[labelSide] == "client":
 		return byClient
 	default:
 		return byServer
@@ -561,9 +535,6 @@ func (g goroutineGroup) startedBy() int {
 func (g goroutineGroup) origin() string {
 	switch g.startedBy() {
 	case byHandler:
-		if g.inCall() {
-			return "handler " + g.handlerMethod() + " (it is inside a call to a harness now)"
-		}
 		return "handler " + g.labels[labelMethod]
 	case byClient:
 		return "the harness's gRPC client"
@@ -669,60 +640,7 @@ func dispatchFrame(line string) bool {
 // labelled returns the goroutines carrying the label of harness id, except
 // benign ones, read from the goroutine profile (debug=1 prints labels).
 func labelled(id string) []goroutineGroup {
-	var buf bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
-		return nil
-	}
-	profile := buf.String()
-	groups := groupsIn(profile, labelHarness, id)
-	for _, g := range groupsIn(profile, labelOuterHarness, id) {
-		if g.labels[labelHarness] != id { // else listed already
-			groups = append(groups, g)
-		}
-	}
-	return attribute(id, slices.DeleteFunc(groups, goroutineGroup.benign))
-}
-
-// callerFrames are the harness's client interceptors and stream methods,
-// which give the goroutine that calls them the harness's client labels
-// while the call runs (so that what gRPC starts then is the harness's).
-// A goroutine with one on its stack is a caller inside a call, not a
-// goroutine the harness's client started.
-var callerFrames = []string{
-	"github.com/streamtest/streamtest/grpctest.(*Server).unaryClientInterceptor",
-	"github.com/streamtest/streamtest/grpctest.(*Server).streamClientInterceptor",
-	"github.com/streamtest/streamtest/grpctest.(*trackedStream).RecvMsg",
-	"github.com/streamtest/streamtest/grpctest.(*trackedStream).SendMsg",
-	"github.com/streamtest/streamtest/grpctest.(*trackedStream).Header",
-}
-
-// attribute keeps, of groups (goroutines labelled with harness id, or
-// with id as their outer harness), those that are harness id's to check.
-// A caller inside a call to a harness carries that harness's client
-// labels for the call's length (enterCall): it is harness id's when its
-// outer labels name id, whatever harness it calls, and no harness's when
-// it is marked as none of theirs (the test's goroutine). A goroutine gRPC
-// started during such a call, which inherits those labels, belongs to the
-// harness called; so does a caller caught before its labels were swapped
-// or after they were restored, by the labels it has then.
-func attribute(id string, groups []goroutineGroup) []goroutineGroup {
-	return slices.DeleteFunc(groups, func(g goroutineGroup) bool {
-		if g.inCall() {
-			switch {
-			case g.labels[labelCaller] != "":
-				return true
-			case g.labels[labelOuterHarness] != "":
-				return g.labels[labelOuterHarness] != id
-			}
-		}
-		return g.labels[labelHarness] != id
-	})
-}
-
-// inCall reports whether g is a caller inside a call to a harness, with
-// the labels of the call (see attribute).
-func (g goroutineGroup) inCall() bool {
-	return g.has(callerFrames) && (g.labels[labelCaller] != "" || g.labels[labelOuterHarness] != "")
+	return slices.DeleteFunc(labelledWith(labelHarness, id), goroutineGroup.benign)
 }
 
 // benign reports whether g is one of gRPC's benign goroutines or the
@@ -899,7 +817,7 @@ func withLabelledTracebacks(groups []goroutineGroup, id string) []goroutineGroup
 	self := goid.ID() // the scan's own goroutine, which the profile leaves out too
 	for _, tb := range allTracebacks() {
 		labels, ok := tracebackLabels(tb)
-		if !ok || (labels[labelHarness] != id && labels[labelOuterHarness] != id) {
+		if !ok || labels[labelHarness] != id {
 			continue
 		}
 		if n, ok := goid.FromTraceback(tb); ok && n == self {
@@ -920,7 +838,7 @@ func withLabelledTracebacks(groups []goroutineGroup, id string) []goroutineGroup
 		}
 		extra = append(extra, g)
 	}
-	return append(groups, attribute(id, extra)...)
+	return append(groups, extra...)
 }
 
 // tracebackFrames returns the frames of one goroutine of a runtime.Stack

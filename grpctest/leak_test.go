@@ -349,34 +349,6 @@ func TestLeakHintNamesTheClientSide(t *testing.T) {
 	}
 }
 
-// A goroutine of the test's own that is inside a call to the harness when
-// Close runs (here held in a client interceptor of the test's) carries the
-// harness's client labels for the call's length, but the harness did not
-// start it: it is not reported as a goroutine of the harness's client. (A
-// test that retried a call in a loop had it reported now and then.)
-func TestLeakCheckLeavesACallerInsideACall(t *testing.T) {
-	release, entered := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	hold := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		once.Do(func() { close(entered) })
-		<-release
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { close(release); wg.Wait() })
-	spy := spytb.New(t)
-	srv := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond),
-		grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(hold)))
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		client(srv).EmptyCall(context.Background(), &testgrpc.Empty{})
-	}()
-	<-entered
-	srv.Close()
-	spy.WantClean(t)
-}
-
 // janitor is a service's background loop, started when the service is
 // registered; it runs until its context ends.
 func janitor(ctx context.Context) { <-ctx.Done() }

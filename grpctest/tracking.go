@@ -47,26 +47,9 @@ func (s *Server) handlerBegin(ctx context.Context, method string) (context.Conte
 		s.handlerGoroutines = make(map[uint64]string)
 	}
 	s.handlerGoroutines[goid.ID()] = method
-	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
-	// One label set per method, registered (labelSets) before any handler
-	// of the method runs with it: its pointer names the handler's harness
-	// and method to enterCall, for the handler's goroutine and the ones it
-	// starts.
-	set, known := s.handlerLabels[method]
-	var saved savedLabels
-	if !known {
-		if s.handlerLabels == nil {
-			s.handlerLabels = make(map[string]context.Context)
-		}
-		set = pprof.WithLabels(s.serverLabels, labels)
-		s.handlerLabels[method] = set
-		saved = swapLabels(set)
-		registerLabels(&labelOwner{harness: s.id, side: "server", method: method})
-	}
 	s.mu.Unlock()
-	if known {
-		saved = swapLabels(set)
-	}
+	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
+	saved := swapLabels(pprof.WithLabels(s.serverLabels, labels))
 	return pprof.WithLabels(ctx, labels), saved
 }
 
@@ -210,14 +193,15 @@ func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
 // does not take the handler's label, and a handler that calls out with a
 // context of its own keeps its label.
 func (s *Server) unaryClientInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	defer s.enterCall().restore()
+	defer swapLabels(s.clientLabels).restore()
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func (s *Server) streamClientInterceptor(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	saved := s.enterCall()
-	cs, err := streamer(ctx, desc, cc, method, opts...)
-	saved.restore()
+	cs, err := func() (grpc.ClientStream, error) {
+		defer swapLabels(s.clientLabels).restore() // a panic too gives the caller its labels back
+		return streamer(ctx, desc, cc, method, opts...)
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +298,15 @@ func (ts *trackedStream) finish() {
 // and restore its own labels the same way: a transparent retry picks a
 // transport, and may reconnect, inside them.
 
+// inLabels runs f with the harness's client labels, and gives the calling
+// goroutine its own back when f returns or panics.
+func (ts *trackedStream) inLabels(f func() error) error {
+	defer swapLabels(ts.s.clientLabels).restore()
+	return f()
+}
+
 func (ts *trackedStream) RecvMsg(m any) error {
-	saved := ts.s.enterCall()
-	err := ts.ClientStream.RecvMsg(m)
-	saved.restore()
+	err := ts.inLabels(func() error { return ts.ClientStream.RecvMsg(m) })
 	if err != nil || !ts.serverStreams {
 		ts.finish()
 	}
@@ -325,9 +314,7 @@ func (ts *trackedStream) RecvMsg(m any) error {
 }
 
 func (ts *trackedStream) SendMsg(m any) error {
-	saved := ts.s.enterCall()
-	err := ts.ClientStream.SendMsg(m)
-	saved.restore()
+	err := ts.inLabels(func() error { return ts.ClientStream.SendMsg(m) })
 	if err != nil && !errors.Is(err, io.EOF) {
 		ts.finish()
 	}
@@ -335,9 +322,11 @@ func (ts *trackedStream) SendMsg(m any) error {
 }
 
 func (ts *trackedStream) Header() (metadata.MD, error) {
-	saved := ts.s.enterCall()
-	md, err := ts.ClientStream.Header()
-	saved.restore()
+	var md metadata.MD
+	err := ts.inLabels(func() (err error) {
+		md, err = ts.ClientStream.Header()
+		return err
+	})
 	if err != nil {
 		ts.finish()
 	}
