@@ -510,6 +510,9 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 			case errors.As(err, new(abandonedErr)):
 				why += " (the call ended while the step's function ran, and did not wait for it to return: a function still running at Close is reported by the leak check)"
 			}
+			if c == codes.Canceled || c == codes.DeadlineExceeded {
+				awaitEnd(ctx) // gRPC may fail a Send for a cancel before it cancels the call's context
+			}
 			s.stop(ctx, run, why, clientHint)
 			return err
 		}
@@ -524,6 +527,25 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 		return status.Error(codes.FailedPrecondition, msg)
 	}
 	return nil
+}
+
+// ctxEndWait bounds how long awaitEnd waits.
+const ctxEndWait = 100 * time.Millisecond
+
+// awaitEnd waits, ctxEndWait at most, for ctx to end: a stream operation
+// that failed with the status of a cancel or a deadline (the client's
+// RST_STREAM reached the transport) comes a moment before gRPC cancels
+// the call's context, which stop reads to tell who ended the call.
+func awaitEnd(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	timer := time.NewTimer(ctxEndWait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
 }
 
 // noResponse returns the failure of a call at where that is about to end
