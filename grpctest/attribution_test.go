@@ -13,6 +13,29 @@ import (
 	"github.com/streamtest/streamtest/internal/spytb"
 )
 
+// startsALoop is a client interceptor of the code under test's that, on
+// its first call, starts a goroutine that calls EmptyCall on the same
+// connection in a loop until stop, and closes done when it returns.
+func startsALoop(stop <-chan struct{}, done chan<- struct{}) grpc.UnaryClientInterceptor {
+	var once sync.Once
+	return func(ctx context.Context, method string, req, reply any, c *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		once.Do(func() {
+			go func() { // started inside a call: the harness's client's
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = c.Invoke(context.Background(), "/grpc.testing.TestService/EmptyCall", &testgrpc.Empty{}, &testgrpc.Empty{})
+				}
+			}()
+		})
+		return invoker(ctx, method, req, reply, c, opts...)
+	}
+}
+
 // A goroutine a client interceptor of the code under test starts inside
 // a call (on the harness's client side) loops calling the harness until
 // stop: a leak of the harness's client (as
@@ -25,25 +48,8 @@ func TestLeakCheckReportsAClientRetryLoop(t *testing.T) {
 	const rounds = 40
 	for range rounds {
 		spy := spytb.New(t)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		var once sync.Once
-		ic := func(ctx context.Context, method string, req, reply any, c *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			once.Do(func() {
-				go func() { // started inside the test's call: the harness's client's
-					defer close(done)
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						_ = c.Invoke(context.Background(), "/grpc.testing.TestService/EmptyCall", &testgrpc.Empty{}, &testgrpc.Empty{})
-					}
-				}()
-			})
-			return invoker(ctx, method, req, reply, c, opts...)
-		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		ic := startsALoop(stop, done)
 		s := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder(),
 			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(ic)))
 		if _, err := client(s).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
@@ -83,25 +89,8 @@ func TestLeakCheckReportsALoopStartedInAHandlersCall(t *testing.T) {
 	const rounds = 30
 	for range rounds {
 		spy := spytb.New(t)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		var once sync.Once
-		ic := func(ctx context.Context, method string, req, reply any, c *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			once.Do(func() {
-				go func() {
-					defer close(done)
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						_ = c.Invoke(context.Background(), "/grpc.testing.TestService/EmptyCall", &testgrpc.Empty{}, &testgrpc.Empty{})
-					}
-				}()
-			})
-			return invoker(ctx, method, req, reply, c, opts...)
-		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		ic := startsALoop(stop, done)
 		b := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder(),
 			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(ic)))
 		f := grpctest.NewServer(spy, service(&relayEmpty{backend: b}), grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder())
