@@ -210,8 +210,6 @@ func checkFilter(filter string) error {
 	return nil
 }
 
-// misconfigured is an interceptor that fails every stream with a status
-// naming the misuse.
 // joinProblems joins the problems of a fault's arguments that are not
 // nil into one error, "; " between them; nil if there is none.
 func joinProblems(problems []error) error {
@@ -227,6 +225,8 @@ func joinProblems(problems []error) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
+// misconfigured is an interceptor that fails every stream with a status
+// naming the misuse.
 func misconfigured(call string, err error) grpc.StreamServerInterceptor {
 	st := status.Errorf(codes.Internal, "%s: %v", call, err)
 	return func(any, grpc.ServerStream, *grpc.StreamServerInfo, grpc.StreamHandler) error {

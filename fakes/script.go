@@ -574,10 +574,10 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 		bad = "no key to expect: give the metadata the call must hold"
 	case len(empty) > 0:
 		bad = fmt.Sprintf("no value for %s: give the values the call must send", strings.Join(empty, ", "))
-	case requestMDProblem(want) != "":
-		bad = requestMDProblem(want)
 	default:
-		bad = sc.lateLocked("check")
+		if bad = requestMDProblem(want); bad == "" {
+			bad = sc.lateLocked("check")
+		}
 	}
 	if bad != "" {
 		t.Errorf("fakes: %s: Metadata: %s", sc.name(), bad)

@@ -511,7 +511,7 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 				why += " (the call ended while the step's function ran, and did not wait for it to return: a function still running at Close is reported by the leak check)"
 			}
 			if c == codes.Canceled || c == codes.DeadlineExceeded {
-				awaitEnd(ctx) // gRPC may fail a Send for a cancel before it cancels the call's context
+				waitAtMost(ctx.Done(), ctxEndWait) // gRPC may fail a Send for a cancel before it cancels the call's context
 			}
 			s.stop(ctx, run, why, clientHint)
 			return err
@@ -529,21 +529,19 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	return nil
 }
 
-// ctxEndWait bounds how long awaitEnd waits.
+// ctxEndWait bounds how long run waits for a call's context to end after
+// a stream operation failed with the status of a cancel or a deadline (the
+// client's RST_STREAM reached the transport): that comes a moment before
+// gRPC cancels the call's context, which stop reads to tell who ended the
+// call.
 const ctxEndWait = 100 * time.Millisecond
 
-// awaitEnd waits, ctxEndWait at most, for ctx to end: a stream operation
-// that failed with the status of a cancel or a deadline (the client's
-// RST_STREAM reached the transport) comes a moment before gRPC cancels
-// the call's context, which stop reads to tell who ended the call.
-func awaitEnd(ctx context.Context) {
-	if ctx.Err() != nil {
-		return
-	}
-	timer := time.NewTimer(ctxEndWait)
+// waitAtMost waits until ch is closed, d at most.
+func waitAtMost(ch <-chan struct{}, d time.Duration) {
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case <-ctx.Done():
+	case <-ch:
 	case <-timer.C:
 	}
 }

@@ -230,12 +230,7 @@ func (s *ServerStream[Req, Res]) awaitCalls() {
 	}
 	idle := s.idle
 	s.p.mu.Unlock()
-	timer := time.NewTimer(cancelWait)
-	defer timer.Stop()
-	select {
-	case <-idle:
-	case <-timer.C:
-	}
+	waitAtMost(idle, cancelWait)
 }
 
 // End records that the handler returned err, ending the stream like a real

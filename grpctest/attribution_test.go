@@ -36,6 +36,25 @@ func startsALoop(stop <-chan struct{}, done chan<- struct{}) grpc.UnaryClientInt
 	}
 }
 
+// roundsUnreported runs round rounds times, each with a spy and a fresh
+// startsALoop interceptor, and returns in how many rounds the spy got no
+// report by the time round returned; it stops each round's loop after.
+func roundsUnreported(t *testing.T, rounds int, round func(spy *spytb.TB, loop grpc.UnaryClientInterceptor)) int {
+	missed := 0
+	for range rounds {
+		spy := spytb.New(t)
+		stop, done := make(chan struct{}), make(chan struct{})
+		round(spy, startsALoop(stop, done))
+		if len(spy.Reports()) == 0 {
+			missed++
+		}
+		close(stop)
+		<-done
+		spy.End()
+	}
+	return missed
+}
+
 // A goroutine a client interceptor of the code under test starts inside
 // a call (on the harness's client side) loops calling the harness until
 // stop: a leak of the harness's client (as
@@ -44,25 +63,15 @@ func startsALoop(stop <-chan struct{}, done chan<- struct{}) grpc.UnaryClientInt
 // entering or leaving a call: it carries the harness's client labels
 // either way.
 func TestLeakCheckReportsAClientRetryLoop(t *testing.T) {
-	missed := 0
 	const rounds = 40
-	for range rounds {
-		spy := spytb.New(t)
-		stop, done := make(chan struct{}), make(chan struct{})
-		ic := startsALoop(stop, done)
+	missed := roundsUnreported(t, rounds, func(spy *spytb.TB, loop grpc.UnaryClientInterceptor) {
 		s := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder(),
-			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(ic)))
+			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(loop)))
 		if _, err := client(s).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
-		if len(spy.Reports()) == 0 {
-			missed++
-		}
-		close(stop)
-		<-done
-		spy.End()
-	}
+	})
 	if missed > 0 {
 		t.Errorf("the client's leaked retry loop went unreported in %d of %d rounds", missed, rounds)
 	}
@@ -85,27 +94,17 @@ func (r *relayEmpty) EmptyCall(ctx context.Context, in *testgrpc.Empty) (*testgr
 // backend's call: the goroutine carries the backend's client labels, and
 // the backend reports it.
 func TestLeakCheckReportsALoopStartedInAHandlersCall(t *testing.T) {
-	missed := 0
 	const rounds = 30
-	for range rounds {
-		spy := spytb.New(t)
-		stop, done := make(chan struct{}), make(chan struct{})
-		ic := startsALoop(stop, done)
+	missed := roundsUnreported(t, rounds, func(spy *spytb.TB, loop grpc.UnaryClientInterceptor) {
 		b := grpctest.NewServer(spy, interopService, grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder(),
-			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(ic)))
+			grpctest.WithDialOptions(grpc.WithChainUnaryInterceptor(loop)))
 		f := grpctest.NewServer(spy, service(&relayEmpty{backend: b}), grpctest.WithCloseTimeout(20*time.Millisecond), grpctest.WithoutRecorder())
 		if _, err := client(f).EmptyCall(context.Background(), &testgrpc.Empty{}); err != nil {
 			t.Fatal(err)
 		}
 		b.Close()
 		f.Close()
-		if len(spy.Reports()) == 0 {
-			missed++
-		}
-		close(stop)
-		<-done
-		spy.End()
-	}
+	})
 	if missed > 0 {
 		t.Errorf("the leaked loop went unreported by both harnesses in %d of %d rounds", missed, rounds)
 	}

@@ -113,8 +113,9 @@ func WithoutRecorder() Option {
 
 // WithBufferSize sets the size in bytes of the bufconn buffer between client
 // and server (default DefaultBufferSize, at most 256 MiB: bufconn allocates
-// it whole for each direction of each connection). A TCP connection has the kernel's
-// buffers instead: WithBufferSize with WithTCP is reported as a misuse.
+// it whole for each direction of each connection). A TCP connection has the
+// kernel's buffers instead: WithBufferSize with WithTCP is reported as a
+// misuse.
 func WithBufferSize(n int) Option {
 	return func(c *config) {
 		if n <= 0 || n > maxBufferSize {

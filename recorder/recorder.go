@@ -418,7 +418,6 @@ func (r *Recorder) Events() []Event {
 	if r == nil {
 		return nil
 	}
-	r.ready()
 	recs, done := r.snapshot()
 	defer done()
 	return r.decode(recs, nil)

@@ -839,24 +839,8 @@ func TestZeroRecorderRecordsAsNewDoes(t *testing.T) {
 	before := time.Now()
 	rec := new(recorder.Recorder)
 	p := newPair(t, bufnet, rec, rec, registerEcho)
-	ctx := ctxT(t)
-	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&testpb.StreamingOutputCallRequest{Payload: payload("hi")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != io.EOF {
-		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
-	}
-	if err := rec.Wait(ctx, allEnded); err != nil {
+	echoOnce(t, p.conn)
+	if err := rec.Wait(ctxT(t), allEnded); err != nil {
 		t.Fatal(err)
 	}
 	after := time.Now()
