@@ -942,6 +942,21 @@ func badInputs() []badInput {
 			}
 			return "no panic: a nil Recorder records nothing (its interceptors pass calls through), `Events`/`Calls` return nil, `Wait` returns " + errCell(err)
 		}},
+		{"A recorder's server interceptors called by hand with a nil `info` (gRPC never passes one)", "", func(t *testing.T, spy *spytb.TB) string {
+			rec := recorder.New()
+			var uerr, serr error
+			spy.Run(func() {
+				_, uerr = rec.UnaryServerInterceptor()(t.Context(), &chatpb.Message{}, nil,
+					func(_ context.Context, req any) (any, error) { return req, nil })
+				serr = rec.StreamServerInterceptor()(nil, nil, nil, func(any, grpc.ServerStream) error { return nil })
+			})
+			spy.WantClean(t)
+			calls := rec.Calls()
+			if uerr != nil || serr != nil || len(calls) != 1 || calls[0].Method() != "" {
+				t.Errorf("interceptors: %v, %v; %d calls recorded; want no errors and one call of no method\n%s", uerr, serr, len(calls), rec)
+			}
+			return "no panic: the call is recorded under an empty method; a nil stream is passed to the handler unrecorded"
+		}},
 		{"`Recorder.Wait` with a condition that never holds", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -369,6 +370,61 @@ func TestNilRecorderAndNilContexts(t *testing.T) {
 		t.Errorf("%d calls recorded from streams without a context, want 2\n%s", n, rec)
 	}
 }
+
+// The server interceptors called by hand (a chain of the user's) with a
+// nil info, a nil stream or a nil context record the call under an empty
+// method, or pass it through, and do not panic. gRPC itself never passes
+// nil.
+func TestServerInterceptorsCalledWithNils(t *testing.T) {
+	r := recorder.New()
+	unary := r.UnaryServerInterceptor()
+	echo := func(_ context.Context, req any) (any, error) { return req, nil }
+	req := &testpb.SimpleRequest{ResponseSize: 7}
+	resp, err := unary(context.Background(), req, nil, echo)
+	if err != nil || resp != req {
+		t.Fatalf("unary interceptor with a nil info: %v, %v; want the handler's answer", resp, err)
+	}
+	//lint:ignore SA1012 a nil context is the misuse under test
+	if _, err := unary(nil, req, &grpc.UnaryServerInfo{FullMethod: "/a.B/C"}, echo); err != nil {
+		t.Fatalf("unary interceptor with a nil context: %v", err)
+	}
+
+	stream := r.StreamServerInterceptor()
+	handled := 0
+	handler := func(_ any, ss grpc.ServerStream) error {
+		handled++
+		return ss.SendMsg(req)
+	}
+	if err := stream(nil, okServerStream{}, nil, handler); err != nil {
+		t.Fatalf("stream interceptor with a nil info: %v", err)
+	}
+	gotNil := false
+	if err := stream(nil, nil, &grpc.StreamServerInfo{FullMethod: "/a.B/D"}, func(_ any, ss grpc.ServerStream) error {
+		gotNil = ss == nil
+		return nil
+	}); err != nil || !gotNil {
+		t.Errorf("stream interceptor with a nil stream: err %v, handler got nil: %v; want it passed through", err, gotNil)
+	}
+
+	var methods []string
+	for _, c := range r.Calls() {
+		methods = append(methods, c.Method())
+	}
+	want := []string{"", "/a.B/C", ""}
+	if !slices.Equal(methods, want) {
+		t.Errorf("recorded calls of methods %q, want %q\n%s", methods, want, r)
+	}
+	if n := len(r.Events()); handled != 1 || n != 11 {
+		t.Errorf("%d handler runs and %d events, want 1 and 11 (Begin, Recv, Send, End twice; Begin, Send, End)\n%s", handled, n, r)
+	}
+}
+
+// okServerStream is a server stream of a hand-made chain whose calls
+// succeed.
+type okServerStream struct{ grpc.ServerStream }
+
+func (okServerStream) Context() context.Context { return context.Background() }
+func (okServerStream) SendMsg(any) error        { return nil }
 
 // stamping is a client stream, as an interceptor further in than the
 // recorder might make it, that changes each request before sending it.

@@ -288,11 +288,18 @@ func (r *Recorder) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	r.ready()
 	r.markServing()
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !r.records(info.FullMethod) {
+		method := "" // gRPC always gives info; a hand-made chain may not
+		if info != nil {
+			method = info.FullMethod
+		}
+		if !r.records(method) {
 			return handler(ctx, req)
 		}
+		if ctx == nil {
+			ctx = context.Background()
+		}
 		sc := &serverCall{}
-		ctx, begin := r.begin(ctx, info.FullMethod, sc)
+		ctx, begin := r.begin(ctx, method, sc)
 		sc.info.oneLog = true // one goroutine records this half, in one log
 		r.add(begin, event{call: sc.call, side: Server, kind: Recv, at: begin.at}.withMsg(req, nil))
 		returned := false
@@ -323,10 +330,14 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	r.ready()
 	r.markServing()
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if !r.records(info.FullMethod) {
+		method := "" // gRPC always gives info and ss; a hand-made chain may not
+		if info != nil {
+			method = info.FullMethod
+		}
+		if ss == nil || !r.records(method) {
 			return handler(srv, ss)
 		}
-		w := r.wrapServer(ss, info.FullMethod)
+		w := r.wrapServer(ss, method)
 		returned := false
 		defer func() {
 			if !returned {
