@@ -235,8 +235,11 @@ func FormatMetadata(md metadata.MD) string {
 // (`{room:"go" text:"hi"}`; bytes longer than 16 shown as their length,
 // unless they hold text, printable but for at most one character in
 // eight: then quoted, the first 64 bytes of it),
-// anything else with %v and its line breaks escaped. The output is
-// deterministic and cut short after 200 characters.
+// anything else much as %+v renders it, but with pointers followed, not
+// printed as addresses, strings inside quoted, and line breaks escaped
+// (`&{Room:"go" To:&{Name:"ana"}}`; an error or a fmt.Stringer as its
+// method says). The output is deterministic and cut short after 200
+// characters.
 func FormatMessage(m any) string {
 	var s string
 	escape := false
@@ -257,7 +260,7 @@ func FormatMessage(m any) string {
 		writeMessage(&b, rm)
 		s = b.String()
 	default:
-		s, escape = fmt.Sprintf("%v", m), true
+		s, escape = formatGo(m), true
 	}
 	s = cut(s)
 	if escape { // after the cut, which must not split an escape

@@ -93,6 +93,67 @@ func TestFormatMessage(t *testing.T) {
 	}
 }
 
+// goUser and goNote are a custom codec's messages: Go values of no proto
+// type, with pointers inside.
+type goUser struct {
+	Name string
+	Tags map[string]int
+}
+
+type goNote struct {
+	To      *goUser
+	Body    []byte
+	Err     error
+	Any     any
+	Next    *goNote
+	private *int
+	notify  chan int
+}
+
+type shout string
+
+func (s shout) String() string { return strings.ToUpper(string(s)) }
+
+// Go values are rendered with their pointers followed: fmt's %v printed
+// the address of a pointer inside a value, which differs from run to run.
+func TestFormatMessageGoValues(t *testing.T) {
+	seven := 7
+	cyclic := &goNote{Body: []byte("loop")}
+	cyclic.Next = cyclic
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{&goUser{Name: "ana"}, `&{Name:"ana" Tags:<nil>}`},
+		{goUser{Name: "bo", Tags: map[string]int{"z": 1, "a": 2}}, `{Name:"bo" Tags:map["a":2 "z":1]}`},
+		{&goNote{To: &goUser{Name: "ana"}, private: &seven, notify: make(chan int)},
+			`&{To:&{Name:"ana" Tags:<nil>} Body:<nil> Err:<nil> Any:<nil> Next:<nil> private:&7 notify:<chan int>}`},
+		{goNote{Body: make([]byte, 40), Err: errors.New("boom"), Any: &testpb.Payload{Body: []byte("x")}},
+			`{To:<nil> Body:<40 bytes> Err:boom Any:{body:"x"} Next:<nil> private:<nil> notify:<nil>}`},
+		{cyclic, `&{To:<nil> Body:"loop" Err:<nil> Any:<nil> Next:<cycle> private:<nil> notify:<nil>}`},
+		{[]any{shout("hi"), map[int]bool{10: true, 9: false}, 1.5, nil}, `[HI map[9:false 10:true] 1.5 <nil>]`},
+		{map[*goUser]int{{Name: "b"}: 1, {Name: "a"}: 2, {Name: "a", Tags: map[string]int{}}: 3, {Name: "a", Tags: nil}: 0},
+			`map[&{Name:"a" Tags:<nil>}:0 &{Name:"a" Tags:<nil>}:2 &{Name:"a" Tags:map[]}:3 &{Name:"b" Tags:<nil>}:1]`},
+		{"top-level string", "top-level string"},
+		{errors.New("an error\nof two lines"), `an error\nof two lines`},
+	} {
+		if got := recorder.FormatMessage(tc.in); got != tc.want {
+			t.Errorf("FormatMessage(%T) =\n\t%s\nwant\n\t%s", tc.in, got, tc.want)
+		}
+		if got := recorder.FormatMessage(tc.in); strings.Contains(got, "0x") {
+			t.Errorf("FormatMessage(%T) = %s: an address", tc.in, got)
+		}
+	}
+	// Deeply nested values are cut.
+	deep := &goNote{}
+	for range 50 {
+		deep = &goNote{Next: deep}
+	}
+	if got := recorder.FormatMessage(deep); !strings.Contains(got, "…") || strings.Count(got, "Next:") > 8 {
+		t.Errorf("FormatMessage of 50 nested values = %s, want it cut after 8", got)
+	}
+}
+
 // withExtension returns a message with a field and an extension set.
 func withExtension() *descriptorpb.FeatureSet {
 	fs := &descriptorpb.FeatureSet{EnumType: descriptorpb.FeatureSet_OPEN.Enum()}

@@ -1,0 +1,218 @@
+package recorder
+
+import (
+	"cmp"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Messages of no proto type (a custom codec's) are rendered much as fmt's
+// %+v renders them, but deterministically: fmt prints a pointer inside a
+// value as its address, which differs from run to run and says nothing,
+// where formatGo follows it. A value that is an error or a fmt.Stringer
+// renders as its method says (as fmt does); a proto message inside one as
+// FormatMessage renders proto messages; strings inside a value are quoted,
+// and bytes shown as a proto message's are.
+
+// goDepth bounds how deep writeGo follows pointers and nested values.
+const goDepth = 8
+
+var (
+	stringerType = reflect.TypeFor[fmt.Stringer]()
+	errorType    = reflect.TypeFor[error]()
+	protoType    = reflect.TypeFor[proto.Message]()
+)
+
+// formatGo renders m, a value of no proto type, on one line; see goDepth.
+func formatGo(m any) string {
+	var b strings.Builder
+	w := goWriter{b: &b}
+	w.write(reflect.ValueOf(m), 0)
+	return b.String()
+}
+
+type goWriter struct {
+	b *strings.Builder
+	// on is the pointers being rendered, outermost first: one met again
+	// inside itself is a cycle.
+	on []uintptr
+}
+
+func (w *goWriter) write(v reflect.Value, depth int) {
+	b := w.b
+	if full(b) {
+		return
+	}
+	if !v.IsValid() {
+		b.WriteString("<nil>")
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		if v.IsNil() {
+			b.WriteString("<nil>")
+			return
+		}
+	}
+	if v.CanInterface() {
+		t := v.Type()
+		switch {
+		case t.Implements(protoType):
+			b.WriteString(FormatMessage(v.Interface()))
+			return
+		case t.Implements(errorType), t.Implements(stringerType):
+			// fmt calls the method, and reports a panic in it.
+			fmt.Fprint(b, v.Interface())
+			return
+		}
+	}
+	if depth >= goDepth {
+		b.WriteString("…")
+		return
+	}
+	switch v.Kind() {
+	case reflect.Interface:
+		w.write(v.Elem(), depth)
+	case reflect.Pointer:
+		p := v.Pointer()
+		if slices.Contains(w.on, p) {
+			b.WriteString("<cycle>")
+			return
+		}
+		w.on = append(w.on, p)
+		b.WriteByte('&')
+		w.write(v.Elem(), depth+1)
+		w.on = w.on[:len(w.on)-1]
+	case reflect.Struct:
+		t := v.Type()
+		b.WriteByte('{')
+		for i := range v.NumField() {
+			if full(b) {
+				break
+			}
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(t.Field(i).Name)
+			b.WriteByte(':')
+			w.write(v.Field(i), depth+1)
+		}
+		b.WriteByte('}')
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			writeBytes(b, v.Bytes())
+			return
+		}
+		b.WriteByte('[')
+		for i := 0; i < v.Len() && !full(b); i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			w.write(v.Index(i), depth+1)
+		}
+		b.WriteByte(']')
+	case reflect.Map:
+		// Entries are rendered, then sorted: by key value for numbers and
+		// strings, else by their text (keys that render alike, such as
+		// pointers to equal values, by their values' text).
+		type entry struct {
+			key        reflect.Value
+			ktext, val string
+		}
+		basic := basicKind(v.Type().Key().Kind())
+		var es []entry
+		for it := v.MapRange(); it.Next(); {
+			e := entry{key: it.Key()}
+			if !basic { // a big map of basic keys is sorted before it is rendered
+				e.ktext, e.val = w.sub(it.Key(), depth+1), w.sub(it.Value(), depth+1)
+			}
+			es = append(es, e)
+		}
+		slices.SortFunc(es, func(a, b entry) int {
+			if basic {
+				return compareKeys(a.key, b.key)
+			}
+			return cmp.Or(cmp.Compare(a.ktext, b.ktext), cmp.Compare(a.val, b.val))
+		})
+		b.WriteString("map[")
+		for i, e := range es {
+			if full(b) {
+				break
+			}
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			if basic {
+				w.write(e.key, depth+1)
+				b.WriteByte(':')
+				w.write(v.MapIndex(e.key), depth+1)
+				continue
+			}
+			b.WriteString(e.ktext)
+			b.WriteByte(':')
+			b.WriteString(e.val)
+		}
+		b.WriteByte(']')
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		// An address: of no use in a timeline, and never the same twice.
+		b.WriteString("<" + v.Type().String() + ">")
+	case reflect.String:
+		if depth == 0 {
+			b.WriteString(v.String())
+		} else { // inside a value, quoted as a proto message's strings are
+			b.WriteString(strconv.Quote(v.String()))
+		}
+	case reflect.Bool:
+		b.WriteString(strconv.FormatBool(v.Bool()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b.WriteString(strconv.FormatInt(v.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		b.WriteString(strconv.FormatUint(v.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, v.Type().Bits()))
+	case reflect.Complex64, reflect.Complex128:
+		b.WriteString(strconv.FormatComplex(v.Complex(), 'g', -1, v.Type().Bits()))
+	}
+}
+
+// sub renders v on its own, as part of the value being written.
+func (w *goWriter) sub(v reflect.Value, depth int) string {
+	var b strings.Builder
+	sw := goWriter{b: &b, on: w.on}
+	sw.write(v, depth)
+	return b.String()
+}
+
+// basicKind reports whether map keys of kind k are ordered by value
+// (compareKeys), not by their text.
+func basicKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
+}
+
+// compareKeys orders map keys of a basic kind by value.
+func compareKeys(a, b reflect.Value) int {
+	switch a.Kind() {
+	case reflect.String:
+		return cmp.Compare(a.String(), b.String())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return cmp.Compare(a.Int(), b.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return cmp.Compare(a.Uint(), b.Uint())
+	case reflect.Float32, reflect.Float64:
+		return cmp.Compare(a.Float(), b.Float())
+	case reflect.Bool:
+		return cmp.Compare(strconv.FormatBool(a.Bool()), strconv.FormatBool(b.Bool()))
+	}
+	return 0 // not a basic kind
+}
