@@ -513,6 +513,16 @@ func nilOrShort(m any) string {
 	return short(m)
 }
 
+// holdsPointers reports whether m is of a kind %#v may print addresses
+// in.
+func holdsPointers(m any) bool {
+	switch reflect.ValueOf(m).Kind() {
+	case reflect.Pointer, reflect.Struct, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface:
+		return true
+	}
+	return false
+}
+
 // short renders a message on one line, cut to a readable length.
 func short(m any) string {
 	var s string
@@ -524,6 +534,13 @@ func short(m any) string {
 			s = fmt.Sprint(m)
 		}
 		s = fmt.Sprintf("%T{%s}", m, strings.Join(strings.Fields(s), " "))
+	} else if holdsPointers(m) {
+		// Not %#v: it prints a pointer inside a value as its address,
+		// which differs from run to run.
+		// As a proto message's: its type, then its value ("*pkg.T{...}").
+		v := recorder.FormatMessage(m)
+		v = strings.TrimPrefix(strings.TrimPrefix(v, "&"), "map")
+		s = fmt.Sprintf("%T%s", m, v)
 	} else {
 		s = fmt.Sprintf("%#v", m)
 	}

@@ -132,8 +132,22 @@ func TestAssertMessagesReportsCountsAndMissingOrExtra(t *testing.T) {
 		})
 	}
 
-	// Equal lengths: no count line.
+	// Messages of no proto type (a custom codec's): their values, not the
+	// addresses of the pointers inside.
+	type user struct{ Name string }
+	type note struct {
+		To   *user
+		Tags map[string]int
+	}
 	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, []any{&note{To: &user{"ana"}}}, []any{&note{To: &user{"bo"}, Tags: map[string]int{"x": 1}}, &note{}})
+	r := spy.Want(t, 1, "  got[0] *grpctest_test.note{To:&{Name:\"bo\"} Tags:map[\"x\":1]}\n  got[1] *grpctest_test.note{To:<nil> Tags:<nil>}\n")
+	if strings.Contains(r.Msg, "0x") {
+		t.Errorf("an address in the report:\n%s", r.Msg)
+	}
+
+	// Equal lengths: no count line.
+	spy = spytb.New(t)
 	grpctest.AssertMessages(spy, []any{p("a")}, []any{p("b")})
 	spy.Want(t, 1, "grpctest: messages differ: want[0] and got[0]: mismatch (-want +got):")
 
