@@ -51,6 +51,18 @@ var (
 
 func chatService(s *grpc.Server) { examples.NewChatServer().Register(s) }
 
+// failNowChat's Post fails its test with Fatalf, as a require in a handler
+// does.
+type failNowChat struct {
+	chatpb.UnimplementedChatServer
+	t testing.TB
+}
+
+func (c failNowChat) Post(context.Context, *chatpb.Message) (*chatpb.Ack, error) {
+	c.t.Fatalf("handler gave up")
+	return &chatpb.Ack{}, nil
+}
+
 // badUnary registers /bad.Bad/Get, a unary method that takes a chat
 // message and whose handler is h: for handlers no generated service can
 // have (one that returns a non-proto response).
@@ -941,6 +953,18 @@ func badInputs() []badInput {
 				t.Errorf("Recorder() = %v, Calls() = %v, Wait = %v; want nil, nil and an error naming the nil Recorder", rec, calls, err)
 			}
 			return "no panic: a nil Recorder records nothing (its interceptors pass calls through), `Events`/`Calls` return nil, `Wait` returns " + errCell(err)
+		}},
+		{"`t.FailNow` (a `require`, `t.Fatal`) inside a handler on a `grpctest` harness", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, func(s *grpc.Server) { chatpb.RegisterChatServer(s, failNowChat{t: spy}) })
+				_, err = chatpb.NewChatClient(srv.Conn()).Post(t.Context(), &chatpb.Message{Room: "r"})
+				srv.Close()
+			})
+			wantErr(t, "Post", err, codes.Internal, "runtime.Goexit")
+			spy.Want(t, 2, "handler gave up")
+			spy.Want(t, 2, "did not return: it called runtime.Goexit", "badinput_rows_test.go:")
+			return "the call ends at once with " + errCell(err) + "; Close reports the handler with its stack"
 		}},
 		{"A recorder's server interceptors called by hand with a nil `info` (gRPC never passes one)", "", func(t *testing.T, spy *spytb.TB) string {
 			rec := recorder.New()

@@ -94,13 +94,16 @@ var harnessIDs atomic.Uint64
 //
 // A handler that panics does not crash the test binary: the harness
 // recovers the panic, the client gets codes.Internal, and Close reports
-// the panic and its stack (and a handler that ends its goroutine with
-// runtime.Goexit, as t.FailNow in a handler does). Not when an interceptor
-// set with grpc.UnaryInterceptor or grpc.StreamInterceptor (WithServerOptions)
-// runs outside the harness's: that may be the service's own recovery,
-// under test, and the panic goes on to it untouched. A panic on a
-// goroutine the handler started is beyond any interceptor and crashes the
-// binary as usual.
+// the panic and its stack. So does a handler that ends its goroutine with
+// runtime.Goexit, as t.FailNow, t.Fatal or a testify require in a handler
+// do (the harness runs each handler on a goroutine of its own: without
+// it, gRPC would send no status and the client would wait for its
+// context). Not when an interceptor set with grpc.UnaryInterceptor or
+// grpc.StreamInterceptor (WithServerOptions) runs outside the harness's:
+// that may be the service's own recovery, under test, and the panic goes
+// on to it, raised again with the same value (a Goexit reaches it as the
+// Internal error). A panic on a goroutine the handler started is beyond
+// any interceptor and crashes the binary as usual.
 //
 // A test still running shortly before go test's -timeout ends the test
 // binary (a tenth of the time left, at most 5s before) gets, on standard

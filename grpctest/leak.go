@@ -39,9 +39,14 @@ const (
 // handlerFrames are the functions that run a handler: a goroutine with one
 // of them on its stack is a handler that has not returned (check (b)), not
 // a goroutine it left behind (check (c)).
+//
+// The interceptors wait, on gRPC's goroutine, for the goroutine on which
+// they run the handler (runUnary, runStream): both count as the handler.
 var handlerFrames = []string{
 	"github.com/streamtest/streamtest/grpctest.(*Server).unaryServerInterceptor",
 	"github.com/streamtest/streamtest/grpctest.(*Server).streamServerInterceptor",
+	"github.com/streamtest/streamtest/grpctest.(*Server).runUnary",
+	"github.com/streamtest/streamtest/grpctest.(*Server).runStream",
 }
 
 // stopFrames are on the stack of gRPC's Serve, Stop and GracefulStop,

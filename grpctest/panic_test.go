@@ -3,7 +3,6 @@ package grpctest_test
 import (
 	"context"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
-	"github.com/streamtest/streamtest/recorder"
 )
 
 // panickingHandler's handlers write to counts, a map nobody made: the
@@ -133,29 +131,48 @@ func (goexitHandler) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testg
 	return nil, nil
 }
 
-// A handler that exits its goroutine is reported too, as one that did not
-// return.
+// A handler that exits its goroutine (t.FailNow, t.Fatal or require in a
+// handler) is reported too, as one that did not return, and its call ends
+// with Internal: gRPC sends no status for a goroutine that exited, and the
+// client used to wait for its context.
 func TestHandlerGoexitIsReported(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(goexitHandler{}))
-	ctx, cancel := context.WithCancel(t.Context())
-	call := grpctest.GoErr(t, func() error {
-		_, err := client(srv).UnaryCall(ctx, &testgrpc.SimpleRequest{})
-		return err
-	})
-	// gRPC sends no status for a goroutine that exited: the call waits for
-	// its context.
-	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
-		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
-	}); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if _, err := call.Wait(time.Minute); status.Code(err) != codes.Canceled {
-		t.Errorf("UnaryCall: %v, want Canceled", err)
+	_, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{})
+	if status.Code(err) != codes.Internal || !strings.Contains(err.Error(), "runtime.Goexit") {
+		t.Errorf("UnaryCall: %v, want Internal naming runtime.Goexit", err)
 	}
 	spy.End()
 	spy.Want(t, 1, "the handler of /grpc.testing.TestService/UnaryCall did not return: it called runtime.Goexit", "panic_test.go:")
+}
+
+// t.FailNow in a stream handler, as a user's require would call it: the
+// stream ends with Internal at once, and Close reports the handler.
+func TestStreamHandlerFailNowEndsTheCall(t *testing.T) {
+	spy := spytb.New(t)
+	inner := spytb.New(t) // the handler's t: its FailNow is the real one's, runtime.Goexit
+	srv := grpctest.NewServer(spy, service(failNowHandler{t: inner}))
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Internal {
+		t.Errorf("Recv: %v, want Internal", err)
+	}
+	spy.End()
+	spy.Want(t, 1, "the handler of /grpc.testing.TestService/FullDuplexCall did not return: it called runtime.Goexit", "panic_test.go:")
+	inner.Want(t, 1, "handler gave up")
+}
+
+// failNowHandler's FullDuplexCall fails its test with Fatalf.
+type failNowHandler struct {
+	testgrpc.UnimplementedTestServiceServer
+	t testing.TB
+}
+
+func (h failNowHandler) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
+	h.t.Fatalf("handler gave up")
+	return nil
 }
 
 // A stream handler's panic under a recovery interceptor set with

@@ -67,8 +67,15 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 
 // unaryServerInterceptor and streamServerInterceptor count running handlers
 // by method and label the handler goroutine with its method, so goroutines
-// a handler starts are attributed to it. Their names are listed in
-// handlerFrames (leak.go).
+// a handler starts are attributed to it. They and the functions that run
+// the handler (runUnary, runStream) are listed in handlerFrames (leak.go).
+//
+// Each runs the handler on a goroutine of its own and waits for it, so
+// that a handler that ends its goroutine with runtime.Goexit (t.FailNow,
+// t.Fatal or a testify require in a handler) still ends its call: gRPC
+// writes a call's status on the goroutine that called the handler, and
+// without it the client would wait until its context ended. The client
+// gets Internal, and Close reports it.
 //
 // They also recover a handler's panic, which would otherwise crash the
 // test binary and lose every other test's result: the client gets
@@ -76,33 +83,101 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 // interceptor runs outside them (one set with grpc.UnaryInterceptor or
 // grpc.StreamInterceptor, which gRPC runs before every chained one): that
 // may be the service's own recovery, under test, so the panic goes on to
-// it untouched.
-func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (_ any, err error) {
-	ctx, saved := s.handlerBegin(ctx, info.FullMethod)
-	defer s.handlerEnd(info.FullMethod, saved)
-	returned := false
-	defer func() {
-		if !returned && !calledByChain("unaryServerInterceptor", "getChainUnaryHandler") {
-			s.recoverHandler(info.FullMethod, recover(), &err)
-		}
-	}()
-	resp, err := handler(ctx, req)
-	returned = true
-	return resp, err
+// it, raised again with the same value on the goroutine that called the
+// harness's interceptor.
+func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	var run handlerOutcome
+	done := make(chan struct{})
+	go s.runUnary(ctx, req, info.FullMethod, handler, &run, done)
+	<-done
+	if !run.returned {
+		return nil, s.didNotReturn(info.FullMethod, run, "unaryServerInterceptor", "getChainUnaryHandler")
+	}
+	return run.resp, run.err
 }
 
-func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
-	defer s.handlerEnd(info.FullMethod, saved)
-	returned := false
-	defer func() {
-		if !returned && !calledByChain("streamServerInterceptor", "getChainStreamHandler") {
-			s.recoverHandler(info.FullMethod, recover(), &err)
-		}
-	}()
-	err = handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
-	returned = true
-	return err
+func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	var run handlerOutcome
+	done := make(chan struct{})
+	go s.runStream(srv, ss, info.FullMethod, handler, &run, done)
+	<-done
+	if !run.returned {
+		return s.didNotReturn(info.FullMethod, run, "streamServerInterceptor", "getChainStreamHandler")
+	}
+	return run.err
+}
+
+// handlerOutcome is how a handler run by runUnary or runStream ended.
+type handlerOutcome struct {
+	returned bool
+	resp     any
+	err      error
+	// If it did not return: what recover gave (nil for runtime.Goexit),
+	// and the stack at the panic.
+	panicked any
+	stack    string
+}
+
+// runUnary runs a unary handler for unaryServerInterceptor, on a goroutine
+// of its own, and closes done when the handler has returned, panicked or
+// ended the goroutine.
+func (s *Server) runUnary(ctx context.Context, req any, method string, handler grpc.UnaryHandler, run *handlerOutcome, done chan<- struct{}) {
+	defer close(done)
+	ctx, saved := s.handlerBegin(ctx, method)
+	defer s.handlerEnd(method, saved)
+	defer run.recover()
+	run.resp, run.err = handler(ctx, req)
+	run.returned = true
+}
+
+// runStream is runUnary for streamServerInterceptor.
+func (s *Server) runStream(srv any, ss grpc.ServerStream, method string, handler grpc.StreamHandler, run *handlerOutcome, done chan<- struct{}) {
+	defer close(done)
+	ctx, saved := s.handlerBegin(ss.Context(), method)
+	defer s.handlerEnd(method, saved)
+	defer run.recover()
+	run.err = handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+	run.returned = true
+}
+
+// recover, deferred by runUnary and runStream, stops a panic of the
+// handler's and keeps it, with its stack, for the interceptor. (Under
+// runtime.Goexit, recover returns nil and the goroutine goes on ending.)
+func (run *handlerOutcome) recover() {
+	if run.returned {
+		return
+	}
+	run.panicked = recover()
+	stack := string(debug.Stack())
+	// From the panic (or the Goexit) on: the frames above it are this
+	// function's. The frames that dispatch the call to the handler say
+	// nothing.
+	if i := strings.Index(stack, "\npanic("); i >= 0 {
+		stack = stack[i+1:]
+	} else if i := strings.Index(stack, "\nruntime.Goexit("); i >= 0 {
+		stack = stack[i+1:]
+	}
+	run.stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
+}
+
+// didNotReturn handles a handler of method that did not return, for the
+// interceptor named method (called by gRPC's chain through chain): its
+// panic goes on to an interceptor outside the harness's if there is one;
+// else the panic, or the Goexit, is kept for Close to report, and the call
+// ends with Internal. A nil panic value is runtime.Goexit, or panic(nil)
+// under GODEBUG=panicnil=1, which recover has stopped: reported alike.
+func (s *Server) didNotReturn(method string, run handlerOutcome, interceptor, chain string) error {
+	if run.panicked != nil && calledByChain(interceptor, chain) {
+		panic(run.panicked)
+	}
+	what := fmt.Sprintf("panicked: %v", run.panicked)
+	if run.panicked == nil {
+		what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
+	}
+	s.mu.Lock()
+	s.panics = append(s.panics, handlerPanic{method: method, what: what, stack: run.stack})
+	s.mu.Unlock()
+	return status.Errorf(codes.Internal, "grpctest: the handler of %s %s (the harness reports it with its stack when it closes)", method, what)
 }
 
 // calledByChain reports whether the harness's interceptor method (named
@@ -143,30 +218,7 @@ type handlerPanic struct {
 	stack  string
 }
 
-// recoverHandler handles a handler of method that did not return: p is
-// what recover returned. The panic is kept for Close to report, and the
-// call ends with Internal (*err). A nil p is runtime.Goexit (t.FailNow in
-// a handler), which goes on regardless, or panic(nil) under
-// GODEBUG=panicnil=1, which recover has stopped: reported alike.
-func (s *Server) recoverHandler(method string, p any, err *error) {
-	stack := string(debug.Stack())
-	// From the panic on: the frames above it are this function's. The
-	// frames that dispatch the call to the handler say nothing.
-	if i := strings.Index(stack, "\npanic("); i >= 0 {
-		stack = stack[i+1:]
-	}
-	stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
-	what := fmt.Sprintf("panicked: %v", p)
-	if p == nil {
-		what = "did not return: it called runtime.Goexit (t.FailNow or t.Fatal in a handler?) or panicked with nil"
-	}
-	s.mu.Lock()
-	s.panics = append(s.panics, handlerPanic{method: method, what: what, stack: stack})
-	s.mu.Unlock()
-	*err = status.Errorf(codes.Internal, "grpctest: the handler of %s %s (the harness reports it with its stack when it closes)", method, what)
-}
-
-// reportPanics reports the handlers' panics that recoverHandler kept.
+// reportPanics reports the handlers' panics that didNotReturn kept.
 func (s *Server) reportPanics() {
 	s.t.Helper()
 	s.mu.Lock()
