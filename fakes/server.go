@@ -186,7 +186,8 @@ func (s *Server) made(method string) {
 
 // Close closes the harness (client connections first, then the server,
 // waiting for running calls), then reports with t.Errorf everything that did
-// not go as scripted. It is idempotent and registered with t.Cleanup by
+// not go as scripted (the first ten problems, numbered, and how many more),
+// with the recorded timeline. It is idempotent and registered with t.Cleanup by
 // NewServer; call it earlier to check before the test ends. Its reports, the
 // harness's included (grpctest.Server.Close), are printed at the test's
 // NewServer line when t.Cleanup runs it, at the test's Close line when the
@@ -998,7 +999,9 @@ func (s *Server) verify() {
 		for _, run := range sc.calls {
 			switch {
 			case run.failed != "":
-				problems = append(problems, run.failed)
+				// The text the client got, less its package prefix: the
+				// report names the package once.
+				problems = append(problems, strings.TrimPrefix(run.failed, "fakes: "))
 			case run.done < len(run.steps) && run.endedBy == endClient && sc.allowCancel:
 				// Its client canceled it, or its deadline passed: allowed.
 			case run.done < len(run.steps):
@@ -1026,8 +1029,12 @@ func (s *Server) verify() {
 			}
 		}
 		if n := len(sc.calls); n < sc.min {
-			problems = append(problems, fmt.Sprintf("%s: expected %s, got %d (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)%s%s",
-				sc.name(), sc.expected(), n, s.takenBefore(sc), sc.missingSteps()))
+			note := ""
+			if s.unservedCalls(sc.method, events) {
+				note = " (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)"
+			}
+			problems = append(problems, fmt.Sprintf("%s: expected %s, got %d%s%s%s",
+				sc.name(), sc.expected(), n, note, s.takenBefore(sc), sc.missingSteps()))
 		}
 	}
 	for _, why := range s.unexpectedOrder {
@@ -1043,12 +1050,48 @@ func (s *Server) verify() {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fakes: the fake server was not used as scripted (%d problem(s)):", len(problems))
 	for i, p := range problems {
+		if i == maxProblems {
+			fmt.Fprintf(&b, "\n  … and %d more problem(s)", len(problems)-maxProblems)
+			break
+		}
 		fmt.Fprintf(&b, "\n  %d. %s", i+1, p)
 	}
 	if r := s.h.Recorder(); r != nil {
-		fmt.Fprintf(&b, "\ntimeline:\n%s", tlwindow.Cut(r.String()))
+		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	s.t.Errorf("%s", b.String())
+}
+
+// maxProblems bounds the problems Close lists.
+const maxProblems = 10
+
+// unservedCalls reports whether a call of method may have been canceled
+// before it reached the server: the recorder has a client half of one
+// without a server half, or there is no recorder to tell. s.mu must be
+// held.
+func (s *Server) unservedCalls(method string, events func() []recorder.Event) bool {
+	if s.h.Recorder() == nil {
+		return true
+	}
+	clientOnly := map[uint64]bool{}
+	for _, e := range events() {
+		if e.Method != method || e.Kind != recorder.Begin {
+			continue
+		}
+		if e.Side == recorder.Client {
+			if _, seen := clientOnly[e.CallID]; !seen {
+				clientOnly[e.CallID] = true
+			}
+		} else {
+			clientOnly[e.CallID] = false
+		}
+	}
+	for _, only := range clientOnly {
+		if only {
+			return true
+		}
+	}
+	return false
 }
 
 // takenBefore notes, for a script that got fewer calls than it expects,

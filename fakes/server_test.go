@@ -258,11 +258,11 @@ func TestServerExpectedCallNotMadeAfterMisuse(t *testing.T) {
 		want  []string
 	}{
 		{"every step rejected", func(srv *fakes.Server) { srv.Expect(streamingIn).Send(res(1)) },
-			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); the script has no steps: its 1 step(s) were rejected as misuse, reported at their lines"}},
+			[]string{"expected 1 call(s), got 0; the script has no steps: its 1 step(s) were rejected as misuse, reported at their lines"}},
 		{"a step rejected", func(srv *fakes.Server) { srv.Expect(streamingOut).Recv(req(1)).Recv(req(2)) },
-			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); steps not reached in the missing call(s), without the 1 step(s) rejected as misuse", "step 1 Recv("}},
+			[]string{"expected 1 call(s), got 0; steps not reached in the missing call(s), without the 1 step(s) rejected as misuse", "step 1 Recv("}},
 		{"no steps", func(srv *fakes.Server) { srv.Expect(fullDuplex) },
-			[]string{"expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it); the script has no steps"}},
+			[]string{"expected 1 call(s), got 0; the script has no steps"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
@@ -732,5 +732,40 @@ func TestServerClientNeverHalfClosed(t *testing.T) {
 				t.Errorf("the note on CloseSend is there: %v, want %v:\n%s", note, step == "RecvEOF", r.Msg)
 			}
 		})
+	}
+}
+
+// The note that a call canceled before it reached the server does not
+// count comes only when the recorder shows such a call.
+func TestServerExpectedCallNoteOnlyForCanceledCalls(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).RecvAny().Send(&testpb.SimpleResponse{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(ctx, &testpb.SimpleRequest{}); status.Code(err) != codes.Canceled {
+		t.Fatalf("UnaryCall with a canceled context: %v", err)
+	}
+	spy.End()
+	spy.Want(t, 1, "expected 1 call(s), got 0 (a call the client canceled before it reached the server does not count: gRPC runs no handler for it)")
+}
+
+// A long list of problems is cut after ten; the items do not repeat the
+// package's name, which the report's first line gives.
+func TestServerCloseCapsItsProblems(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{ResponseSize: 1}).Send(&testpb.SimpleResponse{}).Times(30)
+	for i := range 30 {
+		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{ResponseSize: int32(i + 2)})
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("call %d: %v, want the fake's FailedPrecondition", i, err)
+		}
+	}
+	spy.End()
+	r := spy.Want(t, 1, "fakes: the fake server was not used as scripted (30 problem(s)):\n  1. Expect(", "\n  10. Expect(", "\n  … and 20 more problem(s)\nrecorded timeline:\n")
+	list, _, _ := strings.Cut(r.Msg, "recorded timeline:") // the timeline shows the statuses the client got, "fakes: ..."
+	if strings.Contains(list, "11. ") || strings.Count(list, "fakes: ") != 1 {
+		t.Errorf("more than ten problems listed, or the package named in the items:\n%s", r.Msg)
 	}
 }

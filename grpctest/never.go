@@ -20,8 +20,8 @@ import (
 // The recorder holds what has happened so far: wait for the calls that
 // could produce such an event to end (their Recv returned an error or
 // io.EOF, or Recorder.Wait) before asserting that none did. On failure it
-// lists every event that matches, with the step it matches, and prints the
-// timeline. A recorder that dropped events (recorder.WithLimit) cannot
+// lists the events that match (the first 20, and how many more), with the
+// step each matches, and prints the timeline around them. A recorder that dropped events (recorder.WithLimit) cannot
 // show that none matched: that is a failure too, which says so.
 func AssertNever(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
 	checkTB(t, "AssertNever")
@@ -38,6 +38,10 @@ func RequireNever(t testing.TB, r *recorder.Recorder, steps ...Step) {
 	}
 }
 
+// maxNeverListed bounds the matching events AssertNever lists (and cuts
+// the timeline around).
+const maxNeverListed = 20
+
 func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 	t.Helper()
 	if !checkSteps(t, "AssertNever", r, steps, "the events that must not happen, e.g. Ends(codes.Internal)") {
@@ -51,11 +55,16 @@ func assertNever(t testing.TB, r *recorder.Recorder, steps []Step) bool {
 		for _, st := range steps {
 			if st.Match(e) {
 				n++
-				focus = append(focus, e.Seq)
-				fmt.Fprintf(&b, "  event %d (%s) matches %s\n", e.Seq, describeEvent(e), st)
+				if n <= maxNeverListed {
+					focus = append(focus, e.Seq)
+					fmt.Fprintf(&b, "  event %d (%s) matches %s\n", e.Seq, describeEvent(e), st)
+				}
 				break
 			}
 		}
+	}
+	if n > maxNeverListed {
+		fmt.Fprintf(&b, "  … and %d more (the timeline below is cut around the first %d)\n", n-maxNeverListed, maxNeverListed)
 	}
 	names := make([]string, len(steps))
 	for i, st := range steps {

@@ -102,3 +102,35 @@ func TestAssertNeverMisuse(t *testing.T) {
 		spy.Want(t, 1, "grpctest.AssertNever: "+tc.want)
 	}
 }
+
+// Many matches: the report lists the first 20 and counts the rest, and
+// the timeline is cut around those listed.
+func TestAssertNeverCapsItsList(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	for range 30 {
+		if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+		n := 0
+		for _, e := range evs {
+			if e.Side == recorder.Server && e.Kind == recorder.End {
+				n++
+			}
+		}
+		return n == 30
+	}); err != nil {
+		t.Fatal(err)
+	}
+	grpctest.AssertNever(spy, srv.Recorder(), grpctest.Ends(codes.OK))
+	r := spy.Want(t, 1, "grpctest: never: 60 of the", "  … and 40 more (the timeline below is cut around the first 20)\n")
+	if n := strings.Count(r.Msg, ") matches Ends(OK)"); n != 20 {
+		t.Errorf("%d matches listed, want 20:\n%s", n, r.Msg)
+	}
+	if n := strings.Count(r.Msg, "\n"); n > 200 { // 20 matches, their context, the timeline's first 20 and last 40
+		t.Errorf("a report of %d lines for 30 calls:\n%s", n, r.Msg)
+	}
+	spy.End()
+}

@@ -475,6 +475,14 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		droppedNote()
 		b.WriteString("matched so far:\n")
 		for k, j := range matched {
+			// A long list shows its head and the steps before the one
+			// not found.
+			if len(matched) > maxMatchedListed && k >= matchedHead && k < len(matched)-(maxMatchedListed-matchedHead) {
+				if k == matchedHead {
+					fmt.Fprintf(&b, "  … steps %d to %d matched too\n", k+1, len(matched)-(maxMatchedListed-matchedHead))
+				}
+				continue
+			}
 			fmt.Fprintf(&b, "  step %d %s = event %d\n", k+1, steps[k], events[j].Seq)
 		}
 		b.WriteString(earlierMatches(events, from, st, steps, matched, prev.Seq))
@@ -687,3 +695,10 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// A failed order's "matched so far" lists at most maxMatchedListed steps:
+// the first matchedHead and the last ones, before the step not found.
+const (
+	maxMatchedListed = 20
+	matchedHead      = 5
+)

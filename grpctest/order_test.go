@@ -981,3 +981,25 @@ func TestWithMisuse(t *testing.T) {
 		})
 	}
 }
+
+// A long list of matched steps is cut: its head, a count, and the steps
+// just before the one not found.
+func TestAssertOrderCapsMatchedSoFar(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	var steps []grpctest.Step
+	for range 30 {
+		if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, grpctest.ClientEnds(codes.OK))
+	}
+	steps = append(steps, grpctest.Ends(codes.Internal))
+	grpctest.AssertOrder(spy, srv.Recorder(), steps...)
+	r := spy.Want(t, 1, "step 31 of 31, Ends(Internal), not found", "matched so far:\n  step 1 ClientEnds(OK) = event",
+		"  step 5 ClientEnds(OK) = event", "\n  … steps 6 to 15 matched too\n  step 16 ClientEnds(OK) = event", "  step 30 ClientEnds(OK) = event")
+	if n := strings.Count(r.Msg, "ClientEnds(OK) = event"); n != 20 {
+		t.Errorf("%d matched steps listed, want 20:\n%s", n, r.Msg)
+	}
+	spy.End()
+}
