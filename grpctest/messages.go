@@ -247,10 +247,12 @@ func plural(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-// maxAlign bounds the comparisons countNote makes to tell the missing
-// messages from the extra ones, beyond the common head and tail of the two
-// lists; maxAlignWith bounds them when cmp options are given (each
-// comparison is then a cmp.Equal walk, not proto.Equal).
+// maxAlign bounds the comparisons countNote makes to class the messages
+// that are not proto messages (see classify), beyond the common head and
+// tail of the two lists; maxAlignWith bounds them when cmp options are
+// given (each comparison is then a cmp.Equal walk, not proto.Equal).
+// Proto messages compared without options are classed by their wire form,
+// with about one comparison each.
 const (
 	maxAlign     = 10_000
 	maxAlignWith = 500
@@ -270,7 +272,7 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	missing, extra, aligned := align(want, got, eq, opts)
 	var b strings.Builder
 	if len(want) == len(got) {
-		if !aligned || len(missing) == 0 || !shifted(want, got, eq, opts) {
+		if !aligned || len(missing) == 0 || !shifted(want, got, missing, extra, eq) {
 			return ""
 		}
 		fmt.Fprintf(&b, "%d messages each, but not the same ones in order\n", len(want))
@@ -302,27 +304,27 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	return b.String()
 }
 
-// shifted reports, for lists of the same length, whether a message of
-// want is in got at another index while got's message at the first index
-// is not want's at the second: messages moved one way, as after a lost
-// message and an added one, not swapped (nor changed in place), which
-// pairDiffs reports. false when the lists differ in too many places to
-// compare each with each.
-func shifted(want, got []any, eq func(w, g any) bool, opts []cmp.Option) bool {
-	var differ []int
-	for i := range want {
-		if !eq(want[i], got[i]) {
-			differ = append(differ, i)
-		}
-	}
-	if len(differ)*len(differ) > alignLimit(want, got, opts) {
-		return false
-	}
-	for _, i := range differ {
-		for _, j := range differ {
-			if i != j && eq(want[i], got[j]) && !eq(want[j], got[i]) {
+// shifted reports, for lists of the same length aligned by align (missing
+// and extra are its results), whether a message of want is matched in got
+// at another index while got's message at the first index is not want's
+// at the second: messages moved one way, as after a lost message and an
+// added one, not swapped (nor changed in place), which pairDiffs reports.
+func shifted(want, got []any, missing, extra []int, eq func(w, g any) bool) bool {
+	i, j := 0, 0
+	for i < len(want) && j < len(got) {
+		switch {
+		case len(missing) > 0 && missing[0] == i: // missing and extra are in order
+			missing = missing[1:]
+			i++
+		case len(extra) > 0 && extra[0] == j:
+			extra = extra[1:]
+			j++
+		default: // want[i] is matched with got[j]
+			if i != j && !eq(want[j], got[i]) {
 				return true
 			}
+			i++
+			j++
 		}
 	}
 	return false
@@ -341,10 +343,11 @@ func alignLimit(want, got []any, opts []cmp.Option) int {
 // align finds which messages of want and of got are not matched in order
 // on the other side, by aligning the two lists: their common head and
 // tail first (a message lost or added in the middle costs no more), then
-// the longest common subsequence of equal messages in what is left, if
-// that is small enough (ok is false if not).
+// a shortest edit script (Myers' diff) of what is left, over classes of
+// equal messages (see classify). ok is false when that is too costly:
+// too many comparisons to class the messages, or more than maxEdits
+// messages to add or remove.
 func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing, extra []int, ok bool) {
-	limit := alignLimit(want, got, opts)
 	lo := 0
 	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
 		lo++
@@ -355,50 +358,130 @@ func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing,
 		hg--
 	}
 	mw, mg := want[lo:hw], got[lo:hg]
-	if len(mw)*len(mg) > limit {
+	ids, ok := classify(append(mw[:len(mw):len(mw)], mg...), eq, opts, alignLimit(want, got, opts))
+	if !ok {
 		return nil, nil, false
 	}
-	// lcs[i][j]: length of the longest common subsequence of mw[i:] and
-	// mg[j:]; same[i][j]: mw[i] equals mg[j].
-	lcs := make([][]int, len(mw)+1)
-	same := make([][]bool, len(mw))
-	for i := range lcs {
-		lcs[i] = make([]int, len(mg)+1)
-		if i < len(mw) {
-			same[i] = make([]bool, len(mg))
-		}
+	del, ins, ok := editScript(ids[:len(mw)], ids[len(mw):], maxEdits)
+	if !ok {
+		return nil, nil, false
 	}
-	for i := len(mw) - 1; i >= 0; i-- {
-		for j := len(mg) - 1; j >= 0; j-- {
-			same[i][j] = eq(mw[i], mg[j])
-			if same[i][j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
+	for _, i := range del {
+		missing = append(missing, lo+i)
+	}
+	for _, j := range ins {
+		extra = append(extra, lo+j)
+	}
+	return missing, extra, true
+}
+
+// maxEdits bounds the messages align may find missing or extra: its
+// edit script costs time and memory in their square (8 MB at the bound).
+const maxEdits = 1000
+
+// classify numbers the classes of equal messages of ms: ids[i] == ids[j]
+// when eq(ms[i], ms[j]). Proto messages compared without options go by
+// their deterministic wire form first, so that a list of thousands costs
+// few comparisons; other messages are compared with one of each class
+// found so far, within limit comparisons (ok is false beyond it).
+func classify(ms []any, eq func(w, g any) bool, opts []cmp.Option, limit int) (ids []int, ok bool) {
+	ids = make([]int, len(ms))
+	var reps []int // the first message of each class
+	buckets := map[string][]int{}
+	byWire := len(opts) == 0
+	compared := 0
+	for i, m := range ms {
+		var candidates []int
+		key, keyed := "", false
+		if pm, isProto := m.(proto.Message); byWire && isProto && pm.ProtoReflect().IsValid() {
+			if b, err := (proto.MarshalOptions{Deterministic: true}).Marshal(pm); err == nil {
+				key, keyed = string(pm.ProtoReflect().Descriptor().FullName())+"\x00"+string(b), true
+				candidates = buckets[key]
+			}
+		}
+		if !keyed {
+			candidates = reps
+		}
+		id := -1
+		for _, c := range candidates {
+			if compared++; !keyed && compared > limit {
+				return nil, false
+			}
+			if eq(ms[c], m) {
+				id = ids[c]
+				break
+			}
+		}
+		if id < 0 {
+			id = len(reps)
+			reps = append(reps, i)
+			if keyed {
+				buckets[key] = append(buckets[key], i)
+			}
+		}
+		ids[i] = id
+	}
+	return ids, true
+}
+
+// editScript returns a shortest edit script from a to b (Myers' greedy
+// algorithm): the indices of a to delete and of b to insert, in order, so
+// that what remains is a longest common subsequence. ok is false if it
+// needs more than maxD edits.
+func editScript(a, b []int, maxD int) (del, ins []int, ok bool) {
+	n, m := len(a), len(b)
+	maxD = min(maxD, n+m)
+	off := maxD + 1
+	v := make([]int, 2*maxD+3)
+	// trace[d] is v before round d, for the diagonals -(d-1) to d-1 that
+	// round d reads: the walk back needs them.
+	var trace [][]int
+	prev := func(d, k int) int { return trace[d][k+d-1] }
+	for d := 0; d <= maxD; d++ {
+		if d == 0 {
+			trace = append(trace, nil)
+		} else {
+			trace = append(trace, slices.Clone(v[off-d+1:off+d]))
+		}
+		for k := -d; k <= d; k += 2 {
+			var x int
+			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
+				x = v[off+k+1] // down: insert b[y-1]
 			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+				x = v[off+k-1] + 1 // right: delete a[x-1]
+			}
+			y := x - k
+			for x < n && y < m && a[x] == b[y] {
+				x++
+				y++
+			}
+			v[off+k] = x
+			if x >= n && y >= m {
+				// Walk back through the rounds for the edits.
+				for d2 := d; d2 > 0; d2-- {
+					k2 := x - y
+					var pk int
+					if k2 == -d2 || (k2 != d2 && prev(d2, k2-1) < prev(d2, k2+1)) {
+						pk = k2 + 1
+					} else {
+						pk = k2 - 1
+					}
+					px := prev(d2, pk)
+					py := px - pk
+					if pk == k2+1 {
+						ins = append(ins, py)
+					} else {
+						del = append(del, px)
+					}
+					x, y = px, py
+				}
+				slices.Reverse(del)
+				slices.Reverse(ins)
+				return del, ins, true
 			}
 		}
 	}
-	i, j := 0, 0
-	for i < len(mw) || j < len(mg) {
-		switch {
-		case i == len(mw):
-			extra = append(extra, lo+j)
-			j++
-		case j == len(mg):
-			missing = append(missing, lo+i)
-			i++
-		case same[i][j] && lcs[i][j] == lcs[i+1][j+1]+1:
-			i++
-			j++
-		case lcs[i+1][j] >= lcs[i][j+1]:
-			missing = append(missing, lo+i)
-			i++
-		default:
-			extra = append(extra, lo+j)
-			j++
-		}
-	}
-	return missing, extra, true
+	return nil, nil, false
 }
 
 // nilNote explains the "@invalid" of a typed nil message in a diff, if

@@ -3,6 +3,7 @@ package grpctest_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -287,6 +288,29 @@ func TestAssertMessagesNamesALostMessageInALongList(t *testing.T) {
 		if strings.Contains(msg, "extra in got") {
 			t.Errorf("%s: extra messages listed:\n%s", tc.name, msg[:min(len(msg), 600)])
 		}
+	}
+}
+
+// Long lists of proto messages (a stream's thousands of messages): a
+// message received twice and the last one never, the lists of the same
+// length, is named as such, not diffed pair by pair as off by one.
+func TestAssertMessagesAlignsLongLists(t *testing.T) {
+	for _, n := range []int{120, 5000} {
+		var want, got []any
+		for i := range n {
+			want = append(want, &testgrpc.SimpleRequest{ResponseSize: int32(i)})
+		}
+		got = slices.Insert(slices.Clone(want[:n-1]), 11, any(&testgrpc.SimpleRequest{ResponseSize: 10}))
+		spy := spytb.New(t)
+		grpctest.AssertMessages(spy, want, got)
+		spy.Want(t, 1, fmt.Sprintf("%d messages each, but not the same ones in order\n"+
+			"in want, not matched in order in got:\n  want[%d] *grpc_testing.SimpleRequest{response_size:%d}\n"+
+			"in got, not matched in order in want:\n  got[11] *grpc_testing.SimpleRequest{response_size:10}\n", n, n-1, n-1))
+
+		// Lengths that differ: the extra message is named.
+		spy = spytb.New(t)
+		grpctest.AssertMessages(spy, want, slices.Insert(slices.Clone(want), n/2, any(&testgrpc.SimpleRequest{ResponseSize: -1})))
+		spy.Want(t, 1, fmt.Sprintf("want %d messages, got %d\nin got, not matched in order in want:\n  got[%d] *grpc_testing.SimpleRequest{response_size:-1}\n", n, n+1, n/2))
 	}
 }
 
