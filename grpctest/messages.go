@@ -27,10 +27,14 @@ import (
 // messages), and a diff of the lists. Lists of the same length get that
 // report too when a message is missing and another one added, shifting
 // the pairs in between (a message received twice and the last one never).
-// Short bytes fields that hold text
-// are shown as text, long ones as a summary. A typed nil message, such as a call that
-// failed returns, equals only a nil message of its type, never an empty
-// one.
+// The alignment takes lists of any length with up to 1,000 messages
+// missing or added; for messages that are not proto messages, and with
+// cmp options (AssertMessagesWith), each message is compared with one of
+// each kind found, and past 10,000 (with options 500) comparisons the
+// report gives the counts and the diff without naming the messages.
+// Short bytes fields that hold text are shown as text, long ones as a
+// summary. A typed nil message, such as a call that failed returns,
+// equals only a nil message of its type, never an empty one.
 //
 //	grpctest.AssertMessages(t, []any{want1, want2}, call.Responses())
 func AssertMessages(t testing.TB, want, got []any) bool {
