@@ -487,6 +487,13 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		}
 		b.WriteString(earlierMatches(events, from, st, steps, matched, prev.Seq))
 	}
+	if filter := r.Methods(); len(events) == 0 && filter != nil {
+		// No nearest miss to look for: the filter is the likely reason
+		// (what the recorder's rendering says below).
+		fmt.Fprintf(&b, "nothing was recorded, and the recorder records only the calls of the methods WithMethods names: %q (were the calls of another method?)\n", filter)
+		fmt.Fprintf(&b, "recorded timeline:\n%s", r.String())
+		return strings.TrimRight(b.String(), "\n")
+	}
 	// The nearest miss of a step restricted to one call is among that
 	// call's events.
 	evs, f := events, from
