@@ -739,6 +739,35 @@ func badInputs() []badInput {
 			return fatalOption(t, spy, grpctest.WithServerOptions(grpc.StreamInterceptor(si), grpc.StreamInterceptor(si)),
 				"grpc.NewServer (with the options of WithServerOptions) panicked", "already set")
 		}},
+		{"a `register` function that panics (a service's set-up writes to a nil map, say)", "", func(t *testing.T, spy *spytb.TB) string {
+			var srv *grpctest.Server
+			o := spy.Run(func() {
+				srv = grpctest.NewServer(spy, func(*grpc.Server) {
+					var rooms map[string]int
+					rooms["lobby"] = 1
+				})
+			})
+			if !o.FailedNow || srv != nil {
+				t.Errorf("NewServer with a panicking register: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
+			}
+			r := spy.Want(t, 1, "grpctest.NewServer: the register function panicked:", "\npanic(", "badinput_rows_test.go:")
+			if !r.Fatal {
+				t.Errorf("reported with t.Errorf, want t.Fatalf")
+			}
+			r.Msg, _, _ = strings.Cut(r.Msg, "\n") // the stack after it changes from run to run
+			return "`NewServer` stops the test: " + reportCell(r) + ", then the panic's stack"
+		}},
+		{"`t.FailNow` (a `require`) inside the `register` function", "", func(t *testing.T, spy *spytb.TB) string {
+			var srv *grpctest.Server
+			o := spy.Run(func() {
+				srv = grpctest.NewServer(spy, func(*grpc.Server) { spy.Fatalf("no database") })
+			})
+			if !o.FailedNow || srv != nil {
+				t.Errorf("NewServer with a register that calls FailNow: FailNow called %v, server %v", o.FailedNow, srv)
+			}
+			spy.Want(t, 1, "no database")
+			return "the test stops, as FailNow does; the harness's listener and server are closed first"
+		}},
 		{"`grpctest.VerifyNoLeaks(t, nil)` (a nil goleak option)", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() { grpctest.VerifyNoLeaks(spy, goleak.IgnoreCurrent(), nil) })
 			return reportCell(spy.Want(t, 1, "grpctest.VerifyNoLeaks: option 1 is nil"))

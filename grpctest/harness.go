@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -86,7 +87,10 @@ var harnessIDs atomic.Uint64
 // t.Cleanup. Mirrors httptest.NewServer. Unless WithoutRecorder is given,
 // one Recorder records both sides. Invalid options fail the test with
 // t.Fatalf, and so do server or dial options that grpc.NewServer or
-// grpc.NewClient panics on (two grpc.StreamInterceptor options, say).
+// grpc.NewClient panics on (two grpc.StreamInterceptor options, say), and
+// a register function that panics. Register every service in register,
+// once: gRPC ends the process (its logger's Fatal) on a service registered
+// twice, or registered on GRPC() after NewServer has started serving.
 // NewServer may be called from a cleanup (testing runs the cleanups that
 // cleanups register), but not with the t of a test that has ended, whose
 // cleanups never run: nothing would close the harness, and the testing
@@ -175,7 +179,15 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		// service's setup starts (a janitor, a watch loop) lives as long
 		// as the service, which the test may stop in a cleanup of its own
 		// that runs after Close. Check (c) leaves it alone.
-		register(s.srv)
+		if p, stack, ok := registerServices(register, s.srv); !ok {
+			s.srv.Stop()
+			s.lis.Close()
+			if p == nil { // runtime.Goexit: t.FailNow in register, say; it goes on
+				return nil
+			}
+			t.Fatalf("grpctest.NewServer: the register function panicked: %v\n%s", p, stack)
+			return nil
+		}
 	}
 	inLabels(s.serverLabels, func() {
 		lis := &trackingListener{listener: s.lis, s: s}
@@ -241,6 +253,24 @@ func (s *Server) stuckReport() string {
 // options) is recovered there and returned as an error, for the caller to
 // report on the test's goroutine: left alone on f's goroutine, it would end
 // the test binary with no test named.
+// registerServices calls register(srv), recovering a panic: ok is false
+// if register did not return, with the panic's value and stack (p is nil
+// if it ended its goroutine with runtime.Goexit, which goes on once the
+// caller's deferred calls have run: those of NewServer clean up).
+func registerServices(register func(*grpc.Server), srv *grpc.Server) (p any, stack string, ok bool) {
+	defer func() {
+		if !ok {
+			p = recover()
+			stack = string(debug.Stack())
+			if i := strings.Index(stack, "\npanic("); i >= 0 { // from the panic on
+				stack = stack[i+1:]
+			}
+		}
+	}()
+	register(srv)
+	return nil, "", true
+}
+
 func inLabels(ctx context.Context, f func()) (err error) {
 	done := make(chan struct{})
 	go func() {
@@ -356,7 +386,9 @@ func (s *Server) Recorder() *recorder.Recorder {
 	return s.rec
 }
 
-// GRPC returns the underlying *grpc.Server.
+// GRPC returns the underlying *grpc.Server. It is serving already:
+// register services in NewServer's register function (gRPC ends the
+// process on a RegisterService after Serve).
 func (s *Server) GRPC() *grpc.Server {
 	s.made("GRPC")
 	return s.srv
