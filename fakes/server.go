@@ -510,6 +510,8 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 				clientHint = " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
 			case errors.As(err, new(abandonedErr)):
 				why += " (the call ended while the step's function ran, and did not wait for it to return: a function still running at Close is reported by the leak check)"
+			case ctxEnd:
+				clientHint = " (the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script)"
 			}
 			if c == codes.Canceled || c == codes.DeadlineExceeded {
 				waitAtMost(ctx.Done(), ctxEndWait) // gRPC may fail a Send for a cancel before it cancels the call's context

@@ -444,6 +444,23 @@ func TestServerStepThatEndedTheCallIsNotListedAsNotReached(t *testing.T) {
 			t.Errorf("steps not reached:%s\nwant step 4 only (step 3 was reached and failed)", list)
 		}
 	})
+	t.Run("a client cancel during a Recv", func(t *testing.T) {
+		spy := spytb.New(t)
+		srv := fakes.NewServer(spy)
+		srv.Expect(fullDuplex).Send(res(1)).Recv(req(1)).Send(res(2))
+		ctx, cancel := context.WithCancel(t.Context())
+		stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		spy.End()
+		spy.Want(t, 1, "did not complete its script: the call ended during step 2 Recv(", "Canceled",
+			"the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script")
+	})
 	t.Run("a client cancel during a last Sleep", func(t *testing.T) {
 		spy := spytb.New(t)
 		srv := fakes.NewServer(spy)

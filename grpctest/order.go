@@ -209,7 +209,11 @@ func ClientEnds(code codes.Code) Step {
 
 // ServerEnds matches the End of a call's server half with status code
 // code: the status the handler returned (with the recorder's server
-// interceptors, Internal for a handler that panicked).
+// interceptors, Internal for a handler that panicked). When the client's
+// deadline passes, the server half ends with DeadlineExceeded or with
+// Canceled, whichever gRPC notices first (mostly Canceled, over bufconn):
+// assert the deadline with ClientEnds(codes.DeadlineExceeded), as Ends
+// explains.
 func ServerEnds(code codes.Code) Step {
 	return endStep{code: code, side: recorder.Server, sided: true}
 }
