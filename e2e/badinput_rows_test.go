@@ -1083,6 +1083,9 @@ func badInputs() []badInput {
 		{"`fakes.Delay(method, -1)`", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.Delay(talkMethod, -1), "Delay", "-1")
 		}},
+		{"`fakes.FailFirst(method, 0, 1, err)` (no stream to break)", "", func(t *testing.T, spy *spytb.TB) string {
+			return badInterceptor(t, spy, fakes.FailFirst(talkMethod, 0, 1, status.Error(codes.Unavailable, "x")), "FailFirst", "streams = 0")
+		}},
 		{"`fakes.FailAfter(\"Talk\", 1, err)` (not a full method name)", "", func(t *testing.T, spy *spytb.TB) string {
 			return badInterceptor(t, spy, fakes.FailAfter("Talk", 1, status.Error(codes.Unavailable, "x")), "FailAfter", "Talk")
 		}},

@@ -1,9 +1,9 @@
 package examples_test
 
 // Recipes for fault injection on a real server: drop the connection
-// mid-stream (Disconnect), break streams after n messages (FailAfter), and
-// slow them down (Delay). Each tests a piece of client code that must
-// survive the fault.
+// mid-stream (Disconnect), break streams after n messages (FailAfter, or
+// FailFirst for the first streams only), and slow them down (Delay). Each
+// tests a piece of client code that must survive the fault.
 
 import (
 	"context"
@@ -175,6 +175,27 @@ func TestRecipeFailAfterRetry(t *testing.T) {
 	if _, err := echoAll(testContext(t), chat, msgs, 1); status.Code(err) != codes.Unavailable {
 		t.Errorf("echoAll with one attempt: %v, want Unavailable", err)
 	}
+}
+
+// FailFirst breaks only the first Talk stream, after 2 messages: the
+// retry, on a second stream, goes through whole.
+func TestRecipeFailFirstThenRecover(t *testing.T) {
+	unavailable := status.Error(codes.Unavailable, "injected: connection reset")
+	s := grpctest.NewServer(t, examples.NewChatServer().Register,
+		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+			fakes.FailFirst(chatpb.Chat_Talk_FullMethodName, 1, 2, unavailable))))
+	var msgs []*chatpb.Message
+	for _, text := range []string{"a", "b", "c"} {
+		msgs = append(msgs, &chatpb.Message{Room: "lobby", Text: text})
+	}
+	echoes, err := echoAll(testContext(t), chatpb.NewChatClient(s.Conn()), msgs, 2)
+	if err != nil {
+		t.Fatalf("echoAll: %v", err)
+	}
+	if len(echoes) != 3 {
+		t.Errorf("%d echoes, want 3\n%s", len(echoes), s.Recorder())
+	}
+	grpctest.AssertOrder(t, s.Recorder(), grpctest.ClientEnds(codes.Unavailable), grpctest.ClientEnds(codes.OK))
 }
 
 // sayWithin is client code under test: say (see the fakes recipes) with a

@@ -79,11 +79,12 @@
 //
 // # Fault injection
 //
-// FailAfter and Delay are stream server interceptors for any server,
-// including a grpctest harness or the fake server (through
+// FailAfter, FailFirst and Delay are stream server interceptors for any
+// server, including a grpctest harness or the fake server (through
 // grpctest.WithServerOptions and grpc.ChainStreamInterceptor): FailAfter
-// breaks a stream after n messages (sent and received together), Delay
-// slows every message down while honouring the call's context. Through
+// breaks a stream after n messages (sent and received together),
+// FailFirst breaks only the first streams so that a retry can succeed,
+// Delay slows every message down while honouring the call's context. Through
 // WithServerOptions they run inside the harness's recorder, so a failure
 // FailAfter injects shows in the recorder as the call's status, not as a
 // failed Send or Recv (FailAfter's doc shows how to chain it outside). With

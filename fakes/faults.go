@@ -63,7 +63,36 @@ import (
 // from here, so every stream the interceptor sees fails at once with
 // codes.Internal and a message naming the mistake.
 func FailAfter(method string, n int, err error) grpc.StreamServerInterceptor {
-	problems := []error{checkFilter(method)} // every one, not the first only
+	return failAfter(fmt.Sprintf("fakes.FailAfter(%q, %d, %v)", method, n, err), method, -1, n, err, nil)
+}
+
+// FailFirst is FailAfter for the first streams streams of method only:
+// those are broken after n messages, as FailAfter breaks every one, and
+// the streams after them pass through untouched, so that a client's retry
+// (a reconnect, a resumed download, an upload sent again) can succeed:
+//
+//	// The first upload breaks after 2 messages; the retry goes through.
+//	grpctest.WithServerOptions(grpc.ChainStreamInterceptor(
+//		fakes.FailFirst("/pkg.Store/Upload", 1, 2, status.Error(codes.Unavailable, "link down"))))
+//
+// Streams are counted in the order the interceptor sees them, across
+// every method that method matches. streams < 1 is a bad argument, as
+// FailAfter's are: every stream fails at once with codes.Internal naming
+// it.
+func FailFirst(method string, streams, n int, err error) grpc.StreamServerInterceptor {
+	name := fmt.Sprintf("fakes.FailFirst(%q, %d, %d, %v)", method, streams, n, err)
+	var extra error
+	if streams < 1 {
+		extra = fmt.Errorf("streams = %d, want >= 1 streams to break", streams)
+	}
+	return failAfter(name, method, streams, n, err, extra)
+}
+
+// failAfter makes FailAfter (streams < 0: every stream) and FailFirst;
+// name is the call, for a report of bad arguments, extra a problem of
+// FailFirst's own, if any.
+func failAfter(name, method string, streams, n int, err, extra error) grpc.StreamServerInterceptor {
+	problems := []error{checkFilter(method), extra} // every one, not the first only
 	if n < 0 {
 		problems = append(problems, fmt.Errorf("n = %d, want >= 0 messages to let through", n))
 	}
@@ -71,10 +100,14 @@ func FailAfter(method string, n int, err error) grpc.StreamServerInterceptor {
 		problems = append(problems, fmt.Errorf("err is nil; give the error the operation after %d messages fails with", max(n, 0)))
 	}
 	if bad := joinProblems(problems); bad != nil {
-		return misconfigured(fmt.Sprintf("fakes.FailAfter(%q, %d, %v)", method, n, err), bad)
+		return misconfigured(name, bad)
 	}
+	var seen atomic.Int64 // matching streams so far
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if !matchMethod(method, info.FullMethod) {
+			return handler(srv, ss)
+		}
+		if streams >= 0 && seen.Add(1) > int64(streams) {
 			return handler(srv, ss)
 		}
 		return handler(srv, &failingStream{ServerStream: ss, n: int64(n), err: err})

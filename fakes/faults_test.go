@@ -136,6 +136,8 @@ func TestFaultInterceptorsBadArguments(t *testing.T) {
 		{"bad method", fakes.FailAfter("FullDuplexCall", 1, errInjected), `method "FullDuplexCall"`},
 		{"negative delay", fakes.Delay(fullDuplex, -time.Second), "d = -1s"},
 		{"bad delay method", fakes.Delay("grpc.testing.TestService/FullDuplexCall", time.Second), "want \"/pkg.Service/Method\""},
+		{"no streams to break", fakes.FailFirst(fullDuplex, 0, 1, errInjected), "streams = 0, want >= 1"},
+		{"FailFirst, all wrong", fakes.FailFirst("x", -1, -1, nil), `fakes.FailFirst("x", -1, -1, <nil>)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := interopServer(t, tc.ic)
@@ -328,6 +330,38 @@ func TestFailAfterCountsMessagesNotOperations(t *testing.T) {
 			t.Errorf("FailAfter(n=%d) with %d request(s) and the response: CloseAndRecv = %v, want code %v\n%s",
 				tc.n, tc.reqs, err, tc.want, h.Recorder())
 		}
+	}
+}
+
+// FailFirst breaks the first streams only: an upload that breaks twice
+// goes through on the third attempt, as a client that retries needs.
+func TestFailFirstLetsTheRetrySucceed(t *testing.T) {
+	h := interopServer(t, fakes.FailFirst(streamingIn, 2, 1, errInjected))
+	upload := func() error {
+		stream, err := testpb.NewTestServiceClient(h.Conn()).StreamingInputCall(t.Context())
+		if err != nil {
+			return err
+		}
+		for range 3 {
+			if err := stream.Send(&testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}); err != nil {
+				break // the break shows in CloseAndRecv's status
+			}
+		}
+		_, err = stream.CloseAndRecv()
+		return err
+	}
+	for i, want := range []codes.Code{codes.Unavailable, codes.Unavailable, codes.OK, codes.OK} {
+		if err := upload(); status.Code(err) != want {
+			t.Errorf("upload %d: %v, want code %v\n%s", i+1, err, want, h.Recorder())
+		}
+	}
+	// Other methods neither break nor count.
+	h = interopServer(t, fakes.FailFirst(streamingIn, 1, 0, errInjected))
+	if _, err := exchange(t.Context(), testpb.NewTestServiceClient(h.Conn()), req(1)); err != nil {
+		t.Errorf("a stream of another method: %v", err)
+	}
+	if err := upload(); status.Code(err) != codes.Unavailable {
+		t.Errorf("the first stream of the method after another method's: %v, want Unavailable", err)
 	}
 }
 
