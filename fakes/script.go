@@ -151,6 +151,7 @@ func (st scriptStep) String() string {
 
 // callRun is the progress of one call that runs a script.
 type callRun struct {
+	ordinal    int          // the script's n-th call
 	name       string       // "call 2 of 3": the call among the script's, when it arrived (see callNameLocked)
 	wantMD     metadata.MD  // the script's Metadata when the call arrived
 	steps      []scriptStep // the steps fixed when the call arrived

@@ -370,7 +370,7 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 			continue
 		}
 		if sc.takesCallLocked() {
-			run := &callRun{name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...), wantMD: sc.wantMD.Copy()}
+			run := &callRun{ordinal: len(sc.calls) + 1, name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...), wantMD: sc.wantMD.Copy()}
 			sc.calls = append(sc.calls, run)
 			return sc, run, ""
 		}
@@ -401,6 +401,10 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 	s.running++
 	if r := s.h.Recorder(); r != nil {
 		run.callID, run.hasID = r.ServerCallID(ctx)
+		if run.hasID && run.callID != uint64(run.ordinal) {
+			// The script counts its own calls; the timeline counts all.
+			run.name += fmt.Sprintf(", the timeline's call %d", run.callID)
+		}
 	}
 	run.ctx, run.finished = ctx, make(chan struct{})
 	s.mu.Unlock()

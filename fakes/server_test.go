@@ -786,3 +786,24 @@ func TestServerCloseCapsItsProblems(t *testing.T) {
 		t.Errorf("more than ten problems listed, or the package named in the items:\n%s", r.Msg)
 	}
 }
+
+// A report names a call as its script counts it and, when that differs,
+// as the timeline does.
+func TestServerReportNamesTheTimelinesCall(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect("/grpc.testing.TestService/EmptyCall").RecvAny().Send(&testpb.Empty{})
+	srv.Expect(unaryCall).Recv(&testpb.SimpleRequest{ResponseSize: 1}).Send(&testpb.SimpleResponse{})
+	client := testpb.NewTestServiceClient(srv.Conn())
+	if _, err := client.EmptyCall(t.Context(), &testpb.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{ResponseSize: 2}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("UnaryCall: %v, want the fake's FailedPrecondition", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, `Expect("/grpc.testing.TestService/UnaryCall") at server_test.go:`, "(call 1 of 1, the timeline's call 2): step 1 Recv")
+	if strings.Contains(r.Msg, "EmptyCall\") at server_test.go") {
+		t.Errorf("the call that went as scripted is reported:\n%s", r.Msg)
+	}
+}
