@@ -84,6 +84,15 @@ func Go[T any](t testing.TB, fn func() (T, error)) *Pending[T] {
 	return start(t, "Go", caller(2), fn)
 }
 
+// returned renders what the call returned: its error for GoErr's, else
+// its value as the failure reports render messages, and its error.
+func (p *Pending[T]) returned() string {
+	if _, none := any(p.val).(struct{}); none {
+		return fmt.Sprintf("%v", p.err)
+	}
+	return fmt.Sprintf("(%s, %v)", nilOrShort(p.val), p.err)
+}
+
 // GoErr is Go for a function that returns only an error:
 //
 //	send := grpctest.GoErr(t, func() error { return stream.Send(m) })
@@ -247,8 +256,8 @@ func (p *Pending[T]) AssertBlocked(d time.Duration) bool {
 	}
 	if returned {
 		p.finish()
-		p.t.Errorf("grpctest: %s returned within %v, want still blocked after %v: it returned (%v, %v)%s",
-			p.describe(), d, d, p.val, p.err, timelines(p.t))
+		p.t.Errorf("grpctest: %s returned within %v, want still blocked after %v: it returned %s%s",
+			p.describe(), d, d, p.returned(), timelines(p.t))
 		return false
 	}
 	return true

@@ -68,7 +68,16 @@ func TestAssertBlockedFailsWhenTheCallReturns(t *testing.T) {
 	if send.AssertBlocked(time.Minute) {
 		t.Errorf("AssertBlocked returned true for a Send that returned")
 	}
-	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "returned within 1m0s, want still blocked", "recorded timeline:")
+	spy.Want(t, 1, "the call started by GoErr at blocking_test.go:", "returned within 1m0s, want still blocked", "it returned <nil>\n", "recorded timeline:")
+
+	// A value is rendered as messages are in the other reports, in one
+	// stable form (prototext's spacing changes from run to run).
+	spy = spytb.New(t)
+	call := grpctest.Go(spy, func() (*testgrpc.SimpleResponse, error) {
+		return client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{FillUsername: true})
+	})
+	call.AssertBlocked(time.Minute)
+	spy.Want(t, 1, "the call started by Go at blocking_test.go:", "returned within 1m0s", "it returned (*grpc_testing.SimpleResponse{payload:{}}, <nil>)\n")
 }
 
 func TestWaitReportsACallStillBlocked(t *testing.T) {
