@@ -70,7 +70,9 @@
 // A report made by the Close that t.Cleanup runs is printed at the test's
 // NewServer line (the testing package follows a cleanup's helper frames to
 // where it was registered); one made by a Close the test calls, at that
-// call.
+// call. The first report of a Close carries the recorded timeline (cut to
+// its first and last events when long; the events Close itself caused, the
+// ends of the calls it ended, included), the others refer to it.
 //
 // # Leak checks
 //

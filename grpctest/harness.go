@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
+	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -43,8 +44,10 @@ type Server struct {
 	conn      *grpc.ClientConn
 	rec       *recorder.Recorder
 	serveDone chan error
-	stopped   atomic.Bool  // gRPC closed the listener: the server is stopped
-	owners    []*clientRef // of every ClientConn of the harness (under mu)
+	// rt is the t of Close's reports (see closeReport), set by close.
+	rt      *closeReport
+	stopped atomic.Bool  // gRPC closed the listener: the server is stopped
+	owners  []*clientRef // of every ClientConn of the harness (under mu)
 
 	// Label contexts: every goroutine the harness starts carries one of
 	// these label sets, and goroutines inherit them (see leak.go).
@@ -492,8 +495,9 @@ func (s *Server) Close() {
 }
 
 func (s *Server) close() {
-	t := s.t
-	t.Helper()
+	s.t.Helper()
+	s.rt = &closeReport{TB: s.t, rec: s.rec}
+	t := s.rt
 	if s.stopWarn != nil {
 		s.stopWarn()
 	}
@@ -647,7 +651,7 @@ func (s *Server) closeConns(conns []*grpc.ClientConn) (blocked bool) {
 		b.WriteString("\n")
 		g.render(&b, heading)
 	}
-	s.t.Errorf("%s", b.String())
+	s.rt.Errorf("%s", b.String())
 	return true
 }
 
@@ -704,7 +708,7 @@ func (s *Server) reportOutsideConns(conns []*trackedConn) {
 		return
 	}
 	slices.Sort(open)
-	s.t.Errorf("grpctest: %d client connection(s) to Addr() %s that the harness did not make were still open %v after Close began (from %s): "+
+	s.rt.Errorf("grpctest: %d client connection(s) to Addr() %s that the harness did not make were still open %v after Close began (from %s): "+
 		"the code under test did not Close a grpc.ClientConn it made for this address, and its goroutines (which reconnect) outlive the test; "+
 		"close it before the test returns (defer conn.Close(), or t.Cleanup registered after NewServer) (WithClientConnCheck)",
 		len(open), s.Addr(), s.cfg.closeTimeout, strings.Join(open, ", "))
@@ -764,7 +768,7 @@ func (s *Server) stop() map[string]int {
 		}
 	}
 	if serveErr != nil && !errors.Is(serveErr, grpc.ErrServerStopped) {
-		s.t.Errorf("grpctest: Serve returned: %v", serveErr)
+		s.rt.Errorf("grpctest: Serve returned: %v", serveErr)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -822,7 +826,7 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 				}
 			}
 		}
-		s.t.Errorf("%s", strings.TrimRight(b.String(), "\n"))
+		s.rt.Errorf("%s", strings.TrimRight(b.String(), "\n"))
 	}
 }
 
@@ -878,11 +882,11 @@ func (s *Server) awaitAdopted() {
 		case <-timer.C:
 			tb := tracebacksByID()[p.goroutine()]
 			if spinning(tb) {
-				s.t.Errorf("grpctest: %s was still running %v after Close ended the harness's streams, and not blocked: its goroutine is runnable, "+
+				s.rt.Errorf("grpctest: %s was still running %v after Close ended the harness's streams, and not blocked: its goroutine is runnable, "+
 					"so it is looping (retrying a call that fails at once, say); make the loop end when the test does (watch a context, or a stop channel)%s",
 					p.describe(), s.cfg.closeTimeout, renderBlocked(tb))
 			} else {
-				s.t.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
+				s.rt.Errorf("grpctest: %s was still blocked %v after Close ended the harness's streams: "+
 					"what it waits for is not a stream of this harness (if it is one of a harness of an enclosing test, that harness is still open); "+
 					"end it (cancel its context) before the test returns%s", p.describe(), s.cfg.closeTimeout, renderBlocked(tb))
 			}
@@ -910,4 +914,29 @@ func (s *Server) adopt(b blocker) bool {
 	}
 	s.adopted = append(s.adopted, b)
 	return true
+}
+
+// closeReport is the t of Close's reports: the first of them carries the
+// harness's recorded timeline (cut to its beginning and end), so that an
+// unfinished stream, a stuck handler or a leak is read with what the calls
+// did; the others refer to it.
+type closeReport struct {
+	testing.TB
+	rec   *recorder.Recorder
+	shown bool
+}
+
+// Errorf reports as t.Errorf does, adding the timeline to the first report.
+func (c *closeReport) Errorf(format string, args ...any) {
+	c.TB.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if c.rec != nil {
+		if c.shown {
+			msg += "\n(the recorded timeline is under Close's first report)"
+		} else {
+			c.shown = true
+			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(c.rec.String()), "\n")
+		}
+	}
+	c.TB.Errorf("%s", msg)
 }

@@ -859,3 +859,43 @@ func TestLeakHintNamesTheGoroutinesOwnFunction(t *testing.T) {
 	spy.End()
 	spy.Want(t, 1, `grpctest.WithIgnoredGoroutines("github.com/streamtest/streamtest/grpctest_test.(*nestingHandler).loop")`)
 }
+
+// Close's first report carries the recorded timeline, and the reports
+// after it refer to it; a harness without a recorder has none to show.
+func TestCloseReportsCarryTheTimelineOnce(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	// Two streams never finished, opened at two lines: two reports.
+	if _, err := client(srv).FullDuplexCall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := client(srv).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&testgrpc.StreamingOutputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	rs := spy.Reports()
+	if len(rs) != 2 {
+		t.Fatalf("%d reports, want 2:\n%s", len(rs), spy.Text())
+	}
+	if !strings.Contains(rs[0].Msg, "was never finished") || !strings.Contains(rs[0].Msg, "\nrecorded timeline (up to Close, which ends the calls still open):\n") ||
+		!strings.Contains(rs[0].Msg, "client  send       /grpc.testing.TestService/FullDuplexCall") {
+		t.Errorf("the first report lacks the timeline:\n%s", rs[0].Msg)
+	}
+	if !strings.HasSuffix(rs[1].Msg, "\n(the recorded timeline is under Close's first report)") || strings.Contains(rs[1].Msg, "client  send") {
+		t.Errorf("the second report does not refer to the first's timeline:\n%s", rs[1].Msg)
+	}
+
+	spy = spytb.New(t)
+	srv = grpctest.NewServer(spy, interopService, grpctest.WithoutRecorder())
+	if _, err := client(srv).FullDuplexCall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spy.End()
+	if r := spy.Want(t, 1, "was never finished"); strings.Contains(r.Msg, "timeline") {
+		t.Errorf("a harness without a recorder shows a timeline:\n%s", r.Msg)
+	}
+}

@@ -226,7 +226,7 @@ func (s *Server) reportPanics() {
 	s.panics = nil
 	s.mu.Unlock()
 	for _, p := range panics {
-		s.t.Errorf("grpctest: the handler of %s %s\n(the client got Internal)\n%s", p.method, p.what, p.stack)
+		s.rt.Errorf("grpctest: the handler of %s %s\n(the client got Internal)\n%s", p.method, p.what, p.stack)
 	}
 }
 
