@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/streamtest/streamtest/internal/msgdiff"
@@ -613,14 +612,9 @@ func holdsPointers(m any) bool {
 // short renders a message on one line, cut to a readable length.
 func short(m any) string {
 	var s string
-	if pm, ok := m.(proto.Message); ok {
-		b, err := prototext.MarshalOptions{}.Marshal(pm)
-		if err == nil {
-			s = string(b)
-		} else {
-			s = fmt.Sprint(m)
-		}
-		s = fmt.Sprintf("%T{%s}", m, strings.Join(strings.Fields(s), " "))
+	if _, ok := m.(proto.Message); ok {
+		// As the timeline shows it (long bytes as their length).
+		s = fmt.Sprintf("%T%s", m, recorder.FormatMessage(m))
 	} else if holdsPointers(m) {
 		// Not %#v: it prints a pointer inside a value as its address,
 		// which differs from run to run.
