@@ -693,6 +693,14 @@ func badInputs() []badInput {
 			wantErr(t, "a call on the connection Dial returned after Close", err, codes.Canceled, "closing")
 			return reportCell(spy.Want(t, 1, "Dial called after Close")) + "; calls on it fail: " + errCell(err)
 		}},
+		{"`Server.Disconnect` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				srv := grpctest.NewServer(spy, chatService)
+				srv.Close()
+				srv.Disconnect()
+			})
+			return reportCell(spy.Want(t, 1, "Disconnect called after Close"))
+		}},
 		{"an RPC on `Server.Conn()` after `Close`", "", func(t *testing.T, spy *spytb.TB) string {
 			var err error
 			spy.Run(func() {

@@ -406,11 +406,17 @@ func (s *Server) GRPC() *grpc.Server {
 // client of the code's own made to Addr (WithTCP), Disconnect closes the
 // server's end only: that client finds out by itself, as after a real
 // network failure, so an RPC it starts right after Disconnect may still
-// take the dropped transport and fail with codes.Unavailable.
+// take the dropped transport and fail with codes.Unavailable. Disconnect
+// after Close is reported with t.Errorf and does nothing.
 func (s *Server) Disconnect() {
 	s.made("Disconnect")
 	s.t.Helper()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.t.Errorf("grpctest: Server.Disconnect called after Close: the harness has no connection left to drop")
+		return
+	}
 	s.drops = append(s.drops, time.Now())
 	conns := make([]*trackedConn, 0, len(s.netConns))
 	for c := range s.netConns {
