@@ -887,7 +887,7 @@ func (sc *Script) missingSteps() string {
 func describeSteps(steps []scriptStep, from int) string {
 	var b strings.Builder
 	for i := from; i < len(steps); i++ {
-		fmt.Fprintf(&b, "\n\t\tstep %d %s (%s)", i+1, steps[i], steps[i].where)
+		fmt.Fprintf(&b, "\n  step %d %s (%s)", i+1, steps[i], steps[i].where)
 	}
 	return b.String()
 }

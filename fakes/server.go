@@ -1060,7 +1060,9 @@ func (s *Server) verify() {
 			fmt.Fprintf(&b, "\n  … and %d more problem(s)", len(problems)-maxProblems)
 			break
 		}
-		fmt.Fprintf(&b, "\n  %d. %s", i+1, p)
+		// An item's own lines (a diff, the steps not reached) are
+		// indented under it.
+		fmt.Fprintf(&b, "\n  %d. %s", i+1, strings.ReplaceAll(strings.TrimRight(p, "\n"), "\n", "\n     "))
 	}
 	if r := s.h.Recorder(); r != nil {
 		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(r.String()))
