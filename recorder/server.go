@@ -354,7 +354,9 @@ func (r *Recorder) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // WrapServerStream returns ss wrapped so that its events are recorded, for
 // users who build their own stream server interceptor. It records Begin at
 // once; call EndServerStream with the handler's error when it returns. A
-// method that WithMethods leaves out gets ss back unwrapped.
+// method that WithMethods leaves out gets ss back unwrapped. With a nil
+// info the call is recorded under an empty method (as by the server
+// interceptors called with one); a nil ss gives nil.
 func (r *Recorder) WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream {
 	r.ready()
 	if ss == nil {
