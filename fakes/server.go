@@ -514,8 +514,6 @@ func (s *Server) run(ss grpc.ServerStream, sc *Script, run *callRun) error {
 				clientHint = " (the client canceled, or its deadline passed, during the Sleep; for a call the client is meant to cancel, script the steps before it and end with Hang)"
 			case errors.As(err, new(abandonedErr)):
 				why += " (the call ended while the step's function ran, and did not wait for it to return: a function still running at Close is reported by the leak check)"
-			case ctxEnd:
-				clientHint = " (the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script)"
 			}
 			if c == codes.Canceled || c == codes.DeadlineExceeded {
 				waitAtMost(ctx.Done(), ctxEndWait) // gRPC may fail a Send for a cancel before it cancels the call's context
@@ -1023,8 +1021,12 @@ func (s *Server) verify() {
 					why += " [Close had begun when the call ended: Close, which ends every call still running, may have ended it, or its client just before]"
 				case run.endedBy == endDropped:
 					why += " (the client got Unavailable: the call's connection broke, as Disconnect breaks it)"
-				default:
+				case run.clientHint != "":
 					why += run.clientHint
+				case run.endedBy == endClient:
+					// Whatever the step's operation failed with (a cancel's
+					// status, or the transport's as the cancel reached it).
+					why += " (the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script)"
 				}
 				if (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosed(run.callID, events) {
 					why += "; the step waits for the client to half-close, and it never did (no CloseSend): " +
