@@ -45,9 +45,12 @@ type Server struct {
 	rec       *recorder.Recorder
 	serveDone chan error
 	// rt is the t of Close's reports (see closeReport), set by close.
-	rt      *closeReport
-	stopped atomic.Bool  // gRPC closed the listener: the server is stopped
-	owners  []*clientRef // of every ClientConn of the harness (under mu)
+	rt *closeReport
+	// Whether an interceptor runs outside the harness's unary and stream
+	// interceptors (see outerInterceptor).
+	outerUnary, outerStream atomic.Int32
+	stopped                 atomic.Bool  // gRPC closed the listener: the server is stopped
+	owners                  []*clientRef // of every ClientConn of the harness (under mu)
 
 	// Label contexts: every goroutine the harness starts carries one of
 	// these label sets, and goroutines inherit them (see leak.go).
@@ -107,10 +110,12 @@ var harnessIDs atomic.Uint64
 // it, gRPC would send no status and the client would wait for its
 // context). Not when an interceptor set with grpc.UnaryInterceptor or
 // grpc.StreamInterceptor (WithServerOptions) runs outside the harness's:
-// that may be the service's own recovery, under test, and the panic goes
-// on to it, raised again with the same value (a Goexit reaches it as the
-// Internal error). A panic on a goroutine the handler started is beyond
-// any interceptor and crashes the binary as usual.
+// that may be the service's own recovery, under test, so the handler runs
+// on that interceptor's goroutine, as without the harness, and its panic
+// goes on to it untouched (a Goexit there ends the call's goroutine, and
+// the client waits for its context, as without the harness). A panic on a
+// goroutine the handler started is beyond any interceptor and crashes the
+// binary as usual.
 //
 // A test still running shortly before go test's -timeout ends the test
 // binary (a tenth of the time left, at most 5s before) gets, on standard
@@ -182,12 +187,8 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		// service's setup starts (a janitor, a watch loop) lives as long
 		// as the service, which the test may stop in a cleanup of its own
 		// that runs after Close. Check (c) leaves it alone.
-		if p, stack, ok := registerServices(register, s.srv); !ok {
-			s.srv.Stop()
-			s.lis.Close()
-			if p == nil { // runtime.Goexit: t.FailNow in register, say; it goes on
-				return nil
-			}
+		cleanup := func() { s.srv.Stop(); s.lis.Close() }
+		if p, stack, ok := registerServices(register, s.srv, cleanup); !ok {
 			t.Fatalf("grpctest.NewServer: the register function panicked: %v\n%s", p, stack)
 			return nil
 		}
@@ -257,12 +258,13 @@ func (s *Server) stuckReport() string {
 // report on the test's goroutine: left alone on f's goroutine, it would end
 // the test binary with no test named.
 // registerServices calls register(srv), recovering a panic: ok is false
-// if register did not return, with the panic's value and stack (p is nil
-// if it ended its goroutine with runtime.Goexit, which goes on once the
-// caller's deferred calls have run: those of NewServer clean up).
-func registerServices(register func(*grpc.Server), srv *grpc.Server) (p any, stack string, ok bool) {
+// if register panicked, with the panic's value and stack. If register did
+// not return, cleanup runs first: a runtime.Goexit (t.FailNow in register)
+// goes on ending the test's goroutine, and never returns to NewServer.
+func registerServices(register func(*grpc.Server), srv *grpc.Server, cleanup func()) (p any, stack string, ok bool) {
 	defer func() {
 		if !ok {
+			cleanup()
 			p = recover()
 			stack = string(debug.Stack())
 			if i := strings.Index(stack, "\npanic("); i >= 0 { // from the panic on

@@ -2,7 +2,10 @@ package grpctest_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +14,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/spytb"
 )
 
@@ -316,4 +321,136 @@ func TestBlockedStatsHandlerHoldingACallIsNamed(t *testing.T) {
 	if strings.Contains(r.Msg, "WithIgnoredGoroutines") {
 		t.Errorf("the report suggests exempting a goroutine that serves a call:\n%s", r.Msg)
 	}
+}
+
+// stackPanicker's handler panics in a function of its own, for the stack.
+type stackPanicker struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+//go:noinline
+func panicInTheHandler() { panic("boom in handler") }
+
+func (stackPanicker) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	panicInTheHandler()
+	return nil, nil
+}
+
+// The service's own recovery interceptor, outside the harness's, gets the
+// panic as it was raised: the stack it logs shows where the handler
+// panicked.
+func TestServiceRecoverySeesTheHandlersStack(t *testing.T) {
+	var stack string
+	recovery := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				stack = string(debug.Stack())
+				err = status.Errorf(codes.Unavailable, "recovered: %v", p)
+			}
+		}()
+		return h(ctx, req)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(stackPanicker{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(recovery)))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("UnaryCall: %v, want the recovery's Unavailable", err)
+	}
+	if !strings.Contains(stack, "panicInTheHandler") {
+		t.Errorf("the recovery interceptor's stack does not show the handler's panic:\n%s", stack)
+	}
+	spy.End()
+	spy.WantClean(t)
+}
+
+// goroutineOf's handlers send the number of the goroutine they run on.
+type goroutineOf struct {
+	testgrpc.UnimplementedTestServiceServer
+	id chan uint64
+}
+
+func (h goroutineOf) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	h.id <- goid.ID()
+	return &testgrpc.SimpleResponse{}, nil
+}
+
+func (h goroutineOf) FullDuplexCall(testgrpc.TestService_FullDuplexCallServer) error {
+	h.id <- goid.ID()
+	return nil
+}
+
+// With an interceptor outside the harness's, the handler runs on that
+// interceptor's goroutine, as without the harness (one that locks it to
+// an OS thread keeps the handler on it); without one, on a goroutine of
+// the harness's own (so that a Goexit in it ends the call).
+func TestHandlerGoroutineWithAnOuterInterceptor(t *testing.T) {
+	h := goroutineOf{id: make(chan uint64, 1)}
+	var outer uint64
+	unary := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, hd grpc.UnaryHandler) (any, error) {
+		outer = goid.ID()
+		return hd(ctx, req)
+	}
+	stream := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, hd grpc.StreamHandler) error {
+		outer = goid.ID()
+		return hd(srv, ss)
+	}
+	srv := grpctest.NewServer(t, service(h), grpctest.WithServerOptions(grpc.UnaryInterceptor(unary), grpc.StreamInterceptor(stream)))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if in := <-h.id; in != outer {
+		t.Errorf("unary handler on goroutine %d, the outer interceptor's is %d", in, outer)
+	}
+	st, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v", err)
+	}
+	if in := <-h.id; in != outer {
+		t.Errorf("stream handler on goroutine %d, the outer interceptor's is %d", in, outer)
+	}
+
+	// No outer interceptor: a goroutine of the harness's.
+	inner := 0
+	srv = grpctest.NewServer(t, service(h), grpctest.WithServerOptions(grpc.ChainUnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, hd grpc.UnaryHandler) (any, error) {
+			inner++ // chained after the harness's: on the handler's goroutine
+			outer = goid.ID()
+			return hd(ctx, req)
+		})))
+	if _, err := client(srv).UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if in := <-h.id; inner != 1 || in != outer {
+		t.Errorf("handler on goroutine %d, a chained interceptor's %d (ran %d times)", in, outer, inner)
+	}
+}
+
+// t.FailNow in the register function ends the test's goroutine, and the
+// harness stops its server and closes its listener before it goes.
+func TestRegisterThatFailsNowLeavesNoServer(t *testing.T) {
+	spy := spytb.New(t)
+	var captured *grpc.Server
+	o := spy.Run(func() {
+		grpctest.NewServer(spy, func(s *grpc.Server) { captured = s; spy.Fatalf("no database") })
+	})
+	if !o.FailedNow || captured == nil {
+		t.Fatalf("FailNow in register: FailedNow %v, server %v", o.FailedNow, captured)
+	}
+	// A stopped server refuses to serve at once; one still running would
+	// serve the listener until stopped.
+	served := make(chan error, 1)
+	go func() { served <- captured.Serve(bufconn.Listen(1 << 10)) }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, grpc.ErrServerStopped) {
+			t.Errorf("Serve on the server after FailNow in register: %v, want grpc.ErrServerStopped", err)
+		}
+	case <-time.After(time.Second):
+		t.Errorf("the server was not stopped after FailNow in register: it serves")
+		captured.Stop()
+		<-served
+	}
+	spy.Want(t, 1, "no database")
 }

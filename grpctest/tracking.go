@@ -70,41 +70,68 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 // a handler starts are attributed to it. They and the functions that run
 // the handler (runUnary, runStream) are listed in handlerFrames (leak.go).
 //
-// Each runs the handler on a goroutine of its own and waits for it, so
-// that a handler that ends its goroutine with runtime.Goexit (t.FailNow,
-// t.Fatal or a testify require in a handler) still ends its call: gRPC
-// writes a call's status on the goroutine that called the handler, and
-// without it the client would wait until its context ended. The client
-// gets Internal, and Close reports it.
+// They recover a handler's panic, which would otherwise crash the test
+// binary and lose every other test's result: the client gets Internal,
+// and Close reports the panic with its stack. They run the handler on a
+// goroutine of their own and wait for it, so that a handler that ends its
+// goroutine with runtime.Goexit (t.FailNow, t.Fatal or a testify require
+// in a handler) still ends its call, with Internal: gRPC writes a call's
+// status on the goroutine that called the handler, and without it the
+// client would wait until its context ended.
 //
-// They also recover a handler's panic, which would otherwise crash the
-// test binary and lose every other test's result: the client gets
-// Internal, and Close reports the panic with its stack. Not when an
-// interceptor runs outside them (one set with grpc.UnaryInterceptor or
-// grpc.StreamInterceptor, which gRPC runs before every chained one): that
-// may be the service's own recovery, under test, so the panic goes on to
-// it, raised again with the same value on the goroutine that called the
-// harness's interceptor.
+// Neither when an interceptor runs outside theirs (one set with
+// grpc.UnaryInterceptor or grpc.StreamInterceptor, which gRPC runs before
+// every chained one): that may be the service's own recovery, under test,
+// so the handler runs on gRPC's goroutine, as without the harness, and its
+// panic goes on to that interceptor untouched (with its stack; an
+// interceptor that locks its goroutine to an OS thread keeps the handler
+// on it).
 func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.outerInterceptor(&s.outerUnary, "unaryServerInterceptor", "getChainUnaryHandler") {
+		ctx, saved := s.handlerBegin(ctx, info.FullMethod)
+		defer s.handlerEnd(info.FullMethod, saved)
+		return handler(ctx, req)
+	}
 	var run handlerOutcome
 	done := make(chan struct{})
 	go s.runUnary(ctx, req, info.FullMethod, handler, &run, done)
 	<-done
 	if !run.returned {
-		return nil, s.didNotReturn(info.FullMethod, run, "unaryServerInterceptor", "getChainUnaryHandler")
+		return nil, run.status(info.FullMethod)
 	}
 	return run.resp, run.err
 }
 
 func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if s.outerInterceptor(&s.outerStream, "streamServerInterceptor", "getChainStreamHandler") {
+		ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
+		defer s.handlerEnd(info.FullMethod, saved)
+		return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+	}
 	var run handlerOutcome
 	done := make(chan struct{})
 	go s.runStream(srv, ss, info.FullMethod, handler, &run, done)
 	<-done
 	if !run.returned {
-		return s.didNotReturn(info.FullMethod, run, "streamServerInterceptor", "getChainStreamHandler")
+		return run.status(info.FullMethod)
 	}
 	return run.err
+}
+
+// outerInterceptor reports whether an interceptor runs outside the
+// harness's interceptor named method (gRPC's chain calls it through
+// chain): read from the stack on the first call, kept in *known (0: not
+// known yet, 1: no, 2: yes). A server's interceptors never change.
+func (s *Server) outerInterceptor(known *atomic.Int32, method, chain string) bool {
+	switch known.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	outer := calledByChain(method, chain)
+	known.Store(map[bool]int32{false: 1, true: 2}[outer])
+	return outer
 }
 
 // handlerOutcome is how a handler run by runUnary or runStream ended.
@@ -112,10 +139,12 @@ type handlerOutcome struct {
 	returned bool
 	resp     any
 	err      error
-	// If it did not return: what recover gave (nil for runtime.Goexit),
-	// and the stack at the panic.
-	panicked any
-	stack    string
+	what     string // if it did not return: "panicked: ...", or what else happened
+}
+
+// status is the call's status when the handler did not return.
+func (run *handlerOutcome) status(method string) error {
+	return status.Errorf(codes.Internal, "grpctest: the handler of %s %s (the harness reports it with its stack when it closes)", method, run.what)
 }
 
 // runUnary runs a unary handler for unaryServerInterceptor, on a goroutine
@@ -125,7 +154,7 @@ func (s *Server) runUnary(ctx context.Context, req any, method string, handler g
 	defer close(done)
 	ctx, saved := s.handlerBegin(ctx, method)
 	defer s.handlerEnd(method, saved)
-	defer run.recover()
+	defer s.keepPanic(method, run)
 	run.resp, run.err = handler(ctx, req)
 	run.returned = true
 }
@@ -135,19 +164,22 @@ func (s *Server) runStream(srv any, ss grpc.ServerStream, method string, handler
 	defer close(done)
 	ctx, saved := s.handlerBegin(ss.Context(), method)
 	defer s.handlerEnd(method, saved)
-	defer run.recover()
+	defer s.keepPanic(method, run)
 	run.err = handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
 	run.returned = true
 }
 
-// recover, deferred by runUnary and runStream, stops a panic of the
-// handler's and keeps it, with its stack, for the interceptor. (Under
-// runtime.Goexit, recover returns nil and the goroutine goes on ending.)
-func (run *handlerOutcome) recover() {
+// keepPanic, deferred by runUnary and runStream, stops a panic of the
+// handler of method and keeps it, with its stack, for Close to report:
+// before the handler counts as ended (handlerEnd), so that a Close
+// waiting for it finds the panic. A nil panic value is runtime.Goexit
+// (which goes on ending the goroutine), or panic(nil) under
+// GODEBUG=panicnil=1, which recover has stopped: reported alike.
+func (s *Server) keepPanic(method string, run *handlerOutcome) {
 	if run.returned {
 		return
 	}
-	run.panicked = recover()
+	p := recover()
 	stack := string(debug.Stack())
 	// From the panic (or the Goexit) on: the frames above it are this
 	// function's. The frames that dispatch the call to the handler say
@@ -157,33 +189,20 @@ func (run *handlerOutcome) recover() {
 	} else if i := strings.Index(stack, "\nruntime.Goexit("); i >= 0 {
 		stack = stack[i+1:]
 	}
-	run.stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
-}
-
-// didNotReturn handles a handler of method that did not return, for the
-// interceptor named method (called by gRPC's chain through chain): its
-// panic goes on to an interceptor outside the harness's if there is one;
-// else the panic, or the Goexit, is kept for Close to report, and the call
-// ends with Internal. A nil panic value is runtime.Goexit, or panic(nil)
-// under GODEBUG=panicnil=1, which recover has stopped: reported alike.
-func (s *Server) didNotReturn(method string, run handlerOutcome, interceptor, chain string) error {
-	if run.panicked != nil && calledByChain(interceptor, chain) {
-		panic(run.panicked)
-	}
-	what := fmt.Sprintf("panicked: %v", run.panicked)
-	if run.panicked == nil {
-		what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
+	stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
+	run.what = fmt.Sprintf("panicked: %v", p)
+	if p == nil {
+		run.what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
 	}
 	s.mu.Lock()
-	s.panics = append(s.panics, handlerPanic{method: method, what: what, stack: run.stack})
+	s.panics = append(s.panics, handlerPanic{method: method, what: run.what, stack: stack})
 	s.mu.Unlock()
-	return status.Errorf(codes.Internal, "grpctest: the handler of %s %s (the harness reports it with its stack when it closes)", method, what)
 }
 
 // calledByChain reports whether the harness's interceptor method (named
 // by method) was called by gRPC's chain on behalf of an interceptor that
 // runs before it (chain names the closure that does that): read from the
-// stack, only when a handler did not return.
+// stack, once per server (see outerInterceptor).
 func calledByChain(method, chain string) bool {
 	pcs := make([]uintptr, 128)
 	n := runtime.Callers(2, pcs)
@@ -218,7 +237,7 @@ type handlerPanic struct {
 	stack  string
 }
 
-// reportPanics reports the handlers' panics that didNotReturn kept.
+// reportPanics reports the handlers' panics that keepPanic kept.
 func (s *Server) reportPanics() {
 	s.t.Helper()
 	s.mu.Lock()

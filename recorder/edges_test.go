@@ -384,7 +384,6 @@ func TestServerInterceptorsCalledWithNils(t *testing.T) {
 	if err != nil || resp != req {
 		t.Fatalf("unary interceptor with a nil info: %v, %v; want the handler's answer", resp, err)
 	}
-	//lint:ignore SA1012 a nil context is the misuse under test
 	if _, err := unary(nil, req, &grpc.UnaryServerInfo{FullMethod: "/a.B/C"}, echo); err != nil {
 		t.Fatalf("unary interceptor with a nil context: %v", err)
 	}
