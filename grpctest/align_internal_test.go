@@ -65,3 +65,40 @@ func lcsLen(a, b []int) int {
 	}
 	return l[0][0]
 }
+
+// repair keeps what the edit script kept and pairs up equal messages of
+// the replaced runs: on random lists whose classes split equal messages
+// (2k and 2k+1 are equal), what it keeps of each list is pairwise equal,
+// in order, and at least as long as what the script kept.
+func TestRepairPairsEqualsOfAnotherClass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	eq := func(w, g any) bool { return w.(int)/2 == g.(int)/2 }
+	for round := range 3000 {
+		a := make([]int, rng.IntN(12))
+		b := make([]int, rng.IntN(12))
+		for i := range a {
+			a[i] = rng.IntN(8)
+		}
+		for i := range b {
+			b[i] = rng.IntN(8)
+		}
+		del, ins, _ := editScript(a, b, len(a)+len(b))
+		as, bs := make([]any, len(a)), make([]any, len(b))
+		for i, v := range a {
+			as[i] = v
+		}
+		for i, v := range b {
+			bs[i] = v
+		}
+		rdel, rins := repair(as, bs, del, ins, eq)
+		keptA, keptB := without(a, rdel), without(b, rins)
+		if len(keptA) != len(keptB) || len(keptA) < len(a)-len(del) {
+			t.Fatalf("round %d: a=%v b=%v: script del %v ins %v, repaired del %v ins %v: keeps %v and %v", round, a, b, del, ins, rdel, rins, keptA, keptB)
+		}
+		for i := range keptA {
+			if !eq(keptA[i], keptB[i]) {
+				t.Fatalf("round %d: a=%v b=%v: repaired del %v ins %v keep %v and %v, not equal at %d", round, a, b, rdel, rins, keptA, keptB, i)
+			}
+		}
+	}
+}

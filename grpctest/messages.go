@@ -2,6 +2,7 @@ package grpctest
 
 import (
 	"fmt"
+	"hash/maphash"
 	"reflect"
 	"slices"
 	"strings"
@@ -346,11 +347,14 @@ func alignLimit(want, got []any, opts []cmp.Option) int {
 // align finds which messages of want and of got are not matched in order
 // on the other side, by aligning the two lists: their common head and
 // tail first (a message lost or added in the middle costs no more), then
-// a shortest edit script (Myers' diff) of what is left, over classes of
-// equal messages (see classify). ok is false when that is too costly:
-// too many comparisons to class the messages, or more than maxEdits
-// messages to add or remove.
+// a longest common subsequence of equal messages in what is left. A small
+// middle is aligned comparing each message with each (lcs); a larger one
+// by a shortest edit script (Myers' diff) over classes of equal messages
+// (see classify), whose replaced runs are then paired up again with eq.
+// ok is false when that is too costly: too many comparisons to class the
+// messages, or more than maxEdits messages to add or remove.
 func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing, extra []int, ok bool) {
+	limit := alignLimit(want, got, opts)
 	lo := 0
 	for lo < len(want) && lo < len(got) && eq(want[lo], got[lo]) {
 		lo++
@@ -361,13 +365,18 @@ func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing,
 		hg--
 	}
 	mw, mg := want[lo:hw], got[lo:hg]
-	ids, ok := classify(append(mw[:len(mw):len(mw)], mg...), eq, opts, alignLimit(want, got, opts))
-	if !ok {
-		return nil, nil, false
-	}
-	del, ins, ok := editScript(ids[:len(mw)], ids[len(mw):], maxEdits)
-	if !ok {
-		return nil, nil, false
+	var del, ins []int
+	if len(mw)*len(mg) <= limit {
+		del, ins = lcs(mw, mg, eq)
+	} else {
+		ids, ok := classify(append(mw[:len(mw):len(mw)], mg...), eq, opts, limit)
+		if !ok {
+			return nil, nil, false
+		}
+		if del, ins, ok = editScript(ids[:len(mw)], ids[len(mw):], maxEdits); !ok {
+			return nil, nil, false
+		}
+		del, ins = repair(mw, mg, del, ins, eq)
 	}
 	for _, i := range del {
 		missing = append(missing, lo+i)
@@ -378,27 +387,138 @@ func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing,
 	return missing, extra, true
 }
 
+// lcs returns the indices of a and of b outside a longest common
+// subsequence of equal messages, comparing each message of a with each of
+// b.
+func lcs(a, b []any, eq func(w, g any) bool) (del, ins []int) {
+	// l[i][j]: length of the longest common subsequence of a[i:] and
+	// b[j:]; same[i][j]: a[i] equals b[j].
+	l := make([][]int, len(a)+1)
+	same := make([][]bool, len(a))
+	for i := range l {
+		l[i] = make([]int, len(b)+1)
+		if i < len(a) {
+			same[i] = make([]bool, len(b))
+		}
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			same[i][j] = eq(a[i], b[j])
+			if same[i][j] {
+				l[i][j] = l[i+1][j+1] + 1
+			} else {
+				l[i][j] = max(l[i+1][j], l[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i == len(a):
+			ins = append(ins, j)
+			j++
+		case j == len(b):
+			del = append(del, i)
+			i++
+		case same[i][j] && l[i][j] == l[i+1][j+1]+1:
+			i++
+			j++
+		case l[i+1][j] >= l[i][j+1]:
+			del = append(del, i)
+			i++
+		default:
+			ins = append(ins, j)
+			j++
+		}
+	}
+	return del, ins
+}
+
+// repair pairs up again, with eq, the messages of an edit script's
+// replaced runs (deletions from a and insertions from b between the same
+// two kept messages): classify may put messages eq takes for equal in two
+// classes (a -0 and a 0, unknown fields in another order, an Any's
+// payload encoded otherwise), and a message is not named lost when its
+// equal took its place.
+func repair(a, b []any, del, ins []int, eq func(w, g any) bool) (rdel, rins []int) {
+	// Walk both lists in step, as the script keeps them.
+	i, j, di, ii := 0, 0, 0, 0
+	for i < len(a) || j < len(b) {
+		// The run of deletions at i and of insertions at j.
+		d0, i0 := di, ii
+		for di < len(del) && del[di] == i+(di-d0) {
+			di++
+		}
+		for ii < len(ins) && ins[ii] == j+(ii-i0) {
+			ii++
+		}
+		ds, is := del[d0:di], ins[i0:ii]
+		// Pair the two runs in order, greedily: each deleted message with
+		// the first inserted one after the last paired that equals it.
+		k := 0
+		for _, d := range ds {
+			m := -1
+			if len(ds)*len(is) <= maxRepair {
+				for q := k; q < len(is); q++ {
+					if eq(a[d], b[is[q]]) {
+						m = q
+						break
+					}
+				}
+			}
+			if m < 0 {
+				rdel = append(rdel, d)
+				continue
+			}
+			rins = append(rins, is[k:m]...)
+			k = m + 1
+		}
+		rins = append(rins, is[k:]...)
+		i += len(ds)
+		j += len(is)
+		if i < len(a) && j < len(b) && len(ds) == 0 && len(is) == 0 {
+			i++ // a kept message
+			j++
+		} else if len(ds) == 0 && len(is) == 0 {
+			break
+		}
+	}
+	slices.Sort(rdel)
+	slices.Sort(rins)
+	return rdel, rins
+}
+
+// maxRepair bounds the comparisons repair makes in one replaced run.
+const maxRepair = 10_000
+
 // maxEdits bounds the messages align may find missing or extra: its
 // edit script costs time and memory in their square (8 MB at the bound).
 const maxEdits = 1000
 
 // classify numbers the classes of equal messages of ms: ids[i] == ids[j]
-// when eq(ms[i], ms[j]). Proto messages compared without options go by
-// their deterministic wire form first, so that a list of thousands costs
-// few comparisons; other messages are compared with one of each class
-// found so far, within limit comparisons (ok is false beyond it).
+// when eq(ms[i], ms[j]), for ms[j] the first of its class. Proto messages
+// compared without options go by a hash of their deterministic wire form
+// first, so that a list of thousands costs about one comparison each
+// (repair mends what this splits: equal messages of different wire
+// forms); other messages are compared with the first of each class found
+// so far, within limit comparisons (ok is false beyond it).
 func classify(ms []any, eq func(w, g any) bool, opts []cmp.Option, limit int) (ids []int, ok bool) {
 	ids = make([]int, len(ms))
 	var reps []int // the first message of each class
-	buckets := map[string][]int{}
+	buckets := map[uint64][]int{}
 	byWire := len(opts) == 0
+	seed := maphash.MakeSeed()
+	var buf []byte
 	compared := 0
 	for i, m := range ms {
 		var candidates []int
-		key, keyed := "", false
+		var key uint64
+		keyed := false
 		if pm, isProto := m.(proto.Message); byWire && isProto && pm.ProtoReflect().IsValid() {
-			if b, err := (proto.MarshalOptions{Deterministic: true}).Marshal(pm); err == nil {
-				key, keyed = string(pm.ProtoReflect().Descriptor().FullName())+"\x00"+string(b), true
+			var err error
+			if buf, err = (proto.MarshalOptions{Deterministic: true}).MarshalAppend(buf[:0], pm); err == nil {
+				key = maphash.String(seed, string(pm.ProtoReflect().Descriptor().FullName())) ^ maphash.Bytes(seed, buf)
+				keyed = true
 				candidates = buckets[key]
 			}
 		}
@@ -407,8 +527,10 @@ func classify(ms []any, eq func(w, g any) bool, opts []cmp.Option, limit int) (i
 		}
 		id := -1
 		for _, c := range candidates {
-			if compared++; !keyed && compared > limit {
-				return nil, false
+			if !keyed {
+				if compared++; compared > limit {
+					return nil, false
+				}
 			}
 			if eq(ms[c], m) {
 				id = ids[c]
@@ -599,6 +721,27 @@ func nilOrShort(m any) string {
 	return short(m)
 }
 
+// goShort renders m, a Go value of a kind that may hold pointers, as
+// short does: "*pkg.T{Name:\"x\"}", "map[string]int{\"a\":1}", a nil
+// pointer as "(*pkg.T)(nil)", an error or a fmt.Stringer as
+// "pkg.T(its text)".
+func goShort(m any) string {
+	v := recorder.FormatMessage(m)
+	switch m.(type) {
+	case error, fmt.Stringer:
+		return fmt.Sprintf("%T(%s)", m, v)
+	}
+	if v == "<nil>" {
+		return fmt.Sprintf("(%T)(nil)", m)
+	}
+	v = strings.TrimPrefix(v, "&")
+	v = strings.TrimPrefix(v, "map")
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		v = "{" + v[1:len(v)-1] + "}"
+	}
+	return fmt.Sprintf("%T%s", m, v)
+}
+
 // holdsPointers reports whether m is of a kind %#v may print addresses
 // in.
 func holdsPointers(m any) bool {
@@ -612,16 +755,17 @@ func holdsPointers(m any) bool {
 // short renders a message on one line, cut to a readable length.
 func short(m any) string {
 	var s string
-	if _, ok := m.(proto.Message); ok {
+	if pm, ok := m.(proto.Message); ok {
 		// As the timeline shows it (long bytes as their length).
 		s = fmt.Sprintf("%T%s", m, recorder.FormatMessage(m))
+		if !pm.ProtoReflect().IsValid() { // a typed nil: a step takes it for an empty message
+			s = fmt.Sprintf("(%T)(nil)", m)
+		}
 	} else if holdsPointers(m) {
 		// Not %#v: it prints a pointer inside a value as its address,
-		// which differs from run to run.
-		// As a proto message's: its type, then its value ("*pkg.T{...}").
-		v := recorder.FormatMessage(m)
-		v = strings.TrimPrefix(strings.TrimPrefix(v, "&"), "map")
-		s = fmt.Sprintf("%T%s", m, v)
+		// which differs from run to run. As a proto message's: its type,
+		// then its value in braces ("*pkg.T{...}", "[]int{1 2}").
+		s = goShort(m)
 	} else {
 		s = fmt.Sprintf("%#v", m)
 	}

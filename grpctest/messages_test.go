@@ -3,6 +3,7 @@ package grpctest_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/interop"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
@@ -311,6 +314,59 @@ func TestAssertMessagesAlignsLongLists(t *testing.T) {
 		spy = spytb.New(t)
 		grpctest.AssertMessages(spy, want, slices.Insert(slices.Clone(want), n/2, any(&testgrpc.SimpleRequest{ResponseSize: -1})))
 		spy.Want(t, 1, fmt.Sprintf("want %d messages, got %d\nin got, not matched in order in want:\n  got[%d] *grpc_testing.SimpleRequest{response_size:-1}\n", n, n+1, n/2))
+	}
+}
+
+// In long lists, messages that proto.Equal takes for equal but that
+// encode differently (-0 and 0, unknown fields in another order) are not
+// named lost or added, nor, with a tolerance option, messages equal under
+// it: only the message really lost is.
+func TestAssertMessagesAlignsEqualsOfAnotherEncoding(t *testing.T) {
+	unknown := func(a, b protowire.Number) *structpb.Value {
+		m := structpb.NewStringValue("u")
+		var raw []byte
+		for _, n := range []protowire.Number{a, b} {
+			raw = protowire.AppendTag(raw, n, protowire.VarintType)
+			raw = protowire.AppendVarint(raw, 1)
+		}
+		m.ProtoReflect().SetUnknown(raw)
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		w, g *structpb.Value
+		opts []cmp.Option
+	}{
+		{"-0", structpb.NewNumberValue(0), structpb.NewNumberValue(math.Copysign(0, -1)), nil},
+		{"unknown fields in another order", unknown(100, 101), unknown(101, 100), nil},
+		{"approximately equal", structpb.NewNumberValue(1.0), structpb.NewNumberValue(1.0 + 1e-9), []cmp.Option{cmpopts.EquateApprox(0, 1e-6)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want, got []any
+			for i := range 300 {
+				want = append(want, structpb.NewNumberValue(float64(i+10)))
+			}
+			// want[0] and want[200] are lost, a message is added at the
+			// end (so that the lists differ at both ends, and are aligned
+			// whole), and want[100] and got[99] are equal, encoded
+			// otherwise.
+			want[100] = tc.w
+			got = slices.Concat(want[1:100], []any{tc.g}, want[101:200], want[201:], []any{structpb.NewStringValue("added")})
+			spy := spytb.New(t)
+			grpctest.AssertMessagesWith(spy, want, got, tc.opts...)
+			named := "want 300 messages, got 299\nin want, not matched in order in got:\n  want[0] *structpb.Value{number_value:10}\n  want[200] *structpb.Value{number_value:210}\n" +
+				"in got, not matched in order in want:\n  got[298] *structpb.Value{string_value:\"added\"}\n"
+			if tc.opts != nil {
+				// With options each comparison is a cmp walk: lists this
+				// long are past the comparisons allowed, and the report
+				// gives the counts only.
+				named = "want 300 messages, got 299\nmismatch (-want +got):"
+			}
+			r := spy.Want(t, 1, named)
+			if strings.Contains(r.Msg, "[100]") || strings.Contains(r.Msg, "[99]") {
+				t.Errorf("equal messages named as not matched:\n%s", r.Msg[:strings.Index(r.Msg, "mismatch")])
+			}
+		})
 	}
 }
 
