@@ -59,6 +59,18 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 			return
 		}
 	}
+	if t := v.Type(); t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(protoType) {
+		// A proto message held by value: its fields are the runtime's
+		// state, not the message's.
+		if !v.CanInterface() {
+			b.WriteString("<" + t.String() + ">")
+			return
+		}
+		p := reflect.New(t)
+		p.Elem().Set(v)
+		b.WriteString(FormatMessage(p.Interface()))
+		return
+	}
 	if v.CanInterface() {
 		t := v.Type()
 		switch {
@@ -121,13 +133,13 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		// strings, else by their text (keys that render alike, such as
 		// pointers to equal values, by their values' text).
 		type entry struct {
-			key        reflect.Value
+			key, value reflect.Value // the value as the range gives it: a NaN key finds none
 			ktext, val string
 		}
 		basic := basicKind(v.Type().Key().Kind())
 		var es []entry
 		for it := v.MapRange(); it.Next(); {
-			e := entry{key: it.Key()}
+			e := entry{key: it.Key(), value: it.Value()}
 			if !basic { // a big map of basic keys is sorted before it is rendered
 				e.ktext, e.val = w.sub(it.Key(), depth+1), w.sub(it.Value(), depth+1)
 			}
@@ -135,7 +147,8 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		}
 		slices.SortFunc(es, func(a, b entry) int {
 			if basic {
-				return compareKeys(a.key, b.key)
+				// Keys compare equal only as NaNs: then by their values.
+				return cmp.Or(compareKeys(a.key, b.key), cmp.Compare(w.sub(a.value, depth+1), w.sub(b.value, depth+1)))
 			}
 			return cmp.Or(cmp.Compare(a.ktext, b.ktext), cmp.Compare(a.val, b.val))
 		})
@@ -150,7 +163,7 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 			if basic {
 				w.write(e.key, depth+1)
 				b.WriteByte(':')
-				w.write(v.MapIndex(e.key), depth+1)
+				w.write(e.value, depth+1)
 				continue
 			}
 			b.WriteString(e.ktext)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -135,6 +136,8 @@ func TestFormatMessageGoValues(t *testing.T) {
 		{map[*goUser]int{{Name: "b"}: 1, {Name: "a"}: 2, {Name: "a", Tags: map[string]int{}}: 3, {Name: "a", Tags: nil}: 0},
 			`map[&{Name:"a" Tags:<nil>}:0 &{Name:"a" Tags:<nil>}:2 &{Name:"a" Tags:map[]}:3 &{Name:"b" Tags:<nil>}:1]`},
 		{"top-level string", "top-level string"},
+		{map[float64]int{math.NaN(): 2, math.NaN(): 1, 1: 3}, "map[NaN:1 NaN:2 1:3]"},
+		{struct{ P testpb.Payload }{P: testpb.Payload{Body: []byte("x")}}, `{P:{body:"x"}}`},
 		{errors.New("an error\nof two lines"), `an error\nof two lines`},
 	} {
 		if got := recorder.FormatMessage(tc.in); got != tc.want {
@@ -143,6 +146,14 @@ func TestFormatMessageGoValues(t *testing.T) {
 		if got := recorder.FormatMessage(tc.in); strings.Contains(got, "0x") {
 			t.Errorf("FormatMessage(%T) = %s: an address", tc.in, got)
 		}
+	}
+	// A proto message held by value renders the same once the runtime has
+	// cached its size.
+	held := &struct{ P testpb.Payload }{P: testpb.Payload{Body: []byte("y")}}
+	before := recorder.FormatMessage(held)
+	proto.Size(&held.P)
+	if after := recorder.FormatMessage(held); after != before || after != `&{P:{body:"y"}}` {
+		t.Errorf("a message inside a Go value renders %s, then %s", before, after)
 	}
 	// Deeply nested values are cut.
 	deep := &goNote{}
