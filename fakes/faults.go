@@ -76,9 +76,12 @@ func FailAfter(method string, n int, err error) grpc.StreamServerInterceptor {
 //		fakes.FailFirst("/pkg.Store/Upload", 1, 2, status.Error(codes.Unavailable, "link down"))))
 //
 // Streams are counted in the order the interceptor sees them, across
-// every method that method matches. streams < 1 is a bad argument, as
-// FailAfter's are: every stream fails at once with codes.Internal naming
-// it.
+// every method that method matches, and the count lives in the
+// interceptor FailFirst returns: call FailFirst for each server (each
+// test), as in the example; one interceptor shared by two harnesses (a
+// package variable, a test run with -count=2) breaks only the first
+// streams it ever sees. streams < 1 is a bad argument, as FailAfter's
+// are: every stream fails at once with codes.Internal naming it.
 func FailFirst(method string, streams, n int, err error) grpc.StreamServerInterceptor {
 	name := fmt.Sprintf("fakes.FailFirst(%q, %d, %d, %v)", method, streams, n, err)
 	var extra error
