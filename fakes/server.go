@@ -28,6 +28,7 @@ import (
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/msgdiff"
+	"github.com/streamtest/streamtest/internal/shown"
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
@@ -221,8 +222,12 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	printed := func() bool { return false }
+	if r := s.h.Recorder(); r != nil {
+		printed = shown.Watch(r)
+	}
 	s.h.Close()
-	s.verify()
+	s.verify(printed())
 }
 
 // clientEndsBound bounds how long Close waits for the server halves of
@@ -985,8 +990,10 @@ func (s *Server) clientEnds(events func() []recorder.Event) {
 	}
 }
 
-// verify reports everything that did not go as scripted.
-func (s *Server) verify() {
+// verify reports everything that did not go as scripted; printed says
+// that the harness's Close printed the recorded timeline in a report of
+// its own.
+func (s *Server) verify(printed bool) {
 	s.t.Helper() // as every frame between the report and Close (see closeMu)
 	s.mu.Lock()
 	// The recorded events, decoded once for clientEnds and halfClosed.
@@ -1066,7 +1073,10 @@ func (s *Server) verify() {
 		// indented under it.
 		fmt.Fprintf(&b, "\n  %d. %s", i+1, strings.ReplaceAll(strings.TrimRight(p, "\n"), "\n", "\n     "))
 	}
-	if r := s.h.Recorder(); r != nil {
+	switch r := s.h.Recorder(); {
+	case r != nil && printed:
+		b.WriteString("\n(the recorded timeline is under the harness's report above)")
+	case r != nil:
 		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	s.t.Errorf("%s", b.String())

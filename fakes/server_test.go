@@ -807,3 +807,25 @@ func TestServerReportNamesTheTimelinesCall(t *testing.T) {
 		t.Errorf("the call that went as scripted is reported:\n%s", r.Msg)
 	}
 }
+
+// When the harness's Close reports too (here a stream never finished), the
+// recorded timeline is printed once, under the harness's report, and the
+// fake server's report refers to it.
+func TestServerCloseShowsOneTimeline(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Recv(req(1)).Send(res(1)).RecvEOF()
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(req(2)); err != nil { // not the request the script wants
+		t.Fatal(err)
+	}
+	spy.End()
+	if n := strings.Count(spy.Text(), "recorded timeline"); n != 2 { // the timeline, and the reference to it
+		t.Errorf("'recorded timeline' %d times, want 2:\n%s", n, spy.Text())
+	}
+	spy.Want(t, 2, "was never finished", "\nrecorded timeline (up to Close")
+	spy.Want(t, 2, "fakes: the fake server was not used as scripted", "\n(the recorded timeline is under the harness's report above)")
+}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/streamtest/streamtest/internal/shown"
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/internal/tlwindow"
 	"github.com/streamtest/streamtest/recorder"
@@ -944,6 +945,7 @@ func (c *closeReport) Errorf(format string, args ...any) {
 		} else {
 			c.shown = true
 			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(c.rec.String()), "\n")
+			shown.Mark(c.rec) // for a report after Close's (the fake server's)
 		}
 	}
 	c.TB.Errorf("%s", msg)
