@@ -747,13 +747,10 @@ func badInputs() []badInput {
 			return fatalOption(t, spy, grpctest.WithServerOptions(grpc.StreamInterceptor(si), grpc.StreamInterceptor(si)),
 				"grpc.NewServer (with the options of WithServerOptions) panicked", "already set")
 		}},
-		{"a `register` function that panics (a service's set-up writes to a nil map, say)", "", func(t *testing.T, spy *spytb.TB) string {
+		{"a `register` function that panics (a service's set-up that finds no configuration, say)", "", func(t *testing.T, spy *spytb.TB) string {
 			var srv *grpctest.Server
 			o := spy.Run(func() {
-				srv = grpctest.NewServer(spy, func(*grpc.Server) {
-					var rooms map[string]int
-					rooms["lobby"] = 1
-				})
+				srv = grpctest.NewServer(spy, func(*grpc.Server) { panic(errors.New("rooms: no configuration")) })
 			})
 			if !o.FailedNow || srv != nil {
 				t.Errorf("NewServer with a panicking register: FailNow called %v, server %v; want t.Fatalf and no server", o.FailedNow, srv)
