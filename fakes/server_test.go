@@ -445,41 +445,38 @@ func TestServerStepThatEndedTheCallIsNotListedAsNotReached(t *testing.T) {
 		}
 	})
 	t.Run("a client cancel during a Recv", func(t *testing.T) {
-		spy := spytb.New(t)
-		srv := fakes.NewServer(spy)
-		srv.Expect(fullDuplex).Send(res(1)).Recv(req(1)).Send(res(2))
-		ctx, cancel := context.WithCancel(t.Context())
-		stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		spy.End()
+		spy := cancelAfterFirstResponse(t, func(sc *fakes.Script) { sc.Send(res(1)).Recv(req(1)).Send(res(2)) })
 		spy.Want(t, 1, "did not complete its script: the call ended during step 2 Recv(", "Canceled",
 			"the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script")
 	})
 	t.Run("a client cancel during a last Sleep", func(t *testing.T) {
-		spy := spytb.New(t)
-		srv := fakes.NewServer(spy)
-		srv.Expect(fullDuplex).Send(res(1)).Sleep(time.Hour)
-		ctx, cancel := context.WithCancel(t.Context())
-		stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		spy.End()
+		spy := cancelAfterFirstResponse(t, func(sc *fakes.Script) { sc.Send(res(1)).Sleep(time.Hour) })
 		spy.Want(t, 1, "did not complete its script: the call ended during step 2 Sleep(1h0m0s)", "Canceled", "no step after it", "end with Hang")
 		if list := notReachedSteps(spy.Text()); list != "" {
 			t.Errorf("report lists steps not reached:%s\nwant none (the Sleep, the last step, was reached)", list)
 		}
 	})
+}
+
+// cancelAfterFirstResponse runs a FullDuplexCall on a fake server whose
+// script script adds the steps of, cancels it once the first response has
+// come, and returns the spy once the fake has closed.
+func cancelAfterFirstResponse(t *testing.T, script func(*fakes.Script)) *spytb.TB {
+	t.Helper()
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	script(srv.Expect(fullDuplex))
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	spy.End()
+	return spy
 }
 
 func TestServerSleep(t *testing.T) {
