@@ -252,12 +252,6 @@ func (s *Server) stuckReport() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// inLabels runs f on a new goroutine carrying the labels of ctx and waits
-// for it. Goroutines f starts inherit the labels; the caller's own labels
-// are left alone. A panic in f (grpc.NewServer panics on some misuses of its
-// options) is recovered there and returned as an error, for the caller to
-// report on the test's goroutine: left alone on f's goroutine, it would end
-// the test binary with no test named.
 // registerServices calls register(srv), recovering a panic: ok is false
 // if register panicked, with the panic's value and stack. If register did
 // not return, cleanup runs first: a runtime.Goexit (t.FailNow in register)
@@ -277,6 +271,12 @@ func registerServices(register func(*grpc.Server), srv *grpc.Server, cleanup fun
 	return nil, "", true
 }
 
+// inLabels runs f on a new goroutine carrying the labels of ctx and waits
+// for it. Goroutines f starts inherit the labels; the caller's own labels
+// are left alone. A panic in f (grpc.NewServer panics on some misuses of its
+// options) is recovered there and returned as an error, for the caller to
+// report on the test's goroutine: left alone on f's goroutine, it would end
+// the test binary with no test named.
 func inLabels(ctx context.Context, f func()) (err error) {
 	done := make(chan struct{})
 	go func() {

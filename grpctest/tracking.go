@@ -130,7 +130,11 @@ func (s *Server) outerInterceptor(known *atomic.Int32, method, chain string) boo
 		return true
 	}
 	outer := calledByChain(method, chain)
-	known.Store(map[bool]int32{false: 1, true: 2}[outer])
+	if outer {
+		known.Store(2)
+	} else {
+		known.Store(1)
+	}
 	return outer
 }
 
