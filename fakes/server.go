@@ -186,16 +186,16 @@ func (s *Server) made(method string) {
 }
 
 // Close closes the harness (client connections first, then the server,
-// waiting for running calls), then reports with t.Errorf everything that did
-// not go as scripted (the first ten problems, numbered, and how many more),
-// with the recorded timeline. It is idempotent and registered with t.Cleanup by
-// NewServer; call it earlier to check before the test ends. Its reports, the
-// harness's included (grpctest.Server.Close), are printed at the test's
-// NewServer line when t.Cleanup runs it, at the test's Close line when the
-// test calls it. Close called from inside the function of a script step
-// (RecvFunc, RecvEach, SendFunc or Do) would wait for itself: it is reported
-// with t.Errorf and does nothing. Close of a nil *Server (what NewServer
-// returns when it fails) does nothing.
+// waiting for running calls), then reports with t.Errorf everything that
+// did not go as scripted (the first ten problems, numbered, and how many
+// more), with the recorded timeline. It is idempotent and registered with
+// t.Cleanup by NewServer; call it earlier to check before the test ends.
+// Its reports, the harness's included (grpctest.Server.Close), are printed
+// at the test's NewServer line when t.Cleanup runs it, at the test's Close
+// line when the test calls it. Close called from inside the function of a
+// script step (RecvFunc, RecvEach, SendFunc or Do) would wait for itself:
+// it is reported with t.Errorf and does nothing. Close of a nil *Server
+// (what NewServer returns when it fails) does nothing.
 func (s *Server) Close() {
 	if s == nil || s.h == nil {
 		return

@@ -21,8 +21,9 @@ import (
 // could produce such an event to end (their Recv returned an error or
 // io.EOF, or Recorder.Wait) before asserting that none did. On failure it
 // lists the events that match (the first 20, and how many more), with the
-// step each matches, and prints the timeline around them. A recorder that dropped events (recorder.WithLimit) cannot
-// show that none matched: that is a failure too, which says so.
+// step each matches, and prints the timeline around them. A recorder that
+// dropped events (recorder.WithLimit) cannot show that none matched: that
+// is a failure too, which says so.
 func AssertNever(t testing.TB, r *recorder.Recorder, steps ...Step) bool {
 	checkTB(t, "AssertNever")
 	t.Helper()
