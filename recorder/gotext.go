@@ -31,23 +31,36 @@ var (
 // formatGo renders m, a value of no proto type, on one line; see goDepth.
 func formatGo(m any) string {
 	var b strings.Builder
-	w := goWriter{b: &b}
+	left := goBudget
+	w := goWriter{b: &b, left: &left}
 	w.write(reflect.ValueOf(m), 0)
 	return b.String()
 }
 
 type goWriter struct {
 	b *strings.Builder
-	// on is the pointers being rendered, outermost first: one met again
-	// inside itself is a cycle.
+	// on is the pointers (and maps) being rendered, outermost first: one
+	// met again inside itself is a cycle.
 	on []uintptr
+	// left is how many more values the rendering may visit, shared with
+	// the writers of a map's entries (sub): a map's entries are rendered
+	// before they are sorted, where the output's bound cannot stop them.
+	left *int
 }
+
+// goBudget bounds the values formatGo visits for one message.
+const goBudget = 10_000
 
 func (w *goWriter) write(v reflect.Value, depth int) {
 	b := w.b
 	if full(b) {
 		return
 	}
+	if *w.left <= 0 {
+		b.WriteString("…")
+		return
+	}
+	*w.left--
 	if !v.IsValid() {
 		b.WriteString("<nil>")
 		return
@@ -129,6 +142,13 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		}
 		b.WriteByte(']')
 	case reflect.Map:
+		p := v.Pointer()
+		if slices.Contains(w.on, p) {
+			b.WriteString("<cycle>")
+			return
+		}
+		w.on = append(w.on, p)
+		defer func() { w.on = w.on[:len(w.on)-1] }()
 		// Entries are rendered, then sorted: by key value for numbers and
 		// strings, else by their text (keys that render alike, such as
 		// pointers to equal values, by their values' text).
@@ -147,8 +167,11 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		}
 		slices.SortFunc(es, func(a, b entry) int {
 			if basic {
+				if c := compareKeys(a.key, b.key); c != 0 {
+					return c
+				}
 				// Keys compare equal only as NaNs: then by their values.
-				return cmp.Or(compareKeys(a.key, b.key), cmp.Compare(w.sub(a.value, depth+1), w.sub(b.value, depth+1)))
+				return cmp.Compare(w.sub(a.value, depth+1), w.sub(b.value, depth+1))
 			}
 			return cmp.Or(cmp.Compare(a.ktext, b.ktext), cmp.Compare(a.val, b.val))
 		})
@@ -196,7 +219,7 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 // sub renders v on its own, as part of the value being written.
 func (w *goWriter) sub(v reflect.Value, depth int) string {
 	var b strings.Builder
-	sw := goWriter{b: &b, on: w.on}
+	sw := goWriter{b: &b, on: w.on, left: w.left}
 	sw.write(v, depth)
 	return b.String()
 }

@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"math"
@@ -162,6 +163,44 @@ func TestFormatMessageGoValues(t *testing.T) {
 	}
 	if got := recorder.FormatMessage(deep); !strings.Contains(got, "…") || strings.Count(got, "Next:") > 8 {
 		t.Errorf("FormatMessage of 50 nested values = %s, want it cut after 8", got)
+	}
+}
+
+// counted is a value whose String counts its calls.
+type counted struct{ n *int }
+
+func (c counted) String() string { *c.n++; return "leaf" }
+
+// Nested and self-holding maps (a JSON document decoded into
+// map[string]any, say) cost a bounded number of renderings: a map's
+// entries are rendered to be sorted, and each level used to render the
+// levels below it once per comparison.
+func TestFormatMessageGoMapsAreBounded(t *testing.T) {
+	calls := 0
+	var nest func(depth int) any
+	nest = func(depth int) any {
+		if depth == 0 {
+			return counted{&calls}
+		}
+		m := map[string]any{}
+		for k := range 8 {
+			m[fmt.Sprint("k", k)] = nest(depth - 1)
+		}
+		return m
+	}
+	got := recorder.FormatMessage(nest(5)) // 32,768 leaves
+	if calls > 20_000 || !strings.HasSuffix(got, "…") {
+		t.Errorf("FormatMessage of maps 5 deep, 8 keys each: %d leaf renderings (want at most 20,000), output %q", calls, got)
+	}
+
+	self := map[any]any{}
+	for k := range 8 {
+		self[fmt.Sprint("k", k)] = self
+	}
+	self[1.5] = counted{&calls}
+	calls = 0
+	if got := recorder.FormatMessage(self); !strings.Contains(got, "<cycle>") || calls > 10 {
+		t.Errorf("FormatMessage of a map holding itself: %q, %d leaf renderings", got, calls)
 	}
 }
 
