@@ -90,7 +90,7 @@ func TestRepairPairsEqualsOfAnotherClass(t *testing.T) {
 		for i, v := range b {
 			bs[i] = v
 		}
-		rdel, rins := repair(as, bs, del, ins, eq)
+		rdel, rins := repair(as, bs, del, ins, eq, 1000)
 		keptA, keptB := without(a, rdel), without(b, rins)
 		if len(keptA) != len(keptB) || len(keptA) < len(a)-len(del) {
 			t.Fatalf("round %d: a=%v b=%v: script del %v ins %v, repaired del %v ins %v: keeps %v and %v", round, a, b, del, ins, rdel, rins, keptA, keptB)

@@ -28,10 +28,13 @@ import (
 // report too when a message is missing and another one added, shifting
 // the pairs in between (a message received twice and the last one never).
 // The alignment takes lists of any length with up to 1,000 messages
-// missing or added; for messages that are not proto messages, and with
-// cmp options (AssertMessagesWith), each message is compared with one of
-// each kind found, and past 10,000 (with options 500) comparisons the
-// report gives the counts and the diff without naming the messages.
+// missing or added; for messages that are not proto messages, that may
+// hold an Any, and with cmp options (AssertMessagesWith), each message is
+// compared with one of each kind found, and past 10,000 (500 for those)
+// comparisons the report gives the counts and the diff without naming the
+// messages. Past a few hundred messages the alignment goes by the
+// messages' wire form first: two equal messages encoded otherwise (a -0
+// for a 0) may then be named, one as missing and one as added.
 // Short bytes fields that hold text are shown as text, long ones as a
 // summary. A typed nil message, such as a call that failed returns,
 // equals only a nil message of its type, never an empty one.
@@ -310,35 +313,47 @@ func countNote(want, got []any, opts []cmp.Option) string {
 
 // shifted reports, for lists of the same length aligned by align (missing
 // and extra are its results), whether a message of want is matched in got
-// at another index while got's message at the first index is not want's
-// at the second: messages moved one way, as after a lost message and an
+// at another index, j for i, without a swap: the message of want at j
+// matched back at i, or left unmatched with got's at i, its equal, left
+// unmatched too (a longest common subsequence keeps one of two swapped
+// messages). Messages moved one way, as after a lost message and an
 // added one, not swapped (nor changed in place), which pairDiffs reports.
 func shifted(want, got []any, missing, extra []int, eq func(w, g any) bool) bool {
+	match := make([]int, len(want)) // the got index of want's matched messages, -1 for none
 	i, j := 0, 0
+	for _, m := range missing {
+		match[m] = -1
+	}
 	for i < len(want) && j < len(got) {
 		switch {
-		case len(missing) > 0 && missing[0] == i: // missing and extra are in order
-			missing = missing[1:]
+		case match[i] == -1:
 			i++
-		case len(extra) > 0 && extra[0] == j:
-			extra = extra[1:]
+		case slices.Contains(extra, j):
 			j++
-		default: // want[i] is matched with got[j]
-			if i != j && !eq(want[j], got[i]) {
-				return true
-			}
+		default:
+			match[i] = j
 			i++
 			j++
+		}
+	}
+	for i, j := range match {
+		if j < 0 || j == i {
+			continue
+		}
+		swapped := match[j] == i ||
+			(match[j] == -1 && slices.Contains(extra, i) && eq(want[j], got[i]))
+		if !swapped {
+			return true
 		}
 	}
 	return false
 }
 
-// alignLimit is how many comparisons align and shifted may make: fewer
-// when they walk the messages with cmp (options, or messages that are not
-// protos) than with proto.Equal.
+// alignLimit is how many comparisons align may make: fewer when they walk
+// the messages with cmp (options, messages that are not protos, messages
+// that may hold an Any: see msgdiff.Same) than with proto.Equal.
 func alignLimit(want, got []any, opts []cmp.Option) int {
-	if !allProto(want) || !allProto(got) || len(opts) > 0 {
+	if len(opts) > 0 || slices.ContainsFunc(want, msgdiff.Costly) || slices.ContainsFunc(got, msgdiff.Costly) {
 		return maxAlignWith
 	}
 	return maxAlign
@@ -376,7 +391,7 @@ func align(want, got []any, eq func(w, g any) bool, opts []cmp.Option) (missing,
 		if del, ins, ok = editScript(ids[:len(mw)], ids[len(mw):], maxEdits); !ok {
 			return nil, nil, false
 		}
-		del, ins = repair(mw, mg, del, ins, eq)
+		del, ins = repair(mw, mg, del, ins, eq, limit)
 	}
 	for _, i := range del {
 		missing = append(missing, lo+i)
@@ -439,8 +454,9 @@ func lcs(a, b []any, eq func(w, g any) bool) (del, ins []int) {
 // two kept messages): classify may put messages eq takes for equal in two
 // classes (a -0 and a 0, unknown fields in another order, an Any's
 // payload encoded otherwise), and a message is not named lost when its
-// equal took its place.
-func repair(a, b []any, del, ins []int, eq func(w, g any) bool) (rdel, rins []int) {
+// equal took its place. It makes at most limit comparisons in all: the
+// runs past that stay as the script has them.
+func repair(a, b []any, del, ins []int, eq func(w, g any) bool, limit int) (rdel, rins []int) {
 	// Walk both lists in step, as the script keeps them.
 	i, j, di, ii := 0, 0, 0, 0
 	for i < len(a) || j < len(b) {
@@ -456,9 +472,13 @@ func repair(a, b []any, del, ins []int, eq func(w, g any) bool) (rdel, rins []in
 		// Pair the two runs in order, greedily: each deleted message with
 		// the first inserted one after the last paired that equals it.
 		k := 0
+		try := len(ds)*len(is) <= limit
+		if try {
+			limit -= len(ds) * len(is)
+		}
 		for _, d := range ds {
 			m := -1
-			if len(ds)*len(is) <= maxRepair {
+			if try {
 				for q := k; q < len(is); q++ {
 					if eq(a[d], b[is[q]]) {
 						m = q
@@ -487,9 +507,6 @@ func repair(a, b []any, del, ins []int, eq func(w, g any) bool) (rdel, rins []in
 	slices.Sort(rins)
 	return rdel, rins
 }
-
-// maxRepair bounds the comparisons repair makes in one replaced run.
-const maxRepair = 10_000
 
 // maxEdits bounds the messages align may find missing or extra: its
 // edit script costs time and memory in their square (8 MB at the bound).

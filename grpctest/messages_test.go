@@ -370,6 +370,22 @@ func TestAssertMessagesAlignsEqualsOfAnotherEncoding(t *testing.T) {
 	}
 }
 
+// Alternating messages shifted by one (the first lost, one added at the
+// end) read as the shift they are, not as swaps of neighbours.
+func TestAssertMessagesNamesAShiftOfAlternatingMessages(t *testing.T) {
+	ping := &testgrpc.SimpleRequest{FillUsername: true}
+	data := &testgrpc.SimpleRequest{ResponseSize: 1}
+	want := []any{ping, data, ping, data, ping, data}
+	got := []any{data, ping, data, ping, data, ping}
+	spy := spytb.New(t)
+	grpctest.AssertMessages(spy, want, got)
+	r := spy.Want(t, 1, "6 messages each, but not the same ones in order\nin want, not matched in order in got:\n  want[0] ",
+		"in got, not matched in order in want:\n  got[5] ")
+	if strings.Contains(r.Msg, "in another order") {
+		t.Errorf("a shift reported as swaps:\n%s", r.Msg)
+	}
+}
+
 // Large bytes fields that are equal are shown as equal, also when the
 // same slice was compared with a different one before: the note of where
 // two values differ belongs to that pair only.

@@ -199,6 +199,14 @@ func mayHoldAny(m protoreflect.Message) bool {
 	})
 }
 
+// Costly reports whether Same may compare m with another message by a
+// diff, not by proto.Equal alone: m is not a proto message, or it may hold
+// an Any (see Same). Such comparisons cost a thousand times more.
+func Costly(m any) bool {
+	pm, ok := m.(proto.Message)
+	return !ok || mayHoldAny(pm.ProtoReflect())
+}
+
 // Untyped reports whether m is a proto message with no message type: a
 // dynamicpb.Message not made by dynamicpb.NewMessage. It cannot be
 // compared, copied, marshaled or shown.
