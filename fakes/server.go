@@ -222,10 +222,7 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	printed := func() bool { return false }
-	if r := s.h.Recorder(); r != nil {
-		printed = shown.Watch(r)
-	}
+	printed := shown.Watch(s.h) // its harness's own: a recorder may be shared
 	s.h.Close()
 	s.verify(printed())
 }
@@ -1071,7 +1068,8 @@ func (s *Server) verify(printed bool) {
 		}
 		// An item's own lines (a diff, the steps not reached) are
 		// indented under it.
-		fmt.Fprintf(&b, "\n  %d. %s", i+1, strings.ReplaceAll(strings.TrimRight(p, "\n"), "\n", "\n     "))
+		num := fmt.Sprintf("  %d. ", i+1)
+		fmt.Fprintf(&b, "\n%s%s", num, strings.ReplaceAll(strings.TrimRight(p, "\n"), "\n", "\n"+strings.Repeat(" ", len(num))))
 	}
 	switch r := s.h.Recorder(); {
 	case r != nil && printed:

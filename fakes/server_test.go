@@ -782,6 +782,12 @@ func TestServerCloseCapsItsProblems(t *testing.T) {
 	if strings.Contains(list, "11. ") || strings.Count(list, "fakes: ") != 1 {
 		t.Errorf("more than ten problems listed, or the package named in the items:\n%s", r.Msg)
 	}
+	// An item's own lines are indented under its text, for "10." too.
+	_, tenth, _ := strings.Cut(strings.ReplaceAll(list, "\u00a0", " "), "\n  10. ") // go-cmp puts in non-breaking spaces at random
+	// Six spaces for "  10. ", then the diff's own two.
+	if lines := strings.Split(tenth, "\n"); len(lines) < 2 || !strings.HasPrefix(lines[1], "      "+"  (*grpc_testing.SimpleRequest)") {
+		t.Errorf("item 10's diff is not indented under it:\n%s", tenth)
+	}
 }
 
 // A report names a call as its script counts it and, when that differs,

@@ -505,7 +505,7 @@ func (s *Server) Close() {
 
 func (s *Server) close() {
 	s.t.Helper()
-	s.rt = &closeReport{TB: s.t, rec: s.rec}
+	s.rt = &closeReport{TB: s.t, rec: s.rec, s: s}
 	t := s.rt
 	if s.stopWarn != nil {
 		s.stopWarn()
@@ -932,6 +932,7 @@ func (s *Server) adopt(b blocker) bool {
 type closeReport struct {
 	testing.TB
 	rec   *recorder.Recorder
+	s     *Server
 	shown bool
 }
 
@@ -945,7 +946,7 @@ func (c *closeReport) Errorf(format string, args ...any) {
 		} else {
 			c.shown = true
 			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(c.rec.String()), "\n")
-			shown.Mark(c.rec) // for a report after Close's (the fake server's)
+			shown.Mark(c.s) // for a report after Close's (the fake server's)
 		}
 	}
 	c.TB.Errorf("%s", msg)

@@ -745,7 +745,7 @@ func nilOrShort(m any) string {
 func goShort(m any) string {
 	v := recorder.FormatMessage(m)
 	switch m.(type) {
-	case error, fmt.Stringer:
+	case error, fmt.Stringer, []byte:
 		return fmt.Sprintf("%T(%s)", m, v)
 	}
 	if v == "<nil>" {

@@ -24,6 +24,7 @@ func TestShortRendersGoValues(t *testing.T) {
 		{time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC), `time.Time(2020-01-02 03:04:05 +0000 UTC)`},
 		{"text", `"text"`},
 		{7, `7`},
+		{[]byte("abc"), `[]uint8("abc")`},
 		{(*testgrpc.Payload)(nil), `(*grpc_testing.Payload)(nil)`},
 		{&testgrpc.Payload{Body: []byte("x")}, `*grpc_testing.Payload{body:"x"}`},
 	} {

@@ -10,7 +10,7 @@ var (
 	watched = map[any]*bool{}
 )
 
-// Watch starts watching key (a recorder) for a timeline printed by Mark.
+// Watch starts watching key (a harness) for a timeline printed by Mark.
 // Call the function it returns when done: it stops the watch and reports
 // whether Mark was called since. Watches of one key do not nest: the
 // later replaces the earlier.
