@@ -114,7 +114,8 @@ var harnessIDs atomic.Uint64
 // that may be the service's own recovery, under test, so the handler runs
 // on that interceptor's goroutine, as without the harness, and its panic
 // goes on to it untouched (a Goexit there ends the call's goroutine, and
-// the client waits for its context, as without the harness). A panic on a
+// the client waits for its context, as without the harness; Close reports
+// it). A panic on a
 // goroutine the handler started is beyond any interceptor and crashes the
 // binary as usual.
 //

@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // panickingHandler's handlers write to counts, a map nobody made: the
@@ -453,4 +455,32 @@ func TestRegisterThatFailsNowLeavesNoServer(t *testing.T) {
 		<-served
 	}
 	spy.Want(t, 1, "no database")
+}
+
+// With an interceptor outside the harness's, a handler's Goexit ends
+// gRPC's own goroutine, and gRPC sends no status: the call waits for its
+// context, as without the harness; Close reports the handler all the same.
+func TestHandlerGoexitUnderAnOuterInterceptorIsReported(t *testing.T) {
+	logging := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return h(ctx, req)
+	}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(goexitHandler{}), grpctest.WithServerOptions(grpc.UnaryInterceptor(logging)))
+	ctx, cancel := context.WithCancel(t.Context())
+	call := grpctest.GoErr(t, func() error {
+		_, err := client(srv).UnaryCall(ctx, &testgrpc.SimpleRequest{})
+		return err
+	})
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := call.Wait(time.Minute); status.Code(err) != codes.Canceled {
+		t.Errorf("UnaryCall: %v, want Canceled (no status came)", err)
+	}
+	spy.End()
+	spy.Want(t, 1, "the handler of /grpc.testing.TestService/UnaryCall did not return: it called runtime.Goexit",
+		"gRPC sent the client no status: with an interceptor outside the harness's", "panic_test.go:")
 }

@@ -90,7 +90,11 @@ func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc
 	if s.outerInterceptor(&s.outerUnary, "unaryServerInterceptor", "getChainUnaryHandler") {
 		ctx, saved := s.handlerBegin(ctx, info.FullMethod)
 		defer s.handlerEnd(info.FullMethod, saved)
-		return handler(ctx, req)
+		returned := false
+		defer s.outerExit(info.FullMethod, &returned)
+		resp, err := handler(ctx, req)
+		returned = true
+		return resp, err
 	}
 	var run handlerOutcome
 	done := make(chan struct{})
@@ -106,7 +110,11 @@ func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *gr
 	if s.outerInterceptor(&s.outerStream, "streamServerInterceptor", "getChainStreamHandler") {
 		ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
 		defer s.handlerEnd(info.FullMethod, saved)
-		return handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+		returned := false
+		defer s.outerExit(info.FullMethod, &returned)
+		err := handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+		returned = true
+		return err
 	}
 	var run handlerOutcome
 	done := make(chan struct{})
@@ -136,6 +144,41 @@ func (s *Server) outerInterceptor(known *atomic.Int32, method, chain string) boo
 		known.Store(1)
 	}
 	return outer
+}
+
+// outerExit, deferred when the handler runs on gRPC's goroutine (an
+// interceptor runs outside the harness's), lets a panic of the handler of
+// method go on to that interceptor, raised again where it was stopped, so
+// that the handler's frames are still on the stack it sees. A Goexit
+// (t.FailNow in the handler) cannot be stopped: gRPC sends the client no
+// status, and Close reports it.
+func (s *Server) outerExit(method string, returned *bool) {
+	if *returned {
+		return
+	}
+	if p := recover(); p != nil {
+		panic(p)
+	}
+	s.mu.Lock()
+	s.panics = append(s.panics, handlerPanic{method: method,
+		what:   "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil",
+		client: "gRPC sent the client no status: with an interceptor outside the harness's (grpc.UnaryInterceptor or grpc.StreamInterceptor), the handler runs on gRPC's goroutine, which Goexit ended; the call waited for its context",
+		stack:  handlerStack()})
+	s.mu.Unlock()
+}
+
+// handlerStack returns the stack of the calling goroutine from the panic
+// (or the Goexit) on, without the frames that dispatch the call to the
+// handler.
+func handlerStack() string {
+	stack := string(debug.Stack())
+	// The frames above the panic are the caller's, which recovers.
+	if i := strings.Index(stack, "\npanic("); i >= 0 {
+		stack = stack[i+1:]
+	} else if i := strings.Index(stack, "\nruntime.Goexit("); i >= 0 {
+		stack = stack[i+1:]
+	}
+	return strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
 }
 
 // handlerOutcome is how a handler run by runUnary or runStream ended.
@@ -184,22 +227,13 @@ func (s *Server) keepPanic(method string, run *handlerOutcome) {
 		return
 	}
 	p := recover()
-	stack := string(debug.Stack())
-	// From the panic (or the Goexit) on: the frames above it are this
-	// function's. The frames that dispatch the call to the handler say
-	// nothing.
-	if i := strings.Index(stack, "\npanic("); i >= 0 {
-		stack = stack[i+1:]
-	} else if i := strings.Index(stack, "\nruntime.Goexit("); i >= 0 {
-		stack = stack[i+1:]
-	}
-	stack = strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
+	stack := handlerStack()
 	run.what = fmt.Sprintf("panicked: %v", p)
 	if p == nil {
 		run.what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
 	}
 	s.mu.Lock()
-	s.panics = append(s.panics, handlerPanic{method: method, what: run.what, stack: stack})
+	s.panics = append(s.panics, handlerPanic{method: method, what: run.what, client: "the client got Internal", stack: stack})
 	s.mu.Unlock()
 }
 
@@ -238,6 +272,7 @@ func calledByChain(method, chain string) bool {
 type handlerPanic struct {
 	method string
 	what   string // "panicked: <value>", or what else happened
+	client string // what the client got
 	stack  string
 }
 
@@ -249,7 +284,7 @@ func (s *Server) reportPanics() {
 	s.panics = nil
 	s.mu.Unlock()
 	for _, p := range panics {
-		s.rt.Errorf("grpctest: the handler of %s %s\n(the client got Internal)\n%s", p.method, p.what, p.stack)
+		s.rt.Errorf("grpctest: the handler of %s %s\n(%s)\n%s", p.method, p.what, p.client, p.stack)
 	}
 }
 
