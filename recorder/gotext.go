@@ -104,15 +104,12 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 	case reflect.Interface:
 		w.write(v.Elem(), depth)
 	case reflect.Pointer:
-		p := v.Pointer()
-		if slices.Contains(w.on, p) {
-			b.WriteString("<cycle>")
+		if !w.enter(v.Pointer()) {
 			return
 		}
-		w.on = append(w.on, p)
+		defer w.leave()
 		b.WriteByte('&')
 		w.write(v.Elem(), depth+1)
-		w.on = w.on[:len(w.on)-1]
 	case reflect.Struct:
 		t := v.Type()
 		b.WriteByte('{')
@@ -142,13 +139,10 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		}
 		b.WriteByte(']')
 	case reflect.Map:
-		p := v.Pointer()
-		if slices.Contains(w.on, p) {
-			b.WriteString("<cycle>")
+		if !w.enter(v.Pointer()) {
 			return
 		}
-		w.on = append(w.on, p)
-		defer func() { w.on = w.on[:len(w.on)-1] }()
+		defer w.leave()
 		// Entries are rendered, then sorted: by key value for numbers and
 		// strings, else by their text (keys that render alike, such as
 		// pointers to equal values, by their values' text).
@@ -215,6 +209,21 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		b.WriteString(strconv.FormatComplex(v.Complex(), 'g', -1, v.Type().Bits()))
 	}
 }
+
+// enter notes that the pointer or map p is being rendered, and reports
+// true; if it already is, it writes that it is a cycle and reports false.
+// Call leave when done.
+func (w *goWriter) enter(p uintptr) bool {
+	if slices.Contains(w.on, p) {
+		w.b.WriteString("<cycle>")
+		return false
+	}
+	w.on = append(w.on, p)
+	return true
+}
+
+// leave undoes the latest enter.
+func (w *goWriter) leave() { w.on = w.on[:len(w.on)-1] }
 
 // sub renders v on its own, as part of the value being written.
 func (w *goWriter) sub(v reflect.Value, depth int) string {
