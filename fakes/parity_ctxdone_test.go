@@ -5,11 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/interop"
-
 	"github.com/streamtest/streamtest/fakes"
-	"github.com/streamtest/streamtest/grpctest"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -18,7 +14,7 @@ import (
 // clientStream.finish cancels it), so code can stop a sender goroutine on
 // stream.Context().Done(). The fake's never ends until the caller's does.
 func TestClientStreamContextEndsWithTheStream(t *testing.T) {
-	h := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, interop.NewTestServer()) })
+	h := interopServer(t)
 	rs, err := testpb.NewTestServiceClient(h.Conn()).FullDuplexCall(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/interop"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/fakes"
-	"github.com/streamtest/streamtest/grpctest"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -20,7 +18,7 @@ import (
 // A client stream of a method without client streaming half-closes with
 // its one Send, as grpc-go's: a second Send fails with codes.Internal.
 func TestClientStreamOneRequestAsGRPCs(t *testing.T) {
-	real := grpctest.NewServer(t, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, interop.NewTestServer()) })
+	real := interopServer(t)
 	st, err := real.Conn().NewStream(t.Context(), &grpc.StreamDesc{ServerStreams: true}, streamingOut)
 	if err != nil {
 		t.Fatal(err)
