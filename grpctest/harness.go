@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -262,10 +261,7 @@ func registerServices(register func(*grpc.Server), srv *grpc.Server, cleanup fun
 		if !ok {
 			cleanup()
 			p = recover()
-			stack = string(debug.Stack())
-			if i := strings.Index(stack, "\npanic("); i >= 0 { // from the panic on
-				stack = stack[i+1:]
-			}
+			stack = panicStack()
 		}
 	}()
 	register(srv)

@@ -163,14 +163,14 @@ func (s *Server) outerExit(method string, returned *bool) {
 	s.panics = append(s.panics, handlerPanic{method: method,
 		what:   "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil",
 		client: "gRPC sent the client no status: with an interceptor outside the harness's (grpc.UnaryInterceptor or grpc.StreamInterceptor), the handler runs on gRPC's goroutine, which Goexit ended; the call waited for its context",
-		stack:  handlerStack()})
+		stack:  panicStack()})
 	s.mu.Unlock()
 }
 
-// handlerStack returns the stack of the calling goroutine from the panic
-// (or the Goexit) on, without the frames that dispatch the call to the
-// handler.
-func handlerStack() string {
+// panicStack returns the stack of the calling goroutine, a deferred call
+// that recovers, from the panic (or the Goexit) on, without the frames
+// that dispatch a call to its handler.
+func panicStack() string {
 	stack := string(debug.Stack())
 	// The frames above the panic are the caller's, which recovers.
 	if i := strings.Index(stack, "\npanic("); i >= 0 {
@@ -227,7 +227,7 @@ func (s *Server) keepPanic(method string, run *handlerOutcome) {
 		return
 	}
 	p := recover()
-	stack := handlerStack()
+	stack := panicStack()
 	run.what = fmt.Sprintf("panicked: %v", p)
 	if p == nil {
 		run.what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
