@@ -20,6 +20,16 @@ import (
 // plays the server with Respond, RespondHeader, RespondTrailer and Finish,
 // and reads what the code sent with Next or Sent.
 //
+// Code that takes the generated client interface (a chatpb.ChatClient), not
+// a stream, gets the ClientStream from a fake of that interface: embed the
+// interface, and in the method the code calls, build the ClientStream with
+// the call's ctx (so that the code's cancel or deadline ends it) and return
+// it. For a method without client streaming, do first what the generated
+// method does before it returns the stream: Send the request, then
+// CloseSend. The one Send half-closes the stream on its own, as grpc's
+// does, but only the CloseSend is recorded (a ClientCloses step) and makes
+// Closed report true, as with a generated client. See the example.
+//
 // *ClientStream[Req, Res] implements grpc.BidiStreamingClient[Req, Res],
 // grpc.ClientStreamingClient[Req, Res] and grpc.ServerStreamingClient[Res].
 // It behaves like a real stream: Recv returns the responses, then io.EOF

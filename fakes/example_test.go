@@ -93,6 +93,74 @@ func ExampleNewClientStream() {
 	// sent 2 requests; closed: true
 }
 
+// fakeOutputClient stands in for the generated TestServiceClient in tests
+// of code that takes the client, not a stream: methods the code does not
+// call stay nil. Each call builds its stream with the call's own context,
+// and respond plays the server on it.
+type fakeOutputClient struct {
+	testpb.TestServiceClient
+	respond func(*fakes.ClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse])
+}
+
+func (f *fakeOutputClient) StreamingOutputCall(ctx context.Context, req *testpb.StreamingOutputCallRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[testpb.StreamingOutputCallResponse], error) {
+	s := fakes.NewClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](ctx,
+		fakes.WithMethod(testpb.TestService_StreamingOutputCall_FullMethodName))
+	// What the generated method does before it returns the stream.
+	if err := s.Send(req); err != nil {
+		return nil, err
+	}
+	if err := s.CloseSend(); err != nil {
+		return nil, err
+	}
+	f.respond(s)
+	return s, nil
+}
+
+// totalBytes is client code under test: it asks for responses of the
+// given sizes and adds up what arrives.
+func totalBytes(ctx context.Context, client testpb.TestServiceClient, sizes ...int32) (int, error) {
+	req := &testpb.StreamingOutputCallRequest{}
+	for _, n := range sizes {
+		req.ResponseParameters = append(req.ResponseParameters, &testpb.ResponseParameters{Size: n})
+	}
+	stream, err := client.StreamingOutputCall(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for {
+		res, err := stream.Recv()
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		total += len(res.GetPayload().GetBody())
+	}
+}
+
+// Fake a generated client for code that takes the client interface: the
+// fake's method builds the stream, and the test answers as the server.
+func ExampleNewClientStream_generatedClient() {
+	var asked *testpb.StreamingOutputCallRequest
+	client := &fakeOutputClient{respond: func(s *fakes.ClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse]) {
+		asked = s.Sent()[0]
+		for _, p := range asked.GetResponseParameters() {
+			s.Respond(&testpb.StreamingOutputCallResponse{Payload: &testpb.Payload{Body: make([]byte, p.GetSize())}})
+		}
+		s.Finish(nil)
+	}}
+
+	total, err := totalBytes(context.Background(), client, 2, 5)
+
+	fmt.Println(total, err)
+	fmt.Println("asked for", len(asked.GetResponseParameters()), "responses")
+	// Output:
+	// 7 <nil>
+	// asked for 2 responses
+}
+
 // Script a fake TestService: no handler to write. A call that does not
 // follow the script fails with codes.FailedPrecondition, and the test is
 // told at its end.
