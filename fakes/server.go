@@ -1018,6 +1018,9 @@ func (s *Server) verify(printed bool) {
 				st := run.steps[run.done]
 				how := "ended during"
 				why := run.stopped
+				// The step waits for the client to half-close, and it
+				// never did: the likely cause, whatever ended the call.
+				noHalfClose := (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosed(run.callID, events)
 				switch {
 				case why == "":
 					how, why = "was still in", "still running at Close"
@@ -1027,12 +1030,16 @@ func (s *Server) verify(printed bool) {
 					why += " (the client got Unavailable: the call's connection broke, as Disconnect breaks it)"
 				case run.clientHint != "":
 					why += run.clientHint
+				case run.endedBy == endClient && noHalfClose:
+					// Not AllowCancel: the client gave up waiting for a
+					// response the script sends only after its CloseSend.
+					why += " (the client canceled the call, or its deadline passed, while the step waited for it to half-close)"
 				case run.endedBy == endClient:
 					// Whatever the step's operation failed with (a cancel's
 					// status, or the transport's as the cancel reached it).
 					why += " (the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script)"
 				}
-				if (st.kind == stepRecvEOF || st.kind == stepRecvEach) && run.hasID && !s.halfClosed(run.callID, events) {
+				if noHalfClose {
 					why += "; the step waits for the client to half-close, and it never did (no CloseSend): " +
 						"call CloseSend, or CloseAndRecv, once the requests are sent"
 				}

@@ -749,6 +749,54 @@ func TestServerClientNeverHalfClosed(t *testing.T) {
 	}
 }
 
+// A client that gives up (cancels) while the script waits for its
+// CloseSend is told about the CloseSend, not to allow the cancel; one that
+// gives up while the script waits for a request is told to allow it.
+func TestServerClientCanceledWithoutHalfClosing(t *testing.T) {
+	for _, step := range []string{"RecvEach", "Recv"} {
+		t.Run(step, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := fakes.NewServer(spy)
+			chunk := &testpb.StreamingInputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}
+			sc := srv.Expect(streamingIn)
+			if step == "RecvEach" {
+				sc.RecvEach(func(*testpb.StreamingInputCallRequest) error { return nil })
+			} else {
+				sc.Recv(chunk).Recv(chunk) // the client sends one
+			}
+			sc.Send(&testpb.StreamingInputCallResponse{AggregatedPayloadSize: 1})
+			ctx, cancel := context.WithCancel(t.Context())
+			stream, err := testpb.NewTestServiceClient(srv.Conn()).StreamingInputCall(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(chunk); err != nil {
+				t.Fatal(err)
+			}
+			// The script has the chunk: the client gives up.
+			waitServer := func(k recorder.Kind) {
+				t.Helper()
+				if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool {
+					return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == k })
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitServer(recorder.Recv)
+			cancel()
+			waitServer(recorder.End)
+			srv.Close()
+			r := spy.Want(t, 1, "did not complete its script")
+			hint := strings.Contains(r.Msg, "add AllowCancel()")
+			note := strings.Contains(r.Msg, "while the step waited for it to half-close") &&
+				strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
+			if each := step == "RecvEach"; hint == each || note != each {
+				t.Errorf("AllowCancel hint %v, CloseSend note %v; want %v and %v:\n%s", hint, note, !each, each, r.Msg)
+			}
+		})
+	}
+}
+
 // The note that a call canceled before it reached the server does not
 // count comes only when the recorder shows such a call.
 func TestServerExpectedCallNoteOnlyForCanceledCalls(t *testing.T) {
