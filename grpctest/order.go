@@ -263,6 +263,15 @@ func InCall(id uint64, step Step) Step {
 // before the timeline (which, when nothing was recorded, says so and which
 // names cannot match a method).
 //
+// Order across the two sides is the order of Seq, which follows causality
+// (a Send comes before the peer's Recv of that message, a response after
+// the request the handler read to make it) but nothing else: two events
+// that do not cause each other, such as the server's Recv of the last
+// request and the client's CloseSend after its Send, may be recorded in
+// either order from one run to the next. Steps in a fixed order for such a
+// pair make a flaky test; list only steps that one causes the next, or
+// check the two in separate assertions.
+//
 //	grpctest.AssertOrder(t, srv.Recorder(),
 //		grpctest.ClientSends(req), grpctest.ServerReceives(req),
 //		grpctest.ServerSends(res), grpctest.ClientReceives(res),
@@ -354,8 +363,35 @@ func checkOrder(t testing.TB, r *recorder.Recorder, steps []Step, waited time.Du
 	if i < 0 {
 		return true
 	}
-	t.Errorf("%s", orderFailure(r, events, dropped, waited, steps, matched, i))
+	msg := orderFailure(r, events, dropped, waited, steps, matched, i)
+	if len(events) == 0 {
+		msg += otherRecorders(t, r)
+	}
+	t.Errorf("%s", msg)
 	return false
+}
+
+// otherRecorders says, for a failure on a recorder that recorded nothing,
+// which open harnesses of t (or of its enclosing test) record into another
+// recorder that did record events: the assertion may have been given the
+// wrong one.
+func otherRecorders(t testing.TB, r *recorder.Recorder) string {
+	hs := harnessesOf(t)
+	if len(hs) == 0 {
+		hs = harnessesOfEnclosing(t)
+	}
+	var b strings.Builder
+	var seen []*recorder.Recorder
+	for _, s := range hs {
+		if s.rec == nil || s.rec == r || slices.Contains(seen, s.rec) {
+			continue
+		}
+		seen = append(seen, s.rec)
+		if n := len(s.rec.Events()); n > 0 {
+			fmt.Fprintf(&b, "\nthe recorder given recorded nothing, but a harness of this test (NewServer) records into another one, whose Server.Recorder() holds %d events: was the assertion given the wrong recorder?", n)
+		}
+	}
+	return b.String()
 }
 
 // matchOrder matches steps to events in order, each step to the earliest
@@ -524,7 +560,11 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	switch st := st.(type) {
 	case messageStep:
 		if st.msg != nil {
-			if e, d, ok := nearest(near, st); ok {
+			if note, first := otherTypes(near, st); note != "" {
+				// A diff against a message of another type says only that.
+				focus = append(focus, first)
+				b.WriteString(note)
+			} else if e, d, ok := nearest(near, st); ok {
 				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
 			}
@@ -547,6 +587,47 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", tlwindow.Cut(recorder.Timeline(events), focus...))
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// otherTypes says, when events of the step's side and kind hold messages
+// but none of the step's type, which types they hold: a step matches only
+// a message of the type recorded (the generated type, or with another
+// codec the type given to SendMsg or RecvMsg), and the Seq of the first
+// such event. It returns "" when the step's type is among them, or cmp
+// options may make other types equal.
+func otherTypes(events []recorder.Event, st messageStep) (string, uint64) {
+	if len(st.opts) > 0 {
+		return "", 0
+	}
+	want := messageType(st.msg)
+	var types []string
+	first := uint64(0)
+	for _, e := range events {
+		if !st.sameKind(e) {
+			continue
+		}
+		got := messageType(e.Msg)
+		if got == want {
+			return "", 0
+		}
+		if first == 0 {
+			first = e.Seq
+		}
+		if !slices.Contains(types, got) {
+			types = append(types, got)
+		}
+	}
+	if len(types) == 0 {
+		return "", 0
+	}
+	const maxTypes = 3
+	more := ""
+	if len(types) > maxTypes {
+		more = fmt.Sprintf(" and %d other types", len(types)-maxTypes)
+		types = types[:maxTypes]
+	}
+	return fmt.Sprintf("no event of that kind holds a %s, the step's type: they hold %s%s (the first at event %d); a step matches only a message of the type that was sent or received\n",
+		want, strings.Join(types, ", "), more, first), first
 }
 
 // nearest finds, among events of the step's side and kind, the one whose

@@ -1010,3 +1010,56 @@ func TestAssertOrderCapsMatchedSoFar(t *testing.T) {
 	}
 	spy.End()
 }
+
+// An assertion given a recorder that recorded nothing, while the test's
+// harness recorded into its own, says so; given the harness's, it passes.
+func TestAssertOrderNamesTheHarnesssRecorderWhenGivenAnEmptyOne(t *testing.T) {
+	spy := spytb.New(t)
+	srv, reqs, _ := pingPong(t, spy)
+	if !grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(reqs[0])) {
+		t.Errorf("AssertOrder returned false on the harness's recorder")
+	}
+	if grpctest.AssertOrder(spy, recorder.New(), grpctest.ClientSends(reqs[0])) {
+		t.Errorf("AssertOrder returned true on an empty recorder")
+	}
+	n := len(srv.Recorder().Events())
+	spy.Want(t, 1, "not found in the 0 recorded events",
+		fmt.Sprintf("the recorder given recorded nothing, but a harness of this test (NewServer) records into another one, whose Server.Recorder() holds %d events: was the assertion given the wrong recorder?", n))
+	// An empty recorder the test's harness records into gets no such hint.
+	empty := recorder.New()
+	spy2 := spytb.New(t)
+	grpctest.NewServer(spy2, interopService, grpctest.WithRecorder(empty))
+	grpctest.AssertOrder(spy2, empty, grpctest.ClientSends(nil))
+	if r := spy2.Want(t, 1, "not found in the 0 recorded events"); strings.Contains(r.Msg, "wrong recorder") {
+		t.Errorf("the hint names the harness's own recorder:\n%s", r.Msg)
+	}
+	spy.End()
+	spy2.End()
+}
+
+type notAProto struct{ Name string }
+
+// A message step of a type no event of its side and kind holds says so,
+// instead of diffing messages of two types.
+func TestAssertOrderSaysNoEventHoldsTheStepsType(t *testing.T) {
+	spy := spytb.New(t)
+	srv, reqs, ress := pingPong(t, spy)
+	if !grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ServerSends(ress[0])) {
+		t.Errorf("AssertOrder returned false on a recorded response")
+	}
+	for i, tc := range []struct {
+		step grpctest.Step
+		want string
+	}{
+		{grpctest.ServerSends(&notAProto{Name: "x"}), "no event of that kind holds a *grpctest_test.notAProto, the step's type: they hold grpc.testing.StreamingOutputCallResponse (the first at event 5); a step matches only a message of the type that was sent or received"},
+		{grpctest.ServerSends(reqs[0]), "no event of that kind holds a grpc.testing.StreamingOutputCallRequest, the step's type: they hold grpc.testing.StreamingOutputCallResponse"},
+	} {
+		if grpctest.AssertOrder(spy, srv.Recorder(), tc.step) {
+			t.Errorf("AssertOrder(%v) returned true", tc.step)
+		}
+		if r := spy.Want(t, i+1, tc.want); strings.Contains(r.Msg, "mismatch (-want +got)") {
+			t.Errorf("the report diffs messages of two types:\n%s", r.Msg)
+		}
+	}
+	spy.End()
+}
