@@ -39,6 +39,10 @@ type Server struct {
 	cfg  *config
 	id   string // value of the harness label
 
+	// afterStop, if set (by a test of this package), runs in Close after
+	// Stop, before Close waits for the handlers still running.
+	afterStop func()
+
 	lis       listener
 	srv       *grpc.Server
 	conn      *grpc.ClientConn
@@ -746,6 +750,9 @@ func (s *Server) stop() map[string]int {
 		timer.Reset(d)
 		select {
 		case <-stopped:
+			if s.afterStop != nil {
+				s.afterStop()
+			}
 			timer.Reset(d)
 			select {
 			case <-s.idleChan():
