@@ -62,7 +62,8 @@
 //     Blocking);
 //  7. report the handlers that panicked (the harness recovers their
 //     panics: see NewServer), then (a) unfinished client streams; (b)
-//     handlers still running; (c) goroutines left running.
+//     handlers still running; (c) goroutines left running; (d) streams
+//     used after their handler returned.
 //
 // Nothing in Close sleeps for a fixed time: a clean harness closes in well
 // under a millisecond plus one goroutine scan. What is still stuck after a
@@ -116,6 +117,16 @@
 // exponential backoff for twice the close timeout. WithoutLeakCheck turns
 // (a) and (c) off; WithIgnoredGoroutines exempts goroutines meant to
 // outlive the test from (c).
+//
+// (d) A server stream's Send, SendHeader, SetHeader or SetTrailer called
+// after its handler returned (or panicked), by a goroutine the handler
+// left the stream to, is reported with that goroutine's stack (the first
+// five calls; the rest are counted): gRPC writes the call's status when
+// the handler returns, so what is sent or set after it reaches the client
+// at best by chance, and the client sees a stream that ended early, once
+// in a while. A Recv after the handler returned is not reported: a reader
+// goroutine whose Recv fails then loses nothing. This check runs even
+// WithoutLeakCheck.
 //
 // The stacks of (b) and (c) come from the goroutine profile, which knows
 // labels, and their full tracebacks (goroutine number, state, creator)

@@ -78,6 +78,10 @@ type Server struct {
 	drops   []time.Time
 	adopted []blocker // Pending calls left blocked by this test
 	panics  []handlerPanic
+	// lateUses are the first calls on the stream of a handler that had
+	// returned, lateUseCount counts them all (usedAfterReturn).
+	lateUses     []lateUse
+	lateUseCount int
 
 	// closeMu serializes Close; closeDone is set by the first one. Not a
 	// sync.Once: its frames would sit between a report made by close and
@@ -508,6 +512,9 @@ func (s *Server) close() {
 	s.t.Helper()
 	s.rt = &closeReport{TB: s.t, rec: s.rec, s: s}
 	t := s.rt
+	// Last: goroutines the handlers left may use their streams until the
+	// leak check has waited for them.
+	defer s.reportLateUses()
 	if s.stopWarn != nil {
 		s.stopWarn()
 	}

@@ -112,7 +112,9 @@ func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *gr
 		defer s.handlerEnd(info.FullMethod, saved)
 		returned := false
 		defer s.outerExit(info.FullMethod, &returned)
-		err := handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+		ls := &labelledServerStream{ServerStream: ss, ctx: ctx, s: s, method: info.FullMethod}
+		defer ls.ended.Store(true)
+		err := handler(srv, ls)
 		returned = true
 		return err
 	}
@@ -212,7 +214,9 @@ func (s *Server) runStream(srv any, ss grpc.ServerStream, method string, handler
 	ctx, saved := s.handlerBegin(ss.Context(), method)
 	defer s.handlerEnd(method, saved)
 	defer s.keepPanic(method, run)
-	run.err = handler(srv, &labelledServerStream{ServerStream: ss, ctx: ctx})
+	ls := &labelledServerStream{ServerStream: ss, ctx: ctx, s: s, method: method}
+	defer ls.ended.Store(true)
+	run.err = handler(srv, ls)
 	run.returned = true
 }
 
@@ -290,10 +294,104 @@ func (s *Server) reportPanics() {
 
 type labelledServerStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx    context.Context
+	s      *Server
+	method string
+	ended  atomic.Bool // the handler has returned (or panicked, or called Goexit)
 }
 
 func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
+
+// SendMsg, SendHeader, SetHeader and SetTrailer note a call made after the
+// handler ended (by a goroutine it started and left the stream to), for
+// Close to report: gRPC writes the call's status when the handler returns,
+// so what is sent or set after it reaches the client at best by chance.
+// RecvMsg is not checked: a reader goroutine whose Recv fails once the
+// handler has returned is a common pattern, and loses nothing.
+
+func (ss *labelledServerStream) SendMsg(m any) error {
+	if ss.ended.Load() {
+		ss.s.usedAfterReturn(ss.method, "Send")
+	}
+	return ss.ServerStream.SendMsg(m)
+}
+
+func (ss *labelledServerStream) SendHeader(md metadata.MD) error {
+	if ss.ended.Load() {
+		ss.s.usedAfterReturn(ss.method, "SendHeader")
+	}
+	return ss.ServerStream.SendHeader(md)
+}
+
+func (ss *labelledServerStream) SetHeader(md metadata.MD) error {
+	if ss.ended.Load() {
+		ss.s.usedAfterReturn(ss.method, "SetHeader")
+	}
+	return ss.ServerStream.SetHeader(md)
+}
+
+func (ss *labelledServerStream) SetTrailer(md metadata.MD) {
+	if ss.ended.Load() {
+		ss.s.usedAfterReturn(ss.method, "SetTrailer")
+	}
+	ss.ServerStream.SetTrailer(md)
+}
+
+// maxLateUses bounds the calls on ended handlers' streams a harness keeps
+// (with their stacks) for Close to report; it counts the rest.
+const maxLateUses = 5
+
+// lateUse is a call on the stream of a handler that had ended.
+type lateUse struct {
+	method, op string
+	stack      string // of the goroutine that made the call, from its caller on
+}
+
+// usedAfterReturn notes a call op on the stream of a handler of method
+// that had ended, made by the calling goroutine.
+func (s *Server) usedAfterReturn(method, op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lateUseCount++
+	if len(s.lateUses) >= maxLateUses {
+		return
+	}
+	// From the frame that called the stream on: without the goroutine's
+	// header line and the frames of debug.Stack, the harness, the
+	// recorder and gRPC's stream wrappers (a function line and its file
+	// line each).
+	lines := strings.Split(strings.TrimRight(string(debug.Stack()), "\n"), "\n")[1:]
+	for len(lines) >= 2 && (strings.HasPrefix(lines[0], "runtime/debug.") ||
+		strings.HasPrefix(lines[0], "github.com/streamtest/streamtest/grpctest.") ||
+		strings.HasPrefix(lines[0], "github.com/streamtest/streamtest/recorder.") ||
+		strings.HasPrefix(lines[0], "google.golang.org/grpc.")) {
+		lines = lines[2:]
+	}
+	stack := strings.Join(lines, "\n")
+	s.lateUses = append(s.lateUses, lateUse{method: method, op: op, stack: stack})
+}
+
+// reportLateUses reports the calls on ended handlers' streams.
+func (s *Server) reportLateUses() {
+	s.t.Helper()
+	s.mu.Lock()
+	uses, n := s.lateUses, s.lateUseCount
+	s.lateUses, s.lateUseCount = nil, 0
+	s.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "grpctest: %d call(s) on the stream of a handler that had returned: gRPC writes the call's status when its handler returns, so what is sent (or set) on the stream after that reaches the client at best by chance; "+
+		"keep the handler running until the goroutines that use its stream are done (wait for them, or have them stop on the stream's context) and send from there", n)
+	for _, u := range uses {
+		fmt.Fprintf(&b, "\n%s on the stream of %s, after its handler returned, by:\n  %s", u.op, u.method, strings.ReplaceAll(u.stack, "\n", "\n  "))
+	}
+	if n > len(uses) {
+		fmt.Fprintf(&b, "\n… and %d more such call(s)", n-len(uses))
+	}
+	s.rt.Errorf("%s", b.String())
+}
 
 // unaryClientInterceptor and streamClientInterceptor label the calling
 // goroutine while gRPC starts the call, so that what gRPC starts on it (a

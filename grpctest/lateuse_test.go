@@ -1,0 +1,126 @@
+package grpctest_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
+)
+
+// leftStream is a service whose StreamingOutputCall hands its stream to a
+// goroutine that uses it once the call has ended (after the handler
+// returned, unless wait), n times with op; done is closed when the
+// goroutine is.
+type leftStream struct {
+	testgrpc.UnimplementedTestServiceServer
+	op   string // "Send", "SetTrailer" or "Recv"
+	n    int
+	wait bool // the handler waits for the goroutine: the right way
+	done chan struct{}
+}
+
+func (h leftStream) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer close(h.done)
+		defer wg.Done()
+		if !h.wait {
+			<-stream.Context().Done() // the handler has returned
+		}
+		for range h.n {
+			switch h.op {
+			case "Send":
+				stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: []byte("late")}})
+			case "SetTrailer":
+				stream.SetTrailer(metadata.Pairs("late", "1"))
+			}
+		}
+	}()
+	if h.wait {
+		wg.Wait()
+	}
+	return nil
+}
+
+func (h leftStream) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	// A reader goroutine whose Recv fails once the handler has returned:
+	// nothing is lost, and nothing is reported.
+	go func() {
+		defer close(h.done)
+		for {
+			if _, err := stream.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func TestCloseReportsAStreamUsedAfterItsHandlerReturned(t *testing.T) {
+	for _, tc := range []struct {
+		op     string
+		n      int
+		wait   bool
+		report []string // nil: no report
+	}{
+		{op: "Send", n: 1, report: []string{
+			"grpctest: 1 call(s) on the stream of a handler that had returned",
+			"reaches the client at best by chance",
+			"Send on the stream of /grpc.testing.TestService/StreamingOutputCall, after its handler returned, by:\n  github.com/streamtest/streamtest/grpctest_test.leftStream.StreamingOutputCall.func1()\n  \t",
+			"lateuse_test.go:",
+			"created by github.com/streamtest/streamtest/grpctest_test.leftStream.StreamingOutputCall",
+			"recorded timeline"}},
+		{op: "SetTrailer", n: 1, report: []string{"SetTrailer on the stream of /grpc.testing.TestService/StreamingOutputCall, after its handler returned"}},
+		{op: "Send", n: 8, report: []string{"grpctest: 8 call(s)", "… and 3 more such call(s)"}},
+		{op: "Send", n: 3, wait: true},
+		{op: "SetTrailer", n: 1, wait: true},
+		{op: "Recv"},
+	} {
+		t.Run(fmt.Sprintf("%s×%d,wait=%v", tc.op, tc.n, tc.wait), func(t *testing.T) {
+			spy := spytb.New(t)
+			h := leftStream{op: tc.op, n: tc.n, wait: tc.wait, done: make(chan struct{})}
+			srv := grpctest.NewServer(spy, service(h))
+			if tc.op == "Recv" {
+				stream, err := client(srv).FullDuplexCall(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := stream.Recv(); err != io.EOF {
+					t.Fatalf("Recv: %v, want io.EOF", err)
+				}
+			} else {
+				stream, err := client(srv).StreamingOutputCall(t.Context(), &testgrpc.StreamingOutputCallRequest{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := 0
+				for ; ; got++ {
+					if _, err = stream.Recv(); err != nil {
+						break
+					}
+				}
+				if want := map[bool]int{true: tc.n}[tc.wait && tc.op == "Send"]; err != io.EOF || got != want {
+					t.Fatalf("%d responses, then %v; want %d, then io.EOF", got, err, want)
+				}
+			}
+			<-h.done
+			srv.Close()
+			if tc.report == nil {
+				spy.WantClean(t)
+				return
+			}
+			r := spy.Want(t, 1, tc.report...)
+			if n := strings.Count(r.Msg, "after its handler returned, by:"); n != min(tc.n, 5) {
+				t.Errorf("the report lists %d calls, want %d:\n%s", n, min(tc.n, 5), r.Msg)
+			}
+		})
+	}
+}
