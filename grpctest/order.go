@@ -670,7 +670,16 @@ func messageType(m any) string {
 	return fmt.Sprintf("%T", m)
 }
 
-// maxNearestEnds bounds the End events a failed Ends step lists.
+// boolInt is 1 for true, 0 for false.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// maxNearestEnds bounds the End events a failed Ends step lists (alike
+// ones counted as one).
 const maxNearestEnds = 4
 
 // nearestEnds describes the End events an Ends step could have matched but
@@ -678,17 +687,41 @@ const maxNearestEnds = 4
 // the previous step matched, if not 0), or if there are none, the earlier
 // ones. restricted says events are those of the step's call only.
 func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration) string {
+	// Ends alike (side, method and status) are listed once, with a count:
+	// three hundred unary calls that ended OK do not hide the stream
+	// that ended Canceled. Those that ended with an error come first.
 	list := func(evs []recorder.Event) string {
-		var parts []string
+		type group struct {
+			e    recorder.Event
+			text string
+			n    int
+		}
+		var groups []*group
 		for _, e := range evs {
 			if e.Kind != recorder.End || !st.ofSide(e) {
 				continue
 			}
-			if len(parts) == maxNearestEnds {
+			text := fmt.Sprintf("%s end %s (%s)", e.Side, endStatus(e.Err), e.Method)
+			if i := slices.IndexFunc(groups, func(g *group) bool { return g.text == text }); i >= 0 {
+				groups[i].n++
+				continue
+			}
+			groups = append(groups, &group{e: e, text: text, n: 1})
+		}
+		slices.SortStableFunc(groups, func(a, b *group) int {
+			return boolInt(a.e.Err == nil) - boolInt(b.e.Err == nil)
+		})
+		var parts []string
+		for k, g := range groups {
+			if k == maxNearestEnds {
 				parts = append(parts, "…")
 				break
 			}
-			parts = append(parts, fmt.Sprintf("event %d %s end %s (%s)", e.Seq, e.Side, endStatus(e.Err), e.Method))
+			part := fmt.Sprintf("event %d %s", g.e.Seq, g.text)
+			if g.n > 1 {
+				part += fmt.Sprintf(" and %d more like it", g.n-1)
+			}
+			parts = append(parts, part)
 		}
 		return strings.Join(parts, ", ")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -692,26 +693,55 @@ func TestAssertOrderSaysOneEventWasDropped(t *testing.T) {
 	spy.Want(t, 1, "1 earlier events were dropped by WithLimit (these 2 are the newest)")
 }
 
-// A failed Ends step lists at most maxNearestEnds (4) End events, then "…".
+// A failed Ends step lists End events alike (side, method, status) once,
+// with a count, those with an error first, and at most maxNearestEnds (4)
+// of them, then "…".
 func TestAssertOrderListsAtMostFourEnds(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, interopService)
-	for range 3 { // 6 End events: client and server of each call
+	for range 3 {
 		if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool { return countEnds(evs) == 6 }); err != nil {
+	failing := []codes.Code{codes.NotFound, codes.PermissionDenied}
+	for _, c := range failing {
+		req := &testgrpc.SimpleRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(c), Message: "no"}}
+		if _, err := client(srv).UnaryCall(t.Context(), req); status.Code(err) != c {
+			t.Fatalf("UnaryCall: %v, want %v", err, c)
+		}
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool { return countEnds(evs) == 10 }); err != nil {
 		t.Fatal(err)
 	}
+	nearestLine := func(prefix string) string {
+		t.Helper()
+		r := spy.Want(t, -1, prefix)
+		_, line, _ := strings.Cut(r.Msg, prefix)
+		line, _, _ = strings.Cut(line, "\n")
+		return line
+	}
+
+	// Both sides: 2 OK groups and 4 error groups, errors first.
 	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.Ends(codes.Canceled)) {
 		t.Fatalf("AssertOrder returned true for a status that never happened")
 	}
-	r := spy.Want(t, 1, "nearest: the End events end with other codes: ")
-	_, line, _ := strings.Cut(r.Msg, "nearest: the End events end with other codes: ")
-	line, _, _ = strings.Cut(line, "\n")
-	if n := strings.Count(line, " end OK ("); n != 4 || !strings.HasSuffix(line, ", …") {
-		t.Errorf("the nearest line lists %d End events, want 4 and then \"…\":\n%s", n, line)
+	line := nearestLine("nearest: the End events end with other codes: ")
+	if n := strings.Count(line, ", "); n != 4 || !strings.HasSuffix(line, ", …") || strings.Contains(line, " OK ") {
+		t.Errorf("the nearest line lists %d End events, OK among them: %v; want the 4 that ended with errors, then \"…\":\n%s", n, strings.Contains(line, " OK "), line)
+	}
+
+	// The server side: the NotFound and PermissionDenied ends first, then
+	// the three OK ends as one.
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ServerEnds(codes.Canceled)) {
+		t.Fatalf("AssertOrder returned true for a status that never happened")
+	}
+	line = nearestLine("nearest: the server End events end with other codes: ")
+	want := regexp.MustCompile(`^event \d+ server end NotFound \("no"\) \(/grpc.testing.TestService/UnaryCall\), ` +
+		`event \d+ server end PermissionDenied \("no"\) \(/grpc.testing.TestService/UnaryCall\), ` +
+		`event \d+ server end OK \(/grpc.testing.TestService/EmptyCall\) and 2 more like it$`)
+	if !want.MatchString(line) {
+		t.Errorf("the nearest line is\n%s\nwant it to match %s", line, want)
 	}
 	spy.End()
 }
