@@ -42,9 +42,10 @@ type goWriter struct {
 	// on is the pointers (and maps) being rendered, outermost first: one
 	// met again inside itself is a cycle.
 	on []uintptr
-	// left is how many more values the rendering may visit, shared with
-	// the writers of a map's entries (sub): a map's entries are rendered
-	// before they are sorted, where the output's bound cannot stop them.
+	// left is how many more values the rendering may visit. A map whose
+	// entries are rendered before they are sorted, where the output's
+	// bound cannot stop them, gives each entry a share of its own
+	// (subWith), then takes what they used from it.
 	left *int
 }
 
@@ -143,31 +144,50 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 			return
 		}
 		defer w.leave()
-		// Entries are rendered, then sorted: by key value for numbers and
-		// strings, else by their text (keys that render alike, such as
-		// pointers to equal values, by their values' text).
+		// Entries are sorted, then rendered: by key value for numbers and
+		// strings, else by the keys' text (keys that render alike, such as
+		// pointers to equal values, and NaN keys, by their values' text).
+		// Texts made for the sort come from budgets of their own, the same
+		// for each entry: sharing one, which entries found it spent would
+		// follow the map's random order, and so would the output.
 		type entry struct {
 			key, value reflect.Value // the value as the range gives it: a NaN key finds none
-			ktext, val string
+			ktext      string
+			vtext      *string // for a tie: the value's text, made once
 		}
 		basic := basicKind(v.Type().Key().Kind())
-		var es []entry
+		var es []*entry
+		per := *w.left / max(1, v.Len())
+		used := 0
 		for it := v.MapRange(); it.Next(); {
-			e := entry{key: it.Key(), value: it.Value()}
+			e := &entry{key: it.Key(), value: it.Value()}
 			if !basic { // a big map of basic keys is sorted before it is rendered
-				e.ktext, e.val = w.sub(it.Key(), depth+1), w.sub(it.Value(), depth+1)
+				left := per
+				e.ktext = w.subWith(it.Key(), depth+1, &left)
+				used += per - left
 			}
 			es = append(es, e)
 		}
-		slices.SortFunc(es, func(a, b entry) int {
-			if basic {
-				if c := compareKeys(a.key, b.key); c != 0 {
-					return c
-				}
-				// Keys compare equal only as NaNs: then by their values.
-				return cmp.Compare(w.sub(a.value, depth+1), w.sub(b.value, depth+1))
+		*w.left = max(0, *w.left-used)
+		tieText := func(e *entry) string {
+			if e.vtext == nil {
+				left := tieBudget
+				t := w.subWith(e.value, depth+1, &left)
+				e.vtext = &t
 			}
-			return cmp.Or(cmp.Compare(a.ktext, b.ktext), cmp.Compare(a.val, b.val))
+			return *e.vtext
+		}
+		slices.SortFunc(es, func(a, b *entry) int {
+			c := 0
+			if basic {
+				c = compareKeys(a.key, b.key) // 0 only for NaNs
+			} else {
+				c = cmp.Compare(a.ktext, b.ktext)
+			}
+			if c != 0 {
+				return c
+			}
+			return cmp.Compare(tieText(a), tieText(b))
 		})
 		b.WriteString("map[")
 		for i, e := range es {
@@ -179,13 +199,11 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 			}
 			if basic {
 				w.write(e.key, depth+1)
-				b.WriteByte(':')
-				w.write(e.value, depth+1)
-				continue
+			} else {
+				b.WriteString(e.ktext)
 			}
-			b.WriteString(e.ktext)
 			b.WriteByte(':')
-			b.WriteString(e.val)
+			w.write(e.value, depth+1)
 		}
 		b.WriteByte(']')
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
@@ -225,13 +243,18 @@ func (w *goWriter) enter(p uintptr) bool {
 // leave undoes the latest enter.
 func (w *goWriter) leave() { w.on = w.on[:len(w.on)-1] }
 
-// sub renders v on its own, as part of the value being written.
-func (w *goWriter) sub(v reflect.Value, depth int) string {
+// subWith renders v on its own, as part of the value being written, with
+// the budget left.
+func (w *goWriter) subWith(v reflect.Value, depth int, left *int) string {
 	var b strings.Builder
-	sw := goWriter{b: &b, on: w.on, left: w.left}
+	sw := goWriter{b: &b, on: w.on, left: left}
 	sw.write(v, depth)
 	return b.String()
 }
+
+// tieBudget is the budget of the text that orders two map entries whose
+// keys compare equal (see the reflect.Map case of write).
+const tieBudget = 16
 
 // basicKind reports whether map keys of kind k are ordered by value
 // (compareKeys), not by their text.

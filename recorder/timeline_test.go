@@ -204,6 +204,33 @@ func TestFormatMessageGoMapsAreBounded(t *testing.T) {
 	}
 }
 
+// A map too big for the budget renders the same every time: which of its
+// entries find the budget spent does not follow the map's random order.
+// (Its struct keys were rendered in that order, with the budget shared,
+// and the entries after it ran out varied from call to call.)
+func TestFormatMessageGoMapsAreDeterministic(t *testing.T) {
+	type key struct{ A int }
+	big := map[key]int{}
+	for i := range 4000 {
+		big[key{i}] = i
+	}
+	alike := map[*key]string{} // keys that render alike: ordered by value
+	for i := range 3000 {
+		alike[&key{i % 3}] = fmt.Sprint(i % 7)
+	}
+	for _, m := range []any{big, alike} {
+		first := recorder.FormatMessage(m)
+		for range 10 {
+			if got := recorder.FormatMessage(m); got != first {
+				t.Fatalf("FormatMessage of a %T gave two renderings:\n%s\n%s", m, first, got)
+			}
+		}
+	}
+	if got := recorder.FormatMessage(big); !strings.HasPrefix(got, "map[{A:0}:0 {A:1000}:1000 {A:1001}:1001 {A:1002}:1002 ") { // by the keys' text
+		t.Errorf("FormatMessage of a big map: %q", got)
+	}
+}
+
 // withExtension returns a message with a field and an extension set.
 func withExtension() *descriptorpb.FeatureSet {
 	fs := &descriptorpb.FeatureSet{EnumType: descriptorpb.FeatureSet_OPEN.Enum()}
