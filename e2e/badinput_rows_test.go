@@ -228,6 +228,46 @@ func badInputs() []badInput {
 			spy.Want(t, 2, "step 1, ClientSends(*dynamicpb.Message of no message type): a *dynamicpb.Message with no message type matches no message")
 			return "returns false; " + reportCell(r) + "; a step with one is reported as a misuse of `AssertOrder`/`AssertNever`"
 		}},
+		{"a nil `*dynamicpb.Message` (whose methods panic) given to `AssertMessages`, a step, a script's `Recv` or `Send`, `fakes` streams, or rendered in a timeline", "", func(t *testing.T, spy *spytb.TB) string {
+			var nilDyn *dynamicpb.Message
+			var ok bool
+			spy.Run(func() { ok = grpctest.AssertMessages(spy, []any{nilDyn}, []any{chatMsg}) })
+			if ok {
+				t.Errorf("AssertMessages returned true, want false")
+			}
+			r := spy.Want(t, 1, "cannot compare the messages: want[0] is a *dynamicpb.Message with no message type")
+			spy.Run(func() { ok = grpctest.AssertOrder(spy, recorder.New(), grpctest.ServerSends(nilDyn)) })
+			if ok {
+				t.Errorf("AssertOrder returned true, want false")
+			}
+			spy.Want(t, 2, "step 1, ServerSends(*dynamicpb.Message of no message type)")
+			var misuse spytb.Report
+			spy.Run(func() {
+				srv := fakes.NewServer(spy)
+				srv.Expect(chatpb.Chat_Post_FullMethodName).Recv(nilDyn)
+				srv.Expect(chatpb.Chat_Talk_FullMethodName).RecvAny().Send(nilDyn)
+				srv.Close()
+			})
+			for _, r := range spy.Reports()[2:] {
+				if strings.Contains(r.Msg, "step 2 Send:") {
+					misuse = r
+				}
+			}
+			spy.Want(t, 5, "step 1 Recv: Recv got a *dynamicpb.Message with no message type (nil, or not made by dynamicpb.NewMessage); want a streamtest.examples.chat.v1.Message")
+			if !strings.Contains(misuse.Msg, "Send got a *dynamicpb.Message with no message type (nil, or not made by dynamicpb.NewMessage); want a streamtest.examples.chat.v1.Message") {
+				t.Errorf("the script's Send of a nil *dynamicpb.Message was reported as:\n%s", misuse.Msg)
+			}
+			c := fakes.NewClientStream[dynamicpb.Message, dynamicpb.Message](t.Context())
+			sendErr := c.Send(nilDyn)
+			wantErr(t, "ClientStream.Send of a nil *dynamicpb.Message", sendErr, codes.InvalidArgument, "nil")
+			c.Finish(nil)
+			line := recorder.Timeline([]recorder.Event{{Seq: 1, CallID: 1, Kind: recorder.Send, Msg: nilDyn}})
+			if !strings.Contains(line, "<nil *dynamicpb.Message>") {
+				t.Errorf("the timeline renders it as:\n%s", line)
+			}
+			return "no panic: `AssertMessages` returns false; " + reportCell(r) + "; a step with one is a misuse; a script's step with one is reported at its line as a misuse, " + reportCell(misuse) + "; `ClientStream.Send` returns " + errCell(sendErr) + "; `FormatMessage` and the timeline show `<nil *dynamicpb.Message>`. " +
+				"Sent through a recorded gRPC call, it is recorded as given, and gRPC's proto codec then panics, as it does without the recorder (for a `new(dynamicpb.Message)` too)"
+		}},
 		{"`grpctest.AssertMessages` on values cmp cannot compare (a struct with unexported fields)", "", func(t *testing.T, spy *spytb.TB) string {
 			type opaque struct{ x int }
 			var ok bool

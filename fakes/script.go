@@ -834,6 +834,8 @@ func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescript
 		return nil, fmt.Sprintf("%s(nil): want a %s, the %s type of %s", step, want.FullName(), what, sc.method)
 	case !ok:
 		return nil, fmt.Sprintf("%s got a %T, which is not a proto message; the %s type of %s is %s", step, m, what, sc.method, want.FullName())
+	case untyped(m): // a nil one too, whose methods panic
+		return nil, fmt.Sprintf("%s got a %T with no message type (nil, or not made by dynamicpb.NewMessage); want a %s", step, m, want.FullName())
 	case !pm.ProtoReflect().IsValid():
 		return nil, fmt.Sprintf("%s got a nil %T; want a %s", step, m, want.FullName())
 	}

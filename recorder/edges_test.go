@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -801,5 +802,36 @@ func TestCompressorFunctionsUnderTheServerInterceptors(t *testing.T) {
 				t.Errorf("the client side recorded nothing")
 			}
 		})
+	}
+}
+
+// A nil *dynamicpb.Message, whose methods panic, is recorded as given and
+// rendered as what it is; the recorder itself does not panic on it (gRPC's
+// codec does, with or without the recorder, so the server side is driven
+// by hand here).
+func TestNilDynamicMessageIsRecordedAsGiven(t *testing.T) {
+	var nilDyn *dynamicpb.Message
+	if got := recorder.FormatMessage(nilDyn); got != "<nil *dynamicpb.Message>" {
+		t.Errorf("FormatMessage = %q, want <nil *dynamicpb.Message>", got)
+	}
+	r := recorder.New()
+	stream := r.StreamServerInterceptor()
+	err := stream(nil, okServerStream{}, &grpc.StreamServerInfo{FullMethod: "/a.B/D", IsServerStream: true}, func(_ any, ss grpc.ServerStream) error {
+		return ss.SendMsg(nilDyn)
+	})
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	var sends []recorder.Event
+	for _, e := range r.Events() {
+		if e.Kind == recorder.Send {
+			sends = append(sends, e)
+		}
+	}
+	if len(sends) != 1 || sends[0].Msg != any(nilDyn) {
+		t.Errorf("recorded Sends %v, want one holding the nil *dynamicpb.Message\n%s", sends, r)
+	}
+	if !strings.Contains(r.String(), "send       /a.B/D  <nil *dynamicpb.Message>") {
+		t.Errorf("the timeline does not show it:\n%s", r)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // Recorder captures the events of gRPC calls, client and server side, into
@@ -334,6 +335,9 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 	}
 	if pm == nil {
 		return nil, nil
+	}
+	if d, ok := pm.(*dynamicpb.Message); ok && d == nil {
+		return nil, nil // its methods panic: stored as given
 	}
 	rm := pm.ProtoReflect()
 	if !rm.IsValid() {

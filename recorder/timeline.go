@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/internal/textbytes"
 )
@@ -247,6 +248,10 @@ func FormatMessage(m any) string {
 	case nil:
 		s = "<nil>"
 	case proto.Message:
+		if d, ok := v.(*dynamicpb.Message); ok && d == nil {
+			s = "<nil *dynamicpb.Message>" // of no message type
+			break
+		}
 		rm := v.ProtoReflect()
 		if rm.Descriptor() == nil { // a dynamicpb.Message not made by NewMessage
 			s = fmt.Sprintf("<%T of no message type>", m)

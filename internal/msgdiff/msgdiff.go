@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/internal/protowalk"
 	"github.com/streamtest/streamtest/internal/textbytes"
@@ -208,15 +209,17 @@ func Costly(m any) bool {
 }
 
 // Untyped reports whether m is a proto message with no message type: a
-// dynamicpb.Message not made by dynamicpb.NewMessage. It cannot be
-// compared, copied, marshaled or shown.
+// dynamicpb.Message not made by dynamicpb.NewMessage, or a nil
+// *dynamicpb.Message (a typed nil of a generated type is that type's
+// empty message). It cannot be compared, copied, marshaled or shown.
 func Untyped(m any) bool {
 	pm, ok := m.(proto.Message)
 	if !ok || pm == nil {
 		return false
 	}
 	if v := reflect.ValueOf(pm); v.Kind() == reflect.Pointer && v.IsNil() {
-		return false
+		_, dynamic := pm.(*dynamicpb.Message)
+		return dynamic
 	}
 	return pm.ProtoReflect().Descriptor() == nil
 }
