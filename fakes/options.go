@@ -163,7 +163,8 @@ func WithFailAt(n int, err error) Option {
 	}
 }
 
-// WithMethod names the full method ("/pkg.Service/Method") the stream
+// WithMethod names the full method ("/pkg.Service/Method", or
+// "pkg.Service/Method" as recorder.WithMethods takes it) the stream
 // records with WithRecorder. The defaults are DefaultServerMethod and
 // DefaultClientMethod, recorded as bidirectional streams.
 //
@@ -186,11 +187,11 @@ func WithFailAt(n int, err error) Option {
 // not registered is taken as bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
-		if err := checkMethod(fullMethod); err != nil {
+		if err := checkMethod(withSlash(fullMethod)); err != nil {
 			c.errs = append(c.errs, fmt.Errorf("WithMethod(%q): %w", fullMethod, err))
 			return
 		}
-		c.method = fullMethod
+		c.method = withSlash(fullMethod)
 	}
 }
 
@@ -244,6 +245,15 @@ func messageName(m any) (protoreflect.FullName, bool) {
 		return "", false
 	}
 	return pm.ProtoReflect().Descriptor().FullName(), true
+}
+
+// withSlash returns m with the leading slash of a full method name added
+// if m, not empty, has none: "pkg.Service/Method" is "/pkg.Service/Method".
+func withSlash(m string) string {
+	if m != "" && !strings.HasPrefix(m, "/") {
+		return "/" + m
+	}
+	return m
 }
 
 // checkMethod reports whether m has the form "/pkg.Service/Method".

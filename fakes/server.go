@@ -323,8 +323,9 @@ func (s *Server) awaitUnseenEnds(deadline time.Time) {
 	}
 }
 
-// Expect adds a Script for one call of fullMethod ("/pkg.Service/Method")
-// and returns it for its steps. A method that is not in
+// Expect adds a Script for one call of fullMethod ("/pkg.Service/Method";
+// "pkg.Service/Method", the form recorder.WithMethods also takes, means the
+// same) and returns it for its steps. A method that is not in
 // protoregistry.GlobalFiles (its generated Go package is not linked into
 // the test, or the name is misspelled) is reported with t.Errorf here,
 // naming what is registered; the returned Script then does nothing. So is
@@ -332,10 +333,12 @@ func (s *Server) awaitUnseenEnds(deadline time.Time) {
 func (s *Server) Expect(fullMethod string) *Script {
 	s.made("Expect")
 	s.t.Helper()
+	given := fullMethod
+	fullMethod = withSlash(fullMethod)
 	sc := &Script{s: s, method: fullMethod, where: callerLine(2), min: 1, max: 1}
 	md, problem := lookupMethod(fullMethod)
 	if problem != "" {
-		s.t.Errorf("fakes: Expect(%q): %s", fullMethod, problem)
+		s.t.Errorf("fakes: Expect(%q): %s", given, problem)
 		return sc
 	}
 	s.mu.Lock()

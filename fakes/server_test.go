@@ -880,3 +880,34 @@ func TestServerCloseShowsOneTimeline(t *testing.T) {
 	spy.Want(t, 2, "was never finished", "\nrecorded timeline (up to Close")
 	spy.Want(t, 2, "fakes: the fake server was not used as scripted", "\n(the recorded timeline is under the harness's report above)")
 }
+
+// Expect and WithMethod take a method name without its leading slash, as
+// recorder.WithMethods does; a name that is not a method's still fails.
+func TestMethodNamesWithoutTheLeadingSlash(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(strings.TrimPrefix(unaryCall, "/")).Recv(&testpb.SimpleRequest{ResponseSize: 1}).Send(&testpb.SimpleResponse{Username: "u"})
+	res, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{ResponseSize: 1})
+	if err != nil || res.GetUsername() != "u" {
+		t.Fatalf("UnaryCall: %v, %v; want the scripted response", res, err)
+	}
+	srv.Close()
+	spy.WantClean(t)
+
+	c := fakes.NewClientStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context(),
+		fakes.WithMethod(strings.TrimPrefix(streamingOut, "/")))
+	if err := c.Send(&testpb.StreamingOutputCallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// Server streaming, as the registered method says: the one Send
+	// half-closed the requests, so a second is refused.
+	if err := c.Send(&testpb.StreamingOutputCallRequest{}); status.Code(err) != codes.Internal {
+		t.Errorf("second Send on a server-streaming method named without its slash: %v, want Internal", err)
+	}
+
+	spy = spytb.New(t)
+	srv = fakes.NewServer(spy)
+	srv.Expect("UnaryCall")
+	spy.Want(t, 1, `fakes: Expect("UnaryCall"): want a full method name of the form "/pkg.Service/Method"`)
+	srv.Close()
+}

@@ -402,7 +402,7 @@ func TestStreamBadOptions(t *testing.T) {
 		{"negative buffer", fakes.WithSendBuffer(-1), "WithSendBuffer(-1)"},
 		{"fail at zero", fakes.WithFailAt(0, errStr("x")), "WithFailAt(0, ...)"},
 		{"fail with nil", fakes.WithFailAt(1, nil), "WithFailAt(1, nil)"},
-		{"bad method", fakes.WithMethod("Svc/M"), `WithMethod("Svc/M")`},
+		{"bad method", fakes.WithMethod("Svc.M"), `WithMethod("Svc.M")`},
 		{"method of other types", fakes.WithMethod("/grpc.testing.TestService/UnaryCall"),
 			"the method's request is grpc.testing.SimpleRequest, the stream's Req is grpc.testing.StreamingOutputCallRequest"},
 		{"method of another response type", fakes.WithMethod("/grpc.testing.TestService/StreamingInputCall"),
