@@ -24,7 +24,8 @@ import (
 // messages of want that got has at another index; when they differ, a line
 // such as "want 3 messages, got 2", which messages of want and of got the other
 // list does not match, in order (a longest common subsequence of equal
-// messages), and a diff of the lists. Lists of the same length get that
+// messages), and a diff of the lists (its first 200 lines, and a count of
+// the rest). Lists of the same length get that
 // report too when a message is missing and another one added, shifting
 // the pairs in between (a message received twice and the last one never).
 // The alignment takes lists of any length with up to 1,000 messages
@@ -132,7 +133,7 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 	if d == "" {
 		return true
 	}
-	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", note, d, nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
+	t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s%s", note, cutDiff(d), nilNote(want, got), structOptionsNote(want, got, opts), timelines(t))
 	return false
 }
 
@@ -635,6 +636,24 @@ func nilNote(want, got []any) string {
 		}
 	}
 	return ""
+}
+
+// maxDiffLines bounds the lines of a whole-list diff a report prints:
+// cmp shows every element of two lists it cannot align (a reversed list
+// of 4,000 messages gave 14,668 lines).
+const maxDiffLines = 200
+
+// cutDiff returns d cut after maxDiffLines lines, with a count of the rest.
+func cutDiff(d string) string {
+	lines := strings.SplitAfter(d, "\n")
+	if len(lines) <= maxDiffLines+1 { // the last may be empty
+		return d
+	}
+	rest := len(lines) - maxDiffLines
+	if lines[len(lines)-1] == "" {
+		rest--
+	}
+	return strings.Join(lines[:maxDiffLines], "") + fmt.Sprintf("  … %d more lines of the diff\n", rest)
 }
 
 // protoEqual reports whether want and got hold the same proto messages,

@@ -600,3 +600,25 @@ func TestWrappedSubtestShowsItsOwnTimeline(t *testing.T) {
 		}
 	})
 }
+
+// A whole-list diff of two lists cmp cannot align (a reversed list, one
+// message in three lost) is cut after 200 lines, with a count of the rest:
+// cmp printed every element (14,668 lines for 4,000 messages).
+func TestAssertMessagesCutsALongDiff(t *testing.T) {
+	const n = 1000
+	var want, got []any
+	for i := range n {
+		want = append(want, &testgrpc.Payload{Body: []byte(fmt.Sprint(i))})
+		if i%3 != 0 {
+			got = append(got, &testgrpc.Payload{Body: []byte(fmt.Sprint(n - i))})
+		}
+	}
+	spy := spytb.New(t)
+	if grpctest.AssertMessages(spy, want, got) {
+		t.Fatal("AssertMessages returned true")
+	}
+	r := spy.Want(t, 1, "want 1000 messages, got 666", "mismatch (-want +got):", "more lines of the diff")
+	if lines := strings.Count(r.Msg, "\n"); lines > 260 {
+		t.Errorf("the report has %d lines, want at most 260 (a diff of 200 and the rest):\n%s", lines, r.Msg)
+	}
+}
