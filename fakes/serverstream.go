@@ -32,6 +32,17 @@ import (
 // Send and Recv fail with codes.Canceled, as on a real server, and Next
 // returns the unread responses and then io.EOF or End's error.
 //
+// The stream has no test to report to, so what the test leaves out goes
+// unreported: a handler that reads until io.EOF waits, as on a real
+// server, until the test calls CloseSend (or Cancel, or the context given
+// to NewServerStream ends), so a test that forgot CloseSend and calls the
+// handler itself hangs until go test's -timeout (call it
+// with a context that has a deadline, or through grpctest.Go, to bound the
+// wait); without End the recorded timeline has no End; and the service
+// method of a server-streaming call takes its request as an argument (the
+// generated handler reads it with RecvMsg first), so a request pushed to a
+// test that calls the method directly is never read.
+//
 // It is safe for one goroutine sending and one receiving (the handler) while
 // the test uses the test-side methods from others. Make it with
 // NewServerStream: on a zero ServerStream or a nil pointer, the methods
