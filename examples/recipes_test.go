@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/examples"
@@ -170,6 +171,25 @@ func TestRecipeOrderWithin(t *testing.T) {
 	cancel()
 	grpctest.AssertOrderWithin(t, s.Recorder(), testTimeout,
 		grpctest.Ends(codes.Canceled), grpctest.Ends(codes.Canceled))
+}
+
+// Metadata steps: the request metadata the server got, and the header (or
+// trailer) the client got, by the keys that matter (gRPC's own keys are
+// there too).
+func TestRecipeMetadata(t *testing.T) {
+	s := grpctest.NewServer(t, examples.NewChatServer().Register)
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(testContext(t), "x-user", "ana"))
+	defer cancel()
+	stream, err := chatpb.NewChatClient(s.Conn()).Subscribe(ctx, &chatpb.SubscribeRequest{Room: "lobby"})
+	if err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	if _, err := stream.Header(); err != nil {
+		t.Fatalf("Header: %v", err)
+	}
+	grpctest.AssertOrder(t, s.Recorder(),
+		grpctest.ServerReceivesMetadata(metadata.Pairs("x-user", "ana")),
+		grpctest.ClientReceivesHeader(metadata.Pairs(examples.RoomHeader, "lobby")))
 }
 
 // What an order mismatch reports: the step not found, what matched, and

@@ -256,7 +256,11 @@
 // CloseSend, Ends(code) the End of either side with that code, and
 // ClientEnds(code) and ServerEnds(code) the End of that side (a server
 // half can end OK while its client gets an error: ClientEnds(codes.OK)
-// says the call succeeded for the client). With(step, opts...) compares a
+// says the call succeeded for the client). The metadata steps,
+// ServerReceivesMetadata, ClientReceivesHeader and ClientReceivesTrailer,
+// match the server's Begin and the client's Header and Trailer whose
+// metadata holds the keys given, with their values (other keys may be
+// there). With(step, opts...) compares a
 // message step's message with cmp options too, as AssertMessagesWith
 // does (protocmp.IgnoreFields for a field the test cannot know). A failure
 // names the step not found and the event after which it was searched,
@@ -264,7 +268,9 @@
 // event (wrong order), shows a (-want +got) diff against the nearest event
 // of the same side and kind (for Ends, lists the End events after the
 // previous step's event with their status, or says that no call had ended
-// yet), and prints the timeline (over 200 events, cut down to the first
+// yet; for a metadata step, the events of its kind with the first key that
+// differs), says which types the events hold when none is of a message
+// step's type, and prints the timeline (over 200 events, cut down to the first
 // 20, the last 40 and those around the events the failure is about; every
 // failure that prints a timeline cuts it so). When the recorder dropped events
 // (recorder.WithLimit), the failure says so right after its first line,

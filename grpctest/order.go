@@ -3,6 +3,7 @@ package grpctest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -162,6 +164,77 @@ func (closeStep) String() string { return "ClientCloses()" }
 
 // ClientCloses matches the client half-closing the stream (CloseSend).
 func ClientCloses() Step { return closeStep{} }
+
+// mdStep matches an event of one side and kind (the server's Begin, the
+// client's Header or Trailer) whose metadata holds md.
+type mdStep struct {
+	name string
+	side recorder.Side
+	kind recorder.Kind
+	md   metadata.MD // keys lower case
+}
+
+func (s mdStep) Match(e recorder.Event) bool {
+	return e.Side == s.side && e.Kind == s.kind && e.Err == nil && holdsMD(e.MD, s.md)
+}
+
+func (s mdStep) String() string {
+	if len(s.md) == 0 {
+		return s.name + "(any metadata)"
+	}
+	return s.name + "(" + recorder.FormatMetadata(s.md) + ")"
+}
+
+// holdsMD reports whether got has every key of want with want's values, in
+// order (a key of want without values: with any values).
+func holdsMD(got, want metadata.MD) bool {
+	for k, vs := range want {
+		g, ok := got[k]
+		if !ok || len(vs) > 0 && !slices.Equal(g, vs) {
+			return false
+		}
+	}
+	return true
+}
+
+// newMDStep is the step of a metadata constructor: md's keys lower case,
+// as gRPC keeps them.
+func newMDStep(name string, side recorder.Side, kind recorder.Kind, md metadata.MD) Step {
+	lower := make(metadata.MD, len(md))
+	for k, vs := range md {
+		k = strings.ToLower(k)
+		lower[k] = append(lower[k], vs...)
+	}
+	return mdStep{name, side, kind, lower}
+}
+
+// ServerReceivesMetadata matches the server half of a call beginning with
+// request metadata that holds md: every key of md with its values, in
+// order (a key given without values: with any); the request may hold
+// other keys too, gRPC's own among them. The recorder's call-id header is
+// not part of it. A nil md matches any call's beginning.
+//
+//	grpctest.ServerReceivesMetadata(metadata.Pairs("authorization", "Bearer t"))
+func ServerReceivesMetadata(md metadata.MD) Step {
+	return newMDStep("ServerReceivesMetadata", recorder.Server, recorder.Begin, md)
+}
+
+// ClientReceivesHeader matches the client receiving a response header that
+// holds md, as ServerReceivesMetadata matches request metadata. A call
+// that fails before the server sends a header (a trailers-only response)
+// records no header: assert its trailer.
+func ClientReceivesHeader(md metadata.MD) Step {
+	return newMDStep("ClientReceivesHeader", recorder.Client, recorder.Header, md)
+}
+
+// ClientReceivesTrailer matches the client receiving a trailer that holds
+// md, as ServerReceivesMetadata matches request metadata. A trailer is
+// recorded only when the server set one (grpc.SetTrailer, or the
+// stream's SetTrailer; the status is the End's), so even a nil md needs
+// one.
+func ClientReceivesTrailer(md metadata.MD) Step {
+	return newMDStep("ClientReceivesTrailer", recorder.Client, recorder.Trailer, md)
+}
 
 // endStep matches End events with a status code: of one side, if sided.
 type endStep struct {
@@ -569,6 +642,10 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
 			}
 		}
+	case mdStep:
+		note, seqs := nearestMD(st, near)
+		focus = append(focus, seqs...)
+		b.WriteString(note)
 	case endStep:
 		var after uint64 // the Seq of the event the previous step matched
 		if i > 0 {
@@ -668,6 +745,59 @@ func messageType(m any) string {
 		}
 	}
 	return fmt.Sprintf("%T", m)
+}
+
+// nearestMD describes the events a metadata step could have matched but
+// for their metadata (at most maxNearestEnds of them), each with the first
+// key that differs, and returns their Seqs; or says there is none.
+func nearestMD(st mdStep, events []recorder.Event) (string, []uint64) {
+	what := fmt.Sprintf("%s %s", st.side, st.kind)
+	var parts []string
+	var seqs []uint64
+	n := 0
+	for _, e := range events {
+		if e.Side != st.side || e.Kind != st.kind || e.Err != nil {
+			continue
+		}
+		n++
+		if len(parts) == maxNearestEnds {
+			continue
+		}
+		seqs = append(seqs, e.Seq)
+		md := recorder.FormatMetadata(e.MD)
+		if md == "" {
+			md = "no metadata"
+		}
+		parts = append(parts, fmt.Sprintf("event %d %s (%s)", e.Seq, md, mdDiff(e.MD, st.md)))
+	}
+	if n == 0 {
+		hint := ""
+		if st.kind == recorder.Trailer {
+			hint = " (a call records a trailer only when the server set one: an empty trailer is none)"
+		}
+		return fmt.Sprintf("none of the events searched is a %s%s\n", what, hint), nil
+	}
+	more := ""
+	if n > len(parts) {
+		more = fmt.Sprintf(", and %d more", n-len(parts))
+	}
+	return fmt.Sprintf("nearest: the %s events hold other metadata: %s%s\n", what, strings.Join(parts, ", "), more), seqs
+}
+
+// mdDiff names the first key of want (in sorted order) that got lacks, or
+// holds with other values.
+func mdDiff(got, want metadata.MD) string {
+	keys := slices.Sorted(maps.Keys(want))
+	for _, k := range keys {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			return fmt.Sprintf("no %s", k)
+		case len(want[k]) > 0 && !slices.Equal(g, want[k]):
+			return fmt.Sprintf("%s: want %q, got %q", k, want[k], g)
+		}
+	}
+	return "it holds them all"
 }
 
 // boolInt is 1 for true, 0 for false.

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -1090,6 +1091,70 @@ func TestAssertOrderSaysNoEventHoldsTheStepsType(t *testing.T) {
 		if r := spy.Want(t, i+1, tc.want); strings.Contains(r.Msg, "mismatch (-want +got)") {
 			t.Errorf("the report diffs messages of two types:\n%s", r.Msg)
 		}
+	}
+	spy.End()
+}
+
+// The metadata steps match the server's request metadata and the client's
+// header and trailer by the keys they name (other keys may be there), and
+// a failed one names the first key that differs.
+func TestMetadataSteps(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	trailing := string([]byte{0x0a, 0x0b})
+	ctx := metadata.NewOutgoingContext(t.Context(), metadata.Pairs(
+		"x-user", "ana",
+		"x-grpc-test-echo-initial", "hello", // the interop server echoes it in its header
+		"x-grpc-test-echo-trailing-bin", trailing, // and this one in its trailer
+	))
+	if _, err := client(srv).UnaryCall(ctx, &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Recorder().Wait(t.Context(), func(evs []recorder.Event) bool { return countEnds(evs) == 4 }); err != nil {
+		t.Fatal(err)
+	}
+	rec := srv.Recorder()
+	if !grpctest.AssertOrder(spy, rec,
+		grpctest.ServerReceivesMetadata(metadata.Pairs("x-user", "ana")),
+		grpctest.ClientReceivesHeader(metadata.Pairs("x-grpc-test-echo-initial", "hello")),
+		grpctest.ClientReceivesTrailer(metadata.Pairs("x-grpc-test-echo-trailing-bin", trailing)),
+		grpctest.ClientEnds(codes.OK)) {
+		t.Errorf("AssertOrder returned false on the call's metadata")
+	}
+	// Keys are matched lower case; a key without values matches any; nil
+	// matches any metadata.
+	if !grpctest.AssertOrder(spy, rec,
+		grpctest.ServerReceivesMetadata(metadata.MD{"X-User": nil}),
+		grpctest.ClientReceivesHeader(nil), grpctest.ClientReceivesTrailer(nil)) {
+		t.Errorf("AssertOrder returned false on keys without values and nil metadata")
+	}
+	spy.WantClean(t)
+
+	for i, tc := range []struct {
+		step grpctest.Step
+		want []string
+	}{
+		{grpctest.ClientReceivesTrailer(metadata.Pairs("x-grpc-test-echo-trailing-bin", "zz")), []string{
+			`step 1 of 1, ClientReceivesTrailer(md{x-grpc-test-echo-trailing-bin:"zz"}), not found`,
+			`nearest: the client trailer events hold other metadata: event `,
+			`(x-grpc-test-echo-trailing-bin: want ["zz"], got ["\n\v"])`}},
+		{grpctest.ServerReceivesMetadata(metadata.Pairs("x-user", "bob")), []string{
+			`nearest: the server begin events hold other metadata: event `,
+			`(x-user: want ["bob"], got ["ana"])`, `(no x-user)`}},
+		// The recorder's call-id header is not part of what was recorded.
+		{grpctest.ServerReceivesMetadata(metadata.MD{recorder.CallIDHeader: nil}), []string{
+			"(no " + recorder.CallIDHeader + ")"}},
+		{grpctest.InCall(2, grpctest.ClientReceivesTrailer(nil)), []string{
+			"InCall(2, ClientReceivesTrailer(any metadata))",
+			"none of the events searched is a client trailer (a call records a trailer only when the server set one: an empty trailer is none)"}},
+	} {
+		if grpctest.AssertOrder(spy, rec, tc.step) {
+			t.Errorf("AssertOrder(%v) returned true", tc.step)
+		}
+		spy.Want(t, i+1, tc.want...)
 	}
 	spy.End()
 }

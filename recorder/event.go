@@ -49,7 +49,8 @@ const (
 	// CloseSend is the client half-closing its side of the stream (its
 	// first CloseSend call; gRPC ignores the later ones).
 	CloseSend
-	// Trailer is response trailer metadata: set (server) or received (client).
+	// Trailer is response trailer metadata: set (server) or received
+	// (client). A trailer without keys is not recorded.
 	Trailer
 	// End is the end of one side of a call. Err is the final status (nil for OK).
 	End
