@@ -52,6 +52,8 @@ func (s messageStep) Match(e recorder.Event) bool {
 		return false
 	case s.msg == nil:
 		return true
+	case msgdiff.Untyped(e.Msg): // a message of no type (a nil *dynamicpb.Message) equals none
+		return false
 	case len(s.opts) > 0:
 		return cmpEqual(s.msg, emptyIfNil(e.Msg), s.opts)
 	}
@@ -703,7 +705,7 @@ func otherTypes(events []recorder.Event, st messageStep) (string, uint64) {
 		more = fmt.Sprintf(" and %d other types", len(types)-maxTypes)
 		types = types[:maxTypes]
 	}
-	return fmt.Sprintf("no event of that kind holds a %s, the step's type: they hold %s%s (the first at event %d); a step matches only a message of the type that was sent or received\n",
+	return fmt.Sprintf("none of the events searched of that kind holds a %s, the step's type: they hold %s%s (the first at event %d); a step matches only a message of the type that was sent or received\n",
 		want, strings.Join(types, ", "), more, first), first
 }
 
@@ -722,7 +724,7 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 	var best recorder.Event
 	bestDiff := ""
 	for _, e := range events {
-		if !st.sameKind(e) || sameType && messageType(e.Msg) != messageType(st.msg) {
+		if !st.sameKind(e) || sameType && messageType(e.Msg) != messageType(st.msg) || msgdiff.Untyped(e.Msg) {
 			continue
 		}
 		d, err := diff(st.msg, emptyIfNil(e.Msg), st.opts)
@@ -739,6 +741,9 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 // messageType names the type of a message: its proto full name, or its Go
 // type for other messages, so that a typed nil is of its type.
 func messageType(m any) string {
+	if msgdiff.Untyped(m) { // its methods may panic (a nil *dynamicpb.Message)
+		return fmt.Sprintf("%T of no message type", m)
+	}
 	if pm, ok := m.(proto.Message); ok {
 		if d := pm.ProtoReflect().Descriptor(); d != nil {
 			return string(d.FullName())
@@ -827,16 +832,19 @@ func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, re
 			n    int
 		}
 		var groups []*group
+		byText := map[string]*group{}
 		for _, e := range evs {
 			if e.Kind != recorder.End || !st.ofSide(e) {
 				continue
 			}
 			text := fmt.Sprintf("%s end %s (%s)", e.Side, endStatus(e.Err), e.Method)
-			if i := slices.IndexFunc(groups, func(g *group) bool { return g.text == text }); i >= 0 {
-				groups[i].n++
+			if g := byText[text]; g != nil {
+				g.n++
 				continue
 			}
-			groups = append(groups, &group{e: e, text: text, n: 1})
+			g := &group{e: e, text: text, n: 1}
+			byText[text] = g
+			groups = append(groups, g)
 		}
 		slices.SortStableFunc(groups, func(a, b *group) int {
 			return boolInt(a.e.Err == nil) - boolInt(b.e.Err == nil)

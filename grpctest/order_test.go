@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -1082,8 +1083,8 @@ func TestAssertOrderSaysNoEventHoldsTheStepsType(t *testing.T) {
 		step grpctest.Step
 		want string
 	}{
-		{grpctest.ServerSends(&notAProto{Name: "x"}), "no event of that kind holds a *grpctest_test.notAProto, the step's type: they hold grpc.testing.StreamingOutputCallResponse (the first at event 5); a step matches only a message of the type that was sent or received"},
-		{grpctest.ServerSends(reqs[0]), "no event of that kind holds a grpc.testing.StreamingOutputCallRequest, the step's type: they hold grpc.testing.StreamingOutputCallResponse"},
+		{grpctest.ServerSends(&notAProto{Name: "x"}), "none of the events searched of that kind holds a *grpctest_test.notAProto, the step's type: they hold grpc.testing.StreamingOutputCallResponse (the first at event 5); a step matches only a message of the type that was sent or received"},
+		{grpctest.ServerSends(reqs[0]), "none of the events searched of that kind holds a grpc.testing.StreamingOutputCallRequest, the step's type: they hold grpc.testing.StreamingOutputCallResponse"},
 	} {
 		if grpctest.AssertOrder(spy, srv.Recorder(), tc.step) {
 			t.Errorf("AssertOrder(%v) returned true", tc.step)
@@ -1157,4 +1158,45 @@ func TestMetadataSteps(t *testing.T) {
 		spy.Want(t, i+1, tc.want...)
 	}
 	spy.End()
+}
+
+// nilDynSender's handler sends a nil *dynamicpb.Message, whose methods
+// panic: the recorder records it as given, and gRPC's codec panics (the
+// harness recovers it).
+type nilDynSender struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (nilDynSender) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	var d *dynamicpb.Message
+	return stream.SendMsg(d)
+}
+
+// An event holding a message of no type matches no message step, and a
+// failure's nearest miss and type note pass over it instead of panicking.
+func TestAssertOrderOverAnEventOfNoMessageType(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(nilDynSender{}))
+	stream, err := client(srv).StreamingOutputCall(t.Context(), &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Internal {
+		t.Fatalf("Recv: %v, want Internal (the handler's panic)", err)
+	}
+	srv.Close()
+	spy.Want(t, 1, "panicked")
+	check := spytb.New(t)
+	if !grpctest.AssertOrder(check, srv.Recorder(), grpctest.ServerSends(nil)) {
+		t.Errorf("ServerSends(nil) did not match the Send of the nil *dynamicpb.Message")
+	}
+	for i, step := range []grpctest.Step{
+		grpctest.ServerSends(&testgrpc.StreamingOutputCallResponse{}),
+		grpctest.With(grpctest.ServerSends(&testgrpc.StreamingOutputCallResponse{}), protocmp.IgnoreEmptyMessages()),
+	} {
+		if grpctest.AssertOrder(check, srv.Recorder(), step) {
+			t.Errorf("AssertOrder(%v) returned true", step)
+		}
+		check.Want(t, i+1, "not found", "<nil *dynamicpb.Message>")
+	}
 }

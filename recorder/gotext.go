@@ -145,50 +145,65 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		}
 		defer w.leave()
 		// Entries are sorted, then rendered: by key value for numbers and
-		// strings, else by the keys' text (keys that render alike, such as
-		// pointers to equal values, and NaN keys, by their values' text).
-		// Texts made for the sort come from budgets of their own, the same
-		// for each entry: sharing one, which entries found it spent would
-		// follow the map's random order, and so would the output.
+		// strings, else by the keys' text. The texts made for the sort come
+		// from equal shares of the budget, each entry's its own: with one
+		// shared budget, which entries found it spent would follow the
+		// map's random order, and so would the output. Entries whose keys
+		// compare alike (pointers to equal values, NaNs, keys cut short)
+		// are ordered by their values' texts, made the same way, and show
+		// those texts: shown in full, values that differ only past the
+		// share would come in the map's random order.
+		n := v.Len()
+		basic := basicKind(v.Type().Key().Kind())
+		per := *w.left / max(1, n)
+		if per == 0 && n > 0 {
+			// Not a visit per entry: sorting them all would cost what the
+			// budget bounds, for the few that the output has room for.
+			fmt.Fprintf(b, "map[… %d entries]", n)
+			return
+		}
 		type entry struct {
 			key, value reflect.Value // the value as the range gives it: a NaN key finds none
 			ktext      string
-			vtext      *string // for a tie: the value's text, made once
+			vtext      string
+			tied       bool // its key compares equal to another's: shown as vtext
 		}
-		basic := basicKind(v.Type().Key().Kind())
-		var es []*entry
-		per := *w.left / max(1, v.Len())
+		es := make([]*entry, 0, n)
 		used := 0
 		for it := v.MapRange(); it.Next(); {
 			e := &entry{key: it.Key(), value: it.Value()}
 			if !basic { // a big map of basic keys is sorted before it is rendered
 				left := per
-				e.ktext = w.subWith(it.Key(), depth+1, &left)
+				e.ktext = w.subWith(e.key, depth+1, &left)
 				used += per - left
 			}
 			es = append(es, e)
 		}
-		*w.left = max(0, *w.left-used)
-		tieText := func(e *entry) string {
-			if e.vtext == nil {
-				left := tieBudget
-				t := w.subWith(e.value, depth+1, &left)
-				e.vtext = &t
-			}
-			return *e.vtext
-		}
-		slices.SortFunc(es, func(a, b *entry) int {
-			c := 0
+		byKey := func(a, b *entry) int {
 			if basic {
-				c = compareKeys(a.key, b.key) // 0 only for NaNs
-			} else {
-				c = cmp.Compare(a.ktext, b.ktext)
+				return compareKeys(a.key, b.key) // 0 only for NaNs
 			}
-			if c != 0 {
-				return c
+			return cmp.Compare(a.ktext, b.ktext)
+		}
+		slices.SortFunc(es, byKey)
+		for i := 0; i < len(es); {
+			j := i + 1
+			for j < len(es) && byKey(es[i], es[j]) == 0 {
+				j++
 			}
-			return cmp.Compare(tieText(a), tieText(b))
-		})
+			if j-i > 1 {
+				for _, e := range es[i:j] {
+					left := per
+					e.vtext, e.tied = w.subWith(e.value, depth+1, &left), true
+					used += per - left
+				}
+				// Entries alike in key and value text show alike: their
+				// order does not show.
+				slices.SortFunc(es[i:j], func(a, b *entry) int { return cmp.Compare(a.vtext, b.vtext) })
+			}
+			i = j
+		}
+		*w.left = max(0, *w.left-used)
 		b.WriteString("map[")
 		for i, e := range es {
 			if full(b) {
@@ -203,7 +218,11 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 				b.WriteString(e.ktext)
 			}
 			b.WriteByte(':')
-			w.write(e.value, depth+1)
+			if e.tied {
+				b.WriteString(e.vtext)
+			} else {
+				w.write(e.value, depth+1)
+			}
 		}
 		b.WriteByte(']')
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
@@ -251,10 +270,6 @@ func (w *goWriter) subWith(v reflect.Value, depth int, left *int) string {
 	sw.write(v, depth)
 	return b.String()
 }
-
-// tieBudget is the budget of the text that orders two map entries whose
-// keys compare equal (see the reflect.Map case of write).
-const tieBudget = 16
 
 // basicKind reports whether map keys of kind k are ordered by value
 // (compareKeys), not by their text.
