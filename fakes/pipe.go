@@ -188,6 +188,9 @@ func nilErr(op string, m any) error {
 	if op == "RecvMsg" {
 		return status.Errorf(codes.InvalidArgument, "fakes: RecvMsg(nil): cannot receive into a nil %T; pass new(T)", m)
 	}
+	if untyped(m) { // a nil *dynamicpb.Message: grpc-go's codec panics on it
+		return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T has no message type and cannot be sent (grpc-go's codec panics on it): make it with dynamicpb.NewMessage", op, m)
+	}
 	return status.Errorf(codes.InvalidArgument, "fakes: %s(nil): a nil %T cannot be sent (grpc-go would send it as an empty message; a nil is nearly always a bug): send a message, &T{} for an empty one", op, m)
 }
 

@@ -1036,7 +1036,7 @@ func (s *Server) verify(printed bool) {
 				case run.endedBy == endClient && noHalfClose:
 					// Not AllowCancel: the client gave up waiting for a
 					// response the script sends only after its CloseSend.
-					why += " (the client canceled the call, or its deadline passed, while the step waited for it to half-close)"
+					why += " (the client canceled the call, or its deadline passed, while the step waited for it to half-close; if it may cancel there, add AllowCancel() to the script)"
 				case run.endedBy == endClient:
 					// Whatever the step's operation failed with (a cancel's
 					// status, or the transport's as the cancel reached it).

@@ -787,8 +787,8 @@ func TestServerClientCanceledWithoutHalfClosing(t *testing.T) {
 			waitServer(recorder.End)
 			srv.Close()
 			r := spy.Want(t, 1, "did not complete its script")
-			hint := strings.Contains(r.Msg, "add AllowCancel()")
-			note := strings.Contains(r.Msg, "while the step waited for it to half-close") &&
+			hint := strings.Contains(r.Msg, "before the script's end: if the client may do that, add AllowCancel()")
+			note := strings.Contains(r.Msg, "while the step waited for it to half-close; if it may cancel there, add AllowCancel() to the script") &&
 				strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
 			if each := step == "RecvEach"; hint == each || note != each {
 				t.Errorf("AllowCancel hint %v, CloseSend note %v; want %v and %v:\n%s", hint, note, !each, each, r.Msg)

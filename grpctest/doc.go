@@ -62,8 +62,8 @@
 //     Blocking);
 //  7. report the handlers that panicked (the harness recovers their
 //     panics: see NewServer), then (a) unfinished client streams; (b)
-//     handlers still running; (c) goroutines left running; (d) streams
-//     used after their handler returned.
+//     handlers still running; (c) goroutines left running; (d) with
+//     WithLateSendCheck, streams used after their handler returned.
 //
 // Nothing in Close sleeps for a fixed time: a clean harness closes in well
 // under a millisecond plus one goroutine scan. What is still stuck after a
@@ -118,15 +118,23 @@
 // (a) and (c) off; WithIgnoredGoroutines exempts goroutines meant to
 // outlive the test from (c).
 //
-// (d) A server stream's Send, SendHeader, SetHeader or SetTrailer called
-// after its handler returned (or panicked), by a goroutine the handler
-// left the stream to, is reported with that goroutine's stack (the first
-// five calls; the rest are counted): gRPC writes the call's status when
-// the handler returns, so what is sent or set after it reaches the client
-// at best by chance, and the client sees a stream that ended early, once
-// in a while. A Recv after the handler returned is not reported: a reader
-// goroutine whose Recv fails then loses nothing. This check runs even
-// WithoutLeakCheck.
+// (d) WithLateSendCheck, a server stream's Send, SendHeader, SetHeader or
+// SetTrailer called after its handler returned (or panicked) and gRPC
+// ended the call (the stream's context is done), by a goroutine the
+// handler left the stream to, is reported with that goroutine's stack
+// (the first five calls; the rest are counted): gRPC writes the call's
+// status when the handler returns, so what is sent or set then is lost.
+// A call made in the moment between (before the context is done) may
+// have been in time, and is not reported. The check is opt-in: a
+// goroutine that stops on the stream's context may still make one such
+// call now and then (its select finds a ticker ready as well), so the
+// report would come and go; the fix is to have the handler wait for its
+// goroutines before it returns. A Recv after the handler returned is not
+// reported: a reader goroutine whose Recv fails then loses nothing. The
+// check watches the stream's own methods: grpc.SetHeader, grpc.SendHeader
+// and grpc.SetTrailer on the handler's context go through gRPC's
+// transport stream, which the harness leaves as it is
+// (grpc.SetSendCompressor fails on any other).
 //
 // The stacks of (b) and (c) come from the goroutine profile, which knows
 // labels, and their full tracebacks (goroutine number, state, creator)

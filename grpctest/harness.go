@@ -78,8 +78,9 @@ type Server struct {
 	drops   []time.Time
 	adopted []blocker // Pending calls left blocked by this test
 	panics  []handlerPanic
-	// lateUses are the first calls on the stream of a handler that had
-	// returned, lateUseCount counts them all (usedAfterReturn).
+	// lateUses are the first calls on the streams of handlers that had
+	// returned (WithLateSendCheck); lateUseCount counts them all
+	// (usedAfterReturn).
 	lateUses     []lateUse
 	lateUseCount int
 
@@ -514,7 +515,9 @@ func (s *Server) close() {
 	t := s.rt
 	// Last: goroutines the handlers left may use their streams until the
 	// leak check has waited for them.
-	defer s.reportLateUses()
+	if s.cfg.lateSends {
+		defer s.reportLateUses()
+	}
 	if s.stopWarn != nil {
 		s.stopWarn()
 	}

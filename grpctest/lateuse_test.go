@@ -64,16 +64,21 @@ func (h leftStream) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallSer
 	return nil
 }
 
+// WithLateSendCheck, Close reports the calls a goroutine made on a stream
+// after its handler returned and gRPC ended the call, with the stack of
+// the goroutine; not those of a handler that waits for its goroutine, not
+// a Recv, and nothing without the option.
 func TestCloseReportsAStreamUsedAfterItsHandlerReturned(t *testing.T) {
 	for _, tc := range []struct {
 		op     string
 		n      int
 		wait   bool
+		off    bool     // no WithLateSendCheck: no report
 		report []string // nil: no report
 	}{
 		{op: "Send", n: 1, report: []string{
-			"grpctest: 1 call(s) on the stream of a handler that had returned",
-			"reaches the client at best by chance",
+			"grpctest: 1 call(s) on the stream of a handler that had returned, made after gRPC had ended the call (WithLateSendCheck)",
+			"have it wait for them (a sync.WaitGroup, an errgroup) before it returns",
 			"Send on the stream of /grpc.testing.TestService/StreamingOutputCall, after its handler returned, by:\n  github.com/streamtest/streamtest/grpctest_test.leftStream.StreamingOutputCall.func1()\n  \t",
 			"lateuse_test.go:",
 			"created by github.com/streamtest/streamtest/grpctest_test.leftStream.StreamingOutputCall",
@@ -83,11 +88,16 @@ func TestCloseReportsAStreamUsedAfterItsHandlerReturned(t *testing.T) {
 		{op: "Send", n: 3, wait: true},
 		{op: "SetTrailer", n: 1, wait: true},
 		{op: "Recv"},
+		{op: "Send", n: 2, off: true}, // without WithLateSendCheck
 	} {
-		t.Run(fmt.Sprintf("%s×%d,wait=%v", tc.op, tc.n, tc.wait), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s×%d,wait=%v,off=%v", tc.op, tc.n, tc.wait, tc.off), func(t *testing.T) {
 			spy := spytb.New(t)
 			h := leftStream{op: tc.op, n: tc.n, wait: tc.wait, done: make(chan struct{})}
-			srv := grpctest.NewServer(spy, service(h))
+			var opts []grpctest.Option
+			if !tc.off {
+				opts = append(opts, grpctest.WithLateSendCheck())
+			}
+			srv := grpctest.NewServer(spy, service(h), opts...)
 			if tc.op == "Recv" {
 				stream, err := client(srv).FullDuplexCall(t.Context())
 				if err != nil {

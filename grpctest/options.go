@@ -40,6 +40,7 @@ type config struct {
 	bufSizeSet   bool  // WithBufferSize was given
 	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
 	connCheck    bool  // WithClientConnCheck
+	lateSends    bool  // WithLateSendCheck
 	window       int32 // 0: gRPC's dynamic flow control
 	noLeakCheck  bool
 	ignored      []string // WithIgnoredGoroutines
@@ -140,6 +141,19 @@ func WithBufferSize(n int) Option {
 // the sender writes, whatever the socket buffers could hold.
 func WithTCP() Option {
 	return func(c *config) { c.tcp = true }
+}
+
+// WithLateSendCheck makes Close report the calls on a server stream
+// (Send, SendHeader, SetHeader, SetTrailer) made after its handler had
+// returned and gRPC had ended the call: check (d) of the package doc. Such
+// a call comes from a goroutine the handler left the stream to, and what
+// it sends is lost. It is not on by default because a goroutine that
+// stops on the stream's context can make one such call now and then, and
+// the report would come and go with it: the handler should wait for the
+// goroutine (a sync.WaitGroup, an errgroup), and this check holds it to
+// that.
+func WithLateSendCheck() Option {
+	return func(c *config) { c.lateSends = true }
 }
 
 // WithClientConnCheck makes Close report the connections to Addr (so

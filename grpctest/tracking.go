@@ -302,43 +302,51 @@ type labelledServerStream struct {
 
 func (ss *labelledServerStream) Context() context.Context { return ss.ctx }
 
-// SendMsg, SendHeader, SetHeader and SetTrailer note a call made after the
-// handler ended (by a goroutine it started and left the stream to), for
-// Close to report: gRPC writes the call's status when the handler returns,
-// so what is sent or set after it reaches the client at best by chance.
-// RecvMsg is not checked: a reader goroutine whose Recv fails once the
-// handler has returned is a common pattern, and loses nothing.
+// SendMsg, SendHeader, SetHeader and SetTrailer note, WithLateSendCheck, a
+// call made late: after the handler ended (by a goroutine it started and
+// left the stream to) and gRPC ended the call (the stream's context is
+// done), for Close to report: gRPC writes the call's status when the
+// handler returns, so what is sent or set then is lost. A call in the
+// moment between the two may have been in time, and is not noted. RecvMsg
+// is not checked: a reader goroutine whose Recv fails once the handler has
+// returned loses nothing.
 
 func (ss *labelledServerStream) SendMsg(m any) error {
-	if ss.ended.Load() {
+	if ss.late() {
 		ss.s.usedAfterReturn(ss.method, "Send")
 	}
 	return ss.ServerStream.SendMsg(m)
 }
 
 func (ss *labelledServerStream) SendHeader(md metadata.MD) error {
-	if ss.ended.Load() {
+	if ss.late() {
 		ss.s.usedAfterReturn(ss.method, "SendHeader")
 	}
 	return ss.ServerStream.SendHeader(md)
 }
 
 func (ss *labelledServerStream) SetHeader(md metadata.MD) error {
-	if ss.ended.Load() {
+	if ss.late() {
 		ss.s.usedAfterReturn(ss.method, "SetHeader")
 	}
 	return ss.ServerStream.SetHeader(md)
 }
 
 func (ss *labelledServerStream) SetTrailer(md metadata.MD) {
-	if ss.ended.Load() {
+	if ss.late() {
 		ss.s.usedAfterReturn(ss.method, "SetTrailer")
 	}
 	ss.ServerStream.SetTrailer(md)
 }
 
-// maxLateUses bounds the calls on ended handlers' streams a harness keeps
-// (with their stacks) for Close to report; it counts the rest.
+// late reports whether, WithLateSendCheck, the handler has ended and gRPC
+// has ended its call.
+func (ss *labelledServerStream) late() bool {
+	return ss.s.cfg.lateSends && ss.ended.Load() && ss.ctx.Err() != nil
+}
+
+// maxLateUses bounds the late calls a harness keeps (with their stacks)
+// for Close to report; it counts the rest.
 const maxLateUses = 5
 
 // lateUse is a call on the stream of a handler that had ended.
@@ -347,19 +355,22 @@ type lateUse struct {
 	stack      string // of the goroutine that made the call, from its caller on
 }
 
-// usedAfterReturn notes a call op on the stream of a handler of method
-// that had ended, made by the calling goroutine.
+// usedAfterReturn notes a late call op on a stream of method, made by the
+// calling goroutine, for Close to report.
 func (s *Server) usedAfterReturn(method, op string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lateUseCount++
-	if len(s.lateUses) >= maxLateUses {
-		return
+	if len(s.lateUses) < maxLateUses {
+		s.lateUses = append(s.lateUses, lateUse{method: method, op: op, stack: callerStack()})
 	}
-	// From the frame that called the stream on: without the goroutine's
-	// header line and the frames of debug.Stack, the harness, the
-	// recorder and gRPC's stream wrappers (a function line and its file
-	// line each).
+}
+
+// callerStack returns the stack of the calling goroutine from the frame
+// that called the stream on: without the goroutine's header line and the
+// frames of debug.Stack, the harness, the recorder and gRPC's stream
+// wrappers (a function line and its file line each).
+func callerStack() string {
 	lines := strings.Split(strings.TrimRight(string(debug.Stack()), "\n"), "\n")[1:]
 	for len(lines) >= 2 && (strings.HasPrefix(lines[0], "runtime/debug.") ||
 		strings.HasPrefix(lines[0], "github.com/streamtest/streamtest/grpctest.") ||
@@ -367,8 +378,7 @@ func (s *Server) usedAfterReturn(method, op string) {
 		strings.HasPrefix(lines[0], "google.golang.org/grpc.")) {
 		lines = lines[2:]
 	}
-	stack := strings.Join(lines, "\n")
-	s.lateUses = append(s.lateUses, lateUse{method: method, op: op, stack: stack})
+	return strings.Join(lines, "\n")
 }
 
 // reportLateUses reports the calls on ended handlers' streams.
@@ -382,8 +392,10 @@ func (s *Server) reportLateUses() {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "grpctest: %d call(s) on the stream of a handler that had returned: gRPC writes the call's status when its handler returns, so what is sent (or set) on the stream after that reaches the client at best by chance; "+
-		"keep the handler running until the goroutines that use its stream are done (wait for them, or have them stop on the stream's context) and send from there", n)
+	fmt.Fprintf(&b, "grpctest: %d call(s) on the stream of a handler that had returned, made after gRPC had ended the call (WithLateSendCheck): "+
+		"gRPC writes the call's status when the handler returns, so what was sent (or set) on the stream then was lost; "+
+		"keep the handler running until the goroutines that use its stream are done: have it wait for them (a sync.WaitGroup, an errgroup) before it returns "+
+		"(the stream's context is done only after the handler returns)", n)
 	for _, u := range uses {
 		fmt.Fprintf(&b, "\n%s on the stream of %s, after its handler returned, by:\n  %s", u.op, u.method, strings.ReplaceAll(u.stack, "\n", "\n  "))
 	}
