@@ -177,3 +177,59 @@ func TestRecipeDrainedStreamIsNoLeak(t *testing.T) {
 	s.Close()
 	wantNoReport(t, spy)
 }
+
+// handOff is Chat whose Subscribe hands its stream to a goroutine and
+// returns: the goroutine's sends come after gRPC has ended the call.
+type handOff struct {
+	*examples.ChatServer
+	wait bool          // fixed: the handler waits for its goroutine
+	sent chan struct{} // closed when the goroutine is done
+}
+
+func (h *handOff) Subscribe(req *chatpb.SubscribeRequest, stream grpc.ServerStreamingServer[chatpb.Message]) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(h.sent)
+		defer close(done)
+		if !h.wait {
+			<-stream.Context().Done() // the call is over by now
+		}
+		stream.Send(&chatpb.Message{Room: req.GetRoom(), Text: "welcome"})
+	}()
+	if h.wait {
+		<-done
+	}
+	return nil
+}
+
+// WithLateSendCheck: a Send made after the handler returned, which gRPC
+// drops, is reported with the goroutine that made it. (Opt-in: a
+// goroutine that stops on the stream's context can make one now and
+// then; a handler that waits for its goroutines never does.)
+func TestRecipeLateSendCaught(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		spy := newSpy(t) // in your test: t
+		h := &handOff{ChatServer: examples.NewChatServer(), wait: wait, sent: make(chan struct{})}
+		s := grpctest.NewServer(spy, func(g *grpc.Server) { chatpb.RegisterChatServer(g, h) }, grpctest.WithLateSendCheck())
+		stream, err := chatpb.NewChatClient(s.Conn()).Subscribe(testContext(t), &chatpb.SubscribeRequest{Room: "lobby"})
+		if err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		got := 0
+		for ; ; got++ {
+			if _, err = stream.Recv(); err != nil {
+				break
+			}
+		}
+		<-h.sent
+		s.Close()
+		if !wait {
+			report := wantReport(t, spy, "after gRPC had ended the call (WithLateSendCheck)", "Send on the stream of "+chatpb.Chat_Subscribe_FullMethodName, "leak_recipe_test.go:")
+			t.Logf("what the failure says:\n%s", report)
+			continue
+		}
+		if got != 1 || err != io.EOF || spy.Failed() {
+			t.Errorf("the handler that waits: %d messages, then %v, failed %v; want the welcome, io.EOF and no report", got, err, spy.Failed())
+		}
+	}
+}
