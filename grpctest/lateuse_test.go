@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 
@@ -133,4 +134,32 @@ func TestCloseReportsAStreamUsedAfterItsHandlerReturned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wrapped is a stream wrapper of an interceptor of the test's own, inside
+// the harness's.
+type wrapped struct{ grpc.ServerStream }
+
+func (w wrapped) SendMsg(m any) error { return w.ServerStream.SendMsg(m) }
+
+// The report's stack starts at the code that used the stream, past the
+// methods of stream wrappers of the test's own interceptors.
+func TestLateSendStackStartsAtTheCaller(t *testing.T) {
+	spy := spytb.New(t)
+	h := leftStream{op: "Send", n: 1, done: make(chan struct{})}
+	wrap := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, wrapped{ss})
+	}
+	srv := grpctest.NewServer(spy, service(h), grpctest.WithLateSendCheck(),
+		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(wrap)))
+	stream, err := client(srv).StreamingOutputCall(t.Context(), &testgrpc.StreamingOutputCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv: %v, want io.EOF", err)
+	}
+	<-h.done
+	srv.Close()
+	spy.Want(t, 1, "after its handler returned, by:\n  github.com/streamtest/streamtest/grpctest_test.leftStream.StreamingOutputCall.func1()\n")
 }

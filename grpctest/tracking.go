@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -368,18 +369,24 @@ func (s *Server) usedAfterReturn(method, op string) {
 
 // callerStack returns the stack of the calling goroutine from the frame
 // that called the stream on: without the goroutine's header line and the
-// frames of debug.Stack, the harness, the recorder and gRPC's stream
-// wrappers (a function line and its file line each).
+// frames of debug.Stack, the harness, the recorder, gRPC's stream wrappers
+// and any other stream wrapper's methods (an interceptor's, the fakes'
+// faults), a function line and its file line each.
 func callerStack() string {
 	lines := strings.Split(strings.TrimRight(string(debug.Stack()), "\n"), "\n")[1:]
 	for len(lines) >= 2 && (strings.HasPrefix(lines[0], "runtime/debug.") ||
 		strings.HasPrefix(lines[0], "github.com/streamtest/streamtest/grpctest.") ||
 		strings.HasPrefix(lines[0], "github.com/streamtest/streamtest/recorder.") ||
-		strings.HasPrefix(lines[0], "google.golang.org/grpc.")) {
+		strings.HasPrefix(lines[0], "google.golang.org/grpc.") ||
+		streamMethodFrame.MatchString(lines[0])) {
 		lines = lines[2:]
 	}
 	return strings.Join(lines, "\n")
 }
+
+// streamMethodFrame matches the function line of a stream wrapper's method
+// that passes a call on: "pkg.(*wrapper).SendMsg(...)", "pkg.w.SetTrailer(...)".
+var streamMethodFrame = regexp.MustCompile(`\.(SendMsg|SendHeader|SetHeader|SetTrailer)\(`)
 
 // reportLateUses reports the calls on ended handlers' streams.
 func (s *Server) reportLateUses() {
