@@ -119,10 +119,12 @@ func (c *ClientStream[Req, Res]) usable() bool { return c != nil && c.p != nil }
 // returns an error gives the client that error only). Finish(nil) without
 // a response gives codes.Internal, as grpc's "cardinality violation". A
 // second response is a misuse (see Respond), and so is a trailer after the
-// response (RespondTrailer returns an error): give it before. After the
-// one response, Send and Recv return io.EOF. So, with WithRecorder, the
-// call records Recv, then Trailer (if any) and End when Recv returns, the
-// same events whatever the order of the test's calls and the code's.
+// response (RespondTrailer returns an error): give it before. Once the
+// code has received the one response, Send and Recv return io.EOF (a
+// Send before that returns nil, as a real stream's may). So, with
+// WithRecorder, the call records Recv, then Trailer (if any) and End when
+// Recv returns, the same events whatever the order of the test's calls
+// and the code's.
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)

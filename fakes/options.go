@@ -256,11 +256,22 @@ func withSlash(m string) string {
 	return m
 }
 
-// checkMethod reports whether m has the form "/pkg.Service/Method".
+// checkMethod reports whether m has the form "/pkg.Service/Method", and
+// if not, what may be wrong.
 func checkMethod(m string) error {
 	svc, meth, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
-	if !strings.HasPrefix(m, "/") || !ok || svc == "" || meth == "" || strings.Contains(meth, "/") {
-		return errors.New(`want a full method name of the form "/pkg.Service/Method"`)
+	if strings.HasPrefix(m, "/") && ok && svc != "" && meth != "" && !strings.Contains(meth, "/") && !strings.ContainsAny(m, " \t\r\n") {
+		return nil
 	}
-	return nil
+	const want = `want a full method name of the form "/pkg.Service/Method" (or "pkg.Service/Method")`
+	rest := strings.TrimPrefix(m, "/")
+	switch {
+	case strings.ContainsAny(m, " \t\r\n"):
+		return errors.New(want + ": the name has spaces in it")
+	case !strings.Contains(rest, "/") && strings.Count(rest, ".") >= 1:
+		// A method's protobuf full name, "pkg.Service.Method".
+		i := strings.LastIndex(rest, ".")
+		return fmt.Errorf(`%s; the name of a method's descriptor, "pkg.Service.Method", is "/%s/%s" here`, want, rest[:i], rest[i+1:])
+	}
+	return errors.New(want)
 }

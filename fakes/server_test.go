@@ -581,6 +581,10 @@ func TestServerMisuseAtThePointOfMisuse(t *testing.T) {
 			[]string{"no service grpc.testing.NoSuchService is registered", "grpc.testing.TestService"}},
 		{"not a method name", func(srv *fakes.Server) { srv.Expect("TestService.FullDuplexCall") },
 			[]string{"/pkg.Service/Method"}},
+		{"a descriptor's full name", func(srv *fakes.Server) { srv.Expect("grpc.testing.TestService.FullDuplexCall") },
+			[]string{`(or "pkg.Service/Method"); the name of a method's descriptor, "pkg.Service.Method", is "/grpc.testing.TestService/FullDuplexCall" here`}},
+		{"spaces", func(srv *fakes.Server) { srv.Expect(" grpc.testing.TestService/FullDuplexCall") },
+			[]string{`Expect(" grpc.testing.TestService/FullDuplexCall")`, "the name has spaces in it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)

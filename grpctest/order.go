@@ -184,7 +184,30 @@ func (s mdStep) String() string {
 	if len(s.md) == 0 {
 		return s.name + "(any metadata)"
 	}
-	return s.name + "(" + recorder.FormatMetadata(s.md) + ")"
+	return s.name + "(" + formatStepMD(s.md) + ")"
+}
+
+// formatStepMD renders a step's metadata as the timeline renders metadata,
+// md{k:"v" k2:["a" "b"]}, but with every key (gRPC's own too, which the
+// timeline leaves out), and k:any for a key given without values.
+func formatStepMD(md metadata.MD) string {
+	var b strings.Builder
+	b.WriteString("md{")
+	for i, k := range slices.Sorted(maps.Keys(md)) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch vs := md[k]; len(vs) {
+		case 0:
+			fmt.Fprintf(&b, "%s:any", k)
+		case 1:
+			fmt.Fprintf(&b, "%s:%q", k, vs[0])
+		default:
+			fmt.Fprintf(&b, "%s:%q", k, vs)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // holdsMD reports whether got has every key of want with want's values, in
@@ -203,9 +226,9 @@ func holdsMD(got, want metadata.MD) bool {
 // as gRPC keeps them.
 func newMDStep(name string, side recorder.Side, kind recorder.Kind, md metadata.MD) Step {
 	lower := make(metadata.MD, len(md))
-	for k, vs := range md {
-		k = strings.ToLower(k)
-		lower[k] = append(lower[k], vs...)
+	for _, k := range slices.Sorted(maps.Keys(md)) { // "K" before "k", every time
+		lk := strings.ToLower(k)
+		lower[lk] = append(lower[lk], md[k]...)
 	}
 	return mdStep{name, side, kind, lower}
 }
@@ -629,6 +652,9 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 				own = append(own, e)
 			}
 		}
+		if len(own) == 0 && len(evs) > 0 {
+			fmt.Fprintf(&b, "no event of call %d was recorded (Recorder.Calls gives the ids of the calls recorded; CallID, a call's id from its context)\n", cs.id)
+		}
 		evs, f, st = own, nf, cs.step
 	}
 	near := evs[f:]
@@ -645,7 +671,11 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 			}
 		}
 	case mdStep:
-		note, seqs := nearestMD(st, near)
+		var after uint64 // the Seq of the event the previous step matched
+		if i > 0 {
+			after = events[matched[i-1]].Seq
+		}
+		note, seqs := nearestMD(st, near, after, restricted)
 		focus = append(focus, seqs...)
 		b.WriteString(note)
 	case endStep:
@@ -754,8 +784,9 @@ func messageType(m any) string {
 
 // nearestMD describes the events a metadata step could have matched but
 // for their metadata (at most maxNearestEnds of them), each with the first
-// key that differs, and returns their Seqs; or says there is none.
-func nearestMD(st mdStep, events []recorder.Event) (string, []uint64) {
+// key that differs, and returns their Seqs; or says there is none (after
+// event after, if not 0; in the call, if restricted to one).
+func nearestMD(st mdStep, events []recorder.Event, after uint64, restricted bool) (string, []uint64) {
 	what := fmt.Sprintf("%s %s", st.side, st.kind)
 	var parts []string
 	var seqs []uint64
@@ -769,18 +800,26 @@ func nearestMD(st mdStep, events []recorder.Event) (string, []uint64) {
 			continue
 		}
 		seqs = append(seqs, e.Seq)
-		md := recorder.FormatMetadata(e.MD)
-		if md == "" {
-			md = "no metadata"
+		part := fmt.Sprintf("event %d (%s)", e.Seq, mdDiff(e.MD, st.md))
+		if md := recorder.FormatMetadata(e.MD); md != "" {
+			part += " " + md
 		}
-		parts = append(parts, fmt.Sprintf("event %d %s (%s)", e.Seq, md, mdDiff(e.MD, st.md)))
+		parts = append(parts, part)
 	}
 	if n == 0 {
 		hint := ""
 		if st.kind == recorder.Trailer {
 			hint = " (a call records a trailer only when the server set one: an empty trailer is none)"
 		}
-		return fmt.Sprintf("none of the events searched is a %s%s\n", what, hint), nil
+		in := ""
+		if restricted {
+			in = " in the call"
+		}
+		where := "no " + what + " event was recorded" + in
+		if after > 0 {
+			where = fmt.Sprintf("no %s event%s comes after event %d", what, in, after)
+		}
+		return where + hint + "\n", nil
 	}
 	more := ""
 	if n > len(parts) {

@@ -1150,7 +1150,15 @@ func TestMetadataSteps(t *testing.T) {
 			"(no " + recorder.CallIDHeader + ")"}},
 		{grpctest.InCall(2, grpctest.ClientReceivesTrailer(nil)), []string{
 			"InCall(2, ClientReceivesTrailer(any metadata))",
-			"none of the events searched is a client trailer (a call records a trailer only when the server set one: an empty trailer is none)"}},
+			"no client trailer event was recorded in the call (a call records a trailer only when the server set one: an empty trailer is none)"}},
+		{grpctest.InCall(101, grpctest.ClientReceivesHeader(nil)), []string{"no event of call 101 was recorded (Recorder.Calls gives the ids"}},
+		// A step on a key of gRPC's own shows it, and the event's value.
+		{grpctest.ServerReceivesMetadata(metadata.Pairs("user-agent", "curl")), []string{
+			`ServerReceivesMetadata(md{user-agent:"curl"})`, `(user-agent: want ["curl"], got ["grpc-go/`}},
+		// A key given twice, in two cases, is one key with both values,
+		// upper case first.
+		{grpctest.ClientReceivesHeader(metadata.MD{"x-a": {"2"}, "X-A": {"1"}, "x-b": nil}), []string{
+			`ClientReceivesHeader(md{x-a:["1" "2"] x-b:any})`}},
 	} {
 		if grpctest.AssertOrder(spy, rec, tc.step) {
 			t.Errorf("AssertOrder(%v) returned true", tc.step)

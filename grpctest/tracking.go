@@ -350,20 +350,30 @@ func (ss *labelledServerStream) late() bool {
 // for Close to report; it counts the rest.
 const maxLateUses = 5
 
-// lateUse is a call on the stream of a handler that had ended.
+// lateUse is a call on the stream of a handler that had ended, and how
+// many calls alike (the same operation, method and stack) were made.
 type lateUse struct {
 	method, op string
 	stack      string // of the goroutine that made the call, from its caller on
+	n          int
 }
 
 // usedAfterReturn notes a late call op on a stream of method, made by the
-// calling goroutine, for Close to report.
+// calling goroutine, for Close to report: counted with a call alike, or
+// kept if there is room, or counted.
 func (s *Server) usedAfterReturn(method, op string) {
+	u := lateUse{method: method, op: op, stack: callerStack(), n: 1}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lateUseCount++
+	for i := range s.lateUses {
+		if k := &s.lateUses[i]; k.method == u.method && k.op == u.op && k.stack == u.stack {
+			k.n++
+			return
+		}
+	}
 	if len(s.lateUses) < maxLateUses {
-		s.lateUses = append(s.lateUses, lateUse{method: method, op: op, stack: callerStack()})
+		s.lateUses = append(s.lateUses, u)
 	}
 }
 
@@ -403,11 +413,17 @@ func (s *Server) reportLateUses() {
 		"gRPC writes the call's status when the handler returns, so what was sent (or set) on the stream then was lost; "+
 		"keep the handler running until the goroutines that use its stream are done: have it wait for them (a sync.WaitGroup, an errgroup) before it returns "+
 		"(the stream's context is done only after the handler returns)", n)
+	shown := 0
 	for _, u := range uses {
-		fmt.Fprintf(&b, "\n%s on the stream of %s, after its handler returned, by:\n  %s", u.op, u.method, strings.ReplaceAll(u.stack, "\n", "\n  "))
+		times := ""
+		if u.n > 1 {
+			times = fmt.Sprintf(" (%d times)", u.n)
+		}
+		fmt.Fprintf(&b, "\n%s on the stream of %s, after its handler returned%s, by:\n  %s", u.op, u.method, times, strings.ReplaceAll(u.stack, "\n", "\n  "))
+		shown += u.n
 	}
-	if n > len(uses) {
-		fmt.Fprintf(&b, "\n… and %d more such call(s)", n-len(uses))
+	if n > shown {
+		fmt.Fprintf(&b, "\n… and %d more such call(s)", n-shown)
 	}
 	s.rt.Errorf("%s", b.String())
 }
