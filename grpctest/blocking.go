@@ -590,10 +590,7 @@ const maxHandlerStacks = 4
 // party (a fan-out blocked on a channel a handler waits on). "" if none
 // runs.
 func runningHandlers(t testing.TB) string {
-	hs := harnessesOf(t)
-	if len(hs) == 0 {
-		hs = harnessesOfEnclosing(t)
-	}
+	hs := testHarnesses(t)
 	var running []handlerGoroutine
 	for _, s := range hs {
 		running = append(running, s.runningHandlerGoroutines()...)

@@ -511,7 +511,7 @@ func (s *Server) Close() {
 
 func (s *Server) close() {
 	s.t.Helper()
-	s.rt = &closeReport{TB: s.t, rec: s.rec, s: s}
+	s.rt = &closeReport{TB: s.t, s: s}
 	t := s.rt
 	// Last: goroutines the handlers left may use their streams until the
 	// leak check has waited for them.
@@ -945,7 +945,6 @@ func (s *Server) adopt(b blocker) bool {
 // did; the others refer to it.
 type closeReport struct {
 	testing.TB
-	rec   *recorder.Recorder
 	s     *Server
 	shown bool
 }
@@ -954,12 +953,12 @@ type closeReport struct {
 func (c *closeReport) Errorf(format string, args ...any) {
 	c.TB.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if c.rec != nil {
+	if rec := c.s.rec; rec != nil {
 		if c.shown {
 			msg += "\n(the recorded timeline is under Close's first report)"
 		} else {
 			c.shown = true
-			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(c.rec.String()), "\n")
+			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(rec.String()), "\n")
 			shown.Mark(c.s) // for a report after Close's (the fake server's)
 		}
 	}

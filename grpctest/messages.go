@@ -730,17 +730,8 @@ func allProto(ms []any) bool {
 // each recorder once, to be appended to a failure message.
 func timelines(t testing.TB) string {
 	var b strings.Builder
-	var shown []*recorder.Recorder // harnesses may share one (WithRecorder)
-	hs := harnessesOf(t)
-	if len(hs) == 0 {
-		hs = harnessesOfEnclosing(t) // a subtest using its parent's harness
-	}
-	for _, s := range hs {
-		if s.rec == nil || slices.Contains(shown, s.rec) {
-			continue
-		}
-		shown = append(shown, s.rec)
-		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(s.rec.String()))
+	for _, r := range testRecorders(t) {
+		fmt.Fprintf(&b, "\nrecorded timeline:\n%s", tlwindow.Cut(r.String()))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -792,9 +783,10 @@ func holdsPointers(m any) bool {
 func short(m any) string {
 	var s string
 	if pm, ok := m.(proto.Message); ok {
-		// As the timeline shows it (long bytes as their length).
-		s = fmt.Sprintf("%T%s", m, recorder.FormatMessage(m))
-		if !pm.ProtoReflect().IsValid() { // a typed nil: a step takes it for an empty message
+		if pm.ProtoReflect().IsValid() {
+			// As the timeline shows it (long bytes as their length).
+			s = fmt.Sprintf("%T%s", m, recorder.FormatMessage(m))
+		} else { // a typed nil: a step takes it for an empty message
 			s = fmt.Sprintf("(%T)(nil)", m)
 		}
 	} else if holdsPointers(m) {

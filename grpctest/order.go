@@ -176,8 +176,12 @@ type mdStep struct {
 	md   metadata.MD // keys lower case
 }
 
-func (s mdStep) Match(e recorder.Event) bool {
-	return e.Side == s.side && e.Kind == s.kind && e.Err == nil && holdsMD(e.MD, s.md)
+func (s mdStep) Match(e recorder.Event) bool { return s.sameKind(e) && holdsMD(e.MD, s.md) }
+
+// sameKind reports whether e is of the step's side and kind, and did not
+// fail.
+func (s mdStep) sameKind(e recorder.Event) bool {
+	return e.Side == s.side && e.Kind == s.kind && e.Err == nil
 }
 
 func (s mdStep) String() string {
@@ -474,18 +478,12 @@ func checkOrder(t testing.TB, r *recorder.Recorder, steps []Step, waited time.Du
 // recorder that did record events: the assertion may have been given the
 // wrong one.
 func otherRecorders(t testing.TB, r *recorder.Recorder) string {
-	hs := harnessesOf(t)
-	if len(hs) == 0 {
-		hs = harnessesOfEnclosing(t)
-	}
 	var b strings.Builder
-	var seen []*recorder.Recorder
-	for _, s := range hs {
-		if s.rec == nil || s.rec == r || slices.Contains(seen, s.rec) {
+	for _, other := range testRecorders(t) {
+		if other == r {
 			continue
 		}
-		seen = append(seen, s.rec)
-		if n := len(s.rec.Events()); n > 0 {
+		if n := len(other.Events()); n > 0 {
 			fmt.Fprintf(&b, "\nthe recorder given recorded nothing, but a harness of this test (NewServer) records into another one, whose Server.Recorder() holds %d events: was the assertion given the wrong recorder?", n)
 		}
 	}
@@ -658,6 +656,10 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		evs, f, st = own, nf, cs.step
 	}
 	near := evs[f:]
+	var after uint64 // the Seq of the event the previous step matched
+	if i > 0 {
+		after = events[matched[i-1]].Seq
+	}
 	switch st := st.(type) {
 	case messageStep:
 		if st.msg != nil {
@@ -671,18 +673,10 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 			}
 		}
 	case mdStep:
-		var after uint64 // the Seq of the event the previous step matched
-		if i > 0 {
-			after = events[matched[i-1]].Seq
-		}
 		note, seqs := nearestMD(st, near, after, restricted)
 		focus = append(focus, seqs...)
 		b.WriteString(note)
 	case endStep:
-		var after uint64 // the Seq of the event the previous step matched
-		if i > 0 {
-			after = events[matched[i-1]].Seq
-		}
 		b.WriteString(nearestEnds(st, evs, f, after, restricted, waited))
 	}
 	if len(events) == 0 {
@@ -792,7 +786,7 @@ func nearestMD(st mdStep, events []recorder.Event, after uint64, restricted bool
 	var seqs []uint64
 	n := 0
 	for _, e := range events {
-		if e.Side != st.side || e.Kind != st.kind || e.Err != nil {
+		if !st.sameKind(e) {
 			continue
 		}
 		n++

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/internal/goid"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // handlerBegin counts a handler of method as running and labels its
@@ -164,7 +165,7 @@ func (s *Server) outerExit(method string, returned *bool) {
 	}
 	s.mu.Lock()
 	s.panics = append(s.panics, handlerPanic{method: method,
-		what:   "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil",
+		what:   goexitWhat,
 		client: "gRPC sent the client no status: with an interceptor outside the harness's (grpc.UnaryInterceptor or grpc.StreamInterceptor), the handler runs on gRPC's goroutine, which Goexit ended; the call waited for its context",
 		stack:  panicStack()})
 	s.mu.Unlock()
@@ -183,6 +184,10 @@ func panicStack() string {
 	}
 	return strings.Join(elideDispatch(strings.Split(stack, "\n")), "\n")
 }
+
+// goexitWhat is what a handler that ended without returning or a panic
+// value did, for the reports of keepPanic and outerExit.
+const goexitWhat = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
 
 // handlerOutcome is how a handler run by runUnary or runStream ended.
 type handlerOutcome struct {
@@ -235,7 +240,7 @@ func (s *Server) keepPanic(method string, run *handlerOutcome) {
 	stack := panicStack()
 	run.what = fmt.Sprintf("panicked: %v", p)
 	if p == nil {
-		run.what = "did not return: it called runtime.Goexit (t.FailNow, t.Fatal or a testify require in a handler?) or panicked with nil"
+		run.what = goexitWhat
 	}
 	s.mu.Lock()
 	s.panics = append(s.panics, handlerPanic{method: method, what: run.what, client: "the client got Internal", stack: stack})
@@ -705,6 +710,28 @@ func harnessesOf(t testing.TB) []*Server {
 		}
 	}
 	return out
+}
+
+// testHarnesses returns the open harnesses of t (harnessesOf), or if it
+// has none, those of the test of its name or of the nearest enclosing test
+// (harnessesOfEnclosing): a subtest using its parent's harness.
+func testHarnesses(t testing.TB) []*Server {
+	if hs := harnessesOf(t); len(hs) > 0 {
+		return hs
+	}
+	return harnessesOfEnclosing(t)
+}
+
+// testRecorders returns the recorders of t's harnesses (testHarnesses),
+// each once (harnesses may share one: WithRecorder), oldest first.
+func testRecorders(t testing.TB) []*recorder.Recorder {
+	var recs []*recorder.Recorder
+	for _, s := range testHarnesses(t) {
+		if s.rec != nil && !slices.Contains(recs, s.rec) {
+			recs = append(recs, s.rec)
+		}
+	}
+	return recs
 }
 
 // harnessesOfEnclosing returns the open harnesses built with the test of
