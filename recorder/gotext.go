@@ -45,7 +45,7 @@ type goWriter struct {
 	// left is how many more values the rendering may visit. A map whose
 	// entries are rendered before they are sorted, where the output's
 	// bound cannot stop them, gives each entry a share of its own
-	// (subWith), then takes what they used from it.
+	// (withShare), then takes what they used from it.
 	left *int
 }
 
@@ -173,9 +173,7 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 		for it := v.MapRange(); it.Next(); {
 			e := &entry{key: it.Key(), value: it.Value()}
 			if !basic { // a big map of basic keys is sorted before it is rendered
-				left := per
-				e.ktext = w.subWith(e.key, depth+1, &left)
-				used += per - left
+				e.ktext = w.withShare(e.key, depth+1, per, &used)
 			}
 			es = append(es, e)
 		}
@@ -193,9 +191,7 @@ func (w *goWriter) write(v reflect.Value, depth int) {
 			}
 			if j-i > 1 {
 				for _, e := range es[i:j] {
-					left := per
-					e.vtext, e.tied = w.subWith(e.value, depth+1, &left), true
-					used += per - left
+					e.vtext, e.tied = w.withShare(e.value, depth+1, per, &used), true
 				}
 				// Entries alike in key and value text show alike: their
 				// order does not show.
@@ -262,12 +258,14 @@ func (w *goWriter) enter(p uintptr) bool {
 // leave undoes the latest enter.
 func (w *goWriter) leave() { w.on = w.on[:len(w.on)-1] }
 
-// subWith renders v on its own, as part of the value being written, with
-// the budget left.
-func (w *goWriter) subWith(v reflect.Value, depth int, left *int) string {
+// withShare renders v on its own, as part of the value being written,
+// with a budget of share visits, and adds the visits it made to *used.
+func (w *goWriter) withShare(v reflect.Value, depth, share int, used *int) string {
 	var b strings.Builder
-	sw := goWriter{b: &b, on: w.on, left: left}
+	left := share
+	sw := goWriter{b: &b, on: w.on, left: &left}
 	sw.write(v, depth)
+	*used += share - left
 	return b.String()
 }
 

@@ -336,14 +336,21 @@ func validProto(m any) (proto.Message, protoreflect.MessageType) {
 	if pm == nil {
 		return nil, nil
 	}
-	if d, ok := pm.(*dynamicpb.Message); ok && d == nil {
-		return nil, nil // its methods panic: stored as given
+	if nilDynamic(pm) {
+		return nil, nil // stored as given
 	}
 	rm := pm.ProtoReflect()
 	if !rm.IsValid() {
 		return nil, nil
 	}
 	return pm, rm.Type()
+}
+
+// nilDynamic reports whether m is a nil *dynamicpb.Message: a message of
+// no type, whose methods panic.
+func nilDynamic(m any) bool {
+	d, ok := m.(*dynamicpb.Message)
+	return ok && d == nil
 }
 
 // finish completes an event of call recorded when its call was made (a

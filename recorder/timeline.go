@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/streamtest/streamtest/internal/textbytes"
 )
@@ -248,7 +247,7 @@ func FormatMessage(m any) string {
 	case nil:
 		s = "<nil>"
 	case proto.Message:
-		if d, ok := v.(*dynamicpb.Message); ok && d == nil {
+		if nilDynamic(v) {
 			s = "<nil *dynamicpb.Message>" // of no message type
 			break
 		}
