@@ -187,11 +187,12 @@ func WithFailAt(n int, err error) Option {
 // not registered is taken as bidirectional.
 func WithMethod(fullMethod string) Option {
 	return func(c *config) {
-		if err := checkMethod(withSlash(fullMethod)); err != nil {
+		m := withSlash(fullMethod)
+		if err := checkMethod(m); err != nil {
 			c.errs = append(c.errs, fmt.Errorf("WithMethod(%q): %w", fullMethod, err))
 			return
 		}
-		c.method = withSlash(fullMethod)
+		c.method = m
 	}
 }
 

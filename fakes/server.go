@@ -375,7 +375,8 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 			continue
 		}
 		if sc.takesCallLocked() {
-			run := &callRun{ordinal: len(sc.calls) + 1, name: sc.callNameLocked(len(sc.calls) + 1), steps: append([]scriptStep(nil), sc.steps...), wantMD: sc.wantMD.Copy()}
+			n := len(sc.calls) + 1
+			run := &callRun{ordinal: n, name: sc.callNameLocked(n), steps: append([]scriptStep(nil), sc.steps...), wantMD: sc.wantMD.Copy()}
 			sc.calls = append(sc.calls, run)
 			return sc, run, ""
 		}
