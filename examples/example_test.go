@@ -128,7 +128,7 @@ func Example_leakCaught() {
 
 	t.done() // the end of the test
 	// Output:
-	// t.Errorf: grpctest: client stream /streamtest.examples.chat.v1.Chat/Subscribe opened at FILE:LINE was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
+	// t.Errorf: grpctest: client stream /streamtest.examples.chat.v1.Chat/Subscribe opened at FILE:LINE was never finished (1 open at Close: call 1 in the timeline): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 }
 
 // A scripted fake server that accepts a subscription and then hangs: the

@@ -71,9 +71,13 @@
 // A report made by the Close that t.Cleanup runs is printed at the test's
 // NewServer line (the testing package follows a cleanup's helper frames to
 // where it was registered); one made by a Close the test calls, at that
-// call. The first report of a Close carries the recorded timeline (cut to
-// its first and last events when long; the events Close itself caused, the
-// ends of the calls it ended, included), the others refer to it.
+// call. Reports (a) and (b) name the calls in the timeline they are about
+// ("1 open at Close: call 41 in the timeline"). The first report of a
+// Close carries the recorded timeline, the others refer to it. When long,
+// it is cut to its first and last events and those around the beginning
+// of the calls the reports name and of the call halves not ended (five
+// calls at most); the events Close itself caused, the ends of the calls
+// it ended, are included.
 //
 // # Leak checks
 //

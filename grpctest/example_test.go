@@ -180,7 +180,7 @@ func ExampleServer_Close() {
 
 	t.end() // the test ends: Close runs
 	// Output:
-	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:177 was never finished (1 open at Close): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
+	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:177 was never finished (1 open at Close: call 1 in the timeline): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 	// recorded timeline (up to Close, which ends the calls still open):
 	//     (the recorded events)
 }

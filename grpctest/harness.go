@@ -822,11 +822,15 @@ func (s *Server) idleChan() <-chan struct{} {
 func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 	s.t.Helper()
 	var byID map[uint64]string // tracebacks by goroutine number, if needed
+	running := s.runningCalls()
+	for _, m := range sortedKeys(stuck) {
+		s.rt.focus(running[m]...)
+	}
 	for _, m := range sortedKeys(stuck) {
 		var b strings.Builder
-		fmt.Fprintf(&b, "grpctest: handler %s did not return after Stop (%d still running; waited %v for GracefulStop, then %v after Stop): "+
+		fmt.Fprintf(&b, "grpctest: handler %s did not return after Stop (%d still running%s; waited %v for GracefulStop, then %v after Stop): "+
 			"a handler must return once its context is done; select on ctx.Done() (unary) or stream.Context().Done() wherever it blocks",
-			m, stuck[m], s.cfg.closeTimeout, s.cfg.closeTimeout)
+			m, stuck[m], callsNote(running[m]), s.cfg.closeTimeout, s.cfg.closeTimeout)
 		found := false
 		for _, g := range stacks {
 			if g.labels[labelMethod] == m {
@@ -851,6 +855,41 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 		}
 		s.rt.Errorf("%s", strings.TrimRight(b.String(), "\n"))
 	}
+}
+
+// runningCalls returns the ids of the calls whose server half the
+// harness's recorder saw begin and not end, by method, in increasing
+// order: the calls of the handlers still running.
+func (s *Server) runningCalls() map[string][]uint64 {
+	if s.rec == nil {
+		return nil
+	}
+	type half struct {
+		id     uint64
+		method string
+	}
+	open := make(map[half]int) // Begins less Ends: a retried call has several
+	for _, e := range s.rec.Events() {
+		if e.Side != recorder.Server {
+			continue
+		}
+		switch e.Kind {
+		case recorder.Begin:
+			open[half{e.CallID, e.Method}]++
+		case recorder.End:
+			open[half{e.CallID, e.Method}]--
+		}
+	}
+	out := make(map[string][]uint64)
+	for h, n := range open {
+		if n > 0 {
+			out[h.method] = append(out[h.method], h.id)
+		}
+	}
+	for _, ids := range out {
+		slices.Sort(ids)
+	}
+	return out
 }
 
 // handlerGoroutine is a running handler of a harness: its method and the
@@ -940,14 +979,21 @@ func (s *Server) adopt(b blocker) bool {
 }
 
 // closeReport is the t of Close's reports: the first of them carries the
-// harness's recorded timeline (cut to its beginning and end), so that an
-// unfinished stream, a stuck handler or a leak is read with what the calls
-// did; the others refer to it.
+// harness's recorded timeline (cut around the calls in focus: see
+// timeline), so that an unfinished stream, a stuck handler or a leak is
+// read with what the calls did; the others refer to it.
 type closeReport struct {
 	testing.TB
 	s     *Server
 	shown bool
+	// calls are the ids of the calls the reports are about, in the order
+	// given to focus.
+	calls []uint64
 }
+
+// focus notes calls the reports are about: a long timeline is cut around
+// their events (see timeline).
+func (c *closeReport) focus(ids ...uint64) { c.calls = append(c.calls, ids...) }
 
 // Errorf reports as t.Errorf does, adding the timeline to the first report.
 func (c *closeReport) Errorf(format string, args ...any) {
@@ -958,9 +1004,54 @@ func (c *closeReport) Errorf(format string, args ...any) {
 			msg += "\n(the recorded timeline is under Close's first report)"
 		} else {
 			c.shown = true
-			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(tlwindow.Cut(rec.String()), "\n")
+			msg += "\nrecorded timeline (up to Close, which ends the calls still open):\n" + strings.TrimRight(c.timeline(rec), "\n")
 			shown.Mark(c.s) // for a report after Close's (the fake server's)
 		}
 	}
 	c.TB.Errorf("%s", msg)
+}
+
+// maxFocus is how many calls a cut timeline of Close's is kept around.
+const maxFocus = 5
+
+// timeline renders rec's timeline for Close's first report, cut (if long)
+// around the beginning of the calls in focus, and of the call halves that
+// have not ended (a stuck handler's, a stream the client left open): up
+// to maxFocus calls, those in focus first.
+func (c *closeReport) timeline(rec *recorder.Recorder) string {
+	type half struct {
+		id   uint64
+		side recorder.Side
+	}
+	begins := make(map[uint64]uint64) // a call's first Begin's Seq, by id
+	open := make(map[half]bool)       // halves begun and not ended
+	var opened []uint64               // the ids of the calls with an open half, first begun first
+	evs := rec.Events()
+	for _, e := range evs {
+		h := half{e.CallID, e.Side}
+		switch e.Kind {
+		case recorder.Begin:
+			if _, ok := begins[e.CallID]; !ok {
+				begins[e.CallID] = e.Seq
+			}
+			open[h] = true
+		case recorder.End:
+			delete(open, h)
+		}
+	}
+	for _, e := range evs {
+		if e.Kind == recorder.Begin && open[half{e.CallID, e.Side}] {
+			delete(open, half{e.CallID, e.Side})
+			opened = append(opened, e.CallID)
+		}
+	}
+	var focus []uint64
+	seen := make(map[uint64]bool)
+	for _, id := range append(slices.Clip(c.calls), opened...) {
+		if seq, ok := begins[id]; ok && !seen[id] && len(focus) < maxFocus {
+			seen[id] = true
+			focus = append(focus, seq)
+		}
+	}
+	return tlwindow.Cut(rec.String(), focus...)
 }

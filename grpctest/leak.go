@@ -191,7 +191,7 @@ func enableTracebackLabels() {
 
 // ---- check (a): client streams
 
-func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []time.Time) {
+func reportStreams(t *closeReport, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []time.Time) {
 	t.Helper()
 	type key struct{ method, origin string }
 	type group struct {
@@ -207,6 +207,9 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		// streams the server had not ended and the client never
 		// half-closed.
 		notHalfClosed int
+		// ids are the calls' ids in the timeline, as the recorder tagged
+		// them.
+		ids []uint64
 	}
 	groups := make(map[key]*group)
 	for _, ts := range open {
@@ -217,6 +220,9 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 			groups[k] = g
 		}
 		g.n++
+		if ts.callID != 0 {
+			g.ids = append(g.ids, ts.callID)
+		}
 		if ts.otherHarness {
 			g.foreign++
 		}
@@ -242,11 +248,39 @@ func reportStreams(t testing.TB, open []*trackedStream, ended map[*trackedStream
 		return cmp.Or(cmp.Compare(a.method, b.method), cmp.Compare(a.origin, b.origin))
 	})
 	for _, k := range keys {
-		g := groups[k]
-		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close): "+
-			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s%s",
-			k.method, k.origin, g.n, halfCloseNote(g.n, g.notHalfClosed), serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
+		slices.Sort(groups[k].ids)
+		t.focus(groups[k].ids...)
 	}
+	for _, k := range keys {
+		g := groups[k]
+		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close%s): "+
+			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s%s",
+			k.method, k.origin, g.n, callsNote(g.ids), halfCloseNote(g.n, g.notHalfClosed), serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
+	}
+}
+
+// maxCallsNamed is how many call ids callsNote names.
+const maxCallsNamed = 5
+
+// callsNote names the calls of the recorded timeline that a report is
+// about, given their ids in increasing order: ": call 7 in the timeline",
+// ": calls 7, 9 and 3 more in the timeline".
+func callsNote(ids []uint64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	if len(ids) == 1 {
+		return fmt.Sprintf(": call %d in the timeline", ids[0])
+	}
+	named := make([]string, 0, maxCallsNamed)
+	for _, id := range ids[:min(len(ids), maxCallsNamed)] {
+		named = append(named, strconv.FormatUint(id, 10))
+	}
+	if rest := len(ids) - len(named); rest > 0 {
+		return fmt.Sprintf(": calls %s and %d more in the timeline", strings.Join(named, ", "), rest)
+	}
+	last := len(named) - 1
+	return fmt.Sprintf(": calls %s and %s in the timeline", strings.Join(named[:last], ", "), named[last])
 }
 
 // halfCloseNote says, for n client-streaming streams opened at one line
@@ -323,7 +357,8 @@ func droppedNote(n, dropped, hedged int) string {
 // serverEnds finds, in the harness's recorder, the server End of each of
 // the streams that has one: the streams the server has ended but the
 // client never read to the end. A stream's call is the one the recorder
-// tagged it with (Recorder.CallID).
+// tagged it with (Recorder.CallID), which it notes in the stream's
+// callID.
 func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.Event {
 	if s.rec == nil || len(open) == 0 {
 		return nil
@@ -335,6 +370,7 @@ func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.E
 		if !ok {
 			continue
 		}
+		ts.callID = id
 		if ends == nil {
 			ends = make(map[uint64]recorder.Event)
 			for _, e := range s.rec.Events() {

@@ -74,7 +74,7 @@ func TestLeakCheckNamesTheLinesThatCalledAHelper(t *testing.T) {
 	spy.End()
 	for _, line := range []int{first + 1, first + 2} {
 		spy.Want(t, 2, "client stream "+streamingOut+" opened at leak_test.go:",
-			fmt.Sprintf(" (in openUndrained, called at leak_test.go:%d) was never finished (1 open at Close)", line))
+			fmt.Sprintf(" (in openUndrained, called at leak_test.go:%d) was never finished (1 open at Close: call ", line))
 	}
 }
 
@@ -157,7 +157,7 @@ func TestLeakCheckAcceptsStreamsOfAClosedClientConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	spy.End()
-	r := spy.Want(t, 1, "client stream "+streamingOut, "was never finished (1 open at Close)")
+	r := spy.Want(t, 1, "client stream "+streamingOut, "was never finished (1 open at Close: call ")
 	if strings.Contains(r.Msg, "2 open") {
 		t.Errorf("the stream of the closed connection is reported too:\n%s", r.Msg)
 	}
@@ -683,11 +683,11 @@ func TestLeakCheckSaysTheServerEndedTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	spy.End()
-	spy.Want(t, 4, "client stream "+fullDuplex, "(1 open at Close)",
+	spy.Want(t, 4, "client stream "+fullDuplex, "(1 open at Close: call ",
 		`; the server ended it with Aborted ("go away") at event `, ": a Recv would have returned that status (after any responses not yet received)")
 	spy.Want(t, 4, "client stream "+streamingOut, "; the server ended it with OK at event ",
 		": Recv would have returned the responses not yet received, then io.EOF")
-	spy.Want(t, 4, "client stream "+fullDuplex, "(2 open at Close)",
+	spy.Want(t, 4, "client stream "+fullDuplex, "(2 open at Close: calls ",
 		`; the server had ended 2 of them (the first with Internal ("x") at event `, "a Recv would have returned their status")
 	if r := spy.Want(t, 4, "client stream "+streamingIn); strings.Contains(r.Msg, "server ended") {
 		t.Errorf("a stream the server had not ended is said to be ended:\n%s", r.Msg)

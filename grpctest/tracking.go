@@ -526,6 +526,9 @@ type trackedStream struct {
 	// client called CloseSend (for Close's report of a stream left open).
 	clientStreams bool
 	halfClosed    atomic.Bool
+	// callID is the id the harness's recorder gave the stream's call (0
+	// if none), set by serverEnds for Close's report.
+	callID uint64
 }
 
 // CloseSend notes the half-close, for Close's report of streams left open.
