@@ -47,6 +47,51 @@ func TestStreamPastItsServiceConfigDeadlineIsFinished(t *testing.T) {
 	}
 }
 
+// The recorder counts a service-config deadline from before the call
+// started, the harness from after: a test that waits for the recorded
+// client End (AssertOrderWithin, as the docs advise) may close the harness
+// before gRPC's own timer has ended the stream. That stream is finished
+// too, not left open (Close reported it in about 1 run of 10). Close
+// waits for gRPC's timer: an interceptor that takes its time before it
+// opens the stream (slowStart) puts gRPC's deadline 150ms after the
+// recorder's.
+func TestStreamEndedByItsServiceConfigDeadlineIsFinished(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		runs int
+		opts []grpc.DialOption
+	}{
+		{"plain", 20, nil},
+		{"slow start", 1, []grpc.DialOption{grpc.WithChainStreamInterceptor(slowStart)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range tc.runs {
+				spy := spytb.New(t)
+				srv := grpctest.NewServer(spy, service(ctxWaiter{}), grpctest.WithDialOptions(append(tc.opts,
+					grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.02s"}]}`))...))
+				st, err := client(srv).FullDuplexCall(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := st.Send(&testgrpc.StreamingOutputCallRequest{}); err != nil && tc.opts == nil {
+					t.Fatal(err)
+				}
+				if !grpctest.AssertOrderWithin(t, srv.Recorder(), 5*time.Second, grpctest.ClientEnds(codes.DeadlineExceeded)) {
+					return
+				}
+				srv.Close()
+				if st.Context().Err() == nil {
+					t.Error("Close returned before gRPC's deadline ended the stream")
+				}
+				spy.End()
+				if len(spy.Reports()) > 0 {
+					t.Fatalf("reports:\n%s", spy.Text())
+				}
+			}
+		})
+	}
+}
+
 // refusingStream refuses a request without a payload, as a client-side
 // validator would, without ending the call.
 type refusingStream struct{ grpc.ClientStream }
@@ -107,10 +152,13 @@ func slowStart(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, 
 
 // Check (a) takes a stream for finished only once gRPC's own deadline
 // has passed: a harness deadline counted from before the streamer ran
-// came 150ms early here, and an open stream went unreported.
+// came 150ms early here, and an open stream went unreported. (Without a
+// recorder: the recorder counts from before the streamer ran, and Close
+// waits for gRPC's deadline once the recorder has seen it pass; see
+// TestStreamEndedByItsServiceConfigDeadlineIsFinished.)
 func TestOpenStreamBeforeGRPCsDeadlineIsReported(t *testing.T) {
 	spy := spytb.New(t)
-	srv := grpctest.NewServer(spy, service(ctxWaiter{}), grpctest.WithDialOptions(
+	srv := grpctest.NewServer(spy, service(ctxWaiter{}), grpctest.WithoutRecorder(), grpctest.WithDialOptions(
 		grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],"timeout":"0.3s"}]}`),
 		grpc.WithChainStreamInterceptor(slowStart)))
 	st, err := client(srv).FullDuplexCall(context.Background())

@@ -87,18 +87,28 @@
 // than io.EOF, when its context ended (or the deadline the service
 // config's "timeout" gives it passed), or when the test closed the
 // ClientConn it was opened on (Conn's or Dial's, before Close): the ways
-// gRPC documents for releasing a stream. (An io.EOF from SendMsg says the call has ended: a
-// Recv gets its status, and finishes the stream.) Streams that are
-// none of these when Close starts are reported by method and by the line
-// that opened them (a helper's line is followed by the lines of the test
-// that called it: "room_test.go:24 (in join, called at room_test.go:51)"),
-// with the hint "drain the stream or cancel
-// its context"; when the recorder shows that the server had already ended
-// the call, the report adds with which status and at which event, which a
-// Recv would have returned; when Disconnect dropped the stream's
-// connection after it opened, it says that a Recv would have returned
-// Unavailable (or may have, if the server had ended the call before the
-// drop). A stream opened with a handler's context (a handler calling
+// gRPC documents for releasing a stream. (An io.EOF from SendMsg says the
+// call has ended: a Recv gets its status, and finishes the stream.) The
+// recorder counts a service config's deadline from before the call started
+// (so that its client End is never late), gRPC from when the stream
+// opened: once the recorder has recorded the call's client End with
+// DeadlineExceeded, Close waits for gRPC's deadline, which comes at most
+// the time the stream took to open later. Streams that are none of these
+// when Close starts are reported by method and by the line that opened
+// them (a helper's line is followed by the lines of the test that called
+// it: "room_test.go:24 (in join, called at room_test.go:51)"), with the
+// hint "drain the stream or cancel its context"; when the recorder shows
+// that the server had already ended the call, the report adds with which
+// status and at which event, which a Recv would have returned, except for
+// two kinds of end: an attempt that ended, before any response, with a
+// code the method's retry policy retries (gRPC retries the call at the
+// client's next operation, so a Recv waits for the new attempt), and a
+// server half ended Canceled while the client had not canceled (the
+// connection went away: a GOAWAY, keepalive's MaxConnectionAge; the client
+// gets Unavailable, mostly). When Disconnect dropped the stream's
+// connection after it opened, the report says that a Recv would have
+// returned Unavailable (or may have, if the server had ended the call
+// before the drop). A stream opened with a handler's context (a handler calling
 // another service) ends when the handler returns, and is judged after the
 // handlers have returned. When the handler is another harness's (a front
 // service on a harness built before this one, which closes after it), the

@@ -531,9 +531,9 @@ func (s *Server) close() {
 	// Check (a) needs the streams as they were: closing the connections
 	// cancels them all.
 	var unfinished []*trackedStream
-	var ended map[*trackedStream]recorder.Event
+	var ended map[*trackedStream]serverEnd
 	if !s.cfg.noLeakCheck {
-		unfinished = s.openStreams()
+		unfinished = s.withoutDeadlineEnds(s.openStreams())
 		ended = s.serverEnds(unfinished)
 	}
 	var outside []*trackedConn

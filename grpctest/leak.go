@@ -18,6 +18,9 @@ import (
 	"unicode/utf8"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/recorder"
@@ -191,7 +194,7 @@ func enableTracebackLabels() {
 
 // ---- check (a): client streams
 
-func reportStreams(t *closeReport, open []*trackedStream, ended map[*trackedStream]recorder.Event, drops []time.Time) {
+func reportStreams(t *closeReport, open []*trackedStream, ended map[*trackedStream]serverEnd, drops []time.Time) {
 	t.Helper()
 	type key struct{ method, origin string }
 	type group struct {
@@ -201,7 +204,7 @@ func reportStreams(t *closeReport, open []*trackedStream, ended map[*trackedStre
 		// Disconnect dropped, hedged those of them the server had ended
 		// before it. foreign counts the streams opened with the context
 		// of another harness's handler, still running.
-		ends                     []recorder.Event
+		ends                     []serverEnd
 		dropped, hedged, foreign int
 		// notHalfClosed counts the client-streaming (not bidirectional)
 		// streams the server had not ended and the client never
@@ -316,22 +319,63 @@ func foreignNote(n, foreign int) string {
 
 // serverEndedNote says, for n streams opened at one line, which the server
 // had already ended when Close started: their status was waiting for a
-// Recv.
-func serverEndedNote(n int, ends []recorder.Event) string {
+// Recv. Two kinds of end are told apart, as a Recv would not have returned
+// their status: an attempt that ended with a code the method's retry
+// policy retries, before it responded (gRPC retries the call at the
+// client's next operation, and a Recv waits for the new attempt); and
+// Canceled, which a server half of a stream the client did not cancel
+// gets when the connection goes away (the client sees Unavailable,
+// mostly), unless the handler returned it.
+func serverEndedNote(n int, ends []serverEnd) string {
 	if len(ends) == 0 {
 		return ""
 	}
-	slices.SortFunc(ends, func(a, b recorder.Event) int { return cmp.Compare(a.Seq, b.Seq) })
-	e := ends[0]
-	if n == 1 && e.Err == nil {
-		return fmt.Sprintf("; the server ended it with OK at event %d: Recv would have returned the responses not yet received, then io.EOF", e.Seq)
+	slices.SortFunc(ends, func(a, b serverEnd) int { return cmp.Compare(a.Seq, b.Seq) })
+	var retried, canceled, plain []serverEnd
+	for _, e := range ends {
+		switch {
+		case e.retryable:
+			retried = append(retried, e)
+		case status.Code(e.Err) == codes.Canceled:
+			canceled = append(canceled, e)
+		default:
+			plain = append(plain, e)
+		}
 	}
-	if n == 1 {
-		return fmt.Sprintf("; the server ended it with %s at event %d: a Recv would have returned that status (after any responses not yet received)",
-			endStatus(e.Err), e.Seq)
+	var b strings.Builder
+	if len(plain) > 0 {
+		e := plain[0]
+		switch {
+		case n == 1 && e.Err == nil:
+			fmt.Fprintf(&b, "; the server ended it with OK at event %d: Recv would have returned the responses not yet received, then io.EOF", e.Seq)
+		case n == 1:
+			fmt.Fprintf(&b, "; the server ended it with %s at event %d: a Recv would have returned that status (after any responses not yet received)",
+				endStatus(e.Err), e.Seq)
+		default:
+			fmt.Fprintf(&b, "; the server had ended %d of them (the first with %s at event %d): a Recv would have returned their status (io.EOF for OK), after any responses not yet received",
+				len(plain), endStatus(e.Err), e.Seq)
+		}
 	}
-	return fmt.Sprintf("; the server had ended %d of them (the first with %s at event %d): a Recv would have returned their status (io.EOF for OK), after any responses not yet received",
-		len(ends), endStatus(e.Err), e.Seq)
+	if len(retried) > 0 {
+		e := retried[0]
+		if n == 1 {
+			fmt.Fprintf(&b, "; the server ended its attempt with %s at event %d, before any response, and the method's retry policy retries that code: "+
+				"gRPC retries the call when the client next reads or writes, so a Recv would have started another attempt and waited for its responses or status", endStatus(e.Err), e.Seq)
+		} else {
+			fmt.Fprintf(&b, "; the server ended an attempt of %d of them (the first with %s at event %d) before any response, with a code the method's retry policy retries: "+
+				"gRPC retries a call when the client next reads or writes, so a Recv would have started another attempt and waited for its responses or status", len(retried), endStatus(e.Err), e.Seq)
+		}
+	}
+	if len(canceled) > 0 {
+		which := "its server half ended"
+		if n > 1 {
+			which = fmt.Sprintf("the server half of %d of them ended", len(canceled))
+		}
+		fmt.Fprintf(&b, "; %s Canceled (the first at event %d) while the client had not canceled: unless the handler returned Canceled itself, "+
+			"the connection went away (a GOAWAY, keepalive's MaxConnectionAge, a transport error), and a Recv would have returned the error the client got for that (mostly Unavailable)",
+			which, canceled[0].Seq)
+	}
+	return b.String()
 }
 
 // droppedNote says, for n streams opened at one line, how many had their
@@ -359,12 +403,12 @@ func droppedNote(n, dropped, hedged int) string {
 // client never read to the end. A stream's call is the one the recorder
 // tagged it with (Recorder.CallID), which it notes in the stream's
 // callID.
-func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.Event {
+func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]serverEnd {
 	if s.rec == nil || len(open) == 0 {
 		return nil
 	}
-	var ends map[uint64]recorder.Event
-	out := make(map[*trackedStream]recorder.Event)
+	var ends map[uint64]serverEnd
+	out := make(map[*trackedStream]serverEnd)
 	for _, ts := range open {
 		id, ok := s.rec.CallID(ts.ClientStream.Context())
 		if !ok {
@@ -372,18 +416,46 @@ func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]recorder.E
 		}
 		ts.callID = id
 		if ends == nil {
-			ends = make(map[uint64]recorder.Event)
+			ends = make(map[uint64]serverEnd)
+			responded := make(map[uint64]bool) // by the call's latest attempt
 			for _, e := range s.rec.Events() {
-				if e.Side == recorder.Server && e.Kind == recorder.End {
-					ends[e.CallID] = e
+				if e.Side != recorder.Server {
+					continue
+				}
+				switch e.Kind {
+				case recorder.Begin: // a first attempt, or gRPC's retry
+					delete(ends, e.CallID)
+					delete(responded, e.CallID)
+				case recorder.Header, recorder.Send:
+					responded[e.CallID] = true
+				case recorder.End:
+					ends[e.CallID] = serverEnd{Event: e, responded: responded[e.CallID]}
 				}
 			}
 		}
 		if e, ok := ends[id]; ok && e.Method == ts.method {
+			e.retryable = !e.responded && retries(ts.cc, ts.method, status.Code(e.Err))
 			out[ts] = e
 		}
 	}
 	return out
+}
+
+// serverEnd is the server End of a stream's call, of its latest attempt.
+type serverEnd struct {
+	recorder.Event
+	// responded: the attempt sent a header or a message before it ended.
+	// retryable: it did not, and ended with a code that the method's
+	// retry policy retries: gRPC retries the call at the client's next
+	// operation on the stream.
+	responded, retryable bool
+}
+
+// retries reports whether the service config of cc gives method a retry
+// policy that retries code.
+func retries(cc *grpc.ClientConn, method string, code codes.Code) bool {
+	p := cc.GetMethodConfig(method).RetryPolicy
+	return p != nil && p.MaxAttempts > 1 && p.RetryableStatusCodes[code]
 }
 
 // callSite names the first caller outside gRPC, generated code and this

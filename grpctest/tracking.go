@@ -495,6 +495,47 @@ func (s *Server) openStreams() []*trackedStream {
 	return open
 }
 
+// withoutDeadlineEnds drops from open the streams whose service-config
+// deadline the harness's recorder saw pass (a client End with
+// DeadlineExceeded): the recorder counts that deadline from before the
+// call started and the stream's deadline from after, so a test that
+// waited for the recorded End may get to Close a moment before gRPC's own
+// timer ends the stream. That moment is waited for (it has come by the
+// stream's deadline).
+func (s *Server) withoutDeadlineEnds(open []*trackedStream) []*trackedStream {
+	if s.rec == nil {
+		return open
+	}
+	var ended map[uint64]bool // calls with a client End DeadlineExceeded
+	return slices.DeleteFunc(open, func(ts *trackedStream) bool {
+		if ts.deadline.IsZero() {
+			return false
+		}
+		id, ok := s.rec.CallID(ts.ClientStream.Context())
+		if !ok {
+			return false
+		}
+		if ended == nil {
+			ended = make(map[uint64]bool)
+			for _, e := range s.rec.Events() {
+				if e.Side == recorder.Client && e.Kind == recorder.End && status.Code(e.Err) == codes.DeadlineExceeded {
+					ended[e.CallID] = true
+				}
+			}
+		}
+		if !ended[id] {
+			return false
+		}
+		timer := time.NewTimer(time.Until(ts.deadline))
+		defer timer.Stop()
+		select {
+		case <-ts.ClientStream.Context().Done():
+		case <-timer.C:
+		}
+		return true
+	})
+}
+
 // trackedStream follows one client stream until it is finished in one of
 // the ways gRPC documents as releasing its resources: RecvMsg returned an
 // error (io.EOF included), a call without server streaming received its
