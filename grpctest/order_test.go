@@ -1168,6 +1168,38 @@ func TestMetadataSteps(t *testing.T) {
 	spy.End()
 }
 
+// A call that fails before its server sent anything gets its status in a
+// trailers-only response, whose content-type gRPC gives the client as
+// trailer metadata: no trailer step matches it (ClientReceivesTrailer(nil)
+// did), as the server set no trailer; one the server set, before it
+// failed, is matched by its keys.
+func TestTrailerStepsOnATrailersOnlyResponse(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	fail := &testgrpc.SimpleRequest{ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.NotFound), Message: "no"}}
+	if _, err := client(srv).UnaryCall(t.Context(), fail); status.Code(err) != codes.NotFound {
+		t.Fatalf("UnaryCall: %v, want NotFound", err)
+	}
+	rec := srv.Recorder()
+	if !grpctest.AssertNever(spy, rec, grpctest.ClientReceivesTrailer(nil)) {
+		t.Errorf("AssertNever(ClientReceivesTrailer(nil)) failed on a call whose server set no trailer")
+	}
+	spy.WantClean(t)
+
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-grpc-test-echo-trailing-bin", "\x01") // the interop server sets it as its trailer
+	if _, err := client(srv).UnaryCall(ctx, fail); status.Code(err) != codes.NotFound {
+		t.Fatalf("UnaryCall: %v, want NotFound", err)
+	}
+	if grpctest.AssertNever(spy, rec, grpctest.ClientReceivesTrailer(nil)) {
+		t.Errorf("AssertNever(ClientReceivesTrailer(nil)) passed on a call whose server set a trailer")
+	}
+	spy.Want(t, 1, "ClientReceivesTrailer(any metadata)")
+	if !grpctest.AssertOrder(spy, rec, grpctest.InCall(2, grpctest.ClientReceivesTrailer(metadata.Pairs("x-grpc-test-echo-trailing-bin", "\x01")))) {
+		t.Errorf("the trailer the server set is not matched")
+	}
+	spy.End()
+}
+
 // nilDynSender's handler sends a nil *dynamicpb.Message, whose methods
 // panic: the recorder records it as given, and gRPC's codec panics (the
 // harness recovers it).

@@ -222,8 +222,8 @@ func (r *Recorder) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			es[n] = event{call: call, side: Client, kind: Recv, at: now, elapsed: now - start, err: err}
 		}
 		n++
-		if len(uc.trailer) > 0 {
-			es[n] = event{call: call, side: Client, kind: Trailer, at: now, md: uc.trailer}
+		if tr := receivedTrailer(uc.trailer); len(tr) > 0 {
+			es[n] = event{call: call, side: Client, kind: Trailer, at: now, md: tr}
 			n++
 		}
 		es[n] = event{call: call, side: Client, kind: End, at: now, err: endStatus(err)}
@@ -657,13 +657,34 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 		if w.stop != nil {
 			w.stop()
 		}
-		if tr := w.ClientStream.Trailer(); len(tr) > 0 {
+		if tr := receivedTrailer(w.ClientStream.Trailer()); len(tr) > 0 {
 			es[n] = event{call: w.call, side: Client, kind: Trailer, at: now, md: tr.Copy()}
 			n++
 		}
 	}
 	es[n] = event{call: w.call, side: Client, kind: End, at: now, err: endStatus(err)}
 	w.r.add(es[:n+1]...)
+}
+
+// receivedTrailer returns the trailer md that a client received without
+// the keys in which gRPC carries the status rather than metadata the
+// server set: content-type, which a trailers-only response (a call that
+// fails before it sends anything) has in its one HEADERS frame, and
+// grpc-status-details-bin, the status's details (the End's status has
+// them). md itself if it has neither; else a copy.
+func receivedTrailer(md metadata.MD) metadata.MD {
+	_, ct := md["content-type"]
+	_, details := md["grpc-status-details-bin"]
+	if !ct && !details {
+		return md
+	}
+	out := make(metadata.MD, len(md))
+	for k, v := range md {
+		if k != "content-type" && k != "grpc-status-details-bin" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // endStatus returns err as the final status of a call, a status error

@@ -50,7 +50,11 @@ const (
 	// first CloseSend call; gRPC ignores the later ones).
 	CloseSend
 	// Trailer is response trailer metadata: set (server) or received
-	// (client). A trailer without keys is not recorded.
+	// (client). A trailer without keys is not recorded. The client's
+	// leaves out the keys in which gRPC carries the status: content-type
+	// (in the trailer of a call that failed before the server sent
+	// anything) and grpc-status-details-bin (the End's Err has the
+	// details). So a call records a trailer only when its server set one.
 	Trailer
 	// End is the end of one side of a call. Err is the final status (nil for OK).
 	End
