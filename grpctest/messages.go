@@ -25,7 +25,11 @@ import (
 // such as "want 3 messages, got 2", which messages of want and of got the other
 // list does not match, in order (a longest common subsequence of equal
 // messages), and a diff of the lists (its first 200 lines, and a count of
-// the rest). Lists of the same length get that
+// the rest). When the lists differ only by messages lost, or only by
+// messages added, that diff lists those ("- want[3] ...", "+ got[4] ...")
+// with two equal messages on each side ("want[2] = got[2] ..."), each as
+// the timeline shows a message, and counts the other equal ones. Lists of
+// the same length get that
 // report too when a message is missing and another one added, shifting
 // the pairs in between (a message received twice and the last one never).
 // The alignment takes lists of any length with up to 1,000 messages
@@ -111,18 +115,28 @@ func assertMessages(t testing.TB, want, got []any, opts []cmp.Option) bool {
 		return true
 	}
 	var note string
+	var al alignment
 	if len(want) != len(got) {
-		note = countNote(want, got, opts)
+		al = alignOf(want, got, opts)
+		note = countNote(want, got, al)
 	} else if d, ok := pairDiffs(want, got, opts); ok {
 		if d == "" {
 			return true
 		}
 		// A lost message and an added one shift every pair between them:
 		// then the lists say more than the pairs (countNote).
-		if note = countNote(want, got, opts); note == "" {
+		al = alignOf(want, got, opts)
+		if note = countNote(want, got, al); note == "" {
 			t.Errorf("grpctest: messages differ: %s%s%s", d, structOptionsNote(want, got, opts), timelines(t))
 			return false
 		}
+	}
+	if al.ok && (len(al.missing) == 0 || len(al.extra) == 0) && (len(al.missing) > 0 || len(al.extra) > 0) {
+		// Only lost messages, or only added ones: the rest are equal, and
+		// the list says it all. cmp would render them as its Transform
+		// and the others by their String method.
+		t.Errorf("grpctest: messages differ: %smismatch (-want +got):\n%s%s%s", note, cutDiff(listDiff(want, got, al)), structOptionsNote(want, got, opts), timelines(t))
+		return false
 	}
 	d, err := diff(want, got, opts)
 	if err != nil {
@@ -275,12 +289,11 @@ const maxListed = 5
 // says the same when that tells more than a diff of each pair: when
 // messages moved one way (see shifted), as the messages after a lost one
 // do when another one is added. Otherwise, it returns "".
-func countNote(want, got []any, opts []cmp.Option) string {
-	eq := equalUnder(opts)
-	missing, extra, aligned := align(want, got, eq, opts)
+func countNote(want, got []any, al alignment) string {
+	missing, extra, aligned := al.missing, al.extra, al.ok
 	var b strings.Builder
 	if len(want) == len(got) {
-		if !aligned || len(missing) == 0 || !shifted(want, got, missing, extra, eq) {
+		if !aligned || len(missing) == 0 || !shifted(want, got, missing, extra, al.eq) {
 			return ""
 		}
 		fmt.Fprintf(&b, "%d messages each, but not the same ones in order\n", len(want))
@@ -308,6 +321,97 @@ func countNote(want, got []any, opts []cmp.Option) string {
 	list("in got, not matched in order in want:", "got", extra, got)
 	if len(missing) > 0 && len(extra) > 0 {
 		b.WriteString("(matched in order, by equality; the diff below pairs messages by likeness: one listed on both sides may have changed or moved)\n")
+	}
+	return b.String()
+}
+
+// alignment is the result of align for two lists of messages, and the
+// equality it used.
+type alignment struct {
+	missing, extra []int
+	ok             bool
+	eq             func(w, g any) bool
+}
+
+// alignOf aligns want and got (see align), comparing their messages as
+// cmp with opts would.
+func alignOf(want, got []any, opts []cmp.Option) alignment {
+	eq := equalUnder(opts)
+	missing, extra, ok := align(want, got, eq, opts)
+	return alignment{missing, extra, ok, eq}
+}
+
+// listContext is how many equal messages listDiff shows on each side of
+// a lost or added one.
+const listContext = 2
+
+// listDiff renders, in diff form, two lists that al aligned: "- want[i]"
+// for a message lost, "+ got[j]" for one added, and the equal messages
+// around them ("want[i] = got[j]"), each as the timeline shows a message;
+// a run of equal messages away from any change is counted, not shown.
+func listDiff(want, got []any, al alignment) string {
+	type line struct {
+		text  string
+		equal bool
+	}
+	var lines []line
+	missing := make(map[int]bool, len(al.missing))
+	for _, i := range al.missing {
+		missing[i] = true
+	}
+	extra := make(map[int]bool, len(al.extra))
+	for _, j := range al.extra {
+		extra[j] = true
+	}
+	for i, j := 0, 0; i < len(want) || j < len(got); {
+		switch {
+		case i < len(want) && missing[i]:
+			lines = append(lines, line{text: fmt.Sprintf("- want[%d] %s", i, nilOrShort(want[i]))})
+			i++
+		case j < len(got) && extra[j]:
+			lines = append(lines, line{text: fmt.Sprintf("+ got[%d] %s", j, nilOrShort(got[j]))})
+			j++
+		case i < len(want) && j < len(got):
+			lines = append(lines, line{text: fmt.Sprintf("  want[%d] = got[%d] %s", i, j, nilOrShort(got[j])), equal: true})
+			i++
+			j++
+		default: // not an alignment of these lists
+			return ""
+		}
+	}
+	var b strings.Builder
+	for k := 0; k < len(lines); {
+		if !lines[k].equal {
+			fmt.Fprintf(&b, "  %s\n", lines[k].text)
+			k++
+			continue
+		}
+		end := k
+		for end < len(lines) && lines[end].equal {
+			end++
+		}
+		// Keep listContext after the change before the run, and before
+		// the one after it.
+		keepHead, keepTail := listContext, listContext
+		if k == 0 {
+			keepHead = 0
+		}
+		if end == len(lines) {
+			keepTail = 0
+		}
+		if end-k <= keepHead+keepTail+1 {
+			keepHead, keepTail = end-k, 0
+		}
+		for _, l := range lines[k : k+keepHead] {
+			fmt.Fprintf(&b, "  %s\n", l.text)
+		}
+		if n := end - k - keepHead - keepTail; n > 0 {
+			fmt.Fprintf(&b, "    … %s\n", plural(n, "equal message"))
+		}
+		for _, l := range lines[end-keepTail : end] {
+			fmt.Fprintf(&b, "  %s\n", l.text)
+		}
+		k = end
 	}
 	return b.String()
 }

@@ -317,6 +317,58 @@ func TestAssertMessagesAlignsLongLists(t *testing.T) {
 	}
 }
 
+// Lists that differ only by lost messages, or only by added ones, are
+// diffed as lists: the messages lost or added, and the equal ones around
+// them, each as the timeline shows a message; runs of equal messages
+// away from them are counted. (cmp's diff showed the equal messages as
+// its Transform, "Inverse(protocmp.Transform, protocmp.Message{...})",
+// and the others by their String method, an empty one as s"".)
+func TestAssertMessagesDiffsListsThatOnlyGainOrLose(t *testing.T) {
+	req := func(n int32) any { return &testgrpc.SimpleRequest{ResponseSize: n} }
+	var long []any
+	for i := range 20 {
+		long = append(long, req(int32(i)))
+	}
+	for _, tc := range []struct {
+		name      string
+		want, got []any
+		diff      string
+	}{
+		{"added empty", []any{&testgrpc.SimpleRequest{}}, []any{&testgrpc.SimpleRequest{}, &testgrpc.SimpleRequest{}},
+			"mismatch (-want +got):\n    want[0] = got[0] *grpc_testing.SimpleRequest{}\n  + got[1] *grpc_testing.SimpleRequest{}\n"},
+		{"lost", []any{req(1), req(3), nil}, []any{req(1)},
+			"mismatch (-want +got):\n    want[0] = got[0] *grpc_testing.SimpleRequest{response_size:1}\n  - want[1] *grpc_testing.SimpleRequest{response_size:3}\n  - want[2] nil\n"},
+		{"long", long, slices.Insert(slices.Clone(long), 10, req(-1)),
+			"mismatch (-want +got):\n    … 8 equal messages\n" +
+				"    want[8] = got[8] *grpc_testing.SimpleRequest{response_size:8}\n" +
+				"    want[9] = got[9] *grpc_testing.SimpleRequest{response_size:9}\n" +
+				"  + got[10] *grpc_testing.SimpleRequest{response_size:-1}\n" +
+				"    want[10] = got[11] *grpc_testing.SimpleRequest{response_size:10}\n" +
+				"    want[11] = got[12] *grpc_testing.SimpleRequest{response_size:11}\n" +
+				"    … 8 equal messages\n"},
+		{"two apart", long[:10], slices.Insert(slices.Insert(slices.Clone(long[:10]), 2, req(-1)), 9, req(-2)),
+			"  + got[2] *grpc_testing.SimpleRequest{response_size:-1}\n" +
+				"    want[2] = got[3] *grpc_testing.SimpleRequest{response_size:2}\n" +
+				"    want[3] = got[4] *grpc_testing.SimpleRequest{response_size:3}\n" +
+				"    … 2 equal messages\n" +
+				"    want[6] = got[7] *grpc_testing.SimpleRequest{response_size:6}\n" +
+				"    want[7] = got[8] *grpc_testing.SimpleRequest{response_size:7}\n" +
+				"  + got[9] *grpc_testing.SimpleRequest{response_size:-2}\n" +
+				"    want[8] = got[10] *grpc_testing.SimpleRequest{response_size:8}\n" +
+				"    want[9] = got[11] *grpc_testing.SimpleRequest{response_size:9}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			if grpctest.AssertMessages(spy, tc.want, tc.got) {
+				t.Error("AssertMessages returned true")
+			}
+			if r := spy.Want(t, 1, tc.diff); strings.Contains(r.Msg, "Inverse(") || strings.Contains(r.Msg, `s"`) {
+				t.Errorf("cmp's rendering in the report:\n%s", r.Msg)
+			}
+		})
+	}
+}
+
 // In long lists, messages that proto.Equal takes for equal but that
 // encode differently (-0 and 0, unknown fields in another order) are not
 // named lost or added, nor, with a tolerance option, messages equal under
