@@ -205,6 +205,8 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case p.bad != nil:
+		return p.bad
 	case p.headerSent:
 		return errors.New("fakes: RespondHeader after the header was sent (by RespondHeader or the first Respond); a header is sent once")
 	case c.finished:
@@ -233,6 +235,8 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case p.bad != nil:
+		return p.bad
 	case !c.serverStreams && len(p.in.msgs) > 0:
 		return fmt.Errorf("fakes: RespondTrailer after Respond: %s is not server-streaming, and its one response is the call's result; "+
 			"set the trailer before Respond", p.cfg.method)
@@ -593,6 +597,9 @@ func (k *clientCore[Req, Res]) CloseSend() error {
 	p := k.c.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.bad != nil {
+		return p.bad
+	}
 	k.c.closeSent = true
 	p.out.closed = true
 	p.broadcastLocked()

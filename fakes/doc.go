@@ -31,7 +31,11 @@
 // message as an empty one; send &T{} for that), and a SendMsg of another
 // message type than the stream's one with codes.Internal (grpc-go sends its
 // bytes). Their errors' status messages start with "fakes:" and say what
-// happened; where grpc-go fails too, the code is grpc-go's. The test plays
+// happened; where grpc-go fails too, the code is grpc-go's. The exception
+// is the end of the stream's context (Cancel, or the context given to the
+// constructor): that error is grpc-go's own, Canceled "context canceled" or
+// DeadlineExceeded "context deadline exceeded", which code may compare
+// with. The test plays
 // the peer with the test-side methods (Push/CloseSend/Cancel/End, Next and
 // WaitHeader for a ServerStream, Respond/RespondHeader/RespondTrailer/Finish
 // and Next for a ClientStream). WaitHeader is how a test knows that a
@@ -48,8 +52,9 @@
 // A ServerStream ends when the test calls End with the handler's result, or
 // Cancel: a real server ends the stream when the handler returns, which a
 // fake cannot see. Options are checked when the stream is built; a bad one
-// makes every operation fail with an error naming it (a constructor cannot
-// return an error, and a panic is not an answer).
+// makes every operation that returns an error (Send, Recv, Next, the
+// header and trailer methods, CloseSend) fail with an error naming it (a
+// constructor cannot return an error, and a panic is not an answer).
 //
 // # Scripted fake server
 //

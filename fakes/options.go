@@ -21,7 +21,8 @@ import (
 // Options are checked when the stream is built. A constructor cannot return
 // an error, so a bad option (a negative buffer, a nil error for WithFailAt, a
 // malformed method name) never panics: the stream remembers the problem and
-// every Send, Recv and Next on it returns an error that names the option.
+// every Send, Recv and Next on it returns an error that names the option,
+// as do its header and trailer methods and a ClientStream's CloseSend.
 // Options apply in order: of two that set the same thing (two
 // WithRecorder, two WithSendBuffer), the last counts.
 type Option func(*config)

@@ -357,12 +357,12 @@ func (s *ServerStream[Req, Res]) WaitHeader(ctx context.Context) (metadata.MD, e
 	defer p.mu.Unlock()
 	for {
 		switch {
+		case p.bad != nil:
+			return nil, p.bad
 		case p.headerSent || s.ended:
 			return p.header.Copy(), nil
 		case s.canceled:
 			return nil, s.doneErrLocked()
-		case p.bad != nil:
-			return nil, p.bad
 		case p.ctx.Err() != nil: // the context NewServerStream was given ended
 			return nil, p.ctxErr()
 		}
@@ -555,6 +555,9 @@ func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
 	if err := s.doneErrLocked(); err != nil {
 		return err
 	}
+	if p.bad != nil {
+		return p.bad
+	}
 	if p.headerSent {
 		return status.Error(codes.Internal, "fakes: SetHeader after the header was sent (by SendHeader or the first Send)")
 	}
@@ -571,6 +574,9 @@ func (c *serverCore[Req, Res]) SendHeader(md metadata.MD) error {
 	defer p.mu.Unlock()
 	if err := s.doneErrLocked(); err != nil {
 		return err
+	}
+	if p.bad != nil {
+		return p.bad
 	}
 	if p.headerSent {
 		return status.Error(codes.Internal, "fakes: SendHeader called after the header was sent (by SendHeader or the first Send)")

@@ -415,8 +415,16 @@ func TestStreamBadOptions(t *testing.T) {
 			checks["Send"] = s.Send(res(1))
 			_, checks["Recv"] = s.Recv()
 			_, checks["Next"] = s.Next(t.Context())
+			// The header methods too: a test that checks only headers
+			// would pass with the bad option.
+			checks["SetHeader"] = s.SetHeader(metadata.Pairs("a", "1"))
+			checks["SendHeader"] = s.SendHeader(nil)
+			_, checks["WaitHeader"] = s.WaitHeader(t.Context())
 			c := fakes.NewClientStream[dupReq, dupRes](t.Context(), tc.opt)
+			checks["client RespondHeader"] = c.RespondHeader(metadata.Pairs("a", "1"))
+			checks["client RespondTrailer"] = c.RespondTrailer(metadata.Pairs("a", "1"))
 			checks["client Send"] = c.Send(req(1))
+			checks["client CloseSend"] = c.CloseSend()
 			_, checks["client Recv"] = c.Recv()
 			for op, err := range checks {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
