@@ -238,9 +238,9 @@
 // harness open, on a busy two-core machine: about 0.25 ms against 0.40
 // ms); a clean Close needs one, because it first waits for what it knows
 // must end (handlers, Serve). BenchmarkHarness measures NewServer, one
-// unary call and Close with every check at under twice a hand-written
-// bufconn pair (1.05 ms against 0.54 ms in the latest run, 1.96 times;
-// see BENCHMARKS.md in the repository).
+// unary call and Close with every check against a hand-written bufconn
+// pair: about 1 ms a harness, two to three times the pair, depending on
+// the CPU (BENCHMARKS.md in the repository has the runs).
 //
 // VerifyNoLeaks and VerifyTestMain are the process-wide checks: goleak with
 // the benign goroutines above ignored. Use VerifyTestMain in every

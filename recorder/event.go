@@ -37,9 +37,11 @@ const (
 	// Header is response header metadata: sent (server) or received
 	// (client). A server's explicit SendHeader is recorded when it is
 	// called, like a Send, with what SetHeader calls that gRPC took while
-	// it was sent added; if gRPC refused it, Err says why, and the header
-	// gRPC sends later is recorded again (unless a SendMsg of another
-	// goroutine sent that header meanwhile: the record then stands for it).
+	// it was sent added; if gRPC refused it (invalid metadata, say), Err
+	// says why, and the header gRPC sends later is recorded again (unless
+	// a SendMsg of another goroutine sent that header meanwhile: the
+	// record then stands for it). A SendHeader after the header went out,
+	// which gRPC refuses too, is not recorded: a call has one header.
 	Header
 	// Send is one SendMsg call. Msg holds a copy of the message; Err what SendMsg returned.
 	Send
