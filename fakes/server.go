@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -357,16 +358,30 @@ func (s *Server) Expect(fullMethod string) *Script {
 // handle serves every call: it is the grpc.UnknownServiceHandler.
 func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	method, _ := grpc.MethodFromServerStream(ss)
-	sc, run, why := s.start(method)
+	sc, run, why := s.start(method, previousAttempts(ss.Context()))
 	if sc == nil {
 		return status.Error(codes.FailedPrecondition, why)
 	}
 	return s.run(ss, sc, run)
 }
 
+// previousAttempts returns the grpc-previous-rpc-attempts of a call's
+// request metadata: how many attempts gRPC made before this one, under
+// the retry policy of the client's service config; 0 for a first attempt.
+func previousAttempts(ctx context.Context) int {
+	md, _ := metadata.FromIncomingContext(ctx)
+	v := md.Get("grpc-previous-rpc-attempts")
+	if len(v) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(v[0])
+	return n
+}
+
 // start picks the Script for a call of method and records the call, or
-// records an unexpected call and says why.
-func (s *Server) start(method string) (*Script, *callRun, string) {
+// records an unexpected call and says why. attempts is the call's
+// previousAttempts.
+func (s *Server) start(method string, attempts int) (*Script, *callRun, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var used []string
@@ -393,10 +408,15 @@ func (s *Server) start(method string) (*Script, *callRun, string) {
 	if len(used) > 0 {
 		why = fmt.Sprintf("fakes: unexpected call to %s: %s", method, strings.Join(used, "; "))
 	}
-	if s.unexpected[why] == 0 {
-		s.unexpectedOrder = append(s.unexpectedOrder, why)
+	report := why // the call's status has no room for the hint
+	if attempts > 0 {
+		report += fmt.Sprintf(" (it is gRPC's retry of a call: grpc-previous-rpc-attempts %d; the retry policy of the client's service config retries the status a script gave: "+
+			"script each attempt, with Times(n) or one Expect per attempt, or end the call with a code the policy does not retry)", attempts)
 	}
-	s.unexpected[why]++
+	if s.unexpected[report] == 0 {
+		s.unexpectedOrder = append(s.unexpectedOrder, report)
+	}
+	s.unexpected[report]++
 	return nil, nil, why
 }
 

@@ -313,6 +313,34 @@ func TestServerUnexpectedCallsRepeatedAreCounted(t *testing.T) {
 	}
 }
 
+// A call that gRPC retries (a retry policy in the client's service
+// config) comes to the fake server once per attempt: an attempt the
+// scripts did not expect is reported as gRPC's retry, with the way out.
+// A first attempt gets no such note.
+func TestServerUnexpectedRetryIsNamed(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy, grpctest.WithDialOptions(grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
+		"retryPolicy":{"maxAttempts":2,"initialBackoff":"0.01s","maxBackoff":"0.01s","backoffMultiplier":1.0,"retryableStatusCodes":["UNAVAILABLE"]}}]}`)))
+	srv.Expect(unaryCall).RecvAny().Return(status.Error(codes.Unavailable, "try again"))
+	c := testpb.NewTestServiceClient(srv.Conn())
+	// The second attempt's answer, FailedPrecondition; or, now and then
+	// under -race, io.EOF: grpc-go's unary call returns what SendMsg
+	// returned when the server answered first (grpc/grpc-go#7230).
+	if _, err := c.UnaryCall(t.Context(), &testpb.SimpleRequest{}); status.Code(err) != codes.FailedPrecondition && !errors.Is(err, io.EOF) {
+		t.Fatalf("UnaryCall: %v, want FailedPrecondition (or io.EOF)", err)
+	}
+	if _, err := c.EmptyCall(t.Context(), &testpb.Empty{}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("EmptyCall: %v, want FailedPrecondition", err)
+	}
+	spy.End()
+	r := spy.Want(t, 1, "unexpected call to "+unaryCall+": "+`Expect("`+unaryCall+`")`, "expected 1 call(s), all made (it is gRPC's retry of a call: grpc-previous-rpc-attempts 1;",
+		"script each attempt, with Times(n) or one Expect per attempt, or end the call with a code the policy does not retry)",
+		"unexpected call to /grpc.testing.TestService/EmptyCall: no Expect for it\n")
+	if list, _, _ := strings.Cut(r.Msg, "timeline:"); strings.Count(list, "gRPC's retry") != 1 || strings.Contains(r.Msg[len(list):], "gRPC's retry") {
+		t.Errorf("the retry note is not on the retried call's report alone (not in the call's status either):\n%s", r.Msg)
+	}
+}
+
 func TestServerTimes(t *testing.T) {
 	call := func(t testing.TB, srv *fakes.Server) error {
 		_, err := testpb.NewTestServiceClient(srv.Conn()).UnaryCall(t.Context(), &testpb.SimpleRequest{})
