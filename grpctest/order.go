@@ -315,7 +315,11 @@ func ClientEnds(code codes.Code) Step {
 // deadline passes, the server half ends with DeadlineExceeded or with
 // Canceled, whichever gRPC notices first (mostly Canceled, over bufconn):
 // assert the deadline with ClientEnds(codes.DeadlineExceeded), as Ends
-// explains.
+// explains. That holds for the client that set the deadline: a call the
+// handler makes downstream with its own context, which carries the
+// deadline on, ends on the client side with DeadlineExceeded or Canceled
+// too, as the upstream cancel may reach the handler's context before the
+// downstream call's own timer fires.
 func ServerEnds(code codes.Code) Step {
 	return endStep{code: code, side: recorder.Server, sided: true}
 }

@@ -77,7 +77,11 @@ func (r *Recorder) TagContext(ctx context.Context, method string) context.Contex
 // r tagged that call at all: only a Recorder that also records servers
 // tags the calls its client interceptor makes (see CallIDHeader). With it
 // a test can pick its own call out of Calls, or tell which recorded call a
-// stream it holds belongs to.
+// stream it holds belongs to. A client interceptor inside the recorder's
+// that replaces the outgoing metadata (metadata.NewOutgoingContext) drops
+// the tag from the stream's context too: CallID then returns false,
+// though the client half is recorded (see the package doc on one call's
+// two halves).
 func (r *Recorder) CallID(ctx context.Context) (uint64, bool) {
 	if r == nil || ctx == nil {
 		return 0, false

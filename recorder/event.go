@@ -43,7 +43,12 @@ const (
 	// record then stands for it). A SendHeader after the header went out,
 	// which gRPC refuses too, is not recorded: a call has one header.
 	Header
-	// Send is one SendMsg call. Msg holds a copy of the message; Err what SendMsg returned.
+	// Send is one SendMsg call. Msg holds a copy of the message; Err what
+	// SendMsg returned. A nil Err says that gRPC took the message, not
+	// that the peer got it: gRPC's SendMsg returns nil for a message
+	// buffered before it notices that the call was canceled, and a
+	// client's SendMsg returns nil (or io.EOF) once the server has ended
+	// the call. The peer's Recv events say what arrived.
 	Send
 	// Recv is one RecvMsg call that returned a message (Msg) or an error other
 	// than io.EOF (Err).
