@@ -65,6 +65,7 @@ import (
 type Script struct {
 	s      *Server
 	method string
+	given  string                        // the name as Expect was given it (perhaps without the slash), for reports
 	md     protoreflect.MethodDescriptor // nil: Expect failed, the script is inert
 	where  string                        // file:line of Expect
 
@@ -847,7 +848,7 @@ func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescript
 
 // name names the script in messages: Expect("/m") at file:line.
 func (sc *Script) name() string {
-	return fmt.Sprintf("Expect(%q) at %s", sc.method, sc.where)
+	return fmt.Sprintf("Expect(%q) at %s", sc.given, sc.where)
 }
 
 // callerLine returns file:line of the caller skip frames up.

@@ -336,7 +336,7 @@ func (s *Server) Expect(fullMethod string) *Script {
 	s.t.Helper()
 	given := fullMethod
 	fullMethod = withSlash(fullMethod)
-	sc := &Script{s: s, method: fullMethod, where: callerLine(2), min: 1, max: 1}
+	sc := &Script{s: s, method: fullMethod, given: given, where: callerLine(2), min: 1, max: 1}
 	md, problem := lookupMethod(fullMethod)
 	if problem != "" {
 		s.t.Errorf("fakes: Expect(%q): %s", given, problem)
@@ -347,7 +347,7 @@ func (s *Server) Expect(fullMethod string) *Script {
 	if s.closing {
 		// Close has checked the scripts: this one would never be.
 		s.t.Errorf("fakes: Expect(%q) after Close: the fake server is closed and the script would never run or be checked; "+
-			"call Expect before Close and before the calls it scripts", fullMethod)
+			"call Expect before Close and before the calls it scripts", given)
 		return sc
 	}
 	sc.md = md

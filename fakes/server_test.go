@@ -942,4 +942,11 @@ func TestMethodNamesWithoutTheLeadingSlash(t *testing.T) {
 	srv.Expect("UnaryCall")
 	spy.Want(t, 1, `fakes: Expect("UnaryCall"): want a full method name of the form "/pkg.Service/Method"`)
 	srv.Close()
+
+	// A report on the script quotes the name as the test wrote it.
+	spy = spytb.New(t)
+	srv = fakes.NewServer(spy)
+	srv.Expect(strings.TrimPrefix(unaryCall, "/"))
+	srv.Close()
+	spy.Want(t, 1, `Expect("grpc.testing.TestService/UnaryCall") at server_test.go:`)
 }
