@@ -252,8 +252,15 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		call := &w.info
 		begin := r.now()
 		r.add(event{call: call, side: Client, kind: Begin, at: begin, md: requestMD(ctx)})
+		if r.serving.Load() { // the server half may be this recorder's: see pairState
+			w.pair = new(pairState)
+			r.pairs.Store(call.id, w.pair)
+		}
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
+			if w.pair != nil {
+				r.pairs.Delete(call.id)
+			}
 			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: endStatus(err)})
 			return nil, err
 		}
@@ -326,6 +333,25 @@ func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *g
 // waits for a RecvMsg in progress to return (see contextEnded).
 const recvGrace = time.Second
 
+// statusGrace bounds how long the end of a call whose context has ended
+// after its server half ended waits for the code's next RecvMsg (see
+// contextEnded). Short, as code that never reads again holds the End back
+// this long, and shorter than goleak's default retries (about 0.4 s), as
+// VerifyTestMain would see the goroutine that waits.
+const statusGrace = 250 * time.Millisecond
+
+// pairState is what the two halves of a stream that one Recorder records
+// share: the server half marks its end, which the client half's context
+// watch reads (see contextEnded). StreamClientInterceptor makes it and
+// puts it in Recorder.pairs under the call's id before the call starts;
+// the server half takes it out when it begins.
+type pairState struct {
+	// serverEnded: the server half ended with a status of its own, not
+	// Canceled or DeadlineExceeded (which the client's cancel or deadline
+	// gives it, and the client's End then reports as it is).
+	serverEnded atomic.Bool
+}
+
 // contextEnded ends the call because ctx, its context, has ended. It runs
 // on the goroutine context.AfterFunc starts for it, once ctx ends.
 //
@@ -352,6 +378,18 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 	w.sends.wait(time.Until(deadline))
 	w.recvs.wait(time.Until(deadline))
 	w.headers.wait(time.Until(deadline))
+	if w.awaitsStatus() {
+		// The server half had ended: its status may have reached the
+		// client, and then the code's next RecvMsg returns it (io.EOF
+		// for OK, after any messages not yet read) although the context
+		// has ended. Recording the context's status at once would
+		// contradict what the code gets (a client End DeadlineExceeded
+		// for a call whose Recv returned io.EOF: 1 run in 4 under load).
+		// So the End waits for that RecvMsg, which records it, for at
+		// most statusGrace; a code that never reads again gets the
+		// context's status.
+		w.awaitEnd(min(statusGrace, time.Until(deadline)))
+	}
 	if w.noHeader.Load() && !w.intercepted && w.sendErr.Load() == nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// gRPC's Header found the stream over without a header, and
 		// ended it, canceling the watched context (WrapClientStream's):
@@ -361,6 +399,13 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 		w.awaitEnd(time.Until(deadline))
 	}
 	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
+}
+
+// awaitsStatus reports whether the server half of the call, recorded by
+// the same Recorder, has ended and no RecvMsg is in progress: the code's
+// next RecvMsg may return the server's status, whatever the context says.
+func (w *clientStream) awaitsStatus() bool {
+	return w.pair != nil && w.pair.serverEnded.Load() && !w.recvs.inProgress()
 }
 
 // awaitEnd waits until the End is recorded, or for grace.
@@ -439,6 +484,8 @@ type clientStream struct {
 	release       context.CancelFunc // of ctx, if the recorder made it (a service-config timeout)
 	parent        context.Context    // what ctx derives from, if the recorder made it
 	grace         time.Duration      // see contextEnded
+	pair          *pairState         // shared with the server half, if this recorder may record it
+	ctxEnd        recordRef          // the End, if the context (not RecvMsg) ended the call (under endMu)
 
 	header    atomic.Bool // Header event recorded
 	closeSent atomic.Bool // CloseSend recorded (and did not fail)
@@ -490,8 +537,10 @@ func (w *clientStream) SendMsg(m any) error {
 			// SendMsg returns, not whenever context.AfterFunc gets to it:
 			// code that has seen the Send fail may check the End at once.
 			// (With a RecvMsg in progress, the End waits for what it
-			// returns, as in contextEnded, and comes with it.)
-			if !w.recvs.inProgress() {
+			// returns, as in contextEnded, and comes with it; so it does,
+			// in contextEnded, for the next RecvMsg once the server half
+			// has ended: see awaitsStatus.)
+			if !w.recvs.inProgress() && !w.awaitsStatus() {
 				w.end(w.ctxEndStatus(cerr), false, nil)
 			}
 		}
@@ -638,7 +687,19 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 		if first != nil { // a RecvMsg that failed after the end
 			w.r.add(*first)
 		}
+		if onStream && w.ctxEnd.ok {
+			// The context ended the call, and then RecvMsg returned its
+			// status all the same: the status had reached the client
+			// before gRPC acted on the context (the server ended as the
+			// context did, so contextEnded did not wait for this RecvMsg).
+			// The End says what the code got.
+			st := endStatus(err)
+			w.r.amend(w.call, End, w.ctxEnd, func(rec *record) { rec.err = st })
+		}
 		return
+	}
+	if w.pair != nil {
+		w.r.pairs.Delete(w.info.id) // if the server half never took it
 	}
 	// Set once the End is in: whoever sees it set may rely on the End.
 	defer func() {
@@ -667,7 +728,10 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 		}
 	}
 	es[n] = event{call: w.call, side: Client, kind: End, at: now, err: endStatus(err)}
-	w.r.add(es[:n+1]...)
+	i, seq := w.r.add(es[:n+1]...)
+	if !onStream {
+		w.ctxEnd = recordRef{i: i + uint64(n), seq: seq + uint64(n), ok: true}
+	}
 }
 
 // receivedTrailer returns the trailer md that a client received without

@@ -78,9 +78,19 @@
 // context's error, or with a message that had arrived), and the End waits
 // for that return, at most a second, so that what it returned is recorded
 // first: a stream canceled while its RecvMsg waits records the failed Recv
-// and then End, every time. (What a RecvMsg called after the End returns,
-// a message gRPC had buffered or an error again, is recorded after the
-// End.) Through WrapClientStream, whose watched context is gRPC's stream
+// and then End, every time. A status the server sent before the context
+// ended may have reached the client: gRPC's next RecvMsg then returns it
+// (io.EOF for OK), not the context's error. So when the server half,
+// recorded by the same Recorder through the interceptors, had ended with
+// a status of its own (not Canceled or DeadlineExceeded), the End waits
+// for the code's next RecvMsg, at most a quarter of a second, and is what
+// it returns; code that never reads again gets the context's status. And
+// an End recorded for the context is corrected when a later RecvMsg
+// returns the call's status after all (the server ended as the context
+// did): the End agrees with what the code's RecvMsg returned, whenever it
+// calls one. (What a
+// RecvMsg called after the End returns, a message gRPC had buffered or an
+// error again, is recorded after the End.) Through WrapClientStream, whose watched context is gRPC's stream
 // context, a Header that finds the call over without a header (a
 // trailers-only response, or a cancel while Header waits) makes the End
 // wait, at most a second, for the status the next RecvMsg returns. The

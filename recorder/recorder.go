@@ -48,6 +48,11 @@ type Recorder struct {
 
 	arena arena // no limit: the bytes of every recorded message
 
+	// pairs holds, by call id, the pairState of each stream whose client
+	// half StreamClientInterceptor records and tags, until its server half
+	// begins (and takes it) or its client half ends.
+	pairs sync.Map
+
 	mu     sync.Mutex
 	st     store         // WithLimit: the ring of every call (guarded by mu)
 	logs   []*callLog    // no limit: the log of every call half (see callLog)

@@ -31,6 +31,7 @@ type serverCall struct {
 	headerRec  recordRef   // the recorded Header, if any
 	trailer    metadata.MD
 	ended      bool
+	pair       *pairState // shared with the client half of a stream (see pairState)
 }
 
 // recordRef names a record, for Recorder.amend.
@@ -198,8 +199,14 @@ func (sc *serverCall) end(err error, resp *event) {
 		es[n] = event{call: sc.call, side: Server, kind: Trailer, at: now, md: tr}
 		n++
 	}
-	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: endStatus(err)}
+	st := endStatus(err)
+	es[n] = event{call: sc.call, side: Server, kind: End, at: now, err: st}
 	sc.r.add(es[:n+1]...)
+	if c := status.Code(st); sc.pair != nil && c != codes.Canceled && c != codes.DeadlineExceeded {
+		// Ended on its own, not by the client's cancel or deadline (which
+		// the client's End reports anyway): see contextEnded.
+		sc.pair.serverEnded.Store(true)
+	}
 }
 
 // abandoned records the End of a handler that did not return: it
@@ -391,6 +398,9 @@ func (r *Recorder) wrapServer(ss grpc.ServerStream, method string) *serverStream
 	}
 	ctx, begin := r.begin(ctx, method, w.sc)
 	w.ctx = ctx
+	if v, ok := r.pairs.LoadAndDelete(w.sc.info.id); ok {
+		w.sc.pair = v.(*pairState)
+	}
 	r.add(begin)
 	return w
 }
