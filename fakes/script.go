@@ -596,7 +596,11 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 
 // AllowCancel says that a call of the script may end before it completes
 // its steps because its client canceled it or its deadline passed: Close
-// does not report such a call. It is for clients that cancel calls they
+// does not report such a call. A call canceled before it reached the
+// server never comes to the script at all, so the script's count of calls
+// must allow for that too: MaxTimes(1) in place of the default Times(1)
+// (or MaxTimes(n) for n calls), else Close reports a call too few now and
+// then. It is for clients that cancel calls they
 // no longer need, such as the rest of a fan-out after its first error
 // (errgroup.WithContext). A mismatch is still reported, and so are a call
 // whose connection broke (Disconnect: its client got Unavailable) and a
