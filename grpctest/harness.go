@@ -864,32 +864,45 @@ func (s *Server) runningCalls() map[string][]uint64 {
 	if s.rec == nil {
 		return nil
 	}
-	type half struct {
-		id     uint64
-		method string
-	}
-	open := make(map[half]int) // Begins less Ends: a retried call has several
-	for _, e := range s.rec.Events() {
-		if e.Side != recorder.Server {
-			continue
-		}
-		switch e.Kind {
-		case recorder.Begin:
-			open[half{e.CallID, e.Method}]++
-		case recorder.End:
-			open[half{e.CallID, e.Method}]--
-		}
-	}
 	out := make(map[string][]uint64)
-	for h, n := range open {
-		if n > 0 {
-			out[h.method] = append(out[h.method], h.id)
+	for _, b := range openHalves(s.rec.Events()) {
+		if b.Side == recorder.Server && !slices.Contains(out[b.Method], b.CallID) { // once for a retried call's attempts
+			out[b.Method] = append(out[b.Method], b.CallID)
 		}
 	}
 	for _, ids := range out {
 		slices.Sort(ids)
 	}
 	return out
+}
+
+// openHalves returns the Begin of each call half in evs that has not
+// ended, in order: each Begin that no End of the same call, side and
+// method follows (a retried call's server half has one Begin and End per
+// attempt).
+func openHalves(evs []recorder.Event) []recorder.Event {
+	type half struct {
+		id     uint64
+		side   recorder.Side
+		method string
+	}
+	ends := make(map[half]int) // Ends not yet matched with a Begin, counted from the end
+	var open []recorder.Event
+	for _, e := range slices.Backward(evs) {
+		h := half{e.CallID, e.Side, e.Method}
+		switch e.Kind {
+		case recorder.End:
+			ends[h]++
+		case recorder.Begin:
+			if ends[h] > 0 {
+				ends[h]--
+			} else {
+				open = append(open, e)
+			}
+		}
+	}
+	slices.Reverse(open)
+	return open
 }
 
 // handlerGoroutine is a running handler of a harness: its method and the
@@ -1019,31 +1032,16 @@ const maxFocus = 5
 // have not ended (a stuck handler's, a stream the client left open): up
 // to maxFocus calls, those in focus first.
 func (c *closeReport) timeline(rec *recorder.Recorder) string {
-	type half struct {
-		id   uint64
-		side recorder.Side
-	}
 	begins := make(map[uint64]uint64) // a call's first Begin's Seq, by id
-	open := make(map[half]bool)       // halves begun and not ended
-	var opened []uint64               // the ids of the calls with an open half, first begun first
 	evs := rec.Events()
 	for _, e := range evs {
-		h := half{e.CallID, e.Side}
-		switch e.Kind {
-		case recorder.Begin:
-			if _, ok := begins[e.CallID]; !ok {
-				begins[e.CallID] = e.Seq
-			}
-			open[h] = true
-		case recorder.End:
-			delete(open, h)
+		if _, ok := begins[e.CallID]; !ok && e.Kind == recorder.Begin {
+			begins[e.CallID] = e.Seq
 		}
 	}
-	for _, e := range evs {
-		if e.Kind == recorder.Begin && open[half{e.CallID, e.Side}] {
-			delete(open, half{e.CallID, e.Side})
-			opened = append(opened, e.CallID)
-		}
+	var opened []uint64 // the calls with a half not ended
+	for _, b := range openHalves(evs) {
+		opened = append(opened, b.CallID)
 	}
 	var focus []uint64
 	seen := make(map[uint64]bool)
