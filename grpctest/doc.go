@@ -101,8 +101,9 @@
 // that the server had already ended the call, the report adds with which
 // status and at which event, which a Recv would have returned, except for
 // two kinds of end: an attempt that ended, before any response, with a
-// code the method's retry policy retries (gRPC retries the call at the
-// client's next operation, so a Recv waits for the new attempt), and a
+// code the method's retry policy retries, with attempts left (gRPC retries
+// the call at the client's next operation, unless the call is committed,
+// so a Recv would wait for the new attempt), and a
 // server half ended Canceled while the client had not canceled (the
 // connection went away: a GOAWAY, keepalive's MaxConnectionAge; the client
 // gets Unavailable, mostly). When Disconnect dropped the stream's

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/internal/goid"
@@ -358,12 +359,14 @@ func serverEndedNote(n int, ends []serverEnd) string {
 	}
 	if len(retried) > 0 {
 		e := retried[0]
+		const retry = "gRPC retries such a call when the client next reads or writes, unless the call is committed (stream.Context() was called, or its messages overflowed the retry buffer): " +
+			"a Recv would then have started another attempt and waited for its responses or status"
 		if n == 1 {
-			fmt.Fprintf(&b, "; the server ended its attempt with %s at event %d, before any response, and the method's retry policy retries that code: "+
-				"gRPC retries the call when the client next reads or writes, so a Recv would have started another attempt and waited for its responses or status", endStatus(e.Err), e.Seq)
+			fmt.Fprintf(&b, "; the server ended attempt %d with %s at event %d, before any response, and the method's retry policy retries that code, with attempts left: %s",
+				e.attempt, endStatus(e.Err), e.Seq, retry)
 		} else {
-			fmt.Fprintf(&b, "; the server ended an attempt of %d of them (the first with %s at event %d) before any response, with a code the method's retry policy retries: "+
-				"gRPC retries a call when the client next reads or writes, so a Recv would have started another attempt and waited for its responses or status", len(retried), endStatus(e.Err), e.Seq)
+			fmt.Fprintf(&b, "; the server ended an attempt of %d of them (the first with %s at event %d) before any response, with a code the method's retry policy retries, with attempts left: %s",
+				len(retried), endStatus(e.Err), e.Seq, retry)
 		}
 	}
 	if len(canceled) > 0 {
@@ -418,6 +421,7 @@ func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]serverEnd 
 		if ends == nil {
 			ends = make(map[uint64]serverEnd)
 			responded := make(map[uint64]bool) // by the call's latest attempt
+			attempt := make(map[uint64]int)    // the latest attempt's number, from 1
 			for _, e := range s.rec.Events() {
 				if e.Side != recorder.Server {
 					continue
@@ -426,15 +430,16 @@ func (s *Server) serverEnds(open []*trackedStream) map[*trackedStream]serverEnd 
 				case recorder.Begin: // a first attempt, or gRPC's retry
 					delete(ends, e.CallID)
 					delete(responded, e.CallID)
+					attempt[e.CallID] = attemptOf(e.MD)
 				case recorder.Header, recorder.Send:
 					responded[e.CallID] = true
 				case recorder.End:
-					ends[e.CallID] = serverEnd{Event: e, responded: responded[e.CallID]}
+					ends[e.CallID] = serverEnd{Event: e, responded: responded[e.CallID], attempt: attempt[e.CallID]}
 				}
 			}
 		}
 		if e, ok := ends[id]; ok && e.Method == ts.method {
-			e.retryable = !e.responded && retries(ts.cc, ts.method, status.Code(e.Err))
+			e.retryable = !e.responded && retries(ts.cc, ts.method, status.Code(e.Err), e.attempt)
 			out[ts] = e
 		}
 	}
@@ -446,16 +451,29 @@ type serverEnd struct {
 	recorder.Event
 	// responded: the attempt sent a header or a message before it ended.
 	// retryable: it did not, and ended with a code that the method's
-	// retry policy retries: gRPC retries the call at the client's next
-	// operation on the stream.
+	// retry policy retries, with attempts left: gRPC retries the call at
+	// the client's next operation on the stream (unless the call is
+	// committed).
 	responded, retryable bool
+	attempt              int // the attempt's number, from 1
+}
+
+// attemptOf returns the number of the attempt (from 1) whose server Begin
+// has request metadata md: gRPC's grpc-previous-rpc-attempts, plus one.
+func attemptOf(md metadata.MD) int {
+	if v := md.Get("grpc-previous-rpc-attempts"); len(v) > 0 {
+		if n, err := strconv.Atoi(v[0]); err == nil && n >= 0 {
+			return n + 1
+		}
+	}
+	return 1
 }
 
 // retries reports whether the service config of cc gives method a retry
-// policy that retries code.
-func retries(cc *grpc.ClientConn, method string, code codes.Code) bool {
+// policy that retries code after attempt number attempt.
+func retries(cc *grpc.ClientConn, method string, code codes.Code, attempt int) bool {
 	p := cc.GetMethodConfig(method).RetryPolicy
-	return p != nil && p.MaxAttempts > 1 && p.RetryableStatusCodes[code]
+	return p != nil && attempt < p.MaxAttempts && p.RetryableStatusCodes[code]
 }
 
 // callSite names the first caller outside gRPC, generated code and this

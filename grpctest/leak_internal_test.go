@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/streamtest/streamtest/internal/goid"
 )
@@ -383,6 +385,42 @@ func TestOwnLibrary(t *testing.T) {
 	} {
 		if got := ownLibrary(fn); got != want {
 			t.Errorf("ownLibrary(%q) = %v, want %v", fn, got, want)
+		}
+	}
+}
+
+// retries counts the attempts: the last one the retry policy allows is
+// not retried (gRPC returns its status), an earlier one is, for the codes
+// the policy names only.
+func TestRetriesCountsTheAttempts(t *testing.T) {
+	s := NewServer(t, func(g *grpc.Server) { testgrpc.RegisterTestServiceServer(g, interop.NewTestServer()) },
+		WithDialOptions(grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
+		"retryPolicy":{"maxAttempts":2,"initialBackoff":"0.01s","maxBackoff":"0.01s","backoffMultiplier":1.0,"retryableStatusCodes":["UNAVAILABLE"]}}]}`)))
+	// A call brings the channel's service config.
+	if _, err := testgrpc.NewTestServiceClient(s.Conn()).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	const method = "/grpc.testing.TestService/FullDuplexCall"
+	for _, tc := range []struct {
+		code    codes.Code
+		attempt int
+		want    bool
+	}{
+		{codes.Unavailable, 1, true},
+		{codes.Unavailable, 2, false},
+		{codes.Internal, 1, false},
+	} {
+		if got := retries(s.Conn(), method, tc.code, tc.attempt); got != tc.want {
+			t.Errorf("retries(%v, attempt %d) = %v, want %v", tc.code, tc.attempt, got, tc.want)
+		}
+	}
+	for md, want := range map[string]int{"": 1, "1": 2, "x": 1} {
+		var m metadata.MD
+		if md != "" {
+			m = metadata.Pairs("grpc-previous-rpc-attempts", md)
+		}
+		if got := attemptOf(m); got != want {
+			t.Errorf("attemptOf(%v) = %d, want %d", m, got, want)
 		}
 	}
 }

@@ -254,12 +254,12 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		r.add(event{call: call, side: Client, kind: Begin, at: begin, md: requestMD(ctx)})
 		if r.serving.Load() { // the server half may be this recorder's: see pairState
 			w.pair = new(pairState)
-			r.pairs.Store(call.id, w.pair)
+			r.storePair(call.id, w.pair)
 		}
 		cs, err := streamer(r.tag(ctx, call), desc, cc, method, opts...)
 		if err != nil {
 			if w.pair != nil {
-				r.pairs.Delete(call.id)
+				r.dropPair(call.id)
 			}
 			r.add(event{call: call, side: Client, kind: End, at: r.now(), err: endStatus(err)})
 			return nil, err
@@ -273,9 +273,18 @@ func (r *Recorder) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		// method's config from its config selector, which
 		// GetMethodConfig does not consult.)
 		if cc != nil {
-			if t := cc.GetMethodConfig(method).Timeout; t != nil && *t >= 0 {
+			mc := cc.GetMethodConfig(method)
+			if t := mc.Timeout; t != nil && *t >= 0 {
 				w.parent = ctx
 				ctx, w.release = context.WithDeadline(ctx, r.base.Add(begin+*t))
+			}
+			if mc.RetryPolicy != nil && w.pair != nil {
+				// A call gRPC may retry: its server halves are attempts,
+				// and an attempt's status is not the call's. (Known only
+				// now: the first call of a channel brings its service
+				// config.)
+				r.dropPair(call.id)
+				w.pair = nil
 			}
 		}
 		return r.wrapClient(ctx, cs, desc, w), nil
@@ -334,17 +343,25 @@ func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *g
 const recvGrace = time.Second
 
 // statusGrace bounds how long the end of a call whose context has ended
-// after its server half ended waits for the code's next RecvMsg (see
-// contextEnded). Short, as code that never reads again holds the End back
-// this long, and shorter than goleak's default retries (about 0.4 s), as
-// VerifyTestMain would see the goroutine that waits.
-const statusGrace = 250 * time.Millisecond
+// after its server half ended waits for the code's next RecvMsg to record
+// it (see contextEnded). Short, as code that reads what it expects and
+// cancels without reading the status holds the End back this long. Code
+// that goes on reading after its cancel does so at once; if it comes
+// later, the End recorded meanwhile is still corrected by what its RecvMsg
+// returns (see end), only a message read then comes after the End.
+const statusGrace = 50 * time.Millisecond
 
 // pairState is what the two halves of a stream that one Recorder records
 // share: the server half marks its end, which the client half's context
 // watch reads (see contextEnded). StreamClientInterceptor makes it and
 // puts it in Recorder.pairs under the call's id before the call starts;
 // the server half takes it out when it begins.
+//
+// A call with a retry policy gets none: its server halves are attempts,
+// and an attempt's status is not the call's. Reset drops the pairs of the
+// calls in progress (their ends are then recorded as without one).
+// Recorder.pairsOut counts the pairs stored and not yet taken, so that a
+// Reset with none out does not touch the map (whose Clear allocates).
 type pairState struct {
 	// serverEnded: the server half ended with a status of its own, not
 	// Canceled or DeadlineExceeded (which the client's cancel or deadline
@@ -400,6 +417,27 @@ func (w *clientStream) contextEnded(ctx context.Context) {
 	}
 	w.end(w.ctxEndStatus(ctx.Err()), false, nil)
 }
+
+// storePair puts p in r.pairs under call id id.
+func (r *Recorder) storePair(id uint64, p *pairState) {
+	r.pairsOut.Add(1)
+	r.pairs.Store(id, p)
+}
+
+// takePair takes the pairState of call id id out of r.pairs, if it is
+// there.
+func (r *Recorder) takePair(id uint64) (*pairState, bool) {
+	v, ok := r.pairs.LoadAndDelete(id)
+	if !ok {
+		return nil, false
+	}
+	r.pairsOut.Add(-1)
+	return v.(*pairState), true
+}
+
+// dropPair removes the pairState of call id id from r.pairs, if it is
+// there.
+func (r *Recorder) dropPair(id uint64) { r.takePair(id) }
 
 // awaitsStatus reports whether the server half of the call, recorded by
 // the same Recorder, has ended and no RecvMsg is in progress: the code's
@@ -699,7 +737,7 @@ func (w *clientStream) end(err error, onStream bool, first *event) {
 		return
 	}
 	if w.pair != nil {
-		w.r.pairs.Delete(w.info.id) // if the server half never took it
+		w.r.dropPair(w.info.id) // if the server half never took it
 	}
 	// Set once the End is in: whoever sees it set may rely on the End.
 	defer func() {

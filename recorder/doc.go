@@ -71,9 +71,10 @@
 // an error of its own, other than io.EOF (a message over the size limit,
 // one that cannot be marshaled), with which gRPC ends the call. A SendMsg
 // that fails because the context ended, or with such an error, returns
-// after the End is recorded, unless a RecvMsg is
-// in progress on another goroutine: the End then comes with what that
-// RecvMsg returns, as follows. If a RecvMsg is in
+// after the End is recorded, unless a RecvMsg is in progress on another
+// goroutine, or the server half had ended with a status of its own (see
+// below): the End then comes with what that RecvMsg, or the code's next
+// one, returns, as follows. If a RecvMsg is in
 // progress when the context ends, gRPC makes it return soon after (with the
 // context's error, or with a message that had arrived), and the End waits
 // for that return, at most a second, so that what it returned is recorded
@@ -82,13 +83,14 @@
 // ended may have reached the client: gRPC's next RecvMsg then returns it
 // (io.EOF for OK), not the context's error. So when the server half,
 // recorded by the same Recorder through the interceptors, had ended with
-// a status of its own (not Canceled or DeadlineExceeded), the End waits
-// for the code's next RecvMsg, at most a quarter of a second, and is what
-// it returns; code that never reads again gets the context's status. And
-// an End recorded for the context is corrected when a later RecvMsg
-// returns the call's status after all (the server ended as the context
-// did): the End agrees with what the code's RecvMsg returned, whenever it
-// calls one. (What a
+// a status of its own (not Canceled or DeadlineExceeded), and the method
+// has no retry policy, the End waits until a RecvMsg of the code's records
+// it, at most 50ms: code that reads what it expects and cancels without
+// reading the status has its End, the context's status, that much later.
+// And an End recorded for the context is corrected when a later RecvMsg
+// returns the call's status after all (the code read after that wait, or
+// the server ended as the context did): the End agrees with what the
+// code's RecvMsg returned, whenever it calls one. (What a
 // RecvMsg called after the End returns, a message gRPC had buffered or an
 // error again, is recorded after the End.) Through WrapClientStream, whose watched context is gRPC's stream
 // context, a Header that finds the call over without a header (a

@@ -51,7 +51,8 @@ type Recorder struct {
 	// pairs holds, by call id, the pairState of each stream whose client
 	// half StreamClientInterceptor records and tags, until its server half
 	// begins (and takes it) or its client half ends.
-	pairs sync.Map
+	pairs    sync.Map
+	pairsOut atomic.Int64 // pairs stored and not taken out (a hint: see pairState)
 
 	mu     sync.Mutex
 	st     store         // WithLimit: the ring of every call (guarded by mu)
@@ -596,6 +597,12 @@ func (r *Recorder) Reset() {
 	clear(r.logs[len(kept):])
 	r.logs = kept
 	r.arena.recycle(old)
+	if r.pairsOut.Load() != 0 {
+		// What a stream dropped unfinished, whose server half never
+		// began, left behind (see pairState).
+		r.pairs.Clear()
+		r.pairsOut.Store(0)
+	}
 	r.wakeLocked()
 	r.mu.Unlock()
 }

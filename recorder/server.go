@@ -398,8 +398,8 @@ func (r *Recorder) wrapServer(ss grpc.ServerStream, method string) *serverStream
 	}
 	ctx, begin := r.begin(ctx, method, w.sc)
 	w.ctx = ctx
-	if v, ok := r.pairs.LoadAndDelete(w.sc.info.id); ok {
-		w.sc.pair = v.(*pairState)
+	if p, ok := r.takePair(w.sc.info.id); ok {
+		w.sc.pair = p
 	}
 	r.add(begin)
 	return w

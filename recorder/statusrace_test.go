@@ -3,6 +3,7 @@ package recorder_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestClientEndIsWhatRecvReturnsAfterTheContextEnds(t *testing.T) {
 				// The behaviour under test: the context watch does not
 				// record the End meanwhile (it used to, when it ran before
 				// this goroutine's Recv), but leaves it to that Recv.
-				wctx, wcancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+				wctx, wcancel := context.WithTimeout(ctxT(t), 25*time.Millisecond) // statusGrace is 50ms
 				err := rec.Wait(wctx, clientEnded)
 				wcancel()
 				if err == nil {
@@ -162,6 +163,67 @@ func TestClientEndOfTheContextTakesTheStatusRecvReturnsLater(t *testing.T) {
 			}
 			if c := rec.Calls()[0]; status.Code(c.Err()) != tc.want {
 				t.Errorf("Call.Err() = %v, want %v", c.Err(), tc.want)
+			}
+		})
+	}
+}
+
+// okAtOnce's FullDuplexCall returns OK at once: its status reaches the
+// client while the client may still send.
+type okAtOnce struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (okAtOnce) FullDuplexCall(testpb.TestService_FullDuplexCallServer) error { return nil }
+
+// A Send that fails after the cancel returns after the End is recorded,
+// unless the server had ended the call with its own status: the End then
+// waits for the code's next Recv, which returns that status (io.EOF). A
+// method with a retry policy gets no such wait (an attempt's status is
+// not the call's): the End is recorded before the Send returns.
+func TestSendAfterTheCancelOfACallTheServerEnded(t *testing.T) {
+	for _, retry := range []bool{false, true} {
+		t.Run(fmt.Sprint("retry policy: ", retry), func(t *testing.T) {
+			rec := recorder.New()
+			sig := trailerSignal{make(chan struct{})}
+			dopts := []grpc.DialOption{grpc.WithStatsHandler(sig)}
+			if retry {
+				dopts = append(dopts, grpc.WithDefaultServiceConfig(`{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
+					"retryPolicy":{"maxAttempts":2,"initialBackoff":"0.01s","maxBackoff":"0.01s","backoffMultiplier":1.0,"retryableStatusCodes":["UNAVAILABLE"]}}]}`))
+			}
+			p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, okAtOnce{}) }, dopts...)
+			ctx, cancel := context.WithCancel(ctxT(t))
+			defer cancel()
+			st, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-sig.got // the status is at the client
+			cancel()
+			<-st.Context().Done()
+			// gRPC's SendMsg may take a message or two before it notices
+			// the end of the call (see recorder.Send).
+			var err2 error
+			for range 1000 {
+				if err2 = st.Send(&testpb.StreamingOutputCallRequest{}); err2 != nil {
+					break
+				}
+			}
+			if err2 == nil {
+				t.Fatal("Send after the cancel: no error in 1000 Sends")
+			}
+			_, ended := endOf(rec, recorder.Client)
+			if ended != retry {
+				t.Errorf("client End recorded when Send returned: %v, want %v\n%s", ended, retry, rec)
+			}
+			if _, err := st.Recv(); err != io.EOF && !retry {
+				t.Fatalf("Recv: %v, want io.EOF (the server's OK)", err)
+			}
+			if err := rec.Wait(ctxT(t), allEnded); err != nil {
+				t.Fatal(err)
+			}
+			if e, _ := endOf(rec, recorder.Client); !retry && e.Err != nil {
+				t.Errorf("client End %v, want OK (what Recv returned)\n%s", e.Err, rec)
 			}
 		})
 	}
