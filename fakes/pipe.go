@@ -83,6 +83,14 @@ func (p *pipe) beginLocked() error {
 	return p.bad
 }
 
+// badErr returns the stream's bad options or first misuse (p.bad), nil if
+// none.
+func (p *pipe) badErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bad
+}
+
 // misuseLocked records the first misuse by the test and wakes waiters so that
 // they report it.
 func (p *pipe) misuseLocked(format string, args ...any) {

@@ -410,8 +410,10 @@ func (s *Server) start(method string, attempts int) (*Script, *callRun, string) 
 	}
 	report := why // the call's status has no room for the hint
 	if attempts > 0 {
-		report += fmt.Sprintf(" (it is gRPC's retry of a call: grpc-previous-rpc-attempts %d; the retry policy of the client's service config retries the status a script gave: "+
-			"script each attempt, with Times(n) or one Expect per attempt, or end the call with a code the policy does not retry)", attempts)
+		// Without the attempt's number: the attempts of a call are
+		// counted as one problem.
+		report += " (it is gRPC's retry of a call: its request metadata has grpc-previous-rpc-attempts; the retry policy of the client's service config retries the status a script gave: " +
+			"script each attempt, with Times(n) or one Expect per attempt, or end the call with a code the policy does not retry)"
 	}
 	if s.unexpected[report] == 0 {
 		s.unexpectedOrder = append(s.unexpectedOrder, report)

@@ -333,7 +333,7 @@ func TestServerUnexpectedRetryIsNamed(t *testing.T) {
 		t.Fatalf("EmptyCall: %v, want FailedPrecondition", err)
 	}
 	spy.End()
-	r := spy.Want(t, 1, "unexpected call to "+unaryCall+": "+`Expect("`+unaryCall+`")`, "expected 1 call(s), all made (it is gRPC's retry of a call: grpc-previous-rpc-attempts 1;",
+	r := spy.Want(t, 1, "unexpected call to "+unaryCall+": "+`Expect("`+unaryCall+`")`, "expected 1 call(s), all made (it is gRPC's retry of a call: its request metadata has grpc-previous-rpc-attempts;",
 		"script each attempt, with Times(n) or one Expect per attempt, or end the call with a code the policy does not retry)",
 		"unexpected call to /grpc.testing.TestService/EmptyCall: no Expect for it\n")
 	if list, _, _ := strings.Cut(r.Msg, "timeline:"); strings.Count(list, "gRPC's retry") != 1 || strings.Contains(r.Msg[len(list):], "gRPC's retry") {

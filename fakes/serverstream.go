@@ -544,6 +544,9 @@ func (c *serverCore[Req, Res]) RecvMsg(m any) error {
 
 func (c *serverCore[Req, Res]) SetHeader(md metadata.MD) error {
 	s, p := c.s, c.s.p
+	if err := p.badErr(); err != nil { // even for an empty md: the test's bug is reported
+		return err
+	}
 	if md.Len() == 0 {
 		return nil
 	}
@@ -625,6 +628,9 @@ func (t transportStream[Req, Res]) SetHeader(md metadata.MD) error { return t.c.
 func (t transportStream[Req, Res]) SendHeader(md metadata.MD) error { return t.c.SendHeader(md) }
 
 func (t transportStream[Req, Res]) SetTrailer(md metadata.MD) error {
+	if err := t.c.s.p.badErr(); err != nil {
+		return err
+	}
 	t.c.SetTrailer(md)
 	return nil
 }

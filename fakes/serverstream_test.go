@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
 	"google.golang.org/grpc/metadata"
@@ -418,6 +419,10 @@ func TestStreamBadOptions(t *testing.T) {
 			// The header methods too: a test that checks only headers
 			// would pass with the bad option.
 			checks["SetHeader"] = s.SetHeader(metadata.Pairs("a", "1"))
+			checks["SetHeader(nil)"] = s.SetHeader(nil)
+			checks["grpc.SetTrailer"] = grpc.SetTrailer(s.Context(), metadata.Pairs("a", "1"))
+			// (grpc.SetHeader with an empty md returns nil itself, before
+			// it reaches the stream.)
 			checks["SendHeader"] = s.SendHeader(nil)
 			_, checks["WaitHeader"] = s.WaitHeader(t.Context())
 			c := fakes.NewClientStream[dupReq, dupRes](t.Context(), tc.opt)

@@ -830,7 +830,7 @@ func (s *Server) reportHandlers(stuck map[string]int, stacks []goroutineGroup) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "grpctest: handler %s did not return after Stop (%d still running%s; waited %v for GracefulStop, then %v after Stop): "+
 			"a handler must return once its context is done; select on ctx.Done() (unary) or stream.Context().Done() wherever it blocks",
-			m, stuck[m], callsNote(running[m]), s.cfg.closeTimeout, s.cfg.closeTimeout)
+			m, stuck[m], callsNote(running[m], stuck[m]), s.cfg.closeTimeout, s.cfg.closeTimeout)
 		found := false
 		for _, g := range stacks {
 			if g.labels[labelMethod] == m {

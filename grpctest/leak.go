@@ -259,32 +259,40 @@ func reportStreams(t *closeReport, open []*trackedStream, ended map[*trackedStre
 		g := groups[k]
 		t.Errorf("grpctest: client stream %s opened at %s was never finished (%d open at Close%s): "+
 			"drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)%s%s%s%s",
-			k.method, k.origin, g.n, callsNote(g.ids), halfCloseNote(g.n, g.notHalfClosed), serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
+			k.method, k.origin, g.n, callsNote(g.ids, g.n), halfCloseNote(g.n, g.notHalfClosed), serverEndedNote(g.n, g.ends), droppedNote(g.n, g.dropped, g.hedged), foreignNote(g.n, g.foreign))
 	}
 }
 
 // maxCallsNamed is how many call ids callsNote names.
 const maxCallsNamed = 5
 
-// callsNote names the calls of the recorded timeline that a report is
-// about, given their ids in increasing order: ": call 7 in the timeline",
-// ": calls 7, 9 and 3 more in the timeline".
-func callsNote(ids []uint64) string {
-	if len(ids) == 0 {
+// callsNote names the calls of the recorded timeline that a report on n
+// calls is about, given the ids of those the timeline shows, in
+// increasing order: ": call 7 in the timeline", ": calls 7, 9 and 3 more
+// in the timeline"; and how many of the n it does not show, if any.
+func callsNote(ids []uint64, n int) string {
+	var b strings.Builder
+	switch {
+	case len(ids) == 0:
 		return ""
+	case len(ids) == 1:
+		fmt.Fprintf(&b, ": call %d in the timeline", ids[0])
+	default:
+		named := make([]string, 0, maxCallsNamed)
+		for _, id := range ids[:min(len(ids), maxCallsNamed)] {
+			named = append(named, strconv.FormatUint(id, 10))
+		}
+		if rest := len(ids) - len(named); rest > 0 {
+			fmt.Fprintf(&b, ": calls %s and %d more in the timeline", strings.Join(named, ", "), rest)
+		} else {
+			last := len(named) - 1
+			fmt.Fprintf(&b, ": calls %s and %s in the timeline", strings.Join(named[:last], ", "), named[last])
+		}
 	}
-	if len(ids) == 1 {
-		return fmt.Sprintf(": call %d in the timeline", ids[0])
+	if untold := n - len(ids); untold > 0 {
+		fmt.Fprintf(&b, ", %d not found in it", untold)
 	}
-	named := make([]string, 0, maxCallsNamed)
-	for _, id := range ids[:min(len(ids), maxCallsNamed)] {
-		named = append(named, strconv.FormatUint(id, 10))
-	}
-	if rest := len(ids) - len(named); rest > 0 {
-		return fmt.Sprintf(": calls %s and %d more in the timeline", strings.Join(named, ", "), rest)
-	}
-	last := len(named) - 1
-	return fmt.Sprintf(": calls %s and %s in the timeline", strings.Join(named[:last], ", "), named[last])
+	return b.String()
 }
 
 // halfCloseNote says, for n client-streaming streams opened at one line

@@ -424,3 +424,24 @@ func TestRetriesCountsTheAttempts(t *testing.T) {
 		}
 	}
 }
+
+// callsNote names at most five calls, and says how many of the calls a
+// report is about the timeline does not show (an interceptor replaced
+// their metadata, and with it the recorder's tag).
+func TestCallsNote(t *testing.T) {
+	for _, tc := range []struct {
+		ids  []uint64
+		n    int
+		want string
+	}{
+		{nil, 2, ""},
+		{[]uint64{7}, 1, ": call 7 in the timeline"},
+		{[]uint64{7}, 3, ": call 7 in the timeline, 2 not found in it"},
+		{[]uint64{7, 9}, 2, ": calls 7 and 9 in the timeline"},
+		{[]uint64{1, 2, 3, 4, 5, 6, 7}, 7, ": calls 1, 2, 3, 4, 5 and 2 more in the timeline"},
+	} {
+		if got := callsNote(tc.ids, tc.n); got != tc.want {
+			t.Errorf("callsNote(%v, %d) = %q, want %q", tc.ids, tc.n, got, tc.want)
+		}
+	}
+}

@@ -27,8 +27,9 @@ import (
 // messages), and a diff of the lists (its first 200 lines, and a count of
 // the rest). When the lists differ only by messages lost, or only by
 // messages added, that diff lists those ("- want[3] ...", "+ got[4] ...")
-// with two equal messages on each side ("want[2] = got[2] ..."), each as
-// the timeline shows a message, and counts the other equal ones. Lists of
+// with two equal messages on each side ("want[2] = got[2] ...", cut to a
+// line; those lost or added as the timeline shows them, 200 characters at
+// most), and counts the other equal ones. Lists of
 // the same length get that
 // report too when a message is missing and another one added, shifting
 // the pairs in between (a message received twice and the last one never).
@@ -346,9 +347,11 @@ func alignOf(want, got []any, opts []cmp.Option) alignment {
 const listContext = 2
 
 // listDiff renders, in diff form, two lists that al aligned: "- want[i]"
-// for a message lost, "+ got[j]" for one added, and the equal messages
-// around them ("want[i] = got[j]"), each as the timeline shows a message;
-// a run of equal messages away from any change is counted, not shown.
+// for a message lost, "+ got[j]" for one added, each whole, and the equal
+// messages around them ("want[i] = got[j]"), cut to a line; a run of
+// equal messages away from any change is counted, not shown. Whole is as
+// the timeline shows a message: 200 characters at most (cmp's diff cuts a
+// long message too).
 func listDiff(want, got []any, al alignment) string {
 	type line struct {
 		text  string
@@ -366,10 +369,10 @@ func listDiff(want, got []any, al alignment) string {
 	for i, j := 0, 0; i < len(want) || j < len(got); {
 		switch {
 		case i < len(want) && missing[i]:
-			lines = append(lines, line{text: fmt.Sprintf("- want[%d] %s", i, nilOrShort(want[i]))})
+			lines = append(lines, line{text: fmt.Sprintf("- want[%d] %s", i, nilOrWhole(want[i]))})
 			i++
 		case j < len(got) && extra[j]:
-			lines = append(lines, line{text: fmt.Sprintf("+ got[%d] %s", j, nilOrShort(got[j]))})
+			lines = append(lines, line{text: fmt.Sprintf("+ got[%d] %s", j, nilOrWhole(got[j]))})
 			j++
 		case i < len(want) && j < len(got):
 			lines = append(lines, line{text: fmt.Sprintf("  want[%d] = got[%d] %s", i, j, nilOrShort(got[j])), equal: true})
@@ -885,6 +888,24 @@ func holdsPointers(m any) bool {
 
 // short renders a message on one line, cut to a readable length.
 func short(m any) string {
+	s := whole(m)
+	const maxLen = 120
+	if len(s) > maxLen {
+		s = s[:maxLen] + "…"
+	}
+	return s
+}
+
+// nilOrWhole is nilOrShort, not cut.
+func nilOrWhole(m any) string {
+	if m == nil || typedNil(m) {
+		return nilOrShort(m)
+	}
+	return whole(m)
+}
+
+// whole renders a message on one line, as short does, but whole.
+func whole(m any) string {
 	var s string
 	if pm, ok := m.(proto.Message); ok {
 		if pm.ProtoReflect().IsValid() {
@@ -900,10 +921,6 @@ func short(m any) string {
 		s = goShort(m)
 	} else {
 		s = fmt.Sprintf("%#v", m)
-	}
-	const maxLen = 120
-	if len(s) > maxLen {
-		s = s[:maxLen] + "…"
 	}
 	return s
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/interop"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -325,6 +326,9 @@ func TestAssertMessagesAlignsLongLists(t *testing.T) {
 // and the others by their String method, an empty one as s"".)
 func TestAssertMessagesDiffsListsThatOnlyGainOrLose(t *testing.T) {
 	req := func(n int32) any { return &testgrpc.SimpleRequest{ResponseSize: n} }
+	big := &testgrpc.SimpleRequest{ResponseSize: 123456, Payload: &testgrpc.Payload{Body: []byte(strings.Repeat("x", 300))}, FillUsername: true}
+	bigDiffers := proto.Clone(big).(*testgrpc.SimpleRequest)
+	bigDiffers.ResponseStatus = &testgrpc.EchoStatus{Code: 3, Message: "the part that differs"}
 	var long []any
 	for i := range 20 {
 		long = append(long, req(int32(i)))
@@ -356,17 +360,21 @@ func TestAssertMessagesDiffsListsThatOnlyGainOrLose(t *testing.T) {
 				"  + got[9] *grpc_testing.SimpleRequest{response_size:-2}\n" +
 				"    want[8] = got[10] *grpc_testing.SimpleRequest{response_size:8}\n" +
 				"    want[9] = got[11] *grpc_testing.SimpleRequest{response_size:9}\n"},
+		// A lost message is shown whole, not cut as the equal ones are.
+		{"whole", []any{big, bigDiffers}, []any{big},
+			"  - want[1] *grpc_testing.SimpleRequest{response_size:123456 payload:{body:\"" + strings.Repeat("x", 64) + "\"… <300 bytes>} fill_username:true response_status:{code:3 message:\"the part that differs\"}}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
 			if grpctest.AssertMessages(spy, tc.want, tc.got) {
 				t.Error("AssertMessages returned true")
 			}
-			if r := spy.Want(t, 1, tc.diff); strings.Contains(r.Msg, "Inverse(") || strings.Contains(r.Msg, `s"`) {
+			if r := spy.Want(t, 1, tc.diff); strings.Contains(r.Msg, "Inverse(") || strings.Contains(r.Msg, "\ts\"") {
 				t.Errorf("cmp's rendering in the report:\n%s", r.Msg)
 			}
 		})
 	}
+
 }
 
 // In long lists, messages that proto.Equal takes for equal but that
