@@ -240,8 +240,9 @@
 // ms); a clean Close needs one, because it first waits for what it knows
 // must end (handlers, Serve). BenchmarkHarness measures NewServer, one
 // unary call and Close with every check against a hand-written bufconn
-// pair: about 1 ms a harness, two to three times the pair, depending on
-// the CPU (BENCHMARKS.md in the repository has the runs).
+// pair: about a millisecond a harness or less, two to three and a half
+// times the pair, depending on the CPU (BENCHMARKS.md in the repository
+// has the runs).
 //
 // VerifyNoLeaks and VerifyTestMain are the process-wide checks: goleak with
 // the benign goroutines above ignored. Use VerifyTestMain in every
