@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +28,7 @@ import (
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/msgdiff"
+	"github.com/streamtest/streamtest/internal/rpcstatus"
 	"github.com/streamtest/streamtest/internal/shown"
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/internal/tlwindow"
@@ -412,17 +412,11 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	return s.run(ss, sc, run)
 }
 
-// previousAttempts returns the grpc-previous-rpc-attempts of a call's
-// request metadata: how many attempts gRPC made before this one, under
-// the retry policy of the client's service config; 0 for a first attempt.
+// previousAttempts returns how many attempts gRPC made before the call
+// whose handler context is ctx (see rpcstatus.PreviousAttempts).
 func previousAttempts(ctx context.Context) int {
 	md, _ := metadata.FromIncomingContext(ctx)
-	v := md.Get("grpc-previous-rpc-attempts")
-	if len(v) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(v[0])
-	return n
+	return rpcstatus.PreviousAttempts(md)
 }
 
 // start picks the Script for a call of method and records the call, or

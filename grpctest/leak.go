@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/internal/goid"
+	"github.com/streamtest/streamtest/internal/rpcstatus"
 	"github.com/streamtest/streamtest/recorder"
 )
 
@@ -467,15 +468,8 @@ type serverEnd struct {
 }
 
 // attemptOf returns the number of the attempt (from 1) whose server Begin
-// has request metadata md: gRPC's grpc-previous-rpc-attempts, plus one.
-func attemptOf(md metadata.MD) int {
-	if v := md.Get("grpc-previous-rpc-attempts"); len(v) > 0 {
-		if n, err := strconv.Atoi(v[0]); err == nil && n >= 0 {
-			return n + 1
-		}
-	}
-	return 1
-}
+// has request metadata md.
+func attemptOf(md metadata.MD) int { return rpcstatus.PreviousAttempts(md) + 1 }
 
 // retries reports whether the service config of cc gives method a retry
 // policy that retries code after attempt number attempt.

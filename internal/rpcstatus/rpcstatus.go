@@ -1,13 +1,29 @@
 // Package rpcstatus converts a handler's error into the status a gRPC
 // client gets, as grpc-go converts it: the recorder records a call's End
-// with it, and the fakes deliver it.
+// with it, and the fakes deliver it. It also reads which attempt of a
+// call gRPC's retries made a server half (PreviousAttempts).
 package rpcstatus
 
 import (
 	"reflect"
+	"strconv"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
+
+// PreviousAttempts returns how many attempts gRPC made before the one
+// whose request metadata is md, under the retry policy of the client's
+// service config: its grpc-previous-rpc-attempts; 0 for a first attempt
+// (no such key, or a value that is not a count).
+func PreviousAttempts(md metadata.MD) int {
+	if v := md.Get("grpc-previous-rpc-attempts"); len(v) > 0 {
+		if n, err := strconv.Atoi(v[0]); err == nil && n >= 0 {
+			return n
+		}
+	}
+	return 0
+}
 
 // statusErrType is the type of the errors package status makes.
 var statusErrType = reflect.TypeOf(status.Error(1, ""))

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -86,5 +87,20 @@ func TestErrIsWhatARealClientGets(t *testing.T) {
 	se := status.Error(codes.NotFound, "x")
 	if rpcstatus.Err(se) != se {
 		t.Errorf("Err of a status error is not that error")
+	}
+}
+
+// PreviousAttempts reads grpc-previous-rpc-attempts: what gRPC's retries
+// put on every attempt but the first; 0 without it or for a value that is
+// not a count.
+func TestPreviousAttempts(t *testing.T) {
+	for md, want := range map[string]int{"": 0, "1": 1, "3": 3, "x": 0, "-1": 0} {
+		var m metadata.MD
+		if md != "" {
+			m = metadata.Pairs("grpc-previous-rpc-attempts", md)
+		}
+		if got := rpcstatus.PreviousAttempts(m); got != want {
+			t.Errorf("PreviousAttempts(%v) = %d, want %d", m, got, want)
+		}
 	}
 }
