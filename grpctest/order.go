@@ -174,9 +174,29 @@ type mdStep struct {
 	side recorder.Side
 	kind recorder.Kind
 	md   metadata.MD // keys lower case
+	keys []string    // md's, sorted
 }
 
-func (s mdStep) Match(e recorder.Event) bool { return s.sameKind(e) && holdsMD(e.MD, s.md) }
+func (s mdStep) Match(e recorder.Event) bool {
+	if !s.sameKind(e) {
+		return false
+	}
+	_, differs := s.mismatch(e.MD)
+	return !differs
+}
+
+// mismatch returns the first of the step's keys, in sorted order, that md
+// lacks or holds with other values than the step's, in order (a key given
+// without values: with any values), and whether there is one.
+func (s mdStep) mismatch(md metadata.MD) (string, bool) {
+	for _, k := range s.keys {
+		g, ok := md[k]
+		if !ok || len(s.md[k]) > 0 && !slices.Equal(g, s.md[k]) {
+			return k, true
+		}
+	}
+	return "", false
+}
 
 // sameKind reports whether e is of the step's side and kind, and did not
 // fail.
@@ -188,20 +208,20 @@ func (s mdStep) String() string {
 	if len(s.md) == 0 {
 		return s.name + "(any metadata)"
 	}
-	return s.name + "(" + formatStepMD(s.md) + ")"
+	return s.name + "(" + s.formatMD() + ")"
 }
 
-// formatStepMD renders a step's metadata as the timeline renders metadata,
+// formatMD renders the step's metadata as the timeline renders metadata,
 // md{k:"v" k2:["a" "b"]}, but with every key (gRPC's own too, which the
 // timeline leaves out), and k:any for a key given without values.
-func formatStepMD(md metadata.MD) string {
+func (s mdStep) formatMD() string {
 	var b strings.Builder
 	b.WriteString("md{")
-	for i, k := range slices.Sorted(maps.Keys(md)) {
+	for i, k := range s.keys {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		switch vs := md[k]; len(vs) {
+		switch vs := s.md[k]; len(vs) {
 		case 0:
 			fmt.Fprintf(&b, "%s:any", k)
 		case 1:
@@ -214,18 +234,6 @@ func formatStepMD(md metadata.MD) string {
 	return b.String()
 }
 
-// holdsMD reports whether got has every key of want with want's values, in
-// order (a key of want without values: with any values).
-func holdsMD(got, want metadata.MD) bool {
-	for k, vs := range want {
-		g, ok := got[k]
-		if !ok || len(vs) > 0 && !slices.Equal(g, vs) {
-			return false
-		}
-	}
-	return true
-}
-
 // newMDStep is the step of a metadata constructor: md's keys lower case,
 // as gRPC keeps them.
 func newMDStep(name string, side recorder.Side, kind recorder.Kind, md metadata.MD) Step {
@@ -234,7 +242,7 @@ func newMDStep(name string, side recorder.Side, kind recorder.Kind, md metadata.
 		lk := strings.ToLower(k)
 		lower[lk] = append(lower[lk], md[k]...)
 	}
-	return mdStep{name, side, kind, lower}
+	return mdStep{name, side, kind, lower, slices.Sorted(maps.Keys(lower))}
 }
 
 // ServerReceivesMetadata matches the server half of a call beginning with
@@ -798,7 +806,7 @@ func nearestMD(st mdStep, events []recorder.Event, after uint64, restricted bool
 			continue
 		}
 		seqs = append(seqs, e.Seq)
-		part := fmt.Sprintf("event %d (%s)", e.Seq, mdDiff(e.MD, st.md))
+		part := fmt.Sprintf("event %d (%s)", e.Seq, st.mdDiff(e.MD))
 		if md := recorder.FormatMetadata(e.MD); md != "" {
 			part += " " + md
 		}
@@ -826,20 +834,19 @@ func nearestMD(st mdStep, events []recorder.Event, after uint64, restricted bool
 	return fmt.Sprintf("nearest: the %s events hold other metadata: %s%s\n", what, strings.Join(parts, ", "), more), seqs
 }
 
-// mdDiff names the first key of want (in sorted order) that got lacks, or
-// holds with other values.
-func mdDiff(got, want metadata.MD) string {
-	keys := slices.Sorted(maps.Keys(want))
-	for _, k := range keys {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			return fmt.Sprintf("no %s", k)
-		case len(want[k]) > 0 && !slices.Equal(g, want[k]):
-			return fmt.Sprintf("%s: want %q, got %q", k, want[k], g)
-		}
+// mdDiff names the first of the step's keys (in sorted order) that got
+// lacks, or holds with other values (see mismatch).
+func (s mdStep) mdDiff(got metadata.MD) string {
+	k, differs := s.mismatch(got)
+	g, ok := got[k]
+	switch {
+	case !differs:
+		return "it holds them all"
+	case !ok:
+		return fmt.Sprintf("no %s", k)
+	default:
+		return fmt.Sprintf("%s: want %q, got %q", k, s.md[k], g)
 	}
-	return "it holds them all"
 }
 
 // boolInt is 1 for true, 0 for false.
