@@ -97,7 +97,12 @@ func (c *config) err() error {
 // stream of the method named by WithMethod records through r's
 // interceptors: Begin when the stream is built, then Header, Send, Recv,
 // CloseSend, Trailer and End as they happen, so grpctest.AssertOrder and
-// r.String() work on fakes as on real streams. A ServerStream records End
+// r.String() work on fakes as on real streams. A ServerStream records the
+// server's side only, what the handler does (the test plays the client: its
+// Push shows as the handler's Recvs, its CloseSend as no event, since a Recv
+// that returns io.EOF records none); a
+// ClientStream the client's side only, what the code under test does. A
+// ServerStream records End
 // at End or Cancel; a ClientStream when Recv returns an error or io.EOF, on
 // a method without server streaming when Recv returns its one response (see
 // WithMethod), or when its context ends. A nil r is a bad option.

@@ -674,7 +674,49 @@ func renderBlocked(tb string) string {
 	runsCall := func(fn, loc string) bool {
 		return strings.HasPrefix(fn, "created by ") || strings.HasPrefix(fn, "github.com/streamtest/streamtest/grpctest.") && !strings.Contains(loc, "_test.go:")
 	}
-	return ", in:\n  " + strings.Join(dropFrames(lines, runsCall, ""), "\n  ")
+	return ", in:\n  " + strings.Join(elideLibraryTop(dropFrames(lines, runsCall, "")), "\n  ")
+}
+
+// libraryFrames are the packages whose frames at the top of a blocked
+// goroutine's stack say only how gRPC (or a fake stream) waits: the frame
+// where the code called into them says what it waits for.
+var libraryFrames = []string{
+	"google.golang.org/grpc.",
+	"google.golang.org/grpc/internal/",
+	"github.com/streamtest/streamtest/recorder.",
+	"github.com/streamtest/streamtest/fakes.",
+}
+
+func libraryFrame(fn string) bool {
+	for _, p := range libraryFrames {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// elideLibraryTop replaces the frames at the top of a traceback (after its
+// header line) that are gRPC's, the recorder's or a fake stream's with one
+// line that counts them, but the last of them: the call the code made, such
+// as a stream's Recv. A Recv blocked on a real stream is a dozen frames deep
+// in gRPC's transport before the code's own frame shows. (grpc/interop's
+// test service is code under test, not gRPC's machinery.)
+func elideLibraryTop(lines []string) []string {
+	if len(lines) == 0 {
+		return lines
+	}
+	i, n := 1, 0 // lines[i] is the first frame not elided; n frames seen
+	for i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") && libraryFrame(lines[i]) {
+		i += 2
+		n++
+	}
+	if n < 3 {
+		return lines
+	}
+	out := make([]string, 0, len(lines)-2*(n-1)+1)
+	out = append(out, lines[0], fmt.Sprintf("... (%d frames inside gRPC and streamtest elided)", n-1))
+	return append(out, lines[i-2:]...)
 }
 
 // caller returns file:line of the function skip frames up from caller's

@@ -117,10 +117,19 @@
 // as the test's cancel of the front call reaches it; if it has not, the
 // report says to build this harness first. Streams made with t.Context()
 // end before the Close that t.Cleanup runs (the testing package cancels it
-// first), so that Close does not report them: open a stream with a context
-// of your own (context.Background(), or one you cancel yourself) to have
-// the harness report it if the test leaves it undrained. A Close the test
-// calls itself runs while t.Context() is live, and reports them too.
+// first), so that Close does not report them; nor does it report a stream
+// whose context the test cancels before Close runs: with a defer cancel()
+// in the test, or a t.Cleanup(cancel) registered after NewServer (cleanups
+// run last registered first). To have the harness report a stream the
+// code leaves undrained, open it with context.Background(), or with a
+// context whose cancel is registered with t.Cleanup before NewServer:
+//
+//	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+//	t.Cleanup(cancel) // before NewServer: runs after its Close
+//	srv := grpctest.NewServer(t, register)
+//
+// A Close the test calls itself runs while t.Context() is live, and
+// reports those streams too.
 //
 // (b) Handlers are counted by method in the harness's own interceptors. A
 // handler still running after Stop and the bound is reported with its

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // exampleT stands in for the *testing.T of a test, which Examples do not
@@ -180,7 +181,7 @@ func ExampleServer_Close() {
 
 	t.end() // the test ends: Close runs
 	// Output:
-	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:177 was never finished (1 open at Close: call 1 in the timeline): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
+	// FAIL: grpctest: client stream /grpc.testing.TestService/FullDuplexCall opened at example_test.go:178 was never finished (1 open at Close: call 1 in the timeline): drain the stream or cancel its context (call Recv until it returns io.EOF or an error, or cancel the context passed to the RPC)
 	// recorded timeline (up to Close, which ends the calls still open):
 	//     (the recorded events)
 }
@@ -211,5 +212,40 @@ func ExampleAssertOrderWithin() {
 		grpctest.ClientSends(nil), grpctest.Ends(codes.Canceled))
 	fmt.Println(ok)
 	// Output:
+	// true
+}
+
+// failedSend is a Step of a test's own: a Send of one side that failed,
+// which the message steps (ClientSends, ServerSends) leave out.
+type failedSend struct{ side recorder.Side }
+
+func (s failedSend) Match(e recorder.Event) bool {
+	return e.Side == s.side && e.Kind == recorder.Send && e.Err != nil
+}
+
+func (s failedSend) String() string { return fmt.Sprintf("failedSend(%s)", s.side) }
+
+// A client that keeps sending after the server rejected the call: its
+// next Send fails, which a Step of the test's own finds.
+func ExampleStep() {
+	t := newExampleT()
+	defer t.end()
+
+	srv := grpctest.NewServer(t, registerInterop)
+	stream, _ := testgrpc.NewTestServiceClient(srv.Conn()).FullDuplexCall(t.Context())
+	bad := &testgrpc.StreamingOutputCallRequest{
+		ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.InvalidArgument), Message: "bad batch"},
+	}
+	stream.Send(bad)
+	_, err := stream.Recv()
+	fmt.Println(status.Code(err))
+	fmt.Println(stream.Send(bad)) // the bug: it sends on
+
+	ok := grpctest.AssertOrder(t, srv.Recorder(),
+		grpctest.ServerEnds(codes.InvalidArgument), failedSend{recorder.Client})
+	fmt.Println(ok)
+	// Output:
+	// InvalidArgument
+	// EOF
 	// true
 }

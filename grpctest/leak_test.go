@@ -899,3 +899,37 @@ func TestCloseReportsCarryTheTimelineOnce(t *testing.T) {
 		t.Errorf("a harness without a recorder shows a timeline:\n%s", r.Msg)
 	}
 }
+
+// The package doc's recipe for a stream Close should report: a context
+// whose cancel the test registers with Cleanup before NewServer runs after
+// Close, so the stream the code left open is reported; registered after
+// NewServer, the cancel runs first and ends the stream, which Close then
+// does not report.
+func TestCloseAndTheCancelOfTheStreamsContext(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cancelAtClose bool // registered before NewServer
+	}{{"cancel registered before NewServer", true}, {"cancel registered after NewServer", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel() // (after the spy's cleanups: a no-op then)
+			if tc.cancelAtClose {
+				spy.Cleanup(cancel)
+			}
+			srv := grpctest.NewServer(spy, interopService)
+			if !tc.cancelAtClose {
+				spy.Cleanup(cancel)
+			}
+			if _, err := client(srv).FullDuplexCall(ctx); err != nil { // never drained
+				t.Fatal(err)
+			}
+			spy.End()
+			if tc.cancelAtClose {
+				spy.Want(t, 1, "client stream /grpc.testing.TestService/FullDuplexCall opened at leak_test.go:", "was never finished")
+			} else {
+				spy.WantClean(t)
+			}
+		})
+	}
+}

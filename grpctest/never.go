@@ -17,6 +17,10 @@ import (
 //	grpctest.AssertNever(t, srv.Recorder(), grpctest.Ends(codes.Internal), grpctest.Ends(codes.Unknown))
 //	grpctest.AssertNever(t, srv.Recorder(), grpctest.InCall(id, grpctest.ServerReceives(nil)))
 //
+// Message steps match messages that were sent or received: a Send that
+// failed (after the call ended, say) is not one, and a Step of your own
+// matches it (see Step).
+//
 // The recorder holds what has happened so far: wait for the calls that
 // could produce such an event to end (their Recv returned an error or
 // io.EOF, or Recorder.Wait) before asserting that none did. On failure it

@@ -2,7 +2,9 @@ package grpctest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -25,6 +27,11 @@ import (
 // Step is one expected event of an ordered assertion (AssertOrder). Match
 // reports whether an event is this step; String describes the step in
 // failure messages.
+//
+// The constructors below match messages that were sent or received (not a
+// Send or Recv that failed), metadata, half-closes and ends. Any type with
+// these two methods is a Step too, for what they do not cover: see the
+// example of a step that matches a Send that failed.
 type Step interface {
 	Match(recorder.Event) bool
 	String() string
@@ -667,6 +674,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		}
 		evs, f, st = own, nf, cs.step
 	}
+	b.WriteString(sideNotRecorded(evs, st))
 	near := evs[f:]
 	var after uint64 // the Seq of the event the previous step matched
 	if i > 0 {
@@ -674,6 +682,10 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	}
 	switch st := st.(type) {
 	case messageStep:
+		if note, seq := failedLike(near, st); note != "" {
+			focus = append(focus, seq)
+			b.WriteString(note)
+		}
 		if st.msg != nil {
 			if note, first := otherTypes(near, st); note != "" {
 				// A diff against a message of another type says only that.
@@ -682,6 +694,12 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 			} else if e, d, ok := nearest(near, st); ok {
 				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
+				// One before the previous step's event may be nearer
+				// still: a message both changed and out of order.
+				if pe, pd, ok := nearest(evs[:f], st); ok && i > 0 && nearer(pd, d) {
+					focus = append(focus, pe.Seq)
+					fmt.Fprintf(&b, "nearer, but before event %d: event %d (%s): mismatch (-want +got):\n%s", after, pe.Seq, describeEvent(pe), pd)
+				}
 			}
 		}
 	case mdStep:
@@ -702,6 +720,59 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 	}
 	fmt.Fprintf(&b, "recorded timeline:\n%s", tlwindow.Cut(recorder.Timeline(events), focus...))
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// stepSide returns the side whose events st matches, if it matches one
+// side only.
+func stepSide(st Step) (recorder.Side, bool) {
+	switch st := st.(type) {
+	case messageStep:
+		return st.side, true
+	case mdStep:
+		return st.side, true
+	case closeStep:
+		return recorder.Client, true
+	case endStep:
+		return st.side, st.sided
+	}
+	return 0, false
+}
+
+// sideNotRecorded says, when events hold events of one side only and st
+// looks for the other, that the other side was not recorded: the
+// recorder saw a server whose client it does not record (a client dialed
+// without its DialOptions, a fakes.ServerStream, which records the
+// handler's side), or a client whose server it does not. "" otherwise.
+func sideNotRecorded(events []recorder.Event, st Step) string {
+	side, ok := stepSide(st)
+	if !ok || len(events) == 0 || slices.ContainsFunc(events, func(e recorder.Event) bool { return e.Side == side }) {
+		return ""
+	}
+	if side == recorder.Client {
+		return "no event of the client side was recorded, only the server's: the recorder did not record these calls' clients " +
+			"(a client dialed without the recorder's DialOptions, or a fakes.ServerStream, which records its handler's side only)\n"
+	}
+	return "no event of the server side was recorded, only the client's: the recorder did not record these calls' server " +
+		"(a server built without the recorder's ServerOptions, or a fakes.ClientStream, which records the code's side only)\n"
+}
+
+// failedLike says which of events is the first Send or Recv that the
+// message step st would have matched but for its error, and its Seq: a
+// Send after the call ended, say, which gRPC refused. "" if none is.
+func failedLike(events []recorder.Event, st messageStep) (string, uint64) {
+	for _, e := range events {
+		if e.Side != st.side || e.Kind != st.kind || e.Err == nil || e.Msg == nil {
+			continue
+		}
+		ok := e
+		ok.Err = nil
+		if !st.Match(ok) {
+			continue
+		}
+		return fmt.Sprintf("event %d (%s) holds such a message, but failed: %s; message steps match only the Sends and Recvs "+
+			"that succeeded (a Step of your own can match a failed one: see Step)\n", e.Seq, describeEvent(e), sendErr(e.Err)), e.Seq
+	}
+	return "", 0
 }
 
 // otherTypes says, when events of the step's side and kind hold messages
@@ -746,7 +817,7 @@ func otherTypes(events []recorder.Event, st messageStep) (string, uint64) {
 }
 
 // nearest finds, among events of the step's side and kind, the one whose
-// message differs least from the step's (shortest diff).
+// message differs least from the step's (see nearer); the first of equals.
 func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, bool) {
 	// A message of the step's own type is nearer than any of another type,
 	// whose diff is short only because it lists the differing types.
@@ -767,11 +838,31 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 		if err != nil || d == "" {
 			continue
 		}
-		if bestDiff == "" || len(d) < len(bestDiff) {
+		if bestDiff == "" || nearer(d, bestDiff) {
 			best, bestDiff = e, d
 		}
 	}
 	return best, bestDiff, bestDiff != ""
+}
+
+// nearer reports whether diff a shows a smaller difference than b: fewer
+// lines that differ (fields, list elements), then fewer bytes.
+func nearer(a, b string) bool {
+	if la, lb := changedLines(a), changedLines(b); la != lb {
+		return la < lb
+	}
+	return len(a) < len(b)
+}
+
+// changedLines counts the lines of a cmp diff that differ (- and +).
+func changedLines(diff string) int {
+	n := 0
+	for line := range strings.Lines(diff) {
+		if strings.HasPrefix(line, "-") || strings.HasPrefix(line, "+") {
+			n++
+		}
+	}
+	return n
 }
 
 // messageType names the type of a message: its proto full name, or its Go
@@ -986,6 +1077,15 @@ func endStatus(err error) string {
 		return st.Code().String()
 	}
 	return st.Code().String() + " (" + strconv.Quote(truncate(st.Message(), 80)) + ")"
+}
+
+// sendErr renders the error of a Send or Recv: io.EOF as itself (a Send's
+// io.EOF means the call had ended), a status as endStatus does.
+func sendErr(err error) string {
+	if errors.Is(err, io.EOF) {
+		return "io.EOF"
+	}
+	return endStatus(err)
 }
 
 func describeEvent(e recorder.Event) string {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
 	"github.com/streamtest/streamtest/recorder"
@@ -1239,4 +1240,185 @@ func TestAssertOrderOverAnEventOfNoMessageType(t *testing.T) {
 		}
 		check.Want(t, i+1, "not found", "<nil *dynamicpb.Message>")
 	}
+}
+
+// A message step matches only a message that was sent: a Send that failed
+// (the client sent on after the server had ended the call) is left out,
+// and the failure says that the event holds the message but failed. A
+// Send of another message, failed or not, gets no such note.
+func TestAssertOrderNotesAFailedSendOfTheMessage(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService)
+	stream, err := client(srv).FullDuplexCall(spy.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &testgrpc.StreamingOutputCallRequest{
+		ResponseStatus: &testgrpc.EchoStatus{Code: int32(codes.InvalidArgument), Message: "bad batch"},
+	}
+	again := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte("again")}}
+	if err := stream.Send(bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Recv: %v, want InvalidArgument", err)
+	}
+	if err := stream.Send(again); err != io.EOF {
+		t.Fatalf("Send after the call ended: %v, want io.EOF", err)
+	}
+	r := srv.Recorder()
+
+	if grpctest.AssertOrder(spy, r, grpctest.ServerEnds(codes.InvalidArgument), grpctest.ClientSends(again)) {
+		t.Error("AssertOrder matched a Send that failed")
+	}
+	rep := spy.Want(t, 1, "step 2 of 2, ClientSends(", "not found after event ",
+		") holds such a message, but failed: io.EOF; message steps match only the Sends and Recvs that succeeded (a Step of your own can match a failed one: see Step)")
+	if !regexp.MustCompile(`event (\d+) \(client send /grpc.testing.TestService/FullDuplexCall\) holds such a message`).MatchString(rep.Msg) {
+		t.Errorf("the note does not name the failed Send's event:\n%s", rep.Msg)
+	}
+
+	// Another message: the failed Send is not it.
+	other := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte("other")}}
+	spy2 := spytb.New(t)
+	if grpctest.AssertOrder(spy2, r, grpctest.ClientSends(other)) {
+		t.Error("AssertOrder matched a message never sent")
+	}
+	if rep := spy2.Want(t, 1, "step 1 of 1, ClientSends("); strings.Contains(rep.Msg, "but failed") {
+		t.Errorf("the failure notes a failed Send of another message:\n%s", rep.Msg)
+	}
+	spy.End()
+	spy.Want(t, 1) // Close found nothing more
+}
+
+// A message both changed and out of order: the nearest miss after the
+// previous step's event is shown, and, when an event before it differs
+// less (fewer fields), that one too, with its own diff.
+func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
+	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
+		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
+	}
+	want := req("flush", &testgrpc.EchoStatus{Code: 5})
+	for _, tc := range []struct {
+		name       string
+		first, end *testgrpc.StreamingOutputCallRequest // before step 1's event, after it
+		wantNearer bool
+	}{
+		// One field off before, two after (the body and the status).
+		{"nearer before", req("flush", nil), req("c", &testgrpc.EchoStatus{Code: 4}), true},
+		// Three lines off before, one after.
+		{"nearest after", req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: "m"}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := grpctest.NewServer(spy, service(textEcho{}))
+			stream, err := client(srv).FullDuplexCall(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []*testgrpc.StreamingOutputCallRequest{tc.first, req("a", nil), req("b", nil), tc.end} {
+				if err := stream.Send(m); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := stream.Recv(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stream.CloseSend()
+			if _, err := stream.Recv(); err != io.EOF {
+				t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+			}
+			if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("b", nil)), grpctest.ClientSends(want)) {
+				t.Fatal("AssertOrder found a request that was not sent")
+			}
+			r := spy.Want(t, 1, "step 2 of 2", "nearest event of that kind, event ")
+			// The first request, whose status is missing. (cmp's diffs
+			// vary their spaces on purpose: look for words.)
+			nearer := regexp.MustCompile(`nearer, but before event \d+: event \d+ \(client send [^)]*\): mismatch \(-want \+got\):\n`)
+			_, section, got := strings.Cut(r.Msg, "nearer, but before")
+			section, _, _ = strings.Cut(section, "recorded timeline:")
+			got = got && nearer.MatchString(r.Msg) && strings.Contains(section, `"flush"`) && strings.Contains(section, `"response_status"`) && !strings.Contains(section, `"c"`)
+			if got != tc.wantNearer {
+				t.Errorf("the report shows a nearer miss before the previous step's event: %v, want %v:\n%s", got, tc.wantNearer, r.Msg)
+			}
+		})
+	}
+}
+
+// The nearest miss is the message with the fewest differing lines (fields,
+// elements), not the shortest diff: a long text in the one field that
+// differs does not push it behind a message that differs everywhere.
+func TestAssertOrderNearestHasTheFewestDifferences(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(textEcho{}))
+	stream, err := client(srv).FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
+		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
+	}
+	long := strings.Repeat("m", 300)
+	for _, m := range []*testgrpc.StreamingOutputCallRequest{req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: long})} {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("flush", &testgrpc.EchoStatus{Code: 5}))) {
+		t.Fatal("AssertOrder found a request that was not sent")
+	}
+	r := spy.Want(t, 1, "nearest event of that kind, event ")
+	if _, d, _ := strings.Cut(r.Msg, "mismatch (-want +got):"); !strings.Contains(strings.Split(d, "recorded timeline:")[0], `"message": string("mmmmmmmm`) {
+		t.Errorf("the nearest miss is not the request that differs in its status's message only:\n%s", r.Msg)
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
+}
+
+// A step of a side the recorder holds no event of says that side was not
+// recorded: a fakes.ServerStream records its handler's side only (the
+// test plays the client), a fakes.ClientStream the code's side only.
+func TestAssertOrderSaysASideWasNotRecorded(t *testing.T) {
+	req := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte("r")}}
+
+	rec := recorder.New()
+	ss := fakes.NewServerStream[testgrpc.StreamingOutputCallRequest, testgrpc.StreamingOutputCallResponse](
+		t.Context(), fakes.WithRecorder(rec), fakes.WithMethod("grpc.testing.TestService/FullDuplexCall"))
+	ss.Push(req)
+	ss.CloseSend()
+	ss.End(textEcho{}.FullDuplexCall(ss))
+	if spy := spytb.New(t); !grpctest.AssertOrder(spy, rec, grpctest.ServerReceives(req), grpctest.ServerEnds(codes.OK)) {
+		t.Errorf("the handler's side of a fake server stream:\n%s", spy.Text())
+	}
+	spy := spytb.New(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ServerReceives(req), grpctest.ClientCloses()) {
+		t.Error("AssertOrder matched a client event on a recorder that holds none")
+	}
+	spy.Want(t, 1, "step 2 of 2, ClientCloses()", "no event of the client side was recorded, only the server's", "fakes.ServerStream")
+
+	rec = recorder.New()
+	cs := fakes.NewClientStream[testgrpc.StreamingOutputCallRequest, testgrpc.StreamingOutputCallResponse](
+		t.Context(), fakes.WithRecorder(rec), fakes.WithMethod("grpc.testing.TestService/FullDuplexCall"))
+	if err := cs.Send(req); err != nil {
+		t.Fatal(err)
+	}
+	spy = spytb.New(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ServerReceives(req)) {
+		t.Error("AssertOrder matched a server event on a recorder that holds none")
+	}
+	spy.Want(t, 1, "step 1 of 1, ServerReceives(", "no event of the server side was recorded, only the client's", "fakes.ClientStream")
+
+	// A side that was recorded gets no such note.
+	spy = spytb.New(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(&testgrpc.StreamingOutputCallRequest{})) {
+		t.Error("AssertOrder matched a request never sent")
+	}
+	if r := spy.Want(t, 1, "step 1 of 1, ClientSends("); strings.Contains(r.Msg, "was recorded, only") {
+		t.Errorf("the note about a side not recorded, on a side recorded:\n%s", r.Msg)
+	}
+	cs.Finish(nil)
 }
