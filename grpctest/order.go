@@ -694,9 +694,15 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 			} else if e, d, ok := nearest(near, st); ok {
 				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
-				// One before the previous step's event may be nearer
-				// still: a message both changed and out of order.
-				if pe, pd, ok := nearest(evs[:f], st); ok && i > 0 && nearer(pd, d) {
+				// One before the previous step's event, and taken by no
+				// step, may be nearer still: a message both changed and
+				// out of order.
+				taken := make(map[uint64]bool, len(matched))
+				for _, j := range matched {
+					taken[events[j].Seq] = true
+				}
+				untaken := slices.DeleteFunc(slices.Clone(evs[:f]), func(e recorder.Event) bool { return taken[e.Seq] })
+				if pe, pd, ok := nearest(untaken, st); ok && i > 0 && nearer(pd, d) {
 					focus = append(focus, pe.Seq)
 					fmt.Fprintf(&b, "nearer, but before event %d: event %d (%s): mismatch (-want +got):\n%s", after, pe.Seq, describeEvent(pe), pd)
 				}

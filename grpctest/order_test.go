@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1291,22 +1292,25 @@ func TestAssertOrderNotesAFailedSendOfTheMessage(t *testing.T) {
 }
 
 // A message both changed and out of order: the nearest miss after the
-// previous step's event is shown, and, when an event before it differs
-// less (fewer fields), that one too, with its own diff.
+// previous step's event is shown, and, when an event before it that no
+// step took differs less (fewer fields), that one too, with its own diff.
 func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
 	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
 		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
 	}
-	want := req("flush", &testgrpc.EchoStatus{Code: 5})
+	code := func(c int32) *testgrpc.EchoStatus { return &testgrpc.EchoStatus{Code: c} }
 	for _, tc := range []struct {
-		name       string
-		first, end *testgrpc.StreamingOutputCallRequest // before step 1's event, after it
-		wantNearer bool
+		name        string
+		first, last *testgrpc.StreamingOutputCallRequest // sent before "a", "b", and after them
+		want        *testgrpc.StreamingOutputCallRequest // step 2's, after step 1's ClientSends("b")
+		nearer      string                               // the body of the nearer miss shown, if any
 	}{
 		// One field off before, two after (the body and the status).
-		{"nearer before", req("flush", nil), req("c", &testgrpc.EchoStatus{Code: 4}), true},
+		{"nearer before", req("flush", nil), req("c", code(4)), req("flush", code(5)), "flush"},
 		// Three lines off before, one after.
-		{"nearest after", req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: "m"}), false},
+		{"nearest after", req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: "m"}), req("flush", code(5)), ""},
+		// Step 1's own event, one field off, is not shown: it is taken.
+		{"the nearer one is taken", req("x", nil), req("b", code(4)), req("b", code(5)), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
@@ -1315,7 +1319,7 @@ func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, m := range []*testgrpc.StreamingOutputCallRequest{tc.first, req("a", nil), req("b", nil), tc.end} {
+			for _, m := range []*testgrpc.StreamingOutputCallRequest{tc.first, req("a", nil), req("b", nil), tc.last} {
 				if err := stream.Send(m); err != nil {
 					t.Fatal(err)
 				}
@@ -1327,18 +1331,19 @@ func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
 			if _, err := stream.Recv(); err != io.EOF {
 				t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
 			}
-			if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("b", nil)), grpctest.ClientSends(want)) {
+			if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("b", nil)), grpctest.ClientSends(tc.want)) {
 				t.Fatal("AssertOrder found a request that was not sent")
 			}
 			r := spy.Want(t, 1, "step 2 of 2", "nearest event of that kind, event ")
-			// The first request, whose status is missing. (cmp's diffs
-			// vary their spaces on purpose: look for words.)
-			nearer := regexp.MustCompile(`nearer, but before event \d+: event \d+ \(client send [^)]*\): mismatch \(-want \+got\):\n`)
-			_, section, got := strings.Cut(r.Msg, "nearer, but before")
+			// (cmp's diffs vary their spaces on purpose: look for words.)
+			_, section, shown := strings.Cut(r.Msg, "nearer, but before")
 			section, _, _ = strings.Cut(section, "recorded timeline:")
-			got = got && nearer.MatchString(r.Msg) && strings.Contains(section, `"flush"`) && strings.Contains(section, `"response_status"`) && !strings.Contains(section, `"c"`)
-			if got != tc.wantNearer {
-				t.Errorf("the report shows a nearer miss before the previous step's event: %v, want %v:\n%s", got, tc.wantNearer, r.Msg)
+			header := regexp.MustCompile(`^ event \d+: event \d+ \(client send [^)]*\): mismatch \(-want \+got\):\n`)
+			switch {
+			case tc.nearer == "" && shown:
+				t.Errorf("the report shows a nearer miss before the previous step's event, want none:\n%s", r.Msg)
+			case tc.nearer != "" && (!shown || !header.MatchString(section) || !strings.Contains(section, strconv.Quote(tc.nearer)) || !strings.Contains(section, `"response_status"`)):
+				t.Errorf("the report does not show the request %q as a nearer miss before the previous step's event:\n%s", tc.nearer, r.Msg)
 			}
 		})
 	}
