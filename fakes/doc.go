@@ -55,6 +55,10 @@
 // makes every operation that returns an error (Send, Recv, Next, the
 // header and trailer methods, CloseSend) fail with an error naming it (a
 // constructor cannot return an error, and a panic is not an answer).
+// An in-memory stream has no harness to check for goroutines a handler
+// leaves running: a defer grpctest.VerifyNoLeaks(t) in a test (not a
+// parallel one) reports them in that test, where the package's
+// grpctest.VerifyTestMain reports them only after all its tests passed.
 //
 // # Scripted fake server
 //

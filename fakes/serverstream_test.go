@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/interop"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/streamtest/streamtest/fakes"
 	"github.com/streamtest/streamtest/grpctest"
+	"github.com/streamtest/streamtest/internal/spytb"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -580,4 +582,41 @@ func TestServerStreamWaitHeader(t *testing.T) {
 	var zero fakes.ServerStream[dupReq, dupRes]
 	_, err = zero.WaitHeader(t.Context())
 	wantCode(t, err, codes.FailedPrecondition)
+}
+
+// leakyHandler's FullDuplexCall answers each request from a goroutine it
+// leaves running (a fan-out bug): the goroutine waits for release.
+type leakyHandler struct {
+	testpb.UnimplementedTestServiceServer
+	release chan struct{}
+}
+
+func (h leakyHandler) FullDuplexCall(st testpb.TestService_FullDuplexCallServer) error {
+	go func() { <-h.release }()
+	return nil
+}
+
+// The package doc's advice: VerifyNoLeaks at a test's end reports a
+// goroutine a handler run on an in-memory stream leaves running, and
+// nothing for one that does not.
+func TestVerifyNoLeaksOnAHandlerRunOnAServerStream(t *testing.T) {
+	for _, leak := range []bool{true, false} {
+		release := make(chan struct{})
+		before := goleak.IgnoreCurrent() // the earlier tests' goroutines still exiting
+		spy := spytb.New(t)
+		ss := fakes.NewServerStream[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse](t.Context())
+		ss.CloseSend()
+		if leak {
+			ss.End(leakyHandler{release: release}.FullDuplexCall(ss))
+		} else {
+			ss.End(nil)
+		}
+		grpctest.VerifyNoLeaks(spy, before) // as a defer would, at the test's end
+		close(release)
+		if leak {
+			spy.Want(t, 1, "fakes_test.leakyHandler.FullDuplexCall.func1")
+		} else {
+			spy.WantClean(t)
+		}
+	}
 }
