@@ -174,6 +174,22 @@ func badInputs() []badInput {
 			}
 			return errCell(err)
 		}},
+		{"fakes `ClientStream.RespondHeader` with `content-type` (a key gRPC reserves)", "", func(t *testing.T, spy *spytb.TB) string {
+			var err error
+			spy.Run(func() {
+				err = fakes.NewClientStream[chatpb.Message, chatpb.Message](t.Context()).RespondHeader(metadata.Pairs("content-type", "application/json"))
+			})
+			if err == nil || !strings.Contains(err.Error(), `"content-type" is one gRPC reserves`) {
+				t.Fatalf("RespondHeader: %v; want an error naming the reserved key", err)
+			}
+			return errCell(err)
+		}},
+		{"scripted fake server: `SetTrailer` with `grpc-status`", "", func(t *testing.T, spy *spytb.TB) string {
+			spy.Run(func() {
+				fakes.NewServer(spy).Expect(postMethod).SetTrailer(metadata.Pairs("grpc-status", "5")).Times(0)
+			})
+			return reportCell(spy.Want(t, 1, "step 1 SetTrailer", `"grpc-status" is the call's status`))
+		}},
 		{"scripted fake server: `Do(nil)`", "", func(t *testing.T, spy *spytb.TB) string {
 			spy.Run(func() {
 				fakes.NewServer(spy).Expect(postMethod).Do(nil).Times(0)

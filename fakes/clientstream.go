@@ -196,7 +196,8 @@ func (c *ClientStream[Req, Res]) Respond(res ...*Res) {
 // if the header was already sent, by RespondHeader or by the first Respond,
 // or the stream was finished, and for metadata a grpc-go server cannot
 // send (a key not in [0-9a-z-_.], a value that is not printable ASCII under
-// a key without -bin).
+// a key without -bin) or leaves out (a key gRPC reserves, such as
+// content-type or grpc-status).
 func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	if !c.usable() {
 		return errZeroClientStream
@@ -215,6 +216,9 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 	if problem, _, _ := mdProblem(md); problem != "" {
 		return errors.New("fakes: RespondHeader: " + problem + ": a grpc-go server cannot send it (its SendHeader fails)")
 	}
+	if problem := reservedProblem(md); problem != "" {
+		return errors.New("fakes: RespondHeader: " + problem)
+	}
 	joinMD(&p.header, md)
 	p.headerSent = true
 	p.broadcastLocked()
@@ -224,9 +228,10 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 // RespondTrailer merges md into the trailer that the code's Trailer()
 // returns once the stream has finished. It returns an error after Finish,
 // on a method without server streaming after Respond, whose one response
-// is the call's result (set the trailer first), and for metadata gRPC
+// is the call's result (set the trailer first), for metadata gRPC
 // refuses (as RespondHeader), which a grpc-go client would get as
-// codes.Internal in place of the call's status.
+// codes.Internal in place of the call's status, and for a key gRPC
+// reserves (grpc-status: give the status to Finish).
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	if !c.usable() {
 		return errZeroClientStream
@@ -245,6 +250,9 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	}
 	if problem, key, inValue := mdProblem(md); problem != "" {
 		return fmt.Errorf("fakes: RespondTrailer: %s: a grpc-go server sends it, and its client ends the call with codes.Internal (%s) in place of the status", problem, clientTrailerErr(key, inValue))
+	}
+	if problem := reservedProblem(md); problem != "" {
+		return errors.New("fakes: RespondTrailer: " + problem)
 	}
 	joinMD(&p.trailer, md)
 	return nil

@@ -2,6 +2,7 @@ package fakes
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -39,6 +40,52 @@ func mdProblem(md metadata.MD) (problem, key string, inValue bool) {
 	return "", "", false
 }
 
+// reservedKey returns the first key of md, in key order, that a grpc-go
+// server leaves out of a header or trailer it sends (its transport's
+// isReservedHeader: HTTP/2 pseudo-headers, content-type, user-agent, te
+// and the keys gRPC itself carries the call in: grpc-status,
+// grpc-message, grpc-encoding, grpc-timeout, grpc-message-type), "" if
+// none is. A handler may set them without an error, and its client never
+// sees them.
+func reservedKey(md metadata.MD) string {
+	keys := slices.Sorted(maps.Keys(md))
+	for _, k := range keys {
+		if reserved(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+func reserved(k string) bool {
+	if strings.HasPrefix(k, ":") {
+		return true
+	}
+	switch k {
+	case "content-type", "user-agent", "te", "grpc-status", "grpc-message", "grpc-encoding", "grpc-timeout", "grpc-message-type":
+		return true
+	}
+	return false
+}
+
+// reservedProblem says why md, which the test gives as what a server
+// sends (RespondHeader, RespondTrailer, a script's SendHeader or
+// SetTrailer), holds what no server can send the code: "" if it does not.
+func reservedProblem(md metadata.MD) string {
+	k := reservedKey(md)
+	switch {
+	case k == "":
+		return ""
+	case k == "grpc-status" || k == "grpc-message":
+		return fmt.Sprintf("key %q is the call's status, which gRPC sends itself and a grpc-go server leaves out of the metadata a handler sets: "+
+			"give the status as the call's error (Finish's, or a script's Return)", k)
+	case k == "content-type":
+		return fmt.Sprintf("key %q is one gRPC reserves, which a grpc-go server leaves out of the metadata a handler sets: "+
+			"its client always sees content-type: application/grpc", k)
+	}
+	return fmt.Sprintf("key %q is one gRPC reserves, which a grpc-go server leaves out of the metadata a handler sets: the client would never see it", k)
+}
+
 // clientTrailerErr is what a grpc-go client gets for a trailer with key
 // whose name (or value, if inValue) gRPC refuses: its HTTP/2 reader's
 // words, in a status with codes.Internal.
@@ -55,7 +102,7 @@ func scriptMDProblem(md metadata.MD) string {
 	problem, _, inValue := mdProblem(md)
 	switch {
 	case problem == "":
-		return ""
+		return reservedProblem(md)
 	case inValue:
 		return problem + ", which gRPC refuses: values are printable ASCII unless the key ends in -bin"
 	}

@@ -420,7 +420,8 @@ func (sc *Script) Do(f func(ctx context.Context) error) *Script {
 }
 
 // SendHeader sends the response header md. It comes before the first
-// Send (which sends the header), once.
+// Send (which sends the header), once. A key gRPC reserves (content-type,
+// grpc-status, ...) is a misuse: a grpc-go server leaves it out.
 func (sc *Script) SendHeader(md metadata.MD) *Script {
 	sc.made("SendHeader")
 	sc.s.t.Helper()
@@ -439,7 +440,9 @@ func (sc *Script) SendHeader(md metadata.MD) *Script {
 	})
 }
 
-// SetTrailer adds md to the trailer sent with the call's status.
+// SetTrailer adds md to the trailer sent with the call's status. A key
+// gRPC reserves (grpc-status, grpc-message, content-type, ...) is a
+// misuse: the status is Return's.
 func (sc *Script) SetTrailer(md metadata.MD) *Script {
 	sc.made("SetTrailer")
 	sc.s.t.Helper()
