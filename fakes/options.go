@@ -100,11 +100,10 @@ func (c *config) err() error {
 // r.String() work on fakes as on real streams. A ServerStream records the
 // server's side only, what the handler does (the test plays the client: its
 // Push shows as the handler's Recvs, its CloseSend as no event, since a Recv
-// that returns io.EOF records none); a
-// ClientStream the client's side only, what the code under test does. A
-// ServerStream records End
-// at End or Cancel; a ClientStream when Recv returns an error or io.EOF, on
-// a method without server streaming when Recv returns its one response (see
+// that returns io.EOF records none); a ClientStream records the client's
+// side only, what the code under test does. A ServerStream records End at
+// End or Cancel; a ClientStream when Recv returns an error or io.EOF, on a
+// method without server streaming when Recv returns its one response (see
 // WithMethod), or when its context ends. A nil r is a bad option.
 func WithRecorder(r *recorder.Recorder) Option {
 	return func(c *config) {
