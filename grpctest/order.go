@@ -674,7 +674,9 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		}
 		evs, f, st = own, nf, cs.step
 	}
-	b.WriteString(sideNotRecorded(evs, st))
+	if dropped == 0 { // else the ring may have dropped that side's events
+		b.WriteString(sideNotRecorded(evs, st))
+	}
 	near := evs[f:]
 	var after uint64 // the Seq of the event the previous step matched
 	if i > 0 {
