@@ -231,7 +231,8 @@ func (c *ClientStream[Req, Res]) RespondHeader(md metadata.MD) error {
 // is the call's result (set the trailer first), for metadata gRPC
 // refuses (as RespondHeader), which a grpc-go client would get as
 // codes.Internal in place of the call's status, and for a key gRPC
-// reserves (grpc-status: give the status to Finish).
+// reserves or that carries the status (grpc-status,
+// grpc-status-details-bin: give the status, with its details, to Finish).
 func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	if !c.usable() {
 		return errZeroClientStream
@@ -251,7 +252,7 @@ func (c *ClientStream[Req, Res]) RespondTrailer(md metadata.MD) error {
 	if problem, key, inValue := mdProblem(md); problem != "" {
 		return fmt.Errorf("fakes: RespondTrailer: %s: a grpc-go server sends it, and its client ends the call with codes.Internal (%s) in place of the status", problem, clientTrailerErr(key, inValue))
 	}
-	if problem := reservedProblem(md); problem != "" {
+	if problem := trailerProblem(md); problem != "" {
 		return errors.New("fakes: RespondTrailer: " + problem)
 	}
 	joinMD(&p.trailer, md)

@@ -86,6 +86,27 @@ func reservedProblem(md metadata.MD) string {
 	return fmt.Sprintf("key %q is one gRPC reserves, which a grpc-go server leaves out of the metadata a handler sets: the client would never see it", k)
 }
 
+// detailsProblem says why a trailer md the test gives as a server's
+// (RespondTrailer, a script's SetTrailer) cannot be: it holds
+// grpc-status-details-bin, from which a grpc-go client builds the call's
+// status, and which it checks against grpc-status (a mismatch ends the
+// call with Internal). "" if it does not hold it.
+func detailsProblem(md metadata.MD) string {
+	if _, ok := md["grpc-status-details-bin"]; !ok {
+		return ""
+	}
+	return `key "grpc-status-details-bin" is the call's status details, which a grpc-go client reads with the status ` +
+		"(and ends the call with Internal if they do not agree): give the details with status.WithDetails, in the call's error (Finish's, or a script's Return)"
+}
+
+// trailerProblem is reservedProblem, then detailsProblem.
+func trailerProblem(md metadata.MD) string {
+	if p := reservedProblem(md); p != "" {
+		return p
+	}
+	return detailsProblem(md)
+}
+
 // clientTrailerErr is what a grpc-go client gets for a trailer with key
 // whose name (or value, if inValue) gRPC refuses: its HTTP/2 reader's
 // words, in a status with codes.Internal.

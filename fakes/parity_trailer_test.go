@@ -108,7 +108,7 @@ func TestReservedKeysAreNotSentAsGRPCs(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMsgs(t, []metadata.MD{realMD}, []metadata.MD{fakeMD})
-	for _, k := range []string{"grpc-status", ":status", "te"} {
+	for _, k := range []string{"grpc-status", ":status", "te", "grpc-status-details-bin"} {
 		err := fs.RespondTrailer(metadata.Pairs(k, "0"))
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("fakes: RespondTrailer: key %q is ", k)) {
 			t.Errorf("RespondTrailer with %s: %v, want an error naming the reserved key", k, err)
@@ -130,6 +130,8 @@ func TestReservedKeysAreNotSentAsGRPCs(t *testing.T) {
 	}{
 		{"SendHeader", func(sc *fakes.Script) { sc.SendHeader(metadata.Pairs("content-type", "application/json")) }, `step 1 SendHeader: key "content-type" is one gRPC reserves`},
 		{"SetTrailer", func(sc *fakes.Script) { sc.SetTrailer(metadata.Pairs("grpc-message", "m")) }, `step 1 SetTrailer: key "grpc-message" is the call's status`},
+		{"SetTrailer with details", func(sc *fakes.Script) { sc.SetTrailer(metadata.Pairs("grpc-status-details-bin", "x")) },
+			`step 1 SetTrailer: key "grpc-status-details-bin" is the call's status details`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)

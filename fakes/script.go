@@ -441,14 +441,18 @@ func (sc *Script) SendHeader(md metadata.MD) *Script {
 }
 
 // SetTrailer adds md to the trailer sent with the call's status. A key
-// gRPC reserves (grpc-status, grpc-message, content-type, ...) is a
-// misuse: the status is Return's.
+// gRPC reserves (grpc-status, grpc-message, content-type, ...) or
+// grpc-status-details-bin is a misuse: the status, and its details, are
+// Return's.
 func (sc *Script) SetTrailer(md metadata.MD) *Script {
 	sc.made("SetTrailer")
 	sc.s.t.Helper()
 	return sc.add(stepSetTrailer, func(st *scriptStep) string {
 		st.md = md.Copy()
-		return scriptMDProblem(md)
+		if bad := scriptMDProblem(md); bad != "" {
+			return bad
+		}
+		return detailsProblem(md)
 	})
 }
 

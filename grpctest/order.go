@@ -703,7 +703,10 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 				for _, j := range matched {
 					taken[events[j].Seq] = true
 				}
-				untaken := slices.DeleteFunc(slices.Clone(evs[:f]), func(e recorder.Event) bool { return taken[e.Seq] })
+				// (Of the step's type: a diff of types only is short.)
+				untaken := slices.DeleteFunc(slices.Clone(evs[:f]), func(e recorder.Event) bool {
+					return taken[e.Seq] || messageType(e.Msg) != messageType(st.msg)
+				})
 				if pe, pd, ok := nearest(untaken, st); ok && i > 0 && nearer(pd, d) {
 					focus = append(focus, pe.Seq)
 					fmt.Fprintf(&b, "nearer, but before event %d: event %d (%s): mismatch (-want +got):\n%s", after, pe.Seq, describeEvent(pe), pd)
@@ -715,7 +718,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 		focus = append(focus, seqs...)
 		b.WriteString(note)
 	case endStep:
-		b.WriteString(nearestEnds(st, evs, f, after, restricted, waited))
+		b.WriteString(nearestEnds(st, evs, f, after, restricted, waited, dropped))
 	}
 	if len(events) == 0 {
 		// The recorder's own rendering says why, when WithMethods is the
@@ -964,7 +967,7 @@ const maxNearestEnds = 4
 // for their code: those of events[from:] (after after, the Seq of the event
 // the previous step matched, if not 0), or if there are none, the earlier
 // ones. restricted says events are those of the step's call only.
-func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration) string {
+func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration, dropped uint64) string {
 	// Ends alike (side, method and status) are listed once, with a count:
 	// three hundred unary calls that ended OK do not hide the stream
 	// that ended Canceled. Those that ended with an error come first.
@@ -1023,6 +1026,9 @@ func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, re
 	}
 	if l := list(events[:from]); l != "" {
 		return fmt.Sprintf("no %s event%s%s; %s: %s\n%s", end, ofCall, afterText, earlier, l, notEnded(events, waited))
+	}
+	if dropped > 0 { // not "none was recorded": the ring may have dropped it
+		return fmt.Sprintf("no %s event%s among the %d events kept: it may have been among the %d the ring dropped\n", end, ofCall, len(events), dropped)
 	}
 	none := fmt.Sprintf("no %s event was recorded: no %s had ended", end, half)
 	if restricted {

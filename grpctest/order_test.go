@@ -1427,3 +1427,41 @@ func TestAssertOrderSaysASideWasNotRecorded(t *testing.T) {
 	}
 	cs.Finish(nil)
 }
+
+// The nearer miss before the previous step's event is of the step's type:
+// a message of another type (an earlier call of another method) is not
+// near because its diff lists little but the two types.
+func TestAssertOrderNearerMissBeforeIsOfTheStepsType(t *testing.T) {
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, service(textEcho{}))
+	c := client(srv)
+	if _, err := c.UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
+		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
+	}
+	stream, err := c.FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*testgrpc.StreamingOutputCallRequest{req("a", nil), req("c", &testgrpc.EchoStatus{Message: "x"})} {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
+	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("a", nil)), grpctest.ClientSends(req("flush", &testgrpc.EchoStatus{Code: 5, Message: "y"}))) {
+		t.Fatal("AssertOrder found a request that was not sent")
+	}
+	r := spy.Want(t, 1, "step 2 of 2", "nearest event of that kind, event ")
+	if strings.Contains(r.Msg, "nearer, but before") {
+		t.Errorf("the report shows a message of another type as a nearer miss:\n%s", r.Msg)
+	}
+}
