@@ -966,7 +966,8 @@ const maxNearestEnds = 4
 // nearestEnds describes the End events an Ends step could have matched but
 // for their code: those of events[from:] (after after, the Seq of the event
 // the previous step matched, if not 0), or if there are none, the earlier
-// ones. restricted says events are those of the step's call only.
+// ones. restricted says events are those of the step's call only; dropped
+// counts the events the recorder's ring dropped before them.
 func nearestEnds(st endStep, events []recorder.Event, from int, after uint64, restricted bool, waited time.Duration, dropped uint64) string {
 	// Ends alike (side, method and status) are listed once, with a count:
 	// three hundred unary calls that ended OK do not hide the stream
