@@ -687,14 +687,7 @@ var libraryFrames = []string{
 	"github.com/streamtest/streamtest/fakes.",
 }
 
-func libraryFrame(fn string) bool {
-	for _, p := range libraryFrames {
-		if strings.HasPrefix(fn, p) {
-			return true
-		}
-	}
-	return false
-}
+func libraryFrame(fn string) bool { return hasPrefixIn(fn, libraryFrames) }
 
 // elideLibraryTop replaces the frames at the top of a traceback (after its
 // header line) that are gRPC's, the recorder's or a fake stream's with one

@@ -761,13 +761,11 @@ func dropFrames(lines []string, drop func(fn, loc string) bool, marker string) [
 	return out
 }
 
-func dispatchFrame(line string) bool {
-	for _, p := range dispatchFrames {
-		if strings.HasPrefix(line, p) {
-			return true
-		}
-	}
-	return false
+func dispatchFrame(line string) bool { return hasPrefixIn(line, dispatchFrames) }
+
+// hasPrefixIn reports whether s starts with one of prefixes.
+func hasPrefixIn(s string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(s, p) })
 }
 
 // labelled returns the goroutines carrying the label of harness id, except
