@@ -1291,13 +1291,41 @@ func TestAssertOrderNotesAFailedSendOfTheMessage(t *testing.T) {
 	spy.Want(t, 1) // Close found nothing more
 }
 
+// echoReq is a request textEcho echoes (its payload; the status, which
+// only the recorder sees, makes a second field to differ in).
+func echoReq(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
+	return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
+}
+
+// echoAll makes a FullDuplexCall of textEcho's that sends each of reqs and
+// reads its echo, then half-closes and reads io.EOF.
+func echoAll(t *testing.T, c testgrpc.TestServiceClient, reqs ...*testgrpc.StreamingOutputCallRequest) {
+	t.Helper()
+	stream, err := c.FullDuplexCall(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range reqs {
+		if err := stream.Send(m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
+	}
+}
+
 // A message both changed and out of order: the nearest miss after the
 // previous step's event is shown, and, when an event before it that no
 // step took differs less (fewer fields), that one too, with its own diff.
 func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
-	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
-		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
-	}
+	req := echoReq
 	code := func(c int32) *testgrpc.EchoStatus { return &testgrpc.EchoStatus{Code: c} }
 	for _, tc := range []struct {
 		name        string
@@ -1315,22 +1343,7 @@ func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spy := spytb.New(t)
 			srv := grpctest.NewServer(spy, service(textEcho{}))
-			stream, err := client(srv).FullDuplexCall(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range []*testgrpc.StreamingOutputCallRequest{tc.first, req("a", nil), req("b", nil), tc.last} {
-				if err := stream.Send(m); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := stream.Recv(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			stream.CloseSend()
-			if _, err := stream.Recv(); err != io.EOF {
-				t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
-			}
+			echoAll(t, client(srv), tc.first, req("a", nil), req("b", nil), tc.last)
 			if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("b", nil)), grpctest.ClientSends(tc.want)) {
 				t.Fatal("AssertOrder found a request that was not sent")
 			}
@@ -1355,32 +1368,14 @@ func TestAssertOrderShowsANearerMissBeforeThePreviousStep(t *testing.T) {
 func TestAssertOrderNearestHasTheFewestDifferences(t *testing.T) {
 	spy := spytb.New(t)
 	srv := grpctest.NewServer(spy, service(textEcho{}))
-	stream, err := client(srv).FullDuplexCall(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
-		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
-	}
-	long := strings.Repeat("m", 300)
-	for _, m := range []*testgrpc.StreamingOutputCallRequest{req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: long})} {
-		if err := stream.Send(m); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	req := echoReq
+	echoAll(t, client(srv), req("x", nil), req("flush", &testgrpc.EchoStatus{Code: 5, Message: strings.Repeat("m", 300)}))
 	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("flush", &testgrpc.EchoStatus{Code: 5}))) {
 		t.Fatal("AssertOrder found a request that was not sent")
 	}
 	r := spy.Want(t, 1, "nearest event of that kind, event ")
 	if _, d, _ := strings.Cut(r.Msg, "mismatch (-want +got):"); !strings.Contains(strings.Split(d, "recorded timeline:")[0], `"message": string("mmmmmmmm`) {
 		t.Errorf("the nearest miss is not the request that differs in its status's message only:\n%s", r.Msg)
-	}
-	stream.CloseSend()
-	if _, err := stream.Recv(); err != io.EOF {
-		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
 	}
 }
 
@@ -1438,25 +1433,8 @@ func TestAssertOrderNearerMissBeforeIsOfTheStepsType(t *testing.T) {
 	if _, err := c.UnaryCall(t.Context(), &testgrpc.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	req := func(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCallRequest {
-		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
-	}
-	stream, err := c.FullDuplexCall(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []*testgrpc.StreamingOutputCallRequest{req("a", nil), req("c", &testgrpc.EchoStatus{Message: "x"})} {
-		if err := stream.Send(m); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stream.CloseSend()
-	if _, err := stream.Recv(); err != io.EOF {
-		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
-	}
+	req := echoReq
+	echoAll(t, c, req("a", nil), req("c", &testgrpc.EchoStatus{Message: "x"}))
 	if grpctest.AssertOrder(spy, srv.Recorder(), grpctest.ClientSends(req("a", nil)), grpctest.ClientSends(req("flush", &testgrpc.EchoStatus{Code: 5, Message: "y"}))) {
 		t.Fatal("AssertOrder found a request that was not sent")
 	}
