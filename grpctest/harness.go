@@ -277,26 +277,20 @@ func registerServices(register func(*grpc.Server), srv *grpc.Server, cleanup fun
 	return nil, "", true
 }
 
-// inLabels runs f on a new goroutine carrying the labels of ctx and waits
-// for it. Goroutines f starts inherit the labels; the caller's own labels
-// are left alone. A panic in f (grpc.NewServer panics on some misuses of its
-// options) is recovered there and returned as an error, for the caller to
-// report on the test's goroutine: left alone on f's goroutine, it would end
-// the test binary with no test named.
+// inLabels runs f with the calling goroutine labelled like ctx, then gives
+// it back the labels it had: goroutines f starts inherit ctx's labels. A
+// panic in f (grpc.NewServer panics on some misuses of its options) is
+// recovered and returned as an error, for the caller to report with
+// t.Fatalf.
 func inLabels(ctx context.Context, f func()) (err error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("panicked: %v", p)
-			}
-		}()
-		pprof.SetGoroutineLabels(ctx)
-		f()
+	defer swapLabels(ctx).restore()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panicked: %v", p)
+		}
 	}()
-	<-done
-	return err
+	f()
+	return nil
 }
 
 func (s *Server) newClient(extra []grpc.DialOption) (*grpc.ClientConn, error) {

@@ -34,11 +34,12 @@ import (
 )
 
 // handlerBegin counts a handler of method as running and labels its
-// goroutine; it returns the labels the goroutine had, for handlerEnd, and
+// goroutine; it returns what handlerEnd needs to undo that, and
 // the handler's context with the harness's labels added, so that pprof.Do
 // in the handler (which sets the goroutine's labels from its context, and
 // restores them from it) keeps them.
-func (s *Server) handlerBegin(ctx context.Context, method string) (context.Context, savedLabels) {
+func (s *Server) handlerBegin(ctx context.Context, method string) (context.Context, handlerRun) {
+	run := handlerRun{method: method, goid: goid.ID()}
 	s.mu.Lock()
 	if s.running == 0 {
 		s.idle = make(chan struct{})
@@ -48,18 +49,28 @@ func (s *Server) handlerBegin(ctx context.Context, method string) (context.Conte
 	if s.handlerGoroutines == nil {
 		s.handlerGoroutines = make(map[uint64]string)
 	}
-	s.handlerGoroutines[goid.ID()] = method
+	s.handlerGoroutines[run.goid] = method
 	s.mu.Unlock()
 	labels := pprof.Labels(labelHarness, s.id, labelSide, "server", labelMethod, method)
-	saved := swapLabels(pprof.WithLabels(s.serverLabels, labels))
-	return pprof.WithLabels(ctx, labels), saved
+	run.saved = swapLabels(pprof.WithLabels(s.serverLabels, labels))
+	return pprof.WithLabels(ctx, labels), run
 }
 
-func (s *Server) handlerEnd(method string, saved savedLabels) {
-	saved.restore()
+// handlerRun is what handlerBegin hands to handlerEnd: the method, the
+// handler's goroutine (its ID is read once: reading it costs a traceback)
+// and the labels that goroutine had before.
+type handlerRun struct {
+	method string
+	goid   uint64
+	saved  savedLabels
+}
+
+// handlerEnd undoes handlerBegin, on the same goroutine.
+func (s *Server) handlerEnd(run handlerRun) {
+	run.saved.restore()
 	s.mu.Lock()
-	delete(s.handlerGoroutines, goid.ID())
-	s.handlers[method]--
+	delete(s.handlerGoroutines, run.goid)
+	s.handlers[run.method]--
 	s.running--
 	if s.running == 0 {
 		close(s.idle)
@@ -90,8 +101,8 @@ func (s *Server) handlerEnd(method string, saved savedLabels) {
 // on it).
 func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if s.outerInterceptor(&s.outerUnary, "unaryServerInterceptor", "getChainUnaryHandler") {
-		ctx, saved := s.handlerBegin(ctx, info.FullMethod)
-		defer s.handlerEnd(info.FullMethod, saved)
+		ctx, hr := s.handlerBegin(ctx, info.FullMethod)
+		defer s.handlerEnd(hr)
 		returned := false
 		defer s.outerExit(info.FullMethod, &returned)
 		resp, err := handler(ctx, req)
@@ -110,8 +121,8 @@ func (s *Server) unaryServerInterceptor(ctx context.Context, req any, info *grpc
 
 func (s *Server) streamServerInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if s.outerInterceptor(&s.outerStream, "streamServerInterceptor", "getChainStreamHandler") {
-		ctx, saved := s.handlerBegin(ss.Context(), info.FullMethod)
-		defer s.handlerEnd(info.FullMethod, saved)
+		ctx, hr := s.handlerBegin(ss.Context(), info.FullMethod)
+		defer s.handlerEnd(hr)
 		returned := false
 		defer s.outerExit(info.FullMethod, &returned)
 		ls := &labelledServerStream{ServerStream: ss, ctx: ctx, s: s, method: info.FullMethod}
@@ -207,8 +218,8 @@ func (run *handlerOutcome) status(method string) error {
 // ended the goroutine.
 func (s *Server) runUnary(ctx context.Context, req any, method string, handler grpc.UnaryHandler, run *handlerOutcome, done chan<- struct{}) {
 	defer close(done)
-	ctx, saved := s.handlerBegin(ctx, method)
-	defer s.handlerEnd(method, saved)
+	ctx, hr := s.handlerBegin(ctx, method)
+	defer s.handlerEnd(hr)
 	defer s.keepPanic(method, run)
 	run.resp, run.err = handler(ctx, req)
 	run.returned = true
@@ -217,8 +228,8 @@ func (s *Server) runUnary(ctx context.Context, req any, method string, handler g
 // runStream is runUnary for streamServerInterceptor.
 func (s *Server) runStream(srv any, ss grpc.ServerStream, method string, handler grpc.StreamHandler, run *handlerOutcome, done chan<- struct{}) {
 	defer close(done)
-	ctx, saved := s.handlerBegin(ss.Context(), method)
-	defer s.handlerEnd(method, saved)
+	ctx, hr := s.handlerBegin(ss.Context(), method)
+	defer s.handlerEnd(hr)
 	defer s.keepPanic(method, run)
 	ls := &labelledServerStream{ServerStream: ss, ctx: ctx, s: s, method: method}
 	defer ls.ended.Store(true)
