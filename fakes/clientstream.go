@@ -128,6 +128,11 @@ func (c *ClientStream[Req, Res]) usable() bool { return c != nil && c.p != nil }
 func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientStream[Req, Res] {
 	cfg := newConfig(DefaultClientMethod, opts)
 	ctx = cfg.checkContext("NewClientStream", ctx)
+	if cfg.rec != nil {
+		// As the recorder's client interceptor tags a real stream's
+		// context: Recorder.CallID(c.Context()) names the recorded call.
+		ctx = cfg.rec.TagContext(ctx, cfg.method)
+	}
 	checkTypes[Req, Res](cfg)
 	cli, srv := cfg.streamKind()
 	c := &ClientStream[Req, Res]{p: newPipe(ctx, cfg), serverStreams: srv, clientStreams: cli}

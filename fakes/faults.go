@@ -55,8 +55,10 @@ import (
 // failed operation as a server Send or Recv with Err set, as a transport
 // failure is, chain FailAfter before a recorder r of your own:
 //
+//	r := recorder.New()
 //	grpctest.NewServer(t, register, grpctest.WithoutRecorder(),
-//		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(fakes.FailAfter(m, n, err)), r.ServerOptions()...),
+//		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(fakes.FailAfter(m, n, err))),
+//		grpctest.WithServerOptions(r.ServerOptions()...), // added after: inside FailAfter
 //		grpctest.WithDialOptions(r.DialOptions()...))
 //
 // Bad arguments (n < 0, a nil err, a malformed method) cannot be returned

@@ -455,9 +455,10 @@ func TestFailAfterAndTheRecorder(t *testing.T) {
 	}
 
 	r := recorder.New()
+	// As FailAfter's doc writes it.
 	outside := grpctest.NewServer(t, register, grpctest.WithoutRecorder(),
-		grpctest.WithServerOptions(append([]grpc.ServerOption{grpc.ChainStreamInterceptor(
-			fakes.FailAfter(streamingOut, 2, errInjected))}, r.ServerOptions()...)...),
+		grpctest.WithServerOptions(grpc.ChainStreamInterceptor(fakes.FailAfter(streamingOut, 2, errInjected))),
+		grpctest.WithServerOptions(r.ServerOptions()...), // added after: inside FailAfter
 		grpctest.WithDialOptions(r.DialOptions()...))
 	_, err = collect(t.Context(), testpb.NewTestServiceClient(outside.Conn()), []int32{1, 2}, 1)
 	wantCode(t, err, codes.Unavailable)

@@ -31,6 +31,7 @@ type Option func(*config)
 type streamRecorder interface {
 	WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream
 	WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream
+	TagContext(ctx context.Context, method string) context.Context
 	EndServerStream(ss grpc.ServerStream, err error)
 }
 
@@ -104,7 +105,10 @@ func (c *config) err() error {
 // side only, what the code under test does. A ServerStream records End at
 // End or Cancel; a ClientStream when Recv returns an error or io.EOF, on a
 // method without server streaming when Recv returns its one response (see
-// WithMethod), or when its context ends. A nil r is a bad option.
+// WithMethod), or when its context ends. As a real stream's, a recorded
+// ClientStream's Context carries r's call tag: r.CallID(stream.Context())
+// is the id of its recorded call (for grpctest.InCall). A nil r is a bad
+// option.
 func WithRecorder(r *recorder.Recorder) Option {
 	return func(c *config) {
 		if r == nil {

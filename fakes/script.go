@@ -627,6 +627,13 @@ func (sc *Script) Metadata(want metadata.MD) *Script {
 // whose cancel reached the server too late for that wait (after the
 // second, or before gRPC had started its handler) is reported as one Close
 // may have ended, with a note that says so.
+//
+// Without AllowCancel, a canceled call is reported, which catches a client
+// that gives up on a call it should finish, but only now and then: a script
+// checks what the server got, and a client that cancels just after the
+// script's last step has let it complete. To check that the client read
+// the response, assert it on the client's side (grpctest.ClientReceives on
+// the server's Recorder).
 func (sc *Script) AllowCancel() *Script {
 	sc.made("AllowCancel")
 	sc.s.t.Helper()

@@ -1104,7 +1104,7 @@ func (s *Server) verify(printed bool) {
 				case run.endedBy == endClient:
 					// Whatever the step's operation failed with (a cancel's
 					// status, or the transport's as the cancel reached it).
-					why += " (the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script)"
+					why += " (the client canceled the call, or its deadline passed, before the script's end: if the client should have finished the call (read to the end, or read its one response), that is the bug; if it may cancel there, add AllowCancel() to the script)"
 				}
 				if noHalfClose {
 					why += "; the step waits for the client to half-close, and it never did (no CloseSend): " +

@@ -475,7 +475,7 @@ func TestServerStepThatEndedTheCallIsNotListedAsNotReached(t *testing.T) {
 	t.Run("a client cancel during a Recv", func(t *testing.T) {
 		spy := cancelAfterFirstResponse(t, func(sc *fakes.Script) { sc.Send(res(1)).Recv(req(1)).Send(res(2)) })
 		spy.Want(t, 1, "did not complete its script: the call ended during step 2 Recv(", "Canceled",
-			"the client canceled the call, or its deadline passed, before the script's end: if the client may do that, add AllowCancel() to the script")
+			"the client canceled the call, or its deadline passed, before the script's end: if the client should have finished the call (read to the end, or read its one response), that is the bug; if it may cancel there, add AllowCancel() to the script")
 	})
 	t.Run("a client cancel during a last Sleep", func(t *testing.T) {
 		spy := cancelAfterFirstResponse(t, func(sc *fakes.Script) { sc.Send(res(1)).Sleep(time.Hour) })
@@ -819,7 +819,7 @@ func TestServerClientCanceledWithoutHalfClosing(t *testing.T) {
 			waitServer(recorder.End)
 			srv.Close()
 			r := spy.Want(t, 1, "did not complete its script")
-			hint := strings.Contains(r.Msg, "before the script's end: if the client may do that, add AllowCancel()")
+			hint := strings.Contains(r.Msg, "before the script's end: if the client should have finished the call (read to the end, or read its one response), that is the bug; if it may cancel there, add AllowCancel()")
 			note := strings.Contains(r.Msg, "while the step waited for it to half-close; if it may cancel there, add AllowCancel() to the script") &&
 				strings.Contains(r.Msg, "the step waits for the client to half-close, and it never did (no CloseSend)")
 			if each := step == "RecvEach"; hint == each || note != each {
@@ -949,4 +949,34 @@ func TestMethodNamesWithoutTheLeadingSlash(t *testing.T) {
 	srv.Expect(strings.TrimPrefix(unaryCall, "/"))
 	srv.Close()
 	spy.Want(t, 1, `Expect("grpc.testing.TestService/UnaryCall") at server_test.go:`)
+}
+
+// As AllowCancel's doc says: a client that cancels once the script has
+// completed is not reported by the script, though it never read the last
+// response; an assertion on the client's side catches that.
+func TestServerCancelAfterTheScriptCompleted(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	srv.Expect(fullDuplex).Send(res(1)).Send(res(2))
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	serverEnded := func(evs []recorder.Event) bool {
+		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+	}
+	if err := srv.Recorder().Wait(t.Context(), serverEnded); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // never reads res(2)
+	spy.End()
+	spy.WantClean(t)
+
+	client := spytb.New(t)
+	grpctest.AssertOrder(client, srv.Recorder(), grpctest.ClientReceives(res(1)), grpctest.ClientReceives(res(2)))
+	client.Want(t, 1, "ClientReceives(")
 }
