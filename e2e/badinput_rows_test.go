@@ -946,6 +946,9 @@ func badInputs() []badInput {
 		{"`grpctest.WithClientConnCheck()` without `WithTCP`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOption(t, spy, grpctest.WithClientConnCheck(), "WithClientConnCheck without WithTCP")
 		}},
+		{"`grpctest.WithTestGoroutineCheck()` with `WithoutLeakCheck`", "", func(t *testing.T, spy *spytb.TB) string {
+			return fatalOptions(t, spy, []grpctest.Option{grpctest.WithTestGoroutineCheck(), grpctest.WithoutLeakCheck()}, "WithTestGoroutineCheck and WithoutLeakCheck both given")
+		}},
 		{"`grpctest.WithBufferSize(n)` with `WithTCP`", "", func(t *testing.T, spy *spytb.TB) string {
 			return fatalOptions(t, spy, []grpctest.Option{grpctest.WithTCP(), grpctest.WithBufferSize(1 << 20)}, "WithBufferSize(1048576) with WithTCP")
 		}},

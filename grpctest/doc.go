@@ -62,8 +62,10 @@
 //     Blocking);
 //  7. report the handlers that panicked (the harness recovers their
 //     panics: see NewServer), then (a) unfinished client streams; (b)
-//     handlers still running; (c) goroutines left running; (d) with
-//     WithLateSendCheck, streams used after their handler returned.
+//     handlers still running; (c) goroutines left running (with
+//     WithTestGoroutineCheck, those the test started after NewServer too);
+//     (d) with WithLateSendCheck, streams used after their handler
+//     returned.
 //
 // Nothing in Close sleeps for a fixed time: a clean harness closes in well
 // under a millisecond plus one goroutine scan. What is still stuck after a
@@ -183,13 +185,14 @@
 // and at Close reads the goroutine profile (debug=1 prints labels) for the
 // goroutines that still carry its id. The labels are set on:
 //
-//   - the goroutines that run grpc.NewServer and Serve, so every server
-//     goroutine (accept loop, transports, stream workers, handlers) and
-//     everything a handler starts inherits them; each handler goroutine also
-//     gets "streamtest.method", so a leaked goroutine names the handler that
-//     started it;
-//   - the goroutine that runs grpc.NewClient and ClientConn.Connect, so the
-//     channel's resolver, balancer and transport goroutines inherit them;
+//   - NewServer's caller while it runs grpc.NewServer and starts Serve, so
+//     every server goroutine (accept loop, transports, stream workers,
+//     handlers) and everything a handler starts inherits them; each handler
+//     goroutine also gets "streamtest.method", so a leaked goroutine names
+//     the handler that started it;
+//   - the same caller while it runs grpc.NewClient and ClientConn.Connect
+//     (and so does Dial), so the channel's resolver, balancer and transport
+//     goroutines inherit them;
 //   - the calling goroutine while the harness's client interceptors start a
 //     call, and while a harness stream's SendMsg, RecvMsg and Header run,
 //     so that what gRPC starts there (a reconnect after Disconnect, a
@@ -200,7 +203,11 @@
 //     the runtime's own accessors (see labels.go). A handler that calls out
 //     with a context of its own stays attributed, and a goroutine the test
 //     started (a worker pool) that calls out with a handler's context is not
-//     blamed on that handler.
+//     blamed on that handler;
+//   - with WithTestGoroutineCheck, NewServer's caller (the test's
+//     goroutine) from NewServer to Close, with "streamtest.side" = "test":
+//     the goroutines the test starts in between, itself or through the
+//     client code it calls, inherit them.
 //
 // The labels a call gives its caller are the called harness's, for the
 // call's length, whoever the caller is. Two cases follow that check (c)
@@ -227,9 +234,11 @@
 // every fourth leaking on purpose, and each reports exactly its own leak
 // (go test -race -count=10: no false report). Not covered by check (c),
 // and left to VerifyNoLeaks or VerifyTestMain: goroutines the test body
-// starts itself, or the client code under test that it calls (a fan-out
-// whose goroutines outlive it: VerifyNoLeaks, registered first, catches
-// them in a test that is not parallel), those that NewServer's register
+// starts itself, or the client code under test that it calls (a receive
+// loop or a fan-out whose goroutines outlive it), unless the harness has
+// WithTestGoroutineCheck (off by default: see there), and otherwise
+// VerifyNoLeaks, registered first, catches them in a test that is not
+// parallel; those that NewServer's register
 // function starts (a
 // service's janitor or watch loop lives as long as the service, which the
 // test may stop in a cleanup of its own, registered before NewServer and
@@ -250,8 +259,8 @@
 // must end (handlers, Serve). BenchmarkHarness measures NewServer, one
 // unary call and Close with every check against a hand-written bufconn
 // pair: about a millisecond a harness or less, two to three and a half
-// times the pair, depending on the CPU (BENCHMARKS.md in the repository
-// has the runs).
+// times the pair, depending on the CPU, and about as much as the pair
+// followed by goleak.Find (BENCHMARKS.md in the repository has the runs).
 //
 // VerifyNoLeaks and VerifyTestMain are the process-wide checks: goleak with
 // the benign goroutines above ignored. Use VerifyTestMain in every

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/streamtest/streamtest/internal/goid"
 	"github.com/streamtest/streamtest/internal/shown"
 	"github.com/streamtest/streamtest/internal/timeoutwarn"
 	"github.com/streamtest/streamtest/internal/tlwindow"
@@ -92,6 +93,13 @@ type Server struct {
 	closeDone bool
 
 	stopWarn func() // cancels the warning before go test's -timeout (timeoutwarn)
+
+	// With WithTestGoroutineCheck, NewServer's caller (the test's
+	// goroutine, testGoid) carries the harness's labels until Close, which
+	// gives it back testSaved when it runs on that goroutine.
+	testGoid   uint64
+	testSaved  savedLabels
+	relabelled bool
 }
 
 var harnessIDs atomic.Uint64
@@ -215,6 +223,11 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		return nil
 	}
 	s.conn = conn
+	if cfg.testGoroutines {
+		s.testGoid = goid.ID()
+		s.testSaved = swapLabels(pprof.WithLabels(base, pprof.Labels(labelSide, "test")))
+		s.relabelled = true
+	}
 	addOpen(s)
 	s.stopWarn = timeoutwarn.Schedule(t, "grpctest", "its harness", s.stuckReport)
 	t.Cleanup(s.Close)
@@ -505,6 +518,10 @@ func (s *Server) Close() {
 
 func (s *Server) close() {
 	s.t.Helper()
+	// First, so that the goroutines Close starts are not the test's.
+	if s.relabelled && goid.ID() == s.testGoid {
+		s.testSaved.restore()
+	}
 	s.rt = &closeReport{TB: s.t, s: s}
 	t := s.rt
 	// Last: goroutines the handlers left may use their streams until the
@@ -563,7 +580,7 @@ func (s *Server) close() {
 	held := func(g goroutineGroup) bool {
 		return (len(stuck) > 0 && g.has(stopFrames)) || (connsHeld && g.isClientConn())
 	}
-	exempt := func(g goroutineGroup) bool { return held(g) || g.has(s.cfg.ignored) }
+	exempt := func(g goroutineGroup) bool { return held(g) || g.has(s.cfg.ignored) || g.isTestsOwn() }
 	left := awaitLabelled(s.id, start.Add(bound), exempt)
 	for _, g := range left {
 		switch {

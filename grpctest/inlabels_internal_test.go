@@ -45,3 +45,20 @@ func TestInLabelsLabelsFAndRestoresTheCaller(t *testing.T) {
 		}
 	})
 }
+
+// WithTestGoroutineCheck labels NewServer's caller for the harness's life;
+// a Close on the same goroutine gives it back its labels, so that what the
+// test starts after Close is not the closed harness's.
+func TestTestGoroutineCheckGivesTheLabelsBack(t *testing.T) {
+	pprof.Do(context.Background(), pprof.Labels("test", "mine"), func(context.Context) {
+		before := getProfLabel()
+		s := NewServer(t, nil, WithTestGoroutineCheck())
+		if getProfLabel() == before {
+			t.Errorf("after NewServer: the test's goroutine has its own labels; want the harness's")
+		}
+		s.Close()
+		if getProfLabel() != before {
+			t.Errorf("after Close: the test's goroutine did not get its labels back")
+		}
+	})
+}

@@ -33,7 +33,7 @@ import (
 // everything gRPC and the handlers start for this harness carries it too.
 const (
 	labelHarness = "streamtest.harness" // harness id
-	labelSide    = "streamtest.side"    // "server" or "client"
+	labelSide    = "streamtest.side"    // "server", "client" or "test"
 	labelMethod  = "streamtest.method"  // full method, on handler goroutines and their children
 	// labelClosing (harness id) marks the goroutines on which Close closes
 	// the client connections; they do not carry labelHarness, as they are
@@ -608,6 +608,27 @@ func (g goroutineGroup) has(fns []string) bool {
 
 func (g goroutineGroup) isHandler() bool { return g.has(handlerFrames) }
 
+// testRoots are the outermost functions of the goroutines on which the
+// testing package runs a test, benchmark, fuzz target or example.
+var testRoots = []string{
+	"testing.tRunner",
+	"testing.fRunner",
+	"testing.(*B).run1.func1",
+	"testing.(*B).launch",
+	"runtime.main",
+}
+
+// isTestsOwn reports whether g is the goroutine of a test that
+// WithTestGoroutineCheck labelled (or of a subtest it started): it is
+// waiting for the Close that scans, when Close runs on another goroutine.
+// Not a goroutine the test started.
+func (g goroutineGroup) isTestsOwn() bool {
+	if g.startedBy() != byTest || len(g.frames) == 0 {
+		return false
+	}
+	return slices.Contains(testRoots, g.frames[len(g.frames)-1].fn)
+}
+
 // callFrames are on the stack of the goroutine on which gRPC serves a
 // call, from before the interceptors run (v1.85 has handleStream and
 // processRPC; earlier versions processUnaryRPC and processStreamingRPC).
@@ -651,15 +672,19 @@ const (
 	byHandler = iota // a handler (labelMethod names it)
 	byClient         // the client side of the harness
 	byServer         // the server side, outside any handler
+	byTest           // the test's goroutine (WithTestGoroutineCheck)
+	byCount
 )
 
-// startedBy says who started g: byHandler, byClient or byServer.
+// startedBy says who started g: byHandler, byClient, byServer or byTest.
 func (g goroutineGroup) startedBy() int {
 	switch {
 	case g.labels[labelMethod] != "":
 		return byHandler
 	case g.labels[labelSide] == "client":
 		return byClient
+	case g.labels[labelSide] == "test":
+		return byTest
 	default:
 		return byServer
 	}
@@ -671,6 +696,8 @@ func (g goroutineGroup) origin() string {
 		return "handler " + g.labels[labelMethod]
 	case byClient:
 		return "the harness's gRPC client"
+	case byTest:
+		return "the test, or code it called, after NewServer (WithTestGoroutineCheck)"
 	default:
 		return "the harness's gRPC server"
 	}
@@ -1114,7 +1141,7 @@ func reportGoroutines(t testing.TB, groups []goroutineGroup, waited time.Duratio
 
 // leakHints says how to fix the leaks of groups, by who started them.
 func leakHints(groups []goroutineGroup) string {
-	var by [3]bool
+	var by [byCount]bool
 	serving, scriptFunc := false, false
 	for _, g := range groups {
 		switch {
@@ -1141,6 +1168,11 @@ func leakHints(groups []goroutineGroup) string {
 	}
 	if by[byClient] {
 		hints = append(hints, "a goroutine started on the client side while it called the harness (by the code under test, or a client interceptor) must return when its call ends, or be stopped before the test returns")
+	}
+	if by[byTest] {
+		hints = append(hints, "a goroutine the test started after NewServer (itself, or in the code under test it called) must be stopped before the test returns: "+
+			"make it return when its work or its context ends, and stop it with a defer or a t.Cleanup registered after NewServer "+
+			"(a cleanup registered before NewServer runs after Close)")
 	}
 	if by[byServer] {
 		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler) must be stopped when the server stops")

@@ -31,21 +31,24 @@ const (
 )
 
 type config struct {
-	serverOpts   []grpc.ServerOption
-	dialOpts     []grpc.DialOption
-	rec          *recorder.Recorder
-	withRec      bool // WithRecorder was given
-	noRec        bool // WithoutRecorder was given
-	bufSize      int
-	bufSizeSet   bool  // WithBufferSize was given
-	tcp          bool  // WithTCP: a loopback TCP listener instead of bufconn
-	connCheck    bool  // WithClientConnCheck
-	lateSends    bool  // WithLateSendCheck
-	window       int32 // 0: gRPC's dynamic flow control
-	noLeakCheck  bool
-	ignored      []string // WithIgnoredGoroutines
-	closeTimeout time.Duration
-	errs         []string
+	serverOpts  []grpc.ServerOption
+	dialOpts    []grpc.DialOption
+	rec         *recorder.Recorder
+	withRec     bool // WithRecorder was given
+	noRec       bool // WithoutRecorder was given
+	bufSize     int
+	bufSizeSet  bool  // WithBufferSize was given
+	tcp         bool  // WithTCP: a loopback TCP listener instead of bufconn
+	connCheck   bool  // WithClientConnCheck
+	lateSends   bool  // WithLateSendCheck
+	window      int32 // 0: gRPC's dynamic flow control
+	noLeakCheck bool
+	// testGoroutines: check (c) covers the goroutines the test starts
+	// after NewServer (WithTestGoroutineCheck).
+	testGoroutines bool
+	ignored        []string // WithIgnoredGoroutines
+	closeTimeout   time.Duration
+	errs           []string
 }
 
 func (c *config) fail(format string, args ...any) {
@@ -173,6 +176,30 @@ func WithClientConnCheck() Option {
 	return func(c *config) { c.connCheck = true }
 }
 
+// WithTestGoroutineCheck extends check (c) to the goroutines the test
+// starts, itself or through the code it calls, between NewServer and
+// Close: a receive loop, a reconnect loop or a worker the code under test
+// starts and never stops is reported by this test's Close, with its stack,
+// instead of by VerifyTestMain after all tests (which cannot name the
+// test) or by VerifyNoLeaks (which cannot run in parallel tests).
+// NewServer labels the calling goroutine (the test's) as the harness
+// labels its handlers, and goroutines inherit the labels of the goroutine
+// that starts them; Close, on the test's goroutine, gives it back the
+// labels it had.
+//
+// It is off by default because such a goroutine may be meant to live
+// longer than the harness: one stopped by a cleanup registered before
+// NewServer (cleanups run last registered first, so after Close) is
+// reported. Stop it with a defer or a cleanup registered after NewServer,
+// start it before NewServer, or exempt it with WithIgnoredGoroutines.
+// Goroutines started on another goroutine than NewServer's are not seen,
+// and NewServer called on a handler's goroutine (a front service that
+// calls a harness of its own) gives that handler's later goroutines to the
+// new harness.
+func WithTestGoroutineCheck() Option {
+	return func(c *config) { c.testGoroutines = true }
+}
+
 // WithStaticWindow fixes the HTTP/2 flow-control windows, stream and
 // connection level, on both sides to bytes and turns off gRPC's dynamic
 // window (BDP) estimation, so that when a Send blocks follows from the
@@ -257,6 +284,9 @@ func buildConfig(opts []Option) *config {
 	}
 	if c.connCheck && c.noLeakCheck {
 		c.fail("WithClientConnCheck and WithoutLeakCheck both given: choose one")
+	}
+	if c.testGoroutines && c.noLeakCheck {
+		c.fail("WithTestGoroutineCheck and WithoutLeakCheck both given: choose one")
 	}
 	return c
 }
