@@ -618,15 +618,20 @@ var testRoots = []string{
 	"runtime.main",
 }
 
-// isTestsOwn reports whether g is the goroutine of a test that
-// WithTestGoroutineCheck labelled (or of a subtest it started): it is
-// waiting for the Close that scans, when Close runs on another goroutine.
-// Not a goroutine the test started.
+// pendingFrame is on the stack of the goroutine that runs a call started
+// with Go or GoErr.
+const pendingFrame = "github.com/streamtest/streamtest/grpctest.(*Pending[...]).run"
+
+// isTestsOwn reports whether g, labelled by WithTestGoroutineCheck, is not
+// one for check (c) to report: the goroutine of the test itself (or of a
+// subtest it started), waiting for the Close that scans when Close runs on
+// another goroutine; or a call the test started with Go or GoErr, which
+// Close reports on its own when it is left blocked (see Blocking).
 func (g goroutineGroup) isTestsOwn() bool {
 	if g.startedBy() != byTest || len(g.frames) == 0 {
 		return false
 	}
-	return slices.Contains(testRoots, g.frames[len(g.frames)-1].fn)
+	return slices.Contains(testRoots, g.frames[len(g.frames)-1].fn) || g.has([]string{pendingFrame})
 }
 
 // callFrames are on the stack of the goroutine on which gRPC serves a

@@ -180,3 +180,16 @@ func TestTestGoroutineCheckMisuse(t *testing.T) {
 	})
 	spy.Want(t, 1, "grpctest.NewServer: ", "WithTestGoroutineCheck and WithoutLeakCheck both given")
 }
+
+// A call the test started with GoErr and left blocked is reported once, as
+// such (see Blocking), not a second time as a goroutine the test started.
+func TestTestGoroutineCheckPendingLeftBlocked(t *testing.T) {
+	never := make(chan struct{})
+	t.Cleanup(func() { close(never) })
+	spy := spytb.New(t)
+	grpctest.NewServer(spy, interopService, grpctest.WithTestGoroutineCheck(), grpctest.WithCloseTimeout(100*time.Millisecond))
+	call := grpctest.GoErr(spy, func() error { <-never; return nil })
+	call.AssertBlocked(10 * time.Millisecond)
+	spy.End()
+	spy.Want(t, 1, "the call started by GoErr at testgoroutines_test.go:", "was still blocked 100ms after Close")
+}
