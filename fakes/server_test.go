@@ -494,17 +494,27 @@ func cancelAfterFirstResponse(t *testing.T, script func(*fakes.Script)) *spytb.T
 	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	script(srv.Expect(fullDuplex))
-	ctx, cancel := context.WithCancel(t.Context())
-	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	cancel := openAndReceiveOne(t, srv)
 	cancel()
 	spy.End()
 	return spy
+}
+
+// openAndReceiveOne opens a FullDuplexCall on srv and receives one
+// response; it returns the cancel of the call's context.
+func openAndReceiveOne(t *testing.T, srv *fakes.Server) context.CancelFunc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return cancel
 }
 
 func TestServerSleep(t *testing.T) {
@@ -958,14 +968,7 @@ func TestServerCancelAfterTheScriptCompleted(t *testing.T) {
 	spy := spytb.New(t)
 	srv := fakes.NewServer(spy)
 	srv.Expect(fullDuplex).Send(res(1)).Send(res(2))
-	ctx, cancel := context.WithCancel(t.Context())
-	stream, err := testpb.NewTestServiceClient(srv.Conn()).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	cancel := openAndReceiveOne(t, srv)
 	serverEnded := func(evs []recorder.Event) bool {
 		return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
 	}
