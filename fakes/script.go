@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,6 +69,8 @@ type Script struct {
 	given  string                        // the name as Expect was given it (perhaps without the slash), for reports
 	md     protoreflect.MethodDescriptor // nil: Expect failed, the script is inert
 	where  string                        // file:line of Expect
+	nth    int32                         // of the scripts made at where, this is the nth (from 1)
+	atLine *atomic.Int32                 // how many scripts were made at where; nil if Expect failed
 
 	// guarded by s.mu
 	steps       []scriptStep
@@ -866,6 +869,12 @@ func (sc *Script) checkMsg(step string, m any, want protoreflect.MessageDescript
 
 // name names the script in messages: Expect("/m") at file:line.
 func (sc *Script) name() string {
+	if sc.atLine != nil {
+		if n := sc.atLine.Load(); n > 1 {
+			// Made in a loop, or by a helper: which one.
+			return fmt.Sprintf("Expect(%q) at %s (script %d of the %d made there)", sc.given, sc.where, sc.nth, n)
+		}
+	}
 	return fmt.Sprintf("Expect(%q) at %s", sc.given, sc.where)
 }
 

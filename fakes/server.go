@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	scripts []*Script
+	// atLine counts the scripts made at each file:line of Expect (a loop
+	// makes several), for their names in reports.
+	atLine map[string]*atomic.Int32
 	// unexpected counts the unexpected calls by what the report says of
 	// them, in the order of their first (a client retrying one in a loop
 	// adds a count, not a line).
@@ -398,6 +402,15 @@ func (s *Server) Expect(fullMethod string) *Script {
 		return sc
 	}
 	sc.md = md
+	if s.atLine == nil {
+		s.atLine = make(map[string]*atomic.Int32)
+	}
+	n := s.atLine[sc.where]
+	if n == nil {
+		n = new(atomic.Int32)
+		s.atLine[sc.where] = n
+	}
+	sc.nth, sc.atLine = n.Add(1), n
 	s.scripts = append(s.scripts, sc)
 	return sc
 }

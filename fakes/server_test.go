@@ -983,3 +983,31 @@ func TestServerCancelAfterTheScriptCompleted(t *testing.T) {
 	grpctest.AssertOrder(client, srv.Recorder(), grpctest.ClientReceives(res(1)), grpctest.ClientReceives(res(2)))
 	client.Want(t, 1, "ClientReceives(")
 }
+
+// Scripts made at one line (in a loop, or by a helper) are told apart in
+// reports; a script alone at its line keeps its plain name.
+func TestServerScriptsMadeAtOneLineAreNumbered(t *testing.T) {
+	spy := spytb.New(t)
+	srv := fakes.NewServer(spy)
+	for _, n := range []int32{1, 2, 3} {
+		srv.Expect(fullDuplex).Recv(req(n)).Send(res(n))
+	}
+	srv.Expect(unaryCall).RecvAny()
+	got, err := exchange(t.Context(), testpb.NewTestServiceClient(srv.Conn()), req(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsgs(t, []*dupRes{res(1)}, got)
+	spy.End()
+	text := spy.Text()
+	for _, want := range []string{"(script 2 of the 3 made there)", "(script 3 of the 3 made there)", `Expect("` + unaryCall + `") at server_test.go:`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("reports do not name %q:\n%s", want, text)
+		}
+	}
+	for _, unwanted := range []string{"(script 1 of the 3 made there)", "of the 1 made there"} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("reports name %q (script 1 completed; a script alone at its line keeps its plain name):\n%s", unwanted, text)
+		}
+	}
+}
