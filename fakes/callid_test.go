@@ -42,3 +42,25 @@ func TestClientStreamContextNamesItsRecordedCall(t *testing.T) {
 	grpctest.AssertOrder(spy, rec, grpctest.InCall(idA, grpctest.ClientSends(req(2))))
 	spy.Want(t, 1, "InCall(")
 }
+
+// A context the test tagged itself (Recorder.TagContext, the way before
+// the stream tagged its own) keeps its call id: the stream records under
+// it, and its Context names the same call.
+func TestClientStreamKeepsATagOfTheTests(t *testing.T) {
+	rec := recorder.New()
+	ctx := rec.TagContext(t.Context(), fakes.DefaultClientMethod)
+	id, ok := rec.CallID(ctx)
+	if !ok {
+		t.Fatal("TagContext's context has no call id")
+	}
+	s := fakes.NewClientStream[dupReq, dupRes](ctx, fakes.WithRecorder(rec))
+	if err := s.Send(req(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := rec.CallID(s.Context()); !ok || got != id {
+		t.Errorf("CallID(stream.Context()) = %d, %v; want %d, the tagged context's", got, ok, id)
+	}
+	if calls := rec.Calls(); len(calls) != 1 || calls[0].ID() != id {
+		t.Errorf("recorded calls %v; want one, id %d\n%s", calls, id, rec)
+	}
+}

@@ -131,7 +131,10 @@ func NewClientStream[Req, Res any](ctx context.Context, opts ...Option) *ClientS
 	if cfg.rec != nil {
 		// As the recorder's client interceptor tags a real stream's
 		// context: Recorder.CallID(c.Context()) names the recorded call.
-		ctx = cfg.rec.TagContext(ctx, cfg.method)
+		// A context the test tagged itself (TagContext) keeps its tag.
+		if _, tagged := cfg.rec.CallID(ctx); !tagged {
+			ctx = cfg.rec.TagContext(ctx, cfg.method)
+		}
 	}
 	checkTypes[Req, Res](cfg)
 	cli, srv := cfg.streamKind()

@@ -32,6 +32,7 @@ type streamRecorder interface {
 	WrapServerStream(ss grpc.ServerStream, info *grpc.StreamServerInfo) grpc.ServerStream
 	WrapClientStream(cs grpc.ClientStream, desc *grpc.StreamDesc, method string) grpc.ClientStream
 	TagContext(ctx context.Context, method string) context.Context
+	CallID(ctx context.Context) (uint64, bool)
 	EndServerStream(ss grpc.ServerStream, err error)
 }
 
