@@ -124,3 +124,20 @@ func TestCloseShowsABlockedResolverClose(t *testing.T) {
 	spy.Want(t, 1, "ClientConn.Close did not return within 1s",
 		"goroutine(s) of the ClientConn running code of the test's:", "grpctest_test.blockingCloseResolver.Close")
 }
+
+// With WithTestGoroutineCheck and Close run on another goroutine than the
+// test's (here the spy's), the goroutine Close leaves waiting on the
+// blocked ClientConn.Close is Close's, not one the test started: one
+// report, not two (found by a review).
+func TestCloseIsBoundedWhenClientConnCloseBlocksWithTestGoroutineCheck(t *testing.T) {
+	h := connEndBlocker{release: make(chan struct{})}
+	spy := spytb.New(t)
+	srv := grpctest.NewServer(spy, interopService, grpctest.WithTestGoroutineCheck(), grpctest.WithCloseTimeout(50*time.Millisecond),
+		grpctest.WithDialOptions(grpc.WithStatsHandler(h)))
+	if _, err := client(srv).EmptyCall(t.Context(), &testgrpc.Empty{}); err != nil { // connected: Close will end a transport
+		t.Fatal(err)
+	}
+	spy.End()
+	close(h.release)
+	spy.Want(t, 1, "ClientConn.Close did not return within 1s")
+}

@@ -232,17 +232,19 @@
 // these, so a parallel test's goroutines are never blamed on this harness:
 // TestLeakCheckIsScopedToItsHarness runs 32 harnesses under t.Parallel,
 // every fourth leaking on purpose, and each reports exactly its own leak
-// (go test -race -count=10: no false report). Not covered by check (c),
-// and left to VerifyNoLeaks or VerifyTestMain: goroutines the test body
-// starts itself, or the client code under test that it calls (a receive
-// loop or a fan-out whose goroutines outlive it), unless the harness has
-// WithTestGoroutineCheck (off by default: see there), and otherwise
-// VerifyNoLeaks, registered first, catches them in a test that is not
-// parallel; those that NewServer's register
-// function starts (a
-// service's janitor or watch loop lives as long as the service, which the
-// test may stop in a cleanup of its own, registered before NewServer and
-// so run after Close), callbacks of time.AfterFunc (they run on goroutines
+// (go test -race -count=10: no false report). One exception, with
+// WithTestGoroutineCheck: a process-wide worker started first by a test
+// carries that test's label, and so do the goroutines it starts later for
+// others (see the option). Goroutines the test body starts itself, or the
+// client code under test that it calls (a receive loop, or a fan-out whose
+// goroutines outlive it), are covered only with WithTestGoroutineCheck
+// (off by default: see there); without it VerifyNoLeaks, registered first,
+// catches them in a test that is not parallel, and VerifyTestMain at the
+// end. Not covered by check (c), and left to VerifyNoLeaks or
+// VerifyTestMain: the goroutines that NewServer's register function
+// starts (a service's janitor or watch loop lives as long as the service,
+// which the test may stop in a cleanup of its own, registered before
+// NewServer and so run after Close), callbacks of time.AfterFunc (they run on goroutines
 // without labels), work handed to a pool created outside the harness, and
 // a handler that replaces its goroutine's labels. A handler's context
 // carries the handler's labels, so that pprof.Do in the handler keeps

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -95,9 +96,10 @@ type Server struct {
 	stopWarn func() // cancels the warning before go test's -timeout (timeoutwarn)
 
 	// With WithTestGoroutineCheck, NewServer's caller (the test's
-	// goroutine, testGoid) carries the harness's labels until Close, which
-	// gives it back testSaved when it runs on that goroutine.
+	// goroutine, testGoid) carries the harness's labels (testSet) until
+	// Close (see giveBackTestLabels).
 	testGoid   uint64
+	testSet    savedLabels
 	testSaved  savedLabels
 	relabelled bool
 }
@@ -226,6 +228,7 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 	if cfg.testGoroutines {
 		s.testGoid = goid.ID()
 		s.testSaved = swapLabels(pprof.WithLabels(base, pprof.Labels(labelSide, "test")))
+		s.testSet = savedLabels{getProfLabel()}
 		s.relabelled = true
 	}
 	addOpen(s)
@@ -516,12 +519,44 @@ func (s *Server) Close() {
 	s.close()
 }
 
+// closedTestLabels maps the label set of a closed harness that a test's
+// goroutine may still carry (its Close ran elsewhere, or another harness
+// of the test relabelled the goroutine after it) to the labels the
+// goroutine had before that harness (WithTestGoroutineCheck).
+var closedTestLabels sync.Map // unsafe.Pointer -> unsafe.Pointer
+
+// giveBackTestLabels undoes NewServer's relabelling of the test's
+// goroutine when Close runs on it and the goroutine still carries this
+// harness's labels: it gets back the labels it had before, skipping those
+// of harnesses closed since. Otherwise (Close on another goroutine, or a
+// harness made after this one still open) the labels stay, and are
+// remembered as a closed harness's, for the Close that gives them back.
+func (s *Server) giveBackTestLabels() {
+	if goid.ID() != s.testGoid || getProfLabel() != s.testSet.p {
+		closedTestLabels.Store(s.testSet.p, s.testSaved.p)
+		return
+	}
+	p := s.testSaved.p
+	for {
+		q, ok := closedTestLabels.LoadAndDelete(p)
+		if !ok {
+			break
+		}
+		p = q.(unsafe.Pointer)
+	}
+	setProfLabel(p)
+}
+
 func (s *Server) close() {
 	s.t.Helper()
-	// First, so that the goroutines Close starts are not the test's.
-	if s.relabelled && goid.ID() == s.testGoid {
-		s.testSaved.restore()
+	if s.relabelled {
+		s.giveBackTestLabels()
 	}
+	// The goroutines Close starts (to stop the server, to close the
+	// connections) are its own: not those of whoever runs Close (a test
+	// labelled by another harness, a handler), which check (c) would count
+	// as theirs.
+	defer swapLabels(context.Background()).restore()
 	s.rt = &closeReport{TB: s.t, s: s}
 	t := s.rt
 	// Last: goroutines the handlers left may use their streams until the

@@ -62,3 +62,40 @@ func TestTestGoroutineCheckGivesTheLabelsBack(t *testing.T) {
 		}
 	})
 }
+
+// Two harnesses with WithTestGoroutineCheck, closed in either order, or one
+// closed on another goroutine: while one is open the test's goroutine
+// carries its labels, and once both are closed it has its own back (found
+// by a review: closing the first-made first gave the goroutine its own
+// labels while the second was open, and the second's Close then gave it
+// the first's).
+func TestTestGoroutineCheckTwoHarnessesGiveTheLabelsBack(t *testing.T) {
+	pprof.Do(context.Background(), pprof.Labels("test", "mine"), func(context.Context) {
+		before := getProfLabel()
+
+		a := NewServer(t, nil, WithTestGoroutineCheck())
+		b := NewServer(t, nil, WithTestGoroutineCheck())
+		bSet := getProfLabel()
+		a.Close()
+		if getProfLabel() != bSet {
+			t.Errorf("first-made closed first: the test's goroutine lost the labels of the harness still open")
+		}
+		b.Close()
+		if getProfLabel() != before {
+			t.Errorf("first-made closed first, then the other: the test's goroutine did not get its own labels back")
+		}
+
+		a = NewServer(t, nil, WithTestGoroutineCheck())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Close()
+		}()
+		<-done
+		b = NewServer(t, nil, WithTestGoroutineCheck())
+		b.Close()
+		if getProfLabel() != before {
+			t.Errorf("one closed on another goroutine, then the other: the test's goroutine did not get its own labels back")
+		}
+	})
+}

@@ -615,7 +615,7 @@ var testRoots = []string{
 	"testing.fRunner",
 	"testing.(*B).run1.func1",
 	"testing.(*B).launch",
-	"runtime.main",
+	"main.main", // examples run on the main goroutine (runtime frames are not kept)
 }
 
 // pendingFrame is on the stack of the goroutine that runs a call started
@@ -1175,9 +1175,9 @@ func leakHints(groups []goroutineGroup) string {
 		hints = append(hints, "a goroutine started on the client side while it called the harness (by the code under test, or a client interceptor) must return when its call ends, or be stopped before the test returns")
 	}
 	if by[byTest] {
-		hints = append(hints, "a goroutine the test started after NewServer (itself, or in the code under test it called) must be stopped before the test returns: "+
-			"make it return when its work or its context ends, and stop it with a defer or a t.Cleanup registered after NewServer "+
-			"(a cleanup registered before NewServer runs after Close)")
+		hints = append(hints, "a goroutine the test started after NewServer (itself, or in the code under test it called) must be stopped before the harness closes "+
+			"(when the test ends, or where it calls Close): make it return when its work or its context ends, and stop it with a defer or a t.Cleanup registered after NewServer "+
+			"(a cleanup registered before NewServer runs after Close; a Close the test calls itself runs before its defers)")
 	}
 	if by[byServer] {
 		hints = append(hints, "a goroutine started on the server outside any handler (a server interceptor, a stats handler) must be stopped when the server stops")

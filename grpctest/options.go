@@ -190,12 +190,24 @@ func WithClientConnCheck() Option {
 // It is off by default because such a goroutine may be meant to live
 // longer than the harness: one stopped by a cleanup registered before
 // NewServer (cleanups run last registered first, so after Close) is
-// reported. Stop it with a defer or a cleanup registered after NewServer,
-// start it before NewServer, or exempt it with WithIgnoredGoroutines.
-// Goroutines started on another goroutine than NewServer's are not seen,
-// and NewServer called on a handler's goroutine (a front service that
-// calls a harness of its own) gives that handler's later goroutines to the
-// new harness.
+// reported, and so is one stopped by a defer when the test calls Close
+// itself before it returns. Stop it with a defer or a cleanup registered
+// after NewServer, start it before NewServer, or exempt it with
+// WithIgnoredGoroutines.
+//
+// What is seen: the goroutines started by the test's goroutine after
+// NewServer, and those they and the test's subtests start in turn.
+// Goroutines started by a goroutine that was running before NewServer are
+// not; nor are those started after the test's goroutine replaced its
+// labels (pprof.Do or pprof.SetGoroutineLabels on it, which keep the
+// labels they set until Close). A process-wide worker that the code under
+// test starts on first use (a client library's dispatcher) carries the
+// labels of the test that happened to start it, and so do the goroutines
+// it starts later for other tests, which this test's Close would report:
+// start such a worker before the first NewServer (in TestMain), or exempt
+// the worker and the functions of the goroutines it starts. NewServer
+// called on a handler's goroutine (a front service that calls a harness
+// of its own) gives that handler's later goroutines to the new harness.
 func WithTestGoroutineCheck() Option {
 	return func(c *config) { c.testGoroutines = true }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/streamtest/streamtest/grpctest"
 	"github.com/streamtest/streamtest/internal/spytb"
+	"github.com/streamtest/streamtest/recorder"
 )
 
 // subscriber is client code of the kind WithTestGoroutineCheck is for: a
@@ -84,7 +86,7 @@ func TestTestGoroutineCheck(t *testing.T) {
 				return
 			}
 			spy.Want(t, 1, "1 goroutine(s) started during this harness's life still running",
-				"a goroutine the test started after NewServer (itself, or in the code under test it called) must be stopped before the test returns",
+				"a goroutine the test started after NewServer (itself, or in the code under test it called) must be stopped before the harness closes",
 				"started by the test, or code it called, after NewServer (WithTestGoroutineCheck)",
 				"grpctest_test.subscriber.func1")
 		})
@@ -192,4 +194,40 @@ func TestTestGoroutineCheckPendingLeftBlocked(t *testing.T) {
 	call.AssertBlocked(10 * time.Millisecond)
 	spy.End()
 	spy.Want(t, 1, "the call started by GoErr at testgoroutines_test.go:", "was still blocked 100ms after Close")
+}
+
+// Client code that reads the response it wants from a stream the server
+// has ended and then cancels, without reading the status: the recorder
+// waits a moment for that status on a goroutine the cancel starts, which
+// is the recorder's, not a goroutine the test left running, even when
+// Close's wait is shorter than the recorder's (found by a review: it was
+// reported with short close timeouts).
+func TestTestGoroutineCheckLeavesTheRecordersGoroutines(t *testing.T) {
+	for _, d := range []time.Duration{5 * time.Millisecond, 10 * time.Millisecond} {
+		t.Run(d.String(), func(t *testing.T) {
+			spy := spytb.New(t)
+			srv := grpctest.NewServer(spy, interopService, grpctest.WithTestGoroutineCheck(), grpctest.WithCloseTimeout(d))
+			ctx, cancel := context.WithCancel(context.Background())
+			stream, err := client(srv).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
+				ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}})
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			if _, err := stream.Recv(); err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			serverEnded := func(evs []recorder.Event) bool {
+				return slices.ContainsFunc(evs, func(e recorder.Event) bool { return e.Side == recorder.Server && e.Kind == recorder.End })
+			}
+			if err := srv.Recorder().Wait(t.Context(), serverEnded); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			srv.Close() // on the test's goroutine, as t.Cleanup would
+			spy.End()
+			spy.WantClean(t)
+		})
+	}
 }

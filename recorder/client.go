@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -333,7 +334,15 @@ func (r *Recorder) wrapClient(ctx context.Context, cs grpc.ClientStream, desc *g
 	w.ClientStream, w.r, w.call, w.serverStreams = cs, r, &w.info, desc.ServerStreams
 	if ctx.Done() != nil {
 		w.ctx, w.grace = ctx, recvGrace
-		w.stop = context.AfterFunc(ctx, func() { w.contextEnded(ctx) })
+		w.stop = context.AfterFunc(ctx, func() {
+			// The goroutine is the recorder's, started by whoever ended
+			// ctx: it drops the runtime/pprof labels it inherited from
+			// them, which leak checks that go by labels (grpctest's)
+			// would otherwise count as that goroutine's for up to
+			// recvGrace.
+			pprof.SetGoroutineLabels(context.Background())
+			w.contextEnded(ctx)
+		})
 	}
 	return w
 }
