@@ -233,3 +233,64 @@ func TestRecipeLateSendCaught(t *testing.T) {
 		}
 	}
 }
+
+// watchRoom is client code that hands the messages of a Subscribe stream to
+// a channel, from a goroutine of its own. With buggy, that goroutine makes
+// one last send on out when the stream ends, and blocks there once nobody
+// reads out any more.
+func watchRoom(ctx context.Context, chat chatpb.ChatClient, room string, out chan<- string, buggy bool) error {
+	stream, err := chat.Subscribe(ctx, &chatpb.SubscribeRequest{Room: room})
+	if err != nil {
+		return err
+	}
+	if _, err := stream.Header(); err != nil { // the subscription is live
+		return err
+	}
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				if buggy {
+					out <- "stream ended: " + err.Error() // broken: nobody reads out now
+				}
+				return
+			}
+			select {
+			case out <- msg.GetText():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// WithTestGoroutineCheck: a goroutine your client code starts and leaves
+// blocked is reported by this test's Close, with its stack. (Opt-in: it
+// labels the test's goroutine from NewServer to Close, so a goroutine
+// stopped by a cleanup registered before NewServer would be reported too.)
+// The same code without the bug, on the real t, is clean.
+func TestRecipeClientGoroutineLeak(t *testing.T) {
+	for _, buggy := range []bool{true, false} {
+		var tb testing.TB = t
+		var spy *spyTB
+		if buggy {
+			spy = newSpy(t) // in your test: t
+			tb = spy
+		}
+		s := grpctest.NewServer(tb, examples.NewChatServer().Register, grpctest.WithTestGoroutineCheck(), grpctest.WithCloseTimeout(100*time.Millisecond))
+		ctx, cancel := context.WithCancel(testContext(t))
+		out := make(chan string)
+		if err := watchRoom(ctx, chatpb.NewChatClient(s.Conn()), "lobby", out, buggy); err != nil {
+			t.Fatalf("watchRoom: %v", err)
+		}
+		cancel() // the test is done watching
+		s.Close()
+		if buggy {
+			report := wantReport(t, spy, "started by the test, or code it called, after NewServer (WithTestGoroutineCheck)",
+				"examples_test.watchRoom.func1", "leak_recipe_test.go:")
+			t.Logf("what the failure says:\n%s", report)
+			<-out // lets the leaked goroutine end
+		}
+	}
+}
