@@ -198,9 +198,10 @@ func WithClientConnCheck() Option {
 // What is seen: the goroutines started by the test's goroutine after
 // NewServer, and those they and the test's subtests start in turn.
 // Goroutines started by a goroutine that was running before NewServer are
-// not; nor are those started after the test's goroutine replaced its
-// labels (pprof.Do or pprof.SetGoroutineLabels on it, which keep the
-// labels they set until Close). A process-wide worker that the code under
+// not; nor are those started after code on the test's goroutine replaced
+// its labels (pprof.SetGoroutineLabels, or pprof.Do, which on return sets
+// the labels of the context it was given, without the harness's). A
+// process-wide worker that the code under
 // test starts on first use (a client library's dispatcher) carries the
 // labels of the test that happened to start it, and so do the goroutines
 // it starts later for other tests, which this test's Close would report:
