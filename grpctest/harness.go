@@ -98,10 +98,9 @@ type Server struct {
 	// With WithTestGoroutineCheck, NewServer's caller (the test's
 	// goroutine, testGoid) carries the harness's labels (testSet) until
 	// Close (see giveBackTestLabels).
-	testGoid   uint64
-	testSet    savedLabels
-	testSaved  savedLabels
-	relabelled bool
+	testGoid  uint64
+	testSet   savedLabels
+	testSaved savedLabels
 }
 
 var harnessIDs atomic.Uint64
@@ -229,7 +228,6 @@ func NewServer(t testing.TB, register func(*grpc.Server), opts ...Option) *Serve
 		s.testGoid = goid.ID()
 		s.testSaved = swapLabels(pprof.WithLabels(base, pprof.Labels(labelSide, "test")))
 		s.testSet = savedLabels{getProfLabel()}
-		s.relabelled = true
 	}
 	addOpen(s)
 	s.stopWarn = timeoutwarn.Schedule(t, "grpctest", "its harness", s.stuckReport)
@@ -549,7 +547,7 @@ func (s *Server) giveBackTestLabels() {
 
 func (s *Server) close() {
 	s.t.Helper()
-	if s.relabelled {
+	if s.cfg.testGoroutines {
 		s.giveBackTestLabels()
 	}
 	// The goroutines Close starts (to stop the server, to close the

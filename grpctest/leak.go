@@ -618,9 +618,9 @@ var testRoots = []string{
 	"main.main", // examples run on the main goroutine (runtime frames are not kept)
 }
 
-// pendingFrame is on the stack of the goroutine that runs a call started
+// pendingFrames are on the stack of the goroutine that runs a call started
 // with Go or GoErr.
-const pendingFrame = "github.com/streamtest/streamtest/grpctest.(*Pending[...]).run"
+var pendingFrames = []string{"github.com/streamtest/streamtest/grpctest.(*Pending[...]).run"}
 
 // isTestsOwn reports whether g, labelled by WithTestGoroutineCheck, is not
 // one for check (c) to report: the goroutine of the test itself (or of a
@@ -631,7 +631,7 @@ func (g goroutineGroup) isTestsOwn() bool {
 	if g.startedBy() != byTest || len(g.frames) == 0 {
 		return false
 	}
-	return slices.Contains(testRoots, g.frames[len(g.frames)-1].fn) || g.has([]string{pendingFrame})
+	return slices.Contains(testRoots, g.frames[len(g.frames)-1].fn) || g.has(pendingFrames)
 }
 
 // callFrames are on the stack of the goroutine on which gRPC serves a

@@ -696,18 +696,7 @@ func orderFailure(r *recorder.Recorder, events []recorder.Event, dropped uint64,
 			} else if e, d, ok := nearest(near, st); ok {
 				focus = append(focus, e.Seq)
 				fmt.Fprintf(&b, "nearest event of that kind, event %d (%s): mismatch (-want +got):\n%s", e.Seq, describeEvent(e), d)
-				// One before the previous step's event, and taken by no
-				// step, may be nearer still: a message both changed and
-				// out of order.
-				taken := make(map[uint64]bool, len(matched))
-				for _, j := range matched {
-					taken[events[j].Seq] = true
-				}
-				// (Of the step's type: a diff of types only is short.)
-				untaken := slices.DeleteFunc(slices.Clone(evs[:f]), func(e recorder.Event) bool {
-					return taken[e.Seq] || messageType(e.Msg) != messageType(st.msg)
-				})
-				if pe, pd, ok := nearest(untaken, st); ok && i > 0 && nearer(pd, d) {
+				if pe, pd, ok := nearerBefore(evs[:f], events, matched, st, d); ok {
 					focus = append(focus, pe.Seq)
 					fmt.Fprintf(&b, "nearer, but before event %d: event %d (%s): mismatch (-want +got):\n%s", after, pe.Seq, describeEvent(pe), pd)
 				}
@@ -854,6 +843,26 @@ func nearest(events []recorder.Event, st messageStep) (recorder.Event, string, b
 		}
 	}
 	return best, bestDiff, bestDiff != ""
+}
+
+// nearerBefore finds, among earlier (the events before the one the
+// previous step matched), a message that no step took (events[j] for j in
+// matched) and that differs from st's less than d, the nearest miss after
+// it, does: a message both changed and out of order. Only messages of the
+// step's type count: a diff of types only is short.
+func nearerBefore(earlier, events []recorder.Event, matched []int, st messageStep, d string) (recorder.Event, string, bool) {
+	if len(matched) == 0 {
+		return recorder.Event{}, "", false // no previous step
+	}
+	taken := make(map[uint64]bool, len(matched))
+	for _, j := range matched {
+		taken[events[j].Seq] = true
+	}
+	untaken := slices.DeleteFunc(slices.Clone(earlier), func(e recorder.Event) bool {
+		return taken[e.Seq] || messageType(e.Msg) != messageType(st.msg)
+	})
+	e, diff, ok := nearest(untaken, st)
+	return e, diff, ok && nearer(diff, d)
 }
 
 // nearer reports whether diff a shows a smaller difference than b: fewer
