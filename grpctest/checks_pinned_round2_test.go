@@ -75,17 +75,7 @@ func TestAssertOrderNamesTheFirstOfEquallyNearMisses(t *testing.T) {
 	req := func(body string) *testgrpc.StreamingOutputCallRequest {
 		return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}}
 	}
-	for _, b := range []string{"b", "c"} {
-		if err := cs.Send(req(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var sends []uint64
-	for _, e := range rec.Events() {
-		if e.Kind == recorder.Send {
-			sends = append(sends, e.Seq)
-		}
-	}
+	sends := sendAll(t, rec, cs, req("b"), req("c"))
 	spy := spytb.New(t)
 	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(req("a"))) {
 		t.Fatal("AssertOrder matched a request never sent")
@@ -130,7 +120,22 @@ func TestAssertOrderNearestCountsAddedLines(t *testing.T) {
 	rec := recorder.New()
 	cs := fakes.NewClientStream[testgrpc.SimpleRequest, testgrpc.SimpleResponse](t.Context(), fakes.WithRecorder(rec))
 	defer cs.Finish(nil)
-	for _, m := range []*testgrpc.SimpleRequest{{ResponseSize: 1, FillUsername: true, FillOauthScope: true}, {}} {
+	sends := sendAll(t, rec, cs, &testgrpc.SimpleRequest{ResponseSize: 1, FillUsername: true, FillOauthScope: true}, &testgrpc.SimpleRequest{})
+	spy := spytb.New(t)
+	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(&testgrpc.SimpleRequest{ResponseSize: 1})) {
+		t.Fatal("AssertOrder matched a request never sent")
+	}
+	r := spy.Want(t, 1, "step 1 of 1, ClientSends(")
+	if len(sends) != 2 || !strings.Contains(r.Msg, "nearest event of that kind, event "+fmt.Sprint(sends[1])+" ") {
+		t.Errorf("want the second Send (of events %v), one field short, named as the nearest, not the first, two fields over:\n%s", sends, r.Msg)
+	}
+}
+
+// sendAll sends msgs on cs, whose events rec records, and returns the Seqs
+// of the Send events rec holds.
+func sendAll[Req, Res any](t *testing.T, rec *recorder.Recorder, cs *fakes.ClientStream[Req, Res], msgs ...*Req) []uint64 {
+	t.Helper()
+	for _, m := range msgs {
 		if err := cs.Send(m); err != nil {
 			t.Fatal(err)
 		}
@@ -141,12 +146,5 @@ func TestAssertOrderNearestCountsAddedLines(t *testing.T) {
 			sends = append(sends, e.Seq)
 		}
 	}
-	spy := spytb.New(t)
-	if grpctest.AssertOrder(spy, rec, grpctest.ClientSends(&testgrpc.SimpleRequest{ResponseSize: 1})) {
-		t.Fatal("AssertOrder matched a request never sent")
-	}
-	r := spy.Want(t, 1, "step 1 of 1, ClientSends(")
-	if len(sends) != 2 || !strings.Contains(r.Msg, "nearest event of that kind, event "+fmt.Sprint(sends[1])+" ") {
-		t.Errorf("want the second Send (of events %v), one field short, named as the nearest, not the first, two fields over:\n%s", sends, r.Msg)
-	}
+	return sends
 }

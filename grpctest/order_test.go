@@ -485,27 +485,11 @@ func TestAssertOrderInCall(t *testing.T) {
 	req := &testgrpc.StreamingOutputCallRequest{ResponseParameters: []*testgrpc.ResponseParameters{{Size: 1}}}
 	var ids []uint64
 	for range 2 {
-		stream, err := client(srv).FullDuplexCall(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, ok := srv.Recorder().CallID(stream.Context())
+		id, ok := srv.Recorder().CallID(echoAll(t, client(srv), req))
 		if !ok {
 			t.Fatal("no CallID for a stream of the harness")
 		}
 		ids = append(ids, id)
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
-		if err := stream.CloseSend(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != io.EOF {
-			t.Fatalf("last Recv: %v", err)
-		}
 	}
 	waitFor(t, srv.Recorder(), func(e recorder.Event) bool {
 		return e.CallID == ids[1] && e.Side == recorder.Server && e.Kind == recorder.End
@@ -1297,9 +1281,11 @@ func echoReq(body string, st *testgrpc.EchoStatus) *testgrpc.StreamingOutputCall
 	return &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(body)}, ResponseStatus: st}
 }
 
-// echoAll makes a FullDuplexCall of textEcho's that sends each of reqs and
-// reads its echo, then half-closes and reads io.EOF.
-func echoAll(t *testing.T, c testgrpc.TestServiceClient, reqs ...*testgrpc.StreamingOutputCallRequest) {
+// echoAll makes a FullDuplexCall that sends each of reqs and reads the one
+// response the service gives to each (textEcho's echo, or interop's for a
+// request of one response size), then half-closes and reads io.EOF. It
+// returns the stream's context, for Recorder.CallID.
+func echoAll(t *testing.T, c testgrpc.TestServiceClient, reqs ...*testgrpc.StreamingOutputCallRequest) context.Context {
 	t.Helper()
 	stream, err := c.FullDuplexCall(t.Context())
 	if err != nil {
@@ -1319,6 +1305,7 @@ func echoAll(t *testing.T, c testgrpc.TestServiceClient, reqs ...*testgrpc.Strea
 	if _, err := stream.Recv(); err != io.EOF {
 		t.Fatalf("Recv after CloseSend: %v, want io.EOF", err)
 	}
+	return stream.Context()
 }
 
 // A message both changed and out of order: the nearest miss after the

@@ -152,6 +152,21 @@ func TestCloseSendIsRecordedAsAtTheCall(t *testing.T) {
 	}
 }
 
+// recvOne opens a FullDuplexCall on p, with a context bounded by the test,
+// and receives its first response.
+func recvOne(t *testing.T, p *pair) (context.Context, testpb.TestService_FullDuplexCallClient) {
+	t.Helper()
+	ctx := ctxT(t)
+	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, stream
+}
+
 // serverHeaders returns the server-side Header events rec recorded.
 func serverHeaders(rec *recorder.Recorder) []recorder.Event {
 	var hs []recorder.Event
@@ -206,14 +221,7 @@ func (setThenSendHeader) FullDuplexCall(stream testpb.TestService_FullDuplexCall
 func TestServerHeaderJoinsSetAndSentAndIgnoresASecondSend(t *testing.T) {
 	rec := recorder.New()
 	p := newPair(t, bufnet, rec, rec, func(s *grpc.Server) { testpb.RegisterTestServiceServer(s, setThenSendHeader{}) })
-	ctx := ctxT(t)
-	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	ctx, stream := recvOne(t, p)
 	closeAndDrain(t, ctx, stream, rec)
 	hs := serverHeaders(rec)
 	if len(hs) != 1 {
@@ -268,14 +276,7 @@ func TestServerHeaderSetAfterARefusedSendIsRecorded(t *testing.T) {
 	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream {
 		return refuseFirstSend{ServerStream: ss, refused: &refused}
 	}, headerAfterRefusedSend{})
-	ctx := ctxT(t)
-	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	ctx, stream := recvOne(t, p)
 	if md, err := stream.Header(); err != nil || len(md.Get("after")) != 1 {
 		t.Fatalf("the client got header %v, %v: want after: 1", md, err)
 	}
@@ -335,14 +336,7 @@ func TestHeaderSetDuringARefusedSendHeaderGoesWithTheNext(t *testing.T) {
 	p := wrappedPair(t, rec, func(ss grpc.ServerStream) grpc.ServerStream {
 		return refuseHeaderAfterSet{ServerStream: ss, sending: sending, set: set}
 	}, setDuringRefusedHeader{sending: sending, set: set})
-	ctx := ctxT(t)
-	stream, err := testpb.NewTestServiceClient(p.conn).FullDuplexCall(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	ctx, stream := recvOne(t, p)
 	closeAndDrain(t, ctx, stream, rec)
 	hs := serverHeaders(rec)
 	if len(hs) != 2 {
